@@ -1,0 +1,126 @@
+"""A sans-IO Inngest SDK: the protocol core, with the official SDK's public API.
+
+Import it as the official SDK is imported::
+
+    import inngest_proto as inngest
+
+    client = inngest.Inngest(app_id="my-app")
+
+    @client.create_function(fn_id="hello", trigger=inngest.TriggerEvent(event="app/hello"))
+    async def hello(ctx: inngest.Context) -> str:
+        return await ctx.step.run("greet", lambda: "hi")
+
+Serving it (``inngest_frameworks``) and reaching Inngest (``inngest_transports``)
+are separate packages; this one performs no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from ._comm import CommHandler
+from ._client import Inngest
+from ._context import Context, ContextSync
+from ._errors import (
+    InngestError,
+    LocalProtocolError,
+    NonRetriableError,
+    RemoteProtocolError,
+    RetryAfterError,
+    SendEventsError,
+    StepError,
+)
+from ._events import Event
+from ._function import Function
+from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._middleware import (
+    Middleware,
+    MiddlewareSync,
+    TransformOutputResult,
+    TransformOutputStepInfo,
+)
+from ._opcodes import Opcode, ParallelMode
+from ._options import (
+    Batch,
+    Cancel,
+    Concurrency,
+    Debounce,
+    Priority,
+    RateLimit,
+    Singleton,
+    Throttle,
+    Timeouts,
+    TriggerCron,
+    TriggerEvent,
+)
+from ._steps import Group, GroupSync, Step, StepSync
+from ._transport import Transport
+from ._version import __version__
+
+#: Any JSON value.
+JSON = Any
+
+
+class Streaming(enum.Enum):
+    """``serve(streaming=...)``: answer calls as a streamed 201 with keepalives."""
+
+    DISABLE = "disable"
+    FORCE = "force"
+
+
+@attrs.frozen
+class SendEventsResult:
+    """What ``after_send_events`` middleware receives."""
+
+    ids: list[str]
+    error: str | None = None
+
+
+__all__ = [
+    "JSON",
+    "Batch",
+    "Cancel",
+    "CommHandler",
+    "Concurrency",
+    "Context",
+    "ContextSync",
+    "Debounce",
+    "Event",
+    "Function",
+    "Group",
+    "GroupSync",
+    "IncomingRequest",
+    "Inngest",
+    "InngestError",
+    "LocalProtocolError",
+    "Middleware",
+    "MiddlewareSync",
+    "NonRetriableError",
+    "Opcode",
+    "OutboundRequest",
+    "OutboundResponse",
+    "ParallelMode",
+    "Priority",
+    "RateLimit",
+    "RemoteProtocolError",
+    "Response",
+    "RetryAfterError",
+    "SendEventsError",
+    "SendEventsResult",
+    "Singleton",
+    "Step",
+    "StepError",
+    "StepSync",
+    "Streaming",
+    "Throttle",
+    "Timeouts",
+    "TransformOutputResult",
+    "TransformOutputStepInfo",
+    "Transport",
+    "TriggerCron",
+    "TriggerEvent",
+    "__version__",
+]

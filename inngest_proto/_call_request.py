@@ -1,0 +1,144 @@
+"""The call request body the executor POSTs to run a function.
+
+Parsed by hand, once per request, strictly: every field has one expected type
+and a wrong one is reported by name.  The memo map (``steps``) is kept as the
+parsed dict itself, never copied or pre-processed, so a request with K memos
+costs O(K) to parse and each step's lookup is O(1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import BodyInvalidError
+from ._events import Event, parse_event
+
+__all__ = ["CallContext", "CallRequest", "parse_call_request"]
+
+
+@attrs.frozen
+class CallContext:
+    run_id: str
+    attempt: int = 0
+    max_attempts: int | None = None
+    disable_immediate_execution: bool = False
+    use_api: bool = False
+    #: Hashed step ids in the order their memos were saved.
+    stack: tuple[str, ...] = ()
+    stack_current: int = 0
+    fn_id: str | None = None
+    env: str | None = None
+    step_id: str | None = None
+    qi_id: str | None = None
+    request_id: str | None = None
+    job_id: str | None = None
+    generation_id: int | None = None
+
+
+@attrs.frozen
+class CallRequest:
+    event: Event
+    events: tuple[Event, ...]
+    steps: Mapping[str, Any]
+    ctx: CallContext
+    use_api: bool = False
+    version: int | None = None
+
+    @property
+    def needs_api_fetch(self) -> bool:
+        """True when memos or events must be fetched from the API (``use_api``)."""
+        return self.use_api or self.ctx.use_api
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    if isinstance(value, bool) and kind is int:
+        msg = f"{where} must be {what}"
+        raise BodyInvalidError(msg)
+    if not isinstance(value, kind):
+        msg = f"{where} must be {what}, got {type(value).__name__}"
+        raise BodyInvalidError(msg)
+    return value
+
+
+def _optional(raw: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
+    value = raw.get(key)
+    if value is None:
+        return None
+    return _expect(value, kind, f"ctx.{key}", what)
+
+
+def _parse_ctx(raw: Any) -> CallContext:
+    _expect(raw, dict, "ctx", "a JSON object")
+    run_id = _expect(raw.get("run_id"), str, "ctx.run_id", "a string")
+    attempt = raw.get("attempt", 0)
+    _expect(attempt, int, "ctx.attempt", "an integer")
+    stack_raw = raw.get("stack")
+    stack: tuple[str, ...] = ()
+    current = 0
+    if stack_raw is not None:
+        _expect(stack_raw, dict, "ctx.stack", "a JSON object")
+        ids = stack_raw.get("stack")
+        if ids is not None:
+            _expect(ids, list, "ctx.stack.stack", "an array of step ids")
+            stack = tuple(ids)
+        current = stack_raw.get("current") or 0
+        _expect(current, int, "ctx.stack.current", "an integer")
+    return CallContext(
+        run_id=run_id,
+        attempt=attempt,
+        max_attempts=_optional(raw, "max_attempts", int, "an integer"),
+        disable_immediate_execution=bool(
+            _optional(raw, "disable_immediate_execution", bool, "a boolean")
+        ),
+        use_api=bool(_optional(raw, "use_api", bool, "a boolean")),
+        stack=stack,
+        stack_current=current,
+        fn_id=_optional(raw, "fn_id", str, "a string"),
+        env=_optional(raw, "env", str, "a string"),
+        step_id=_optional(raw, "step_id", str, "a string"),
+        qi_id=_optional(raw, "qi_id", str, "a string"),
+        request_id=_optional(raw, "request_id", str, "a string"),
+        job_id=_optional(raw, "job_id", str, "a string"),
+        generation_id=_optional(raw, "generation_id", int, "an integer"),
+    )
+
+
+def parse_call_request(raw: Any) -> CallRequest:
+    """Validate a parsed call-request body; raises :class:`BodyInvalidError`."""
+    _expect(raw, dict, "the request body", "a JSON object")
+    if "event" not in raw:
+        msg = "the request body has no `event`; is this an Inngest call request?"
+        raise BodyInvalidError(msg)
+    event = parse_event(raw["event"], "event")
+    events_raw = raw.get("events")
+    if events_raw is None:
+        events: tuple[Event, ...] = ()
+    else:
+        _expect(events_raw, list, "events", "an array of events")
+        events = tuple(
+            parse_event(item, f"events[{i}]") for i, item in enumerate(events_raw)
+        )
+    steps = raw.get("steps")
+    if steps is None:
+        steps = {}
+    _expect(steps, dict, "steps", "a JSON object of memos")
+    if "ctx" not in raw:
+        msg = "the request body has no `ctx`; is this an Inngest call request?"
+        raise BodyInvalidError(msg)
+    ctx = _parse_ctx(raw["ctx"])
+    use_api = raw.get("use_api", False)
+    _expect(use_api, bool, "use_api", "a boolean")
+    version = raw.get("version")
+    if version is not None:
+        _expect(version, int, "version", "an integer")
+    return CallRequest(
+        event=event,
+        events=events or (event,),
+        steps=steps,
+        ctx=ctx,
+        use_api=use_api,
+        version=version,
+    )

@@ -1,0 +1,413 @@
+"""The comm handler: one serve endpoint, as ``(request, now) -> response``.
+
+It answers GET (introspection), PUT (sync) and POST (call requests) over the
+plain values of :mod:`._http`.  The protocol logic is written once, as a
+generator that *yields* the work it cannot do itself (send these requests,
+run this handler) and receives the results; :meth:`CommHandler.handle` and
+:meth:`CommHandler.handle_sync` are the thin async and sync drivers.  Nothing
+reaching this module from a request can make it raise: every failure becomes
+a JSON error response.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from . import _json, _outbound
+from ._call_request import CallRequest, parse_call_request
+from ._client import Inngest
+from ._converter import unstructure
+from ._engine import FunctionFailed, FunctionReturned, Outcome, failure_outcome
+from ._errors import (
+    BodyInvalidError,
+    FunctionConfigInvalidError,
+    FunctionNotFoundError,
+    InngestError,
+    OutputUnserializableError,
+    QueryParamMissingError,
+    RemoteProtocolError,
+    SignatureVerificationError,
+    SigningKeyMissingError,
+    UnsupportedProbeError,
+)
+from ._function import Function, run_handler, run_handler_sync
+from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._middleware import MiddlewareManager
+from ._opcodes import Opcode
+from ._responses import ResponseBuilder
+from ._signing import verify_request
+from ._sync import SyncHandler
+from ._transport import send, send_sync
+
+__all__ = ["CommHandler"]
+
+_NO_TARGET = "step"
+
+
+@attrs.frozen
+class _Fetch:
+    """Effect: send these requests (in order); resume with their responses."""
+
+    requests: tuple[OutboundRequest, ...]
+
+
+@attrs.frozen
+class _Run:
+    """Effect: run a handler for a call request; resume with its Outcome."""
+
+    function: Function[Any]
+    handler: Any
+    request: CallRequest
+    target: str | None
+    now: datetime.datetime
+    mw: MiddlewareManager
+
+
+_Effect = _Fetch | _Run
+_Flow = Generator[_Effect, Any, Response]
+
+
+class CommHandler:
+    """Serves ``functions`` of ``client`` at one endpoint.
+
+    ``framework`` names the host (``flask``, ``fast_api``, ...) in headers and
+    sync payloads.  ``serve_origin``/``serve_path`` override the URL advertised
+    at sync (``INNGEST_SERVE_ORIGIN``/``INNGEST_SERVE_PATH`` otherwise);
+    ``public_path`` overrides only the advertised path.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Inngest,
+        functions: Sequence[Function[Any]],
+        framework: str,
+        serve_origin: str | None = None,
+        serve_path: str | None = None,
+        public_path: str | None = None,
+        signature_window_seconds: float | None = None,
+    ) -> None:
+        if not isinstance(client, Inngest):
+            msg = f"client must be an inngest.Inngest, got {type(client).__name__}"
+            raise FunctionConfigInvalidError(msg)
+        settings = client.settings
+        if settings.is_cloud and not settings.signing_key:
+            msg = (
+                "a signing key is required in production (cloud) mode: set "
+                "INNGEST_SIGNING_KEY or pass signing_key= to Inngest(); for local "
+                "development set INNGEST_DEV=1 (or is_production=False)"
+            )
+            raise SigningKeyMissingError(msg)
+        self._client = client
+        self._settings = settings
+        self._framework = framework
+        self._handlers: dict[str, tuple[Function[Any], Any]] = {}
+        for function in functions:
+            if not isinstance(function, Function):
+                msg = (
+                    f"serve() takes functions made by client.create_function, "
+                    f"got {type(function).__name__}"
+                )
+                raise FunctionConfigInvalidError(msg)
+            for fn_id, handler in function.handlers().items():
+                if fn_id in self._handlers:
+                    msg = f"two functions share the id {fn_id!r}; ids must be unique"
+                    raise FunctionConfigInvalidError(msg)
+                self._handlers[fn_id] = (function, handler)
+        window = (
+            settings.signature_window_seconds
+            if signature_window_seconds is None
+            else signature_window_seconds
+        )
+        self._window = math.inf if window == 0 else float(window)
+        self._responses = ResponseBuilder(
+            framework=framework, env=settings.env, mode=settings.mode
+        )
+        self._sync = SyncHandler(
+            client=client,
+            functions=list(functions),
+            framework=framework,
+            responses=self._responses,
+            serve_origin=serve_origin,
+            serve_path=serve_path,
+            public_path=public_path,
+        )
+
+    @property
+    def responses(self) -> ResponseBuilder:
+        return self._responses
+
+    @property
+    def streaming(self) -> bool:
+        """Whether calls should be answered as a streamed 201 with keepalives."""
+        return self._settings.streaming_enabled
+
+    # -- drivers --------------------------------------------------------------------
+
+    async def handle(
+        self, request: IncomingRequest, *, now: float, raw_request: object = None
+    ) -> Response:
+        """Answer one request; async handlers are awaited, sync ones run inline."""
+        flow = self._flow(request, now, raw_request)
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                response: Response = stop.value
+                return response
+            except Exception as err:  # a bug here must not become a bare traceback
+                return self._internal_error(err, now)
+            error = None
+            try:
+                if isinstance(effect, _Fetch):
+                    transport = self._client.transport
+                    value = tuple([await send(transport, r) for r in effect.requests])
+                else:
+                    value = await run_handler(
+                        effect.function,
+                        effect.handler,
+                        effect.request,
+                        client=self._client,
+                        mw=effect.mw,
+                        target=effect.target,
+                        now=effect.now,
+                        memos=effect.request.steps,
+                    )
+                    if effect.mw:
+                        await effect.mw.call("before_response")
+            except Exception as err:
+                error = err
+
+    def handle_sync(
+        self, request: IncomingRequest, *, now: float, raw_request: object = None
+    ) -> Response:
+        """Blocking twin of :meth:`handle`, for sync frameworks and functions."""
+        flow = self._flow(request, now, raw_request)
+        value: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                effect = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                response: Response = stop.value
+                return response
+            except Exception as err:
+                return self._internal_error(err, now)
+            error = None
+            try:
+                if isinstance(effect, _Fetch):
+                    transport = self._client.transport
+                    value = tuple(send_sync(transport, r) for r in effect.requests)
+                else:
+                    value = run_handler_sync(
+                        effect.function,
+                        effect.handler,
+                        effect.request,
+                        client=self._client,
+                        mw=effect.mw,
+                        target=effect.target,
+                        now=effect.now,
+                        memos=effect.request.steps,
+                    )
+                    if effect.mw:
+                        effect.mw.call_sync("before_response")
+            except Exception as err:
+                error = err
+
+    def _internal_error(self, err: Exception, now: float) -> Response:
+        self._client.logger.exception("inngest: unexpected error in the comm handler")
+        return self._responses.json(
+            500,
+            {
+                "code": "unknown",
+                "message": f"internal SDK error: {err}",
+                "name": type(err).__name__,
+            },
+            signing_key=None,
+            now=now,
+        )
+
+    # -- the protocol ---------------------------------------------------------------
+
+    def _flow(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
+        method = request.method.upper()
+        if method == "POST":
+            return (yield from self._call(request, now, raw_request))
+        if method == "PUT":
+            return (yield from self._sync.sync(request, now, self._verify_optional))
+        if method == "GET":
+            return self._sync.introspect(request, now, self._verify)
+        return self._responses.json(
+            405,
+            {
+                "code": "method_not_allowed",
+                "message": f"{method} is not supported; use GET, PUT or POST",
+                "name": "MethodNotAllowed",
+            },
+            signing_key=None,
+            now=now,
+        )
+
+    def _verify(self, request: IncomingRequest, now: float) -> str:
+        """The key that verified the request; raises SignatureVerificationError."""
+        assert self._settings.signing_key is not None  # noqa: S101 - checked in __init__
+        return verify_request(
+            request.headers.get("x-inngest-signature"),
+            request.body,
+            self._settings.signing_key,
+            self._settings.signing_key_fallback,
+            now,
+            self._window,
+        )
+
+    def _verify_optional(
+        self, request: IncomingRequest, now: float
+    ) -> tuple[str | None, SignatureVerificationError | None]:
+        try:
+            return self._verify(request, now), None
+        except SignatureVerificationError as err:
+            return None, err
+
+    def _call(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
+        signing_key: str | None = None
+        if self._settings.is_cloud:
+            try:
+                signing_key = self._verify(request, now)
+            except SignatureVerificationError as err:
+                self._client.logger.warning("inngest: rejected a call: %s", err.message)
+                return self._responses.unauthorized(err)
+        try:
+            return (yield from self._call_verified(request, now, raw_request, signing_key))
+        except RemoteProtocolError as err:
+            return self._responses.error(err, signing_key=signing_key, now=now)
+
+    def _call_verified(
+        self,
+        request: IncomingRequest,
+        now: float,
+        raw_request: object,
+        signing_key: str | None,
+    ) -> _Flow:
+        query = request.query
+        probe = query.get("probe")
+        if probe is not None:
+            if probe == "trust":
+                return self._responses.json(200, None, signing_key=signing_key, now=now)
+            msg = f"unsupported probe {probe!r}; the only probe is 'trust'"
+            raise UnsupportedProbeError(msg)
+        fn_id = query.get("fnId")
+        if not fn_id:
+            raise QueryParamMissingError("fnId")
+        function, handler = self._find(fn_id)
+        try:
+            raw = _json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as err:
+            msg = f"the call request body is not valid JSON ({err})"
+            raise BodyInvalidError(msg) from None
+        call = parse_call_request(raw)
+        if call.needs_api_fetch:
+            call = yield from self._fetch_run_state(call)
+        step_id = query.get("stepId")
+        target = None if not step_id or step_id == _NO_TARGET else step_id
+        try:
+            mw = MiddlewareManager.create(
+                [*self._client.middleware, *function.middleware],
+                self._client,
+                raw_request,
+            )
+            outcome = yield _Run(
+                function,
+                handler,
+                call,
+                target,
+                datetime.datetime.fromtimestamp(now, datetime.timezone.utc),
+                mw,
+            )
+        except Exception as err:
+            outcome = failure_outcome(err, now=None)
+        return self._outcome_response(outcome, signing_key, now)
+
+    def _find(self, fn_id: str) -> tuple[Function[Any], Any]:
+        found = self._handlers.get(fn_id)
+        if found is None:
+            # Functions synced by SDKs before 0.3 were called by their local id.
+            found = self._handlers.get(f"{self._client.app_id}-{fn_id}")
+        if found is None:
+            msg = f"function {fn_id} not found"
+            raise FunctionNotFoundError(msg)
+        return found
+
+    def _fetch_run_state(self, call: CallRequest) -> Generator[_Effect, Any, CallRequest]:
+        """``use_api``: the state was too big to send; fetch events and memos."""
+        settings = self._settings
+        requests = (
+            _outbound.build_fetch_batch_request(call.ctx.run_id, settings),
+            _outbound.build_fetch_actions_request(call.ctx.run_id, settings),
+        )
+        try:
+            batch_resp, actions_resp = yield _Fetch(requests)
+        except InngestError:
+            raise
+        except Exception as err:
+            msg = (
+                f"could not fetch the run's state from {settings.api_origin} "
+                f"({type(err).__name__}: {err}); check INNGEST_API_BASE_URL"
+            )
+            raise _outbound.RunDataFetchError(msg) from None
+        events = _outbound.parse_fetch_batch_response(batch_resp)
+        memos = _outbound.parse_fetch_actions_response(actions_resp)
+        return attrs.evolve(call, events=tuple(events) or call.events, steps=memos)
+
+    def _outcome_response(
+        self, outcome: Outcome, signing_key: str | None, now: float
+    ) -> Response:
+        extra: dict[str, str] = {}
+        if isinstance(outcome, FunctionReturned):
+            status = 200
+            try:
+                body = _json.dumps(outcome.output)
+            except (TypeError, ValueError) as err:
+                return self._unserializable("the function", err, signing_key, now)
+        elif isinstance(outcome, FunctionFailed):
+            status = 500
+            if outcome.no_retry:
+                extra["x-inngest-no-retry"] = "true"
+            if outcome.retry_after is not None:
+                extra["retry-after"] = outcome.retry_after
+            body = _json.dumps(outcome.body)
+        else:
+            status = 206
+            if outcome.no_retry:
+                extra["x-inngest-no-retry"] = "true"
+            try:
+                body = _json.dumps([unstructure(op) for op in outcome.ops])
+            except (TypeError, ValueError) as err:
+                ran = [op.name for op in outcome.ops if op.op is Opcode.STEP_RUN]
+                what = f'step "{ran[0]}"' if ran else "a step"
+                return self._unserializable(what, err, signing_key, now)
+        return self._responses.build(
+            status, body, signing_key=signing_key, now=now, extra=extra
+        )
+
+    def _unserializable(
+        self, what: str, err: Exception, signing_key: str | None, now: float
+    ) -> Response:
+        problem = OutputUnserializableError(
+            f"{what} returned unserializable data: {err}; return JSON values "
+            "(dict, list, str, int, float, bool, None)"
+        )
+        return self._responses.error(problem, signing_key=signing_key, now=now)
+
+
+def query_from_url(url: str) -> Mapping[str, str]:
+    """Parse a URL's query string the way the comm handler expects (last wins)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))

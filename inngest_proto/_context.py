@@ -1,0 +1,52 @@
+"""What a function receives: the run's events, ids, attempt, and the step API."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._events import Event
+
+if TYPE_CHECKING:
+    from ._steps import Group, GroupSync, Step, StepSync
+
+__all__ = ["Context", "ContextSync"]
+
+
+@attrs.define(slots=True, kw_only=True)
+class Context:
+    """Async function context.
+
+    ``attempt`` is 0-based (retries are >= 1); ``events`` holds every event of
+    a batch, ``event`` the first.  Mutable so middleware's ``transform_input``
+    can adjust it.
+    """
+
+    attempt: int
+    event: Event
+    events: list[Event]
+    group: Group
+    job_id: str | None
+    logger: logging.Logger | Any
+    request_id: str | None
+    run_id: str
+    step: Step
+    max_attempts: int | None = None
+
+
+@attrs.define(slots=True, kw_only=True)
+class ContextSync:
+    """Sync function context; the same fields with the sync step API."""
+
+    attempt: int
+    event: Event
+    events: list[Event]
+    group: GroupSync
+    job_id: str | None
+    logger: logging.Logger | Any
+    request_id: str | None
+    run_id: str
+    step: StepSync
+    max_attempts: int | None = None

@@ -1,0 +1,244 @@
+"""A function: its options, its handler (and on-failure handler), and how to run it."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._call_request import CallRequest
+from ._context import Context, ContextSync
+from ._engine import (
+    INTERRUPTS,
+    Execution,
+    FunctionReturned,
+    Outcome,
+    failure_outcome,
+    interrupted_outcome,
+)
+from ._errors import FunctionConfigInvalidError
+from ._function_config import FunctionConfig, FunctionOptions, failure_function_id
+from ._middleware import MiddlewareManager, TransformOutputResult, UninitializedMiddleware
+from ._steps import Group, GroupSync, Step, StepSync
+
+if TYPE_CHECKING:
+    from ._client import Inngest
+
+__all__ = ["Function", "FunctionHandler", "run_handler", "run_handler_sync"]
+
+T = TypeVar("T")
+
+FunctionHandler = Callable[[Context], Awaitable[T]] | Callable[[ContextSync], T]
+
+
+def _check_handler(handler: object, what: str) -> None:
+    if not callable(handler):
+        msg = f"{what} must be a function taking ctx, got {type(handler).__name__}"
+        raise FunctionConfigInvalidError(msg)
+
+
+class Function(Generic[T]):
+    """A durable function, as returned by ``client.create_function(...)(handler)``."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        fn_id: str,
+        handler: FunctionHandler[T],
+        triggers: Sequence[Any],
+        name: str | None = None,
+        on_failure: FunctionHandler[Any] | None = None,
+        middleware: Sequence[UninitializedMiddleware] = (),
+        output_type: object = None,
+        **options: Any,
+    ) -> None:
+        _check_handler(handler, "the function handler")
+        if on_failure is not None:
+            _check_handler(on_failure, "on_failure")
+        self._options = FunctionOptions(
+            fn_id=fn_id, triggers=list(triggers), name=name, **options
+        )
+        self._app_id = app_id
+        self._handler = handler
+        self._on_failure = on_failure
+        self.middleware = list(middleware)
+        self.output_type = output_type
+        self.id = f"{app_id}-{fn_id}"
+        self.on_failure_fn_id = (
+            failure_function_id(app_id, fn_id) if on_failure is not None else None
+        )
+
+    @property
+    def local_id(self) -> str:
+        """The id given to ``create_function`` (without the app id)."""
+        return self._options.fn_id
+
+    @property
+    def name(self) -> str:
+        return self._options.display_name
+
+    @property
+    def options(self) -> FunctionOptions:
+        return self._options
+
+    @property
+    def is_handler_async(self) -> bool:
+        return _is_async(self._handler)
+
+    @property
+    def is_on_failure_handler_async(self) -> bool | None:
+        return None if self._on_failure is None else _is_async(self._on_failure)
+
+    def get_id(self) -> str:
+        return self.id
+
+    def get_configs(self, serve_url: str) -> list[FunctionConfig]:
+        """Configs to sync: this function's and its failure handler's."""
+        return self._options.to_configs(
+            app_id=self._app_id,
+            serve_url=serve_url,
+            has_on_failure=self._on_failure is not None,
+        )
+
+    def handlers(self) -> dict[str, Callable[..., Any]]:
+        """Composite id -> handler, for every function id this object serves."""
+        out: dict[str, Callable[..., Any]] = {self.id: self._handler}
+        if self._on_failure is not None and self.on_failure_fn_id is not None:
+            out[self.on_failure_fn_id] = self._on_failure
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Function {self.id}>"
+
+
+def _is_async(handler: object) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
+    )
+
+
+def _context(
+    request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
+) -> Context:
+    return Context(
+        attempt=request.ctx.attempt,
+        event=request.event,
+        events=list(request.events),
+        group=Group(exe),
+        job_id=request.ctx.job_id,
+        logger=client.logger,
+        request_id=request.ctx.request_id,
+        run_id=request.ctx.run_id,
+        step=Step(exe, client, mw),
+        max_attempts=request.ctx.max_attempts,
+    )
+
+
+def _context_sync(
+    request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
+) -> ContextSync:
+    return ContextSync(
+        attempt=request.ctx.attempt,
+        event=request.event,
+        events=list(request.events),
+        group=GroupSync(exe),
+        job_id=request.ctx.job_id,
+        logger=client.logger,
+        request_id=request.ctx.request_id,
+        run_id=request.ctx.run_id,
+        step=StepSync(exe, client, mw),
+        max_attempts=request.ctx.max_attempts,
+    )
+
+
+async def run_handler(
+    function: Function[Any],
+    handler: Callable[..., Any],
+    request: CallRequest,
+    *,
+    client: Inngest,
+    mw: MiddlewareManager,
+    target: str | None,
+    now: datetime.datetime,
+    memos: Mapping[str, Any],
+) -> Outcome:
+    """Run an async handler for one call request.  A sync handler runs inline."""
+    if not _is_async(handler):
+        return run_handler_sync(
+            function,
+            handler,
+            request,
+            client=client,
+            mw=mw,
+            target=target,
+            now=now,
+            memos=memos,
+        )
+    exe = Execution(request, target=target, now=now, memos=memos)
+    ctx = _context(request, exe, client, mw)
+    if mw:
+        await mw.call("transform_input", ctx, function, memos)
+        await mw.call("before_memoization")
+        if not memos and exe.reached_new_code():
+            await mw.call("after_memoization")
+            await mw.call("before_execution")
+    try:
+        output = await handler(ctx)
+    except INTERRUPTS as interrupt:
+        return interrupted_outcome(interrupt)
+    except Exception as err:
+        outcome = failure_outcome(err, now=now)
+        if mw:
+            await mw.call("after_execution")
+        return outcome
+    if mw:
+        await mw.call("after_execution")
+        result = TransformOutputResult(error=None, output=output)
+        await mw.call("transform_output", result)
+        output = result.output
+    return FunctionReturned(output)
+
+
+def run_handler_sync(
+    function: Function[Any],
+    handler: Callable[..., Any],
+    request: CallRequest,
+    *,
+    client: Inngest,
+    mw: MiddlewareManager,
+    target: str | None,
+    now: datetime.datetime,
+    memos: Mapping[str, Any],
+) -> Outcome:
+    """Run a sync handler for one call request."""
+    if _is_async(handler):
+        msg = (
+            f"{function.id} is an async function; serve it from an async "
+            "framework (or call the async handler)"
+        )
+        return failure_outcome(FunctionConfigInvalidError(msg), now=now)
+    exe = Execution(request, target=target, now=now, memos=memos)
+    ctx = _context_sync(request, exe, client, mw)
+    if mw:
+        mw.call_sync("transform_input", ctx, function, memos)
+        mw.call_sync("before_memoization")
+        if not memos and exe.reached_new_code():
+            mw.call_sync("after_memoization")
+            mw.call_sync("before_execution")
+    try:
+        output = handler(ctx)
+    except INTERRUPTS as interrupt:
+        return interrupted_outcome(interrupt)
+    except Exception as err:
+        outcome = failure_outcome(err, now=now)
+        if mw:
+            mw.call_sync("after_execution")
+        return outcome
+    if mw:
+        mw.call_sync("after_execution")
+        result = TransformOutputResult(error=None, output=output)
+        mw.call_sync("transform_output", result)
+        output = result.output
+    return FunctionReturned(output)

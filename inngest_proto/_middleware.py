@@ -1,0 +1,193 @@
+"""Middleware: hooks around a call request, with the official SDK's names.
+
+Order within one call request (the spec's order):
+``transform_input`` -> ``before_memoization`` -> (replay) -> ``after_memoization``
+-> ``before_execution`` -> (new code) -> ``after_execution`` ->
+``transform_output`` -> ``before_response``.  ``before_send_events`` and
+``after_send_events`` wrap every ``send``.  The memoization hooks come from the
+TypeScript SDK; the official Python SDK lacks them, and they default to no-ops.
+
+A middleware is given as a factory ``(client, raw_request) -> instance`` (a
+class works); a fresh instance serves each request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._errors import LocalProtocolError
+
+if TYPE_CHECKING:
+    from ._client import Inngest
+    from ._context import Context, ContextSync
+    from ._events import Event
+    from ._function import Function
+
+__all__ = [
+    "Middleware",
+    "MiddlewareManager",
+    "MiddlewareSync",
+    "TransformOutputResult",
+    "TransformOutputStepInfo",
+    "UninitializedMiddleware",
+]
+
+
+@attrs.frozen
+class TransformOutputStepInfo:
+    id: str
+    op: str
+    opts: dict[str, Any] | None
+
+
+@attrs.define
+class TransformOutputResult:
+    """What a function or step produced; middleware may replace ``output``."""
+
+    error: BaseException | None
+    output: Any
+    step: TransformOutputStepInfo | None = None
+
+    def has_output(self) -> bool:
+        return self.error is None
+
+
+class Middleware:
+    """Async middleware: override the hooks you need."""
+
+    def __init__(self, client: Inngest, raw_request: object) -> None:
+        self.client = client
+        self.raw_request = raw_request
+
+    async def transform_input(
+        self, ctx: Context | ContextSync, function: Function[Any], steps: Any
+    ) -> None:
+        """Before the function runs; may change ``ctx`` in place."""
+
+    async def before_memoization(self) -> None:
+        """Before memoized steps are replayed."""
+
+    async def after_memoization(self) -> None:
+        """Once every memoized step has been replayed."""
+
+    async def before_execution(self) -> None:
+        """Before new (not memoized) code runs."""
+
+    async def after_execution(self) -> None:
+        """After new code ran (a step handler or the function's end)."""
+
+    async def transform_output(self, result: TransformOutputResult) -> None:
+        """After a function or step returns; may set ``result.output``."""
+
+    async def before_response(self) -> None:
+        """Right before the response is sent back to Inngest."""
+
+    async def before_send_events(self, events: list[Event]) -> None:
+        """Before events are sent; may change them in place."""
+
+    async def after_send_events(self, result: Any) -> None:
+        """After events were sent."""
+
+
+class MiddlewareSync:
+    """Sync middleware: usable by sync and async functions alike."""
+
+    def __init__(self, client: Inngest, raw_request: object) -> None:
+        self.client = client
+        self.raw_request = raw_request
+
+    def transform_input(
+        self, ctx: Context | ContextSync, function: Function[Any], steps: Any
+    ) -> None:
+        """Before the function runs; may change ``ctx`` in place."""
+
+    def before_memoization(self) -> None:
+        """Before memoized steps are replayed."""
+
+    def after_memoization(self) -> None:
+        """Once every memoized step has been replayed."""
+
+    def before_execution(self) -> None:
+        """Before new (not memoized) code runs."""
+
+    def after_execution(self) -> None:
+        """After new code ran (a step handler or the function's end)."""
+
+    def transform_output(self, result: TransformOutputResult) -> None:
+        """After a function or step returns; may set ``result.output``."""
+
+    def before_response(self) -> None:
+        """Right before the response is sent back to Inngest."""
+
+    def before_send_events(self, events: list[Event]) -> None:
+        """Before events are sent; may change them in place."""
+
+    def after_send_events(self, result: Any) -> None:
+        """After events were sent."""
+
+
+UninitializedMiddleware = Callable[[Any, object], Middleware | MiddlewareSync]
+
+#: Every hook name, in call order (tests check both bases define them).
+HOOKS = (
+    "transform_input",
+    "before_memoization",
+    "after_memoization",
+    "before_execution",
+    "after_execution",
+    "transform_output",
+    "before_response",
+    "before_send_events",
+    "after_send_events",
+)
+
+
+class MiddlewareManager:
+    """Calls a request's middleware in order; async and sync fronts."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Sequence[Middleware | MiddlewareSync]) -> None:
+        self._items = tuple(items)
+
+    @classmethod
+    def create(
+        cls,
+        factories: Sequence[UninitializedMiddleware],
+        client: Any,
+        raw_request: object,
+    ) -> MiddlewareManager:
+        items = []
+        for factory in factories:
+            item = factory(client, raw_request)
+            if not isinstance(item, Middleware | MiddlewareSync):
+                msg = (
+                    f"middleware {factory!r} built {type(item).__name__}; "
+                    "subclass inngest.Middleware or inngest.MiddlewareSync"
+                )
+                raise LocalProtocolError(msg)
+            items.append(item)
+        return cls(items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    async def call(self, hook: str, *args: Any) -> None:
+        for item in self._items:
+            result = getattr(item, hook)(*args)
+            if isinstance(item, Middleware):
+                await result
+
+    def call_sync(self, hook: str, *args: Any) -> None:
+        for item in self._items:
+            if isinstance(item, Middleware):
+                msg = (
+                    f"{type(item).__name__} is async middleware and cannot run "
+                    "with a sync function; use inngest.MiddlewareSync"
+                )
+                raise LocalProtocolError(msg)
+            getattr(item, hook)(*args)
+

@@ -1,0 +1,438 @@
+"""The step API: ``ctx.step`` (async :class:`Step`, sync :class:`StepSync`) and
+``ctx.group`` (:class:`Group`, :class:`GroupSync`).
+
+Every rule lives in :class:`~inngest_proto._engine.Execution` and in
+:class:`_StepRules` below; the async and sync classes differ only in whether
+they ``await`` the user's handler and the middleware.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._durations import format_iso_utc_ms, to_duration_string
+from ._engine import (
+    Execution,
+    NestedStepInterrupt,
+    ParallelCollector,
+    ReportInterrupt,
+    SkipInterrupt,
+)
+from ._errors import NonRetriableError, RetryAfterError
+from ._events import Event, parse_event
+from ._middleware import MiddlewareManager, TransformOutputResult, TransformOutputStepInfo
+from ._opcodes import MISSING, Opcode, ParallelMode
+from ._step_ids import StepIdentity
+
+if TYPE_CHECKING:
+    from ._client import Inngest
+    from ._function import Function
+
+__all__ = ["Group", "GroupSync", "Step", "StepSync"]
+
+T = TypeVar("T")
+
+#: Errors that must fail the whole function rather than the step, as the
+#: official SDK does: they describe the run, not one attempt of a step.
+_BUBBLING = (NonRetriableError, RetryAfterError)
+
+
+def _duration_or_none(value: int | datetime.timedelta | None, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return to_duration_string(value)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
+
+
+class _StepRules:
+    """What the async and sync step APIs share: ids, opts, memo shapes."""
+
+    __slots__ = ("_client", "_exe", "_mw")
+
+    def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
+        self._exe = exe
+        self._client = client
+        self._mw = mw
+
+    def _sleep_name(self, until: datetime.datetime) -> str:
+        if not isinstance(until, datetime.datetime):
+            msg = "sleep_until needs a datetime"
+            raise TypeError(msg)
+        return format_iso_utc_ms(until)
+
+    def _sleep_until_for(self, duration: int | datetime.timedelta) -> datetime.datetime:
+        if isinstance(duration, bool) or not isinstance(
+            duration, int | datetime.timedelta
+        ):
+            msg = "sleep duration must be milliseconds (int) or a timedelta"
+            raise TypeError(msg)
+        if isinstance(duration, int):
+            duration = datetime.timedelta(milliseconds=duration)
+        return self._exe.now + duration
+
+    def _wait_opts(
+        self, event: str, if_exp: str | None, timeout: int | datetime.timedelta
+    ) -> dict[str, Any]:
+        if not isinstance(event, str) or not event:
+            msg = "wait_for_event needs the name of the event to wait for"
+            raise ValueError(msg)
+        return {
+            "if": if_exp,
+            "timeout": _duration_or_none(timeout, "wait_for_event timeout"),
+        }
+
+    def _invoke_opts(
+        self,
+        app_id: str | None,
+        function_id: str,
+        data: Mapping[str, Any] | None,
+        timeout: int | datetime.timedelta | None,
+        v: str | None,
+    ) -> dict[str, Any]:
+        if not isinstance(function_id, str) or not function_id:
+            msg = "invoke needs the id of the function to invoke"
+            raise ValueError(msg)
+        app = self._client.app_id if app_id is None else app_id
+        return {
+            "function_id": f"{app}-{function_id}",
+            "payload": {"data": None if data is None else dict(data), "v": v},
+            "timeout": _duration_or_none(timeout, "invoke timeout"),
+        }
+
+    @staticmethod
+    def _as_event(memo: Any) -> Event | None:
+        return None if memo is None else parse_event(memo, "the matched event")
+
+    def _output_result(self, ident: StepIdentity, output: Any) -> TransformOutputResult:
+        return TransformOutputResult(
+            error=None,
+            output=output,
+            step=TransformOutputStepInfo(
+                id=ident.user_id, op=Opcode.STEP_RUN.value, opts=None
+            ),
+        )
+
+
+class Step(_StepRules):
+    """Async step API (``ctx.step`` in an ``async def`` function)."""
+
+    __slots__ = ("ai",)
+
+    def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
+        super().__init__(exe, client, mw)
+        from .experimental.ai import AI
+
+        self.ai = AI(self)
+
+    async def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
+        ident, memo = self._exe.replay(step_id)
+        if memo is MISSING or self._exe.all_memos_used:
+            await self._maybe_new_code()
+        return ident, memo
+
+    async def _maybe_new_code(self) -> None:
+        if self._exe.reached_new_code() and self._mw:
+            await self._mw.call("after_memoization")
+            await self._mw.call("before_execution")
+
+    async def run(
+        self,
+        step_id: str,
+        handler: Callable[..., Awaitable[T]] | Callable[..., T],
+        *handler_args: Any,
+        output_type: object = None,
+    ) -> T:
+        """Run ``handler(*handler_args)`` once, retrying on error; memoize its output.
+
+        The output must be JSON-serializable.
+        """
+        ident, memo = await self._replay(step_id)
+        if memo is not MISSING:
+            return memo  # type: ignore[no-any-return]
+        self._exe.should_run_now(ident)
+        with self._exe.running_step():
+            try:
+                output = handler(*handler_args)
+                if inspect.isawaitable(output):
+                    output = await output
+            except _BUBBLING:
+                raise
+            except NestedStepInterrupt:
+                raise self._exe.step_nested(ident) from None
+            except Exception as err:
+                raise self._exe.step_raised(ident, err) from None
+        if self._mw:
+            await self._mw.call("after_execution")
+            result = self._output_result(ident, output)
+            await self._mw.call("transform_output", result)
+            output = result.output
+        raise self._exe.step_ran(ident, output)
+
+    async def sleep(self, step_id: str, duration: int | datetime.timedelta) -> None:
+        """Pause the run for ``duration`` (milliseconds or a timedelta)."""
+        await self.sleep_until(step_id, self._sleep_until_for(duration))
+
+    async def sleep_until(self, step_id: str, until: datetime.datetime) -> None:
+        """Pause the run until ``until`` (naive datetimes are local time)."""
+        name = self._sleep_name(until)
+        ident, memo = await self._replay(step_id)
+        if memo is not MISSING:
+            return
+        raise self._exe.report(ident, Opcode.SLEEP, name=name)
+
+    async def wait_for_event(
+        self,
+        step_id: str,
+        *,
+        event: str,
+        if_exp: str | None = None,
+        timeout: int | datetime.timedelta,
+    ) -> Event | None:
+        """Wait for ``event`` (matching ``if_exp``); ``None`` after ``timeout``."""
+        opts = self._wait_opts(event, if_exp, timeout)
+        ident, memo = await self._replay(step_id)
+        if memo is not MISSING:
+            return self._as_event(memo)
+        raise self._exe.report(ident, Opcode.WAIT_FOR_EVENT, name=event, opts=opts)
+
+    async def invoke(
+        self,
+        step_id: str,
+        *,
+        function: Function[T],
+        data: Mapping[str, Any] | None = None,
+        timeout: int | datetime.timedelta | None = None,
+        v: str | None = None,
+    ) -> T:
+        """Run another function of this app and return its output."""
+        return await self.invoke_by_id(  # type: ignore[no-any-return]
+            step_id,
+            app_id=self._client.app_id,
+            function_id=function.local_id,
+            data=data,
+            timeout=timeout,
+            v=v,
+        )
+
+    async def invoke_by_id(
+        self,
+        step_id: str,
+        *,
+        app_id: str | None = None,
+        function_id: str,
+        data: Mapping[str, Any] | None = None,
+        timeout: int | datetime.timedelta | None = None,
+        v: str | None = None,
+    ) -> Any:
+        """Run a function by id (of this app unless ``app_id``); return its output."""
+        opts = self._invoke_opts(app_id, function_id, data, timeout, v)
+        ident, memo = await self._replay(step_id)
+        if memo is not MISSING:
+            return memo
+        raise self._exe.report(ident, Opcode.INVOKE, opts=opts)
+
+    async def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
+        """Send events as a step, so a retry does not send them twice."""
+        return await self.run(step_id, self._client.send, events)
+
+    async def _report_ai(self, step_id: str, opts: dict[str, Any]) -> Any:
+        ident, memo = await self._replay(step_id)
+        if memo is not MISSING:
+            return memo
+        raise self._exe.report(ident, Opcode.AI_GATEWAY, opts=opts)
+
+
+class StepSync(_StepRules):
+    """Sync step API (``ctx.step`` in a plain ``def`` function)."""
+
+    __slots__ = ("ai",)
+
+    def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
+        super().__init__(exe, client, mw)
+        from .experimental.ai import AISync
+
+        self.ai = AISync(self)
+
+    def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
+        ident, memo = self._exe.replay(step_id)
+        if (memo is MISSING or self._exe.all_memos_used) and (
+            self._exe.reached_new_code() and self._mw
+        ):
+            self._mw.call_sync("after_memoization")
+            self._mw.call_sync("before_execution")
+        return ident, memo
+
+    def run(
+        self,
+        step_id: str,
+        handler: Callable[..., T],
+        *handler_args: Any,
+        output_type: object = None,
+    ) -> T:
+        """Run ``handler(*handler_args)`` once, retrying on error; memoize its output."""
+        ident, memo = self._replay(step_id)
+        if memo is not MISSING:
+            return memo  # type: ignore[no-any-return]
+        self._exe.should_run_now(ident)
+        with self._exe.running_step():
+            try:
+                output = handler(*handler_args)
+            except _BUBBLING:
+                raise
+            except NestedStepInterrupt:
+                raise self._exe.step_nested(ident) from None
+            except Exception as err:
+                raise self._exe.step_raised(ident, err) from None
+        if inspect.isawaitable(output):
+            close = getattr(output, "close", None)
+            if close is not None:
+                close()
+            msg = (
+                f'step "{step_id}" returned an awaitable in a sync function; '
+                "use an async function with `await ctx.step.run(...)`"
+            )
+            raise TypeError(msg)
+        if self._mw:
+            self._mw.call_sync("after_execution")
+            result = self._output_result(ident, output)
+            self._mw.call_sync("transform_output", result)
+            output = result.output
+        raise self._exe.step_ran(ident, output)
+
+    def sleep(self, step_id: str, duration: int | datetime.timedelta) -> None:
+        """Pause the run for ``duration`` (milliseconds or a timedelta)."""
+        self.sleep_until(step_id, self._sleep_until_for(duration))
+
+    def sleep_until(self, step_id: str, until: datetime.datetime) -> None:
+        """Pause the run until ``until`` (naive datetimes are local time)."""
+        name = self._sleep_name(until)
+        ident, memo = self._replay(step_id)
+        if memo is not MISSING:
+            return
+        raise self._exe.report(ident, Opcode.SLEEP, name=name)
+
+    def wait_for_event(
+        self,
+        step_id: str,
+        *,
+        event: str,
+        if_exp: str | None = None,
+        timeout: int | datetime.timedelta,
+    ) -> Event | None:
+        """Wait for ``event`` (matching ``if_exp``); ``None`` after ``timeout``."""
+        opts = self._wait_opts(event, if_exp, timeout)
+        ident, memo = self._replay(step_id)
+        if memo is not MISSING:
+            return self._as_event(memo)
+        raise self._exe.report(ident, Opcode.WAIT_FOR_EVENT, name=event, opts=opts)
+
+    def invoke(
+        self,
+        step_id: str,
+        *,
+        function: Function[T],
+        data: Mapping[str, Any] | None = None,
+        timeout: int | datetime.timedelta | None = None,
+        v: str | None = None,
+    ) -> T:
+        """Run another function of this app and return its output."""
+        return self.invoke_by_id(  # type: ignore[no-any-return]
+            step_id,
+            app_id=self._client.app_id,
+            function_id=function.local_id,
+            data=data,
+            timeout=timeout,
+            v=v,
+        )
+
+    def invoke_by_id(
+        self,
+        step_id: str,
+        *,
+        app_id: str | None = None,
+        function_id: str,
+        data: Mapping[str, Any] | None = None,
+        timeout: int | datetime.timedelta | None = None,
+        v: str | None = None,
+    ) -> Any:
+        """Run a function by id (of this app unless ``app_id``); return its output."""
+        opts = self._invoke_opts(app_id, function_id, data, timeout, v)
+        ident, memo = self._replay(step_id)
+        if memo is not MISSING:
+            return memo
+        raise self._exe.report(ident, Opcode.INVOKE, opts=opts)
+
+    def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
+        """Send events as a step, so a retry does not send them twice."""
+        return self.run(step_id, self._client.send_sync, events)
+
+    def _report_ai(self, step_id: str, opts: dict[str, Any]) -> Any:
+        ident, memo = self._replay(step_id)
+        if memo is not MISSING:
+            return memo
+        raise self._exe.report(ident, Opcode.AI_GATEWAY, opts=opts)
+
+
+class Group:
+    """``ctx.group`` for async functions."""
+
+    __slots__ = ("_exe",)
+
+    def __init__(self, exe: Execution) -> None:
+        self._exe = exe
+
+    async def parallel(
+        self,
+        callables: Sequence[Callable[[], Awaitable[T]]],
+        parallel_mode: ParallelMode = ParallelMode.WAIT,
+    ) -> tuple[T, ...]:
+        """Run steps in parallel: ``callables`` are e.g. ``lambda: step.run(...)``.
+
+        Returns their outputs, in order, once all have finished.
+        """
+        collector = ParallelCollector(parallel_mode)
+        outputs: list[T] = []
+        with self._exe.parallel_group():
+            for callable_ in callables:
+                try:
+                    outputs.append(await callable_())
+                except ReportInterrupt as interrupt:
+                    collector.add(interrupt)
+                except SkipInterrupt:
+                    pass
+        collector.finish()
+        return tuple(outputs)
+
+
+class GroupSync:
+    """``ctx.group`` for sync functions."""
+
+    __slots__ = ("_exe",)
+
+    def __init__(self, exe: Execution) -> None:
+        self._exe = exe
+
+    def parallel(
+        self,
+        callables: Sequence[Callable[[], T]],
+        parallel_mode: ParallelMode = ParallelMode.WAIT,
+    ) -> tuple[T, ...]:
+        """Run steps in parallel: ``callables`` are e.g. ``lambda: step.run(...)``."""
+        collector = ParallelCollector(parallel_mode)
+        outputs: list[T] = []
+        with self._exe.parallel_group():
+            for callable_ in callables:
+                try:
+                    outputs.append(callable_())
+                except ReportInterrupt as interrupt:
+                    collector.add(interrupt)
+                except SkipInterrupt:
+                    pass
+        collector.finish()
+        return tuple(outputs)
+

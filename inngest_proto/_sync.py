@@ -1,0 +1,301 @@
+"""GET (introspection) and PUT (sync) of the serve endpoint.
+
+Decisions follow the official Python SDK 0.5.19 (http.md §3, §4) except
+where ``shared/protocol/README.md`` says otherwise: we send ``appName`` and
+``deployType``, and a sync the server rejected is answered 500 with
+``{message, modified: false}`` instead of a 200 that hides the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from . import _json, _outbound
+from ._converter import unstructure
+from ._errors import (
+    BodyInvalidError,
+    HeaderMissingError,
+    InngestError,
+    ServerKindMismatchError,
+    SignatureVerificationError,
+)
+from ._function_config import FunctionConfig
+from ._http import IncomingRequest, OutboundResponse, Response
+from ._responses import ResponseBuilder
+from ._settings import Settings, resolve_settings
+from ._signing import hash_event_key, hash_signing_key
+from ._sync_models import (
+    AuthenticatedIntrospection,
+    InBandSyncResponse,
+    RegisterRequest,
+    UnauthenticatedIntrospection,
+)
+
+if TYPE_CHECKING:
+    from ._client import Inngest
+    from ._function import Function
+
+__all__ = ["SyncHandler"]
+
+_KIND_NAMES = {"cloud": "Cloud", "dev": "a Dev Server"}
+_KIND_EXPECTED = {"cloud": "Cloud", "dev": "Dev Server"}
+
+Verify = Callable[[IncomingRequest, float], str]
+VerifyOptional = Callable[
+    [IncomingRequest, float], tuple[str | None, SignatureVerificationError | None]
+]
+
+
+class SyncHandler:
+    """Introspection and sync for one serve endpoint."""
+
+    def __init__(
+        self,
+        *,
+        client: Inngest,
+        functions: Sequence[Function[Any]],
+        framework: str,
+        responses: ResponseBuilder,
+        serve_origin: str | None,
+        serve_path: str | None,
+        public_path: str | None,
+    ) -> None:
+        self._client = client
+        self._functions = list(functions)
+        self._framework = framework
+        self._responses = responses
+        # serve() arguments win over INNGEST_SERVE_ORIGIN / INNGEST_SERVE_PATH,
+        # which the client's settings already hold.
+        overrides = resolve_settings(
+            {},
+            is_production=client.settings.is_production,
+            serve_origin=serve_origin,
+            serve_path=serve_path,
+            public_path=public_path,
+        )
+        self._serve_origin = overrides.serve_origin or client.settings.serve_origin
+        self._serve_path = overrides.serve_path or client.settings.serve_path
+        self._public_path = overrides.public_path
+        # Introspection reports what was passed to serve(), not the env vars.
+        self._declared_origin = serve_origin
+        self._declared_path = serve_path
+
+    @property
+    def _settings(self) -> Settings:
+        return self._client.settings
+
+    # -- URLs and configs -------------------------------------------------------------
+
+    def advertised_url(self, request_url: str) -> str:
+        """The app URL to sync: the request's, with the serve overrides applied."""
+        parts = urlsplit(request_url)
+        scheme, netloc, path = parts.scheme, parts.netloc, parts.path
+        if self._serve_origin:
+            origin = urlsplit(self._serve_origin)
+            scheme, netloc = origin.scheme, origin.netloc
+        if self._serve_path:
+            path = self._serve_path
+        if self._public_path:
+            path = self._public_path
+        return urlunsplit((scheme, netloc, path, "", ""))
+
+    def configs(self, url: str) -> list[FunctionConfig]:
+        out: list[FunctionConfig] = []
+        for function in self._functions:
+            out.extend(function.get_configs(url))
+        return out
+
+    # -- GET ----------------------------------------------------------------------------
+
+    def introspect(self, request: IncomingRequest, now: float, verify: Verify) -> Response:
+        settings = self._settings
+        server_kind = request.headers.get("x-inngest-server-kind")
+        if settings.is_dev:
+            if server_kind == "cloud":
+                return self._responses.json(403, {}, signing_key=None, now=now)
+            body = unstructure(self._unauthenticated())
+            return self._responses.json(200, body, signing_key=None, now=now)
+        try:
+            key = verify(request, now)
+        except SignatureVerificationError as err:
+            return self._responses.unauthorized(err)
+        if server_kind == "dev":
+            return self._responses.json(403, {}, signing_key=key, now=now)
+        body = unstructure(self._authenticated())
+        return self._responses.json(200, body, signing_key=key, now=now)
+
+    def _function_count(self) -> int:
+        # Failure handlers are not counted, as the official SDK does.
+        return len(self._functions)
+
+    def _unauthenticated(self) -> UnauthenticatedIntrospection:
+        settings = self._settings
+        return UnauthenticatedIntrospection(
+            function_count=self._function_count(),
+            has_event_key=settings.event_key is not None,
+            has_signing_key=settings.signing_key is not None,
+            has_signing_key_fallback=settings.signing_key_fallback is not None,
+            mode=settings.mode,
+        )
+
+    def _authenticated(self) -> AuthenticatedIntrospection:
+        settings = self._settings
+        return AuthenticatedIntrospection(
+            api_origin=settings.api_origin,
+            app_id=self._client.app_id,
+            env=settings.env,
+            event_api_origin=settings.event_api_origin,
+            event_key_hash=(
+                hash_event_key(settings.event_key) if settings.event_key else None
+            ),
+            framework=self._framework,
+            function_count=self._function_count(),
+            has_event_key=settings.event_key is not None,
+            has_signing_key=settings.signing_key is not None,
+            has_signing_key_fallback=settings.signing_key_fallback is not None,
+            mode=settings.mode,
+            serve_origin=self._declared_origin,
+            serve_path=self._declared_path,
+            signing_key_fallback_hash=(
+                hash_signing_key(settings.signing_key_fallback)
+                if settings.signing_key_fallback
+                else None
+            ),
+            signing_key_hash=(
+                hash_signing_key(settings.signing_key) if settings.signing_key else None
+            ),
+        )
+
+    # -- PUT ----------------------------------------------------------------------------
+
+    def sync(
+        self, request: IncomingRequest, now: float, verify: VerifyOptional
+    ) -> Generator[Any, Any, Response]:
+        settings = self._settings
+        headers = request.headers
+        server_kind = headers.get("x-inngest-server-kind")
+        key: str | None = None
+        problem: SignatureVerificationError | None = None
+        if settings.is_cloud:
+            key, problem = verify(request, now)
+            if headers.get("x-inngest-sync-kind") == "in_band":
+                if key is None:
+                    return self._responses.unauthorized(
+                        problem or HeaderMissingError("in-band sync must be signed")
+                    )
+                return self._in_band(request, now, key)
+            if key is None and not settings.enable_unauthed_sync:
+                return self._responses.unauthorized(
+                    problem
+                    or HeaderMissingError(
+                        "unsigned syncs are disabled (INNGEST_ENABLE_UNAUTHED_SYNC)"
+                    )
+                )
+        if server_kind and server_kind != settings.mode:
+            err = ServerKindMismatchError(
+                f"Sync rejected since it's from {_KIND_NAMES.get(server_kind, server_kind)}"
+                f" but expected {_KIND_EXPECTED[settings.mode]}"
+            )
+            return self._responses.error(err, signing_key=key, now=now)
+        return (yield from self._out_of_band(request, now, key, server_kind))
+
+    def _out_of_band(
+        self,
+        request: IncomingRequest,
+        now: float,
+        key: str | None,
+        server_kind: str | None,
+    ) -> Generator[Any, Any, Response]:
+        from ._comm import _Fetch
+
+        url = self.advertised_url(request.url)
+        payload = RegisterRequest(
+            app_id=self._client.app_id,
+            app_version=self._client.app_version,
+            framework=self._framework,
+            functions=self.configs(url),
+            url=url,
+        )
+        register = _outbound.build_register_request(
+            _json.dumps_compact(unstructure(payload)),
+            settings=self._settings,
+            framework=self._framework,
+            expected_server_kind=server_kind,
+            deploy_id=request.query.get("deployId"),
+        )
+        try:
+            (reply,) = yield _Fetch((register,))
+        except InngestError as err:
+            return self._failed_sync(err.message, key, now)
+        except Exception as err:
+            return self._failed_sync(
+                f"could not reach {register.url} to register the app "
+                f"({type(err).__name__}: {err}); check INNGEST_API_BASE_URL",
+                key,
+                now,
+            )
+        return self._register_reply(reply, key, now)
+
+    def _register_reply(
+        self, reply: OutboundResponse, key: str | None, now: float
+    ) -> Response:
+        try:
+            body = _json.loads(reply.body)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            return self._failed_sync(
+                f"registration failed: the API answered {reply.status} with a "
+                "body that is not a JSON object",
+                key,
+                now,
+            )
+        if reply.status >= 400 or body.get("error"):
+            reason = body.get("error") or body.get("message") or f"status {reply.status}"
+            return self._failed_sync(f"registration failed: {reason}", key, now)
+        return self._responses.json(
+            200,
+            body,
+            signing_key=key,
+            now=now,
+            extra={"x-inngest-sync-kind": "out_of_band"},
+        )
+
+    def _failed_sync(self, message: str, key: str | None, now: float) -> Response:
+        self._client.logger.error("inngest: %s", message)
+        return self._responses.json(
+            500,
+            {"message": message, "modified": False},
+            signing_key=key,
+            now=now,
+            extra={"x-inngest-sync-kind": "out_of_band"},
+        )
+
+    def _in_band(self, request: IncomingRequest, now: float, key: str) -> Response:
+        try:
+            body = _json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+            err = BodyInvalidError('an in-band sync body must be {"url": "<app URL>"}')
+            return self._responses.error(err, signing_key=key, now=now)
+        url = self.advertised_url(body["url"])
+        settings = self._settings
+        answer = InBandSyncResponse(
+            app_id=self._client.app_id,
+            app_version=self._client.app_version,
+            env=settings.env,
+            framework=self._framework,
+            functions=self.configs(url),
+            inspection=self._authenticated(),
+            url=url,
+        )
+        return self._responses.json(
+            200,
+            unstructure(answer),
+            signing_key=key,
+            now=now,
+            extra={"x-inngest-sync-kind": "in_band"},
+        )

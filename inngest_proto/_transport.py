@@ -1,0 +1,82 @@
+"""The seam between the core and whatever performs I/O.
+
+A transport sends the :class:`OutboundRequest` values the core builds and
+owns the clock and the randomness the core must not read itself.  The httpx
+transport (``inngest_transports.http``) is the default when installed; tests
+pass a fake.  Resending with the fallback signing key on 401/403 is protocol,
+so it lives here, once, for every transport.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, runtime_checkable
+
+from ._errors import LocalProtocolError
+from ._http import OutboundRequest, OutboundResponse
+
+__all__ = ["Transport", "default_transport", "send", "send_sync"]
+
+_AUTH_FAILED = (401, 403)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Performs requests for the core; sync and async fronts."""
+
+    async def request(self, req: OutboundRequest) -> OutboundResponse:
+        """Send ``req``; retry connection errors (and 5xx if ``retry_on_5xx``)."""
+        ...
+
+    def request_sync(self, req: OutboundRequest) -> OutboundResponse:
+        """Blocking twin of :meth:`request`."""
+        ...
+
+    def now(self) -> float:
+        """Current Unix time in seconds."""
+        ...
+
+    def random_bytes(self, n: int) -> bytes:
+        """``n`` bytes of randomness (event-id seeds)."""
+        ...
+
+
+def _with_fallback(req: OutboundRequest) -> OutboundRequest:
+    assert req.fallback_headers is not None  # noqa: S101 - checked by callers
+    return OutboundRequest(
+        method=req.method,
+        url=req.url,
+        headers=req.fallback_headers,
+        body=req.body,
+        retry_on_5xx=req.retry_on_5xx,
+    )
+
+
+async def send(transport: Transport, req: OutboundRequest) -> OutboundResponse:
+    """Send, resending once with the fallback key's auth on 401/403."""
+    resp = await transport.request(req)
+    if resp.status in _AUTH_FAILED and req.fallback_headers is not None:
+        resp = await transport.request(_with_fallback(req))
+    return resp
+
+
+def send_sync(transport: Transport, req: OutboundRequest) -> OutboundResponse:
+    """Blocking twin of :func:`send`."""
+    resp = transport.request_sync(req)
+    if resp.status in _AUTH_FAILED and req.fallback_headers is not None:
+        resp = transport.request_sync(_with_fallback(req))
+    return resp
+
+
+def default_transport() -> Transport:
+    """The httpx transport, if its extra is installed."""
+    try:
+        module = importlib.import_module("inngest_transports.http")
+    except ImportError as err:
+        msg = (
+            "no transport to reach Inngest with: install the HTTP transport "
+            "(pip install 'inngest-sansio[http]') or pass transport= to Inngest()"
+        )
+        raise LocalProtocolError(msg) from err
+    transport: Transport = module.HttpTransport()
+    return transport

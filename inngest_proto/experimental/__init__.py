@@ -1,0 +1,1 @@
+"""Experimental APIs, named as in the official SDK's ``inngest.experimental``."""
