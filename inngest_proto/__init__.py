@@ -6,7 +6,9 @@ Import it as the official SDK is imported::
 
     client = inngest.Inngest(app_id="my-app")
 
-    @client.create_function(fn_id="hello", trigger=inngest.TriggerEvent(event="app/hello"))
+    @client.create_function(
+        fn_id="hello", trigger=inngest.TriggerEvent(event="app/hello")
+    )
     async def hello(ctx: inngest.Context) -> str:
         return await ctx.step.run("greet", lambda: "hi")
 
@@ -21,8 +23,8 @@ from typing import Any
 
 import attrs
 
-from ._comm import CommHandler
 from ._client import Inngest
+from ._comm import CommHandler
 from ._context import Context, ContextSync
 from ._errors import (
     InngestError,

@@ -159,11 +159,7 @@ class Inngest:
 
         Options are validated here, so a mistake fails at import time.
         """
-        triggers = (
-            list(trigger)
-            if isinstance(trigger, list | tuple)
-            else [trigger]  # type: ignore[list-item]
-        )
+        triggers = list(trigger) if isinstance(trigger, list | tuple) else [trigger]
 
         def decorator(handler: FunctionHandler[T]) -> Function[T]:
             return Function(

@@ -15,6 +15,7 @@ import datetime
 import math
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
@@ -22,6 +23,7 @@ from . import _json, _outbound
 from ._call_request import CallRequest, parse_call_request
 from ._client import Inngest
 from ._converter import unstructure
+from ._effects import Effect, Fetch, RunHandler
 from ._engine import FunctionFailed, FunctionReturned, Outcome, failure_outcome
 from ._errors import (
     BodyInvalidError,
@@ -36,7 +38,7 @@ from ._errors import (
     UnsupportedProbeError,
 )
 from ._function import Function, run_handler, run_handler_sync
-from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._http import IncomingRequest, Response
 from ._middleware import MiddlewareManager
 from ._opcodes import Opcode
 from ._responses import ResponseBuilder
@@ -49,27 +51,7 @@ __all__ = ["CommHandler"]
 _NO_TARGET = "step"
 
 
-@attrs.frozen
-class _Fetch:
-    """Effect: send these requests (in order); resume with their responses."""
-
-    requests: tuple[OutboundRequest, ...]
-
-
-@attrs.frozen
-class _Run:
-    """Effect: run a handler for a call request; resume with its Outcome."""
-
-    function: Function[Any]
-    handler: Any
-    request: CallRequest
-    target: str | None
-    now: datetime.datetime
-    mw: MiddlewareManager
-
-
-_Effect = _Fetch | _Run
-_Flow = Generator[_Effect, Any, Response]
+_Flow = Generator[Effect, Any, Response]
 
 
 class CommHandler:
@@ -166,7 +148,7 @@ class CommHandler:
                 return self._internal_error(err, now)
             error = None
             try:
-                if isinstance(effect, _Fetch):
+                if isinstance(effect, Fetch):
                     transport = self._client.transport
                     value = tuple([await send(transport, r) for r in effect.requests])
                 else:
@@ -202,7 +184,7 @@ class CommHandler:
                 return self._internal_error(err, now)
             error = None
             try:
-                if isinstance(effect, _Fetch):
+                if isinstance(effect, Fetch):
                     transport = self._client.transport
                     value = tuple(send_sync(transport, r) for r in effect.requests)
                 else:
@@ -257,7 +239,7 @@ class CommHandler:
 
     def _verify(self, request: IncomingRequest, now: float) -> str:
         """The key that verified the request; raises SignatureVerificationError."""
-        assert self._settings.signing_key is not None  # noqa: S101 - checked in __init__
+        assert self._settings.signing_key is not None
         return verify_request(
             request.headers.get("x-inngest-signature"),
             request.body,
@@ -284,7 +266,9 @@ class CommHandler:
                 self._client.logger.warning("inngest: rejected a call: %s", err.message)
                 return self._responses.unauthorized(err)
         try:
-            return (yield from self._call_verified(request, now, raw_request, signing_key))
+            return (
+                yield from self._call_verified(request, now, raw_request, signing_key)
+            )
         except RemoteProtocolError as err:
             return self._responses.error(err, signing_key=signing_key, now=now)
 
@@ -322,7 +306,7 @@ class CommHandler:
                 self._client,
                 raw_request,
             )
-            outcome = yield _Run(
+            outcome = yield RunHandler(
                 function,
                 handler,
                 call,
@@ -344,7 +328,9 @@ class CommHandler:
             raise FunctionNotFoundError(msg)
         return found
 
-    def _fetch_run_state(self, call: CallRequest) -> Generator[_Effect, Any, CallRequest]:
+    def _fetch_run_state(
+        self, call: CallRequest
+    ) -> Generator[Effect, Any, CallRequest]:
         """``use_api``: the state was too big to send; fetch events and memos."""
         settings = self._settings
         requests = (
@@ -352,7 +338,7 @@ class CommHandler:
             _outbound.build_fetch_actions_request(call.ctx.run_id, settings),
         )
         try:
-            batch_resp, actions_resp = yield _Fetch(requests)
+            batch_resp, actions_resp = yield Fetch(requests)
         except InngestError:
             raise
         except Exception as err:
@@ -408,6 +394,4 @@ class CommHandler:
 
 def query_from_url(url: str) -> Mapping[str, str]:
     """Parse a URL's query string the way the comm handler expects (last wins)."""
-    from urllib.parse import parse_qsl, urlsplit
-
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))

@@ -31,7 +31,15 @@ from ._errors import (
     StepNestedError,
     StepUnexpectedError,
 )
-from ._opcodes import MISSING, Opcode, ParallelMode, StepOp, error_body, unwrap_memo
+from ._opcodes import (
+    MISSING,
+    Opcode,
+    ParallelMode,
+    StepOp,
+    error_body,
+    format_stack,
+    unwrap_memo,
+)
 from ._step_ids import StepIdCounter, StepIdentity
 
 __all__ = [
@@ -286,8 +294,6 @@ class Execution:
 
 
 def _stack_without_first_frame(err: BaseException) -> str:
-    from ._opcodes import format_stack
-
     return format_stack(err, skip_frames=1)
 
 

@@ -17,6 +17,12 @@ def _to_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return {} if value is None else value
 
 
+def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        msg = f"event data must be a dict, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
 @attrs.frozen(kw_only=True)
 class Event:
     """An event, as sent to the Event API and received in call requests.
@@ -30,7 +36,7 @@ class Event:
     data: Mapping[str, Any] = attrs.field(
         factory=dict,
         converter=_to_data,
-        validator=attrs.validators.instance_of(Mapping),
+        validator=_check_data,
     )
     id: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
     ts: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

@@ -19,7 +19,11 @@ from ._engine import (
 )
 from ._errors import FunctionConfigInvalidError
 from ._function_config import FunctionConfig, FunctionOptions, failure_function_id
-from ._middleware import MiddlewareManager, TransformOutputResult, UninitializedMiddleware
+from ._middleware import (
+    MiddlewareManager,
+    TransformOutputResult,
+    UninitializedMiddleware,
+)
 from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:

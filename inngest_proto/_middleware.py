@@ -190,4 +190,3 @@ class MiddlewareManager:
                 )
                 raise LocalProtocolError(msg)
             getattr(item, hook)(*args)
-

@@ -84,7 +84,11 @@ class ResponseBuilder:
         )
 
     def error(
-        self, err: RemoteProtocolError | InngestError, *, signing_key: str | None, now: float
+        self,
+        err: RemoteProtocolError | InngestError,
+        *,
+        signing_key: str | None,
+        now: float,
     ) -> Response:
         status = err.status if isinstance(err, RemoteProtocolError) else 500
         return self.json(status, sdk_error_body(err), signing_key=signing_key, now=now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._durations import format_iso_utc_ms, to_duration_string
 from ._engine import (
@@ -23,9 +23,14 @@ from ._engine import (
 )
 from ._errors import NonRetriableError, RetryAfterError
 from ._events import Event, parse_event
-from ._middleware import MiddlewareManager, TransformOutputResult, TransformOutputStepInfo
+from ._middleware import (
+    MiddlewareManager,
+    TransformOutputResult,
+    TransformOutputStepInfo,
+)
 from ._opcodes import MISSING, Opcode, ParallelMode
 from ._step_ids import StepIdentity
+from .experimental.ai import AI, AISync
 
 if TYPE_CHECKING:
     from ._client import Inngest
@@ -125,8 +130,6 @@ class Step(_StepRules):
 
     def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
         super().__init__(exe, client, mw)
-        from .experimental.ai import AI
-
         self.ai = AI(self)
 
     async def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
@@ -140,20 +143,38 @@ class Step(_StepRules):
             await self._mw.call("after_memoization")
             await self._mw.call("before_execution")
 
+    @overload
     async def run(
         self,
         step_id: str,
-        handler: Callable[..., Awaitable[T]] | Callable[..., T],
+        handler: Callable[..., Awaitable[T]],
         *handler_args: Any,
         output_type: object = None,
-    ) -> T:
+    ) -> T: ...
+
+    @overload
+    async def run(
+        self,
+        step_id: str,
+        handler: Callable[..., T],
+        *handler_args: Any,
+        output_type: object = None,
+    ) -> T: ...
+
+    async def run(
+        self,
+        step_id: str,
+        handler: Callable[..., Any],
+        *handler_args: Any,
+        output_type: object = None,
+    ) -> Any:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize its output.
 
         The output must be JSON-serializable.
         """
         ident, memo = await self._replay(step_id)
         if memo is not MISSING:
-            return memo  # type: ignore[no-any-return]
+            return memo
         self._exe.should_run_now(ident)
         with self._exe.running_step():
             try:
@@ -254,8 +275,6 @@ class StepSync(_StepRules):
 
     def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
         super().__init__(exe, client, mw)
-        from .experimental.ai import AISync
-
         self.ai = AISync(self)
 
     def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
@@ -274,7 +293,7 @@ class StepSync(_StepRules):
         *handler_args: Any,
         output_type: object = None,
     ) -> T:
-        """Run ``handler(*handler_args)`` once, retrying on error; memoize its output."""
+        """Run ``handler(*handler_args)`` once, retrying on error; memoize it."""
         ident, memo = self._replay(step_id)
         if memo is not MISSING:
             return memo  # type: ignore[no-any-return]
@@ -435,4 +454,3 @@ class GroupSync:
                     pass
         collector.finish()
         return tuple(outputs)
-

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import _json, _outbound
 from ._converter import unstructure
+from ._effects import Fetch
 from ._errors import (
     BodyInvalidError,
     HeaderMissingError,
@@ -107,9 +108,11 @@ class SyncHandler:
             out.extend(function.get_configs(url))
         return out
 
-    # -- GET ----------------------------------------------------------------------------
+    # -- GET ------------------------------------------------------------------
 
-    def introspect(self, request: IncomingRequest, now: float, verify: Verify) -> Response:
+    def introspect(
+        self, request: IncomingRequest, now: float, verify: Verify
+    ) -> Response:
         settings = self._settings
         server_kind = request.headers.get("x-inngest-server-kind")
         if settings.is_dev:
@@ -168,7 +171,7 @@ class SyncHandler:
             ),
         )
 
-    # -- PUT ----------------------------------------------------------------------------
+    # -- PUT ------------------------------------------------------------------
 
     def sync(
         self, request: IncomingRequest, now: float, verify: VerifyOptional
@@ -195,10 +198,16 @@ class SyncHandler:
                 )
         if server_kind and server_kind != settings.mode:
             err = ServerKindMismatchError(
-                f"Sync rejected since it's from {_KIND_NAMES.get(server_kind, server_kind)}"
-                f" but expected {_KIND_EXPECTED[settings.mode]}"
+                f"Sync rejected since it's from "
+                f"{_KIND_NAMES.get(server_kind, server_kind)} "
+                f"but expected {_KIND_EXPECTED[settings.mode]}"
             )
-            return self._responses.error(err, signing_key=key, now=now)
+            return self._responses.json(
+                err.status,
+                {"code": err.code, "message": err.message},
+                signing_key=key,
+                now=now,
+            )
         return (yield from self._out_of_band(request, now, key, server_kind))
 
     def _out_of_band(
@@ -208,8 +217,6 @@ class SyncHandler:
         key: str | None,
         server_kind: str | None,
     ) -> Generator[Any, Any, Response]:
-        from ._comm import _Fetch
-
         url = self.advertised_url(request.url)
         payload = RegisterRequest(
             app_id=self._client.app_id,
@@ -226,7 +233,7 @@ class SyncHandler:
             deploy_id=request.query.get("deployId"),
         )
         try:
-            (reply,) = yield _Fetch((register,))
+            (reply,) = yield Fetch((register,))
         except InngestError as err:
             return self._failed_sync(err.message, key, now)
         except Exception as err:
@@ -253,7 +260,9 @@ class SyncHandler:
                 now,
             )
         if reply.status >= 400 or body.get("error"):
-            reason = body.get("error") or body.get("message") or f"status {reply.status}"
+            reason = (
+                body.get("error") or body.get("message") or f"status {reply.status}"
+            )
             return self._failed_sync(f"registration failed: {reason}", key, now)
         return self._responses.json(
             200,

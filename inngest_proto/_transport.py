@@ -42,7 +42,7 @@ class Transport(Protocol):
 
 
 def _with_fallback(req: OutboundRequest) -> OutboundRequest:
-    assert req.fallback_headers is not None  # noqa: S101 - checked by callers
+    assert req.fallback_headers is not None
     return OutboundRequest(
         method=req.method,
         url=req.url,

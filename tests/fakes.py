@@ -1,0 +1,53 @@
+"""Test doubles shared by the suites."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from inngest_proto import OutboundRequest, OutboundResponse
+
+
+class FakeTransport:
+    """Answers outbound requests from a queue and records what was sent.
+
+    Time and randomness are fixed, so requests built with them are
+    reproducible.  ``fail_with`` makes every request raise, as a network
+    error would.
+    """
+
+    def __init__(
+        self,
+        responses: Iterable[OutboundResponse] = (),
+        *,
+        now: float = 1735689600.0,
+        fail_with: Exception | None = None,
+    ) -> None:
+        self.responses: deque[OutboundResponse] = deque(responses)
+        self.sent: list[OutboundRequest] = []
+        self._now = now
+        self.fail_with = fail_with
+
+    def queue(self, *responses: OutboundResponse) -> None:
+        self.responses.extend(responses)
+
+    def _answer(self, req: OutboundRequest) -> OutboundResponse:
+        self.sent.append(req)
+        if self.fail_with is not None:
+            raise self.fail_with
+        if not self.responses:
+            msg = f"unexpected request {req.method} {req.url}"
+            raise AssertionError(msg)
+        return self.responses.popleft()
+
+    async def request(self, req: OutboundRequest) -> OutboundResponse:
+        return self._answer(req)
+
+    def request_sync(self, req: OutboundRequest) -> OutboundResponse:
+        return self._answer(req)
+
+    def now(self) -> float:
+        return self._now
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(range(n))
