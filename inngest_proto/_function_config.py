@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn, TypeAlias
 
 import attrs
 
+from ._converter import register_wire_model
 from ._errors import FunctionConfigInvalidError
 from ._options import (
     Batch,
@@ -29,7 +30,6 @@ from ._options import (
     TriggerCron,
     TriggerEvent,
 )
-from ._stripped import register_stripped_model
 
 __all__ = [
     "FUNCTION_FAILED_EVENT",
@@ -103,10 +103,10 @@ class FunctionConfig:
     triggers: list[Trigger]
 
 
-register_stripped_model(StepRetries)
-register_stripped_model(StepRuntime)
-register_stripped_model(StepConfig)
-register_stripped_model(
+register_wire_model(StepRetries)
+register_wire_model(StepRuntime)
+register_wire_model(StepConfig)
+register_wire_model(
     FunctionConfig, renames={"batch_events": "batchEvents", "rate_limit": "rateLimit"}
 )
 

@@ -17,9 +17,9 @@ from typing import Any, Literal, NoReturn, TypeAlias
 
 import attrs
 
+from ._converter import register_wire_model
 from ._durations import parse_duration, to_duration_string
 from ._errors import FunctionConfigInvalidError
-from ._stripped import register_stripped_model
 
 __all__ = [
     "Batch",
@@ -273,7 +273,7 @@ def _register_option(
 ) -> None:
     """Wire shape of an option; ``durations`` name its duration fields."""
     durations = list(durations)
-    register_stripped_model(
+    register_wire_model(
         cls,
         renames=renames,
         unstruct_hooks={**dict.fromkeys(durations, _render), **(render or {})},

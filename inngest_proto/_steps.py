@@ -126,11 +126,12 @@ class _StepRules:
 class Step(_StepRules):
     """Async step API (``ctx.step`` in an ``async def`` function)."""
 
-    __slots__ = ("ai",)
+    __slots__ = ()
 
-    def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
-        super().__init__(exe, client, mw)
-        self.ai = AI(self)
+    @property
+    def ai(self) -> AI:
+        """``step.ai.infer``; built on access so Step holds no cycle through it."""
+        return AI(self)
 
     async def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
         ident, memo = self._exe.replay(step_id)
@@ -271,11 +272,12 @@ class Step(_StepRules):
 class StepSync(_StepRules):
     """Sync step API (``ctx.step`` in a plain ``def`` function)."""
 
-    __slots__ = ("ai",)
+    __slots__ = ()
 
-    def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
-        super().__init__(exe, client, mw)
-        self.ai = AISync(self)
+    @property
+    def ai(self) -> AISync:
+        """``step.ai.infer``; built on access so StepSync holds no cycle through it."""
+        return AISync(self)
 
     def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
         ident, memo = self._exe.replay(step_id)

@@ -17,10 +17,9 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ._converter import converter, register_wire_model
+from ._converter import converter, register_wire_model, strip_none
 from ._errors import FunctionConfigInvalidError
 from ._function_config import FunctionConfig
-from ._stripped import register_stripped_model, strip_none
 from ._version import SCHEMA_VERSION, SDK_LANGUAGE, __version__
 
 __all__ = [
@@ -147,10 +146,10 @@ def _unstructure_inspection(value: AuthenticatedIntrospection) -> dict[str, Any]
     return strip_none(converter.unstructure(value))
 
 
-register_wire_model(Capabilities, omit_if_default=False)
-register_wire_model(UnauthenticatedIntrospection, omit_if_default=False)
-register_wire_model(AuthenticatedIntrospection, omit_if_default=False)
-register_stripped_model(
+register_wire_model(Capabilities, omit_none=False)
+register_wire_model(UnauthenticatedIntrospection, omit_none=False)
+register_wire_model(AuthenticatedIntrospection, omit_none=False)
+register_wire_model(
     RegisterRequest,
     renames={
         "app_id": "appName",
@@ -158,7 +157,7 @@ register_stripped_model(
         "deploy_type": "deployType",
     },
 )
-register_stripped_model(
+register_wire_model(
     InBandSyncResponse,
     renames={"app_version": "appVersion"},
     unstruct_hooks={"inspection": _unstructure_inspection},
