@@ -1,0 +1,161 @@
+"""Package-level guarantees: sans-IO core, the official public names, packaging."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import docutils.core
+import pytest
+
+import inngest_proto
+
+ROOT = Path(__file__).parent.parent
+CORE = ROOT / "inngest_proto"
+
+#: Modules that do I/O or pick an event loop; the core must not load them.
+#: (``threading`` is absent: the stdlib's ``logging`` imports it.)
+IO_MODULES = {
+    "anyio",
+    "asyncio",
+    "django",
+    "fastapi",
+    "flask",
+    "h11",
+    "httpx",
+    "requests",
+    "selectors",
+    "socket",
+    "sqlite3",
+    "ssl",
+    "starlette",
+    "subprocess",
+    "tornado",
+    "trio",
+    "urllib3",
+    "wsproto",
+}
+
+#: ``inngest.__all__`` of the official SDK 0.5.19.
+OFFICIAL_NAMES = {
+    "Batch",
+    "Cancel",
+    "Concurrency",
+    "Context",
+    "ContextSync",
+    "Debounce",
+    "Event",
+    "Function",
+    "Inngest",
+    "JSON",
+    "Middleware",
+    "MiddlewareSync",
+    "NonRetriableError",
+    "ParallelMode",
+    "Priority",
+    "PydanticSerializer",
+    "RateLimit",
+    "RetryAfterError",
+    "SendEventsResult",
+    "Serializer",
+    "Singleton",
+    "Step",
+    "StepError",
+    "StepMemos",
+    "StepSync",
+    "Streaming",
+    "Throttle",
+    "Timeouts",
+    "TransformOutputResult",
+    "TriggerCron",
+    "TriggerEvent",
+}
+#: Typed serialization arrives with its own issue; until then these are missing.
+NOT_YET = {"PydanticSerializer", "Serializer", "StepMemos"}
+
+
+def test_importing_the_core_loads_no_io_module() -> None:
+    code = (
+        "import sys, inngest_proto, inngest_proto.experimental.ai.openai;"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout.split()
+    )
+    assert loaded & IO_MODULES == set()
+    assert "http" not in loaded or "http.client" not in sys.modules
+
+
+def test_core_source_neither_imports_io_nor_reads_the_clock() -> None:
+    banned_import = re.compile(
+        r"^\s*(import|from)\s+(" + "|".join(sorted(IO_MODULES | {"threading"})) + r")\b"
+    )
+    clock = re.compile(r"time\.(time|sleep|monotonic)\(|datetime\.(now|utcnow)\(")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in CORE.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if banned_import.search(line) or clock.search(line)
+    ]
+    assert offenders == []
+
+
+def test_public_names_match_the_official_sdk() -> None:
+    ours = set(inngest_proto.__all__)
+    assert OFFICIAL_NAMES - ours == NOT_YET
+    for name in ours:
+        assert hasattr(inngest_proto, name), name
+
+
+def test_the_package_ships_type_information() -> None:
+    for package in ("inngest_proto", "inngest_transports", "inngest_frameworks"):
+        assert (ROOT / package / "py.typed").exists()
+
+
+def test_ci_runs_the_command_the_readme_gives() -> None:
+    readme = (ROOT / "README.rst").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "\n    tox\n" in readme
+    assert "\ntox\n" in ci
+
+
+def test_readme_and_docs_render_without_errors() -> None:
+    for path in [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]:
+        docutils.core.publish_doctree(
+            path.read_text(),
+            source_path=str(path),
+            settings_overrides={"report_level": 2, "halt_level": 2},
+        )
+
+
+def test_readme_python_examples_run() -> None:
+    """The README's code blocks, run in order in one namespace, in dev mode."""
+    readme = (ROOT / "README.rst").read_text()
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", readme)
+    assert len(blocks) >= 2
+    namespace: dict[str, object] = {}
+    env = {"INNGEST_DEV": "1"}
+    source = "\n".join(
+        "\n".join(line[4:] for line in block.splitlines()) for block in blocks
+    )
+    source = source.replace(
+        'inngest.Inngest(app_id="shop")',
+        f'inngest.Inngest(app_id="shop", environ={env!r})',
+    )
+    exec(compile(source, "README.rst", "exec"), namespace)
+    handler = namespace["handler"]
+    assert isinstance(handler, inngest_proto.CommHandler)
+    # The serving snippet answers a real introspection request.
+    serve = namespace["serve"]
+    assert callable(serve)
+    coro = serve("GET", "http://localhost:8000/api/inngest", {}, b"")
+    with pytest.raises(StopIteration) as done:
+        coro.send(None)
+    status, _, body = done.value.value
+    assert status == 200
+    assert json.loads(body)["function_count"] == 1
