@@ -6,12 +6,19 @@ import datetime
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _outbound
-from ._errors import LocalProtocolError
+from ._errors import (
+    EventKeyUnspecifiedError,
+    FunctionConfigInvalidError,
+    InngestError,
+    LocalProtocolError,
+    SendEventsError,
+)
 from ._events import Event
 from ._function import Function, FunctionHandler
+from ._http import OutboundRequest, OutboundResponse
 from ._middleware import MiddlewareManager, UninitializedMiddleware
 from ._options import (
     Batch,
@@ -28,6 +35,9 @@ from ._options import (
 )
 from ._settings import Settings, resolve_settings
 from ._transport import Transport, default_transport, send, send_sync
+
+if TYPE_CHECKING:
+    from . import SendEventsResult
 
 __all__ = ["Inngest"]
 
@@ -66,10 +76,31 @@ class Inngest:
         if not isinstance(app_id, str) or not app_id.strip():
             msg = "Inngest(app_id=...) must be a non-empty string naming your app"
             raise LocalProtocolError(msg)
+        if app_version is not None and not isinstance(app_version, str):
+            msg = f"Inngest(app_version=...) must be a string, got {app_version!r}"
+            raise LocalProtocolError(msg)
+        if request_timeout is not None and (
+            isinstance(request_timeout, bool)
+            or not isinstance(request_timeout, int | datetime.timedelta)
+        ):
+            msg = (
+                "Inngest(request_timeout=...) must be milliseconds (int) or a "
+                f"timedelta, got {request_timeout!r}"
+            )
+            raise LocalProtocolError(msg)
+        if transport is not None and not isinstance(transport, Transport):
+            msg = (
+                "Inngest(transport=...) must implement inngest.Transport "
+                "(request, request_sync, now, random_bytes), got "
+                f"{type(transport).__name__}"
+            )
+            raise LocalProtocolError(msg)
         self.app_id = app_id
         self._app_version = app_version
         self.logger = logger or logging.getLogger("inngest")
-        self.middleware: list[UninitializedMiddleware] = list(middleware or [])
+        self.middleware: list[UninitializedMiddleware] = _middleware_list(
+            middleware, "Inngest(middleware=...)", LocalProtocolError
+        )
         self.request_timeout = request_timeout
         self.serializer = serializer
         self._transport = transport
@@ -122,6 +153,11 @@ class Inngest:
 
     @property
     def transport(self) -> Transport:
+        """What reaches Inngest: the one given, else the httpx transport.
+
+        Raises :class:`LocalProtocolError` when none was given and
+        ``inngest_transports.http`` (the ``http`` extra) is not installed.
+        """
         if self._transport is None:
             self._transport = default_transport()
         return self._transport
@@ -130,7 +166,10 @@ class Inngest:
         self.logger = logger
 
     def add_middleware(self, middleware: UninitializedMiddleware) -> None:
-        self.middleware = [*self.middleware, middleware]
+        [checked] = _middleware_list(
+            [middleware], "add_middleware(...)", LocalProtocolError
+        )
+        self.middleware = [*self.middleware, checked]
 
     # -- functions ------------------------------------------------------------------
 
@@ -162,6 +201,11 @@ class Inngest:
         triggers = list(trigger) if isinstance(trigger, list | tuple) else [trigger]
 
         def decorator(handler: FunctionHandler[T]) -> Function[T]:
+            fn_middleware = _middleware_list(
+                middleware,
+                f"function {fn_id!r}: middleware",
+                FunctionConfigInvalidError,
+            )
             return Function(
                 app_id=self.app_id,
                 fn_id=fn_id,
@@ -169,11 +213,13 @@ class Inngest:
                 triggers=triggers,
                 name=name,
                 on_failure=on_failure,
-                middleware=list(middleware or []),
+                middleware=fn_middleware,
                 output_type=output_type,
                 batch_events=batch_events,
-                cancel=None if cancel is None else list(cancel),
-                concurrency=None if concurrency is None else list(concurrency),
+                # Lists are validated (and copied) by FunctionOptions, which
+                # names the option when given something else.
+                cancel=cancel,
+                concurrency=concurrency,
                 debounce=debounce,
                 idempotency=idempotency,
                 priority=priority,
@@ -188,7 +234,14 @@ class Inngest:
 
     # -- events ---------------------------------------------------------------------
 
-    def _send_request(self, events: list[Event]) -> Any:
+    def _send_request(self, events: list[Event]) -> OutboundRequest:
+        if self.settings.effective_event_key is None:
+            msg = (
+                "cannot send events without an event key in cloud mode: set the "
+                "INNGEST_EVENT_KEY environment variable or pass event_key= to "
+                "Inngest() (or use the Dev Server: INNGEST_DEV=1)"
+            )
+            raise EventKeyUnspecifiedError(msg)
         transport = self.transport
         return _outbound.build_send_events_request(
             events,
@@ -198,41 +251,126 @@ class Inngest:
         )
 
     @staticmethod
-    def _as_list(events: Event | Sequence[Event]) -> list[Event]:
-        items = [events] if isinstance(events, Event) else list(events)
-        for item in items:
+    def _as_list(events: object, where: str) -> list[Event]:
+        if isinstance(events, Event):
+            return [events]
+        if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+            msg = (
+                f"{where} takes an inngest.Event or a list of them, "
+                f"got {type(events).__name__}"
+            )
+            raise TypeError(msg)
+        items = list(events)
+        for index, item in enumerate(items):
             if not isinstance(item, Event):
-                msg = f"send() takes inngest.Event values, got {type(item).__name__}"
+                msg = (
+                    f"{where} takes inngest.Event values, got "
+                    f"{type(item).__name__} at index {index}"
+                )
                 raise TypeError(msg)
         return items
+
+    @staticmethod
+    def _transport_failed(req: OutboundRequest, err: Exception) -> SendEventsError:
+        msg = (
+            f"sending events to {req.url} failed before the Event API replied: "
+            f"{type(err).__name__}: {err}"
+        )
+        return SendEventsError(msg)
+
+    @staticmethod
+    def _result(
+        resp: OutboundResponse,
+    ) -> tuple[list[str], SendEventsResult, SendEventsError | None]:
+        """The ids, what ``after_send_events`` sees, and the error to raise.
+
+        As in the official SDK, middleware sees a rejected send's result too
+        (``error`` set) before :class:`SendEventsError` is raised.
+        """
+        from . import SendEventsResult  # noqa: PLC0415 - the package imports us
+
+        try:
+            ids = _outbound.parse_send_events_response(resp)
+        except SendEventsError as err:
+            return [], SendEventsResult(ids=list(err.ids), error=err.message), err
+        return ids, SendEventsResult(ids=list(ids)), None
 
     async def send(
         self, events: Event | Sequence[Event], *, skip_middleware: bool = False
     ) -> list[str]:
-        """Send one or more events; returns the server's event ids, in order."""
-        items = self._as_list(events)
+        """Send one event or a list of events; returns the server's ids, in order.
+
+        Raises :class:`SendEventsError` when the Event API rejects the events or
+        cannot be reached (after the transport's retries).  Middleware sees
+        the events before (and may change the list) and the result after.
+        """
+        items = self._as_list(events, "send()")
         mw = MiddlewareManager(()) if skip_middleware else self._mw()
         if mw:
             await mw.call("before_send_events", items)
-        resp = await send(self.transport, self._send_request(items))
-        ids = _outbound.parse_send_events_response(resp)
+            items = self._as_list(items, "before_send_events middleware: send()")
+        req = self._send_request(items)
+        try:
+            resp = await send(self.transport, req)
+        except InngestError:
+            raise
+        except Exception as err:
+            raise self._transport_failed(req, err) from err
+        ids, result, error = self._result(resp)
         if mw:
-            await mw.call("after_send_events", ids)
+            await mw.call("after_send_events", result)
+        if error is not None:
+            raise error
         return ids
 
     def send_sync(
         self, events: Event | Sequence[Event], *, skip_middleware: bool = False
     ) -> list[str]:
-        """Blocking twin of :meth:`send`."""
-        items = self._as_list(events)
+        """Blocking twin of :meth:`send` (sync middleware only)."""
+        items = self._as_list(events, "send_sync()")
         mw = MiddlewareManager(()) if skip_middleware else self._mw()
         if mw:
             mw.call_sync("before_send_events", items)
-        resp = send_sync(self.transport, self._send_request(items))
-        ids = _outbound.parse_send_events_response(resp)
+            items = self._as_list(items, "before_send_events middleware: send_sync()")
+        req = self._send_request(items)
+        try:
+            resp = send_sync(self.transport, req)
+        except InngestError:
+            raise
+        except Exception as err:
+            raise self._transport_failed(req, err) from err
+        ids, result, error = self._result(resp)
         if mw:
-            mw.call_sync("after_send_events", ids)
+            mw.call_sync("after_send_events", result)
+        if error is not None:
+            raise error
         return ids
 
     def _mw(self) -> MiddlewareManager:
         return MiddlewareManager.create(self.middleware, self, None)
+
+
+_E = TypeVar("_E", bound=LocalProtocolError)
+
+
+def _middleware_list(
+    value: object, where: str, error: type[_E]
+) -> list[UninitializedMiddleware]:
+    """``value`` as a list of middleware factories, or ``error`` saying why not."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        msg = (
+            f"{where} must be a list of middleware classes (subclasses of "
+            f"inngest.Middleware or inngest.MiddlewareSync), got {value!r}"
+        )
+        raise error(msg)
+    for item in value:
+        if not callable(item):
+            msg = (
+                f"{where} must be middleware classes (subclasses of "
+                f"inngest.Middleware or inngest.MiddlewareSync) or factories "
+                f"(client, raw_request) -> middleware, got {item!r}"
+            )
+            raise error(msg)
+    return list(value)

@@ -17,9 +17,42 @@ def _to_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return {} if value is None else value
 
 
+def _check_name(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        msg = f"Event.name must be a string, got {type(value).__name__}"
+        raise TypeError(msg)
+    if not value:
+        msg = "Event.name must be a non-empty string"
+        raise ValueError(msg)
+
+
 def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Mapping):
-        msg = f"event data must be a dict, got {type(value).__name__}"
+        msg = f"Event.data must be a dict (or None), got {type(value).__name__}"
+        raise TypeError(msg)
+
+
+def _check_id(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        msg = f"Event.id must be a string, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
+def _check_ts(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"Event.ts must be an int (Unix milliseconds), got {type(value).__name__}"
+        raise TypeError(msg)
+
+
+def _check_user(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        msg = f"Event.user must be a dict or None, got {type(value).__name__}"
+        raise TypeError(msg)
+
+
+def _check_v(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        msg = f"Event.v must be a string or None, got {type(value).__name__}"
         raise TypeError(msg)
 
 
@@ -29,24 +62,20 @@ class Event:
 
     ``id`` is an optional idempotency key when sending (the server keeps one
     run per function per id for 24 h); ``ts`` is Unix milliseconds, filled
-    with "now" by the client when left at 0.
+    with "now" by the client when left at 0.  ``data=None`` means ``{}``.
+    A wrong type raises :class:`TypeError`, an empty name :class:`ValueError`.
     """
 
-    name: str = attrs.field(validator=attrs.validators.instance_of(str))
+    name: str = attrs.field(validator=_check_name)
     data: Mapping[str, Any] = attrs.field(
         factory=dict,
         converter=_to_data,
         validator=_check_data,
     )
-    id: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
-    ts: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
-    user: Mapping[str, Any] | None = None
-    v: str | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if not self.name:
-            msg = "an event needs a non-empty name"
-            raise ValueError(msg)
+    id: str = attrs.field(default="", validator=_check_id)
+    ts: int = attrs.field(default=0, validator=_check_ts)
+    user: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_user)
+    v: str | None = attrs.field(default=None, validator=_check_v)
 
 
 def _unstructure_event(event: Event) -> dict[str, Any]:
@@ -63,40 +92,65 @@ def _unstructure_event(event: Event) -> dict[str, Any]:
     return out
 
 
+def _json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 def parse_event(raw: Any, where: str = "event") -> Event:
     """Build an :class:`Event` from parsed JSON, strictly, naming what is wrong.
 
     Written by hand rather than generated: it runs for every event of every
     call request, and cattrs would quietly coerce a numeric name to a string.
+    ``null`` (or a missing key) means the default for ``data`` (``{}``),
+    ``id`` (``""``), ``ts`` (``0``), ``user`` and ``v`` (``None``); any other
+    value of the wrong JSON type raises :class:`BodyInvalidError`.
     """
     if not isinstance(raw, dict):
-        msg = f"{where} must be a JSON object, got {type(raw).__name__}"
+        msg = f"{where} must be a JSON object, got {_json_type(raw)}"
         raise BodyInvalidError(msg)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        msg = f"{where}.name must be a non-empty string"
+        got = "an empty string" if name == "" else _json_type(name)
+        msg = f"{where}.name must be a non-empty string, got {got}"
         raise BodyInvalidError(msg)
     data = raw.get("data")
     if data is None:
         data = {}
     elif not isinstance(data, dict):
-        msg = f"{where}.data must be a JSON object"
+        msg = f"{where}.data must be a JSON object, got {_json_type(data)}"
         raise BodyInvalidError(msg)
-    event_id = raw.get("id") or ""
-    if not isinstance(event_id, str):
-        msg = f"{where}.id must be a string"
+    event_id = raw.get("id")
+    if event_id is None:
+        event_id = ""
+    elif not isinstance(event_id, str):
+        msg = f"{where}.id must be a string, got {_json_type(event_id)}"
         raise BodyInvalidError(msg)
-    ts = raw.get("ts") or 0
-    if isinstance(ts, bool) or not isinstance(ts, int):
-        msg = f"{where}.ts must be an integer (Unix milliseconds)"
+    ts = raw.get("ts")
+    if ts is None:
+        ts = 0
+    elif isinstance(ts, bool) or not isinstance(ts, int):
+        msg = f"{where}.ts must be an integer (Unix ms), got {_json_type(ts)}"
         raise BodyInvalidError(msg)
     user = raw.get("user")
     if user is not None and not isinstance(user, dict):
-        msg = f"{where}.user must be a JSON object"
+        msg = f"{where}.user must be a JSON object, got {_json_type(user)}"
         raise BodyInvalidError(msg)
     v = raw.get("v")
     if v is not None and not isinstance(v, str):
-        msg = f"{where}.v must be a string"
+        msg = f"{where}.v must be a string, got {_json_type(v)}"
         raise BodyInvalidError(msg)
     return Event(name=name, data=data, id=event_id, ts=ts, user=user, v=v)
 

@@ -145,6 +145,10 @@ HOOKS = (
 )
 
 
+#: Hooks that run in reverse middleware order.
+_UNWINDING = frozenset({"after_execution", "after_send_events", "transform_output"})
+
+
 class MiddlewareManager:
     """Calls a request's middleware in order; async and sync fronts."""
 
@@ -175,14 +179,19 @@ class MiddlewareManager:
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def _in_order(self, hook: str) -> tuple[Middleware | MiddlewareSync, ...]:
+        # Like nested wrappers: the first middleware sees the input first and
+        # the output last, as in the official SDK.
+        return self._items[::-1] if hook in _UNWINDING else self._items
+
     async def call(self, hook: str, *args: Any) -> None:
-        for item in self._items:
+        for item in self._in_order(hook):
             result = getattr(item, hook)(*args)
             if isinstance(item, Middleware):
                 await result
 
     def call_sync(self, hook: str, *args: Any) -> None:
-        for item in self._items:
+        for item in self._in_order(hook):
             if isinstance(item, Middleware):
                 msg = (
                     f"{type(item).__name__} is async middleware and cannot run "

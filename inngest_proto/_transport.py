@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Protocol, runtime_checkable
 
+import attrs
+
 from ._errors import LocalProtocolError
 from ._http import OutboundRequest, OutboundResponse
 
@@ -42,18 +44,17 @@ class Transport(Protocol):
 
 
 def _with_fallback(req: OutboundRequest) -> OutboundRequest:
+    """``req`` with the fallback key's headers, and no further fallback."""
     assert req.fallback_headers is not None
-    return OutboundRequest(
-        method=req.method,
-        url=req.url,
-        headers=req.fallback_headers,
-        body=req.body,
-        retry_on_5xx=req.retry_on_5xx,
-    )
+    return attrs.evolve(req, headers=req.fallback_headers, fallback_headers=None)
 
 
 async def send(transport: Transport, req: OutboundRequest) -> OutboundResponse:
-    """Send, resending once with the fallback key's auth on 401/403."""
+    """Send, resending once with the fallback key's auth on 401/403.
+
+    Only requests that carry ``fallback_headers`` are resent; the second reply
+    is returned whatever it is.  Errors the transport raises propagate.
+    """
     resp = await transport.request(req)
     if resp.status in _AUTH_FAILED and req.fallback_headers is not None:
         resp = await transport.request(_with_fallback(req))

@@ -306,3 +306,37 @@ def test_memo_lookup_does_not_copy_the_memo_map() -> None:
     run(client, fn, request, mw=MiddlewareManager.create([Spy], client, None))
     assert seen[0] is request.steps
     assert MISSING is not None
+
+
+def test_after_hooks_unwind_in_reverse_middleware_order() -> None:
+    log: list[str] = []
+
+    def named(tag: str) -> type[inngest.MiddlewareSync]:
+        class Tagged(inngest.MiddlewareSync):
+            def before_execution(self) -> None:
+                log.append(f"{tag}.before_execution")
+
+            def after_execution(self) -> None:
+                log.append(f"{tag}.after_execution")
+
+            def transform_output(self, result: inngest.TransformOutputResult) -> None:
+                log.append(f"{tag}.transform_output")
+
+        return Tagged
+
+    client = dev_client()
+
+    @client.create_function(fn_id="f", trigger=TRIGGER)
+    def fn(ctx: inngest.ContextSync) -> int:
+        return 1
+
+    mw = MiddlewareManager.create([named("a"), named("b")], client, None)
+    run(client, fn, call_request(), mw=mw)
+    assert log == [
+        "a.before_execution",
+        "b.before_execution",
+        "b.after_execution",
+        "a.after_execution",
+        "b.transform_output",
+        "a.transform_output",
+    ]
