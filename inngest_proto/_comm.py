@@ -7,13 +7,25 @@ run this handler) and receives the results; :meth:`CommHandler.handle` and
 :meth:`CommHandler.handle_sync` are the thin async and sync drivers.  Nothing
 reaching this module from a request can make it raise: every failure becomes
 a JSON error response.
+
+Limits and checks made here, before any work:
+
+* A body larger than ``max_body_bytes`` (default :data:`DEFAULT_MAX_BODY_BYTES`,
+  32 MiB) is answered 413 without being parsed or hashed.  The executor
+  switches to ``use_api`` (fetching state from the API) well before 4 MiB, so
+  only hand-made or hostile requests come near the default.  Framework glue
+  should also refuse to *read* more than :attr:`CommHandler.max_body_bytes`
+  when the ``Content-Length`` announces it.
+* The signing key and fallback key are checked at construction: a key that
+  is not ``signkey-<env>-<hex>`` (or bare hex) raises
+  :class:`InvalidSigningKeyError` then, not at the first sync.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,6 +42,8 @@ from ._errors import (
     FunctionConfigInvalidError,
     FunctionNotFoundError,
     InngestError,
+    InvalidSigningKeyError,
+    LocalProtocolError,
     OutputUnserializableError,
     QueryParamMissingError,
     RemoteProtocolError,
@@ -42,13 +56,67 @@ from ._http import IncomingRequest, Response
 from ._middleware import MiddlewareManager
 from ._opcodes import Opcode
 from ._responses import ResponseBuilder
-from ._signing import verify_request
+from ._signing import hash_signing_key, verify_request
 from ._sync import SyncHandler
 from ._transport import send, send_sync
 
-__all__ = ["CommHandler"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyTooLargeError", "CommHandler"]
 
 _NO_TARGET = "step"
+
+#: Largest request body the comm handler accepts by default (32 MiB).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+_ALLOWED_METHODS = "GET, PUT, POST"
+
+
+class BodyTooLargeError(RemoteProtocolError):
+    """The request body is larger than the comm handler's ``max_body_bytes``."""
+
+    code = "body_too_large"
+    status = 413
+
+
+def _format_bytes(n: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
+def _check_max_body_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = (
+            "max_body_bytes must be a positive number of bytes, e.g. "
+            f"{DEFAULT_MAX_BODY_BYTES} (32 MiB), got {value!r}"
+        )
+        raise LocalProtocolError(msg)
+    return value
+
+
+def _check_window(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not value >= 0  # also rejects NaN
+    ):
+        msg = (
+            "signature_window_seconds must be a number of seconds >= 0 "
+            f"(0 disables the check), got {value!r}"
+        )
+        raise LocalProtocolError(msg)
+    return math.inf if value == 0 else float(value)
+
+
+def _check_signing_key(key: str | None, source: str) -> None:
+    """Fail now, not at the first sync, when a configured key cannot be used."""
+    if key is None:
+        return
+    try:
+        hash_signing_key(key)
+    except InvalidSigningKeyError as err:
+        # The message describes the key's shape only; the secret is never echoed.
+        raise InvalidSigningKeyError(f"{source}: {err.message}") from None
 
 
 _Flow = Generator[Effect, Any, Response]
@@ -61,6 +129,14 @@ class CommHandler:
     sync payloads.  ``serve_origin``/``serve_path`` override the URL advertised
     at sync (``INNGEST_SERVE_ORIGIN``/``INNGEST_SERVE_PATH`` otherwise);
     ``public_path`` overrides only the advertised path.
+
+    ``max_body_bytes`` caps the request body (default 32 MiB, see
+    :data:`DEFAULT_MAX_BODY_BYTES`); a larger one is answered 413.
+
+    Raises :class:`SigningKeyMissingError` in cloud mode without a signing
+    key, :class:`InvalidSigningKeyError` when the signing key or the fallback
+    key is not hex, and :class:`FunctionConfigInvalidError` when ``functions``
+    holds something else than functions or two with the same id.
     """
 
     def __init__(
@@ -73,6 +149,7 @@ class CommHandler:
         serve_path: str | None = None,
         public_path: str | None = None,
         signature_window_seconds: float | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if not isinstance(client, Inngest):
             msg = f"client must be an inngest.Inngest, got {type(client).__name__}"
@@ -85,34 +162,58 @@ class CommHandler:
                 "development set INNGEST_DEV=1 (or is_production=False)"
             )
             raise SigningKeyMissingError(msg)
-        self._client = client
-        self._settings = settings
-        self._framework = framework
-        self._handlers: dict[str, tuple[Function[Any], Any]] = {}
-        for function in functions:
-            if not isinstance(function, Function):
-                msg = (
-                    f"serve() takes functions made by client.create_function, "
-                    f"got {type(function).__name__}"
-                )
-                raise FunctionConfigInvalidError(msg)
-            for fn_id, handler in function.handlers().items():
-                if fn_id in self._handlers:
-                    msg = f"two functions share the id {fn_id!r}; ids must be unique"
-                    raise FunctionConfigInvalidError(msg)
-                self._handlers[fn_id] = (function, handler)
-        window = (
+        _check_signing_key(
+            settings.signing_key, "INNGEST_SIGNING_KEY (or Inngest(signing_key=...))"
+        )
+        _check_signing_key(
+            settings.signing_key_fallback,
+            "INNGEST_SIGNING_KEY_FALLBACK (or Inngest(signing_key_fallback=...))",
+        )
+        self._max_body_bytes = _check_max_body_bytes(max_body_bytes)
+        self._window = _check_window(
             settings.signature_window_seconds
             if signature_window_seconds is None
             else signature_window_seconds
         )
-        self._window = math.inf if window == 0 else float(window)
+        if isinstance(functions, Function) or not isinstance(functions, Iterable):
+            msg = (
+                "functions must be a list of functions made by "
+                f"client.create_function, got {type(functions).__name__}"
+            )
+            raise FunctionConfigInvalidError(msg)
+        # A list, once: a generator must not be used up by the checks below.
+        functions = list(functions)
+        self._client = client
+        self._settings = settings
+        self._framework = framework
+        self._handlers: dict[str, tuple[Function[Any], Any]] = {}
+        for index, function in enumerate(functions):
+            if not isinstance(function, Function):
+                msg = (
+                    f"functions[{index}] is a {type(function).__name__}; serve() "
+                    "takes the functions made by @client.create_function(...)"
+                )
+                raise FunctionConfigInvalidError(msg)
+            for fn_id, handler in function.handlers().items():
+                if fn_id in self._handlers:
+                    other = self._handlers[fn_id][0]
+                    where = (
+                        "is listed twice"
+                        if other is function
+                        else f"is used by {other!r} and {function!r}"
+                    )
+                    msg = (
+                        f"the function id {fn_id!r} {where}; each function "
+                        "needs its own fn_id, and each is served once"
+                    )
+                    raise FunctionConfigInvalidError(msg)
+                self._handlers[fn_id] = (function, handler)
         self._responses = ResponseBuilder(
             framework=framework, env=settings.env, mode=settings.mode
         )
         self._sync = SyncHandler(
             client=client,
-            functions=list(functions),
+            functions=functions,
             framework=framework,
             responses=self._responses,
             serve_origin=serve_origin,
@@ -123,6 +224,12 @@ class CommHandler:
     @property
     def responses(self) -> ResponseBuilder:
         return self._responses
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body answered normally; framework glue may enforce it
+        early from ``Content-Length``."""
+        return self._max_body_bytes
 
     @property
     def streaming(self) -> bool:
@@ -220,6 +327,9 @@ class CommHandler:
 
     def _flow(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
         method = request.method.upper()
+        if len(request.body) > self._max_body_bytes:
+            # Before any parsing or hashing: a huge body costs nothing more.
+            return self._too_large(len(request.body), now)
         if method == "POST":
             return (yield from self._call(request, now, raw_request))
         if method == "PUT":
@@ -230,12 +340,27 @@ class CommHandler:
             405,
             {
                 "code": "method_not_allowed",
-                "message": f"{method} is not supported; use GET, PUT or POST",
+                "message": (
+                    f"{method[:32]!r} is not supported here: send GET to inspect "
+                    "the app, PUT to sync it, POST to run a function"
+                ),
                 "name": "MethodNotAllowed",
             },
             signing_key=None,
             now=now,
+            extra={"allow": _ALLOWED_METHODS},
         )
+
+    def _too_large(self, size: int, now: float) -> Response:
+        limit = self._max_body_bytes
+        err = BodyTooLargeError(
+            f"the request body is {size} bytes, more than the limit of {limit} "
+            f"bytes ({_format_bytes(limit)}); raise the limit with "
+            "CommHandler(max_body_bytes=...) (the max_body_bytes argument of "
+            "serve()) if Inngest really sends this much"
+        )
+        self._client.logger.warning("inngest: rejected a request: %s", err.message)
+        return self._responses.error(err, signing_key=None, now=now)
 
     def _verify(self, request: IncomingRequest, now: float) -> str:
         """The key that verified the request; raises SignatureVerificationError."""
@@ -290,12 +415,7 @@ class CommHandler:
         if not fn_id:
             raise QueryParamMissingError("fnId")
         function, handler = self._find(fn_id)
-        try:
-            raw = _json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as err:
-            msg = f"the call request body is not valid JSON ({err})"
-            raise BodyInvalidError(msg) from None
-        call = parse_call_request(raw)
+        call = _parse_call(request.body)
         if call.needs_api_fetch:
             call = yield from self._fetch_run_state(call)
         step_id = query.get("stepId")
@@ -359,7 +479,7 @@ class CommHandler:
             status = 200
             try:
                 body = _json.dumps(outcome.output)
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, RecursionError) as err:
                 return self._unserializable("the function", err, signing_key, now)
         elif isinstance(outcome, FunctionFailed):
             status = 500
@@ -374,7 +494,7 @@ class CommHandler:
                 extra["x-inngest-no-retry"] = "true"
             try:
                 body = _json.dumps([unstructure(op) for op in outcome.ops])
-            except (TypeError, ValueError) as err:
+            except (TypeError, ValueError, RecursionError) as err:
                 ran = [op.name for op in outcome.ops if op.op is Opcode.STEP_RUN]
                 what = f'step "{ran[0]}"' if ran else "a step"
                 return self._unserializable(what, err, signing_key, now)
@@ -390,6 +510,32 @@ class CommHandler:
             "(dict, list, str, int, float, bool, None)"
         )
         return self._responses.error(problem, signing_key=signing_key, now=now)
+
+
+_CALL_REQUEST_HINT = (
+    "only Inngest (Cloud or the Dev Server) sends call requests here; check "
+    "that the request comes from it unchanged, as application/json"
+)
+
+
+def _parse_call(body: bytes) -> CallRequest:
+    """The call request in ``body``; raises :class:`BodyInvalidError` saying why."""
+    if not body:
+        msg = f"the call request has no body; {_CALL_REQUEST_HINT}"
+        raise BodyInvalidError(msg)
+    try:
+        raw = _json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        msg = f"the call request body is not valid JSON ({err}); {_CALL_REQUEST_HINT}"
+        raise BodyInvalidError(msg) from None
+    except RecursionError:
+        msg = f"the call request body is nested too deeply; {_CALL_REQUEST_HINT}"
+        raise BodyInvalidError(msg) from None
+    try:
+        return parse_call_request(raw)
+    except BodyInvalidError as err:
+        msg = f"invalid call request: {err.message}; {_CALL_REQUEST_HINT}"
+        raise BodyInvalidError(msg) from None
 
 
 def query_from_url(url: str) -> Mapping[str, str]:

@@ -4,13 +4,17 @@ Decisions follow the official Python SDK 0.5.19 (http.md §3, §4) except
 where ``shared/protocol/README.md`` says otherwise: we send ``appName`` and
 ``deployType``, and a sync the server rejected is answered 500 with
 ``{message, modified: false}`` instead of a 200 that hides the failure.
+
+Every refusal says what is wrong and what to change: a request that cannot be
+answered gets a 4xx with ``{code, message, name}``, a failed registration a
+500 with ``{message, modified: false}``; nothing a peer sends raises.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from . import _json, _outbound
 from ._converter import unstructure
@@ -19,6 +23,8 @@ from ._errors import (
     BodyInvalidError,
     HeaderMissingError,
     InngestError,
+    LocalProtocolError,
+    RemoteProtocolError,
     ServerKindMismatchError,
     SignatureVerificationError,
 )
@@ -38,7 +44,11 @@ if TYPE_CHECKING:
     from ._client import Inngest
     from ._function import Function
 
-__all__ = ["SyncHandler"]
+__all__ = ["SyncHandler", "URLInvalidError"]
+
+_AUTH_FAILED = (401, 403)
+#: How much of a rejected URL an error message quotes.
+_QUOTE_LIMIT = 200
 
 _KIND_NAMES = {"cloud": "Cloud", "dev": "a Dev Server"}
 _KIND_EXPECTED = {"cloud": "Cloud", "dev": "Dev Server"}
@@ -49,8 +59,52 @@ VerifyOptional = Callable[
 ]
 
 
+class URLInvalidError(RemoteProtocolError):
+    """The app URL to advertise at sync is not an absolute http(s) URL."""
+
+    code: ClassVar[str] = "url_invalid"
+    status: ClassVar[int] = 400
+
+
+def _quote(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "..."
+
+
+def _split(url: str) -> SplitResult | None:
+    """``urlsplit(url)``, or None when it is not a URL at all."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a bad port
+    except ValueError:
+        return None
+    return parts
+
+
+def _is_absolute_http(url: str) -> bool:
+    parts = _split(url)
+    return (
+        parts is not None
+        and parts.scheme.lower() in ("http", "https")
+        and bool(parts.hostname)
+    )
+
+
+def _check_serve_origin(origin: str | None) -> None:
+    if origin is not None and not _is_absolute_http(origin):
+        msg = (
+            f"the serve origin {_quote(origin)} (serve(serve_origin=...) or "
+            "INNGEST_SERVE_ORIGIN) is not a URL; expected the app's public "
+            "origin, e.g. 'https://my-app.example.com'"
+        )
+        raise LocalProtocolError(msg)
+
+
 class SyncHandler:
-    """Introspection and sync for one serve endpoint."""
+    """Introspection and sync for one serve endpoint.
+
+    Raises :class:`LocalProtocolError` when the serve origin is not a URL.
+    """
 
     def __init__(
         self,
@@ -77,6 +131,7 @@ class SyncHandler:
             public_path=public_path,
         )
         self._serve_origin = overrides.serve_origin or client.settings.serve_origin
+        _check_serve_origin(self._serve_origin)
         self._serve_path = overrides.serve_path or client.settings.serve_path
         self._public_path = overrides.public_path
         # Introspection reports what was passed to serve(), not the env vars.
@@ -90,9 +145,15 @@ class SyncHandler:
     # -- URLs and configs -------------------------------------------------------------
 
     def advertised_url(self, request_url: str) -> str:
-        """The app URL to sync: the request's, with the serve overrides applied."""
-        parts = urlsplit(request_url)
-        scheme, netloc, path = parts.scheme, parts.netloc, parts.path
+        """The app URL to sync: the request's, with the serve overrides applied.
+
+        Raises :class:`URLInvalidError` when the result is not an absolute
+        http(s) URL (a request URL with a bogus host and no serve origin).
+        """
+        parts = _split(request_url)
+        scheme, netloc, path = (
+            (parts.scheme, parts.netloc, parts.path) if parts else ("", "", "")
+        )
         if self._serve_origin:
             origin = urlsplit(self._serve_origin)
             scheme, netloc = origin.scheme, origin.netloc
@@ -100,7 +161,16 @@ class SyncHandler:
             path = self._serve_path
         if self._public_path:
             path = self._public_path
-        return urlunsplit((scheme, netloc, path, "", ""))
+        url = urlunsplit((scheme, netloc, path, "", ""))
+        if not _is_absolute_http(url):
+            msg = (
+                f"cannot sync: the app URL {_quote(url)}, built from the request "
+                f"URL {_quote(request_url)}, is not an absolute http(s) URL; set "
+                "INNGEST_SERVE_ORIGIN (or serve(serve_origin=...)) to the app's "
+                "public origin, e.g. 'https://my-app.example.com'"
+            )
+            raise URLInvalidError(msg)
+        return url
 
     def configs(self, url: str) -> list[FunctionConfig]:
         out: list[FunctionConfig] = []
@@ -186,14 +256,16 @@ class SyncHandler:
             if headers.get("x-inngest-sync-kind") == "in_band":
                 if key is None:
                     return self._responses.unauthorized(
-                        problem or HeaderMissingError("in-band sync must be signed")
+                        _refusal(problem, "an in-band sync must be signed")
                     )
                 return self._in_band(request, now, key)
             if key is None and not settings.enable_unauthed_sync:
                 return self._responses.unauthorized(
-                    problem
-                    or HeaderMissingError(
-                        "unsigned syncs are disabled (INNGEST_ENABLE_UNAUTHED_SYNC)"
+                    _refusal(
+                        problem,
+                        "unsigned syncs are refused since "
+                        "INNGEST_ENABLE_UNAUTHED_SYNC is false; sync from the "
+                        "Inngest dashboard or unset it",
                     )
                 )
         if server_kind and server_kind != settings.mode:
@@ -208,7 +280,10 @@ class SyncHandler:
                 signing_key=key,
                 now=now,
             )
-        return (yield from self._out_of_band(request, now, key, server_kind))
+        try:
+            return (yield from self._out_of_band(request, now, key, server_kind))
+        except URLInvalidError as err:
+            return self._responses.error(err, signing_key=key, now=now)
 
     def _out_of_band(
         self,
@@ -239,23 +314,25 @@ class SyncHandler:
         except Exception as err:
             return self._failed_sync(
                 f"could not reach {register.url} to register the app "
-                f"({type(err).__name__}: {err}); check INNGEST_API_BASE_URL",
+                f"({type(err).__name__}: {err}); check INNGEST_API_BASE_URL "
+                "and that the Inngest server is running",
                 key,
                 now,
             )
-        return self._register_reply(reply, key, now)
+        return self._register_reply(reply, register.url, key, now)
 
     def _register_reply(
-        self, reply: OutboundResponse, key: str | None, now: float
+        self, reply: OutboundResponse, url: str, key: str | None, now: float
     ) -> Response:
         try:
             body = _json.loads(reply.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if not isinstance(body, dict):
             return self._failed_sync(
-                f"registration failed: the API answered {reply.status} with a "
-                "body that is not a JSON object",
+                f"registration failed: {url} answered {reply.status} with a "
+                "body that is not a JSON object; check that INNGEST_API_BASE_URL "
+                "points at Inngest (or the Dev Server)",
                 key,
                 now,
             )
@@ -263,7 +340,13 @@ class SyncHandler:
             reason = (
                 body.get("error") or body.get("message") or f"status {reply.status}"
             )
-            return self._failed_sync(f"registration failed: {reason}", key, now)
+            message = f"registration failed: {reason}"
+            if reply.status in _AUTH_FAILED:
+                message += (
+                    f" ({reply.status}); check that INNGEST_SIGNING_KEY (or "
+                    "INNGEST_SIGNING_KEY_FALLBACK) is this environment's signing key"
+                )
+            return self._failed_sync(message, key, now)
         return self._responses.json(
             200,
             body,
@@ -285,12 +368,25 @@ class SyncHandler:
     def _in_band(self, request: IncomingRequest, now: float, key: str) -> Response:
         try:
             body = _json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("url"), str):
-            err = BodyInvalidError('an in-band sync body must be {"url": "<app URL>"}')
+            err = BodyInvalidError(
+                'an in-band sync body must be {"url": "<app URL>"}; only Inngest '
+                "Cloud sends in-band syncs: sync from the dashboard, or drop the "
+                "x-inngest-sync-kind header to sync out-of-band"
+            )
             return self._responses.error(err, signing_key=key, now=now)
-        url = self.advertised_url(body["url"])
+        if not _is_absolute_http(body["url"]):
+            err = BodyInvalidError(
+                f"the in-band sync body's url {_quote(body['url'])} is not an "
+                'absolute http(s) URL; expected {"url": "https://<app host>/<path>"}'
+            )
+            return self._responses.error(err, signing_key=key, now=now)
+        try:
+            url = self.advertised_url(body["url"])
+        except URLInvalidError as err:
+            return self._responses.error(err, signing_key=key, now=now)
         settings = self._settings
         answer = InBandSyncResponse(
             app_id=self._client.app_id,
@@ -308,3 +404,12 @@ class SyncHandler:
             now=now,
             extra={"x-inngest-sync-kind": "in_band"},
         )
+
+
+def _refusal(
+    problem: SignatureVerificationError | None, why: str
+) -> SignatureVerificationError:
+    """The 401 reason: why this sync needs a signature, and what was wrong."""
+    if problem is None:
+        return HeaderMissingError(why)
+    return type(problem)(f"{why}: {problem.message}")
