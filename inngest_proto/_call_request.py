@@ -53,12 +53,26 @@ class CallRequest:
         return self.use_api or self.ctx.use_api
 
 
+def json_type(value: Any) -> str:
+    """How a parsed JSON value is called in JSON, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
-    if isinstance(value, bool) and kind is int:
-        msg = f"{where} must be {what}"
-        raise BodyInvalidError(msg)
-    if not isinstance(value, kind):
-        msg = f"{where} must be {what}, got {type(value).__name__}"
+    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
+        msg = f"{where} must be {what}, got {json_type(value)}"
         raise BodyInvalidError(msg)
     return value
 
@@ -83,8 +97,11 @@ def _parse_ctx(raw: Any) -> CallContext:
         ids = stack_raw.get("stack")
         if ids is not None:
             _expect(ids, list, "ctx.stack.stack", "an array of step ids")
+            for index, item in enumerate(ids):
+                _expect(item, str, f"ctx.stack.stack[{index}]", "a step id string")
             stack = tuple(ids)
-        current = stack_raw.get("current") or 0
+        current = stack_raw.get("current")
+        current = 0 if current is None else current
         _expect(current, int, "ctx.stack.current", "an integer")
     return CallContext(
         run_id=run_id,

@@ -39,6 +39,7 @@ from ._effects import Effect, Fetch, RunHandler
 from ._engine import FunctionFailed, FunctionReturned, Outcome, failure_outcome
 from ._errors import (
     BodyInvalidError,
+    BodyTooLargeError,
     FunctionConfigInvalidError,
     FunctionNotFoundError,
     InngestError,
@@ -68,13 +69,6 @@ _NO_TARGET = "step"
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 _ALLOWED_METHODS = "GET, PUT, POST"
-
-
-class BodyTooLargeError(RemoteProtocolError):
-    """The request body is larger than the comm handler's ``max_body_bytes``."""
-
-    code = "body_too_large"
-    status = 413
 
 
 def _format_bytes(n: int) -> str:
@@ -413,7 +407,11 @@ class CommHandler:
             raise UnsupportedProbeError(msg)
         fn_id = query.get("fnId")
         if not fn_id:
-            raise QueryParamMissingError("fnId")
+            msg = (
+                "fnId: the request has no fnId query parameter; Inngest calls "
+                "<serve URL>?fnId=<app id>-<function id>&stepId=step"
+            )
+            raise QueryParamMissingError(msg)
         function, handler = self._find(fn_id)
         call = _parse_call(request.body)
         if call.needs_api_fetch:
@@ -444,7 +442,10 @@ class CommHandler:
             # Functions synced by SDKs before 0.3 were called by their local id.
             found = self._handlers.get(f"{self._client.app_id}-{fn_id}")
         if found is None:
-            msg = f"function {fn_id} not found"
+            msg = (
+                f"function {fn_id} not found: this app does not serve it; check "
+                "the functions passed to serve() and sync the app again"
+            )
             raise FunctionNotFoundError(msg)
         return found
 

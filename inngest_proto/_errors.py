@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BodyInvalidError",
+    "BodyTooLargeError",
     "EventKeyUnspecifiedError",
     "FunctionConfigInvalidError",
     "FunctionNotFoundError",
@@ -37,6 +38,7 @@ __all__ = [
     "StepError",
     "StepNestedError",
     "StepUnexpectedError",
+    "URLInvalidError",
     "UnsupportedProbeError",
 ]
 
@@ -112,6 +114,20 @@ class FunctionNotFoundError(RemoteProtocolError):
 
 class UnsupportedProbeError(RemoteProtocolError):
     code = "unknown"
+
+
+class BodyTooLargeError(RemoteProtocolError):
+    """The request body is larger than the comm handler's ``max_body_bytes``."""
+
+    code = "body_too_large"
+    status = 413
+
+
+class URLInvalidError(RemoteProtocolError):
+    """The app URL to advertise at sync is not an absolute http(s) URL."""
+
+    code = "url_invalid"
+    status = 400
 
 
 class ServerKindMismatchError(RemoteProtocolError):

@@ -12,6 +12,7 @@ from ._context import Context, ContextSync
 from ._engine import (
     INTERRUPTS,
     Execution,
+    FunctionFailed,
     FunctionReturned,
     Outcome,
     failure_outcome,
@@ -24,6 +25,7 @@ from ._middleware import (
     TransformOutputResult,
     UninitializedMiddleware,
 )
+from ._opcodes import error_body
 from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:
@@ -219,10 +221,13 @@ def run_handler_sync(
     """Run a sync handler for one call request."""
     if _is_async(handler):
         msg = (
-            f"{function.id} is an async function; serve it from an async "
-            "framework (or call the async handler)"
+            f"{function.id} is an async function but was called through a sync "
+            "handler (CommHandler.handle_sync or a sync framework); serve it "
+            "with CommHandler.handle / an async framework, or make it a def"
         )
-        return failure_outcome(FunctionConfigInvalidError(msg), now=now)
+        err = FunctionConfigInvalidError(msg)
+        # Retrying cannot help: the app is wired wrongly.
+        return FunctionFailed(err, error_body(err, stack=None), no_retry=True)
     exe = Execution(request, target=target, now=now, memos=memos)
     ctx = _context_sync(request, exe, client, mw)
     if mw:

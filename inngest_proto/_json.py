@@ -16,9 +16,14 @@ __all__ = ["JSONDecodeError", "dumps", "dumps_compact", "loads"]
 JSONDecodeError = json.JSONDecodeError
 
 
+def _reject_constant(name: str) -> Any:
+    msg = f"{name} is not valid JSON"
+    raise ValueError(msg)
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON text; raises :class:`JSONDecodeError` (a ``ValueError``)."""
-    return json.loads(data)
+    """Parse JSON text; raises ``ValueError`` (``NaN`` and ``Infinity`` too)."""
+    return json.loads(data, parse_constant=_reject_constant)
 
 
 def dumps(value: Any) -> bytes:

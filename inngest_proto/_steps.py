@@ -111,6 +111,8 @@ class _StepRules:
 
     @staticmethod
     def _as_event(memo: Any) -> Event | None:
+        # The server stores the matched event itself; anything else means the
+        # run's state is damaged, which a retry may not fix but must not hide.
         return None if memo is None else parse_event(memo, "the matched event")
 
     def _output_result(self, ident: StepIdentity, output: Any) -> TransformOutputResult:

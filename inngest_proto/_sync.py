@@ -13,7 +13,7 @@ answered gets a 4xx with ``{code, message, name}``, a failed registration a
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from . import _json, _outbound
@@ -24,9 +24,9 @@ from ._errors import (
     HeaderMissingError,
     InngestError,
     LocalProtocolError,
-    RemoteProtocolError,
     ServerKindMismatchError,
     SignatureVerificationError,
+    URLInvalidError,
 )
 from ._function_config import FunctionConfig
 from ._http import IncomingRequest, OutboundResponse, Response
@@ -57,13 +57,6 @@ Verify = Callable[[IncomingRequest, float], str]
 VerifyOptional = Callable[
     [IncomingRequest, float], tuple[str | None, SignatureVerificationError | None]
 ]
-
-
-class URLInvalidError(RemoteProtocolError):
-    """The app URL to advertise at sync is not an absolute http(s) URL."""
-
-    code: ClassVar[str] = "url_invalid"
-    status: ClassVar[int] = 400
 
 
 def _quote(value: str) -> str:

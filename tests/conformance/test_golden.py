@@ -57,6 +57,13 @@ def _unserializable_detail(status: int, body: Any) -> tuple[int, Any]:
     return status, {**body, "message": "<detail>"}
 
 
+def _fn_id_says_what_to_do(status: int, body: Any) -> tuple[int, Any]:
+    # The official message is only "fnId" or "function X not found"; ours
+    # starts the same way and adds what to check.
+    assert isinstance(body["message"], str)
+    return status, {**body, "message": ("<starts with>", body["message"])}
+
+
 def _failed_sync_is_an_error(status: int, body: Any) -> tuple[int, Any]:
     # SDK_SPEC §4.3.3: a sync the server rejected is a 500, never a 200.
     return 500, {
@@ -76,6 +83,8 @@ DIFFERENCES: dict[str, dict[int, Expect]] = {
     "exec_nested_steps": {0: _nested_error_name},
     "exec_unserializable_output": {0: _unserializable_detail},
     "sync_dev_register_rejected": {0: _failed_sync_is_an_error},
+    "exec_missing_fn_id": {0: _fn_id_says_what_to_do},
+    "exec_unknown_fn_id": {0: _fn_id_says_what_to_do},
 }
 
 #: Response headers whose values must equal the recording's when present there.
@@ -107,6 +116,11 @@ def _normalise_ours(body: Any, golden: Any) -> Any:
         body = {**body, "code": "<code>", "detail": "<detail>"}
     if isinstance(golden, dict) and golden.get("message") == "<detail>":
         body = {**body, "message": "<detail>"}
+    expected = golden.get("message") if isinstance(golden, dict) else None
+    if isinstance(expected, tuple) and expected[0] == "<starts with>":
+        assert body["message"].startswith(expected[1]), body["message"]
+        assert len(body["message"]) > len(expected[1])
+        body = {**body, "message": expected}
     return body
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from inngest_proto import _json
 from inngest_proto._call_request import parse_call_request
 from inngest_proto._converter import structure, unstructure
 from inngest_proto._errors import BodyInvalidError
@@ -177,3 +178,20 @@ def test_ai_adapters(module: Any, fmt: str, url: str) -> None:
     assert custom.headers() == {"a": "b"}
     with pytest.raises(ValueError, match="auth_key"):
         module.Adapter(auth_key="", model="m")
+
+
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}'])
+def test_non_json_constants_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not valid JSON"):
+        _json.loads(text)
+
+
+def test_stack_items_must_be_step_ids_and_messages_use_json_names() -> None:
+    with pytest.raises(
+        BodyInvalidError, match=r"ctx\.stack\.stack\[1\] .* got a number"
+    ):
+        parse_call_request(_mutated(["ctx", "stack", "stack"], ["a", 5]))
+    with pytest.raises(BodyInvalidError, match=r"ctx\.stack\.current .* got a boolean"):
+        parse_call_request(_mutated(["ctx", "stack", "current"], False))
+    with pytest.raises(BodyInvalidError, match="got null"):
+        parse_call_request(_mutated(["ctx", "run_id"], None))
