@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -114,6 +114,46 @@ def _check_signing_key(key: str | None, source: str) -> None:
 
 
 _Flow = Generator[Effect, Any, Response]
+
+
+#: A monotonic clock in seconds, e.g. ``time.perf_counter``.
+Timer = Callable[[], float]
+
+
+class _Timings:
+    """Durations for the ``Server-Timing`` header, when given a timer.
+
+    Informational only (the server does not read it): ``comm_handler`` is the
+    whole request, ``function`` the handler, ``use_api`` the state fetch and
+    ``register`` the sync call.
+    """
+
+    __slots__ = ("_begin", "_spans", "_timer")
+
+    def __init__(self, timer: Timer | None) -> None:
+        self._timer = timer
+        self._begin = timer() if timer is not None else 0.0
+        self._spans: list[tuple[str, float]] = []
+
+    def start(self) -> float:
+        return self._timer() if self._timer is not None else 0.0
+
+    def record(self, effect: Effect, started: float) -> None:
+        if self._timer is not None:
+            name = effect.label if isinstance(effect, Fetch) else "function"
+            self._spans.append((name, self._timer() - started))
+
+    def stamp(self, response: Response) -> Response:
+        if self._timer is None:
+            return response
+        spans = [("comm_handler", self._timer() - self._begin), *self._spans]
+        value = ", ".join(
+            f"{name};dur={round(seconds * 1000)}" for name, seconds in spans
+        )
+        # Added after signing: the signature covers the body, not headers.
+        return Response(
+            response.status, {**response.headers, "server-timing": value}, response.body
+        )
 
 
 class CommHandler:
@@ -233,9 +273,19 @@ class CommHandler:
     # -- drivers --------------------------------------------------------------------
 
     async def handle(
-        self, request: IncomingRequest, *, now: float, raw_request: object = None
+        self,
+        request: IncomingRequest,
+        *,
+        now: float,
+        raw_request: object = None,
+        timer: Timer | None = None,
     ) -> Response:
-        """Answer one request; async handlers are awaited, sync ones run inline."""
+        """Answer one request; async handlers are awaited, sync ones run inline.
+
+        ``now`` is the Unix time the request arrived.  ``timer`` (e.g.
+        ``time.perf_counter``) enables the ``Server-Timing`` header.
+        """
+        timings = _Timings(timer)
         flow = self._flow(request, now, raw_request)
         value: Any = None
         error: Exception | None = None
@@ -243,11 +293,11 @@ class CommHandler:
             try:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                response: Response = stop.value
-                return response
+                return timings.stamp(stop.value)
             except Exception as err:  # a bug here must not become a bare traceback
-                return self._internal_error(err, now)
+                return timings.stamp(self._internal_error(err, now))
             error = None
+            started = timings.start()
             try:
                 if isinstance(effect, Fetch):
                     transport = self._client.transport
@@ -267,11 +317,18 @@ class CommHandler:
                         await effect.mw.call("before_response")
             except Exception as err:
                 error = err
+            timings.record(effect, started)
 
     def handle_sync(
-        self, request: IncomingRequest, *, now: float, raw_request: object = None
+        self,
+        request: IncomingRequest,
+        *,
+        now: float,
+        raw_request: object = None,
+        timer: Timer | None = None,
     ) -> Response:
         """Blocking twin of :meth:`handle`, for sync frameworks and functions."""
+        timings = _Timings(timer)
         flow = self._flow(request, now, raw_request)
         value: Any = None
         error: Exception | None = None
@@ -279,11 +336,11 @@ class CommHandler:
             try:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                response: Response = stop.value
-                return response
+                return timings.stamp(stop.value)
             except Exception as err:
-                return self._internal_error(err, now)
+                return timings.stamp(self._internal_error(err, now))
             error = None
+            started = timings.start()
             try:
                 if isinstance(effect, Fetch):
                     transport = self._client.transport
@@ -303,6 +360,7 @@ class CommHandler:
                         effect.mw.call_sync("before_response")
             except Exception as err:
                 error = err
+            timings.record(effect, started)
 
     def _internal_error(self, err: Exception, now: float) -> Response:
         self._client.logger.exception("inngest: unexpected error in the comm handler")
@@ -459,7 +517,7 @@ class CommHandler:
             _outbound.build_fetch_actions_request(call.ctx.run_id, settings),
         )
         try:
-            batch_resp, actions_resp = yield Fetch(requests)
+            batch_resp, actions_resp = yield Fetch(requests, label="use_api")
         except InngestError:
             raise
         except Exception as err:

@@ -26,6 +26,8 @@ class Fetch:
     """Send these requests (in order); resume with their responses."""
 
     requests: tuple[OutboundRequest, ...]
+    #: What the requests are for, as named in ``Server-Timing``.
+    label: str = "fetch"
 
 
 @attrs.frozen

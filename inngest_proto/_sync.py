@@ -301,7 +301,7 @@ class SyncHandler:
             deploy_id=request.query.get("deployId"),
         )
         try:
-            (reply,) = yield Fetch((register,))
+            (reply,) = yield Fetch((register,), label="register")
         except InngestError as err:
             return self._failed_sync(err.message, key, now)
         except Exception as err:
