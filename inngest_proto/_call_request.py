@@ -15,6 +15,7 @@ import attrs
 
 from ._errors import BodyInvalidError
 from ._events import Event, parse_event
+from ._json import json_type
 
 __all__ = ["CallContext", "CallRequest", "parse_call_request"]
 
@@ -51,23 +52,6 @@ class CallRequest:
     def needs_api_fetch(self) -> bool:
         """True when memos or events must be fetched from the API (``use_api``)."""
         return self.use_api or self.ctx.use_api
-
-
-def json_type(value: Any) -> str:
-    """How a parsed JSON value is called in JSON, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:

@@ -9,6 +9,7 @@ import attrs
 
 from ._converter import converter
 from ._errors import BodyInvalidError
+from ._json import json_type
 
 __all__ = ["Event", "parse_event"]
 
@@ -92,23 +93,6 @@ def _unstructure_event(event: Event) -> dict[str, Any]:
     return out
 
 
-def _json_type(value: object) -> str:
-    """The JSON name of a parsed value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def parse_event(raw: Any, where: str = "event") -> Event:
     """Build an :class:`Event` from parsed JSON, strictly, naming what is wrong.
 
@@ -119,38 +103,38 @@ def parse_event(raw: Any, where: str = "event") -> Event:
     value of the wrong JSON type raises :class:`BodyInvalidError`.
     """
     if not isinstance(raw, dict):
-        msg = f"{where} must be a JSON object, got {_json_type(raw)}"
+        msg = f"{where} must be a JSON object, got {json_type(raw)}"
         raise BodyInvalidError(msg)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
-        got = "an empty string" if name == "" else _json_type(name)
+        got = "an empty string" if name == "" else json_type(name)
         msg = f"{where}.name must be a non-empty string, got {got}"
         raise BodyInvalidError(msg)
     data = raw.get("data")
     if data is None:
         data = {}
     elif not isinstance(data, dict):
-        msg = f"{where}.data must be a JSON object, got {_json_type(data)}"
+        msg = f"{where}.data must be a JSON object, got {json_type(data)}"
         raise BodyInvalidError(msg)
     event_id = raw.get("id")
     if event_id is None:
         event_id = ""
     elif not isinstance(event_id, str):
-        msg = f"{where}.id must be a string, got {_json_type(event_id)}"
+        msg = f"{where}.id must be a string, got {json_type(event_id)}"
         raise BodyInvalidError(msg)
     ts = raw.get("ts")
     if ts is None:
         ts = 0
     elif isinstance(ts, bool) or not isinstance(ts, int):
-        msg = f"{where}.ts must be an integer (Unix ms), got {_json_type(ts)}"
+        msg = f"{where}.ts must be an integer (Unix ms), got {json_type(ts)}"
         raise BodyInvalidError(msg)
     user = raw.get("user")
     if user is not None and not isinstance(user, dict):
-        msg = f"{where}.user must be a JSON object, got {_json_type(user)}"
+        msg = f"{where}.user must be a JSON object, got {json_type(user)}"
         raise BodyInvalidError(msg)
     v = raw.get("v")
     if v is not None and not isinstance(v, str):
-        msg = f"{where}.v must be a string, got {_json_type(v)}"
+        msg = f"{where}.v must be a string, got {json_type(v)}"
         raise BodyInvalidError(msg)
     return Event(name=name, data=data, id=event_id, ts=ts, user=user, v=v)
 

@@ -125,20 +125,25 @@ def _is_async(handler: object) -> bool:
     )
 
 
+def _context_fields(request: CallRequest, client: Inngest) -> dict[str, Any]:
+    """What ``Context`` and ``ContextSync`` share: everything but the step API."""
+    return {
+        "attempt": request.ctx.attempt,
+        "event": request.event,
+        "events": list(request.events),
+        "job_id": request.ctx.job_id,
+        "logger": client.logger,
+        "request_id": request.ctx.request_id,
+        "run_id": request.ctx.run_id,
+        "max_attempts": request.ctx.max_attempts,
+    }
+
+
 def _context(
     request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
 ) -> Context:
     return Context(
-        attempt=request.ctx.attempt,
-        event=request.event,
-        events=list(request.events),
-        group=Group(exe),
-        job_id=request.ctx.job_id,
-        logger=client.logger,
-        request_id=request.ctx.request_id,
-        run_id=request.ctx.run_id,
-        step=Step(exe, client, mw),
-        max_attempts=request.ctx.max_attempts,
+        group=Group(exe), step=Step(exe, client, mw), **_context_fields(request, client)
     )
 
 
@@ -146,16 +151,9 @@ def _context_sync(
     request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
 ) -> ContextSync:
     return ContextSync(
-        attempt=request.ctx.attempt,
-        event=request.event,
-        events=list(request.events),
         group=GroupSync(exe),
-        job_id=request.ctx.job_id,
-        logger=client.logger,
-        request_id=request.ctx.request_id,
-        run_id=request.ctx.run_id,
         step=StepSync(exe, client, mw),
-        max_attempts=request.ctx.max_attempts,
+        **_context_fields(request, client),
     )
 
 

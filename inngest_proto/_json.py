@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["JSONDecodeError", "dumps", "dumps_compact", "loads"]
+__all__ = ["JSONDecodeError", "dumps", "dumps_compact", "json_type", "loads"]
 
 JSONDecodeError = json.JSONDecodeError
 
@@ -24,6 +24,23 @@ def _reject_constant(name: str) -> Any:
 def loads(data: bytes | str) -> Any:
     """Parse JSON text; raises ``ValueError`` (``NaN`` and ``Infinity`` too)."""
     return json.loads(data, parse_constant=_reject_constant)
+
+
+def json_type(value: object) -> str:
+    """How a parsed value's type is called in JSON, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def dumps(value: Any) -> bytes:

@@ -188,7 +188,7 @@ def test_non_json_constants_are_refused(text: str) -> None:
 
 def test_stack_items_must_be_step_ids_and_messages_use_json_names() -> None:
     with pytest.raises(
-        BodyInvalidError, match=r"ctx\.stack\.stack\[1\] .* got a number"
+        BodyInvalidError, match=r"ctx\.stack\.stack\[1\] .* got the number 5"
     ):
         parse_call_request(_mutated(["ctx", "stack", "stack"], ["a", 5]))
     with pytest.raises(BodyInvalidError, match=r"ctx\.stack\.current .* got a boolean"):
