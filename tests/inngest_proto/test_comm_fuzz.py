@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto._version import SDK_IDENTITY
-from tests.inngest_proto.test_comm import (
+from tests.inngest_proto._comm_helpers import (
     APP_ID,
     KEY,
     NOW,

@@ -17,7 +17,7 @@ import inngest_proto as inngest
 from inngest_proto._errors import LocalProtocolError
 from inngest_proto._signing import hash_signing_key
 from tests.fakes import FakeTransport
-from tests.inngest_proto.test_comm import (
+from tests.inngest_proto._comm_helpers import (
     APP_ID,
     DRIVERS,
     FALLBACK,
