@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -52,7 +53,7 @@ from ._errors import (
     SigningKeyMissingError,
     UnsupportedProbeError,
 )
-from ._function import Function, run_handler, run_handler_sync
+from ._function import Function, is_async_handler, run_handler, run_handler_sync
 from ._http import IncomingRequest, Response
 from ._middleware import MiddlewareManager
 from ._opcodes import Opcode
@@ -118,6 +119,10 @@ _Flow = Generator[Effect, Any, Response]
 
 #: A monotonic clock in seconds, e.g. ``time.perf_counter``.
 Timer = Callable[[], float]
+#: Runs a blocking callable off the event loop, e.g. ``anyio.to_thread.run_sync``.
+RunSync = Callable[[Callable[[], Outcome]], Awaitable[Outcome]]
+#: Runs a coroutine function to completion from sync code, e.g. ``anyio.run``.
+RunAsync = Callable[[Callable[[], Awaitable[Outcome]]], Outcome]
 
 
 class _Timings:
@@ -279,11 +284,14 @@ class CommHandler:
         now: float,
         raw_request: object = None,
         timer: Timer | None = None,
+        run_sync: RunSync | None = None,
     ) -> Response:
-        """Answer one request; async handlers are awaited, sync ones run inline.
+        """Answer one request; async functions are awaited.
 
         ``now`` is the Unix time the request arrived.  ``timer`` (e.g.
-        ``time.perf_counter``) enables the ``Server-Timing`` header.
+        ``time.perf_counter``) enables the ``Server-Timing`` header.  A sync
+        function runs inline unless ``run_sync`` is given, e.g.
+        ``anyio.to_thread.run_sync``, to keep it off the event loop.
         """
         timings = _Timings(timer)
         flow = self._flow(request, now, raw_request)
@@ -302,19 +310,10 @@ class CommHandler:
                 if isinstance(effect, Fetch):
                     transport = self._client.transport
                     value = tuple([await send(transport, r) for r in effect.requests])
+                elif run_sync is not None and not is_async_handler(effect.handler):
+                    value = await run_sync(partial(self._run_sync_effect, effect))
                 else:
-                    value = await run_handler(
-                        effect.function,
-                        effect.handler,
-                        effect.request,
-                        client=self._client,
-                        mw=effect.mw,
-                        target=effect.target,
-                        now=effect.now,
-                        memos=effect.request.steps,
-                    )
-                    if effect.mw:
-                        await effect.mw.call("before_response")
+                    value = await self._run_async_effect(effect)
             except Exception as err:
                 error = err
             timings.record(effect, started)
@@ -326,8 +325,14 @@ class CommHandler:
         now: float,
         raw_request: object = None,
         timer: Timer | None = None,
+        run_async: RunAsync | None = None,
     ) -> Response:
-        """Blocking twin of :meth:`handle`, for sync frameworks and functions."""
+        """Blocking twin of :meth:`handle`, for sync frameworks.
+
+        An async function needs ``run_async``, which runs a coroutine function
+        to completion from this thread (e.g. ``anyio.run`` or ``asyncio.run``);
+        without it, calling one is a clear, non-retriable error.
+        """
         timings = _Timings(timer)
         flow = self._flow(request, now, raw_request)
         value: Any = None
@@ -345,22 +350,43 @@ class CommHandler:
                 if isinstance(effect, Fetch):
                     transport = self._client.transport
                     value = tuple(send_sync(transport, r) for r in effect.requests)
+                elif run_async is not None and is_async_handler(effect.handler):
+                    value = run_async(partial(self._run_async_effect, effect))
                 else:
-                    value = run_handler_sync(
-                        effect.function,
-                        effect.handler,
-                        effect.request,
-                        client=self._client,
-                        mw=effect.mw,
-                        target=effect.target,
-                        now=effect.now,
-                        memos=effect.request.steps,
-                    )
-                    if effect.mw:
-                        effect.mw.call_sync("before_response")
+                    value = self._run_sync_effect(effect)
             except Exception as err:
                 error = err
             timings.record(effect, started)
+
+    def _run_sync_effect(self, effect: RunHandler) -> Outcome:
+        outcome = run_handler_sync(
+            effect.function,
+            effect.handler,
+            effect.request,
+            client=self._client,
+            mw=effect.mw,
+            target=effect.target,
+            now=effect.now,
+            memos=effect.request.steps,
+        )
+        if effect.mw:
+            effect.mw.call_sync("before_response")
+        return outcome
+
+    async def _run_async_effect(self, effect: RunHandler) -> Outcome:
+        outcome = await run_handler(
+            effect.function,
+            effect.handler,
+            effect.request,
+            client=self._client,
+            mw=effect.mw,
+            target=effect.target,
+            now=effect.now,
+            memos=effect.request.steps,
+        )
+        if effect.mw:
+            await effect.mw.call("before_response")
+        return outcome
 
     def _internal_error(self, err: Exception, now: float) -> Response:
         self._client.logger.exception("inngest: unexpected error in the comm handler")

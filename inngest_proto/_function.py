@@ -31,7 +31,13 @@ from ._steps import Group, GroupSync, Step, StepSync
 if TYPE_CHECKING:
     from ._client import Inngest
 
-__all__ = ["Function", "FunctionHandler", "run_handler", "run_handler_sync"]
+__all__ = [
+    "Function",
+    "FunctionHandler",
+    "is_async_handler",
+    "run_handler",
+    "run_handler_sync",
+]
 
 T = TypeVar("T")
 
@@ -91,11 +97,11 @@ class Function(Generic[T]):
 
     @property
     def is_handler_async(self) -> bool:
-        return _is_async(self._handler)
+        return is_async_handler(self._handler)
 
     @property
     def is_on_failure_handler_async(self) -> bool | None:
-        return None if self._on_failure is None else _is_async(self._on_failure)
+        return None if self._on_failure is None else is_async_handler(self._on_failure)
 
     def get_id(self) -> str:
         return self.id
@@ -119,7 +125,8 @@ class Function(Generic[T]):
         return f"<Function {self.id}>"
 
 
-def _is_async(handler: object) -> bool:
+def is_async_handler(handler: object) -> bool:
+    """Whether calling ``handler`` returns an awaitable (``async def``)."""
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
     )
@@ -169,7 +176,7 @@ async def run_handler(
     memos: Mapping[str, Any],
 ) -> Outcome:
     """Run an async handler for one call request.  A sync handler runs inline."""
-    if not _is_async(handler):
+    if not is_async_handler(handler):
         return run_handler_sync(
             function,
             handler,
@@ -217,7 +224,7 @@ def run_handler_sync(
     memos: Mapping[str, Any],
 ) -> Outcome:
     """Run a sync handler for one call request."""
-    if _is_async(handler):
+    if is_async_handler(handler):
         msg = (
             f"{function.id} is an async function but was called through a sync "
             "handler (CommHandler.handle_sync or a sync framework); serve it "
