@@ -169,7 +169,9 @@ class CommHandler:
     at sync (``INNGEST_SERVE_ORIGIN``/``INNGEST_SERVE_PATH`` otherwise);
     ``public_path`` overrides only the advertised path.
 
-    ``max_body_bytes`` caps the request body (default 32 MiB, see
+    ``enable_unauthed_sync`` (cloud mode) overrides
+    ``INNGEST_ENABLE_UNAUTHED_SYNC``: whether an unsigned out-of-band sync is
+    accepted.  ``max_body_bytes`` caps the request body (default 32 MiB, see
     :data:`DEFAULT_MAX_BODY_BYTES`); a larger one is answered 413.
 
     Raises :class:`SigningKeyMissingError` in cloud mode without a signing
@@ -189,6 +191,7 @@ class CommHandler:
         public_path: str | None = None,
         signature_window_seconds: float | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        enable_unauthed_sync: bool | None = None,
     ) -> None:
         if not isinstance(client, Inngest):
             msg = f"client must be an inngest.Inngest, got {type(client).__name__}"
@@ -258,6 +261,7 @@ class CommHandler:
             serve_origin=serve_origin,
             serve_path=serve_path,
             public_path=public_path,
+            enable_unauthed_sync=enable_unauthed_sync,
         )
 
     @property

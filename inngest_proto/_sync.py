@@ -109,8 +109,14 @@ class SyncHandler:
         serve_origin: str | None,
         serve_path: str | None,
         public_path: str | None,
+        enable_unauthed_sync: bool | None = None,
     ) -> None:
         self._client = client
+        self._unauthed_sync_ok = (
+            client.settings.enable_unauthed_sync
+            if enable_unauthed_sync is None
+            else bool(enable_unauthed_sync)
+        )
         self._functions = list(functions)
         self._framework = framework
         self._responses = responses
@@ -252,7 +258,7 @@ class SyncHandler:
                         _refusal(problem, "an in-band sync must be signed")
                     )
                 return self._in_band(request, now, key)
-            if key is None and not settings.enable_unauthed_sync:
+            if key is None and not self._unauthed_sync_ok:
                 return self._responses.unauthorized(
                     _refusal(
                         problem,

@@ -565,3 +565,23 @@ async def test_cloud_introspection_signed(driver: Driver) -> None:
     assert body["authentication_succeeded"] is True
     assert body["signing_key_hash"] == hash_signing_key(KEY)
     assert body["signing_key_fallback_hash"] == hash_signing_key(FALLBACK)
+
+
+def test_enable_unauthed_sync_argument_overrides_the_environment() -> None:
+    key = "signkey-test-" + "ab" * 32
+    client = inngest.Inngest(
+        app_id="app",
+        signing_key=key,
+        environ={"INNGEST_ENABLE_UNAUTHED_SYNC": "true"},
+        transport=FakeTransport(),
+    )
+
+    @client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event="e"))
+    def fn(ctx: inngest.ContextSync) -> None:
+        return None
+
+    strict = inngest.CommHandler(
+        client=client, functions=[fn], framework="flask", enable_unauthed_sync=False
+    )
+    put = inngest.IncomingRequest("PUT", "http://h/api/inngest", {}, b"")
+    assert strict.handle_sync(put, now=1735689600).status == 401
