@@ -1,208 +1,17 @@
-"""Every golden transcript, replayed through our comm handler.
+"""Every golden transcript, replayed through our comm handler in process.
 
-Each exchange's request goes to our app (rebuilt in ``tests/golden_app.py``),
-and our response must have the recorded status, the headers the protocol
-requires, and an equal JSON body.  Only what is random or machine-specific is
-normalised (tracebacks, the SDK's version, the time a relative sleep ends);
-every deliberate difference from the official SDK is listed in
-``DIFFERENCES`` with its reason, and checked as what we answer instead.
+Each exchange's request goes to our app (rebuilt in ``tests/golden_app.py``)
+at the recording's signature time; ``tests/conformance/checks.py`` says what
+must match and lists every deliberate difference.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
-from inngest_proto import Response
 from inngest_proto._converter import unstructure
-from inngest_proto._signing import compute_signature
-from inngest_proto._version import SDK_IDENTITY
-from tests.conformance.golden import (
-    SIGNED_AT,
-    Replay,
-    headers_of,
-    http_scenarios,
-    load,
-    ours_for_theirs,
-    url_path,
-    without_stacks,
-)
-
-Expect = Callable[[int, Any], tuple[int, Any]]
-
-
-def _unauthorized_with_reason(status: int, body: Any) -> tuple[int, Any]:
-    # We say why the signature was refused and what to check.
-    return status, {**body, "code": "<code>", "detail": "<detail>"}
-
-
-def _legacy_id_served(status: int, body: Any) -> tuple[int, Any]:
-    # 0.5.19 means to serve pre-0.3 ids (fnId without the app prefix) but its
-    # fallback is broken; ours works, so the function runs.
-    return 200, {"hello": "world", "attempt": 0}
-
-
-def _nested_error_name(status: int, body: Any) -> tuple[int, Any]:
-    # The error class is ours: StepNestedError, not the official CodedError.
-    body[0]["error"]["name"] = "StepNestedError"
-    return status, body
-
-
-def _unserializable_detail(status: int, body: Any) -> tuple[int, Any]:
-    # Our message names the offending type and what to return instead.
-    return status, {**body, "message": "<detail>"}
-
-
-def _fn_id_says_what_to_do(status: int, body: Any) -> tuple[int, Any]:
-    # The official message is only "fnId" or "function X not found"; ours
-    # starts the same way and adds what to check.
-    assert isinstance(body["message"], str)
-    return status, {**body, "message": ("<starts with>", body["message"])}
-
-
-def _failed_sync_is_an_error(status: int, body: Any) -> tuple[int, Any]:
-    # SDK_SPEC §4.3.3: a sync the server rejected is a 500, never a 200.
-    return 500, {
-        "message": "registration failed: At least one function is invalid",
-        "modified": False,
-    }
-
-
-#: scenario -> exchange index -> how our answer deliberately differs.
-DIFFERENCES: dict[str, dict[int, Expect]] = {
-    "exec_cloud_unsigned": {0: _unauthorized_with_reason},
-    "exec_cloud_probe_trust": {1: _unauthorized_with_reason},
-    "introspection_cloud_unsigned": {0: _unauthorized_with_reason},
-    "introspection_cloud_bad_signature": {0: _unauthorized_with_reason},
-    "sync_cloud_in_band_unsigned": {0: _unauthorized_with_reason},
-    "exec_legacy_fn_id": {0: _legacy_id_served},
-    "exec_nested_steps": {0: _nested_error_name},
-    "exec_unserializable_output": {0: _unserializable_detail},
-    "sync_dev_register_rejected": {0: _failed_sync_is_an_error},
-    "exec_missing_fn_id": {0: _fn_id_says_what_to_do},
-    "exec_unknown_fn_id": {0: _fn_id_says_what_to_do},
-}
-
-#: Response headers whose values must equal the recording's when present there.
-EXACT_HEADERS = (
-    "content-type",
-    "x-inngest-req-version",
-    "x-inngest-framework",
-    "x-inngest-expected-server-kind",
-    "x-inngest-no-retry",
-    "retry-after",
-    "x-inngest-sync-kind",
-    "x-inngest-env",
-    "x-inngest-sdk-handled",
-)
-
-
-def _parse(body: bytes) -> Any:
-    return json.loads(body)
-
-
-def _streamed_inner(raw: str) -> Any:
-    """The final JSON object of a streamed (201) recording, after keepalives."""
-    return json.loads(raw.strip())
-
-
-def _normalise_ours(body: Any, golden: Any) -> Any:
-    """Blank out in our body what the recording could not fix either."""
-    if isinstance(golden, dict) and golden.get("code") and "detail" in golden:
-        body = {**body, "code": "<code>", "detail": "<detail>"}
-    if isinstance(golden, dict) and golden.get("message") == "<detail>":
-        body = {**body, "message": "<detail>"}
-    expected = golden.get("message") if isinstance(golden, dict) else None
-    if isinstance(expected, tuple) and expected[0] == "<starts with>":
-        assert body["message"].startswith(expected[1]), body["message"]
-        assert len(body["message"]) > len(expected[1])
-        body = {**body, "message": expected}
-    return body
-
-
-def _check_relative_sleep(ours: Any, theirs: Any) -> tuple[Any, Any]:
-    """A relative sleep ends at request time + duration, on each side's clock."""
-    if not (isinstance(ours, list) and isinstance(theirs, list)):
-        return ours, theirs
-    for mine, recorded in zip(ours, theirs, strict=False):
-        if not isinstance(mine, dict):
-            continue
-        if mine.get("op") == "Sleep" and mine["userland"]["id"] == "nap-1h":
-            expected = datetime.datetime.fromtimestamp(
-                SIGNED_AT, datetime.timezone.utc
-            ) + datetime.timedelta(hours=1)
-            assert mine["name"] == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-            mine["name"] = recorded["name"] = "<now + 1h>"
-    return ours, theirs
-
-
-def _check_headers(ours: Response, recorded: dict[str, str], status: int) -> None:
-    if status == 401:
-        assert "x-inngest-sdk" not in ours.headers
-        assert ours.headers["x-inngest-sdk-handled"] == "true"
-        return
-    assert ours.headers["x-inngest-sdk"] == SDK_IDENTITY
-    assert ours.headers["user-agent"] == SDK_IDENTITY
-    for name in EXACT_HEADERS:
-        if name == "content-type" and recorded.get(name, "").startswith("application"):
-            assert ours.headers[name] == "application/json"
-            continue
-        assert ours.headers.get(name) == recorded.get(name), name
-
-
-def _check_signature(
-    ours: Response, recorded: dict[str, str], recorded_body: str, keys: dict[str, str]
-) -> None:
-    if "x-inngest-signature" not in recorded:
-        assert "x-inngest-signature" not in ours.headers
-        return
-    # Sign with the key that signed the recording (primary or fallback).
-    fields = dict(p.split("=", 1) for p in recorded["x-inngest-signature"].split("&"))
-    candidates = [keys["signing_key"], keys["signing_key_fallback"]]
-    key = next(
-        k
-        for k in candidates
-        if compute_signature(recorded_body.encode(), k, int(fields["t"])) == fields["s"]
-    )
-    mine = dict(p.split("=", 1) for p in ours.headers["x-inngest-signature"].split("&"))
-    assert int(mine["t"]) == SIGNED_AT
-    assert mine["s"] == compute_signature(ours.body, key, SIGNED_AT)
-
-
-def _check_outbound(replay: Replay, exchange: dict[str, Any], before: int) -> None:
-    sent = replay.transport.sent[before:]
-    recorded = exchange.get("sdk_outbound_requests") or []
-    assert len(sent) == len(recorded)
-    for ours, theirs in zip(sent, recorded, strict=True):
-        request = theirs["request"]
-        assert ours.method == request["method"]
-        assert url_path(ours.url) == request["path"]
-        their_headers = ours_for_theirs(headers_of(request["headers"]))
-        for name in ("content-type", "x-inngest-sdk", "user-agent", "authorization"):
-            assert ours.headers.get(name) == their_headers.get(name), name
-        for name in ("x-inngest-env", "x-inngest-framework"):
-            assert ours.headers.get(name) == their_headers.get(name), name
-        assert ours.headers.get("x-inngest-expected-server-kind") == their_headers.get(
-            "x-inngest-expected-server-kind"
-        )
-        if request["method"] == "GET":
-            continue
-        mine, theirs_body = json.loads(ours.body), ours_for_theirs(request["body"])
-        if "/fn/register" in request["path"]:
-            # We send appName/deployType, the server's keys (README decisions).
-            theirs_body["appName"] = theirs_body.pop("appname")
-            theirs_body["deployType"] = theirs_body.pop("deploy_type")
-        if request["path"].startswith("/e/"):
-            # Events sent without ts get the sender's clock.
-            for event in theirs_body:
-                if "ts" in event and event["ts"] != 1700000000000:
-                    event["ts"] = SIGNED_AT * 1000
-        assert mine == theirs_body
-
+from tests.conformance.checks import check_exchange
+from tests.conformance.golden import SIGNED_AT, Replay, http_scenarios, load
 
 SCENARIOS = http_scenarios()
 
@@ -216,7 +25,6 @@ def test_every_http_transcript_is_replayed() -> None:
 async def test_transcript(scenario: str) -> None:
     golden = load(scenario)
     replay = Replay.for_scenario(golden)
-    differences = DIFFERENCES.get(scenario, {})
     for index, exchange in enumerate(golden["exchanges"]):
         replay.prime(exchange)
         before = len(replay.transport.sent)
@@ -225,29 +33,15 @@ async def test_transcript(scenario: str) -> None:
             ours = replay.handler.handle_sync(request, now=SIGNED_AT)
         else:
             ours = await replay.handler.handle(request, now=SIGNED_AT)
-        recorded = exchange["response"]
-        recorded_headers = headers_of(recorded["headers"])
-        status = recorded["status"]
-        if status == 201:
-            # Streaming: the final chunk wraps the response we would have sent.
-            theirs = _streamed_inner(recorded["body_raw"])
-            inner = json.loads(replay.handler.responses.stream_envelope(ours))
-            assert inner["status"] == theirs["status"]
-            assert json.loads(inner["body"]) == json.loads(theirs["body"])
-            continue
-        expected_body = ours_for_theirs(recorded["body"])
-        if index in differences:
-            status, expected_body = differences[index](status, expected_body)
-        assert ours.status == status, ours.body
-        our_body = _normalise_ours(_parse(ours.body), expected_body)
-        our_body, expected_body = _check_relative_sleep(our_body, expected_body)
-        assert without_stacks(our_body) == without_stacks(expected_body)
-        _check_headers(ours, recorded_headers, status)
-        if status != 401:
-            _check_signature(
-                ours, recorded_headers, recorded["body_raw"], golden.get("keys") or {}
-            )
-        _check_outbound(replay, exchange, before)
+        check_exchange(
+            ours,
+            scenario=scenario,
+            index=index,
+            exchange=exchange,
+            golden=golden,
+            replay=replay,
+            outbound_before=before,
+        )
 
 
 def test_unstructure_is_used_for_ops() -> None:
