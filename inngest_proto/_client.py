@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +16,7 @@ from ._errors import (
     InngestError,
     LocalProtocolError,
     SendEventsError,
+    TransportError,
 )
 from ._events import Event
 from ._function import Function, FunctionHandler
@@ -34,7 +36,13 @@ from ._options import (
     TriggerEvent,
 )
 from ._settings import Settings, resolve_settings
-from ._transport import Transport, default_transport, send, send_sync
+from ._transport import (
+    DEFAULT_REQUEST_TIMEOUT,
+    Transport,
+    default_transport,
+    send,
+    send_sync,
+)
 
 if TYPE_CHECKING:
     from . import SendEventsResult
@@ -86,6 +94,12 @@ class Inngest:
             msg = (
                 "Inngest(request_timeout=...) must be milliseconds (int) or a "
                 f"timedelta, got {request_timeout!r}"
+            )
+            raise LocalProtocolError(msg)
+        if request_timeout is not None and _seconds(request_timeout) <= 0:
+            msg = (
+                "Inngest(request_timeout=...) must be positive, got "
+                f"{request_timeout!r}"
             )
             raise LocalProtocolError(msg)
         if transport is not None and not isinstance(transport, Transport):
@@ -155,11 +169,13 @@ class Inngest:
     def transport(self) -> Transport:
         """What reaches Inngest: the one given, else the httpx transport.
 
-        Raises :class:`LocalProtocolError` when none was given and
-        ``inngest_transports.http`` (the ``http`` extra) is not installed.
+        The httpx transport waits ``request_timeout`` (30 s by default) on
+        each phase of a request.  Raises :class:`LocalProtocolError` when none
+        was given and ``inngest_transports.http`` (the ``http`` extra) is not
+        installed.
         """
         if self._transport is None:
-            self._transport = default_transport()
+            self._transport = default_transport(_seconds(self.request_timeout))
         return self._transport
 
     def set_logger(self, logger: logging.Logger | Any) -> None:
@@ -272,9 +288,12 @@ class Inngest:
 
     @staticmethod
     def _transport_failed(req: OutboundRequest, err: Exception) -> SendEventsError:
+        # The event key is the credential in this URL: keep it out of messages.
+        url = re.sub(r"/e/[^/?#]+", "/e/<event key>", req.url)
+        detail = err.message if isinstance(err, InngestError) else str(err)
         msg = (
-            f"sending events to {req.url} failed before the Event API replied: "
-            f"{type(err).__name__}: {err}"
+            f"sending events to {url} failed before the Event API replied: "
+            f"{type(err).__name__}: {detail}"
         )
         return SendEventsError(msg)
 
@@ -312,6 +331,9 @@ class Inngest:
         req = self._send_request(items)
         try:
             resp = await send(self.transport, req)
+        except TransportError as err:
+            # SendEventsError is what callers of the official SDK catch.
+            raise self._transport_failed(req, err) from err
         except InngestError:
             raise
         except Exception as err:
@@ -335,6 +357,8 @@ class Inngest:
         req = self._send_request(items)
         try:
             resp = send_sync(self.transport, req)
+        except TransportError as err:
+            raise self._transport_failed(req, err) from err
         except InngestError:
             raise
         except Exception as err:
@@ -348,6 +372,15 @@ class Inngest:
 
     def _mw(self) -> MiddlewareManager:
         return MiddlewareManager.create(self.middleware, self, None)
+
+
+def _seconds(request_timeout: int | datetime.timedelta | None) -> float:
+    """``request_timeout`` (milliseconds or a timedelta) in seconds."""
+    if request_timeout is None:
+        return DEFAULT_REQUEST_TIMEOUT
+    if isinstance(request_timeout, datetime.timedelta):
+        return request_timeout.total_seconds()
+    return request_timeout / 1000
 
 
 _E = TypeVar("_E", bound=LocalProtocolError)

@@ -38,6 +38,7 @@ __all__ = [
     "StepError",
     "StepNestedError",
     "StepUnexpectedError",
+    "TransportError",
     "URLInvalidError",
     "UnsupportedProbeError",
 ]
@@ -158,6 +159,29 @@ class SendEventsError(InngestError):
     def __init__(self, message: str, ids: list[str] | None = None) -> None:
         super().__init__(message)
         self.ids = list(ids or [])
+
+
+class TransportError(InngestError):
+    """No attempt at a request got an HTTP reply (raised by transports).
+
+    ``url`` and ``method`` name the request, ``attempts`` is how many were
+    made, ``last_error`` is the final underlying error (also ``__cause__``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        method: str,
+        attempts: int,
+        last_error: BaseException,
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.method = method
+        self.attempts = attempts
+        self.last_error = last_error
 
 
 class NonRetriableError(InngestError):

@@ -17,9 +17,19 @@ import attrs
 from ._errors import LocalProtocolError
 from ._http import OutboundRequest, OutboundResponse
 
-__all__ = ["Transport", "default_transport", "send", "send_sync"]
+__all__ = [
+    "DEFAULT_REQUEST_TIMEOUT",
+    "Transport",
+    "default_transport",
+    "send",
+    "send_sync",
+]
 
 _AUTH_FAILED = (401, 403)
+
+#: Seconds a transport waits on each phase of a request (connect, write, read,
+#: pool) unless told otherwise: the official SDK's default ``request_timeout``.
+DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 @runtime_checkable
@@ -69,8 +79,12 @@ def send_sync(transport: Transport, req: OutboundRequest) -> OutboundResponse:
     return resp
 
 
-def default_transport() -> Transport:
-    """The httpx transport, if its extra is installed."""
+def default_transport(timeout: float | None = DEFAULT_REQUEST_TIMEOUT) -> Transport:
+    """The httpx transport, if its extra is installed.
+
+    ``timeout`` is in seconds, ``None`` for none; the client passes its
+    ``request_timeout`` here.
+    """
     try:
         module = importlib.import_module("inngest_transports.http")
     except ImportError as err:
@@ -79,5 +93,5 @@ def default_transport() -> Transport:
             "(pip install 'inngest-sansio[http]') or pass transport= to Inngest()"
         )
         raise LocalProtocolError(msg) from err
-    transport: Transport = module.HttpTransport()
+    transport: Transport = module.HttpTransport(timeout=timeout)
     return transport

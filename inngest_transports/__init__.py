@@ -1,7 +1,10 @@
 """Where the I/O lives: transports that carry the core's requests and responses.
 
-Planned modules: ``http`` (httpx, sync and async), ``connect`` (the WebSocket
-worker on wsproto and anyio), ``server`` (an h11 server hosting an app without
-a framework) and ``devserver`` (the embedded executor).  Until ``http`` lands,
-pass any object implementing :class:`inngest_proto.Transport` to ``Inngest``.
+* ``http``: :class:`~inngest_transports.http.HttpTransport`, httpx sync and
+  async, with retries; the client's default transport.
+* ``server``: a small HTTP/1.1 server (h11 on anyio) hosting an app without
+  any web framework.
+
+The connect worker (``connect``) and the embedded dev server (``devserver``)
+come next.
 """

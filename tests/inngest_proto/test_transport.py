@@ -171,8 +171,25 @@ def test_default_transport_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(info.value.__cause__, ImportError)
 
 
-def test_default_transport_is_the_http_one(monkeypatch: pytest.MonkeyPatch) -> None:
+class TimedFake(FakeTransport):
+    """Stands in for ``HttpTransport``: records the timeout it was built with."""
+
+    def __init__(self, timeout: float | None) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+
+@pytest.mark.parametrize(
+    ("args", "timeout"), [((), 30.0), ((1.5,), 1.5), ((None,), None)]
+)
+def test_default_transport_is_the_http_one(
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[float | None, ...],
+    timeout: float | None,
+) -> None:
     module = types.ModuleType("inngest_transports.http")
-    module.HttpTransport = FakeTransport  # type: ignore[attr-defined]
+    module.HttpTransport = TimedFake  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "inngest_transports.http", module)
-    assert isinstance(default_transport(), FakeTransport)
+    transport = default_transport(*args)
+    assert isinstance(transport, TimedFake)
+    assert transport.timeout == timeout
