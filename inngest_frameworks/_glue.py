@@ -11,6 +11,7 @@ with ``INNGEST_STREAMING=force``).  The protocol itself lives in the core.
 from __future__ import annotations
 
 import enum
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ __all__ = [
     "answer_sync",
     "comm_handler",
     "incoming",
+    "not_found",
     "route_path",
     "streaming_enabled",
 ]
@@ -80,6 +82,17 @@ def route_path(client: Inngest, serve_path: str | None) -> str:
     ``/api/inngest``."""
     path = serve_path or client.settings.serve_path or DEFAULT_SERVE_PATH
     return path if path.startswith("/") else "/" + path
+
+
+def not_found(route: str) -> Response:
+    """404 for any path but the route: not the SDK's, so no x-inngest-* headers."""
+    body = {
+        "code": "not_found",
+        "message": f"not found; Inngest functions are served at {route}",
+    }
+    return Response(
+        404, {"content-type": "application/json"}, json.dumps(body).encode()
+    )
 
 
 def streaming_enabled(client: Inngest, streaming: object) -> bool:
@@ -186,16 +199,31 @@ async def answer_streaming(
     ``handler.responses.stream_start_headers()``); this sends the body.
     Hosts whose proxies cut idle responses (serverless platforms) use it to
     keep long calls alive.
+
+    A chunk that cannot be sent (the client left) ends the keepalives; the
+    function still runs to its end, as the executor will call again, and
+    nothing is raised, so callers need no ``except*``.
     """
-    await send_chunk(b" ")
+    client_gone = False
+
+    async def send(chunk: bytes) -> None:
+        nonlocal client_gone
+        if client_gone:
+            return
+        try:
+            await send_chunk(chunk)
+        except Exception:
+            client_gone = True
+
+    await send(b" ")
     async with anyio.create_task_group() as keepalive:
 
         async def ping() -> None:
-            while True:
+            while not client_gone:
                 await anyio.sleep(interval)
-                await send_chunk(b" ")
+                await send(b" ")
 
         keepalive.start_soon(ping)
         response = await answer(handler, request, raw_request, offload)
         keepalive.cancel_scope.cancel()
-    await send_chunk(handler.responses.stream_envelope(response))
+    await send(handler.responses.stream_envelope(response))

@@ -411,7 +411,7 @@ class CommHandler:
         method = request.method.upper()
         if len(request.body) > self._max_body_bytes:
             # Before any parsing or hashing: a huge body costs nothing more.
-            return self._too_large(len(request.body), now)
+            return self.too_large(len(request.body), now)
         if method == "POST":
             return (yield from self._call(request, now, raw_request))
         if method == "PUT":
@@ -433,7 +433,12 @@ class CommHandler:
             extra={"allow": _ALLOWED_METHODS},
         )
 
-    def _too_large(self, size: int, now: float) -> Response:
+    def too_large(self, size: int, now: float) -> Response:
+        """The 413 for a body of ``size`` bytes over :attr:`max_body_bytes`.
+
+        Hosts that see an oversized ``Content-Length`` answer with this
+        without reading the body at all.
+        """
         limit = self._max_body_bytes
         err = BodyTooLargeError(
             f"the request body is {size} bytes, more than the limit of {limit} "

@@ -17,9 +17,14 @@ import anyio
 import anyio.abc
 import h11
 
-from inngest_frameworks._glue import Offload, answer, answer_streaming, incoming
+from inngest_frameworks._glue import (
+    Offload,
+    answer,
+    answer_streaming,
+    incoming,
+    not_found,
+)
 from inngest_proto import CommHandler, Response
-from inngest_proto._errors import BodyTooLargeError
 
 __all__ = ["Connection", "Endpoint", "Request"]
 
@@ -95,27 +100,11 @@ class Endpoint:
         return unquote(urlsplit(url).path) == self.path
 
     def not_found(self, url: str) -> Response:
-        message = (
-            f"nothing is served at {urlsplit(url).path[:200]!r}; the Inngest "
-            f"endpoint is {self.path!r}"
-        )
-        body = json.dumps({"code": "not_found", "message": message}).encode()
-        return Response(404, {"content-type": "application/json"}, body)
+        return not_found(self.path)
 
     def too_large(self, declared: int) -> Response:
-        """413 for a body announced larger than the limit (so never read).
-
-        Built here because the core only judges bodies it is given, and
-        this one is not read: the limit is there so it never has to be.
-        """
-        limit = self.handler.max_body_bytes
-        err = BodyTooLargeError(
-            f"the request announces a {declared}-byte body, more than the limit "
-            f"of {limit} bytes; raise it with Server(max_body_bytes=...) if "
-            "Inngest really sends this much"
-        )
-        self.logger.warning("inngest: rejected a request: %s", err.message)
-        return self.handler.responses.error(err, signing_key=None, now=time.time())
+        """413 for a body announced larger than the limit, so never read."""
+        return self.handler.too_large(declared, time.time())
 
     def streams(self, request: Request) -> bool:
         # Only calls stream (as the official SDK does); a body cut at the
