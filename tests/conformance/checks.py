@@ -183,8 +183,26 @@ def _check_signature(
     assert mine["s"] == compute_signature(ours.body, key, int(mine["t"]))
 
 
+def as_framework(value: Any, framework: str | None) -> Any:
+    """The recording's framework names (``fast_api``, ``flask``) as ``framework``."""
+    if framework is None:
+        return value
+    if isinstance(value, list):
+        return [as_framework(v, framework) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: (framework if k == "framework" else as_framework(v, framework))
+            for k, v in value.items()
+        }
+    return value
+
+
 def _check_outbound(
-    replay: Replay, exchange: dict[str, Any], before: int, now: float | None
+    replay: Replay,
+    exchange: dict[str, Any],
+    before: int,
+    now: float | None,
+    framework: str | None,
 ) -> None:
     sent = replay.transport.sent[before:]
     recorded = exchange.get("sdk_outbound_requests") or []
@@ -194,6 +212,8 @@ def _check_outbound(
         assert ours.method == request["method"]
         assert url_path(ours.url) == request["path"]
         their_headers = ours_for_theirs(headers_of(request["headers"]))
+        if framework is not None and "x-inngest-framework" in their_headers:
+            their_headers["x-inngest-framework"] = framework
         for name in ("content-type", "x-inngest-sdk", "user-agent", "authorization"):
             assert ours.headers.get(name) == their_headers.get(name), name
         for name in ("x-inngest-env", "x-inngest-framework"):
@@ -203,7 +223,8 @@ def _check_outbound(
         )
         if request["method"] == "GET":
             continue
-        mine, theirs_body = json.loads(ours.body), ours_for_theirs(request["body"])
+        mine = json.loads(ours.body)
+        theirs_body = as_framework(ours_for_theirs(request["body"]), framework)
         if "/fn/register" in request["path"]:
             # We send appName/deployType, the server's keys (README decisions).
             theirs_body["appName"] = theirs_body.pop("appname")
@@ -228,17 +249,24 @@ def check_exchange(
     now: float | None = None,
     framework: str | None = None,
     streamed_body: bytes | None = None,
+    streams: bool = True,
 ) -> None:
     """Assert that ``ours`` answers the golden ``exchange`` as the official SDK did.
 
     ``now`` is ``None`` when the handler ran at the recording's signature time
     (in process); over HTTP the host reads its own clock, given as ``now``.
     ``framework`` is the adapter's ``x-inngest-framework``; ``streamed_body``
-    the raw body of a streamed (201) reply, when the host streamed.
+    the raw body of a streamed (201) reply, when the host streamed; a host
+    that cannot stream (``streams=False``) answers the wrapped response plainly.
     """
     recorded = exchange["response"]
     recorded_headers = headers_of(recorded["headers"])
     status = recorded["status"]
+    if status == 201 and not streams:
+        theirs = streamed_inner(recorded["body_raw"])
+        assert ours.status == theirs["status"], ours.body
+        assert json.loads(ours.body) == json.loads(theirs["body"])
+        return
     if status == 201:
         # Streaming: the final chunk wraps the response we would have sent.
         theirs = streamed_inner(recorded["body_raw"])
@@ -251,7 +279,7 @@ def check_exchange(
         assert inner["status"] == theirs["status"]
         assert json.loads(inner["body"]) == json.loads(theirs["body"])
         return
-    expected_body = ours_for_theirs(recorded["body"])
+    expected_body = as_framework(ours_for_theirs(recorded["body"]), framework)
     differences = DIFFERENCES.get(scenario, {})
     if index in differences:
         status, expected_body = differences[index](status, expected_body)
@@ -264,7 +292,7 @@ def check_exchange(
         _check_signature(
             ours, recorded_headers, recorded["body_raw"], golden.get("keys") or {}, now
         )
-    _check_outbound(replay, exchange, outbound_before, now)
+    _check_outbound(replay, exchange, outbound_before, now, framework)
 
 
 def host_clock() -> float:

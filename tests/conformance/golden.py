@@ -44,9 +44,20 @@ class Replay:
     handler: inngest.CommHandler
     transport: FakeTransport
     sync: bool
+    functions: list[inngest.Function[Any]]
+    framework: str
+
+    @staticmethod
+    def config_key(golden: dict[str, Any]) -> tuple[object, ...]:
+        """Scenarios with equal keys are served by identically configured apps."""
+        env = golden.get("env") or {}
+        flask = golden["scenario"].startswith("sync_flask")
+        return (golden["mode"], tuple(sorted(env.items())), flask)
 
     @classmethod
-    def for_scenario(cls, golden: dict[str, Any]) -> Replay:
+    def for_scenario(
+        cls, golden: dict[str, Any], *, extra_env: dict[str, str] | None = None
+    ) -> Replay:
         env = {
             k: v
             for k, v in (golden.get("env") or {}).items()
@@ -54,6 +65,7 @@ class Replay:
         }
         if golden["mode"] == "dev":
             env.setdefault("INNGEST_DEV", "1")
+        env.update(extra_env or {})
         transport = FakeTransport(now=SIGNED_AT)
         client = inngest.Inngest(app_id=APP_ID, transport=transport, environ=env)
         functions = build_functions(client)
@@ -64,12 +76,11 @@ class Replay:
             served = [functions[i] for i in CLOUD_FUNCTIONS]
         else:
             served = [f for i, f in functions.items() if i not in FLASK_FUNCTIONS]
+        framework = "flask" if flask else "fast_api"
         handler = inngest.CommHandler(
-            client=client,
-            functions=served,
-            framework="flask" if flask else "fast_api",
+            client=client, functions=served, framework=framework
         )
-        return cls(client, handler, transport, sync=flask)
+        return cls(client, handler, transport, flask, served, framework)
 
     def request(self, recorded: dict[str, Any]) -> inngest.IncomingRequest:
         headers = headers_of(recorded["headers"])

@@ -3,8 +3,8 @@
 handler (served by uvicorn); then the view choice, CSRF exemption and the
 request handed to middleware.
 
-Django is configured here, once per process; this module is its
-``ROOT_URLCONF``, and each test routes ``urlpatterns`` to the app it needs.
+Django is configured once per process by ``tests.django_site``, whose
+``urlpatterns`` each test routes to the app it needs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from werkzeug.serving import make_server
 
 import inngest_proto as inngest
 from inngest_frameworks import django as inngest_django
+from tests.django_site import ASGIHandler, URLPattern, WSGIHandler
+from tests.django_site import route as _route
 from tests.fakes import FakeTransport
 from tests.inngest_frameworks._sync_hosts import (
     CHECKS,
@@ -41,35 +43,6 @@ from tests.inngest_frameworks._sync_hosts import (
     running,
 )
 from tests.inngest_proto._comm_helpers import call_body, make_client
-
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="tests-only",
-        ROOT_URLCONF=__name__,
-        ALLOWED_HOSTS=["127.0.0.1"],
-        INSTALLED_APPS=[],
-        # CSRF checks on: the view must be exempt for Inngest's POSTs to pass.
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.csrf.CsrfViewMiddleware",
-        ],
-        USE_TZ=True,
-    )
-    django.setup()
-
-# Imported once settings are configured.
-from django.core.handlers.asgi import ASGIHandler  # type: ignore[import-untyped,unused-ignore]
-from django.core.handlers.wsgi import WSGIHandler  # type: ignore[import-untyped,unused-ignore]
-from django.urls import URLPattern, clear_url_caches  # type: ignore[import-untyped,unused-ignore]
-
-#: What Django routes; set by :func:`_route`.
-urlpatterns: list[URLPattern] = []
-
-
-def _route(pattern: URLPattern) -> None:
-    urlpatterns[:] = [pattern]
-    clear_url_caches()  # Django caches the resolver built from the old list
 
 
 def _is_async(pattern: URLPattern) -> bool:
