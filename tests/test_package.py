@@ -143,7 +143,7 @@ def test_readme_python_examples_run() -> None:
     readme = (ROOT / "README.rst").read_text()
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", readme)
     assert len(blocks) >= 2
-    namespace: dict[str, object] = {}
+    namespace: dict[str, object] = {"__name__": "readme_example"}
     env = {"INNGEST_DEV": "1"}
     source = "\n".join(
         "\n".join(line[4:] for line in block.splitlines()) for block in blocks
