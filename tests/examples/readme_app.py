@@ -15,8 +15,8 @@ The examples fetch people and ships from a public API; with no network here
 from __future__ import annotations
 
 import flask
-import inngest_frameworks.flask
 
+import inngest_frameworks.flask
 import inngest_proto as inngest
 
 PEOPLE = {
