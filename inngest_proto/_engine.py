@@ -15,7 +15,7 @@ so it runs under asyncio and trio alike, and the sync path shares every rule.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,7 +90,7 @@ Outcome = FunctionReturned | StepsReported | FunctionFailed
 # --- interrupts (control flow through user code) --------------------------------
 
 
-class _ReportInterrupt(BaseException):
+class ReportInterrupt(BaseException):
     """Stop the user function: these ops are what this call reports."""
 
     def __init__(self, ops: list[StepOp], no_retry: bool = False) -> None:
@@ -99,7 +99,7 @@ class _ReportInterrupt(BaseException):
         self.no_retry = no_retry
 
 
-class _SkipInterrupt(BaseException):
+class SkipInterrupt(BaseException):
     """A step other than the targeted one was reached."""
 
     def __init__(self, user_id: str) -> None:
@@ -107,7 +107,7 @@ class _SkipInterrupt(BaseException):
         self.user_id = user_id
 
 
-class _NestedStepInterrupt(BaseException):
+class NestedStepInterrupt(BaseException):
     """A step was called from inside another step's handler."""
 
 
@@ -172,7 +172,7 @@ class Execution:
             msg = "a step id must be a non-empty string"
             raise TypeError(msg)
         if self._in_step:
-            raise _NestedStepInterrupt
+            raise NestedStepInterrupt
         ident = self._counter.next(user_id)
         raw = self._memos.get(ident.hashed, MISSING)
         if raw is MISSING:
@@ -226,7 +226,7 @@ class Execution:
         self._check_target(ident)
         targeted = self.target is not None
         if not targeted and (self._in_parallel or self.disable_immediate_execution):
-            raise _ReportInterrupt([self._op(ident, Opcode.STEP_PLANNED)])
+            raise ReportInterrupt([self._op(ident, Opcode.STEP_PLANNED)])
         return True
 
     def report(
@@ -236,14 +236,14 @@ class Execution:
         *,
         name: str | None = None,
         opts: dict[str, Any] | None = None,
-    ) -> _ReportInterrupt:
+    ) -> ReportInterrupt:
         """For a new non-run step (sleep, wait, invoke, AI): the op to report."""
         self._check_target(ident)
-        return _ReportInterrupt([self._op(ident, op, name=name, opts=opts)])
+        return ReportInterrupt([self._op(ident, op, name=name, opts=opts)])
 
     def _check_target(self, ident: StepIdentity) -> None:
         if self.target is not None and self.target != ident.hashed:
-            raise _SkipInterrupt(ident.user_id)
+            raise SkipInterrupt(ident.user_id)
 
     # -- running a step's handler ---------------------------------------------------
 
@@ -255,10 +255,10 @@ class Execution:
         finally:
             self._in_step = False
 
-    def step_ran(self, ident: StepIdentity, output: Any) -> _ReportInterrupt:
-        return _ReportInterrupt([self._op(ident, Opcode.STEP_RUN, data=output)])
+    def step_ran(self, ident: StepIdentity, output: Any) -> ReportInterrupt:
+        return ReportInterrupt([self._op(ident, Opcode.STEP_RUN, data=output)])
 
-    def step_raised(self, ident: StepIdentity, err: Exception) -> _ReportInterrupt:
+    def step_raised(self, ident: StepIdentity, err: Exception) -> ReportInterrupt:
         """A step handler raised: ``StepError`` (retry) or ``StepFailed`` (last)."""
         last = self.max_attempts is not None and self.attempt + 1 >= self.max_attempts
         op = Opcode.STEP_FAILED if last else Opcode.STEP_ERROR
@@ -266,9 +266,9 @@ class Execution:
         body = error_body(err, code="unknown", stack=None)
         body["stack"] = _stack_without_first_frame(err)
         _drop_traceback(err)
-        return _ReportInterrupt([self._op(ident, op, error=body)])
+        return ReportInterrupt([self._op(ident, op, error=body)])
 
-    def step_nested(self, ident: StepIdentity) -> _ReportInterrupt:
+    def step_nested(self, ident: StepIdentity) -> ReportInterrupt:
         err = StepNestedError("Nested steps are not supported.")
         body = {
             "code": err.code,
@@ -277,7 +277,7 @@ class Execution:
             "stack": f"{type(err).__name__}: {err.message}\n",
         }
         op = self._op(ident, Opcode.STEP_ERROR, error=body)
-        return _ReportInterrupt([op], no_retry=True)
+        return ReportInterrupt([op], no_retry=True)
 
     # -- parallel groups ------------------------------------------------------------
 
@@ -319,7 +319,7 @@ class ParallelCollector:
         self.ops: list[StepOp] = []
         self.no_retry = False
 
-    def add(self, interrupt: _ReportInterrupt) -> None:
+    def add(self, interrupt: ReportInterrupt) -> None:
         self.ops.extend(interrupt.ops)
         self.no_retry = self.no_retry or interrupt.no_retry
 
@@ -333,21 +333,17 @@ class ParallelCollector:
                 attrs.evolve(op, opts={**(op.opts or {}), "parallelMode": "race"})
                 for op in ops
             ]
-        raise _ReportInterrupt(ops, self.no_retry)
+        raise ReportInterrupt(ops, self.no_retry)
 
 
 # --- turning how the user function ended into an outcome ------------------------
 
 
-def returned_outcome(output: Any) -> Outcome:
-    return FunctionReturned(output)
-
-
 def interrupted_outcome(interrupt: BaseException) -> Outcome:
     """Outcome for an interrupt that escaped the user function."""
-    if isinstance(interrupt, _ReportInterrupt):
+    if isinstance(interrupt, ReportInterrupt):
         return StepsReported(tuple(interrupt.ops), interrupt.no_retry)
-    if isinstance(interrupt, _SkipInterrupt):
+    if isinstance(interrupt, SkipInterrupt):
         err = StepUnexpectedError(
             f'found step "{interrupt.user_id}" when targeting a different step'
         )
@@ -392,12 +388,7 @@ def _retry_at(err: RetryAfterError, now: datetime.datetime | None) -> str:
 
 #: The interrupts a driver must catch around the user function.
 INTERRUPTS: tuple[type[BaseException], ...] = (
-    _ReportInterrupt,
-    _SkipInterrupt,
-    _NestedStepInterrupt,
+    ReportInterrupt,
+    SkipInterrupt,
+    NestedStepInterrupt,
 )
-
-ReportInterrupt = _ReportInterrupt
-SkipInterrupt = _SkipInterrupt
-NestedStepInterrupt = _NestedStepInterrupt
-RunHandler = Callable[..., Any]
