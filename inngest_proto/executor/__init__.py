@@ -1,0 +1,65 @@
+"""The executor core of the embedded dev server: pure, deterministic, no I/O.
+
+:class:`Executor` takes events, SDK replies, timer firings and cancellations,
+each with the current time, and returns actions (:class:`CallSDK`,
+:class:`SetTimer`, :class:`CancelTimer`, :class:`EmitEvent`,
+:class:`RunStarted`, :class:`RunFinished`) for a driver to perform.  Its whole
+memory is :class:`ExecutorState`, plain data a storage layer can persist.
+"""
+
+from __future__ import annotations
+
+from ._actions import (
+    Action,
+    CallSDK,
+    CancelTimer,
+    EmitEvent,
+    RunFinished,
+    RunStarted,
+    SetTimer,
+)
+from ._executor import Executor
+from ._matching import (
+    TriggerMatcher,
+    WaitMatcher,
+    default_trigger_matcher,
+    default_wait_matcher,
+)
+from ._registry import DEFAULT_RETRIES, RegisteredFunction
+from ._state import (
+    ExecutorState,
+    Invoke,
+    Job,
+    JobKind,
+    Run,
+    RunStatus,
+    Timer,
+    TimerKind,
+    Wait,
+)
+
+__all__ = [
+    "DEFAULT_RETRIES",
+    "Action",
+    "CallSDK",
+    "CancelTimer",
+    "EmitEvent",
+    "Executor",
+    "ExecutorState",
+    "Invoke",
+    "Job",
+    "JobKind",
+    "RegisteredFunction",
+    "Run",
+    "RunFinished",
+    "RunStarted",
+    "RunStatus",
+    "SetTimer",
+    "Timer",
+    "TimerKind",
+    "TriggerMatcher",
+    "Wait",
+    "WaitMatcher",
+    "default_trigger_matcher",
+    "default_wait_matcher",
+]

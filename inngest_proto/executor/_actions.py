@@ -1,0 +1,83 @@
+"""What the executor asks its driver to do, as frozen values.
+
+The driver performs actions in list order: it sends calls, sets and cancels
+timers, stores emitted events and run results, and feeds every outcome back
+(``call_finished``/``call_failed``, ``timer_fired``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import attrs
+
+from .._http import OutboundRequest
+from ._state import RunStatus
+
+__all__ = [
+    "Action",
+    "CallSDK",
+    "CancelTimer",
+    "EmitEvent",
+    "RunFinished",
+    "RunStarted",
+    "SetTimer",
+]
+
+
+@attrs.frozen
+class CallSDK:
+    """POST ``request`` to the app; answer with ``call_finished`` or ``call_failed``."""
+
+    run_id: str
+    request_id: str
+    request: OutboundRequest
+
+
+@attrs.frozen
+class SetTimer:
+    """Call ``timer_fired(timer_id, now)`` once ``now >= at`` (Unix seconds)."""
+
+    timer_id: str
+    at: float
+
+
+@attrs.frozen
+class CancelTimer:
+    """The timer is no longer needed; firing it anyway is harmless."""
+
+    timer_id: str
+
+
+@attrs.frozen
+class EmitEvent:
+    """An event the executor published (lifecycle, invoke).
+
+    The executor has already routed it to triggers, waits and invokes; the
+    driver only stores it (so it shows up in ``/v1/events``).
+    """
+
+    event: dict[str, Any]
+
+
+@attrs.frozen
+class RunStarted:
+    run_id: str
+    function_id: str
+    event_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class RunFinished:
+    """``output``: the return value (Completed), the SDK error body (Failed),
+    ``{}`` (Cancelled); ``error`` only when Failed."""
+
+    run_id: str
+    status: RunStatus
+    output: Any
+    error: dict[str, Any] | None = None
+
+
+Action: TypeAlias = (
+    CallSDK | SetTimer | CancelTimer | EmitEvent | RunStarted | RunFinished
+)

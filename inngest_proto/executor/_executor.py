@@ -1,0 +1,537 @@
+"""The executor: a deterministic run state machine, in the h11 manner.
+
+Inputs are method calls (an event arrived, the SDK answered, a timer fired,
+a run was cancelled), each with the current time; each returns the actions
+the driver must perform.  Nothing here reads a clock, sleeps, or does I/O, so
+the same inputs always give the same actions, and a dev server, a test
+toolkit or a simulation can run it on any clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .._converter import unstructure
+from .._events import Event
+from .._function_config import ROOT_STEP_ID, FunctionConfig
+from .._http import OutboundResponse
+from .._opcodes import Opcode, StepOp
+from .._options import TriggerEvent
+from ._actions import Action, EmitEvent, RunFinished
+from ._lifecycle import (
+    FUNCTION_CANCELLED,
+    FUNCTION_FAILED,
+    FUNCTION_FINISHED,
+    FUNCTION_INVOKED,
+    INVOKE_TIMEOUT_MEMO,
+    failure_error,
+    finished_data,
+    invoke_memo,
+    invoked_event,
+    missing_function_finished,
+)
+from ._matching import (
+    TriggerMatcher,
+    WaitMatcher,
+    default_trigger_matcher,
+    default_wait_matcher,
+    name_patterns,
+)
+from ._registry import RegisteredFunction, register_function
+from ._reply import AttemptFailed, FunctionOutput, Reply, read_reply
+from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, Tick
+from ._state import (
+    ExecutorState,
+    Invoke,
+    Job,
+    JobKind,
+    Run,
+    RunStatus,
+    Timer,
+    TimerKind,
+    Wait,
+)
+from ._timing import MAX_WAIT_SECONDS, resolve_time
+
+__all__ = ["Executor"]
+
+_DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
+_LAZY_OPS = frozenset({Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE})
+# Ops that finish later, outside the reply; with more than one op in a reply
+# they make the server track the parallel group (executor.md §6).
+_ASYNC_OPS = frozenset(
+    {
+        Opcode.STEP_PLANNED,
+        Opcode.SLEEP,
+        Opcode.WAIT_FOR_EVENT,
+        Opcode.INVOKE,
+        Opcode.AI_GATEWAY,
+        Opcode.GATEWAY,
+        Opcode.WAIT_FOR_SIGNAL,
+    }
+)
+# The server registers waits (and defers) before it processes other ops.
+_FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
+
+
+class Executor(RunBook):
+    """Runs functions of synced apps: events and SDK replies in, actions out.
+
+    ``signing_key`` signs call requests (leave it ``None`` in dev mode).
+    ``retry_scale`` multiplies the retry backoff (``0`` retries at once, for
+    tests); an explicit ``Retry-After`` is not scaled.  ``trigger_matcher``
+    and ``wait_matcher`` evaluate trigger ``expression``s and wait ``if``
+    conditions on events in wire form (the defaults are stand-ins until CEL,
+    see :mod:`._matching`).  ``state`` resumes from persisted state.
+    """
+
+    def __init__(
+        self,
+        *,
+        signing_key: str | None = None,
+        retry_scale: float = 1.0,
+        trigger_matcher: TriggerMatcher = default_trigger_matcher,
+        wait_matcher: WaitMatcher = default_wait_matcher,
+        state: ExecutorState | None = None,
+    ) -> None:
+        super().__init__(
+            state=state if state is not None else ExecutorState(),
+            signing_key=signing_key,
+            retry_scale=retry_scale,
+        )
+        self._trigger_matcher = trigger_matcher
+        self._wait_matcher = wait_matcher
+
+    # -- registry -------------------------------------------------------------------
+
+    def register_app(self, app_url: str, configs: Iterable[FunctionConfig]) -> None:
+        """Make ``configs`` the functions of the app at ``app_url`` (a sync).
+
+        Functions the app no longer lists are dropped; their running runs fail
+        at their next call.
+        """
+        gone = [k for k, f in self._functions.items() if f.app_url == app_url]
+        for fn_id in gone:
+            del self._functions[fn_id]
+        for config in configs:
+            self._functions[config.id] = register_function(app_url, config)
+
+    @property
+    def functions(self) -> Mapping[str, RegisteredFunction]:
+        return self._functions
+
+    def get_run(self, run_id: str) -> Run | None:
+        return self.state.runs.get(run_id)
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def receive_event(
+        self, event: Event | Mapping[str, Any], now: float
+    ) -> list[Action]:
+        """Route an incoming event: start runs, resume waits and invokes.
+
+        An event without ``id`` gets a new ULID and one without ``ts`` gets
+        ``now``; give the id yourself to know it.
+        """
+        raw = unstructure(event) if isinstance(event, Event) else dict(event)
+        tick = Tick(now)
+        self._route(self._normalize(raw, now), tick)
+        return tick.out
+
+    def call_finished(
+        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+    ) -> list[Action]:
+        """The app answered the call ``request_id`` of ``run_id``."""
+        tick = Tick(now)
+        found = self._in_flight(run_id, request_id)
+        if found is None:
+            return tick.out  # the run ended (e.g. cancelled) meanwhile: discard
+        run, job = found
+        reply = read_reply(response)
+        if reply.request_version is not None:
+            run.request_version = reply.request_version
+        outcome = reply.outcome
+        if isinstance(outcome, FunctionOutput):
+            self._finalize(run, RunStatus.COMPLETED, tick, output=outcome.value)
+        elif isinstance(outcome, AttemptFailed):
+            self._attempt_failed(run, job, outcome, reply, tick)
+        else:
+            self._handle_ops(run, job, outcome.ops, reply, tick)
+        return tick.out
+
+    def call_failed(
+        self, run_id: str, request_id: str, error_text: str, now: float
+    ) -> list[Action]:
+        """The call got no reply (connection error, timeout): retry it."""
+        tick = Tick(now)
+        found = self._in_flight(run_id, request_id)
+        if found is not None:
+            run, job = found
+            failure = AttemptFailed(error_text)
+            no_headers = Reply(failure, None, retry_after=None, request_version=None)
+            self._attempt_failed(run, job, failure, no_headers, tick)
+        return tick.out
+
+    def timer_fired(self, timer_id: str, now: float) -> list[Action]:
+        tick = Tick(now)
+        timer = self.state.timers.pop(timer_id, None)
+        if timer is None:
+            return tick.out  # cancelled, or fired twice
+        run = self.state.runs.get(timer.run_id)
+        if run is None or not run.is_running:
+            return tick.out
+        if timer_id in run.timer_ids:
+            run.timer_ids.remove(timer_id)
+        self._on_timer(run, timer, tick)
+        return tick.out
+
+    def cancel(self, run_id: str, now: float) -> list[Action]:
+        """Cancel a run (``DELETE /v1/runs/{id}``); a call in flight keeps
+        going but its reply is discarded."""
+        tick = Tick(now)
+        run = self.state.runs.get(run_id)
+        if run is not None and run.is_running:
+            self._finalize(run, RunStatus.CANCELLED, tick, output={})
+        return tick.out
+
+    # -- events ---------------------------------------------------------------------
+
+    def _normalize(self, event: dict[str, Any], now: float) -> dict[str, Any]:
+        """The event as stored and sent: with ``id``, ``ts``, ``data`` and ``user``."""
+        event = dict(event)
+        if not event.get("id"):
+            event["id"] = self._mint(now)
+        if not event.get("ts"):
+            event["ts"] = int(now * 1000)
+        if event.get("data") is None:
+            event["data"] = {}
+        if event.get("user") is None:
+            event["user"] = {}
+        return event
+
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None:
+        """Publish an event of our own: stored by the driver, routed by us."""
+        event = self._normalize(event, tick.now)
+        tick.out.append(EmitEvent(event))
+        self._route(event, tick)
+
+    def _route(self, event: dict[str, Any], tick: Tick) -> None:
+        """What an event does (executor.md §2.1), in the server's order."""
+        for fn in list(self._functions.values()):
+            if self._triggers(fn, event):
+                self._schedule(fn, [event], tick)
+        if event["name"] == FUNCTION_INVOKED:
+            self._start_invoked(event, tick)
+        self._match_waits(event, tick)
+        if event["name"] == FUNCTION_FINISHED:
+            self._resume_invoker(event, tick)
+
+    def _triggers(self, fn: RegisteredFunction, event: dict[str, Any]) -> bool:
+        """Whether ``event`` passes one of ``fn``'s triggers (first one wins)."""
+        patterns = name_patterns(event["name"])
+        for trigger in fn.config.triggers:
+            if not isinstance(trigger, TriggerEvent) or trigger.event not in patterns:
+                continue
+            if trigger.expression is None:
+                return True
+            try:
+                if self._trigger_matcher(trigger.expression, event):
+                    return True
+            except Exception:  # noqa: S112 - an evaluation error skips the trigger
+                continue
+        return False
+
+    def _start_invoked(self, event: dict[str, Any], tick: Tick) -> None:
+        meta = event["data"].get("_inngest")
+        meta = meta if isinstance(meta, dict) else {}
+        fn_id = str(meta.get("fn_id", ""))
+        target = self._functions.get(fn_id) or next(
+            (f for f in self._functions.values() if f.uuid == fn_id), None
+        )
+        if target is not None:
+            self._schedule(target, [event], tick)
+            return
+        # The invoker must not wait forever for a function that cannot run.
+        correlation = meta.get("correlation_id")
+        finished = missing_function_finished(
+            fn_id,
+            correlation if isinstance(correlation, str) else None,
+            self._mint(tick.now),
+            tick.now_ms,
+        )
+        self._emit(finished, tick)
+
+    def _match_waits(self, event: dict[str, Any], tick: Tick) -> None:
+        # Collected first: resuming a run creates runs and events as it goes.
+        matched: list[tuple[Run, Wait]] = []
+        for run in self.state.runs.values():
+            if not run.is_running or not run.waits:
+                continue
+            for wait in run.waits.values():
+                if wait.event_name != event["name"]:
+                    continue
+                try:
+                    hit = self._wait_matcher(wait.expression, run.event, event)
+                except Exception:
+                    hit = False
+                if hit is True:
+                    matched.append((run, wait))
+        for run, wait in matched:
+            if run.is_running and run.waits.get(wait.step_id) is wait:
+                del run.waits[wait.step_id]
+                self._clear_timer(run, wait.timer_id, tick)
+                self._complete_step(run, wait.step_id, event, "event", tick)
+
+    def _resume_invoker(self, event: dict[str, Any], tick: Tick) -> None:
+        correlation = event["data"].get("correlation_id")
+        if not isinstance(correlation, str):
+            return
+        run_id, _, step_id = correlation.rpartition(".")
+        run = self.state.runs.get(run_id)
+        if run is None or not run.is_running:
+            return
+        invoke = run.invokes.get(step_id)
+        if invoke is None or invoke.correlation_id != correlation:
+            return
+        del run.invokes[step_id]
+        self._clear_timer(run, invoke.timer_id, tick)
+        self._complete_step(run, step_id, invoke_memo(event), "invoke", tick)
+
+    # -- replies --------------------------------------------------------------------
+
+    def _in_flight(self, run_id: str, request_id: str) -> tuple[Run, Job] | None:
+        run = self.state.runs.get(run_id)
+        if run is None or not run.is_running:
+            return None
+        job = run.in_flight.pop(request_id, None)
+        return None if job is None else (run, job)
+
+    def _attempt_failed(
+        self, run: Run, job: Job, failure: AttemptFailed, reply: Reply, tick: Tick
+    ) -> None:
+        error = failure.error
+        if reply.no_retry is True:
+            error = "NonRetriableError"
+        elif job.attempt + 1 < self._max_attempts(run):
+            self._retry(run, job, reply.retry_after, tick)
+            return
+        shape = failure_error(error, failure.body)
+        # The run's output is the SDK's error body (executor.md §10.4).
+        output = shape if failure.body is None else failure.body
+        self._finalize(run, RunStatus.FAILED, tick, output=output, error=shape)
+
+    def _handle_ops(
+        self, run: Run, job: Job, ops: tuple[StepOp, ...], reply: Reply, tick: Tick
+    ) -> None:
+        active = [op for op in ops if op.op not in _LAZY_OPS]
+        if len(active) > 1:
+            # Parallel steps: plan every later step rather than run it inline.
+            run.force_step_plan = True
+            if run.request_version >= TRACKED_PARALLEL_VERSION and any(
+                op.op in _ASYNC_OPS for op in active
+            ):
+                for op in active:
+                    if op.id not in run.pending:
+                        run.pending.append(op.id)
+                    if (op.opts or {}).get("parallelMode") == "race":
+                        run.race_steps.append(op.id)
+        if all(op.op is Opcode.NONE for op in ops):
+            # Nothing to do: drive discovery again, once per state.
+            redrive = Job(
+                job_id=f"{run.run_id}-{len(run.stack)}-redrive",
+                kind=JobKind.DISCOVERY,
+                target=ROOT_STEP_ID,
+                follows=job.follows,
+            )
+            self._enqueue(run, redrive, tick)
+            return
+        for op in sorted(ops, key=lambda op: op.op not in _FIRST_OPS):
+            if not run.is_running:
+                break
+            self._handle_op(run, job, op, reply, tick)
+
+    def _handle_op(
+        self, run: Run, job: Job, op: StepOp, reply: Reply, tick: Tick
+    ) -> None:
+        kind = op.op
+        if kind is Opcode.STEP_RUN:
+            self._complete_step(run, op.id, {"data": op.data}, "discover", tick)
+        elif kind is Opcode.STEP:
+            # The legacy op stores its data as given.
+            self._complete_step(run, op.id, op.data, "discover", tick)
+        elif kind is Opcode.STEP_ERROR:
+            if reply.no_retry is True or job.attempt + 1 >= self._max_attempts(run):
+                # The server turns a last-attempt StepError into StepFailed.
+                self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+            else:
+                self._retry(run, job, reply.retry_after, tick)
+        elif kind is Opcode.STEP_FAILED:
+            self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+        elif kind is Opcode.STEP_PLANNED:
+            planned = Job(
+                job_id=f"{run.run_id}-{op.id}-plan",
+                kind=JobKind.STEP,
+                target=op.id,
+                follows=job.follows,
+            )
+            self._enqueue(run, planned, tick)
+        elif kind is Opcode.SLEEP:
+            self._sleep(run, op, tick)
+        elif kind is Opcode.WAIT_FOR_EVENT:
+            self._wait(run, op, tick)
+        elif kind is Opcode.INVOKE:
+            self._invoke(run, op, tick)
+        elif kind is Opcode.RUN_COMPLETE:
+            self._finalize(run, RunStatus.COMPLETED, tick, output=op.data)
+        elif kind is Opcode.DISCOVERY_REQUEST:
+            discovery = Job(
+                job_id=f"{run.run_id}-{self._mint(tick.now)}-discovery",
+                kind=JobKind.DISCOVERY,
+                target=ROOT_STEP_ID,
+                follows=job.follows,
+            )
+            self._enqueue(run, discovery, tick)
+        elif kind not in _LAZY_OPS:
+            message = f"the {kind.value} opcode is not supported by this executor yet"
+            self._fail(run, message, tick)
+
+    # -- sleeps, waits, invokes ------------------------------------------------------
+
+    def _step_is_open(self, run: Run, step_id: str) -> bool:
+        """Whether a step already finished or is already being waited on.
+
+        An SDK reports a sleep, wait or invoke again on every discovery until
+        it ends; only the first report counts.
+        """
+        if step_id in run.steps or step_id in run.waits or step_id in run.invokes:
+            return True
+        return any(
+            (timer := self.state.timers.get(t)) is not None and timer.step_id == step_id
+            for t in run.timer_ids
+        )
+
+    def _until(self, run: Run, text: object, what: str, tick: Tick) -> float | None:
+        """``text`` as an absolute time, or ``None`` after failing the run."""
+        try:
+            at = resolve_time(str(text), tick.now)
+        except ValueError as err:
+            self._fail(run, f"invalid {what}: {err}", tick)
+            return None
+        if at - tick.now > MAX_WAIT_SECONDS:
+            self._fail(run, f"{what} {text!r} is longer than 366 days", tick)
+            return None
+        return max(at, tick.now)
+
+    def _sleep(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        at = self._until(run, opts.get("duration") or op.name, "sleep", tick)
+        if at is not None:
+            self._set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
+
+    def _wait(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        timeout = opts.get("timeout")
+        # No timeout means the wait expires at once, as on the server.
+        at = self._until(run, timeout, "wait timeout", tick) if timeout else tick.now
+        if at is None:
+            return
+        expression = opts.get("if")
+        timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
+        run.waits[op.id] = Wait(
+            step_id=op.id,
+            event_name=str(opts.get("event") or op.name),
+            expression=expression if isinstance(expression, str) else None,
+            timer_id=timer_id,
+        )
+
+    def _invoke(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        if not isinstance(opts.get("function_id"), str):
+            self._fail(run, "InvokeFunction op without opts.function_id", tick)
+            return
+        timeout = opts.get("timeout")
+        if timeout:
+            at = self._until(run, timeout, "invoke timeout", tick)
+            if at is None:
+                return
+        else:
+            at = tick.now + _DEFAULT_INVOKE_TIMEOUT
+        correlation = f"{run.run_id}.{op.id}"
+        timer_id = self._set_timer(
+            run, TimerKind.INVOKE_TIMEOUT, at, tick, step_id=op.id
+        )
+        run.invokes[op.id] = Invoke(op.id, correlation, timer_id)
+        fn = self._functions[run.function_id]
+        event = invoked_event(
+            opts=opts,
+            correlation_id=correlation,
+            expire_ms=int(at * 1000),
+            group_id=self._mint(tick.now),
+            display_name=op.display_name or op.id,
+            source_fn_uuid=fn.uuid,
+            source_app_uuid=fn.app_uuid,
+            new_id=self._mint(tick.now),
+            now_ms=tick.now_ms,
+        )
+        self._emit(event, tick)
+
+    def _on_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+        step_id = timer.step_id or ""
+        if timer.kind in {TimerKind.START, TimerKind.RETRY}:
+            assert timer.job is not None  # both kinds are always set with a job
+            self._dispatch(run, timer.job, tick)
+        elif timer.kind is TimerKind.SLEEP:
+            self._complete_step(run, step_id, None, "sleep", tick)
+        elif timer.kind is TimerKind.WAIT_TIMEOUT:
+            if run.waits.pop(step_id, None) is not None:
+                self._complete_step(run, step_id, None, "timeout", tick)
+        elif run.invokes.pop(step_id, None) is not None:
+            # The child keeps running; its result is no longer awaited.
+            self._complete_step(run, step_id, INVOKE_TIMEOUT_MEMO, "timeout", tick)
+
+    # -- finishing ------------------------------------------------------------------
+
+    def _fail(self, run: Run, message: str, tick: Tick) -> None:
+        error = failure_error(message, None)
+        self._finalize(run, RunStatus.FAILED, tick, output=error, error=error)
+
+    def _finalize(
+        self,
+        run: Run,
+        status: RunStatus,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """End the run, drop its timers and calls, publish its lifecycle events."""
+        run.status = status
+        run.output = output
+        run.error = error
+        run.ended_at = tick.now
+        for timer_id in list(run.timer_ids):
+            self._clear_timer(run, timer_id, tick)
+        run.in_flight.clear()
+        run.waits.clear()
+        run.invokes.clear()
+        run.pending.clear()
+        tick.out.append(RunFinished(run.run_id, status, output, error))
+        # Runs of a lifecycle event emit none themselves, so a failing
+        # on-failure handler cannot loop.
+        if run.event["name"] in {FUNCTION_FINISHED, FUNCTION_FAILED}:
+            return
+        data = finished_data(run)
+        self._emit({"name": FUNCTION_FINISHED, "data": data}, tick)
+        # The run id as event id: handlers of these fire once per run.
+        if status is RunStatus.FAILED:
+            self._emit({"name": FUNCTION_FAILED, "id": run.run_id, "data": data}, tick)
+        elif status is RunStatus.CANCELLED:
+            cancelled = {"name": FUNCTION_CANCELLED, "id": run.run_id, "data": data}
+            self._emit(cancelled, tick)

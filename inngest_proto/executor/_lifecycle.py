@@ -1,0 +1,173 @@
+"""The internal events the executor publishes, and the memos they become.
+
+Shapes follow executor.md §7.3 and §10 and events.md §3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._state import Run, RunStatus
+
+__all__ = [
+    "FUNCTION_CANCELLED",
+    "FUNCTION_FAILED",
+    "FUNCTION_FINISHED",
+    "FUNCTION_INVOKED",
+    "INVOKE_TIMEOUT_MEMO",
+    "failure_error",
+    "finished_data",
+    "invoke_memo",
+    "invoked_event",
+    "missing_function_finished",
+]
+
+FUNCTION_FINISHED = "inngest/function.finished"
+FUNCTION_FAILED = "inngest/function.failed"
+FUNCTION_CANCELLED = "inngest/function.cancelled"
+FUNCTION_INVOKED = "inngest/function.invoked"
+
+_TIMEOUT_MESSAGE = "Timed out waiting for invoked function to complete"
+INVOKE_TIMEOUT_MEMO: dict[str, Any] = {
+    "error": {
+        "error": f"InngestInvokeTimeoutError: {_TIMEOUT_MESSAGE}",
+        "name": "InngestInvokeTimeoutError",
+        "message": _TIMEOUT_MESSAGE,
+    }
+}
+
+
+def failure_error(error_text: str, body: Any) -> dict[str, Any]:
+    """The standard error of a failed run: ``{"error", "name", "message", "stack"?}``.
+
+    ``name``/``message``/``stack`` come from the SDK's error body, or from an
+    ``error`` or ``body`` object inside it (other SDKs wrap theirs).
+    """
+    source: dict[str, Any] = {}
+    if isinstance(body, dict):
+        source = body
+        for key in ("error", "body"):
+            inner = body.get(key)
+            if isinstance(inner, dict) and "message" not in body:
+                source = inner
+                break
+    name = source.get("name")
+    message = source.get("message")
+    out: dict[str, Any] = {
+        "error": error_text,
+        "name": name if isinstance(name, str) and name else "Error",
+        "message": message if isinstance(message, str) and message else error_text,
+    }
+    stack = source.get("stack")
+    if isinstance(stack, str):
+        out["stack"] = stack
+    return out
+
+
+def correlation_id_of(run: Run) -> str | None:
+    """The invoke correlation id a run was started with, if it was invoked."""
+    meta = run.event.get("data", {}).get("_inngest")
+    if run.event.get("name") == FUNCTION_INVOKED and isinstance(meta, dict):
+        value = meta.get("correlation_id")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def finished_data(run: Run) -> dict[str, Any]:
+    """``data`` of the finished/failed/cancelled events for a finished ``run``."""
+    data: dict[str, Any] = {
+        "function_id": run.function_id,
+        "run_id": run.run_id,
+        "event": run.event,
+        "events": run.events,
+    }
+    if run.status is RunStatus.COMPLETED:
+        data["result"] = run.output
+    elif run.status is RunStatus.FAILED:
+        data["error"] = run.error
+        data["result"] = run.output
+    correlation = correlation_id_of(run)
+    if correlation is not None:
+        data["correlation_id"] = correlation
+    data["_inngest"] = {"status": run.status.value}
+    return data
+
+
+def invoked_event(
+    *,
+    opts: dict[str, Any],
+    correlation_id: str,
+    expire_ms: int,
+    group_id: str,
+    display_name: str,
+    source_fn_uuid: str,
+    source_app_uuid: str,
+    new_id: str,
+    now_ms: int,
+) -> dict[str, Any]:
+    """The ``inngest/function.invoked`` event for an ``InvokeFunction`` op."""
+    payload = opts.get("payload")
+    payload = payload if isinstance(payload, dict) else {}
+    data = payload.get("data")
+    user = payload.get("user")
+    event: dict[str, Any] = {
+        "name": FUNCTION_INVOKED,
+        "id": payload.get("id") or new_id,
+        "ts": now_ms,
+        "data": {
+            **(data if isinstance(data, dict) else {}),
+            "_inngest": {
+                "fn_id": str(opts.get("function_id", "")),
+                "correlation_id": correlation_id,
+                "expire": expire_ms,
+                "gid": group_id,
+                "name": display_name,
+                "source_app_id": source_app_uuid,
+                "source_fn_id": source_fn_uuid,
+                "source_fn_v": 1,
+            },
+        },
+        "user": user if isinstance(user, dict) else {},
+    }
+    if isinstance(payload.get("v"), str):
+        event["v"] = payload["v"]
+    return event
+
+
+def missing_function_finished(
+    fn_id: str, correlation_id: str | None, new_id: str, now_ms: int
+) -> dict[str, Any]:
+    """The synthetic finished event that fails an invoke of an unknown function."""
+    data: dict[str, Any] = {
+        "function_id": fn_id,
+        "error": {
+            "name": "Error",
+            "message": f"could not find function with ID: {fn_id}",
+        },
+        "_inngest": {"status": RunStatus.FAILED.value},
+    }
+    if correlation_id is not None:
+        data["correlation_id"] = correlation_id
+    return {
+        "name": FUNCTION_FINISHED,
+        "id": new_id,
+        "ts": now_ms,
+        "data": data,
+        "user": {},
+    }
+
+
+def invoke_memo(finished: dict[str, Any]) -> Any:
+    """The caller's memo from the child's finished event (executor.md §7.3 step 5).
+
+    ``error`` is checked first; a ``null`` result still counts as a result.
+    Neither key (the child returned an empty body): the whole event object,
+    as the server does.
+    """
+    data = finished.get("data")
+    if isinstance(data, dict):
+        if "error" in data:
+            return {"error": data["error"]}
+        if "result" in data:
+            return {"data": data["result"]}
+    return finished

@@ -1,0 +1,87 @@
+"""Which functions an event triggers, and the stand-in expression matchers.
+
+Expressions are CEL (expressions.md), which this package does not evaluate:
+the executor takes matchers as callables so the CEL module plugs in later.
+The defaults understand one form, ``<operand> == <operand>`` where an operand
+is a dotted path (``event.data.id``, ``async.data.id``) or a literal, which
+covers the on-failure trigger (``event.data.function_id == '<id>'``) and the
+usual ``if_exp`` of a wait; any other expression counts as true.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias
+
+__all__ = [
+    "TriggerMatcher",
+    "WaitMatcher",
+    "default_trigger_matcher",
+    "default_wait_matcher",
+    "name_patterns",
+]
+
+#: ``(expression, event) -> bool``: does a trigger's ``expression`` pass?
+TriggerMatcher: TypeAlias = Callable[[str, Mapping[str, Any]], bool]
+#: ``(if_expression, run_event, candidate) -> bool``: does ``candidate`` resume a
+#: wait?  ``if_expression`` is ``None`` when the wait has no condition.
+WaitMatcher: TypeAlias = Callable[
+    [str | None, Mapping[str, Any], Mapping[str, Any]], bool
+]
+
+
+def name_patterns(name: str) -> set[str]:
+    """The trigger patterns an event name matches (executor.md §2.1).
+
+    ``app/user.created`` -> itself, ``app/*`` and ``app/user.*``.
+    """
+    patterns = {name}
+    for index, char in enumerate(name):
+        if char in "/.":
+            patterns.add(name[: index + 1] + "*")
+    return patterns
+
+
+_OPERAND = r"""(?:[A-Za-z_][\w.]*|'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?)"""
+_EQUALITY = re.compile(rf"\s*({_OPERAND})\s*==\s*({_OPERAND})\s*")
+_MISSING = object()
+
+
+def _operand(text: str, scope: Mapping[str, Any]) -> Any:
+    if text[0] in "'\"":
+        return text[1:-1]
+    if text in ("true", "false", "null"):
+        return json.loads(text)
+    if text[0].isdigit() or text[0] == "-":
+        return json.loads(text)
+    value: Any = scope
+    for part in text.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _evaluate(expression: str, scope: Mapping[str, Any]) -> bool:
+    match = _EQUALITY.fullmatch(expression)
+    if match is None:
+        return True  # not understood: a placeholder until CEL plugs in
+    left = _operand(match.group(1), scope)
+    right = _operand(match.group(2), scope)
+    # A missing attribute is null in CEL-with-Inngest's rules, which never
+    # equals a present value.
+    return left is not _MISSING and right is not _MISSING and left == right
+
+
+def default_trigger_matcher(expression: str, event: Mapping[str, Any]) -> bool:
+    return _evaluate(expression, {"event": event})
+
+
+def default_wait_matcher(
+    expression: str | None, run_event: Mapping[str, Any], candidate: Mapping[str, Any]
+) -> bool:
+    if expression is None:
+        return True
+    return _evaluate(expression, {"event": run_event, "async": candidate})

@@ -1,0 +1,171 @@
+"""Reading the SDK's reply to a call request (executor.md §4.1-§4.2).
+
+A reply becomes one of three outcomes: the function's output (200 and other
+2xx), a list of ops (206), or a failed attempt with the error text the server
+would record.  The retry headers are read here too, since a ``StepError`` op
+obeys them as well as a failed attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import attrs
+
+from .. import _json
+from .._converter import structure
+from .._http import OutboundResponse, normalize_headers
+from .._opcodes import Opcode, StepOp
+
+__all__ = [
+    "AttemptFailed",
+    "FunctionOutput",
+    "Reply",
+    "StepOps",
+    "read_reply",
+]
+
+#: The error text of a 2xx reply without ``X-Inngest-SDK``.
+NOT_SDK = "NOT_SDK: The response did not come from an Inngest SDK"
+_PARTIAL = 206
+_STREAMED = 201
+_MAX_OPS = 1000
+# The server matches opcode strings case-insensitively.  StepNotFound exists
+# only in the TS SDK's enum: the server has no such op, and a reply carrying
+# it is unparsable.
+_OPCODES = {op.value.lower(): op for op in Opcode if op is not Opcode.STEP_NOT_FOUND}
+
+
+@attrs.frozen
+class FunctionOutput:
+    value: Any
+
+
+@attrs.frozen
+class StepOps:
+    ops: tuple[StepOp, ...]
+
+
+@attrs.frozen
+class AttemptFailed:
+    #: The executor's error string (``invalid status code: 500``, ...).
+    error: str
+    #: The reply body (parsed JSON, else text); ``None`` without a body.
+    body: Any = None
+
+
+Outcome: TypeAlias = FunctionOutput | StepOps | AttemptFailed
+
+
+@attrs.frozen
+class Reply:
+    outcome: Outcome
+    #: ``X-Inngest-No-Retry``: ``True``/``False`` when sent, else ``None``.
+    no_retry: bool | None
+    retry_after: str | None
+    request_version: int | None
+
+
+def read_reply(response: OutboundResponse) -> Reply:
+    status, headers, body = response.status, dict(response.headers), response.body
+    if status == _STREAMED:
+        status, headers, body = _unwrap_stream(headers, body)
+    no_retry_header = headers.get("x-inngest-no-retry")
+    no_retry = None if no_retry_header is None else no_retry_header.lower() == "true"
+    version_header = headers.get("x-inngest-req-version", "")
+    version = int(version_header) if version_header.lstrip("-").isdigit() else None
+    return Reply(
+        outcome=_outcome(status, headers, body),
+        no_retry=no_retry,
+        retry_after=headers.get("retry-after"),
+        request_version=version,
+    )
+
+
+def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if not 200 <= status < 300:
+        return AttemptFailed(f"invalid status code: {status}", _loose_json(body))
+    if "x-inngest-sdk" not in headers:
+        # A proxy or a framework error page answered, not the SDK: retry.
+        return AttemptFailed(NOT_SDK, _loose_json(body))
+    if status != _PARTIAL:
+        return FunctionOutput(_loose_json(body))
+    try:
+        return StepOps(parse_ops(body))
+    except ValueError as err:
+        return AttemptFailed(f"invalid opcodes: {err}", _loose_json(body))
+
+
+def _loose_json(body: bytes) -> Any:
+    """Parsed JSON, or the text itself when it is not JSON (as the server keeps it)."""
+    if not body:
+        return None
+    try:
+        return _json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", errors="replace")
+
+
+def parse_ops(body: bytes) -> tuple[StepOp, ...]:
+    """The ops of a 206 body; raises :class:`ValueError` naming the problem."""
+    raw = _json.loads(body)  # empty or whitespace bodies fail here, as they should
+    if isinstance(raw, dict):
+        raw = [raw]  # legacy SDKs answer a single op object
+    if not isinstance(raw, list):
+        msg = f"expected an array of ops, got {_json.json_type(raw)}"
+        raise ValueError(msg)
+    if not raw:
+        return (StepOp(id="", op=Opcode.NONE, name="", display_name=""),)
+    if len(raw) > _MAX_OPS:
+        msg = f"{len(raw)} ops in one reply, more than the {_MAX_OPS} allowed"
+        raise ValueError(msg)
+    return tuple(_parse_op(item, index) for index, item in enumerate(raw))
+
+
+def _parse_op(item: Any, index: int) -> StepOp:
+    if not isinstance(item, dict):
+        msg = f"op {index} is {_json.json_type(item)}, not an object"
+        raise ValueError(msg)
+    op_name = item.get("op")
+    opcode = _OPCODES.get(op_name.lower()) if isinstance(op_name, str) else None
+    if opcode is None:
+        msg = f"op {index} has unknown opcode {op_name!r}"
+        raise ValueError(msg)
+    if not isinstance(item.get("id"), str):
+        msg = f"op {index} has no string id"
+        raise ValueError(msg)
+    if opcode is Opcode.STEP_ERROR and not isinstance(item.get("error"), dict):
+        msg = f"op {index} is a StepError without an error object"
+        raise ValueError(msg)
+    try:
+        return structure({**item, "op": opcode.value}, StepOp)
+    except (KeyError, TypeError, ValueError) as err:
+        msg = f"op {index} is malformed: {err}"
+        raise ValueError(msg) from None
+
+
+def _unwrap_stream(
+    headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes]:
+    """A streamed reply's real status, headers and body (http.md §5.5).
+
+    The keepalive spaces before the wrapper are JSON whitespace.
+    """
+    try:
+        wrapper = _json.loads(body)
+    except ValueError:
+        return 500, headers, body
+    if not isinstance(wrapper, dict) or not isinstance(wrapper.get("status"), int):
+        return 500, headers, body
+    inner = wrapper.get("body")
+    if isinstance(inner, str):
+        inner_body = inner.encode()
+    else:
+        inner_body = b"" if inner is None else _json.dumps_compact(inner)
+    extra = wrapper.get("headers")
+    if isinstance(extra, dict):
+        headers = {
+            **headers,
+            **normalize_headers({str(k): str(v) for k, v in extra.items()}),
+        }
+    return wrapper["status"], headers, inner_body

@@ -1,0 +1,90 @@
+"""The call request the executor POSTs to an app (executor.md §3)."""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+
+from .._http import OutboundRequest
+from .._jcs import canonicalize
+from .._signing import compute_signature
+from ._state import Job, Run
+
+__all__ = ["build_call_request", "target_url"]
+
+# The queue shard named in ``qi_id``; opaque to SDKs, which only echo it.
+_SHARD = "dev"
+
+
+def target_url(runtime_url: str, step_id: str) -> str:
+    """``runtime_url`` (which carries ``fnId`` and ``stepId``) with ``stepId`` set."""
+    parts = urllib.parse.urlsplit(runtime_url)
+    query = [
+        (name, value)
+        for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if name != "stepId"
+    ]
+    query.append(("stepId", step_id))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def build_call_request(
+    *,
+    run: Run,
+    job: Job,
+    runtime_url: str,
+    fn_uuid: str,
+    max_attempts: int,
+    request_id: str,
+    signing_key: str | None,
+    now: float,
+) -> OutboundRequest:
+    """The POST for one dispatch of ``job``.
+
+    The body is JCS-canonical, as the server signs it; memos go in stack order
+    (canonicalization sorts the keys anyway; ``ctx.stack`` carries the order).
+    """
+    current = run.stack.index(job.follows) + 1 if job.follows in run.stack else 0
+    body = {
+        "ctx": {
+            "attempt": job.attempt,
+            "disable_immediate_execution": run.force_step_plan,
+            "env": "",
+            "fn_id": fn_uuid,
+            "job_id": job.job_id,
+            "max_attempts": max_attempts,
+            "qi_id": base64.b64encode(f"{job.job_id}::{_SHARD}".encode()).decode(),
+            "request_id": request_id,
+            "run_id": run.run_id,
+            "stack": {"current": current, "stack": list(run.stack)},
+            "step_id": "step",
+            "use_api": False,
+        },
+        "defers": {},
+        "event": run.event,
+        "events": run.events,
+        "steps": {step_id: run.steps[step_id] for step_id in run.stack},
+        # Python reads the top-level flag, TypeScript the one in ctx: send both.
+        "use_api": False,
+        "version": run.request_version,
+    }
+    raw = canonicalize(body)
+    headers = {
+        "content-type": "application/json",
+        "x-inngest-step-id": job.target,
+        "x-inngest-req-version": str(run.request_version),
+        "x-run-id": run.run_id,
+        "x-request-id": request_id,
+        "x-inngest-job-id": job.job_id,
+    }
+    if signing_key:
+        t = int(now)
+        headers["x-inngest-signature"] = (
+            f"t={t}&s={compute_signature(raw, signing_key, t)}"
+        )
+    return OutboundRequest(
+        method="POST",
+        url=target_url(runtime_url, job.target),
+        headers=headers,
+        body=raw,
+    )

@@ -1,0 +1,197 @@
+"""The executor's bookkeeping: ids, timers, queue items, steps saved.
+
+:class:`RunBook` holds the state and the primitives every transition uses;
+:class:`~._executor.Executor` builds the transitions on top.  Each input
+works on one :class:`Tick`: the time it happened and the actions it yields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .._function_config import ROOT_STEP_ID
+from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
+from ._ids import ulid
+from ._registry import DEFAULT_RETRIES, RegisteredFunction
+from ._request import build_call_request
+from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
+from ._timing import backoff_seconds, parse_retry_after
+
+__all__ = ["RunBook", "Tick"]
+
+_IDEMPOTENCY_SECONDS = 24 * 3600.0
+# Expired keys are pruned past this many, so the map stays bounded.
+_SEEN_KEYS_SOFT_LIMIT = 10_000
+#: The request version from which parallel groups are tracked (executor.md §6).
+TRACKED_PARALLEL_VERSION = 2
+
+
+@attrs.define
+class Tick:
+    """One input being handled: its time (Unix seconds) and the actions so far."""
+
+    now: float
+    out: list[Action] = attrs.field(factory=list)
+
+    @property
+    def now_ms(self) -> int:
+        return int(self.now * 1000)
+
+
+class RunBook:
+    def __init__(
+        self, *, state: ExecutorState, signing_key: str | None, retry_scale: float
+    ) -> None:
+        if not retry_scale >= 0:
+            msg = f"retry_scale must be >= 0, got {retry_scale!r}"
+            raise ValueError(msg)
+        self.state = state
+        self._signing_key = signing_key
+        self._retry_scale = retry_scale
+        self._functions: dict[str, RegisteredFunction] = {}
+
+    def _fail(self, run: Run, message: str, tick: Tick) -> None:
+        """Fail ``run`` for a reason of the executor's own."""
+        raise NotImplementedError
+
+    # -- ids and timers -------------------------------------------------------------
+
+    def _mint(self, now: float) -> str:
+        self.state.counter += 1
+        return ulid(int(now * 1000), self.state.counter)
+
+    def _set_timer(
+        self,
+        run: Run,
+        kind: TimerKind,
+        at: float,
+        tick: Tick,
+        *,
+        step_id: str | None = None,
+        job: Job | None = None,
+    ) -> str:
+        timer_id = f"{kind.value}-{self._mint(tick.now)}"
+        self.state.timers[timer_id] = Timer(
+            timer_id=timer_id,
+            run_id=run.run_id,
+            kind=kind,
+            at=at,
+            step_id=step_id,
+            job=job,
+        )
+        run.timer_ids.append(timer_id)
+        tick.out.append(SetTimer(timer_id, at))
+        return timer_id
+
+    def _clear_timer(self, run: Run, timer_id: str, tick: Tick) -> None:
+        if self.state.timers.pop(timer_id, None) is not None:
+            tick.out.append(CancelTimer(timer_id))
+        if timer_id in run.timer_ids:
+            run.timer_ids.remove(timer_id)
+
+    # -- queue items ----------------------------------------------------------------
+
+    def _max_attempts(self, run: Run) -> int:
+        fn = self._functions.get(run.function_id)
+        return DEFAULT_RETRIES + 1 if fn is None else fn.max_attempts
+
+    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None:
+        """Dispatch ``job`` unless a queue item with its id was already enqueued."""
+        if job.job_id in run.job_ids:
+            return
+        run.job_ids.append(job.job_id)
+        self._dispatch(run, job, tick)
+
+    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
+        fn = self._functions.get(run.function_id)
+        if fn is None:
+            self._fail(run, f"function {run.function_id!r} is not registered", tick)
+            return
+        request_id = self._mint(tick.now)
+        run.in_flight[request_id] = job
+        request = build_call_request(
+            run=run,
+            job=job,
+            runtime_url=fn.runtime_url,
+            fn_uuid=fn.uuid,
+            max_attempts=fn.max_attempts,
+            request_id=request_id,
+            signing_key=self._signing_key,
+            now=tick.now,
+        )
+        tick.out.append(CallSDK(run.run_id, request_id, request))
+
+    def _retry(self, run: Run, job: Job, retry_after: str | None, tick: Tick) -> None:
+        """Run the same queue item again later, with its attempt counter bumped."""
+        at = parse_retry_after(retry_after, tick.now)
+        if at is None:
+            delay = backoff_seconds(job.job_id, job.attempt, self._retry_scale)
+            at = tick.now + delay
+        retry = attrs.evolve(job, attempt=job.attempt + 1)
+        self._set_timer(run, TimerKind.RETRY, at, tick, job=retry)
+
+    # -- runs and steps ---------------------------------------------------------------
+
+    def _schedule(
+        self, fn: RegisteredFunction, events: list[dict[str, Any]], tick: Tick
+    ) -> None:
+        """Create a run, unless this event already started one (run idempotency)."""
+        key = f"{fn.config.id}:{events[0]['id']}"
+        seen = self.state.seen_keys
+        if seen.get(key, 0.0) > tick.now:
+            return
+        if len(seen) > _SEEN_KEYS_SOFT_LIMIT:
+            for old in [k for k, expiry in seen.items() if expiry <= tick.now]:
+                del seen[old]
+        seen[key] = tick.now + _IDEMPOTENCY_SECONDS
+        run = Run(
+            run_id=self._mint(tick.now),
+            function_id=fn.config.id,
+            events=events,
+            created_at=tick.now,
+        )
+        self.state.runs[run.run_id] = run
+        event_ids = tuple(e["id"] for e in events)
+        tick.out.append(RunStarted(run.run_id, fn.config.id, event_ids))
+        job = Job(job_id=key, kind=JobKind.START, target=ROOT_STEP_ID)
+        # An event stamped in the future starts its runs then (executor.md §2.3).
+        start_at = events[0]["ts"] / 1000
+        if start_at > tick.now:
+            run.job_ids.append(job.job_id)
+            self._set_timer(run, TimerKind.START, start_at, tick, job=job)
+        else:
+            self._enqueue(run, job, tick)
+
+    def _complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
+    ) -> None:
+        """Save a step's memo, then call the function again (executor.md §6).
+
+        A step of a tracked parallel group calls again only once the whole
+        group is done (or at once in race mode); a duplicate save is tolerated.
+        """
+        if step_id not in run.steps:
+            run.steps[step_id] = memo
+            run.stack.append(step_id)
+        discovery = Job(
+            job_id=f"{run.run_id}-{step_id}-{job_suffix}",
+            kind=JobKind.DISCOVERY,
+            target=ROOT_STEP_ID,
+            follows=step_id,
+        )
+        if step_id in run.pending:
+            run.pending.remove(step_id)
+            if step_id in run.race_steps:
+                run.race_steps.remove(step_id)
+                if run.pending:
+                    self._enqueue(run, discovery, tick)
+                    return
+        if run.pending:
+            return
+        run.race_steps.clear()
+        # The group is over: later steps may run inline again.
+        if run.request_version >= TRACKED_PARALLEL_VERSION:
+            run.force_step_plan = False
+        self._enqueue(run, discovery, tick)

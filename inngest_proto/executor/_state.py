@@ -1,0 +1,174 @@
+"""Run state as plain data: what a storage layer persists between inputs.
+
+Everything here is a mutable attrs class holding only JSON-like values
+(strings, numbers, lists, dicts of parsed JSON), so a SQLite layer can store
+it with the converter and load it back; none of it holds the registry of
+functions, which apps re-send when they sync.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ExecutorState",
+    "Invoke",
+    "Job",
+    "JobKind",
+    "Run",
+    "RunStatus",
+    "Timer",
+    "TimerKind",
+    "Wait",
+]
+
+
+class RunStatus(str, enum.Enum):
+    """A run's status, as ``/v1/runs/{id}`` reports it (executor.md §13).
+
+    Queued, sleeping, waiting and invoking runs are all ``Running`` there.
+    """
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    @property
+    def graphql(self) -> str:
+        """The GraphQL enum spelling (``RUNNING``, ``COMPLETED``, ...)."""
+        return self.value.upper()
+
+    @property
+    def number(self) -> int:
+        """The state store's numeric enum (Running 0 ... Cancelled 3)."""
+        return _STATUS_NUMBERS[self]
+
+
+_STATUS_NUMBERS = {
+    RunStatus.RUNNING: 0,
+    RunStatus.COMPLETED: 1,
+    RunStatus.FAILED: 2,
+    RunStatus.CANCELLED: 3,
+}
+
+
+class JobKind(str, enum.Enum):
+    """Which kind of call a queue item makes (executor.md §0)."""
+
+    START = "start"
+    #: A call with ``stepId=step`` after the start: replay and report what is next.
+    DISCOVERY = "discovery"
+    #: A call with ``stepId=<hash>``: run exactly that planned step.
+    STEP = "step"
+
+
+@attrs.define
+class Job:
+    """One queue item: a call to make, with its own 0-based attempt counter."""
+
+    job_id: str
+    kind: JobKind
+    #: The ``stepId`` query parameter: ``"step"`` or the hashed id to run.
+    target: str
+    attempt: int = 0
+    #: The step whose completion led to this call (for ``ctx.stack.current``).
+    follows: str | None = None
+
+
+class TimerKind(str, enum.Enum):
+    START = "start"
+    RETRY = "retry"
+    SLEEP = "sleep"
+    WAIT_TIMEOUT = "wait-timeout"
+    INVOKE_TIMEOUT = "invoke-timeout"
+
+
+@attrs.define
+class Timer:
+    timer_id: str
+    run_id: str
+    kind: TimerKind
+    #: Unix seconds.
+    at: float
+    #: The step a sleep, wait or invoke timer belongs to.
+    step_id: str | None = None
+    #: The queue item a start or retry timer dispatches.
+    job: Job | None = None
+
+
+@attrs.define
+class Wait:
+    """A pending ``step.wait_for_event``."""
+
+    step_id: str
+    event_name: str
+    expression: str | None
+    timer_id: str
+
+
+@attrs.define
+class Invoke:
+    """A pending ``step.invoke``, resumed by the child's finished event."""
+
+    step_id: str
+    correlation_id: str
+    timer_id: str
+
+
+@attrs.define
+class Run:
+    run_id: str
+    #: Composite id of the function (``<app>-<fn>``).
+    function_id: str
+    #: The trigger events in wire form, each with ``id``, ``ts`` and ``user``.
+    events: list[dict[str, Any]]
+    created_at: float
+    status: RunStatus = RunStatus.RUNNING
+    #: Memos by hashed step id, and the ids in the order they were saved.
+    steps: dict[str, Any] = attrs.field(factory=dict)
+    stack: list[str] = attrs.field(factory=list)
+    #: ``-1`` until the SDK reports one with ``X-Inngest-Req-Version``.
+    request_version: int = -1
+    #: Sends ``disable_immediate_execution: true`` (set by parallel replies).
+    force_step_plan: bool = False
+    #: Ids of parallel ops still running; one discovery once it empties.
+    pending: list[str] = attrs.field(factory=list)
+    #: Parallel ops in race mode: each completion gets its own discovery.
+    race_steps: list[str] = attrs.field(factory=list)
+    #: Calls in flight, by request id.
+    in_flight: dict[str, Job] = attrs.field(factory=dict)
+    #: Every queue item id enqueued for this run: enqueueing one again is a
+    #: no-op, which is how the server drops duplicate discoveries and plans.
+    job_ids: list[str] = attrs.field(factory=list)
+    waits: dict[str, Wait] = attrs.field(factory=dict)
+    invokes: dict[str, Invoke] = attrs.field(factory=dict)
+    #: Timers still set for this run (sleeps, timeouts, retries).
+    timer_ids: list[str] = attrs.field(factory=list)
+    output: Any = None
+    #: On failure: ``{"error", "name", "message", "stack"?}`` (executor.md §10.2).
+    error: dict[str, Any] | None = None
+    ended_at: float | None = None
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return self.events[0]
+
+    @property
+    def is_running(self) -> bool:
+        return self.status is RunStatus.RUNNING
+
+
+@attrs.define
+class ExecutorState:
+    """Everything the executor remembers; the only thing to persist."""
+
+    runs: dict[str, Run] = attrs.field(factory=dict)
+    timers: dict[str, Timer] = attrs.field(factory=dict)
+    #: Run idempotency: ``"<fn id>:<event id>"`` -> expiry (Unix seconds).
+    seen_keys: dict[str, float] = attrs.field(factory=dict)
+    #: Feeds the "random" part of minted ULIDs.
+    counter: int = 0

@@ -1,0 +1,236 @@
+"""The executor's pure helpers, determinism, and state persistence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import inngest_proto as inngest
+from inngest_proto._converter import structure, unstructure
+from inngest_proto._http import OutboundResponse
+from inngest_proto._opcodes import Opcode
+from inngest_proto.executor import Executor, ExecutorState, RunStatus
+from inngest_proto.executor._ids import ulid
+from inngest_proto.executor._lifecycle import failure_error, invoke_memo
+from inngest_proto.executor._matching import (
+    default_trigger_matcher,
+    default_wait_matcher,
+    name_patterns,
+)
+from inngest_proto.executor._reply import (
+    AttemptFailed,
+    FunctionOutput,
+    StepOps,
+    parse_ops,
+    read_reply,
+)
+from inngest_proto.executor._timing import backoff_seconds, parse_retry_after
+from tests.inngest_proto.executor._harness import START, Harness, fake_reply
+
+# --- ids ------------------------------------------------------------------------
+
+
+@given(st.integers(0, 2**48 - 1), st.integers(0, 2**48 - 1), st.integers(0, 2**40))
+def test_ulids_sort_by_time_then_counter(a_ms: int, b_ms: int, counter: int) -> None:
+    first, second = ulid(a_ms, counter), ulid(b_ms, counter + 1)
+    assert len(first) == 26
+    assert (first < second) == ((a_ms, counter) < (b_ms, counter + 1))
+
+
+# --- replies --------------------------------------------------------------------
+
+
+def test_reply_headers_are_read() -> None:
+    reply = read_reply(
+        fake_reply(
+            500,
+            {"message": "m"},
+            {
+                "X-Inngest-No-Retry": "TRUE",
+                "Retry-After": "5",
+                "x-inngest-req-version": "2",
+            },
+        )
+    )
+    assert reply.no_retry is True
+    assert reply.retry_after == "5"
+    assert reply.request_version == 2
+    assert reply.outcome == AttemptFailed("invalid status code: 500", {"message": "m"})
+    bare = read_reply(fake_reply(200, 1))
+    assert (bare.no_retry, bare.retry_after, bare.request_version) == (None, None, None)
+    assert bare.outcome == FunctionOutput(1)
+
+
+def test_ops_parse_case_insensitively_and_a_single_object_is_one_op() -> None:
+    (op,) = parse_ops(b'{"id": "x", "op": "steprun", "data": 3}')
+    assert (op.op, op.data, op.display_name) == (Opcode.STEP_RUN, 3, "")
+    (none,) = parse_ops(b"[]")
+    assert none.op is Opcode.NONE
+    with pytest.raises(ValueError, match="1001 ops"):
+        parse_ops(json.dumps([{"id": "x", "op": "StepRun"}] * 1001).encode())
+    with pytest.raises(ValueError, match="no string id"):
+        parse_ops(b'[{"op": "StepRun"}]')
+    assert isinstance(
+        read_reply(fake_reply(206, [{"id": "a", "op": "Sleep"}])).outcome, StepOps
+    )
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1]", b'{"status": "200"}', b'{"no": "status"}']
+)
+def test_a_malformed_stream_wrapper_is_a_failed_attempt(body: bytes) -> None:
+    reply = read_reply(OutboundResponse(201, {"x-inngest-sdk": "py"}, body))
+    assert isinstance(reply.outcome, AttemptFailed)
+    assert reply.outcome.error == "invalid status code: 500"
+
+
+def test_a_stream_wrapper_with_a_json_body_object() -> None:
+    body = json.dumps(
+        {"status": 206, "body": [{"id": "a", "op": "StepRun", "data": 1}]}
+    )
+    reply = read_reply(OutboundResponse(201, {"x-inngest-sdk": "py"}, body.encode()))
+    assert isinstance(reply.outcome, StepOps)
+
+
+# --- timing ---------------------------------------------------------------------
+
+
+def test_backoff_follows_the_table_and_scales() -> None:
+    bases = [15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200, 7200, 7200]
+    for attempt, base in enumerate(bases):
+        delay = backoff_seconds("job", attempt, 1.0)
+        assert base <= delay <= base + 30
+        assert backoff_seconds("job", attempt, 0.5) == pytest.approx(delay / 2)
+    assert backoff_seconds("job", 3, 0.0) == 0.0
+    # Jitter differs between jobs, but is the same for the same job and attempt.
+    assert backoff_seconds("a", 0, 1.0) == backoff_seconds("a", 0, 1.0)
+    assert len({backoff_seconds(str(i), 0, 1.0) for i in range(20)}) > 1
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", "  ", "-5", "1.5", "soon", "Not a date at all"]
+)
+def test_unreadable_retry_after(value: str | None) -> None:
+    assert parse_retry_after(value, START) is None
+
+
+# --- matching -------------------------------------------------------------------
+
+
+def test_name_patterns() -> None:
+    assert name_patterns("app/user.created") == {
+        "app/user.created",
+        "app/*",
+        "app/user.*",
+    }
+    assert name_patterns("plain") == {"plain"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "event", "result"),
+    [
+        (
+            "event.data.function_id == 'app-fn'",
+            {"data": {"function_id": "app-fn"}},
+            True,
+        ),
+        (
+            "event.data.function_id == 'app-fn'",
+            {"data": {"function_id": "app-fnx"}},
+            False,
+        ),
+        ("event.data.function_id == 'app-fn'", {"data": {}}, False),
+        ("event.data.n == 3", {"data": {"n": 3}}, True),
+        ("event.data.ok == true", {"data": {"ok": True}}, True),
+        ("event.data.n > 3", {"data": {"n": 1}}, True),  # not understood: true
+    ],
+)
+def test_default_trigger_matcher(
+    expression: str, event: dict[str, Any], result: bool
+) -> None:
+    assert default_trigger_matcher(expression, event) is result
+
+
+def test_default_wait_matcher() -> None:
+    run_event = {"data": {"id": 1}}
+    assert default_wait_matcher(None, run_event, {"data": {}}) is True
+    expr = "event.data.id == async.data.id"
+    assert default_wait_matcher(expr, run_event, {"data": {"id": 1}}) is True
+    assert default_wait_matcher(expr, run_event, {"data": {"id": 2}}) is False
+    assert default_wait_matcher(expr, run_event, {"data": {}}) is False
+
+
+# --- lifecycle shapes -----------------------------------------------------------
+
+
+def test_failure_error_reads_nested_error_bodies() -> None:
+    assert failure_error(
+        "invalid status code: 500", {"error": {"name": "E", "message": "m"}}
+    ) == {
+        "error": "invalid status code: 500",
+        "name": "E",
+        "message": "m",
+    }
+    assert failure_error("x", "plain text") == {
+        "error": "x",
+        "name": "Error",
+        "message": "x",
+    }
+
+
+def test_invoke_memo_prefers_error_and_keeps_null_results() -> None:
+    assert invoke_memo({"data": {"error": {"n": 1}, "result": 2}}) == {
+        "error": {"n": 1}
+    }
+    assert invoke_memo({"data": {"result": None}}) == {"data": None}
+    odd = {"data": {"function_id": "x"}}
+    assert invoke_memo(odd) is odd
+
+
+# --- determinism and persistence ----------------------------------------------------
+
+
+def scenario(h: Harness) -> None:
+    @h.client.create_function(
+        fn_id="f", trigger=inngest.TriggerEvent(event="t/go"), retries=2
+    )
+    def fn(ctx: inngest.ContextSync) -> Any:
+        ctx.step.run("a", lambda: 1)
+        ctx.step.sleep("s", 5000)
+        if ctx.attempt == 0:
+            raise ValueError("once")
+        return ctx.step.wait_for_event("w", event="t/x", timeout=1000)
+
+    h.serve(fn)
+
+
+def test_the_same_inputs_give_the_same_actions() -> None:
+    runs = []
+    for _ in range(2):
+        h = Harness(retry_scale=1.0)
+        scenario(h)
+        h.send("t/go", {"n": 1})
+        h.run()
+        runs.append(h.actions)
+    assert runs[0] == runs[1]
+    assert len(runs[0]) > 10
+
+
+def test_state_survives_a_json_round_trip_mid_run() -> None:
+    h = Harness(retry_scale=1.0)
+    scenario(h)
+    h.send("t/go", {"n": 1})
+    h.drain()  # now sleeping
+    saved = json.dumps(unstructure(h.executor.state))
+    restored = structure(json.loads(saved), ExecutorState)
+    assert restored == h.executor.state
+    h.executor = Executor(retry_scale=1.0, state=restored)
+    h.serve(*h.functions)
+    h.run()
+    (run,) = restored.runs.values()
+    assert run.status is RunStatus.COMPLETED
+    assert run.output is None
