@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import anyio
@@ -26,7 +27,7 @@ from inngest_frameworks._glue import (
 )
 from inngest_proto import CommHandler, Response
 
-__all__ = ["Connection", "Endpoint", "Request"]
+__all__ = ["Connection", "Endpoint", "EndpointLike", "Request"]
 
 #: Bytes asked of the socket per read.
 _RECEIVE_BYTES = 64 * 1024
@@ -76,6 +77,36 @@ class Request:
         return self.event.target.decode("latin-1")
 
 
+class EndpointLike(Protocol):
+    """What a :class:`Connection` needs of its server; :class:`Endpoint` for
+    an app, another implementation for the embedded dev server."""
+
+    logger: logging.Logger
+    default_host: str
+
+    @property
+    def max_body_bytes(self) -> int: ...
+
+    def serves(self, url: str) -> bool: ...
+
+    def not_found(self, url: str) -> Response: ...
+
+    def too_large(self, declared: int) -> Response: ...
+
+    def streams(self, request: Request) -> bool: ...
+
+    def stream_start_headers(self) -> dict[str, str]: ...
+
+    async def answer(self, request: Request, url: str) -> Response: ...
+
+    async def answer_streaming(
+        self,
+        request: Request,
+        url: str,
+        send_chunk: Callable[[bytes], Awaitable[None]],
+    ) -> None: ...
+
+
 class Endpoint:
     """What every connection of one server shares: the app and how to answer."""
 
@@ -96,8 +127,15 @@ class Endpoint:
         #: ``host:port`` for the URL of a request without a Host header.
         self.default_host = "localhost"
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self.handler.max_body_bytes
+
     def serves(self, url: str) -> bool:
         return unquote(urlsplit(url).path) == self.path
+
+    def stream_start_headers(self) -> dict[str, str]:
+        return dict(self.handler.responses.stream_start_headers())
 
     def not_found(self, url: str) -> Response:
         return not_found(self.path)
@@ -140,7 +178,7 @@ class Connection:
     def __init__(
         self,
         stream: anyio.abc.SocketStream,
-        endpoint: Endpoint,
+        endpoint: EndpointLike,
         keep_alive_timeout: float,
         request_timeout: float,
     ) -> None:
@@ -226,7 +264,7 @@ class Connection:
         event = await self._next_event()
         if not isinstance(event, h11.Request):
             return None  # ConnectionClosed between requests
-        limit = self._endpoint.handler.max_body_bytes
+        limit = self._endpoint.max_body_bytes
         declared = _content_length(event)
         if declared is not None and declared > limit:
             return Request(event, complete=False, declared_too_large=declared)
@@ -284,7 +322,7 @@ class Connection:
         await self._send_response(response, request.method, close=close)
 
     async def _respond_streaming(self, request: Request, url: str) -> None:
-        headers = list(self._endpoint.handler.responses.stream_start_headers().items())
+        headers = list(self._endpoint.stream_start_headers().items())
         if self._closing:
             headers.append(("connection", "close"))
         # No Content-Length: h11 frames the body chunked (close-delimited for

@@ -1,0 +1,397 @@
+"""The dev server's HTTP API: routing and the JSON bodies of devserver-api.md.
+
+Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
+``/fn/register`` and ``/fn/remove`` (§5), ``/v0/runs/{id}/batch|actions``
+(§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
+``/v1/runs/{id}`` (GET, DELETE) and ``/v1/apps/{name}/functions`` (§7).
+Two routes are ours, not the real server's: ``POST /v0/apps/sync?url=``
+(what its UI's "add app" does) and ``GET /v1/apps``.
+
+Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from inngest_proto import _json
+from inngest_proto._converter import unstructure
+from inngest_proto._function_config import FunctionConfig
+from inngest_proto._http import Response
+from inngest_proto._signing import hash_signing_key, strip_key_prefix
+from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor._ids import function_uuid
+
+from ._apps import Apps
+from ._driver import Driver, StoredEvent
+from ._ingest import (
+    MAX_EVENTS_PER_REQUEST,
+    EventIds,
+    InvalidSync,
+    normalize_event,
+    parse_sync,
+)
+
+__all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
+
+ACCOUNT_ID = "00000000-0000-4000-a000-000000000000"
+ENVIRONMENT_ID = "00000000-0000-4000-b000-000000000000"
+_BASE_HEADERS = {
+    "content-type": "application/json",
+    "x-inngest-server-kind": "dev",
+    "access-control-allow-origin": "*",
+    "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "access-control-allow-headers": "*",
+}
+_ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_ULID_LENGTH = 26
+_DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
+
+Handler = Callable[["_Request"], Awaitable[Response]]
+
+
+class _Request:
+    def __init__(
+        self,
+        method: str,
+        parts: list[str],
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        self.method = method
+        self.parts = parts
+        self.query = query
+        self.headers = headers
+        self.body = body
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status, dict(_BASE_HEADERS), _json.dumps_compact(body))
+
+
+def error(status: int, message: str, data: Any = None) -> Response:
+    """The server's generic error body ("publicerr", §2)."""
+    return json_response(status, {"error": message, "data": data, "status": status})
+
+
+def _envelope(data: Any) -> Response:
+    return json_response(
+        200, {"data": data, "metadata": {"fetched_at": _rfc3339(None)}}
+    )
+
+
+class DevApi:
+    """Answers one request; ``sync_url`` PUTs the sync request to an app."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        apps: Apps,
+        sync_url: Callable[[str], Awaitable[dict[str, Any]]],
+        *,
+        signing_key: str | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._driver = driver
+        self._apps = apps
+        self._sync_url = sync_url
+        self._tokens = _accepted_tokens(signing_key) if signing_key else None
+        self._info = dict(info or {})
+
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Response:
+        parts = [p for p in path.split("/") if p]
+        request = _Request(method.upper(), parts, query, headers, body)
+        if request.method == "OPTIONS":
+            return Response(204, dict(_BASE_HEADERS), b"")
+        route = self._route(request)
+        if route is None:
+            return error(404, f"Not found: {method} {path}")
+        handler, public = route
+        if not public and not self._authorized(headers):
+            return error(401, "Authentication failed")
+        return await handler(request)
+
+    def _route(self, r: _Request) -> tuple[Handler, bool] | None:
+        p, m = r.parts, r.method
+        if p == ["health"] and m == "GET":
+            return self._health, True
+        if p == ["dev"] and m == "GET":
+            return self._dev, False
+        if len(p) == 2 and p[0] == "e" and m == "POST":
+            return self._events, True
+        if p == ["fn", "register"] and m == "POST":
+            return self._register, False
+        if p == ["fn", "remove"] and m == "DELETE":
+            return self._remove, False
+        if p == ["v0", "apps", "sync"] and m == "POST":
+            return self._sync, False
+        if len(p) == 4 and p[:2] == ["v0", "runs"] and m == "GET":
+            return self._run_data, False
+        if p[:2] == ["v1", "events"] and m == "GET" and len(p) <= 4:
+            return self._v1_events, False
+        if p[:2] == ["v1", "runs"] and len(p) == 3 and m in ("GET", "DELETE"):
+            return self._v1_run, False
+        if p[:2] == ["v1", "apps"] and m == "GET":
+            return self._v1_apps, False
+        return None
+
+    def _authorized(self, headers: Mapping[str, str]) -> bool:
+        if self._tokens is None:
+            return True  # dev mode without a signing key: no auth (§2)
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return False
+        token = strip_key_prefix(token.strip())
+        return any(hmac.compare_digest(token, ok) for ok in self._tokens)
+
+    # -- §3, §4 ------------------------------------------------------------------------
+
+    async def _health(self, r: _Request) -> Response:
+        return json_response(200, {"status": 200, "message": "OK"})
+
+    async def _dev(self, r: _Request) -> Response:
+        functions = [_function_json(app.name, fn) for app, fn in self._apps.functions()]
+        return json_response(
+            200,
+            {
+                **self._info,
+                "authed": self._tokens is not None,
+                "functions": functions,
+                "handlers": None,
+                "isSingleNodeService": True,
+                "isMissingSigningKey": self._tokens is None,
+                "isMissingEventKeys": True,
+                "features": {},
+            },
+        )
+
+    async def _events(self, r: _Request) -> Response:
+        if not r.body.strip():
+            return json_response(200, {"ids": [], "status": 200})
+        try:
+            parsed = _json.loads(r.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            parsed = None
+        if isinstance(parsed, dict):
+            raw_events = [parsed]
+        elif isinstance(parsed, list):
+            raw_events = parsed
+        else:
+            message = (
+                "Request body must contain an event object or an array of event objects"
+            )
+            return error(400, message)
+        if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+            return error(
+                400, f"Too many events: at most {MAX_EVENTS_PER_REQUEST} per request"
+            )
+        now_ms = _now_ms(self._driver)
+        minted = EventIds(r.headers.get("x-inngest-event-id-seed"), now_ms)
+        ids: list[str] = []
+        for index, raw in enumerate(raw_events):
+            internal = minted.for_index(index)
+            try:
+                event = normalize_event(raw, internal, now_ms)
+            except ValueError as err:
+                # Earlier events are published already; the slot stays empty.
+                ids.append("")
+                return json_response(
+                    400, {"ids": ids, "status": 400, "error": str(err)}
+                )
+            self._driver.receive([event], [internal])
+            ids.append(internal)
+        return json_response(200, {"ids": ids, "status": 200})
+
+    # -- §5 ----------------------------------------------------------------------------
+
+    async def _register(self, r: _Request) -> Response:
+        try:
+            sync = parse_sync(r.body, r.headers.get("x-inngest-expected-server-kind"))
+        except InvalidSync as err:
+            return error(400, err.message)
+        return json_response(200, self._apps.register(sync))
+
+    async def _remove(self, r: _Request) -> Response:
+        url = r.query.get("url", "")
+        if not self._apps.remove(url):
+            return error(404, f"App not found: {url}")
+        return json_response(200, {"ok": True})
+
+    async def _sync(self, r: _Request) -> Response:
+        url = r.query.get("url", "")
+        if not url.startswith(("http://", "https://")):
+            return error(400, "url must be an http:// or https:// URL")
+        app = await self._sync_url(url)
+        return json_response(200 if app.get("state") == "synced" else 502, app)
+
+    # -- §6 ----------------------------------------------------------------------------
+
+    async def _run_data(self, r: _Request) -> Response:
+        run_id, what = r.parts[2], r.parts[3]
+        if what not in ("batch", "actions"):
+            return error(404, f"Not found: {what}")
+        if not _is_ulid(run_id):
+            return error(400, f"invalid run ID: {run_id}")
+        run = self._driver.executor.get_run(run_id)
+        if run is None or not run.is_running:
+            return error(
+                410, f"runtime state is no longer available for runID: {run_id}"
+            )
+        if what == "batch":
+            return json_response(200, run.events)
+        return json_response(200, {step: run.steps[step] for step in run.stack})
+
+    # -- §7 ----------------------------------------------------------------------------
+
+    async def _v1_events(self, r: _Request) -> Response:
+        if len(r.parts) == 2:
+            return self._list_events(r.query)
+        internal = r.parts[2]
+        if not _is_ulid(internal):
+            return error(400, f"invalid event ID: {internal}")
+        stored = self._driver.events.get(internal)
+        if len(r.parts) == 3:
+            if stored is None:
+                return error(404, f"Event not found: {internal}")
+            return _envelope(_event_json(stored))
+        if r.parts[3] != "runs":
+            return error(404, f"Not found: {r.parts[3]}")
+        runs = [
+            run
+            for run_id in self._driver.runs_by_event.get(internal, [])
+            if (run := self._driver.executor.get_run(run_id)) is not None
+        ]
+        return _envelope([self._run_json(run) for run in runs])
+
+    def _list_events(self, query: Mapping[str, str]) -> Response:
+        try:
+            limit = int(query.get("limit", _DEFAULT_LIMIT))
+        except ValueError:
+            return error(400, "limit must be an integer")
+        limit = min(max(limit, 1), _MAX_LIMIT)
+        name, cursor = query.get("name"), query.get("cursor")
+        out: list[dict[str, Any]] = []
+        # Newest first; the cursor is the last id of the previous page.
+        for stored in reversed(list(self._driver.events.values())):
+            if cursor and stored.internal_id >= cursor:
+                continue
+            if name and stored.event.get("name") != name:
+                continue
+            out.append(_event_json(stored))
+            if len(out) >= limit:
+                break
+        return _envelope(out)
+
+    async def _v1_run(self, r: _Request) -> Response:
+        run_id = r.parts[2]
+        run = self._driver.executor.get_run(run_id)
+        if r.method == "DELETE":
+            if run is None:
+                return error(404, f"Run not found: {run_id}")
+            self._driver.cancel(run_id)  # a finished run: a no-op (§7.2)
+            return Response(200, dict(_BASE_HEADERS), b"")
+        if run is None:
+            # The real server answers 500 here, not 404 (§7.2).
+            return error(500, f"Unable to load function run: {run_id}")
+        return _envelope(self._run_json(run))
+
+    async def _v1_apps(self, r: _Request) -> Response:
+        if len(r.parts) == 2:
+            return _envelope([app.describe() for app in self._apps.by_url.values()])
+        if len(r.parts) == 4 and r.parts[3] == "functions":
+            name = r.parts[2]
+            return json_response(
+                200,
+                [
+                    _function_json(app.name, fn)
+                    for app, fn in self._apps.functions()
+                    if app.name == name
+                ],
+            )
+        return error(404, "Not found")
+
+    def _run_json(self, run: Run) -> dict[str, Any]:
+        first = run.event.get("id")
+        internal = self._driver.internal_id(str(first)) if first else None
+        out: dict[str, Any] = {
+            "run_id": run.run_id,
+            "run_started_at": _rfc3339(run.created_at),
+            "function_id": function_uuid(run.function_id),
+            "function_slug": run.function_id,
+            "function_version": 1,
+            "environment_id": ENVIRONMENT_ID,
+            "event_id": internal,
+            "status": run.status.value,
+            "ended_at": None if run.ended_at is None else _rfc3339(run.ended_at),
+        }
+        if run.status is not RunStatus.RUNNING:
+            out["output"] = run.output
+        return out
+
+
+def _accepted_tokens(key: str) -> list[str]:
+    """Bearer tokens for ``key``: the key or its hash, prefix stripped (§2)."""
+    tokens = [strip_key_prefix(key)]
+    # A key that is not hex has no hash: only the key itself is accepted.
+    with contextlib.suppress(ValueError):
+        tokens.append(hash_signing_key(key))
+    return tokens
+
+
+def _event_json(stored: StoredEvent) -> dict[str, Any]:
+    event = stored.event
+    out = {
+        "internal_id": stored.internal_id,
+        "account_id": ACCOUNT_ID,
+        "environment_id": ENVIRONMENT_ID,
+        "source": "",
+        "source_id": None,
+        "received_at": _rfc3339(stored.received_at),
+        "id": event.get("id"),
+        "name": event.get("name"),
+        "data": event.get("data"),
+        "user": event.get("user"),
+        "ts": event.get("ts"),
+    }
+    if "v" in event:
+        out["v"] = event["v"]
+    return out
+
+
+def _function_json(app_name: str, fn: FunctionConfig) -> dict[str, Any]:
+    return {
+        "id": function_uuid(fn.id),
+        "slug": fn.id,
+        "name": fn.name,
+        "app": app_name,
+        "triggers": unstructure(fn.triggers),
+    }
+
+
+def _is_ulid(text: str) -> bool:
+    return len(text) == _ULID_LENGTH and set(text.upper()) <= _ULID_CHARS
+
+
+def _now_ms(driver: Driver) -> int:
+    return int(driver.now() * 1000)
+
+
+def _rfc3339(at: float | None) -> str:
+    moment = (
+        datetime.datetime.now(datetime.timezone.utc)
+        if at is None
+        else datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+    )
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

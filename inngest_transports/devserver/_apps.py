@@ -1,0 +1,193 @@
+"""Apps the dev server knows: syncs received and sync PUTs sent (§5).
+
+An app is known by URL.  ``-u URL`` (or ``POST /v0/apps/sync``) adds a
+placeholder in state ``unreachable`` and PUTs ``{"url": ...}`` to it; the SDK
+answers by POSTing ``/fn/register``, which is what actually registers its
+functions with the executor.  Apps are also keyed by name: an app that
+syncs from a new URL replaces its old entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from inngest_proto import _json
+from inngest_proto._errors import TransportError
+from inngest_proto._function_config import FunctionConfig
+from inngest_proto._http import OutboundRequest
+from inngest_transports.http import HttpTransport
+
+from ._driver import Driver
+from ._ingest import SyncRequest
+
+__all__ = ["App", "Apps"]
+
+_log = logging.getLogger("inngest.devserver")
+# Fixed namespace: an app keeps its UUID across restarts and re-syncs.
+_APP_NAMESPACE = uuid.UUID("1b7a2f36-53a4-4c0e-9a53-4ad4a3e61a0e")
+_PUT_TIMEOUT = 10.0
+# Attempts at the sync PUT while the app is not up yet, and the first delay
+# (doubled after each attempt).
+SYNC_ATTEMPTS = 5
+SYNC_BACKOFF = 0.2
+
+
+@attrs.define
+class App:
+    url: str
+    name: str = ""
+    #: ``unreachable`` until synced, ``synced``, or ``error``.
+    state: str = "unreachable"
+    error: str | None = None
+    sdk: str = ""
+    framework: str = ""
+    functions: tuple[FunctionConfig, ...] = ()
+    checksum: str | None = None
+    sync_id: str | None = None
+
+    @property
+    def app_id(self) -> str:
+        return str(uuid.uuid5(_APP_NAMESPACE, self.name or self.url))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.app_id,
+            "name": self.name,
+            "url": self.url,
+            "state": self.state,
+            "error": self.error,
+            "sdk": self.sdk,
+            "framework": self.framework,
+            "functions": [f.id for f in self.functions],
+        }
+
+
+class Apps:
+    """The app registry and the sync PUTs (``sync_attempts`` with backoff)."""
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        sync_attempts: int = SYNC_ATTEMPTS,
+        sync_backoff: float = SYNC_BACKOFF,
+    ) -> None:
+        self._driver = driver
+        self._attempts = sync_attempts
+        self._backoff = sync_backoff
+        # One attempt per PUT: the retrying (only while unreachable) is ours.
+        self._transport = HttpTransport(_PUT_TIMEOUT, max_attempts=1)
+        self.by_url: dict[str, App] = {}
+
+    # -- POST /fn/register -------------------------------------------------------------
+
+    def register(self, sync: SyncRequest) -> dict[str, Any]:
+        """Accept a checked sync; the reply body of ``/fn/register``."""
+        url = sync.url
+        for other in list(self.by_url.values()):
+            if other.name == sync.app_name and other.url != url:
+                # The app moved: its old URL's functions go.
+                self._driver.register_app(other.url, [])
+                del self.by_url[other.url]
+        app = self.by_url.setdefault(url, App(url=url))
+        if app.checksum == sync.checksum and app.state == "synced":
+            assert app.sync_id is not None
+            return _reply(app, modified=False)
+        app.name = sync.app_name
+        app.sdk, app.framework = sync.sdk, sync.framework
+        app.functions = sync.functions
+        app.checksum = sync.checksum
+        app.sync_id = str(uuid.uuid4())
+        app.state, app.error = "synced", None
+        self._driver.register_app(url, sync.functions)
+        _log.info(
+            "app %s synced from %s: %d function(s)",
+            app.name,
+            url,
+            len(sync.functions),
+        )
+        return _reply(app, modified=True)
+
+    def remove(self, url: str) -> bool:
+        app = self.by_url.pop(url, None)
+        if app is None:
+            return False
+        self._driver.register_app(url, [])
+        return True
+
+    def functions(self) -> list[tuple[App, FunctionConfig]]:
+        return [(app, fn) for app in self.by_url.values() for fn in app.functions]
+
+    # -- the sync PUT ------------------------------------------------------------------
+
+    def add(self, url: str) -> App:
+        return self.by_url.setdefault(url, App(url=url))
+
+    async def sync(self, url: str) -> App:
+        """PUT the sync request to ``url``, retrying while it is unreachable.
+
+        Returns the app, in state ``synced`` or with ``error`` set (the SDK's
+        ``message``, or why it could not be reached).
+        """
+        app = self.add(url)
+        delay = self._backoff
+        for attempt in range(1, self._attempts + 1):
+            error, retry = await self._put(url)
+            if error is None:
+                # The app has POSTed /fn/register by the time it answers the PUT.
+                if app.state != "synced":
+                    app.state, app.error = "synced", None
+                return app
+            app.error = error
+            app.state = "unreachable" if retry else "error"
+            if not retry or attempt == self._attempts:
+                break
+            await anyio.sleep(delay)
+            delay *= 2
+        _log.warning("could not sync the app at %s: %s", url, app.error)
+        return app
+
+    async def _put(self, url: str) -> tuple[str | None, bool]:
+        """One PUT: the error (``None`` when synced), and whether to retry."""
+        request = OutboundRequest(
+            method="PUT",
+            url=url,
+            headers={
+                "content-type": "application/json",
+                "x-inngest-server-kind": "dev",
+            },
+            body=_json.dumps_compact({"url": url}),
+        )
+        try:
+            resp = await self._transport.request(request)
+        except TransportError as err:
+            cause = err.last_error
+            retry = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
+            return f"unreachable: {type(cause).__name__}: {cause}", retry
+        if resp.status < 300:
+            return None, False
+        try:
+            answer = _json.loads(resp.body)
+        except (ValueError, UnicodeDecodeError):
+            answer = None
+        message = answer.get("message") if isinstance(answer, dict) else None
+        text = message or resp.body[:200].decode(errors="replace")
+        return f"HTTP {resp.status}: {text}", False
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+def _reply(app: App, *, modified: bool) -> dict[str, Any]:
+    return {
+        "ok": True,
+        "modified": modified,
+        "app_id": app.app_id,
+        "sync_id": app.sync_id,
+    }

@@ -1,0 +1,301 @@
+"""The driver: the I/O around the pure :class:`~inngest_proto.executor.Executor`.
+
+It owns the executor and performs every action it returns: calls go to the
+app over HTTP (one task each) and their outcome is fed back; timers live in
+a heap watched by one scheduler task on the anyio clock; emitted events are
+stored; run starts and ends are recorded (and logged) for the API.
+
+All executor inputs happen on the event loop without an ``await`` between
+the input and the handling of its actions, so no lock is needed: the
+cooperative scheduler already serialises them.
+
+Persistence seam: a :class:`Store` (``load()``/``save(state)``) may be
+given; its state is loaded at start and saved after every input.  Without
+one, everything lives in memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import anyio
+import anyio.abc
+import attrs
+
+from inngest_proto import _json
+from inngest_proto._http import OutboundResponse
+from inngest_proto.executor import (
+    Action,
+    CallSDK,
+    CancelTimer,
+    EmitEvent,
+    Executor,
+    ExecutorState,
+    Run,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    SetTimer,
+)
+from inngest_transports.http import HttpTransport
+
+from ._ingest import EventIds
+
+__all__ = ["Driver", "Store", "StoredEvent"]
+
+_log = logging.getLogger("inngest.devserver")
+# The server's HTTP call timeout (executor.md §14).
+_CALL_TIMEOUT = 2 * 3600.0
+_OUTPUT_EXCERPT = 120
+# Stored events kept in memory; the oldest go first.
+_MAX_STORED_EVENTS = 10_000
+
+
+class Store(Protocol):
+    """Where executor state survives restarts (e.g. the SQLite store)."""
+
+    def load(self) -> ExecutorState | None: ...
+
+    def save(self, state: ExecutorState) -> None: ...
+
+
+@attrs.frozen
+class StoredEvent:
+    """An event as ``/v1/events`` shows it: the wire event and when it came."""
+
+    internal_id: str
+    received_at: float
+    event: dict[str, Any]
+
+
+class Driver:
+    """Performs the executor's actions; the one place that feeds it inputs.
+
+    ``now`` is the wall clock (the executor's times are Unix seconds);
+    ``transport`` sends call requests (one attempt each: the executor does
+    the retrying).
+    """
+
+    def __init__(
+        self,
+        *,
+        retry_scale: float = 1.0,
+        signing_key: str | None = None,
+        store: Store | None = None,
+        transport: HttpTransport | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        state = store.load() if store is not None else None
+        self.executor = Executor(
+            signing_key=signing_key, retry_scale=retry_scale, state=state
+        )
+        self._store = store
+        self._now = now
+        self._transport = transport or HttpTransport(_CALL_TIMEOUT, max_attempts=1)
+        self._tasks: anyio.abc.TaskGroup | None = None
+        self._timers: list[tuple[float, str]] = []
+        self._timer_changed: anyio.Event | None = None
+        #: Stored events, oldest first, and by internal id.
+        self.events: dict[str, StoredEvent] = {}
+        # The latest internal id of each wire ``id``: runs name their
+        # trigger by wire id, the API by internal id.
+        self._internal_by_id: dict[str, str] = {}
+        self.runs_by_event: dict[str, list[str]] = {}
+        self._changed: anyio.Event | None = None
+
+    def now(self) -> float:
+        """The executor's clock: Unix seconds."""
+        return self._now()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve until cancelled: the timer scheduler and every call in flight."""
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            self._timer_changed = anyio.Event()
+            self._changed = anyio.Event()
+            # Timers of a loaded state were set before the restart.
+            for timer in self.executor.state.timers.values():
+                heapq.heappush(self._timers, (timer.at, timer.timer_id))
+            tasks.start_soon(self._schedule_timers)
+            task_status.started()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self._tasks = None
+                with anyio.CancelScope(shield=True):
+                    await self._transport.aclose()
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def receive(
+        self, events: Sequence[dict[str, Any]], internal_ids: list[str]
+    ) -> None:
+        """Store validated events (``/e``) and route them, in order."""
+        now = self._now()
+        for event, internal_id in zip(events, internal_ids, strict=True):
+            self._store_event(event, internal_id, now)
+            self._perform(self.executor.receive_event(event, now))
+
+    def cancel(self, run_id: str) -> None:
+        self._perform(self.executor.cancel(run_id, self._now()))
+
+    def register_app(self, app_url: str, configs: Sequence[Any]) -> None:
+        self.executor.register_app(app_url, configs)
+        self._saved()
+
+    # -- waiting -----------------------------------------------------------------------
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float) -> None:
+        """Return once ``check()`` holds, re-checked after every change.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds.
+        """
+        with anyio.fail_after(timeout):
+            while not check():
+                if self._changed is None:
+                    await anyio.sleep(0.01)  # not running yet
+                    continue
+                await self._changed.wait()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    # -- actions -----------------------------------------------------------------------
+
+    def _perform(self, actions: list[Action]) -> None:
+        now = self._now()
+        for action in actions:
+            if isinstance(action, CallSDK):
+                self._start(self._call, action)
+            elif isinstance(action, SetTimer):
+                heapq.heappush(self._timers, (action.at, action.timer_id))
+                if self._timer_changed is not None:
+                    self._timer_changed.set()
+            elif isinstance(action, CancelTimer):
+                pass  # left in the heap: firing a cancelled timer is a no-op
+            elif isinstance(action, EmitEvent):
+                internal = EventIds(None, int(now * 1000)).for_index(0)
+                self._store_event(action.event, internal, now)
+            elif isinstance(action, RunStarted):
+                self._run_started(action)
+            elif isinstance(action, RunFinished):
+                self._run_finished(action)
+        self._saved()
+        self._notify()
+
+    def _saved(self) -> None:
+        if self._store is not None:
+            self._store.save(self.executor.state)
+
+    def _start(self, fn: Callable[[CallSDK], Any], action: CallSDK) -> None:
+        if self._tasks is None:
+            # Not serving (yet, or any more): the call is dropped, so the run
+            # stalls like a call lost in flight, rather than crashing here.
+            _log.warning(
+                "dev server not running; call of run %s dropped", action.run_id
+            )
+            return
+        self._tasks.start_soon(fn, action)
+
+    async def _call(self, action: CallSDK) -> None:
+        try:
+            response: OutboundResponse = await self._transport.request(action.request)
+        except Exception as err:
+            self._perform(
+                self.executor.call_failed(
+                    action.run_id, action.request_id, f"{err}", self._now()
+                )
+            )
+            return
+        self._perform(
+            self.executor.call_finished(
+                action.run_id, action.request_id, response, self._now()
+            )
+        )
+
+    async def _schedule_timers(self) -> None:
+        while True:
+            assert self._timer_changed is not None
+            changed = self._timer_changed
+            if self._timers:
+                at, timer_id = self._timers[0]
+                delay = at - self._now()
+                if delay <= 0:
+                    heapq.heappop(self._timers)
+                    self._perform(self.executor.timer_fired(timer_id, self._now()))
+                    continue
+                with anyio.move_on_after(delay):
+                    await changed.wait()
+            else:
+                await changed.wait()
+            if changed.is_set():
+                self._timer_changed = anyio.Event()
+
+    # -- records -----------------------------------------------------------------------
+
+    def _store_event(self, event: dict[str, Any], internal_id: str, now: float) -> None:
+        self.events[internal_id] = StoredEvent(internal_id, now, event)
+        self._internal_by_id[str(event.get("id"))] = internal_id
+        while len(self.events) > _MAX_STORED_EVENTS:
+            oldest = next(iter(self.events))
+            del self.events[oldest]
+            self.runs_by_event.pop(oldest, None)
+
+    def internal_id(self, event_id: str) -> str | None:
+        return self._internal_by_id.get(event_id)
+
+    def _run_started(self, action: RunStarted) -> None:
+        internal = (
+            self._internal_by_id.get(action.event_ids[0]) if action.event_ids else None
+        )
+        if internal is not None:
+            self.runs_by_event.setdefault(internal, []).append(action.run_id)
+        _log.info("run %s %s started", action.run_id, action.function_id)
+
+    def _run_finished(self, action: RunFinished) -> None:
+        run = self.executor.get_run(action.run_id)
+        fn = run.function_id if run is not None else "?"
+        took = _took(run)
+        if action.status is RunStatus.COMPLETED:
+            _log.info(
+                "run %s %s completed in %s: %s",
+                action.run_id,
+                fn,
+                took,
+                _excerpt(action.output),
+            )
+        elif action.status is RunStatus.FAILED:
+            error = action.error or {}
+            _log.info(
+                "run %s %s failed in %s: %s",
+                action.run_id,
+                fn,
+                took,
+                _excerpt(error.get("error") or error.get("message") or error),
+            )
+        else:
+            _log.info("run %s %s cancelled after %s", action.run_id, fn, took)
+
+
+def _took(run: Run | None) -> str:
+    if run is None or run.ended_at is None:
+        return "?"
+    return f"{run.ended_at - run.created_at:.1f} s"
+
+
+def _excerpt(value: Any) -> str:
+    try:
+        text = value if isinstance(value, str) else _json.dumps_compact(value).decode()
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= _OUTPUT_EXCERPT else text[: _OUTPUT_EXCERPT - 3] + "..."

@@ -1,0 +1,256 @@
+"""Checking what apps send the dev server: events (``POST /e``) and syncs.
+
+Both follow devserver-api.md: §3.1 for events (normalisation order, error
+texts, internal ULIDs and the ``X-Inngest-Event-Id-Seed`` header) and §5.1
+for ``POST /fn/register`` (case-insensitive keys, the checks the server does
+before accepting a sync).  Nothing here does I/O or keeps state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from inngest_proto import _json
+from inngest_proto._converter import structure, unstructure
+from inngest_proto._errors import BodyInvalidError
+from inngest_proto._events import parse_event
+from inngest_proto._function_config import FunctionConfig
+from inngest_proto._options import TriggerCron, TriggerEvent
+from inngest_proto.executor._ids import ulid
+
+__all__ = [
+    "MAX_EVENTS_PER_REQUEST",
+    "MAX_EVENT_BYTES",
+    "EventIds",
+    "InvalidSync",
+    "SyncRequest",
+    "normalize_event",
+    "parse_sync",
+]
+
+#: Per-event ceiling of ``/e`` in the dev server (§3.1).
+MAX_EVENT_BYTES = 3 * 1024 * 1024
+MAX_EVENTS_PER_REQUEST = 5000
+_RESERVED_PREFIX = "inngest/"
+# ts bounds in ms: 1980-01-01 and 2100-01-01 (UTC).
+_MIN_TS = 315_532_800_000
+_MAX_TS = 4_102_444_800_000
+_SEED_ENTROPY_BYTES = 10
+_MAX_TRIGGERS = 10
+_MAX_EVENT_NAME = 255
+_MAX_CONCURRENCY = 2
+_RUNTIME_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+class EventIds:
+    """Mints the internal ULIDs of one ``/e`` request (§3.1 step 7).
+
+    With a valid seed header the ids are reproducible, so a client resending
+    the same request gets the same ids back; else they are random.
+    """
+
+    def __init__(self, seed_header: str | None, now_ms: int) -> None:
+        self._seed = _parse_seed(seed_header)
+        self._now_ms = now_ms
+
+    def for_index(self, index: int) -> str:
+        if self._seed is None:
+            entropy = int.from_bytes(os.urandom(_SEED_ENTROPY_BYTES), "big")
+            return ulid(self._now_ms, entropy)
+        millis, raw = self._seed
+        # The last 4 bytes, big-endian, count up from 1 (the handler counts
+        # events from 1); the first 6 are kept as sent.
+        low = (int.from_bytes(raw[6:], "big") + index + 1) % (1 << 32)
+        entropy = int.from_bytes(raw[:6] + low.to_bytes(4, "big"), "big")
+        return ulid(millis, entropy)
+
+
+def _parse_seed(header: str | None) -> tuple[int, bytes] | None:
+    if not header:
+        return None
+    millis_text, _, entropy_text = header.partition(",")
+    try:
+        millis = int(millis_text)
+        raw = base64.b64decode(entropy_text, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    if millis < 0 or len(raw) != _SEED_ENTROPY_BYTES:
+        return None
+    return millis, raw
+
+
+def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
+    """One event of ``/e`` as stored and routed; raises ``ValueError`` with
+    the text the server answers (§3.1 steps 1-8)."""
+    if not isinstance(raw, dict):
+        msg = f"event must be a JSON object, got {_json.json_type(raw)}"
+        raise ValueError(msg)
+    name = raw.get("name")
+    if isinstance(name, str) and name.lower().startswith(_RESERVED_PREFIX):
+        msg = f"event name is reserved for internal use: {name}"
+        raise ValueError(msg)
+    if name == "" or name is None:
+        msg = "event name is empty"
+        raise ValueError(msg)
+    try:
+        # Types (data an object, ts an integer, ...) as the SDK checks them;
+        # unknown fields are dropped, as the server's decoding does.
+        event: dict[str, Any] = unstructure(parse_event(raw))
+    except (BodyInvalidError, TypeError, ValueError) as err:
+        raise ValueError(str(err)) from err
+    if len(_json.dumps_compact(event)) > MAX_EVENT_BYTES:
+        msg = f"event is larger than the limit of {MAX_EVENT_BYTES} bytes"
+        raise ValueError(msg)
+    data = event["data"]
+    data.pop("_inngest", None)  # reserved for the server's own metadata
+    ts = event.get("ts") or 0
+    if ts and not _MIN_TS <= ts <= _MAX_TS:
+        msg = f"event ts {ts} is not between 1980 and 2100 (Unix milliseconds)"
+        raise ValueError(msg)
+    event["ts"] = ts or now_ms
+    event.setdefault("user", {})
+    if not event.get("id"):
+        event["id"] = internal_id
+    return event
+
+
+# --- sync --------------------------------------------------------------------
+
+
+class InvalidSync(Exception):
+    """A sync the server rejects: ``message`` is what it answers (400)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        #: Why, for the log (the server keeps it on the app, not in the reply).
+        self.detail = detail or message
+
+
+@attrs.frozen
+class SyncRequest:
+    app_name: str
+    url: str
+    functions: tuple[FunctionConfig, ...]
+    sdk: str
+    framework: str
+    #: SHA-256 of the body as parsed, to tell an unchanged re-sync (§5.1).
+    checksum: str
+
+
+def parse_sync(body: bytes, expected_kind: str | None) -> SyncRequest:
+    """A ``POST /fn/register`` body, checked; raises :class:`InvalidSync`."""
+    if expected_kind and expected_kind != "dev":
+        msg = f"Expected server kind dev, got {expected_kind}"
+        raise InvalidSync(msg)
+    try:
+        parsed = _json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        msg = f"Invalid request: {err}"
+        raise InvalidSync(msg) from err
+    if not isinstance(parsed, dict):
+        msg = f"Invalid request: the body is {_json.json_type(parsed)}, not an object"
+        raise InvalidSync(msg)
+    # Go's JSON decoding matches keys case-insensitively (the official SDK
+    # sends ``appname``); later spellings win, as there.
+    fields = {str(key).lower(): value for key, value in parsed.items()}
+    fields.pop("featureobservations", None)
+    app_name = fields.get("appname")
+    if not isinstance(app_name, str) or not app_name:
+        msg = "App ID required"
+        raise InvalidSync(msg)
+    raw_functions = fields.get("functions") or []
+    if not isinstance(raw_functions, list):
+        msg = "Invalid request: functions must be an array"
+        raise InvalidSync(msg)
+    configs = []
+    for index, raw in enumerate(raw_functions):
+        try:
+            configs.append(_function(raw))
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            detail = f"function {index}: {err}"
+            msg = "At least one function is invalid"
+            raise InvalidSync(msg, detail) from err
+        except Exception as err:  # cattrs groups its structuring errors
+            detail = f"function {index}: {type(err).__name__}: {err}"
+            msg = "At least one function is invalid"
+            raise InvalidSync(msg, detail) from err
+    url = fields.get("url")
+    checksum = hashlib.sha256(_json.dumps_compact(fields)).hexdigest()
+    return SyncRequest(
+        app_name=app_name,
+        url=url if isinstance(url, str) else "",
+        functions=tuple(configs),
+        sdk=str(fields.get("sdk") or ""),
+        framework=str(fields.get("framework") or ""),
+        checksum=checksum,
+    )
+
+
+def _function(raw: Any) -> FunctionConfig:
+    """One function of a sync, structured and checked (the §5.1 table)."""
+    if not isinstance(raw, dict):
+        msg = f"a function must be an object, got {_json.json_type(raw)}"
+        raise TypeError(msg)
+    raw = dict(raw)
+    if not raw.get("name"):
+        msg = "A function name is required"
+        raise ValueError(msg)
+    if not raw.get("id"):
+        raw["id"] = _slug(str(raw["name"]))
+    config = structure(raw, FunctionConfig)
+    if len(config.steps) != 1:
+        msg = f"a function needs exactly one step, got {len(config.steps)}"
+        raise ValueError(msg)
+    (step,) = config.steps.values()
+    if urllib.parse.urlsplit(step.runtime.url).scheme not in _RUNTIME_SCHEMES:
+        msg = f"the step URL {step.runtime.url!r} must be http(s) or ws(s)"
+        raise ValueError(msg)
+    _check_triggers(config)
+    if config.concurrency is not None and len(config.concurrency) > _MAX_CONCURRENCY:
+        msg = f"at most {_MAX_CONCURRENCY} concurrency limits are allowed"
+        raise ValueError(msg)
+    return config
+
+
+def _check_triggers(config: FunctionConfig) -> None:
+    if len(config.triggers) > _MAX_TRIGGERS:
+        msg = f"at most {_MAX_TRIGGERS} triggers are allowed"
+        raise ValueError(msg)
+    seen: set[str] = set()
+    for trigger in config.triggers:
+        if isinstance(trigger, TriggerEvent):
+            key = f"event:{trigger.event}:{trigger.expression}"
+            if not trigger.event or len(trigger.event) > _MAX_EVENT_NAME:
+                msg = f"trigger event names must be 1-{_MAX_EVENT_NAME} characters"
+                raise ValueError(msg)
+        elif isinstance(trigger, TriggerCron):
+            key = f"cron:{trigger.cron}"
+            if len(trigger.cron.split()) != 5:
+                msg = f"cron {trigger.cron!r} must have 5 fields"
+                raise ValueError(msg)
+        else:  # pragma: no cover - the converter only builds these two
+            msg = f"unknown trigger {trigger!r}"
+            raise TypeError(msg)
+        if key in seen:
+            msg = f"duplicate trigger {key!r}"
+            raise ValueError(msg)
+        seen.add(key)
+
+
+def _slug(name: str) -> str:
+    out = "".join(c if c.isalnum() else "-" for c in name.lower())
+    return "-".join(part for part in out.split("-") if part)
+
+
+def event_summary(event: Mapping[str, Any]) -> str:
+    """``name`` and ``id`` of an event, for log lines."""
+    return f"{event.get('name')} ({event.get('id')})"

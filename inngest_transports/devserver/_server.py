@@ -1,0 +1,296 @@
+"""The embedded dev server: HTTP front, driver, app syncing, test helpers.
+
+::
+
+    server = DevServer(port=0, apps=["http://127.0.0.1:8000/api/inngest"])
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(server.serve)       # "http://127.0.0.1:<port>"
+        ...
+        run = await server.wait_for_run(run_id, timeout=5)
+        await server.shutdown()
+
+The HTTP front is the h11 connection handling of
+:mod:`inngest_transports.server`, with :class:`DevEndpoint` answering
+through :class:`~._api.DevApi` instead of an app.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import urllib.parse
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from inngest_proto._http import Response
+from inngest_proto._version import __version__
+from inngest_proto.executor import Run
+from inngest_transports._server_connection import Connection, Request
+
+from ._api import DevApi, error
+from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
+from ._driver import Driver, Store
+
+__all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
+
+_log = logging.getLogger("inngest.devserver")
+DEFAULT_PORT = 8288
+# Big enough for the 5 000 x 3 MiB of §3.1 in spirit, not in full: a dev
+# server holding 15 GB bodies in memory helps nobody.
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+_KEEP_ALIVE_SECONDS = 5.0
+_REQUEST_SECONDS = 30.0
+
+
+class DevEndpoint:
+    """What a :class:`Connection` of the dev server answers with."""
+
+    def __init__(self, api: DevApi, logger: logging.Logger) -> None:
+        self._api = api
+        self.logger = logger
+        self.default_host = "localhost"
+
+    @property
+    def max_body_bytes(self) -> int:
+        return _MAX_BODY_BYTES
+
+    def serves(self, url: str) -> bool:
+        return True  # every path is routed (or answered 404) by the API
+
+    def not_found(self, url: str) -> Response:
+        return error(404, "Not found")
+
+    def too_large(self, declared: int) -> Response:
+        return error(413, f"Request body of {declared} bytes exceeds {_MAX_BODY_BYTES}")
+
+    def streams(self, request: Request) -> bool:
+        return False
+
+    def stream_start_headers(self) -> dict[str, str]:
+        return {}
+
+    async def answer(self, request: Request, url: str) -> Response:
+        if not request.complete:
+            return self.too_large(len(request.body))
+        parts = urllib.parse.urlsplit(url)
+        query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        headers = {name.lower(): value for name, value in request.headers}
+        try:
+            return await self._api.handle(
+                request.method,
+                urllib.parse.unquote(parts.path),
+                query,
+                headers,
+                request.body,
+            )
+        except Exception:
+            # A bug in one handler answers 500; the server keeps serving.
+            self.logger.exception("dev server: %s %s failed", request.method, url)
+            return error(500, "Internal server error")
+
+    async def answer_streaming(
+        self,
+        request: Request,
+        url: str,
+        send_chunk: Callable[[bytes], Awaitable[None]],
+    ) -> None:
+        raise NotImplementedError  # streams() is always False
+
+
+class DevServer:
+    """An Inngest dev server in this process, on asyncio or trio.
+
+    ``apps`` are URLs to sync at start (``-u``).  ``retry_scale`` scales the
+    executor's retry backoff (``0.001`` for tests).  ``signing_key`` signs
+    call requests and makes API routes require a bearer token.  ``poll``
+    re-syncs every app each ``poll_interval`` seconds (without it, only apps
+    not synced yet are retried).  ``store`` persists executor state (see
+    :class:`~._driver.Store`); without one everything is in memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        apps: Sequence[str] = (),
+        retry_scale: float = 1.0,
+        signing_key: str | None = None,
+        poll: bool = True,
+        poll_interval: float = 5.0,
+        store: Store | None = None,
+        sync_attempts: int = SYNC_ATTEMPTS,
+        sync_backoff: float = SYNC_BACKOFF,
+    ) -> None:
+        self._host, self._port = host, port
+        self._app_urls = [_normalize_url(url) for url in apps]
+        self._poll, self._poll_interval = poll, poll_interval
+        self.driver = Driver(
+            retry_scale=retry_scale, signing_key=signing_key, store=store
+        )
+        self.apps = Apps(
+            self.driver, sync_attempts=sync_attempts, sync_backoff=sync_backoff
+        )
+        self.api = DevApi(
+            self.driver,
+            self.apps,
+            self._sync_for_api,
+            signing_key=signing_key,
+            info={"version": __version__, "startOpts": {"urls": self._app_urls}},
+        )
+        self._endpoint = DevEndpoint(self.api, _log)
+        self._bound: tuple[str, int] | None = None
+        self._stop: anyio.Event | None = None
+        self._stopped: anyio.Event | None = None
+
+    # -- serving -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's origin; with ``port=0``, the bound port once serving."""
+        host, port = self._bound or (self._host, self._port)
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    async def serve(
+        self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve until :meth:`shutdown`; reports :attr:`url` once listening."""
+        if self._stop is not None:
+            msg = "this DevServer is already serving"
+            raise RuntimeError(msg)
+        self._stop, self._stopped = anyio.Event(), anyio.Event()
+        try:
+            listener = await anyio.create_tcp_listener(
+                local_host=self._host, local_port=self._port
+            )
+            async with listener, anyio.create_task_group() as tg:
+                sockets = [
+                    s
+                    for s in listener.listeners
+                    if isinstance(s, anyio.abc.SocketListener)
+                ]
+                local = sockets[0].extra(anyio.abc.SocketAttribute.local_address)  # noqa: S610
+                assert isinstance(local, tuple)
+                self._bound = str(local[0]), int(local[1])
+                self._endpoint.default_host = self.url.removeprefix("http://")
+                await tg.start(self.driver.run)
+                for sock in sockets:
+                    tg.start_soon(self._accept, sock, tg)
+                _log.info("dev server listening at %s", self.url)
+                task_status.started(self.url)
+                for url in self._app_urls:
+                    tg.start_soon(self.sync_app, url)
+                tg.start_soon(self._poll_apps)
+                await self._stop.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.apps.aclose()
+            self._stopped.set()
+            self._stop = self._stopped = None
+            self._bound = None
+
+    async def shutdown(self) -> None:
+        """Stop serving; returns once :meth:`serve` has returned."""
+        stop, stopped = self._stop, self._stopped
+        if stop is None or stopped is None:
+            return
+        stop.set()
+        await stopped.wait()
+
+    def run(self, *, backend: str = "asyncio") -> None:
+        """Serve until SIGINT/SIGTERM (the CLI)."""
+        anyio.run(self._serve_until_signalled, backend=backend)
+
+    async def _serve_until_signalled(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch_signals)
+            await self.serve()
+            tg.cancel_scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        try:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    await self.shutdown()
+                    return
+        except (NotImplementedError, ValueError):
+            return  # no signal handling here: Ctrl-C interrupts as usual
+
+    async def _accept(
+        self, listener: anyio.abc.SocketListener, tg: anyio.abc.TaskGroup
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except anyio.ClosedResourceError:
+                return
+            except OSError as err:
+                _log.warning("dev server: accept failed: %s", err)
+                await anyio.sleep(0.1)
+                continue
+            conn = Connection(
+                stream, self._endpoint, _KEEP_ALIVE_SECONDS, _REQUEST_SECONDS
+            )
+            tg.start_soon(conn.run)
+
+    # -- apps --------------------------------------------------------------------------
+
+    async def sync_app(self, url: str) -> dict[str, Any]:
+        """PUT the sync request to the app at ``url`` (retried while it is
+        down); returns the app as ``GET /v1/apps`` lists it."""
+        app = await self.apps.sync(_normalize_url(url))
+        return app.describe()
+
+    async def _sync_for_api(self, url: str) -> dict[str, Any]:
+        return await self.sync_app(url)
+
+    async def _poll_apps(self) -> None:
+        while True:
+            await anyio.sleep(self._poll_interval)
+            for app in list(self.apps.by_url.values()):
+                if self._poll or app.state != "synced":
+                    await self.apps.sync(app.url)
+
+    # -- test helpers ------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        return self.driver.executor.get_run(run_id)
+
+    def runs_for_event(self, event_id: str) -> list[Run]:
+        """Runs triggered by the event with this internal id (what ``/e``
+        and ``client.send`` return)."""
+        ids = self.driver.runs_by_event.get(event_id, [])
+        return [run for run_id in ids if (run := self.get_run(run_id)) is not None]
+
+    async def wait_for_run(self, run_id: str, timeout: float = 10.0) -> Run:
+        """The run once it has finished; :class:`TimeoutError` otherwise."""
+
+        def done() -> bool:
+            run = self.get_run(run_id)
+            return run is not None and not run.is_running
+
+        await self.driver.wait_until(done, timeout)
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    async def wait_for_runs(
+        self, event_id: str, count: int = 1, timeout: float = 10.0
+    ) -> list[Run]:
+        """The runs of an event once ``count`` have started and all finished."""
+
+        def done() -> bool:
+            runs = self.runs_for_event(event_id)
+            return len(runs) >= count and not any(r.is_running for r in runs)
+
+        await self.driver.wait_until(done, timeout)
+        return self.runs_for_event(event_id)
+
+
+def _normalize_url(url: str) -> str:
+    """``http://`` is prefixed when the URL has no scheme, as ``-u`` does."""
+    return url if "://" in url else f"http://{url}"

@@ -1,0 +1,199 @@
+"""The dev server's API on bad input, auth, apps that are down, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from inngest_proto._signing import hash_signing_key
+from inngest_transports.devserver import DevServer
+from inngest_transports.devserver._cli import build_parser
+
+pytestmark = pytest.mark.anyio
+
+KEY = "signkey-test-" + "ab" * 16
+
+
+@asynccontextmanager
+async def serving(**options: Any) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
+    dev = DevServer(port=0, poll=False, **options)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            yield dev, http
+        await dev.shutdown()
+
+
+def _fn(url: str = "http://127.0.0.1:9/api/inngest") -> dict[str, Any]:
+    return {
+        "id": "app-fn",
+        "name": "fn",
+        "triggers": [{"event": "t/x"}],
+        "steps": {
+            "step": {
+                "id": "step",
+                "name": "step",
+                "runtime": {"type": "http", "url": f"{url}?fnId=app-fn&stepId=step"},
+            }
+        },
+    }
+
+
+async def test_events_are_validated() -> None:
+    async with serving() as (_, http):
+        assert (await http.get("/health")).json() == {"status": 200, "message": "OK"}
+        ok = await http.post(
+            "/e/KEY", json=[{"name": "a/b"}, {"name": "a/c", "id": "x"}]
+        )
+        assert ok.status_code == 200
+        ids = ok.json()["ids"]
+        assert len(ids) == 2
+        assert all(len(i) == 26 for i in ids)
+        stored = (await http.get(f"/v1/events/{ids[1]}")).json()["data"]
+        assert (stored["id"], stored["name"], stored["user"]) == ("x", "a/c", {})
+        first = (await http.get(f"/v1/events/{ids[0]}")).json()["data"]
+        assert first["id"] == ids[0]  # defaulted to the internal id
+
+        for bad, text in [
+            ({"name": "inngest/function.failed"}, "reserved"),
+            ({"name": "a/b", "data": [1]}, "data must be a JSON object"),
+            ({"name": ""}, "event name is empty"),
+            ({"name": "a/b", "ts": 5}, "between 1980 and 2100"),
+        ]:
+            resp = await http.post("/e/KEY", json=[{"name": "ok/first"}, bad])
+            assert resp.status_code == 400
+            body = resp.json()
+            assert text in body["error"]
+            assert body["ids"][1] == ""
+            assert len(body["ids"][0]) == 26
+        resp = await http.post("/e/KEY", content=b"not json")
+        assert resp.status_code == 400
+        assert "event object" in resp.json()["error"]
+        assert (await http.post("/e/KEY", content=b"")).json()["ids"] == []
+        # The server keeps serving.
+        assert (await http.get("/v1/events?name=ok/first")).status_code == 200
+        assert (await http.get("/v1/events/not-a-ulid")).status_code == 400
+        assert (await http.get("/nowhere")).status_code == 404
+
+
+async def test_seeded_ids_are_reproducible() -> None:
+    seed = "1700000000000,AAAAAAAAAAAAAA=="
+    async with serving() as (_, http):
+        headers = {"x-inngest-event-id-seed": seed}
+        first = await http.post(
+            "/e/K", json=[{"name": "a"}, {"name": "b"}], headers=headers
+        )
+        again = await http.post(
+            "/e/K", json=[{"name": "a"}, {"name": "b"}], headers=headers
+        )
+        assert first.json()["ids"] == again.json()["ids"]
+        assert len(set(first.json()["ids"])) == 2
+
+
+async def test_register_validation() -> None:
+    async with serving() as (dev, http):
+        body = {
+            "appname": "app",
+            "url": "http://127.0.0.1:9/api/inngest",
+            "functions": [_fn()],
+        }
+        ok = await http.post("/fn/register", json=body)
+        assert ok.status_code == 200, ok.text
+        reply = ok.json()
+        assert reply["ok"] is True
+        assert reply["modified"] is True
+        again = (await http.post("/fn/register", json=body)).json()
+        assert again["modified"] is False
+        assert again["app_id"] == reply["app_id"]
+        assert list(dev.driver.executor.functions) == ["app-fn"]
+
+        cases: list[tuple[bytes, dict[str, str], str]] = [
+            (b"{", {}, "Invalid request"),
+            (json.dumps({"functions": []}).encode(), {}, "App ID required"),
+            (
+                json.dumps({"appName": "app", "functions": [{"id": "x"}]}).encode(),
+                {},
+                "At least one function is invalid",
+            ),
+            (
+                json.dumps(
+                    {"appName": "app", "functions": [_fn("ftp://h/x")]}
+                ).encode(),
+                {},
+                "At least one function is invalid",
+            ),
+            (
+                json.dumps(body).encode(),
+                {"x-inngest-expected-server-kind": "cloud"},
+                "Expected server kind dev, got cloud",
+            ),
+        ]
+        for raw, headers, text in cases:
+            resp = await http.post("/fn/register", content=raw, headers=headers)
+            assert resp.status_code == 400
+            assert text in resp.json()["error"]
+            assert resp.headers["x-inngest-server-kind"] == "dev"
+        assert list(dev.driver.executor.functions) == ["app-fn"]
+        removed = await http.delete("/fn/remove", params={"url": str(body["url"])})
+        assert removed.status_code == 200
+        assert list(dev.driver.executor.functions) == []
+
+
+async def test_an_app_that_is_down() -> None:
+    with anyio.fail_after(5):
+        # Port 9 (discard) on loopback: nothing listens there.
+        async with serving(sync_attempts=2, sync_backoff=0.01) as (_, http):
+            resp = await http.post(
+                "/v0/apps/sync", params={"url": "http://127.0.0.1:9/api/inngest"}
+            )
+            assert resp.status_code == 502
+            app = resp.json()
+            assert app["state"] == "unreachable"
+            assert "unreachable" in app["error"]
+            apps = (await http.get("/v1/apps")).json()["data"]
+            assert [a["state"] for a in apps] == ["unreachable"]
+            bad = await http.post("/v0/apps/sync", params={"url": "nope"})
+            assert bad.status_code == 400
+
+
+async def test_a_signing_key_requires_a_bearer() -> None:
+    async with serving(signing_key=KEY) as (_, http):
+        assert (await http.get("/v1/events")).status_code == 401
+        for token in (hash_signing_key(KEY), "signkey-test-" + hash_signing_key(KEY)):
+            headers = {"authorization": f"Bearer {token}"}
+            assert (await http.get("/v1/events", headers=headers)).status_code == 200
+        # The event API and health stay open (event keys are not configured).
+        assert (await http.post("/e/k", json={"name": "a"})).status_code == 200
+        assert (await http.get("/health")).status_code == 200
+
+
+def test_cli_flags() -> None:
+    args = build_parser().parse_args(
+        [
+            "-u",
+            "localhost:3000/api/inngest",
+            "-u",
+            "http://h/x",
+            "-p",
+            "9999",
+            "--no-discovery",
+            "--no-poll",
+            "--retry-scale",
+            "0.5",
+            "--db",
+            "x.db",
+        ]
+    )
+    assert args.sdk_url == ["localhost:3000/api/inngest", "http://h/x"]
+    assert (args.port, args.host, args.no_poll, args.retry_scale) == (
+        9999,
+        "127.0.0.1",
+        True,
+        0.5,
+    )

@@ -1,0 +1,199 @@
+"""End to end: our SDK's app, served over HTTP, run by the embedded dev server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import inngest_proto as inngest
+from inngest_proto.executor import RunStatus
+
+from ._harness import APP_ID, harness
+
+pytestmark = pytest.mark.anyio
+
+
+def _steps(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="two", trigger=inngest.TriggerEvent(event="t/two"))
+    async def two(ctx: inngest.Context) -> dict[str, Any]:
+        a = await ctx.step.run("a", lambda: "A")
+        b = await ctx.step.run("b", lambda: a + "B")
+        return {"a": a, "b": b, "n": ctx.event.data["n"]}
+
+    @client.create_function(fn_id="nap", trigger=inngest.TriggerEvent(event="t/nap"))
+    async def nap(ctx: inngest.Context) -> str:
+        await ctx.step.sleep("zz", 100)
+        return "rested"
+
+    return [two, nap]
+
+
+async def test_two_steps_and_a_sleep() -> None:
+    async with harness(_steps) as h:
+        run = await h.finished_run(await h.send("t/two", {"n": 7}))
+        assert run["status"] == "Completed"
+        assert run["output"] == {"a": "A", "b": "AB", "n": 7}
+        assert run["ended_at"] is not None
+
+        run = await h.finished_run(await h.send("t/nap"))
+        assert run["status"] == "Completed"
+        assert run["output"] == "rested"
+
+        names = [e["name"] for e in (await h.get("/v1/events?limit=50"))["data"]]
+        assert names.count("inngest/function.finished") == 2
+        assert "t/two" in names
+        apps = (await h.get("/v1/apps"))["data"]
+        assert apps[0]["name"] == APP_ID
+        fns = await h.get(f"/v1/apps/{APP_ID}/functions")
+        assert {f["slug"] for f in fns} == {f"{APP_ID}-two", f"{APP_ID}-nap"}
+
+
+def _waits(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="waiter", trigger=inngest.TriggerEvent(event="t/w"))
+    async def waiter(ctx: inngest.Context) -> Any:
+        got = await ctx.step.wait_for_event(
+            "w",
+            event="t/answer",
+            if_exp="event.data.key == async.data.key",
+            timeout=ctx.event.data["timeout"],
+        )
+        return None if got is None else got.data["v"]
+
+    return [waiter]
+
+
+async def test_wait_for_event_matched_and_timed_out() -> None:
+    async with harness(_waits) as h:
+        event_id = await h.send("t/w", {"key": "k1", "timeout": 10_000})
+        await h.dev.driver.wait_until(
+            lambda: any(r.waits for r in h.dev.runs_for_event(event_id)), 5
+        )
+        await h.send("t/answer", {"key": "other", "v": "no"})
+        await h.send("t/answer", {"key": "k1", "v": "yes"})
+        run = await h.finished_run(event_id)
+        assert (run["status"], run["output"]) == ("Completed", "yes")
+
+        # 1 s: the shortest timeout the SDK can express (whole seconds).
+        run = await h.finished_run(await h.send("t/w", {"key": "k2", "timeout": 1000}))
+        assert (run["status"], run["output"]) == ("Completed", None)
+
+
+def _flows(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="child", trigger=inngest.TriggerEvent(event="t/c"))
+    async def child(ctx: inngest.Context) -> int:
+        return int(ctx.event.data["x"]) * 2
+
+    @client.create_function(fn_id="parent", trigger=inngest.TriggerEvent(event="t/p"))
+    async def parent(ctx: inngest.Context) -> Any:
+        doubled = await ctx.step.invoke("call", function=child, data={"x": 21})
+        both = await ctx.group.parallel(
+            [
+                lambda: ctx.step.run("left", lambda: "L"),
+                lambda: ctx.step.run("right", lambda: "R"),
+            ]
+        )
+        sent = await ctx.step.send_event("emit", inngest.Event(name="t/sent"))
+        return {"doubled": doubled, "both": list(both), "sent": len(sent)}
+
+    @client.create_function(fn_id="heard", trigger=inngest.TriggerEvent(event="t/sent"))
+    async def heard(ctx: inngest.Context) -> str:
+        return "heard"
+
+    return [child, parent, heard]
+
+
+async def test_invoke_parallel_and_send_event() -> None:
+    async with harness(_flows) as h:
+        run = await h.finished_run(await h.send("t/p"))
+        assert run["status"] == "Completed"
+        assert run["output"] == {"doubled": 42, "both": ["L", "R"], "sent": 1}
+        sent = (await h.get("/v1/events?name=t/sent"))["data"]
+        assert len(sent) == 1
+        heard = await h.finished_run(sent[0]["internal_id"])
+        assert (heard["status"], heard["output"]) == ("Completed", "heard")
+        invoked = (await h.get("/v1/events?name=inngest/function.invoked"))["data"]
+        assert invoked[0]["data"]["x"] == 21
+
+
+def _failures(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id="flaky", trigger=inngest.TriggerEvent(event="t/flaky"), retries=2
+    )
+    async def flaky(ctx: inngest.Context) -> int:
+        if ctx.attempt < 2:
+            msg = f"attempt {ctx.attempt}"
+            raise RuntimeError(msg)
+        return ctx.attempt
+
+    async def cleanup(ctx: inngest.Context) -> str:
+        return "cleaned " + str(ctx.event.data["error"]["message"])
+
+    @client.create_function(
+        fn_id="doomed",
+        trigger=inngest.TriggerEvent(event="t/doomed"),
+        on_failure=cleanup,
+    )
+    async def doomed(ctx: inngest.Context) -> None:
+        raise inngest.NonRetriableError("no way")
+
+    return [flaky, doomed]
+
+
+async def test_retries_non_retriable_and_on_failure() -> None:
+    async with harness(_failures) as h:
+        run = await h.finished_run(await h.send("t/flaky"))
+        assert (run["status"], run["output"]) == ("Completed", 2)
+
+        run = await h.finished_run(await h.send("t/doomed"))
+        assert run["status"] == "Failed"
+        assert run["output"]["message"] == "no way"
+        state = h.dev.driver.executor.state
+        failure_id = f"{APP_ID}-doomed-failure"
+
+        def handled() -> bool:
+            return any(
+                r.function_id == failure_id and not r.is_running
+                for r in state.runs.values()
+            )
+
+        await h.dev.driver.wait_until(handled, 5)
+        (handler,) = [r for r in state.runs.values() if r.function_id == failure_id]
+        assert handler.status is RunStatus.COMPLETED
+        assert handler.output == "cleaned no way"
+
+
+def _slow(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="slow", trigger=inngest.TriggerEvent(event="t/slow"))
+    async def slow(ctx: inngest.Context) -> str:
+        await ctx.step.sleep("long", 60_000)
+        return "never"
+
+    return [slow]
+
+
+async def test_cancel_and_run_data() -> None:
+    async with harness(_slow) as h:
+        event_id = await h.send("t/slow")
+        await h.dev.driver.wait_until(
+            lambda: any(r.timer_ids for r in h.dev.runs_for_event(event_id)), 5
+        )
+        (run,) = h.dev.runs_for_event(event_id)
+        batch = await h.get(f"/v0/runs/{run.run_id}/batch")
+        assert batch[0]["name"] == "t/slow"
+        assert await h.get(f"/v0/runs/{run.run_id}/actions") == {}
+        live = (await h.get(f"/v1/runs/{run.run_id}"))["data"]
+        assert live["status"] == "Running"
+        assert "output" not in live
+
+        resp = await h.http.delete(f"/v1/runs/{run.run_id}")
+        assert resp.status_code == 200
+        done = await h.finished_run(event_id)
+        assert (done["status"], done["output"]) == ("Cancelled", {})
+        gone = await h.http.get(f"/v0/runs/{run.run_id}/batch")
+        assert gone.status_code == 410
+        assert (
+            await h.http.delete("/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        ).status_code == 404
+        missing = await h.http.get("/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+        assert missing.status_code == 500
