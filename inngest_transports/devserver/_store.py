@@ -1,0 +1,498 @@
+"""Durable storage for the embedded dev server: one SQLite file in WAL mode.
+
+What is stored: the event log (every accepted event, and every event the
+executor emitted), the executor's :class:`ExecutorState` laid out per row
+(runs, their step memos, timers, run idempotency keys, the id counter), and
+the apps last synced, so a restart can register their functions again.
+Queue items live inside each run (``Run.in_flight``) and, when delayed, in
+the timers table; there is no separate queue table to keep in step.
+
+Durability: ``synchronous=FULL``.  In WAL mode ``NORMAL`` already survives a
+SIGKILL (a commit has reached the OS before it returns), but it may lose the
+last commits on power loss or an OS crash, and an event we acknowledged with
+HTTP 200 must not vanish then; ``FULL`` fsyncs the WAL on every commit.  The
+cost is one fsync per commit, which the host keeps low by batching saves.
+WAL keeps commits in order, so a crash loses a suffix of transactions, never
+one from the middle: the events, the state and the "routed" marks agree.
+
+The contract for the host (the driver):
+
+1. Accepting events (``POST /e``): normalise each event (``id``, ``ts``),
+   call :meth:`SQLiteStore.append_events`, and only then answer 200.  The
+   rows are committed (fsynced) when it returns; they start "unrouted".
+2. Feed each accepted event to ``Executor.receive_event`` in ``seq`` order
+   and pass the seqs as ``save(..., routed=seqs)``: the mark and the state it
+   led to commit together, so an event is routed exactly once.
+3. After every executor input (or a batch of them), call
+   :meth:`SQLiteStore.save` with the ``EmitEvent`` events of its actions as
+   ``emitted``, BEFORE performing the ``CallSDK`` actions.  A step whose
+   reply was saved is then never run again; a call lost in a crash is made
+   again (at-least-once, as on the real server).
+4. Start-up: ``load()``; re-register the stored ``apps()`` (functions are
+   not in the state); :func:`requeue_in_flight` (calls cut off by the crash
+   become due retry timers, same attempt); route ``unrouted_events()`` (step
+   2); arm a timer for every ``state.timers`` entry; ``save``.
+
+Threads: the store holds one connection and a lock, and every method takes
+the lock, so it may be called directly on the event loop (each commit blocks
+it for one fsync) or through ``anyio.to_thread.run_sync``.  ``save`` reads
+the live state, so while it runs in a worker thread nothing may feed the
+executor: hold the executor's lock across the ``await``.  One process per
+file: two dev servers on one ``--db`` would overwrite each other's rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from inngest_proto._converter import structure, unstructure
+from inngest_proto._function_config import FunctionConfig
+from inngest_proto.executor import ExecutorState, Run, RunStatus, Timer, TimerKind
+
+__all__ = [
+    "DEFAULT_DB_PATH",
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "StoreError",
+    "StoredEvent",
+    "requeue_in_flight",
+]
+
+#: Bumped on every incompatible change; an older file is migrated on open,
+#: a newer one refused (an old binary would misread it).
+SCHEMA_VERSION = 1
+#: Relative to the working directory, as ``--db`` defaults.
+DEFAULT_DB_PATH = os.path.join(".inngest", "dev.db")
+MEMORY = ":memory:"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, internal_id TEXT NOT NULL, name TEXT NOT NULL,
+    received_at REAL NOT NULL, routed INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE INDEX events_by_internal_id ON events (internal_id);
+CREATE INDEX events_unrouted ON events (seq) WHERE routed = 0;
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
+    function_id TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
+    ended_at REAL, json TEXT NOT NULL);
+CREATE TABLE memos (
+    run_id TEXT NOT NULL, pos INTEGER NOT NULL, step_id TEXT NOT NULL,
+    json TEXT NOT NULL, PRIMARY KEY (run_id, pos));
+CREATE TABLE timers (
+    seq INTEGER PRIMARY KEY, timer_id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL, at REAL NOT NULL, json TEXT NOT NULL);
+CREATE TABLE seen_keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE apps (url TEXT PRIMARY KEY, json TEXT NOT NULL);
+"""
+_COMPACT = (",", ":")
+_NO_CURSOR = 1 << 62
+_CONFIGS = list[FunctionConfig]
+
+
+class StoreError(Exception):
+    """The database file cannot be used; the message names the file."""
+
+
+@attrs.frozen
+class StoredEvent:
+    #: Position in the log (receipt order); pass it as ``events(cursor=...)``.
+    seq: int
+    #: The id ``POST /e`` answered with (not unique: client retries repeat it).
+    internal_id: str
+    name: str
+    #: Unix seconds.
+    received_at: float
+    #: The event in wire form, as stored.
+    event: dict[str, Any]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=_COMPACT)
+
+
+class SQLiteStore:
+    """The dev server's database at ``path`` (``":memory:"`` for none).
+
+    Parent directories are created.  Raises :class:`StoreError` for a file
+    that is not a dev server database, is corrupt, or has a newer schema.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> None:
+        self._path = MEMORY if path == MEMORY else os.fspath(path)
+        self._lock = threading.Lock()
+        # What the file holds, so a save writes only what changed.  Finished
+        # runs are never changed by the executor, so they are not compared.
+        self._texts: dict[str, str] = {}  # running run id -> its saved JSON
+        self._finished: set[str] = set()
+        self._memo_counts: dict[str, int] = {}
+        self._timer_ids: set[str] = set()
+        self._keys: dict[str, float] = {}
+        self._counter = 0
+        if self._path != MEMORY:
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Autocommit mode: transactions are the explicit BEGIN/COMMIT
+            # below, not the sqlite3 module's implicit ones.  The lock, not
+            # the module's thread check, keeps use to one thread at a time.
+            self._conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot open the database {self._path}: {err}") from err
+        try:
+            with self._guard():
+                self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- opening --------------------------------------------------------------------
+
+    def _open(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 5000")
+        # Reading the header here is what fails first on a file that is not
+        # a database at all.
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = FULL")
+        with self._transaction():
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "meta" not in tables:
+                if tables:
+                    msg = f"{self._path} is not an Inngest dev server database"
+                    raise StoreError(msg)
+                # Statement by statement: executescript would COMMIT first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("counter", "0")],
+                )
+            version = int(self._meta("schema_version"))
+        if version > SCHEMA_VERSION:
+            msg = (
+                f"{self._path} has schema version {version}, newer than the "
+                f"{SCHEMA_VERSION} this inngest-sansio understands; upgrade, "
+                "or start with another --db"
+            )
+            raise StoreError(msg)
+        self._prime()
+
+    def _prime(self) -> None:
+        """Learn which rows exist, so the first save is incremental too."""
+        conn = self._conn
+        self._texts, self._finished = {}, set()
+        for run_id, status, text in conn.execute(
+            "SELECT run_id, status, json FROM runs"
+        ):
+            if status == RunStatus.RUNNING.value:
+                self._texts[run_id] = text
+            else:
+                self._finished.add(run_id)
+        self._memo_counts = dict(
+            conn.execute("SELECT run_id, COUNT(*) FROM memos GROUP BY run_id")
+        )
+        self._timer_ids = {r[0] for r in conn.execute("SELECT timer_id FROM timers")}
+        self._keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
+        self._counter = int(self._meta("counter"))
+
+    def _meta(self, key: str) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        found = row.fetchone()
+        if found is None:
+            raise StoreError(f"{self._path}: the meta table has no {key!r}")
+        return str(found[0])
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite's errors as :class:`StoreError`, naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            msg = f"{self._path} is not a usable dev server database: {err}"
+            raise StoreError(msg) from err
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so a transaction never
+        # fails half-way for want of it.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+
+    # -- events ---------------------------------------------------------------------
+
+    def append_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        internal_ids: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Log accepted events, unrouted; committed when this returns.
+
+        Answer the sender only after this returns.  ``internal_ids`` default
+        to each event's ``id``.  Returns the events' seqs.
+        """
+        ids = [str(e["id"]) for e in events] if internal_ids is None else internal_ids
+        rows = [
+            (i, str(e["name"]), received_at, _dumps(dict(e)))
+            for i, e in zip(ids, events, strict=True)
+        ]
+        with self._lock, self._guard(), self._transaction():
+            return [self._insert_event(row, routed=False) for row in rows]
+
+    def _insert_event(self, row: tuple[str, str, float, str], *, routed: bool) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO events (internal_id, name, received_at, routed, json)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (*row[:3], int(routed), row[3]),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def events(
+        self, limit: int = 20, cursor: int | None = None, *, name: str | None = None
+    ) -> list[StoredEvent]:
+        """Newest first; ``cursor`` is the ``seq`` of the last one already seen."""
+        return self._events(
+            "WHERE seq < ?1 AND (?2 IS NULL OR name = ?2) ORDER BY seq DESC LIMIT ?3",
+            (_NO_CURSOR if cursor is None else cursor, name, limit),
+        )
+
+    def event(self, internal_id: str) -> StoredEvent | None:
+        """The first event logged with this internal id."""
+        found = self._events(
+            "WHERE internal_id = ? ORDER BY seq LIMIT 1", (internal_id,)
+        )
+        return found[0] if found else None
+
+    def unrouted_events(self) -> list[StoredEvent]:
+        """Accepted events the executor has not seen yet, oldest first."""
+        return self._events("WHERE routed = 0 ORDER BY seq", ())
+
+    def _events(self, sql: str, args: Sequence[Any]) -> list[StoredEvent]:
+        with self._lock, self._guard():
+            # ``sql`` is always one of the constant tails above.
+            select = "SELECT seq, internal_id, name, received_at, json FROM events"
+            rows = self._conn.execute(f"{select} {sql}", args).fetchall()
+        try:
+            return [StoredEvent(s, i, n, r, json.loads(t)) for s, i, n, r, t in rows]
+        except ValueError as err:
+            raise StoreError(f"{self._path}: a logged event is not JSON") from err
+
+    # -- executor state -------------------------------------------------------------
+
+    def save(
+        self,
+        state: ExecutorState,
+        *,
+        routed: Iterable[int] = (),
+        emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ) -> None:
+        """Persist ``state`` in one transaction, writing only what changed.
+
+        ``routed``: seqs of logged events the executor has now received.
+        ``emitted``: ``(internal id, event)`` of ``EmitEvent`` actions (the
+        executor routed them itself), logged received at their ``ts``.
+        """
+        rows = [
+            (i, str(e["name"]), float(e["ts"]) / 1000, _dumps(dict(e)))
+            for i, e in emitted
+        ]
+        with self._lock, self._guard():
+            try:
+                with self._transaction():
+                    self._write_state(state)
+                    self._conn.executemany(
+                        "UPDATE events SET routed = 1 WHERE seq = ?",
+                        [(seq,) for seq in routed],
+                    )
+                    for row in rows:
+                        self._insert_event(row, routed=True)
+            except BaseException:
+                # The cache was updated as rows were written: make it say
+                # what the file holds again.
+                self._prime()
+                raise
+
+    def _write_state(self, state: ExecutorState) -> None:
+        conn = self._conn
+        for run_id, run in state.runs.items():
+            if run_id not in self._finished:  # finished runs never change
+                self._write_run(run)
+        gone = [(r,) for r in [*self._texts, *self._finished] if r not in state.runs]
+        conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
+        for (run_id,) in gone:
+            self._texts.pop(run_id, None)
+            self._finished.discard(run_id)
+            self._memo_counts.pop(run_id, None)
+        # Timers are never changed once set, only set and dropped.
+        new_timers = [t for i, t in state.timers.items() if i not in self._timer_ids]
+        conn.executemany(
+            "INSERT INTO timers (timer_id, run_id, at, json) VALUES (?, ?, ?, ?)",
+            [(t.timer_id, t.run_id, t.at, _dumps(unstructure(t))) for t in new_timers],
+        )
+        old_timers = [(i,) for i in self._timer_ids if i not in state.timers]
+        conn.executemany("DELETE FROM timers WHERE timer_id = ?", old_timers)
+        self._timer_ids = set(state.timers)
+        keys = state.seen_keys
+        changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
+        conn.executemany("INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", changed)
+        old_keys = [(k,) for k in self._keys if k not in keys]
+        conn.executemany("DELETE FROM seen_keys WHERE key = ?", old_keys)
+        self._keys = dict(keys)
+        if state.counter != self._counter:
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'counter'", (str(state.counter),)
+            )
+            self._counter = state.counter
+
+    def _write_run(self, run: Run) -> None:
+        run_id = run.run_id
+        # Memos are kept out of the run's row: they are append-only and can
+        # be large, so each save inserts only the new ones.
+        text = _dumps(unstructure(attrs.evolve(run, steps={})))
+        if self._texts.get(run_id) != text:
+            status, times = run.status.value, (run.created_at, run.ended_at)
+            # An upsert, not REPLACE: the run keeps its seq, so runs load in
+            # the order they were created (the order waits are matched in).
+            self._conn.execute(
+                "INSERT INTO runs (run_id, function_id, status, created_at,"
+                " ended_at, json) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id)"
+                " DO UPDATE SET status = excluded.status,"
+                " ended_at = excluded.ended_at, json = excluded.json",
+                (run_id, run.function_id, status, *times, text),
+            )
+        if run.is_running:
+            self._texts[run_id] = text
+        else:
+            self._texts.pop(run_id, None)
+            self._finished.add(run_id)
+        saved = self._memo_counts.get(run_id, 0)
+        if len(run.steps) < saved:  # not the executor's doing: rewrite them
+            self._conn.execute("DELETE FROM memos WHERE run_id = ?", (run_id,))
+            saved = 0
+        fresh = itertools.islice(run.steps.items(), saved, None)
+        self._conn.executemany(
+            "INSERT INTO memos VALUES (?, ?, ?, ?)",
+            [(run_id, p, i, _dumps(m)) for p, (i, m) in enumerate(fresh, saved)],
+        )
+        self._memo_counts[run_id] = len(run.steps)
+
+    def load(self) -> ExecutorState | None:
+        """The saved state, or ``None`` if nothing was ever saved."""
+        with self._lock, self._guard():
+            conn = self._conn
+            runs = conn.execute("SELECT json FROM runs ORDER BY seq").fetchall()
+            memos = conn.execute(
+                "SELECT run_id, step_id, json FROM memos ORDER BY run_id, pos"
+            ).fetchall()
+            timers = conn.execute("SELECT json FROM timers ORDER BY seq").fetchall()
+            keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
+            counter = int(self._meta("counter"))
+        if not (runs or timers or keys or counter):
+            return None
+        state = ExecutorState(seen_keys=keys, counter=counter)
+        try:
+            steps: dict[str, dict[str, Any]] = {}
+            for run_id, step_id, text in memos:
+                steps.setdefault(run_id, {})[step_id] = json.loads(text)
+            for (text,) in runs:
+                raw = json.loads(text)
+                raw["steps"] = steps.get(raw["run_id"], {})
+                run = structure(raw, Run)
+                state.runs[run.run_id] = run
+            for (text,) in timers:
+                timer = structure(json.loads(text), Timer)
+                state.timers[timer.timer_id] = timer
+        except Exception as err:  # JSON and cattrs raise a variety of errors
+            msg = f"{self._path}: a stored run, memo or timer is unreadable: {err!r}"
+            raise StoreError(msg) from err
+        return state
+
+    # -- apps -----------------------------------------------------------------------
+
+    def put_app(self, app_url: str, configs: Sequence[FunctionConfig]) -> None:
+        """Remember a sync, to register its functions again after a restart."""
+        text = _dumps(unstructure(list(configs)))
+        with self._lock, self._guard(), self._transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO apps VALUES (?, ?)", (app_url, text)
+            )
+
+    def delete_app(self, app_url: str) -> None:
+        with self._lock, self._guard(), self._transaction():
+            self._conn.execute("DELETE FROM apps WHERE url = ?", (app_url,))
+
+    def apps(self) -> dict[str, list[FunctionConfig]]:
+        """The synced apps, by URL."""
+        with self._lock, self._guard():
+            found = self._conn.execute("SELECT url, json FROM apps ORDER BY url")
+            rows = found.fetchall()
+        try:
+            return {u: structure(json.loads(t), _CONFIGS) for u, t in rows}
+        except Exception as err:
+            msg = f"{self._path}: a stored app is unreadable: {err!r}"
+            raise StoreError(msg) from err
+
+
+def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
+    """Turn calls a crash cut off into retry timers due at ``now``.
+
+    A loaded state still lists the calls that were in flight when the
+    process died; no reply will ever come for them.  Each becomes a retry
+    timer carrying the same queue item with the same attempt (a crash is not
+    the function's failure), which the executor dispatches as a new call when
+    the host fires it.  Returns the new timer ids; call once, after ``load``.
+    """
+    added = []
+    for run in state.runs.values():
+        if not run.is_running:
+            continue
+        for request_id, job in run.in_flight.items():
+            # Request ids are unique ULIDs, so this id cannot clash.
+            timer_id = f"recover-{request_id}"
+            state.timers[timer_id] = Timer(
+                timer_id=timer_id,
+                run_id=run.run_id,
+                kind=TimerKind.RETRY,
+                at=now,
+                job=job,
+            )
+            run.timer_ids.append(timer_id)
+            added.append(timer_id)
+        run.in_flight.clear()
+    return added

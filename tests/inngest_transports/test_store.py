@@ -1,0 +1,385 @@
+"""The dev server's SQLite store: round trips, schema checks, and crashes.
+
+The crash tests drive the executor with our real SDK (the executor tests'
+harness), saving after every input as the driver does, stop mid-run with a
+call in flight, a run asleep and an accepted event not yet routed, then
+finish from the file alone: every run completes, every event is routed, and
+no step whose result was saved runs again.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import inngest_proto as inngest
+from inngest_proto._step_ids import hash_step_id
+from inngest_proto.executor import (
+    Action,
+    CallSDK,
+    EmitEvent,
+    ExecutorState,
+    RunStatus,
+)
+from inngest_transports.devserver._store import (
+    SCHEMA_VERSION,
+    SQLiteStore,
+    StoredEvent,
+    StoreError,
+    requeue_in_flight,
+)
+from tests.inngest_proto.executor._harness import APP_ID, START, Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = (
+    "import sys; from tests.inngest_transports.test_store import crash_child; "
+    "crash_child(*sys.argv[1:])"
+)
+
+
+class Durable(Harness):
+    """The harness, saving as the driver must: after every input, before
+    its calls are made, with the events it emitted and the events it routed."""
+
+    def __init__(self, store: SQLiteStore, **options: Any) -> None:
+        super().__init__(**options)
+        self.store = store
+        self._routed: list[int] = []
+
+    def apply(self, actions: Iterable[Action]) -> None:
+        actions = list(actions)
+        super().apply(actions)
+        emitted = [
+            (a.event["id"], a.event) for a in actions if isinstance(a, EmitEvent)
+        ]
+        self.store.save(self.executor.state, routed=self._routed, emitted=emitted)
+        self._routed = []
+
+    def accept(self, name: str, event_id: str) -> list[StoredEvent]:
+        """``POST /e``: log the event (the reply would go now), then route it."""
+        event = {"name": name, "data": {}, "id": event_id, "ts": int(self.now * 1000)}
+        self.store.append_events([event], received_at=self.now)
+        return self.store.unrouted_events()
+
+    def route(self, stored: Iterable[StoredEvent]) -> None:
+        for item in stored:
+            self._routed = [item.seq]
+            self.apply(self.executor.receive_event(item.event, self.now))
+
+
+def build(h: Durable, record: Callable[[str], None]) -> None:
+    """Three functions: steps a-b-c-d with a nap, a long sleeper, and one
+    the late event triggers.  ``record`` counts each step body that runs."""
+
+    def step(name: str) -> str:
+        record(name)
+        return name
+
+    @h.client.create_function(fn_id="abc", trigger=inngest.TriggerEvent(event="t/go"))
+    def abc(ctx: inngest.ContextSync) -> list[str]:
+        done = [ctx.step.run(n, step, n) for n in "abc"]
+        ctx.step.sleep("nap", 1000)
+        return [*done, ctx.step.run("d", step, "d")]
+
+    @h.client.create_function(
+        fn_id="sleeper", trigger=inngest.TriggerEvent(event="t/go")
+    )
+    def sleeper(ctx: inngest.ContextSync) -> str:
+        ctx.step.run("s1", step, "s1")
+        ctx.step.sleep("long", 3_600_000)
+        return ctx.step.run("s2", step, "s2")
+
+    @h.client.create_function(
+        fn_id="late", trigger=inngest.TriggerEvent(event="t/late")
+    )
+    def late(ctx: inngest.ContextSync) -> str:
+        return ctx.step.run("l", step, "l")
+
+    h.serve(abc, sleeper, late)
+
+
+def at_crash_point(h: Harness, call: CallSDK) -> bool:
+    """The call that would run step c: a and b are saved, s1 too, and the
+    sleeper is asleep."""
+    return hash_step_id("b") in h.executor.state.runs[call.run_id].steps
+
+
+def first_half(store: SQLiteStore, record: Callable[[str], None]) -> Durable:
+    h = Durable(store)
+    build(h, record)
+    h.route(h.accept("t/go", "go-1"))
+    return h
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_child(db: str, log: str) -> None:
+    """Run in a subprocess: drive to the crash point, then wait to be killed."""
+
+    def record(name: str) -> None:
+        with open(log, "a") as f:
+            f.write(name + "\n")
+
+    h = first_half(SQLiteStore(db), record)
+
+    def stop(call: CallSDK) -> None:
+        if at_crash_point(h, call):
+            h.accept("t/late", "late-1")  # acknowledged, never routed
+            print("READY", flush=True)
+            signal.pause()  # until the parent's SIGKILL
+
+    h.intercept = stop
+    h.drain()
+
+
+def second_half(db: str | Path, record: Callable[[str], None]) -> Durable:
+    """A fresh process's start-up: load, register, requeue, route, arm, run."""
+    store = SQLiteStore(db)
+    state = store.load()
+    assert state is not None
+    h = Durable(store, state=state)
+    build(h, record)
+    assert requeue_in_flight(state, h.now)  # the call for step c was cut off
+    h.route(store.unrouted_events())
+    h.timers = {t.timer_id: t.at for t in state.timers.values()}
+    h.run()
+    return h
+
+
+def check_finished(h: Durable, counts: collections.Counter[str]) -> None:
+    assert counts == dict.fromkeys(["a", "b", "c", "d", "s1", "s2", "l"], 1)
+    runs = {r.function_id: r for r in h.executor.state.runs.values()}
+    assert {f: r.status for f, r in runs.items()} == {
+        f"{APP_ID}-{f}": RunStatus.COMPLETED for f in ["abc", "sleeper", "late"]
+    }
+    assert runs[f"{APP_ID}-abc"].output == ["a", "b", "c", "d"]
+    assert h.store.unrouted_events() == []
+    names = [e.name for e in h.store.events(100)]
+    assert names.count("t/go") == names.count("t/late") == 1
+    assert names.count("inngest/function.finished") == 3
+    # What was saved is what the executor holds.
+    assert SQLiteStore(h.store.path).load() == h.executor.state
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+def test_a_run_resumes_after_the_process_is_killed(tmp_path: Path) -> None:
+    db, log = tmp_path / "dev.db", tmp_path / "steps.log"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(log)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line == "READY\n", child.stderr.read() if child.stderr else ""
+    finally:
+        child.kill()  # SIGKILL: no close, no atexit, no flush
+        child.communicate()
+    assert child.returncode == -signal.SIGKILL
+    assert log.read_text().split() == ["a", "s1", "b"]
+    counts = collections.Counter(log.read_text().split())
+    h = second_half(db, lambda name: counts.update([name]))
+    check_finished(h, counts)
+
+
+def test_a_run_resumes_from_an_abandoned_store(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    counts: collections.Counter[str] = collections.Counter()
+    h = first_half(SQLiteStore(db), lambda name: counts.update([name]))
+
+    def stop(call: CallSDK) -> None:
+        if at_crash_point(h, call):
+            h.accept("t/late", "late-1")
+            raise Crash
+
+    h.intercept = stop
+    with pytest.raises(Crash):
+        h.drain()
+    # ``h`` and its store are left as they are: open, never closed.
+    assert counts == {"a": 1, "b": 1, "s1": 1}
+    check_finished(second_half(db, lambda name: counts.update([name])), counts)
+
+
+# -- round trips --------------------------------------------------------------------
+
+
+def test_the_event_log_pages_newest_first(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "dev.db")
+    events = [{"name": f"t/{i % 2}", "id": f"e{i}", "data": {"i": i}} for i in range(5)]
+    seqs = store.append_events(events, received_at=START)
+    # A client retry repeats internal ids; the log keeps both copies.
+    again = store.append_events(events[:1], received_at=START + 1, internal_ids=["x"])
+    assert [e.event["data"]["i"] for e in store.events(3)] == [0, 4, 3]
+    page = store.events(3, cursor=seqs[3])
+    assert [e.internal_id for e in page] == ["e2", "e1", "e0"]
+    assert [e.seq for e in store.events(10, name="t/1")] == [seqs[3], seqs[1]]
+    first = store.event("e0")
+    assert first == StoredEvent(seqs[0], "e0", "t/0", START, events[0])
+    assert store.event("nope") is None
+    assert [e.seq for e in store.unrouted_events()] == [*seqs, *again]
+    finished = {"name": "inngest/function.finished", "id": "f1", "ts": 1000, "data": {}}
+    store.save(ExecutorState(), routed=seqs[:4], emitted=[("F1", finished)])
+    assert [e.seq for e in store.unrouted_events()] == [seqs[4], *again]
+    logged = store.events(1)[0]
+    assert (logged.internal_id, logged.received_at) == ("F1", 1.0)
+    store.close()
+    with SQLiteStore(tmp_path / "dev.db") as reopened:
+        assert len(reopened.events(100)) == 7
+
+
+def mid_run(store: SQLiteStore) -> Durable:
+    counts: collections.Counter[str] = collections.Counter()
+    h = first_half(store, lambda name: counts.update([name]))
+    h.drain()  # abc naps, sleeper sleeps
+    return h
+
+
+def test_state_round_trips(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "dev.db")
+    assert store.load() is None
+    h = mid_run(store)
+    state = h.executor.state
+    assert state.timers
+    assert any(r.steps for r in state.runs.values())
+    assert store.load() == state
+    loaded = SQLiteStore(tmp_path / "dev.db").load()
+    assert loaded == state
+    # Runs load in creation order: the order waits are matched in.
+    assert loaded is not None
+    assert list(loaded.runs) == list(state.runs)
+
+
+def test_a_save_writes_only_what_changed(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "dev.db")
+    h = mid_run(store)
+    conn = store._conn
+    before = conn.total_changes
+    store.save(h.executor.state)
+    assert conn.total_changes == before  # nothing changed, nothing written
+    # A fresh store knows what the file holds: its first save is a no-op too.
+    fresh = SQLiteStore(tmp_path / "dev.db")
+    before = fresh._conn.total_changes
+    fresh.save(h.executor.state)
+    assert fresh._conn.total_changes == before
+    # The nap ends: its timer row goes, the run row is updated, its memo is
+    # added and the id counter moves; the memos saved before stay as they are.
+    memos = conn.execute("SELECT COUNT(*) FROM memos").fetchone()[0]
+    before = conn.total_changes
+    h.advance()
+    assert conn.execute("SELECT COUNT(*) FROM memos").fetchone()[0] == memos + 1
+    assert conn.total_changes - before == 4
+
+
+def test_a_failed_save_leaves_the_file_and_the_next_save_whole(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "dev.db")
+    h = mid_run(store)
+    state = h.executor.state
+    saved = store.load()
+    run = next(r for r in state.runs.values() if r.is_running)
+    run.steps["bad"] = object()  # not JSON: the save fails half-way
+    run.stack.append("bad")
+    with pytest.raises(TypeError):
+        store.save(state)
+    assert store.load() == saved
+    del run.steps["bad"]
+    run.stack.pop()
+    run.output = "changed"
+    store.save(state)
+    assert SQLiteStore(tmp_path / "dev.db").load() == state
+
+
+def test_memory_store() -> None:
+    store = SQLiteStore(":memory:")
+    assert store.path == ":memory:"
+    h = mid_run(store)
+    assert store.load() == h.executor.state
+    assert len(store.events(10)) == 1
+
+
+def test_the_default_path_is_created_under_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with SQLiteStore() as store:
+        assert store.path == os.path.join(".inngest", "dev.db")
+    assert (tmp_path / ".inngest" / "dev.db").is_file()
+    conn = sqlite3.connect(tmp_path / ".inngest" / "dev.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.close()
+
+
+def test_apps_round_trip(tmp_path: Path) -> None:
+    h = Durable(SQLiteStore(":memory:"))
+    build(h, lambda name: None)
+    configs = [c for fn in h.functions for c in fn.get_configs("http://x/api")]
+    assert len(configs) == 3
+    store = SQLiteStore(tmp_path / "dev.db")
+    store.put_app("http://x/api", configs)
+    store.put_app("http://y/api", [])
+    assert SQLiteStore(tmp_path / "dev.db").apps() == {
+        "http://x/api": configs,
+        "http://y/api": [],
+    }
+    store.delete_app("http://y/api")
+    assert list(store.apps()) == ["http://x/api"]
+
+
+# -- files we refuse ----------------------------------------------------------------
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    SQLiteStore(db).close()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+    conn.close()
+    newer = f"schema version {SCHEMA_VERSION + 1}, newer"
+    with pytest.raises(StoreError, match=newer) as err:
+        SQLiteStore(db)
+    assert str(db) in str(err.value)
+
+
+def test_a_corrupt_file_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    db.write_bytes(b"certainly not sqlite " * 100)
+    with pytest.raises(StoreError, match="not a usable dev server database") as err:
+        SQLiteStore(db)
+    assert str(db) in str(err.value)
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE things (x)")
+    conn.close()
+    with pytest.raises(StoreError, match="not an Inngest dev server database"):
+        SQLiteStore(db)
+
+
+def test_an_unreadable_row_is_reported_with_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    store = SQLiteStore(db)
+    mid_run(store)
+    store._conn.execute("UPDATE runs SET json = '{\"run_id\": 1}'")
+    with pytest.raises(StoreError, match="unreadable") as err:
+        store.load()
+    assert str(db) in str(err.value)
