@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hmac
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -47,6 +48,7 @@ _BASE_HEADERS = {
     "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
     "access-control-allow-headers": "*",
 }
+_log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
@@ -200,18 +202,27 @@ class DevApi:
         now_ms = _now_ms(self._driver)
         minted = EventIds(r.headers.get("x-inngest-event-id-seed"), now_ms)
         ids: list[str] = []
+        events: list[dict[str, Any]] = []
+        invalid: str | None = None
         for index, raw in enumerate(raw_events):
             internal = minted.for_index(index)
             try:
-                event = normalize_event(raw, internal, now_ms)
+                events.append(normalize_event(raw, internal, now_ms))
             except ValueError as err:
-                # Earlier events are published already; the slot stays empty.
-                ids.append("")
-                return json_response(
-                    400, {"ids": ids, "status": 400, "error": str(err)}
-                )
-            self._driver.receive([event], [internal])
+                invalid = str(err)
+                break
             ids.append(internal)
+        try:
+            # Committed (with a store) before we answer: an acknowledged
+            # event survives a crash.  Events before an invalid one are
+            # published, as the real server does.
+            self._driver.receive(events, ids)
+        except Exception:
+            _log.exception("dev server: could not store %d event(s)", len(events))
+            return error(500, "Could not store the events")
+        if invalid is not None:
+            ids.append("")  # the invalid event's slot stays empty
+            return json_response(400, {"ids": ids, "status": 400, "error": invalid})
         return json_response(200, {"ids": ids, "status": 200})
 
     # -- §5 ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -90,8 +91,14 @@ class Apps:
     def register(self, sync: SyncRequest) -> dict[str, Any]:
         """Accept a checked sync; the reply body of ``/fn/register``."""
         url = sync.url
+        ids = {fn.id for fn in sync.functions}
         for other in list(self.by_url.values()):
-            if other.name == sync.app_name and other.url != url:
+            # A restored app has no name yet; function ids carry the app id,
+            # so sharing one means it is this app at its old URL.
+            same = other.name == sync.app_name or (
+                not other.name and any(fn.id in ids for fn in other.functions)
+            )
+            if same and other.url != url:
                 # The app moved: its old URL's functions go.
                 self._driver.register_app(other.url, [])
                 del self.by_url[other.url]
@@ -120,6 +127,17 @@ class Apps:
             return False
         self._driver.register_app(url, [])
         return True
+
+    def restore(self, apps: Mapping[str, Sequence[FunctionConfig]]) -> None:
+        """Register apps synced before a restart (from the store).
+
+        The store keeps only each app's URL and functions, so the name and
+        SDK details stay empty until the app syncs again; its functions run
+        meanwhile, which is what lets runs of a crashed server finish.
+        """
+        for url, configs in apps.items():
+            self.by_url[url] = App(url=url, state="synced", functions=tuple(configs))
+            self._driver.register_app(url, configs, persist=False)
 
     def functions(self) -> list[tuple[App, FunctionConfig]]:
         return [(app, fn) for app in self.by_url.values() for fn in app.functions]

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ._server import DEFAULT_PORT, DevServer
+from ._store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
 
 __all__ = ["build_parser", "main"]
 
@@ -15,7 +16,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inngest-dev",
-        description="An embedded, in-memory Inngest dev server.",
+        description="An embedded Inngest dev server, durable in one SQLite file.",
     )
     parser.add_argument(
         "-u",
@@ -53,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        default=None,
+        default=DEFAULT_DB_PATH,
         metavar="PATH",
-        help="accepted; storage is in memory for now",
+        help=(
+            "SQLite file keeping events, runs and apps across restarts "
+            f"(default {DEFAULT_DB_PATH}; {MEMORY} keeps nothing)"
+        ),
     )
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     return parser
@@ -67,10 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
     )
     log = logging.getLogger("inngest.devserver")
-    if args.db is not None:
-        log.warning(
-            "--db %s: storage is in memory for now; nothing is persisted", args.db
-        )
+    try:
+        store = SQLiteStore(args.db)
+    except StoreError as err:
+        log.error("inngest-dev: %s", err)
+        return 2
+    if store.path == MEMORY:
+        log.warning("--db %s: nothing is persisted", MEMORY)
+    else:
+        log.info("state is kept in %s", store.path)
     try:
         server = DevServer(
             host=args.host,
@@ -80,12 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             signing_key=args.signing_key,
             poll=not args.no_poll,
             poll_interval=args.poll_interval,
+            store=store,
         )
         server.run(backend=args.backend)
+    except StoreError as err:
+        log.error("inngest-dev: %s", err)
+        return 1
     except ValueError as err:
         log.error("inngest-dev: %s", err)
         return 2
     except OSError as err:
         log.error("inngest-dev: cannot listen on %s:%s: %s", args.host, args.port, err)
         return 1
+    finally:
+        store.close()
     return 0

@@ -9,9 +9,11 @@ All executor inputs happen on the event loop without an ``await`` between
 the input and the handling of its actions, so no lock is needed: the
 cooperative scheduler already serialises them.
 
-Persistence seam: a :class:`Store` (``load()``/``save(state)``) may be
-given; its state is loaded at start and saved after every input.  Without
-one, everything lives in memory.
+Persistence: a :class:`Store` (the SQLite store) may be given; the driver
+then follows the contract in :mod:`._store`'s docstring: events are logged
+before ``/e`` answers, the state is saved after every input and before its
+calls go out, and a restart recovers (see :meth:`Driver.run`).  Without one,
+everything lives in memory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -27,6 +29,7 @@ import anyio.abc
 import attrs
 
 from inngest_proto import _json
+from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import OutboundResponse
 from inngest_proto.executor import (
     Action,
@@ -43,6 +46,8 @@ from inngest_proto.executor import (
 )
 from inngest_transports.http import HttpTransport
 
+from ..expressions import trigger_matcher, wait_matcher
+from . import _store
 from ._ingest import EventIds
 
 __all__ = ["Driver", "Store", "StoredEvent"]
@@ -56,11 +61,37 @@ _MAX_STORED_EVENTS = 10_000
 
 
 class Store(Protocol):
-    """Where executor state survives restarts (e.g. the SQLite store)."""
+    """Where the dev server survives restarts: :class:`~._store.SQLiteStore`."""
 
     def load(self) -> ExecutorState | None: ...
 
-    def save(self, state: ExecutorState) -> None: ...
+    def save(
+        self,
+        state: ExecutorState,
+        *,
+        routed: Iterable[int] = (),
+        emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ) -> None: ...
+
+    def append_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        internal_ids: Sequence[str] | None = None,
+    ) -> list[int]: ...
+
+    def events(
+        self, limit: int = 20, cursor: int | None = None, *, name: str | None = None
+    ) -> list[_store.StoredEvent]: ...
+
+    def unrouted_events(self) -> list[_store.StoredEvent]: ...
+
+    def put_app(self, app_url: str, configs: Sequence[FunctionConfig]) -> None: ...
+
+    def delete_app(self, app_url: str) -> None: ...
+
+    def apps(self) -> dict[str, list[FunctionConfig]]: ...
 
 
 @attrs.frozen
@@ -90,8 +121,17 @@ class Driver:
         now: Callable[[], float] = time.time,
     ) -> None:
         state = store.load() if store is not None else None
+        if state is not None:
+            # Calls cut off by the crash get no reply: retry them (same
+            # attempt) once the scheduler runs.
+            _store.requeue_in_flight(state, now())
         self.executor = Executor(
-            signing_key=signing_key, retry_scale=retry_scale, state=state
+            signing_key=signing_key,
+            retry_scale=retry_scale,
+            state=state,
+            # Trigger expressions and wait_for_event ``if`` in Inngest's CEL.
+            trigger_matcher=trigger_matcher,
+            wait_matcher=wait_matcher,
         )
         self._store = store
         self._now = now
@@ -106,6 +146,19 @@ class Driver:
         self._internal_by_id: dict[str, str] = {}
         self.runs_by_event: dict[str, list[str]] = {}
         self._changed: anyio.Event | None = None
+        if store is not None:
+            self._reload_records(store)
+
+    def _reload_records(self, store: Store) -> None:
+        """Rebuild the in-memory event records the API reads from the log."""
+        for stored in reversed(store.events(limit=_MAX_STORED_EVENTS)):
+            event = StoredEvent(stored.internal_id, stored.received_at, stored.event)
+            self.events[stored.internal_id] = event
+            self._internal_by_id[str(stored.event.get("id"))] = stored.internal_id
+        for run in self.executor.state.runs.values():  # in creation order
+            internal = self._internal_by_id.get(str(run.event.get("id")))
+            if internal is not None:
+                self.runs_by_event.setdefault(internal, []).append(run.run_id)
 
     def now(self) -> float:
         """The executor's clock: Unix seconds."""
@@ -116,14 +169,21 @@ class Driver:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Serve until cancelled: the timer scheduler and every call in flight."""
+        """Serve until cancelled: the timer scheduler and every call in flight.
+
+        With a store, this first finishes the recovery begun in ``__init__``
+        (loaded state, calls cut off requeued): the loaded timers are armed
+        and events logged but never routed are routed, then saved.
+        """
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             self._timer_changed = anyio.Event()
             self._changed = anyio.Event()
-            # Timers of a loaded state were set before the restart.
+            # Timers of a loaded state were set before the restart.  Armed
+            # before routing below, whose new timers its SetTimers arm.
             for timer in self.executor.state.timers.values():
                 heapq.heappush(self._timers, (timer.at, timer.timer_id))
+            self._route_unrouted()
             tasks.start_soon(self._schedule_timers)
             task_status.started()
             try:
@@ -138,18 +198,48 @@ class Driver:
     def receive(
         self, events: Sequence[dict[str, Any]], internal_ids: list[str]
     ) -> None:
-        """Store validated events (``/e``) and route them, in order."""
+        """Store validated events (``/e``) and route them, in order.
+
+        With a store, the events are committed before anything else: if
+        that raises, nothing was routed and ``/e`` must not acknowledge.
+        """
         now = self._now()
-        for event, internal_id in zip(events, internal_ids, strict=True):
+        seqs: list[int | None] = [None] * len(events)
+        if self._store is not None:
+            seqs = list(
+                self._store.append_events(
+                    events, received_at=now, internal_ids=internal_ids
+                )
+            )
+        for event, internal_id, seq in zip(events, internal_ids, seqs, strict=True):
             self._store_event(event, internal_id, now)
-            self._perform(self.executor.receive_event(event, now))
+            actions = self.executor.receive_event(event, now)
+            self._perform(actions, routed=() if seq is None else (seq,))
+
+    def _route_unrouted(self) -> None:
+        """Route events logged before a crash cut off their routing."""
+        if self._store is None:
+            return
+        for stored in self._store.unrouted_events():
+            actions = self.executor.receive_event(stored.event, self._now())
+            self._perform(actions, routed=(stored.seq,))
+        # Also commits what requeue_in_flight changed when nothing was routed.
+        self._save()
 
     def cancel(self, run_id: str) -> None:
         self._perform(self.executor.cancel(run_id, self._now()))
 
-    def register_app(self, app_url: str, configs: Sequence[Any]) -> None:
+    def register_app(
+        self, app_url: str, configs: Sequence[FunctionConfig], *, persist: bool = True
+    ) -> None:
+        """A sync (no ``configs``: the app was removed).  ``persist=False``
+        for apps restored from the store, which has them already."""
+        if self._store is not None and persist:
+            if configs:
+                self._store.put_app(app_url, configs)
+            else:
+                self._store.delete_app(app_url)
         self.executor.register_app(app_url, configs)
-        self._saved()
 
     # -- waiting -----------------------------------------------------------------------
 
@@ -172,11 +262,20 @@ class Driver:
 
     # -- actions -----------------------------------------------------------------------
 
-    def _perform(self, actions: list[Action]) -> None:
+    def _perform(self, actions: list[Action], routed: Iterable[int] = ()) -> None:
+        """Handle one input's actions; ``routed``: the logged events it was.
+
+        The state is saved before any call goes out, so a step whose reply
+        was saved never runs again.  A failing save propagates: the server
+        stops (fail-stop) rather than run on with state it cannot keep, and a
+        restart resumes from the last commit.
+        """
         now = self._now()
+        calls: list[CallSDK] = []
+        emitted: list[tuple[str, Mapping[str, Any]]] = []
         for action in actions:
             if isinstance(action, CallSDK):
-                self._start(self._call, action)
+                calls.append(action)
             elif isinstance(action, SetTimer):
                 heapq.heappush(self._timers, (action.at, action.timer_id))
                 if self._timer_changed is not None:
@@ -186,16 +285,24 @@ class Driver:
             elif isinstance(action, EmitEvent):
                 internal = EventIds(None, int(now * 1000)).for_index(0)
                 self._store_event(action.event, internal, now)
+                emitted.append((internal, action.event))
             elif isinstance(action, RunStarted):
                 self._run_started(action)
             elif isinstance(action, RunFinished):
                 self._run_finished(action)
-        self._saved()
+        self._save(routed=routed, emitted=emitted)
+        for call in calls:
+            self._start(self._call, call)
         self._notify()
 
-    def _saved(self) -> None:
+    def _save(
+        self,
+        *,
+        routed: Iterable[int] = (),
+        emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ) -> None:
         if self._store is not None:
-            self._store.save(self.executor.state)
+            self._store.save(self.executor.state, routed=routed, emitted=emitted)
 
     def _start(self, fn: Callable[[CallSDK], Any], action: CallSDK) -> None:
         if self._tasks is None:

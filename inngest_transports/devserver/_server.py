@@ -107,8 +107,10 @@ class DevServer:
     executor's retry backoff (``0.001`` for tests).  ``signing_key`` signs
     call requests and makes API routes require a bearer token.  ``poll``
     re-syncs every app each ``poll_interval`` seconds (without it, only apps
-    not synced yet are retried).  ``store`` persists executor state (see
-    :class:`~._driver.Store`); without one everything is in memory.
+    not synced yet are retried).  ``store`` (a :class:`~._store.SQLiteStore`,
+    which the caller opens and closes) makes the server durable: events,
+    runs and synced apps survive a restart, even a ``kill -9``; without one
+    everything is in memory.
     """
 
     def __init__(
@@ -134,6 +136,9 @@ class DevServer:
         self.apps = Apps(
             self.driver, sync_attempts=sync_attempts, sync_backoff=sync_backoff
         )
+        if store is not None:
+            # Before the driver runs: events it routes at start need them.
+            self.apps.restore(store.apps())
         self.api = DevApi(
             self.driver,
             self.apps,

@@ -287,8 +287,10 @@ class SQLiteStore:
     ) -> list[StoredEvent]:
         """Newest first; ``cursor`` is the ``seq`` of the last one already seen."""
         return self._events(
-            "WHERE seq < ?1 AND (?2 IS NULL OR name = ?2) ORDER BY seq DESC LIMIT ?3",
-            (_NO_CURSOR if cursor is None else cursor, name, limit),
+            # Plain "?" placeholders: numbered ones with a sequence are
+            # deprecated in Python 3.12 and an error from 3.14.
+            "WHERE seq < ? AND (? IS NULL OR name = ?) ORDER BY seq DESC LIMIT ?",
+            (_NO_CURSOR if cursor is None else cursor, name, name, limit),
         )
 
     def event(self, internal_id: str) -> StoredEvent | None:

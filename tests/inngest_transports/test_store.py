@@ -15,7 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,26 @@ def second_half(db: str | Path, record: Callable[[str], None]) -> Durable:
     h.timers = {t.timer_id: t.at for t in state.timers.values()}
     h.run()
     return h
+
+
+@pytest.fixture(autouse=True)
+def close_stores_at_teardown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every store a test opened, once its checks are done.
+
+    Some tests leave a store open on purpose (a crash closes nothing);
+    Python 3.13 warns about connections still open when collected.
+    """
+    opened: list[SQLiteStore] = []
+    original = SQLiteStore.__init__
+
+    def tracking_init(self: SQLiteStore, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(SQLiteStore, "__init__", tracking_init)
+    yield
+    for store in opened:
+        store.close()
 
 
 def check_finished(h: Durable, counts: collections.Counter[str]) -> None:

@@ -1,0 +1,264 @@
+"""Inngest's expression language: CEL with Inngest's leniency, on cel-python.
+
+Expressions filter triggers (``expression``), resume waits and cancel runs
+(``if``), and compute keys (concurrency, throttle, rate limit, debounce,
+batch...).  Inngest evaluates them with cel-go plus rules of its own
+(``shared/protocol/expressions.md``); this module reproduces those rules on
+cel-python, which lets every operator be overridden:
+
+* a path missing from the data is *unknown*: it equals ``null`` and nothing
+  else, orders by position, is absent in ``+``, has size 0, makes other
+  functions and macros false, and a wholly unknown result is ``false``;
+* ``null`` orders as the zero value of the other operand; ints and doubles
+  mix; ``+`` on incompatible types concatenates Go renderings;
+* ``||``, ``&&`` and ``?:`` on non-booleans follow JavaScript truthiness;
+* ``lowercase``, ``uppercase``, ``b64decode``, ``json_parse``, ``date``,
+  ``now``, ``now_plus`` and ``now_minus`` are available.
+
+It lives in ``inngest_transports`` because it needs cel-python, and the core
+(``inngest_proto``) depends on attrs and cattrs only.  Plug it into the
+executor with ``Executor(trigger_matcher=trigger_matcher,
+wait_matcher=wait_matcher)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from celpy.evaluation import CELEvalError
+
+from inngest_transports._expressions_engine import (
+    DECLARED,
+    ExpressionError,
+    Node,
+    evaluate_tree,
+    parse,
+)
+from inngest_transports._expressions_interpolate import interpolate
+from inngest_transports._expressions_values import (
+    NULL_PATH,
+    UNKNOWN,
+    Absent,
+    ConversionError,
+    from_cel,
+    go_string,
+    to_cel,
+)
+
+__all__ = [
+    "Evaluation",
+    "Expression",
+    "ExpressionError",
+    "compile_expression",
+    "evaluate_key",
+    "explain_match",
+    "interpolate_event",
+    "matches",
+    "trigger_matcher",
+    "wait_matcher",
+]
+
+
+@attrs.frozen
+class Evaluation:
+    """What an evaluation produced, and why it is ``false`` when it failed.
+
+    ``value`` is Inngest's result, as plain Python data: an unknown or failed
+    evaluation is ``False``.  ``error`` says why evaluation failed (``None``
+    if it did not); ``unknown`` is set when the result was an unknown path.
+    """
+
+    value: Any
+    error: str | None = None
+    unknown: bool = False
+
+    @property
+    def matched(self) -> bool:
+        """Inngest matches only on the boolean ``true`` (expressions.md §2)."""
+        return self.value is True
+
+    @property
+    def reason(self) -> str | None:
+        """Why the expression did not match, ``None`` when it did."""
+        if self.matched:
+            return None
+        if self.error is not None:
+            return self.error
+        if self.unknown:
+            return "the expression depends on an attribute missing from the data"
+        if isinstance(self.value, bool):
+            return "the expression is false"
+        return f"the expression returned {type(self.value).__name__}, not a bool"
+
+
+class Expression:
+    """A compiled expression; get one from :func:`compile_expression`."""
+
+    __slots__ = ("_tree", "text")
+
+    def __init__(self, text: str, tree: Node) -> None:
+        self.text = text
+        self._tree = tree
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def run(self, activation: Mapping[str, Any]) -> Evaluation:
+        """Evaluate against ``activation`` (``{"event": {...}, "async": {...}}``).
+
+        Raises ExpressionError only for an activation that is not JSON-like
+        data; every evaluation problem is reported in the result instead.
+        """
+        return self._run(_bind(activation, self.text))
+
+    def evaluate(self, activation: Mapping[str, Any]) -> Any:
+        """Inngest's value for ``activation`` (``False`` if unknown or failed)."""
+        return self.run(activation).value
+
+    def matches(self, activation: Mapping[str, Any]) -> bool:
+        return self.run(activation).matched
+
+    def _run(self, values: Mapping[str, Any]) -> Evaluation:
+        try:
+            raw = evaluate_tree(self._tree, values)
+            if isinstance(raw, CELEvalError):
+                problem = str(raw.args[0]) if raw.args else repr(raw)
+                return Evaluation(False, problem)
+            if raw is UNKNOWN:
+                return Evaluation(False, unknown=True)
+            return Evaluation(from_cel(raw))
+        except Exception as exc:  # any failure is "no match", as in Inngest
+            return Evaluation(False, f"{type(exc).__name__}: {exc}")
+
+
+def _bind(
+    activation: Mapping[str, Any], text: str, *, null_event: bool = False
+) -> dict[str, Any]:
+    """Convert the activation to CEL values; declared names it lacks are unknown."""
+    if not isinstance(activation, Mapping):
+        msg = "the activation must be a mapping of variable names to values"
+        raise ExpressionError(msg, expression=text)
+    values: dict[str, Any] = dict.fromkeys(DECLARED, UNKNOWN)
+    for name, value in activation.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            msg = f"activation name {name!r} is not an identifier"
+            raise ExpressionError(msg, expression=text)
+        missing: Absent = NULL_PATH if null_event and name == "event" else UNKNOWN
+        try:
+            values[name] = to_cel(value, missing)
+        except ConversionError as exc:
+            msg = f"activation {name!r}: {exc}"
+            raise ExpressionError(msg, expression=text) from None
+        except RecursionError:
+            msg = f"activation {name!r} is nested too deeply"
+            raise ExpressionError(msg, expression=text) from None
+    return values
+
+
+_CACHE: dict[str, Expression | ExpressionError] = {}
+_CACHE_LIMIT = 2048
+_CACHE_LOCK = threading.Lock()
+
+
+def compile_expression(text: str) -> Expression:
+    """Parse and check ``text``, cached by text; raise ExpressionError if invalid.
+
+    Like Inngest's type check, names other than ``event``/``async`` and
+    functions Inngest does not provide are compile errors.
+    """
+    if not isinstance(text, str):
+        return Expression(text, parse(text))  # parse raises the error
+    cached = _CACHE.get(text)
+    if cached is None:
+        try:
+            cached = Expression(text, parse(text))
+        except ExpressionError as exc:
+            cached = exc  # bad expressions are retried often: cache them too
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_LIMIT:
+                _CACHE.clear()  # bounded; recompiling is cheap enough
+            _CACHE[text] = cached
+    if isinstance(cached, ExpressionError):
+        raise cached
+    return cached
+
+
+def explain_match(text: str, activation: Mapping[str, Any]) -> Evaluation:
+    """Evaluate for matching; never raises (a compile error is a reason too)."""
+    try:
+        return compile_expression(text).run(activation)
+    except ExpressionError as exc:
+        return Evaluation(False, str(exc))
+
+
+def matches(text: str, activation: Mapping[str, Any]) -> bool:
+    """Whether ``text`` is ``true`` for ``activation``; errors are ``False``
+    (see :func:`explain_match` for the reason)."""
+    return explain_match(text, activation).matched
+
+
+def interpolate_event(text: str, event: Mapping[str, Any]) -> str:
+    """The expression Inngest stores for a wait or cancel (expressions.md §5).
+
+    Every ``event.*`` reference becomes the literal from ``event`` (``null``
+    if missing), constant sub-expressions are folded and ``&&``/``||`` with
+    a constant boolean side simplified; the result mentions only ``async``
+    (or is just ``false``/``true``).  Raises ExpressionError if ``text`` does
+    not compile.
+    """
+    expression = compile_expression(text)
+    values = _bind({"event": event}, text, null_event=True)
+    try:
+        return interpolate(expression._tree, text, values)
+    except RecursionError:
+        msg = "expression is nested too deeply to interpolate"
+        raise ExpressionError(msg, expression=text) from None
+
+
+def evaluate_key(text: str, event: Mapping[str, Any]) -> str:
+    """The string a key expression groups ``event`` under (expressions.md §6).
+
+    A string result is itself; anything else is rendered as Go's ``%v``
+    (``123.0`` is ``"123"``), and a missing field or failed evaluation is the
+    shared ``"false"`` bucket.  Raises ExpressionError if ``text`` does not
+    compile.
+    """
+    value = compile_expression(text).evaluate({"event": event})
+    try:
+        return go_string(value)
+    except RecursionError:
+        msg = "the key's value is nested too deeply to render"
+        raise ExpressionError(msg, expression=text) from None
+
+
+def trigger_matcher(expression: str, event: Mapping[str, Any]) -> bool:
+    """``Executor(trigger_matcher=...)``: does a trigger's ``expression`` pass?
+
+    Never raises: an expression that does not compile or evaluate skips the
+    trigger, as in Inngest.
+    """
+    return matches(expression, {"event": event})
+
+
+def wait_matcher(
+    if_expr: str | None, run_event: Mapping[str, Any], candidate: Mapping[str, Any]
+) -> bool:
+    """``Executor(wait_matcher=...)``: does ``candidate`` resume the wait?
+
+    Inngest interpolates the run's event into the expression before storing
+    the wait, so a missing ``event`` field is ``null`` there, not unknown
+    (§5); evaluating with missing ``event`` paths bound to ``null`` is
+    equivalent and skips the textual round trip.  Never raises.
+    """
+    if if_expr is None:
+        return True
+    try:
+        expression = compile_expression(if_expr)
+        activation = {"event": run_event, "async": candidate}
+        values = _bind(activation, if_expr, null_event=True)
+    except ExpressionError:
+        return False
+    return expression._run(values).matched

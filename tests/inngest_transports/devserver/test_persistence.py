@@ -1,0 +1,153 @@
+"""The dev server with its SQLite store, in process: what is committed when."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import inngest_proto as inngest
+from inngest_transports.devserver import DevServer, main
+from inngest_transports.devserver._cli import build_parser
+from inngest_transports.devserver._store import DEFAULT_DB_PATH, SQLiteStore, StoreError
+from inngest_transports.http import HttpTransport
+from inngest_transports.server import Server
+
+from ._harness import APP_ID, RETRY_SCALE, harness
+
+pytestmark = pytest.mark.anyio
+
+
+def _echo(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="echo", trigger=inngest.TriggerEvent(event="t/echo"))
+    async def echo(ctx: inngest.Context) -> Any:
+        return await ctx.step.run("s", lambda: ctx.event.data.get("n"))
+
+    return [echo]
+
+
+class _FailingStore(SQLiteStore):
+    """A store whose disk is gone: logging events fails."""
+
+    def append_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        internal_ids: Sequence[str] | None = None,
+    ) -> list[int]:
+        raise StoreError("disk full")
+
+
+async def test_e_answers_500_and_starts_nothing_when_the_log_fails() -> None:
+    with _FailingStore(":memory:") as store:
+        async with harness(_echo, store=store) as h:
+            resp = await h.http.post("/e/key", json={"name": "t/echo", "data": {}})
+            assert resp.status_code == 500, resp.text
+            assert h.dev.driver.executor.state.runs == {}
+            assert (await h.get("/v1/events"))["data"] == []
+
+
+async def test_events_are_committed_before_the_reply(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    with SQLiteStore(db) as store:
+        async with harness(_echo, store=store) as h:
+            resp = await h.http.post(
+                "/e/key", json={"name": "t/echo", "data": {"n": 1}}
+            )
+            assert resp.status_code == 200, resp.text
+            (internal,) = resp.json()["ids"]
+            # A second connection sees the row: it is in the file, not a cache.
+            with SQLiteStore(db) as other:
+                logged = other.event(internal)
+            assert logged is not None
+            assert logged.event["name"] == "t/echo"
+            await h.finished_run(internal)
+
+
+async def _serve_app(tg: anyio.abc.TaskGroup, dev_url: str) -> tuple[Server, Any]:
+    client = inngest.Inngest(
+        app_id=APP_ID,
+        environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": dev_url},
+        logger=logging.getLogger("tests.devserver"),
+    )
+    app = Server(client, _echo(client), port=0)
+    await tg.start(app.serve)
+    return app, client
+
+
+async def test_a_sync_survives_a_restart_without_u(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    async with anyio.create_task_group() as tg:
+        first_store = SQLiteStore(db)
+        first = DevServer(port=0, poll=False, store=first_store)
+        dev_url = await tg.start(first.serve)
+        app, client = await _serve_app(tg, dev_url)
+        try:
+            assert (await first.sync_app(app.url))["state"] == "synced"
+            await first.shutdown()
+            first_store.close()
+
+            # No ``apps``: the second server knows the app from the file.
+            store = SQLiteStore(db)
+            second = DevServer(port=0, poll=False, store=store, retry_scale=RETRY_SCALE)
+            url = await tg.start(second.serve)
+            async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+                apps = (await http.get("/v1/apps")).json()["data"]
+                assert [(a["url"], a["state"]) for a in apps] == [(app.url, "synced")]
+                assert apps[0]["functions"] == [f"{APP_ID}-echo"]
+                resp = await http.post(
+                    "/e/k", json={"name": "t/echo", "data": {"n": 5}}
+                )
+                (event_id,) = resp.json()["ids"]
+                (run,) = await second.wait_for_runs(event_id, timeout=5)
+                assert run.output == 5
+            await second.shutdown()
+            store.close()
+        finally:
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await app.shutdown()
+
+
+async def test_an_event_logged_but_not_routed_is_routed_at_start(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "dev.db"
+    async with anyio.create_task_group() as tg:
+        store = SQLiteStore(db)
+        first = DevServer(port=0, poll=False, store=store)
+        app, client = await _serve_app(tg, await tg.start(first.serve))
+        try:
+            assert (await first.sync_app(app.url))["state"] == "synced"
+            await first.shutdown()
+            # As if the server died between logging the event and routing it.
+            event = {"id": "e-1", "name": "t/echo", "data": {"n": 9}, "ts": 1}
+            store.append_events([event], received_at=1.0, internal_ids=["e-1"])
+
+            second = DevServer(port=0, poll=False, store=store, retry_scale=RETRY_SCALE)
+            await tg.start(second.serve)
+            (run,) = await second.wait_for_runs("e-1", timeout=5)
+            assert run.output == 9
+            assert store.unrouted_events() == []
+            await second.shutdown()
+        finally:
+            store.close()
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await app.shutdown()
+
+
+def test_cli_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_bytes(b"not sqlite at all, just some bytes " * 100)
+    assert main(["--db", str(bad), "-p", "0"]) == 2
+
+
+def test_cli_defaults_to_the_db_in_the_working_directory() -> None:
+    assert build_parser().parse_args([]).db == DEFAULT_DB_PATH
