@@ -32,7 +32,6 @@ with warnings.catch_warnings():
     import fastapi
     import flask
     import inngest
-    import uvicorn
     from inngest import fast_api as inngest_fast_api
     from inngest import flask as inngest_flask
 
@@ -41,6 +40,7 @@ import httpx  # noqa: E402
 import werkzeug.serving  # noqa: E402
 
 from inngest_transports.devserver import DevServer  # noqa: E402
+from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 from .official_app import (  # noqa: E402
     APP_ID,
@@ -134,22 +134,8 @@ def _dev_server() -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]
 def _serve_fastapi(app: OfficialApp) -> Iterator[str]:
     web = fastapi.FastAPI()
     inngest_fast_api.serve(web, app.client, app.functions)
-    config = uvicorn.Config(web, host=HOST, port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    # Not the main thread: uvicorn installs no signal handlers there.
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped before listening"
-        assert time.monotonic() < deadline, "uvicorn not listening after 10 s"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{HOST}:{port}/api/inngest"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with uvicorn_server(web, lifespan="off") as base_url:
+        yield f"{base_url}/api/inngest"
 
 
 @contextmanager
