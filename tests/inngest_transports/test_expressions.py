@@ -525,7 +525,15 @@ _json = st.recursive(
     ),
     max_leaves=12,
 )
-_events = st.fixed_dictionaries({"data": _json}, optional={"name": st.text(max_size=5)})
+# Event data is always an object: the Event API refuses anything else.
+_events = st.fixed_dictionaries(
+    {
+        "data": st.dictionaries(
+            st.sampled_from(["a", "b", "x", "id"]), _json, max_size=4
+        )
+    },
+    optional={"name": st.text(max_size=5)},
+)
 _atoms = st.sampled_from(
     [
         "event",
