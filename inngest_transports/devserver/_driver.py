@@ -55,6 +55,11 @@ __all__ = ["Driver", "Store", "StoredEvent"]
 _log = logging.getLogger("inngest.devserver")
 # The server's HTTP call timeout (executor.md §14).
 _CALL_TIMEOUT = 2 * 3600.0
+
+#: Calls to apps in flight at once.  Unbounded, a burst of events queues
+#: thousands of requests in httpx's connection pool, whose bookkeeping grows
+#: with the square of the queue (bench/devserver.py: 400 runs took 40 s).
+MAX_CALLS_IN_FLIGHT = 64
 _OUTPUT_EXCERPT = 120
 # Stored events kept in memory; the oldest go first.
 _MAX_STORED_EVENTS = 10_000
@@ -119,7 +124,10 @@ class Driver:
         store: Store | None = None,
         transport: HttpTransport | None = None,
         now: Callable[[], float] = time.time,
+        max_calls_in_flight: int = MAX_CALLS_IN_FLIGHT,
     ) -> None:
+        self._max_calls_in_flight = max_calls_in_flight
+        self._call_slots: anyio.CapacityLimiter | None = None
         state = store.load() if store is not None else None
         if state is not None:
             # Calls cut off by the crash get no reply: retry them (same
@@ -177,6 +185,7 @@ class Driver:
         """
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
+            self._call_slots = anyio.CapacityLimiter(self._max_calls_in_flight)
             self._timer_changed = anyio.Event()
             self._changed = anyio.Event()
             # Timers of a loaded state were set before the restart.  Armed
@@ -315,8 +324,12 @@ class Driver:
         self._tasks.start_soon(fn, action)
 
     async def _call(self, action: CallSDK) -> None:
+        assert self._call_slots is not None  # set before any call can start
         try:
-            response: OutboundResponse = await self._transport.request(action.request)
+            async with self._call_slots:
+                response: OutboundResponse = await self._transport.request(
+                    action.request
+                )
         except Exception as err:
             self._perform(
                 self.executor.call_failed(
