@@ -18,6 +18,7 @@ from ._actions import (
     RunStarted,
     SetTimer,
 )
+from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
 from ._executor import Executor
 from ._matching import (
     TriggerMatcher,
@@ -43,6 +44,8 @@ __all__ = [
     "Action",
     "CallSDK",
     "CancelTimer",
+    "Checkpoint",
+    "CheckpointRejected",
     "EmitEvent",
     "Executor",
     "ExecutorState",
@@ -62,4 +65,5 @@ __all__ = [
     "WaitMatcher",
     "default_trigger_matcher",
     "default_wait_matcher",
+    "parse_checkpoint",
 ]

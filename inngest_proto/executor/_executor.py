@@ -19,6 +19,7 @@ from .._http import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, EmitEvent, RunFinished
+from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._lifecycle import (
     FUNCTION_CANCELLED,
     FUNCTION_FAILED,
@@ -40,6 +41,7 @@ from ._matching import (
 )
 from ._registry import RegisteredFunction, register_function
 from ._reply import AttemptFailed, FunctionOutput, Reply, read_reply
+from ._request import MAX_REQUEST_BYTES
 from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, Tick
 from ._state import (
     ExecutorState,
@@ -84,6 +86,8 @@ class Executor(RunBook):
     and ``wait_matcher`` evaluate trigger ``expression``s and wait ``if``
     conditions on events in wire form (the defaults are stand-ins until CEL,
     see :mod:`._matching`).  ``state`` resumes from persisted state.
+    ``max_request_bytes`` is the call request size above which the state is
+    left for the SDK to fetch (``use_api``).
     """
 
     def __init__(
@@ -94,11 +98,13 @@ class Executor(RunBook):
         trigger_matcher: TriggerMatcher = default_trigger_matcher,
         wait_matcher: WaitMatcher = default_wait_matcher,
         state: ExecutorState | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         super().__init__(
             state=state if state is not None else ExecutorState(),
             signing_key=signing_key,
             retry_scale=retry_scale,
+            max_request_bytes=max_request_bytes,
         )
         self._trigger_matcher = trigger_matcher
         self._wait_matcher = wait_matcher
@@ -193,6 +199,33 @@ class Executor(RunBook):
         run = self.state.runs.get(run_id)
         if run is not None and run.is_running:
             self._finalize(run, RunStatus.CANCELLED, tick, output={})
+        return tick.out
+
+    def checkpoint(self, checkpoint: Checkpoint, now: float) -> list[Action]:
+        """Steps an SDK reports while its call runs on (executor.md §9).
+
+        Raises :class:`CheckpointRejected` for a run that is not running
+        (or not of the function named), as the server answers 400.
+        """
+        tick = Tick(now)
+        run = self.state.runs.get(checkpoint.run_id)
+        fn = None if run is None else self._functions.get(run.function_id)
+        if run is None or (
+            checkpoint.fn_id and fn is not None and fn.uuid != checkpoint.fn_id
+        ):
+            msg = f"run {checkpoint.run_id} not found"
+            raise CheckpointRejected(msg)
+        if not run.is_running:
+            msg = f"run {checkpoint.run_id} has already finished"
+            raise CheckpointRejected(msg)
+        for op in checkpoint.ops:
+            self._save_memo(run, op.id, step_memo(op))
+        job_id = queue_item_job_id(checkpoint.queue_item)
+        for job in run.in_flight.values():
+            if job.job_id == job_id:
+                # Checkpointed work is progress: a later failure of this call
+                # starts counting its attempts afresh.
+                job.attempt = 0
         return tick.out
 
     # -- events ---------------------------------------------------------------------
@@ -355,11 +388,8 @@ class Executor(RunBook):
         self, run: Run, job: Job, op: StepOp, reply: Reply, tick: Tick
     ) -> None:
         kind = op.op
-        if kind is Opcode.STEP_RUN:
-            self._complete_step(run, op.id, {"data": op.data}, "discover", tick)
-        elif kind is Opcode.STEP:
-            # The legacy op stores its data as given.
-            self._complete_step(run, op.id, op.data, "discover", tick)
+        if kind in {Opcode.STEP_RUN, Opcode.STEP}:
+            self._complete_step(run, op.id, step_memo(op), "discover", tick)
         elif kind is Opcode.STEP_ERROR:
             if reply.no_retry is True or job.attempt + 1 >= self._max_attempts(run):
                 # The server turns a last-attempt StepError into StepFailed.

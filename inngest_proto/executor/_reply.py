@@ -18,10 +18,15 @@ from .._http import OutboundResponse, normalize_headers
 from .._opcodes import Opcode, StepOp
 
 __all__ = [
+    "MAX_REPLY_BYTES",
+    "MAX_STEP_DATA_BYTES",
     "AttemptFailed",
     "FunctionOutput",
     "Reply",
     "StepOps",
+    "StepTooLarge",
+    "parse_op_list",
+    "parse_ops",
     "read_reply",
 ]
 
@@ -30,6 +35,12 @@ NOT_SDK = "NOT_SDK: The response did not come from an Inngest SDK"
 _PARTIAL = 206
 _STREAMED = 201
 _MAX_OPS = 1000
+#: A reply body above this fails the attempt (executor.md §14).
+MAX_REPLY_BYTES = 8 * 1024 * 1024
+#: One step's output (or input) above this makes the ops unparsable.
+MAX_STEP_DATA_BYTES = 4 * 1024 * 1024
+#: The real server's error code for an oversized reply.
+OUTPUT_TOO_LARGE = "output_too_large"
 # The server matches opcode strings case-insensitively.  StepNotFound exists
 # only in the TS SDK's enum: the server has no such op, and a reply carrying
 # it is unparsable.
@@ -83,6 +94,9 @@ def read_reply(response: OutboundResponse) -> Reply:
 
 
 def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:
+    if len(body) > MAX_REPLY_BYTES:
+        # Not parsed (nor kept): the point of the limit is to not hold it.
+        return AttemptFailed(OUTPUT_TOO_LARGE)
     if not 200 <= status < 300:
         return AttemptFailed(f"invalid status code: {status}", _loose_json(body))
     if "x-inngest-sdk" not in headers:
@@ -116,10 +130,35 @@ def parse_ops(body: bytes) -> tuple[StepOp, ...]:
         raise ValueError(msg)
     if not raw:
         return (StepOp(id="", op=Opcode.NONE, name="", display_name=""),)
+    # Only a body this large can hold a step this large: the common case
+    # never re-serializes anything.
+    return parse_op_list(raw, check_sizes=len(body) > MAX_STEP_DATA_BYTES)
+
+
+def parse_op_list(raw: list[Any], *, check_sizes: bool = True) -> tuple[StepOp, ...]:
+    """Parsed ops of a JSON array; raises :class:`ValueError` naming the problem.
+
+    With ``check_sizes``, an op whose data is over :data:`MAX_STEP_DATA_BYTES`
+    raises :class:`StepTooLarge`.
+    """
     if len(raw) > _MAX_OPS:
         msg = f"{len(raw)} ops in one reply, more than the {_MAX_OPS} allowed"
         raise ValueError(msg)
-    return tuple(_parse_op(item, index) for index, item in enumerate(raw))
+    ops = tuple(_parse_op(item, index) for index, item in enumerate(raw))
+    if check_sizes:
+        for index, op in enumerate(ops):
+            size = len(_json.dumps_compact(op.data))
+            if size > MAX_STEP_DATA_BYTES:
+                msg = (
+                    f"op {index} ({op.id}) carries {size} bytes of data, more than"
+                    f" the {MAX_STEP_DATA_BYTES} allowed per step"
+                )
+                raise StepTooLarge(msg)
+    return ops
+
+
+class StepTooLarge(ValueError):
+    """A step's data is over the per-step limit."""
 
 
 def _parse_op(item: Any, index: int) -> StepOp:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import urllib.parse
+from typing import Any
 
 from .._http import OutboundRequest
 from .._jcs import canonicalize
 from .._signing import compute_signature
+from ._checkpoint import queue_item_ref
 from ._state import Job, Run
 
-__all__ = ["build_call_request", "target_url"]
+__all__ = ["MAX_REQUEST_BYTES", "build_call_request", "target_url"]
 
-# The queue shard named in ``qi_id``; opaque to SDKs, which only echo it.
-_SHARD = "dev"
+#: A call request body above this sends ``use_api`` instead of the state.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def target_url(runtime_url: str, step_id: str) -> str:
@@ -38,28 +39,33 @@ def build_call_request(
     request_id: str,
     signing_key: str | None,
     now: float,
+    max_body_bytes: int = MAX_REQUEST_BYTES,
 ) -> OutboundRequest:
     """The POST for one dispatch of ``job``.
 
     The body is JCS-canonical, as the server signs it; memos go in stack order
     (canonicalization sorts the keys anyway; ``ctx.stack`` carries the order).
+    A body over ``max_body_bytes`` leaves the memos out, then the events
+    too, and sets ``use_api``: the SDK fetches them from ``/v0/runs``
+    (http.md §5.3).
     """
     current = run.stack.index(job.follows) + 1 if job.follows in run.stack else 0
-    body = {
-        "ctx": {
-            "attempt": job.attempt,
-            "disable_immediate_execution": run.force_step_plan,
-            "env": "",
-            "fn_id": fn_uuid,
-            "job_id": job.job_id,
-            "max_attempts": max_attempts,
-            "qi_id": base64.b64encode(f"{job.job_id}::{_SHARD}".encode()).decode(),
-            "request_id": request_id,
-            "run_id": run.run_id,
-            "stack": {"current": current, "stack": list(run.stack)},
-            "step_id": "step",
-            "use_api": False,
-        },
+    ctx: dict[str, Any] = {
+        "attempt": job.attempt,
+        "disable_immediate_execution": run.force_step_plan,
+        "env": "",
+        "fn_id": fn_uuid,
+        "job_id": job.job_id,
+        "max_attempts": max_attempts,
+        "qi_id": queue_item_ref(job.job_id),
+        "request_id": request_id,
+        "run_id": run.run_id,
+        "stack": {"current": current, "stack": list(run.stack)},
+        "step_id": "step",
+        "use_api": False,
+    }
+    body: dict[str, Any] = {
+        "ctx": ctx,
         "defers": {},
         "event": run.event,
         "events": run.events,
@@ -69,6 +75,13 @@ def build_call_request(
         "version": run.request_version,
     }
     raw = canonicalize(body)
+    if len(raw) > max_body_bytes:
+        body["steps"] = {}
+        body["use_api"] = ctx["use_api"] = True
+        raw = canonicalize(body)
+        if len(raw) > max_body_bytes:
+            body["events"] = []  # ``event`` stays: SDKs read it from the body
+            raw = canonicalize(body)
     headers = {
         "content-type": "application/json",
         "x-inngest-step-id": job.target,

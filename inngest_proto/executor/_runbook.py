@@ -15,7 +15,7 @@ from .._function_config import ROOT_STEP_ID
 from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
 from ._ids import ulid
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
-from ._request import build_call_request
+from ._request import MAX_REQUEST_BYTES, build_call_request
 from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
@@ -42,7 +42,12 @@ class Tick:
 
 class RunBook:
     def __init__(
-        self, *, state: ExecutorState, signing_key: str | None, retry_scale: float
+        self,
+        *,
+        state: ExecutorState,
+        signing_key: str | None,
+        retry_scale: float,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         if not retry_scale >= 0:
             msg = f"retry_scale must be >= 0, got {retry_scale!r}"
@@ -50,6 +55,7 @@ class RunBook:
         self.state = state
         self._signing_key = signing_key
         self._retry_scale = retry_scale
+        self._max_request_bytes = max_request_bytes
         self._functions: dict[str, RegisteredFunction] = {}
 
     def _fail(self, run: Run, message: str, tick: Tick) -> None:
@@ -120,6 +126,7 @@ class RunBook:
             request_id=request_id,
             signing_key=self._signing_key,
             now=tick.now,
+            max_body_bytes=self._max_request_bytes,
         )
         tick.out.append(CallSDK(run.run_id, request_id, request))
 
@@ -164,6 +171,12 @@ class RunBook:
         else:
             self._enqueue(run, job, tick)
 
+    def _save_memo(self, run: Run, step_id: str, memo: Any) -> None:
+        """Record a finished step; the first report of a step wins."""
+        if step_id not in run.steps:
+            run.steps[step_id] = memo
+            run.stack.append(step_id)
+
     def _complete_step(
         self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
     ) -> None:
@@ -172,9 +185,7 @@ class RunBook:
         A step of a tracked parallel group calls again only once the whole
         group is done (or at once in race mode); a duplicate save is tolerated.
         """
-        if step_id not in run.steps:
-            run.steps[step_id] = memo
-            run.stack.append(step_id)
+        self._save_memo(run, step_id, memo)
         discovery = Job(
             job_id=f"{run.run_id}-{step_id}-{job_suffix}",
             kind=JobKind.DISCOVERY,

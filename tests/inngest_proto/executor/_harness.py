@@ -46,6 +46,8 @@ class EventFeed:
         self._sent = 0
 
     def _answer(self, req: OutboundRequest) -> OutboundResponse:
+        if req.method == "GET":
+            return self._run_data(req)
         events = json.loads(req.body)
         ids = []
         for event in events:
@@ -54,6 +56,17 @@ class EventFeed:
             ids.append(event["id"])
             self._harness.outbox.append(event)
         body = json.dumps({"ids": ids, "status": 200}).encode()
+        return OutboundResponse(200, {"content-type": "application/json"}, body)
+
+    def _run_data(self, req: OutboundRequest) -> OutboundResponse:
+        """``/v0/runs/{id}/batch|actions``, which an SDK told ``use_api`` reads."""
+        *_, run_id, what = req.url.split("/")
+        run = self._harness.executor.get_run(run_id)
+        if run is None or what not in ("batch", "actions"):
+            return OutboundResponse(404, {}, b"{}")
+        self._harness.fetched.append(what)
+        data = run.events if what == "batch" else run.steps
+        body = json.dumps(data).encode()
         return OutboundResponse(200, {"content-type": "application/json"}, body)
 
     async def request(self, req: OutboundRequest) -> OutboundResponse:
@@ -73,6 +86,8 @@ class Harness:
     def __init__(self, **executor_options: Any) -> None:
         self.now = START
         self.outbox: list[dict[str, Any]] = []
+        #: What the SDK fetched from ``/v0/runs/{id}/...`` (``use_api``).
+        self.fetched: list[str] = []
         self.client = inngest.Inngest(
             app_id=APP_ID, environ={"INNGEST_DEV": "1"}, transport=EventFeed(self)
         )

@@ -109,6 +109,48 @@ def test_the_call_request_envelope() -> None:
     )
 
 
+def test_state_over_the_size_limit_is_left_for_the_sdk_to_fetch() -> None:
+    # A small limit stands in for the 4 MiB one: after two 1 kB steps the
+    # memos no longer fit, so the SDK reads them from /v0/runs/{id}/actions.
+    h = Harness(max_request_bytes=2_000)
+
+    @h.client.create_function(fn_id="big", trigger=TRIGGER)
+    def big(ctx: inngest.ContextSync) -> list[int]:
+        a = ctx.step.run("a", lambda: "a" * 1_000)
+        b = ctx.step.run("b", lambda: "b" * 1_000)
+        return [len(a), len(b), ctx.event.data["x"]]
+
+    h.serve(big)
+    h.send("t/go", {"x": 7})
+    h.run()
+    run = h.only_run("big")
+    assert run.output == [1_000, 1_000, 7]
+    first, *_, last = h.bodies(run)
+    assert (first["use_api"], first["ctx"]["use_api"]) == (False, False)
+    assert (last["use_api"], last["ctx"]["use_api"]) == (True, True)
+    assert last["steps"] == {}
+    assert last["events"] == run.events  # the events still fit
+    assert "actions" in h.fetched
+
+
+def test_events_too_large_for_the_request_are_fetched_too() -> None:
+    h = Harness(max_request_bytes=2_000)
+
+    @h.client.create_function(fn_id="big-event", trigger=TRIGGER)
+    def fn(ctx: inngest.ContextSync) -> int:
+        return len(ctx.events[0].data["blob"])
+
+    h.serve(fn)
+    h.send("t/go", {"blob": "x" * 1_500})
+    h.run()
+    run = h.only_run("big-event")
+    assert run.output == 1_500
+    (body,) = h.bodies(run)
+    assert (body["use_api"], body["steps"], body["events"]) == (True, {}, [])
+    assert body["event"]["data"]["blob"] == "x" * 1_500  # always sent
+    assert "batch" in h.fetched
+
+
 def test_a_signing_key_signs_call_requests_and_a_cloud_sdk_accepts_them() -> None:
     key = "signkey-test-" + "ab" * 32
     h = Harness(signing_key=key)

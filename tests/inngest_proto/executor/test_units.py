@@ -22,6 +22,8 @@ from inngest_proto.executor._matching import (
     name_patterns,
 )
 from inngest_proto.executor._reply import (
+    MAX_REPLY_BYTES,
+    MAX_STEP_DATA_BYTES,
     AttemptFailed,
     FunctionOutput,
     StepOps,
@@ -77,6 +79,19 @@ def test_ops_parse_case_insensitively_and_a_single_object_is_one_op() -> None:
     assert isinstance(
         read_reply(fake_reply(206, [{"id": "a", "op": "Sleep"}])).outcome, StepOps
     )
+
+
+def test_oversized_replies_and_steps_fail_the_attempt() -> None:
+    # A step's data may be 4 MiB at most, a whole reply 8 MiB (executor.md §14).
+    fits = "x" * (MAX_STEP_DATA_BYTES - 2)  # the JSON quotes make it exactly fit
+    reply = read_reply(fake_reply(206, [{"id": "a", "op": "StepRun", "data": fits}]))
+    assert isinstance(reply.outcome, StepOps)
+    over = [{"id": "a", "op": "StepRun", "data": fits + "x"}]
+    failed = read_reply(fake_reply(206, over)).outcome
+    assert isinstance(failed, AttemptFailed)
+    assert "allowed per step" in failed.error
+    huge = read_reply(fake_reply(200, "x" * MAX_REPLY_BYTES)).outcome
+    assert huge == AttemptFailed("output_too_large")
 
 
 @pytest.mark.parametrize(
