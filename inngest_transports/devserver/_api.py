@@ -3,7 +3,8 @@
 Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
 ``/fn/register`` and ``/fn/remove`` (§5), ``/v0/runs/{id}/batch|actions``
 (§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
-``/v1/runs/{id}`` (GET, DELETE) and ``/v1/apps/{name}/functions`` (§7).
+``/v1/runs/{id}`` (GET, DELETE), ``/v1/apps/{name}/functions`` (§7) and
+``/v1/checkpoint/{id}/async`` (§7, executor.md §9).
 Two routes are ours, not the real server's: ``POST /v0/apps/sync?url=``
 (what its UI's "add app" does) and ``GET /v1/apps``.
 
@@ -24,7 +25,12 @@ from inngest_proto._converter import unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import Response
 from inngest_proto._signing import hash_signing_key, strip_key_prefix
-from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor import (
+    CheckpointRejected,
+    Run,
+    RunStatus,
+    parse_checkpoint,
+)
 from inngest_proto.executor._ids import function_uuid
 
 from ._apps import Apps
@@ -52,6 +58,8 @@ _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
+# The public prefix and the one of the private beta, which SDKs still use.
+_CHECKPOINT_PREFIXES = (["v1", "checkpoint"], ["v1", "http"])
 
 Handler = Callable[["_Request"], Awaitable[Response]]
 
@@ -147,6 +155,8 @@ class DevApi:
             return self._v1_run, False
         if p[:2] == ["v1", "apps"] and m == "GET":
             return self._v1_apps, False
+        if p[:2] in _CHECKPOINT_PREFIXES and m in ("GET", "POST"):
+            return self._v1_checkpoint, False
         return None
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
@@ -260,6 +270,8 @@ class DevApi:
             return error(
                 410, f"runtime state is no longer available for runID: {run_id}"
             )
+        # Only a call request too large to carry the state leads here.
+        _log.info("run %s: the SDK fetched its %s (use_api)", run_id, what)
         if what == "batch":
             return json_response(200, run.events)
         return json_response(200, {step: run.steps[step] for step in run.stack})
@@ -332,6 +344,35 @@ class DevApi:
                 ],
             )
         return error(404, "Not found")
+
+    async def _v1_checkpoint(self, r: _Request) -> Response:
+        # ``/v1/http`` routes go on with ``/runs``; strip it to share the rest.
+        if r.parts[1] == "checkpoint":
+            rest = r.parts[2:]
+        elif r.parts[2:3] == ["runs"]:
+            rest = r.parts[3:]
+        else:
+            return error(404, f"Not found: {r.method} /{'/'.join(r.parts)}")
+        if len(rest) == 2 and rest[1] == "async" and r.method == "POST":
+            return self._checkpoint_async(rest[0], r.body)
+        if not rest or (len(rest) == 2 and rest[1] in ("steps", "output")):
+            # Durable endpoints: runs an app starts itself, without an event.
+            message = (
+                "Durable endpoints (sync checkpointing) are not supported by"
+                " this dev server; async checkpoints are"
+            )
+            return error(501, message)
+        return error(404, f"Not found: {r.method} /{'/'.join(r.parts)}")
+
+    def _checkpoint_async(self, run_id: str, body: bytes) -> Response:
+        if not _is_ulid(run_id):
+            return error(400, f"invalid request body: invalid run ID: {run_id}")
+        try:
+            self._driver.checkpoint(parse_checkpoint(body, run_id))
+        except CheckpointRejected as err:
+            _log.warning("dev server: checkpoint for run %s refused: %s", run_id, err)
+            return error(err.status, "Failed to checkpoint steps", str(err))
+        return Response(200, dict(_BASE_HEADERS), b"")
 
     def _run_json(self, run: Run) -> dict[str, Any]:
         first = run.event.get("id")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ from inngest_transports.http import HttpTransport
 
 from ._driver import Driver
 from ._ingest import SyncRequest
+from ._store import StoredApp
 
 __all__ = ["App", "Apps"]
 
@@ -112,7 +113,13 @@ class Apps:
         app.checksum = sync.checksum
         app.sync_id = str(uuid.uuid4())
         app.state, app.error = "synced", None
-        self._driver.register_app(url, sync.functions)
+        self._driver.register_app(
+            url,
+            sync.functions,
+            name=app.name,
+            sdk=app.sdk,
+            framework=app.framework,
+        )
         _log.info(
             "app %s synced from %s: %d function(s)",
             app.name,
@@ -128,16 +135,22 @@ class Apps:
         self._driver.register_app(url, [])
         return True
 
-    def restore(self, apps: Mapping[str, Sequence[FunctionConfig]]) -> None:
+    def restore(self, apps: Mapping[str, StoredApp]) -> None:
         """Register apps synced before a restart (from the store).
 
-        The store keeps only each app's URL and functions, so the name and
-        SDK details stay empty until the app syncs again; its functions run
-        meanwhile, which is what lets runs of a crashed server finish.
+        Their functions run at once, which is what lets runs of a crashed
+        server finish; the app syncs again when it is next polled.
         """
-        for url, configs in apps.items():
-            self.by_url[url] = App(url=url, state="synced", functions=tuple(configs))
-            self._driver.register_app(url, configs, persist=False)
+        for url, stored in apps.items():
+            self.by_url[url] = App(
+                url=url,
+                name=stored.name,
+                state="synced",
+                sdk=stored.sdk,
+                framework=stored.framework,
+                functions=tuple(stored.functions),
+            )
+            self._driver.register_app(url, stored.functions, persist=False)
 
     def functions(self) -> list[tuple[App, FunctionConfig]]:
         return [(app, fn) for app in self.by_url.values() for fn in app.functions]

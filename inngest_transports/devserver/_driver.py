@@ -35,6 +35,7 @@ from inngest_proto.executor import (
     Action,
     CallSDK,
     CancelTimer,
+    Checkpoint,
     EmitEvent,
     Executor,
     ExecutorState,
@@ -92,11 +93,11 @@ class Store(Protocol):
 
     def unrouted_events(self) -> list[_store.StoredEvent]: ...
 
-    def put_app(self, app_url: str, configs: Sequence[FunctionConfig]) -> None: ...
+    def put_app(self, app_url: str, app: _store.StoredApp) -> None: ...
 
     def delete_app(self, app_url: str) -> None: ...
 
-    def apps(self) -> dict[str, list[FunctionConfig]]: ...
+    def apps(self) -> dict[str, _store.StoredApp]: ...
 
 
 @attrs.frozen
@@ -235,17 +236,30 @@ class Driver:
         # Also commits what requeue_in_flight changed when nothing was routed.
         self._save()
 
+    def checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Save checkpointed steps; raises :class:`CheckpointRejected`."""
+        self._perform(self.executor.checkpoint(checkpoint, self._now()))
+
     def cancel(self, run_id: str) -> None:
         self._perform(self.executor.cancel(run_id, self._now()))
 
     def register_app(
-        self, app_url: str, configs: Sequence[FunctionConfig], *, persist: bool = True
+        self,
+        app_url: str,
+        configs: Sequence[FunctionConfig],
+        *,
+        persist: bool = True,
+        name: str = "",
+        sdk: str = "",
+        framework: str = "",
     ) -> None:
         """A sync (no ``configs``: the app was removed).  ``persist=False``
-        for apps restored from the store, which has them already."""
+        for apps restored from the store, which has them already; ``name``,
+        ``sdk`` and ``framework`` are kept with them for the API."""
         if self._store is not None and persist:
             if configs:
-                self._store.put_app(app_url, configs)
+                stored = _store.StoredApp(list(configs), name, sdk, framework)
+                self._store.put_app(app_url, stored)
             else:
                 self._store.delete_app(app_url)
         self.executor.register_app(app_url, configs)

@@ -64,6 +64,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SQLiteStore",
     "StoreError",
+    "StoredApp",
     "StoredEvent",
     "requeue_in_flight",
 ]
@@ -115,6 +116,16 @@ class StoredEvent:
     received_at: float
     #: The event in wire form, as stored.
     event: dict[str, Any]
+
+
+@attrs.frozen
+class StoredApp:
+    """A synced app as the store keeps it, to serve it again after a restart."""
+
+    functions: list[FunctionConfig]
+    name: str = ""
+    sdk: str = ""
+    framework: str = ""
 
 
 def _dumps(value: Any) -> str:
@@ -447,9 +458,16 @@ class SQLiteStore:
 
     # -- apps -----------------------------------------------------------------------
 
-    def put_app(self, app_url: str, configs: Sequence[FunctionConfig]) -> None:
+    def put_app(self, app_url: str, app: StoredApp) -> None:
         """Remember a sync, to register its functions again after a restart."""
-        text = _dumps(unstructure(list(configs)))
+        text = _dumps(
+            {
+                "name": app.name,
+                "sdk": app.sdk,
+                "framework": app.framework,
+                "functions": unstructure(app.functions),
+            }
+        )
         with self._lock, self._guard(), self._transaction():
             self._conn.execute(
                 "INSERT OR REPLACE INTO apps VALUES (?, ?)", (app_url, text)
@@ -459,16 +477,28 @@ class SQLiteStore:
         with self._lock, self._guard(), self._transaction():
             self._conn.execute("DELETE FROM apps WHERE url = ?", (app_url,))
 
-    def apps(self) -> dict[str, list[FunctionConfig]]:
+    def apps(self) -> dict[str, StoredApp]:
         """The synced apps, by URL."""
         with self._lock, self._guard():
             found = self._conn.execute("SELECT url, json FROM apps ORDER BY url")
             rows = found.fetchall()
         try:
-            return {u: structure(json.loads(t), _CONFIGS) for u, t in rows}
+            return {url: _stored_app(json.loads(text)) for url, text in rows}
         except Exception as err:
             msg = f"{self._path}: a stored app is unreadable: {err!r}"
             raise StoreError(msg) from err
+
+
+def _stored_app(raw: Any) -> StoredApp:
+    if isinstance(raw, list):
+        # Files written before apps kept their name held just the functions.
+        return StoredApp(structure(raw, _CONFIGS))
+    return StoredApp(
+        structure(raw["functions"], _CONFIGS),
+        name=str(raw.get("name", "")),
+        sdk=str(raw.get("sdk", "")),
+        framework=str(raw.get("framework", "")),
+    )
 
 
 def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:

@@ -33,6 +33,7 @@ from inngest_proto.executor import (
 from inngest_transports.devserver._store import (
     SCHEMA_VERSION,
     SQLiteStore,
+    StoredApp,
     StoredEvent,
     StoreError,
     requeue_in_flight,
@@ -349,14 +350,26 @@ def test_apps_round_trip(tmp_path: Path) -> None:
     configs = [c for fn in h.functions for c in fn.get_configs("http://x/api")]
     assert len(configs) == 3
     store = SQLiteStore(tmp_path / "dev.db")
-    store.put_app("http://x/api", configs)
-    store.put_app("http://y/api", [])
+    x = StoredApp(configs, name="x-app", sdk="py:v0.5.19", framework="flask")
+    store.put_app("http://x/api", x)
+    store.put_app("http://y/api", StoredApp([]))
     assert SQLiteStore(tmp_path / "dev.db").apps() == {
-        "http://x/api": configs,
-        "http://y/api": [],
+        "http://x/api": x,
+        "http://y/api": StoredApp([]),
     }
     store.delete_app("http://y/api")
     assert list(store.apps()) == ["http://x/api"]
+
+
+def test_apps_stored_before_they_kept_their_name_still_load(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "dev.db")
+    store.put_app("http://x/api", StoredApp([]))
+    store.close()
+    conn = sqlite3.connect(tmp_path / "dev.db")
+    with conn:
+        conn.execute("UPDATE apps SET json = '[]'")  # the old layout: functions only
+    conn.close()
+    assert SQLiteStore(tmp_path / "dev.db").apps() == {"http://x/api": StoredApp([])}
 
 
 # -- files we refuse ----------------------------------------------------------------

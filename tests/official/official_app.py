@@ -21,6 +21,9 @@ import inngest
 APP_ID = "official-compat"
 #: What ``on_failure`` handlers are registered as (the SDK's naming).
 DOOMED_FAILURE_ID = f"{APP_ID}-doomed-failure"
+#: Two step outputs this long make a state over the 4 MiB a call request
+#: carries, so the third call has ``use_api`` and the SDK fetches the memos.
+BIG = 5 * 1024 * 1024 // 2
 
 
 def _int(value: object) -> int:
@@ -126,7 +129,19 @@ def async_app(client: inngest.Inngest) -> OfficialApp:
         app.calls["doomed"] += 1
         raise inngest.NonRetriableError("no way")
 
-    app.functions = [two, nap, waiter, child, parent, heard, flaky, doomed]
+    async def big_a() -> str:
+        return "a" * BIG
+
+    async def big_b() -> str:
+        return "b" * BIG
+
+    @client.create_function(fn_id="big", trigger=inngest.TriggerEvent(event="t/big"))
+    async def big(ctx: inngest.Context) -> list[int]:
+        a: str = await ctx.step.run("a", big_a)
+        b: str = await ctx.step.run("b", big_b)
+        return [len(a), len(b)]
+
+    app.functions = [two, nap, waiter, child, parent, heard, flaky, doomed, big]
     return app
 
 
@@ -200,5 +215,11 @@ def sync_app(client: inngest.Inngest) -> OfficialApp:
         app.calls["doomed"] += 1
         raise inngest.NonRetriableError("no way")
 
-    app.functions = [two, nap, waiter, child, parent, heard, flaky, doomed]
+    @client.create_function(fn_id="big", trigger=inngest.TriggerEvent(event="t/big"))
+    def big(ctx: inngest.ContextSync) -> list[int]:
+        a: str = ctx.step.run("a", lambda: "a" * BIG)
+        b: str = ctx.step.run("b", lambda: "b" * BIG)
+        return [len(a), len(b)]
+
+    app.functions = [two, nap, waiter, child, parent, heard, flaky, doomed, big]
     return app

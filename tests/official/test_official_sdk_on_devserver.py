@@ -11,6 +11,7 @@ it lives in its own tox env; elsewhere this module is skipped.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
@@ -44,6 +45,7 @@ from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 from .official_app import (  # noqa: E402
     APP_ID,
+    BIG,
     DOOMED_FAILURE_ID,
     OfficialApp,
     async_app,
@@ -212,7 +214,17 @@ def test_app_synced(compat: Compat) -> None:
     assert (app["name"], app["sdk"]) == (APP_ID, "py:v0.5.19")
     fns = compat.get(f"/v1/apps/{APP_ID}/functions")
     slugs = {f["slug"] for f in fns}
-    local = ("two", "nap", "waiter", "child", "parent", "heard", "flaky", "doomed")
+    local = (
+        "two",
+        "nap",
+        "waiter",
+        "child",
+        "parent",
+        "heard",
+        "flaky",
+        "doomed",
+        "big",
+    )
     assert slugs == {f"{APP_ID}-{fn}" for fn in local} | {DOOMED_FAILURE_ID}
 
 
@@ -273,3 +285,13 @@ def test_non_retriable_error_and_on_failure(compat: Compat) -> None:
     handler = compat.finished_run(failed["internal_id"])
     assert handler["function_slug"] == DOOMED_FAILURE_ID
     assert (handler["status"], handler["output"]) == ("Completed", "cleaned no way")
+
+
+def test_a_state_over_4_mib_is_fetched_by_the_sdk(
+    compat: Compat, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="inngest.devserver"):
+        run = compat.finished_run(compat.send("t/big"))
+    assert (run["status"], run["output"]) == ("Completed", [BIG, BIG])
+    fetched = f"run {run['run_id']}: the SDK fetched its actions (use_api)"
+    assert fetched in caplog.messages

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
@@ -197,3 +199,66 @@ async def test_cancel_and_run_data() -> None:
         ).status_code == 404
         missing = await h.http.get("/v1/runs/01ARZ3NDEKTSV4RRFFQ69G5FAV")
         assert missing.status_code == 500
+
+
+async def test_async_checkpoints_save_steps_through_the_api() -> None:
+    async with harness(_slow) as h:
+        event_id = await h.send("t/slow")
+        await h.dev.driver.wait_until(
+            lambda: any(r.timer_ids for r in h.dev.runs_for_event(event_id)), 5
+        )
+        (run,) = h.dev.runs_for_event(event_id)
+        url = f"/v1/checkpoint/{run.run_id}/async"
+        step = {"id": "cp", "op": "StepRun", "name": "cp", "data": {"n": 1}}
+        ok = await h.http.post(url, json={"run_id": run.run_id, "steps": [step]})
+        assert (ok.status_code, ok.content) == (200, b"")
+        actions = await h.get(f"/v0/runs/{run.run_id}/actions")
+        assert actions["cp"] == {"data": {"n": 1}}
+        # The private-beta prefix is the same endpoint.
+        beta = await h.http.post(f"/v1/http/runs/{run.run_id}/async", json={})
+        assert beta.status_code == 200
+
+        async def refused(path: str, body: Any, status: int = 400) -> str:
+            raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+            resp = await h.http.post(path, content=raw)
+            assert resp.status_code == status, resp.text
+            assert resp.json()["error"] == "Failed to checkpoint steps"
+            return str(resp.json()["data"])
+
+        sleep = {**step, "op": "Sleep"}
+        assert "async steps" in await refused(url, {"steps": [sleep]})
+        assert "not JSON" in await refused(url, b"{not json")
+        unknown = "/v1/checkpoint/01ARZ3NDEKTSV4RRFFQ69G5FAV/async"
+        assert "not found" in await refused(unknown, {"steps": []})
+        big = {**step, "data": "x" * (4 * 1024 * 1024)}
+        assert "allowed per step" in await refused(url, {"steps": [big]}, 413)
+        durable = await h.http.post("/v1/checkpoint", json={})
+        assert durable.status_code == 501
+        assert "not supported" in durable.json()["error"]
+
+        await h.http.delete(f"/v1/runs/{run.run_id}")
+        assert "already finished" in await refused(url, {"steps": [step]})
+
+
+BIG = 5 * 1024 * 1024 // 2
+
+
+def _big(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="big", trigger=inngest.TriggerEvent(event="t/big"))
+    async def big(ctx: inngest.Context) -> list[int]:
+        a = await ctx.step.run("a", lambda: "a" * BIG)
+        b = await ctx.step.run("b", lambda: "b" * BIG)
+        return [len(a), len(b)]
+
+    return [big]
+
+
+async def test_a_state_over_4_mib_is_fetched_by_the_sdk(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with harness(_big) as h:
+        with caplog.at_level(logging.INFO, logger="inngest.devserver"):
+            run = await h.finished_run(await h.send("t/big"))
+        assert (run["status"], run["output"]) == ("Completed", [BIG, BIG])
+        fetched = f"run {run['run_id']}: the SDK fetched its actions (use_api)"
+        assert fetched in caplog.messages

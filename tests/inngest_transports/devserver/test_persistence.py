@@ -101,6 +101,9 @@ async def test_a_sync_survives_a_restart_without_u(tmp_path: Path) -> None:
                 apps = (await http.get("/v1/apps")).json()["data"]
                 assert [(a["url"], a["state"]) for a in apps] == [(app.url, "synced")]
                 assert apps[0]["functions"] == [f"{APP_ID}-echo"]
+                # Its name and SDK too, before it syncs again.
+                assert (apps[0]["name"], apps[0]["framework"]) == (APP_ID, "h11")
+                assert apps[0]["sdk"].startswith("py:")
                 resp = await http.post(
                     "/e/k", json={"name": "t/echo", "data": {"n": 5}}
                 )
