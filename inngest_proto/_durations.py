@@ -102,6 +102,13 @@ _COMPONENT = re.compile(r"([0-9]*)(?:(\.)([0-9]*))?([^0-9.]*)")
 _ALLOWED_UNITS = "ns, us, ms, s, m, h, d, w"
 
 
+def to_seconds(value: int | datetime.timedelta) -> float:
+    """A duration option as seconds (an ``int`` is milliseconds, as in options)."""
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return value / 1000
+
+
 def parse_duration(text: str) -> datetime.timedelta:
     """Parse a duration in the server's grammar: ``"2h45m"``, ``"1.5h"``, ``"1d12h"``.
 

@@ -54,6 +54,7 @@ __all__ = [
     "ExpressionError",
     "compile_expression",
     "evaluate_key",
+    "evaluate_value",
     "explain_match",
     "interpolate_event",
     "matches",
@@ -232,6 +233,13 @@ def evaluate_key(text: str, event: Mapping[str, Any]) -> str:
     except RecursionError:
         msg = "the key's value is nested too deeply to render"
         raise ExpressionError(msg, expression=text) from None
+
+
+def evaluate_value(text: str, event: Mapping[str, Any]) -> Any:
+    """``Executor(value_evaluator=...)``: a ``priority.run`` or
+    ``batchEvents.if`` result (``False`` when unknown or failed).  Raises
+    ExpressionError if ``text`` does not compile."""
+    return compile_expression(text).evaluate({"event": event})
 
 
 def trigger_matcher(expression: str, event: Mapping[str, Any]) -> bool:

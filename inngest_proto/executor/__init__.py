@@ -15,6 +15,7 @@ from ._actions import (
     CancelTimer,
     EmitEvent,
     RunFinished,
+    RunSkipped,
     RunStarted,
     SetTimer,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "RegisteredFunction",
     "Run",
     "RunFinished",
+    "RunSkipped",
     "RunStarted",
     "RunStatus",
     "SetTimer",

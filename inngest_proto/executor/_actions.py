@@ -20,6 +20,7 @@ __all__ = [
     "CancelTimer",
     "EmitEvent",
     "RunFinished",
+    "RunSkipped",
     "RunStarted",
     "SetTimer",
 ]
@@ -68,6 +69,19 @@ class RunStarted:
 
 
 @attrs.frozen
+class RunSkipped:
+    """Flow control made no run of ``function_id`` for these events.
+
+    ``reason``: rate limited, a duplicate (idempotency), a singleton's lock
+    was held.  Debounced and batched events are not skipped: they wait.
+    """
+
+    function_id: str
+    event_ids: tuple[str, ...]
+    reason: str
+
+
+@attrs.frozen
 class RunFinished:
     """``output``: the return value (Completed), the SDK error body (Failed),
     ``{}`` (Cancelled); ``error`` only when Failed."""
@@ -79,5 +93,5 @@ class RunFinished:
 
 
 Action: TypeAlias = (
-    CallSDK | SetTimer | CancelTimer | EmitEvent | RunStarted | RunFinished
+    CallSDK | SetTimer | CancelTimer | EmitEvent | RunStarted | RunFinished | RunSkipped
 )

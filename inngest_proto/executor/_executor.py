@@ -20,6 +20,7 @@ from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, EmitEvent, RunFinished
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
+from ._crons import Crons
 from ._lifecycle import (
     FUNCTION_CANCELLED,
     FUNCTION_FAILED,
@@ -33,16 +34,20 @@ from ._lifecycle import (
     missing_function_finished,
 )
 from ._matching import (
+    KeyEvaluator,
     TriggerMatcher,
+    ValueEvaluator,
     WaitMatcher,
+    default_key_evaluator,
     default_trigger_matcher,
+    default_value_evaluator,
     default_wait_matcher,
     name_patterns,
 )
 from ._registry import RegisteredFunction, register_function
 from ._reply import AttemptFailed, FunctionOutput, Reply, read_reply
 from ._request import MAX_REQUEST_BYTES
-from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, Tick
+from ._runbook import TRACKED_PARALLEL_VERSION, Tick
 from ._state import (
     ExecutorState,
     Invoke,
@@ -77,15 +82,17 @@ _ASYNC_OPS = frozenset(
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
 
-class Executor(RunBook):
+class Executor(Crons):
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
     ``retry_scale`` multiplies the retry backoff (``0`` retries at once, for
     tests); an explicit ``Retry-After`` is not scaled.  ``trigger_matcher``
     and ``wait_matcher`` evaluate trigger ``expression``s and wait ``if``
-    conditions on events in wire form (the defaults are stand-ins until CEL,
-    see :mod:`._matching`).  ``state`` resumes from persisted state.
+    conditions on events in wire form, and ``key_evaluator`` and
+    ``value_evaluator`` the flow-control keys and values (the defaults are
+    stand-ins for CEL, see :mod:`._matching`).  ``state`` resumes from
+    persisted state.
     ``max_request_bytes`` is the call request size above which the state is
     left for the SDK to fetch (``use_api``).
     """
@@ -97,6 +104,8 @@ class Executor(RunBook):
         retry_scale: float = 1.0,
         trigger_matcher: TriggerMatcher = default_trigger_matcher,
         wait_matcher: WaitMatcher = default_wait_matcher,
+        key_evaluator: KeyEvaluator = default_key_evaluator,
+        value_evaluator: ValueEvaluator = default_value_evaluator,
         state: ExecutorState | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
@@ -108,20 +117,38 @@ class Executor(RunBook):
         )
         self._trigger_matcher = trigger_matcher
         self._wait_matcher = wait_matcher
+        self._key_evaluator = key_evaluator
+        self._value_evaluator = value_evaluator
+        self._index_flow()
 
     # -- registry -------------------------------------------------------------------
 
-    def register_app(self, app_url: str, configs: Iterable[FunctionConfig]) -> None:
+    def register_app(
+        self,
+        app_url: str,
+        configs: Iterable[FunctionConfig],
+        now: float | None = None,
+    ) -> list[Action]:
         """Make ``configs`` the functions of the app at ``app_url`` (a sync).
 
         Functions the app no longer lists are dropped; their running runs fail
-        at their next call.
+        at their next call.  With ``now``, cron triggers are scheduled from
+        then (and the actions set their timers); without, crons wait for a
+        sync that gives the time.
         """
         gone = [k for k, f in self._functions.items() if f.app_url == app_url]
         for fn_id in gone:
             del self._functions[fn_id]
+        registered = []
         for config in configs:
-            self._functions[config.id] = register_function(app_url, config)
+            fn = register_function(app_url, config)
+            self._functions[config.id] = fn
+            registered.append(fn)
+        if now is None:
+            return []
+        tick = self._tick(now)
+        self._sync_crons(registered, gone, tick)
+        return tick.out
 
     @property
     def functions(self) -> Mapping[str, RegisteredFunction]:
@@ -141,7 +168,7 @@ class Executor(RunBook):
         ``now``; give the id yourself to know it.
         """
         raw = unstructure(event) if isinstance(event, Event) else dict(event)
-        tick = Tick(now)
+        tick = self._tick(now)
         self._route(self._normalize(raw, now), tick)
         return tick.out
 
@@ -149,8 +176,8 @@ class Executor(RunBook):
         self, run_id: str, request_id: str, response: OutboundResponse, now: float
     ) -> list[Action]:
         """The app answered the call ``request_id`` of ``run_id``."""
-        tick = Tick(now)
-        found = self._in_flight(run_id, request_id)
+        tick = self._tick(now)
+        found = self._in_flight(run_id, request_id, tick)
         if found is None:
             return tick.out  # the run ended (e.g. cancelled) meanwhile: discard
         run, job = found
@@ -170,8 +197,8 @@ class Executor(RunBook):
         self, run_id: str, request_id: str, error_text: str, now: float
     ) -> list[Action]:
         """The call got no reply (connection error, timeout): retry it."""
-        tick = Tick(now)
-        found = self._in_flight(run_id, request_id)
+        tick = self._tick(now)
+        found = self._in_flight(run_id, request_id, tick)
         if found is not None:
             run, job = found
             failure = AttemptFailed(error_text)
@@ -180,10 +207,13 @@ class Executor(RunBook):
         return tick.out
 
     def timer_fired(self, timer_id: str, now: float) -> list[Action]:
-        tick = Tick(now)
+        tick = self._tick(now)
         timer = self.state.timers.pop(timer_id, None)
         if timer is None:
             return tick.out  # cancelled, or fired twice
+        if not timer.run_id:
+            self._on_flow_timer(timer, tick)
+            return tick.out
         run = self.state.runs.get(timer.run_id)
         if run is None or not run.is_running:
             return tick.out
@@ -195,7 +225,7 @@ class Executor(RunBook):
     def cancel(self, run_id: str, now: float) -> list[Action]:
         """Cancel a run (``DELETE /v1/runs/{id}``); a call in flight keeps
         going but its reply is discarded."""
-        tick = Tick(now)
+        tick = self._tick(now)
         run = self.state.runs.get(run_id)
         if run is not None and run.is_running:
             self._finalize(run, RunStatus.CANCELLED, tick, output={})
@@ -207,7 +237,7 @@ class Executor(RunBook):
         Raises :class:`CheckpointRejected` for a run that is not running
         (or not of the function named), as the server answers 400.
         """
-        tick = Tick(now)
+        tick = self._tick(now)
         run = self.state.runs.get(checkpoint.run_id)
         fn = None if run is None else self._functions.get(run.function_id)
         if run is None or (
@@ -253,9 +283,14 @@ class Executor(RunBook):
         """What an event does (executor.md §2.1), in the server's order."""
         for fn in list(self._functions.values()):
             if self._triggers(fn, event):
-                self._schedule(fn, [event], tick)
+                batch = fn.config.batch_events
+                if batch is not None and batch.max_size > 1:
+                    self._batch(fn, event, tick)
+                else:
+                    self._admit(fn, [event], tick)
         if event["name"] == FUNCTION_INVOKED:
             self._start_invoked(event, tick)
+        self._match_cancels(event, tick)
         self._match_waits(event, tick)
         if event["name"] == FUNCTION_FINISHED:
             self._resume_invoker(event, tick)
@@ -283,7 +318,7 @@ class Executor(RunBook):
             (f for f in self._functions.values() if f.uuid == fn_id), None
         )
         if target is not None:
-            self._schedule(target, [event], tick)
+            self._admit(target, [event], tick)
             return
         # The invoker must not wait forever for a function that cannot run.
         correlation = meta.get("correlation_id")
@@ -333,12 +368,18 @@ class Executor(RunBook):
 
     # -- replies --------------------------------------------------------------------
 
-    def _in_flight(self, run_id: str, request_id: str) -> tuple[Run, Job] | None:
+    def _in_flight(
+        self, run_id: str, request_id: str, tick: Tick
+    ) -> tuple[Run, Job] | None:
+        """The run and queue item of a call that ended; its slots are free."""
         run = self.state.runs.get(run_id)
         if run is None or not run.is_running:
             return None
         job = run.in_flight.pop(request_id, None)
-        return None if job is None else (run, job)
+        if job is None:
+            return None
+        self._vacate(run, 1, tick)
+        return run, job
 
     def _attempt_failed(
         self, run: Run, job: Job, failure: AttemptFailed, reply: Reply, tick: Tick
@@ -514,7 +555,9 @@ class Executor(RunBook):
 
     def _on_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
         step_id = timer.step_id or ""
-        if timer.kind in {TimerKind.START, TimerKind.RETRY}:
+        if timer.kind in {TimerKind.START_TIMEOUT, TimerKind.FINISH_TIMEOUT}:
+            self._on_timeout_timer(run, timer, tick)
+        elif timer.kind in {TimerKind.START, TimerKind.RETRY}:
             assert timer.job is not None  # both kinds are always set with a job
             self._dispatch(run, timer.job, tick)
         elif timer.kind is TimerKind.SLEEP:
@@ -543,6 +586,7 @@ class Executor(RunBook):
     ) -> None:
         """End the run, drop its timers and calls, publish its lifecycle events."""
         run.status = status
+        self._forget(run, tick)
         run.output = output
         run.error = error
         run.ended_at = tick.now

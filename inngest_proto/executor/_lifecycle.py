@@ -135,14 +135,20 @@ def invoked_event(
 
 
 def missing_function_finished(
-    fn_id: str, correlation_id: str | None, new_id: str, now_ms: int
+    fn_id: str,
+    correlation_id: str | None,
+    new_id: str,
+    now_ms: int,
+    *,
+    message: str | None = None,
 ) -> dict[str, Any]:
-    """The synthetic finished event that fails an invoke of an unknown function."""
+    """The synthetic finished event that fails an invoke which cannot run:
+    of an unknown function, or one flow control refused (``message``)."""
     data: dict[str, Any] = {
         "function_id": fn_id,
         "error": {
             "name": "Error",
-            "message": f"could not find function with ID: {fn_id}",
+            "message": message or f"could not find function with ID: {fn_id}",
         },
         "_inngest": {"status": RunStatus.FAILED.value},
     }

@@ -16,9 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 __all__ = [
+    "KeyEvaluator",
     "TriggerMatcher",
+    "ValueEvaluator",
     "WaitMatcher",
+    "default_key_evaluator",
     "default_trigger_matcher",
+    "default_value_evaluator",
     "default_wait_matcher",
     "name_patterns",
 ]
@@ -30,6 +34,15 @@ TriggerMatcher: TypeAlias = Callable[[str, Mapping[str, Any]], bool]
 WaitMatcher: TypeAlias = Callable[
     [str | None, Mapping[str, Any], Mapping[str, Any]], bool
 ]
+
+
+#: ``(expression, event) -> str``: the bucket a flow-control key puts ``event``
+#: in, rendered as Go's ``%v`` (a missing field is ``"false"``); raises when
+#: the expression does not compile.
+KeyEvaluator: TypeAlias = Callable[[str, Mapping[str, Any]], str]
+#: ``(expression, event) -> value``: a ``priority.run`` or ``batchEvents.if``
+#: result as plain data (``False`` when unknown); raises on compile errors.
+ValueEvaluator: TypeAlias = Callable[[str, Mapping[str, Any]], Any]
 
 
 def name_patterns(name: str) -> set[str]:
@@ -85,3 +98,24 @@ def default_wait_matcher(
     if expression is None:
         return True
     return _evaluate(expression, {"event": run_event, "async": candidate})
+
+
+def default_value_evaluator(expression: str, event: Mapping[str, Any]) -> Any:
+    """A literal or a dotted path (``event.data.key``); missing is ``False``."""
+    text = expression.strip()
+    if not text:
+        return False
+    value = _operand(text, {"event": event})
+    return False if value is _MISSING else value
+
+
+def default_key_evaluator(expression: str, event: Mapping[str, Any]) -> str:
+    """:func:`default_value_evaluator`, rendered as a bucket string."""
+    value = default_value_evaluator(expression, event)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return "true" if value is True else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Go renders the double 3.0 as 3
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

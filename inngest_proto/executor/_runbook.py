@@ -62,6 +62,11 @@ class RunBook:
         """Fail ``run`` for a reason of the executor's own."""
         raise NotImplementedError
 
+    def _tick(self, now: float) -> Tick:
+        """A new input: counted, so the executor can tell which came first."""
+        self.state.inputs += 1
+        return Tick(now)
+
     # -- ids and timers -------------------------------------------------------------
 
     def _mint(self, now: float) -> str:
@@ -111,12 +116,20 @@ class RunBook:
         self._dispatch(run, job, tick)
 
     def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
+        """Make ``job``'s call; flow control may hold it back (``FlowControl``)."""
+        self._call(run, job, tick)
+
+    def _occupied(self, run: Run) -> None:
+        """A call of ``run`` went out (it takes concurrency slots)."""
+
+    def _call(self, run: Run, job: Job, tick: Tick) -> None:
         fn = self._functions.get(run.function_id)
         if fn is None:
             self._fail(run, f"function {run.function_id!r} is not registered", tick)
             return
         request_id = self._mint(tick.now)
         run.in_flight[request_id] = job
+        self._occupied(run)
         request = build_call_request(
             run=run,
             job=job,
@@ -141,14 +154,23 @@ class RunBook:
 
     # -- runs and steps ---------------------------------------------------------------
 
-    def _schedule(
-        self, fn: RegisteredFunction, events: list[dict[str, Any]], tick: Tick
-    ) -> None:
-        """Create a run, unless this event already started one (run idempotency)."""
-        key = f"{fn.config.id}:{events[0]['id']}"
+    def _create_run(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        tick: Tick,
+        *,
+        key: str,
+    ) -> Run | None:
+        """A new run, unless ``key`` already made one (run idempotency, §2.3).
+
+        ``key`` is the first event's id, a batch's id, or a cron tick's time;
+        the caller starts the run with :meth:`_start_run`.
+        """
+        key = f"{fn.config.id}:{key}"
         seen = self.state.seen_keys
         if seen.get(key, 0.0) > tick.now:
-            return
+            return None
         if len(seen) > _SEEN_KEYS_SOFT_LIMIT:
             for old in [k for k, expiry in seen.items() if expiry <= tick.now]:
                 del seen[old]
@@ -158,18 +180,22 @@ class RunBook:
             function_id=fn.config.id,
             events=events,
             created_at=tick.now,
+            created_input=self.state.inputs,
         )
+        # The start queue item is named by the key, as the server's is.
+        run.job_ids.append(key)
         self.state.runs[run.run_id] = run
         event_ids = tuple(e["id"] for e in events)
         tick.out.append(RunStarted(run.run_id, fn.config.id, event_ids))
-        job = Job(job_id=key, kind=JobKind.START, target=ROOT_STEP_ID)
-        # An event stamped in the future starts its runs then (executor.md §2.3).
-        start_at = events[0]["ts"] / 1000
+        return run
+
+    def _start_run(self, run: Run, start_at: float, tick: Tick) -> None:
+        """Dispatch the run's first call, at ``start_at`` if that is later."""
+        job = Job(job_id=run.job_ids[0], kind=JobKind.START, target=ROOT_STEP_ID)
         if start_at > tick.now:
-            run.job_ids.append(job.job_id)
             self._set_timer(run, TimerKind.START, start_at, tick, job=job)
         else:
-            self._enqueue(run, job, tick)
+            self._dispatch(run, job, tick)
 
     def _save_memo(self, run: Run, step_id: str, memo: Any) -> None:
         """Record a finished step; the first report of a step wins."""

@@ -14,6 +14,9 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "Batched",
+    "CancelPause",
+    "Debounced",
     "ExecutorState",
     "Invoke",
     "Job",
@@ -77,6 +80,8 @@ class Job:
     attempt: int = 0
     #: The step whose completion led to this call (for ``ctx.stack.current``).
     follows: str | None = None
+    #: When it first waited for a concurrency slot (the queue's order).
+    ready_at: float = 0.0
 
 
 class TimerKind(str, enum.Enum):
@@ -85,6 +90,16 @@ class TimerKind(str, enum.Enum):
     SLEEP = "sleep"
     WAIT_TIMEOUT = "wait-timeout"
     INVOKE_TIMEOUT = "invoke-timeout"
+    #: ``timeouts.start`` / ``timeouts.finish`` (executor.md §11.3).
+    START_TIMEOUT = "start-timeout"
+    FINISH_TIMEOUT = "finish-timeout"
+    # Timers of no run (``run_id`` empty), keyed by ``key``:
+    #: A debounce period ended: start the run with the last event.
+    DEBOUNCE = "debounce"
+    #: A batch's timeout passed: start the run with what it holds.
+    BATCH = "batch"
+    #: A cron tick of function ``key``; ``at`` is the scheduled time.
+    CRON = "cron"
 
 
 @attrs.define
@@ -98,6 +113,8 @@ class Timer:
     step_id: str | None = None
     #: The queue item a start or retry timer dispatches.
     job: Job | None = None
+    #: What a timer of no run is about: a debounce or batch bucket, a function.
+    key: str | None = None
 
 
 @attrs.define
@@ -117,6 +134,39 @@ class Invoke:
     step_id: str
     correlation_id: str
     timer_id: str
+
+
+@attrs.define
+class CancelPause:
+    """A ``cancel`` entry of the function, listening for its event (§11.1)."""
+
+    event_name: str
+    expression: str | None
+    #: Unix seconds; events after this no longer cancel.
+    expires_at: float
+
+
+@attrs.define
+class Debounced:
+    """The event a debounce bucket holds until its timer fires (§12.5)."""
+
+    function_id: str
+    event: dict[str, Any]
+    #: When the bucket's first event came: the timeout counts from here.
+    first_at: float
+    timer_id: str
+
+
+@attrs.define
+class Batched:
+    """Events collected for a batch run (§12.6)."""
+
+    function_id: str
+    batch_id: str
+    events: list[dict[str, Any]]
+    timer_id: str
+    #: JSON size of ``events``: a batch over the size limit starts at once.
+    size: int = 0
 
 
 @attrs.define
@@ -152,6 +202,23 @@ class Run:
     #: On failure: ``{"error", "name", "message", "stack"?}`` (executor.md §10.2).
     error: dict[str, Any] | None = None
     ended_at: float | None = None
+    #: Flow control, decided when the run was scheduled (executor.md §2.3):
+    #: concurrency buckets and their limits ...
+    concurrency: dict[str, int] = attrs.field(factory=dict)
+    #: ... the priority factor (seconds its calls jump the queue) ...
+    priority: int = 0
+    #: ... the singleton lock it holds ...
+    singleton: str | None = None
+    #: ... and the ``cancel`` entries listening for it.
+    cancels: list[CancelPause] = attrs.field(factory=list)
+    #: Which input created the run: only later events cancel it.
+    created_input: int = 0
+    #: When its first call went out (``timeouts.finish`` counts from here).
+    first_call_at: float | None = None
+    #: Queue items waiting for a concurrency slot, in the order they came.
+    queued: list[Job] = attrs.field(factory=list)
+    #: The batch the run was started for.
+    batch_id: str | None = None
 
     @property
     def event(self) -> dict[str, Any]:
@@ -172,3 +239,12 @@ class ExecutorState:
     seen_keys: dict[str, float] = attrs.field(factory=dict)
     #: Feeds the "random" part of minted ULIDs.
     counter: int = 0
+    #: Counts inputs (events, replies, timers), for "after the run started".
+    #: Not persisted (restored from the runs), so not compared either.
+    inputs: int = attrs.field(default=0, eq=False)
+    #: GCRA state (theoretical arrival time) by rate-limit or throttle bucket.
+    limiters: dict[str, float] = attrs.field(factory=dict)
+    debounces: dict[str, Debounced] = attrs.field(factory=dict)
+    batches: dict[str, Batched] = attrs.field(factory=dict)
+    #: Singleton bucket -> the run holding it.
+    singletons: dict[str, str] = attrs.field(factory=dict)

@@ -41,13 +41,14 @@ from inngest_proto.executor import (
     ExecutorState,
     Run,
     RunFinished,
+    RunSkipped,
     RunStarted,
     RunStatus,
     SetTimer,
 )
 from inngest_transports.http import HttpTransport
 
-from ..expressions import trigger_matcher, wait_matcher
+from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _store
 from ._ingest import EventIds
 
@@ -138,9 +139,12 @@ class Driver:
             signing_key=signing_key,
             retry_scale=retry_scale,
             state=state,
-            # Trigger expressions and wait_for_event ``if`` in Inngest's CEL.
+            # Trigger expressions, wait_for_event ``if`` and flow-control keys
+            # in Inngest's CEL.
             trigger_matcher=trigger_matcher,
             wait_matcher=wait_matcher,
+            key_evaluator=evaluate_key,
+            value_evaluator=evaluate_value,
         )
         self._store = store
         self._now = now
@@ -262,7 +266,7 @@ class Driver:
                 self._store.put_app(app_url, stored)
             else:
                 self._store.delete_app(app_url)
-        self.executor.register_app(app_url, configs)
+        self._perform(self.executor.register_app(app_url, configs, self._now()))
 
     # -- waiting -----------------------------------------------------------------------
 
@@ -313,6 +317,14 @@ class Driver:
                 self._run_started(action)
             elif isinstance(action, RunFinished):
                 self._run_finished(action)
+            elif isinstance(action, RunSkipped):
+                events = ", ".join(action.event_ids)
+                _log.info(
+                    "no run of %s for %s: %s",
+                    action.function_id,
+                    events,
+                    action.reason,
+                )
         self._save(routed=routed, emitted=emitted)
         for call in calls:
             self._start(self._call, call)

@@ -24,6 +24,7 @@ from inngest_proto._errors import BodyInvalidError
 from inngest_proto._events import parse_event
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._options import TriggerCron, TriggerEvent
+from inngest_proto.executor._cron import parse_jitter, validate_for_sync
 from inngest_proto.executor._ids import ulid
 
 __all__ = [
@@ -234,9 +235,9 @@ def _check_triggers(config: FunctionConfig) -> None:
                 raise ValueError(msg)
         elif isinstance(trigger, TriggerCron):
             key = f"cron:{trigger.cron}"
-            if len(trigger.cron.split()) != 5:
-                msg = f"cron {trigger.cron!r} must have 5 fields"
-                raise ValueError(msg)
+            validate_for_sync(trigger.cron)  # a CronError is a ValueError
+            if isinstance(trigger.jitter, str):
+                parse_jitter(trigger.jitter)
         else:  # pragma: no cover - the converter only builds these two
             msg = f"unknown trigger {trigger!r}"
             raise TypeError(msg)

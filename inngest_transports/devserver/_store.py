@@ -58,6 +58,7 @@ import attrs
 from inngest_proto._converter import structure, unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto.executor import ExecutorState, Run, RunStatus, Timer, TimerKind
+from inngest_proto.executor._state import Batched, Debounced
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -71,7 +72,7 @@ __all__ = [
 
 #: Bumped on every incompatible change; an older file is migrated on open,
 #: a newer one refused (an old binary would misread it).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Relative to the working directory, as ``--db`` defaults.
 DEFAULT_DB_PATH = os.path.join(".inngest", "dev.db")
 MEMORY = ":memory:"
@@ -96,6 +97,11 @@ CREATE TABLE timers (
 CREATE TABLE seen_keys (key TEXT PRIMARY KEY, expires_at REAL NOT NULL);
 CREATE TABLE apps (url TEXT PRIMARY KEY, json TEXT NOT NULL);
 """
+# Schema 2 added flow control's state: one row per limiter, debounce, batch
+# and singleton lock.  Created on open, so a version 1 file gains it.
+_FLOW_TABLE = (
+    "CREATE TABLE IF NOT EXISTS flow (key TEXT PRIMARY KEY, json TEXT NOT NULL)"
+)
 _COMPACT = (",", ":")
 _NO_CURSOR = 1 << 62
 _CONFIGS = list[FunctionConfig]
@@ -150,6 +156,7 @@ class SQLiteStore:
         self._timer_ids: set[str] = set()
         self._keys: dict[str, float] = {}
         self._counter = 0
+        self._flow: dict[str, str] = {}
         if self._path != MEMORY:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -198,7 +205,7 @@ class SQLiteStore:
                     msg = f"{self._path} is not an Inngest dev server database"
                     raise StoreError(msg)
                 # Statement by statement: executescript would COMMIT first.
-                for statement in _SCHEMA.split(";"):
+                for statement in [*_SCHEMA.split(";"), _FLOW_TABLE]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.executemany(
@@ -206,6 +213,12 @@ class SQLiteStore:
                     [("schema_version", str(SCHEMA_VERSION)), ("counter", "0")],
                 )
             version = int(self._meta("schema_version"))
+            if version < SCHEMA_VERSION:
+                conn.execute(_FLOW_TABLE)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
         if version > SCHEMA_VERSION:
             msg = (
                 f"{self._path} has schema version {version}, newer than the "
@@ -232,6 +245,7 @@ class SQLiteStore:
         self._timer_ids = {r[0] for r in conn.execute("SELECT timer_id FROM timers")}
         self._keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
         self._counter = int(self._meta("counter"))
+        self._flow = dict(conn.execute("SELECT key, json FROM flow"))
 
     def _meta(self, key: str) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
@@ -392,6 +406,12 @@ class SQLiteStore:
                 "UPDATE meta SET value = ? WHERE key = 'counter'", (str(state.counter),)
             )
             self._counter = state.counter
+        flow = _flow_rows(state)
+        changed_flow = [(k, t) for k, t in flow.items() if self._flow.get(k) != t]
+        conn.executemany("INSERT OR REPLACE INTO flow VALUES (?, ?)", changed_flow)
+        old_flow = [(k,) for k in self._flow if k not in flow]
+        conn.executemany("DELETE FROM flow WHERE key = ?", old_flow)
+        self._flow = flow
 
     def _write_run(self, run: Run) -> None:
         run_id = run.run_id
@@ -436,10 +456,12 @@ class SQLiteStore:
             timers = conn.execute("SELECT json FROM timers ORDER BY seq").fetchall()
             keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
             counter = int(self._meta("counter"))
-        if not (runs or timers or keys or counter):
+            flow = conn.execute("SELECT key, json FROM flow").fetchall()
+        if not (runs or timers or keys or counter or flow):
             return None
         state = ExecutorState(seen_keys=keys, counter=counter)
         try:
+            _load_flow(state, flow)
             steps: dict[str, dict[str, Any]] = {}
             for run_id, step_id, text in memos:
                 steps.setdefault(run_id, {})[step_id] = json.loads(text)
@@ -452,7 +474,10 @@ class SQLiteStore:
                 timer = structure(json.loads(text), Timer)
                 state.timers[timer.timer_id] = timer
         except Exception as err:  # JSON and cattrs raise a variety of errors
-            msg = f"{self._path}: a stored run, memo or timer is unreadable: {err!r}"
+            msg = (
+                f"{self._path}: a stored run, memo, timer or flow-control row"
+                f" is unreadable: {err!r}"
+            )
             raise StoreError(msg) from err
         return state
 
@@ -501,6 +526,35 @@ def _stored_app(raw: Any) -> StoredApp:
     )
 
 
+def _flow_rows(state: ExecutorState) -> dict[str, str]:
+    """Flow control's state as rows: ``kind:bucket`` -> JSON."""
+    # ``inputs`` is not kept: the executor restores it from its runs.
+    rows: dict[str, str] = {}
+    for bucket, tat in state.limiters.items():
+        rows[f"limiter:{bucket}"] = repr(tat)
+    for bucket, held in state.debounces.items():
+        rows[f"debounce:{bucket}"] = _dumps(unstructure(held))
+    for bucket, batch in state.batches.items():
+        rows[f"batch:{bucket}"] = _dumps(unstructure(batch))
+    for bucket, run_id in state.singletons.items():
+        rows[f"singleton:{bucket}"] = _dumps(run_id)
+    return rows
+
+
+def _load_flow(state: ExecutorState, rows: Iterable[tuple[str, str]]) -> None:
+    for key, text in rows:
+        kind, _, bucket = key.partition(":")
+        value = json.loads(text)
+        if kind == "limiter":
+            state.limiters[bucket] = float(value)
+        elif kind == "debounce":
+            state.debounces[bucket] = structure(value, Debounced)
+        elif kind == "batch":
+            state.batches[bucket] = structure(value, Batched)
+        elif kind == "singleton":
+            state.singletons[bucket] = str(value)
+
+
 def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
     """Turn calls a crash cut off into retry timers due at ``now``.
 
@@ -527,4 +581,18 @@ def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
             run.timer_ids.append(timer_id)
             added.append(timer_id)
         run.in_flight.clear()
+        # Calls that waited for a concurrency slot wait again once fired:
+        # the slots they waited for were held by calls that are gone.
+        for job in run.queued:
+            timer_id = f"recover-{run.run_id}-{job.job_id}"
+            state.timers[timer_id] = Timer(
+                timer_id=timer_id,
+                run_id=run.run_id,
+                kind=TimerKind.RETRY,
+                at=now,
+                job=job,
+            )
+            run.timer_ids.append(timer_id)
+            added.append(timer_id)
+        run.queued.clear()
     return added

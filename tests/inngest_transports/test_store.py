@@ -30,6 +30,7 @@ from inngest_proto.executor import (
     ExecutorState,
     RunStatus,
 )
+from inngest_proto.executor._state import Batched, Debounced
 from inngest_transports.devserver._store import (
     SCHEMA_VERSION,
     SQLiteStore,
@@ -416,3 +417,35 @@ def test_an_unreadable_row_is_reported_with_the_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="unreadable") as err:
         store.load()
     assert str(db) in str(err.value)
+
+
+def test_flow_control_state_round_trips(tmp_path: Path) -> None:
+    event = {"id": "e1", "name": "t/go", "data": {}, "ts": 1, "user": {}}
+    state = ExecutorState(
+        limiters={"rate_limit:f": 12.5},
+        debounces={"debounce:f": Debounced("app-f", event, 3.0, "debounce-1")},
+        batches={"batch:f": Batched("app-f", "B1", [event], "batch-1", size=40)},
+        singletons={"singleton:f": "R1"},
+    )
+    store = SQLiteStore(tmp_path / "dev.db")
+    store.save(state)
+    assert SQLiteStore(tmp_path / "dev.db").load() == state
+    state.debounces.clear()
+    state.limiters["rate_limit:f"] = 13.0
+    store.save(state)
+    assert SQLiteStore(tmp_path / "dev.db").load() == state
+
+
+def test_a_version_1_file_gains_the_flow_table(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "dev.db").close()
+    conn = sqlite3.connect(tmp_path / "dev.db")
+    with conn:
+        conn.execute("DROP TABLE flow")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    store = SQLiteStore(tmp_path / "dev.db")
+    store.save(ExecutorState(singletons={"s": "R1"}))
+    loaded = store.load()
+    assert loaded is not None
+    assert loaded.singletons == {"s": "R1"}
+    store.close()

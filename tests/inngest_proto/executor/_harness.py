@@ -25,6 +25,7 @@ from inngest_proto.executor import (
     Executor,
     Run,
     RunFinished,
+    RunSkipped,
     RunStarted,
     SetTimer,
 )
@@ -101,6 +102,7 @@ class Harness:
         self.emitted: list[dict[str, Any]] = []
         self.finished: dict[str, RunFinished] = {}
         self.started: list[RunStarted] = []
+        self.skipped: list[RunSkipped] = []
         self.timers: dict[str, float] = {}
         self.actions: list[Action] = []
         self._queue: list[CallSDK] = []
@@ -113,7 +115,7 @@ class Harness:
             client=self.client, functions=self.functions, framework="test"
         )
         configs = [c for fn in functions for c in fn.get_configs(APP_URL)]
-        self.executor.register_app(APP_URL, configs)
+        self.apply(self.executor.register_app(APP_URL, configs, self.now))
 
     # -- inputs -------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Harness:
                 self.emitted.append(action.event)
             elif isinstance(action, RunStarted):
                 self.started.append(action)
+            elif isinstance(action, RunSkipped):
+                self.skipped.append(action)
             else:
                 self.finished[action.run_id] = action
 

@@ -1,0 +1,420 @@
+"""Flow control: what stands between an event and a run's calls.
+
+:class:`FlowControl` adds to :class:`~._runbook.RunBook` the "Schedule" path
+of executor.md §2.3 (rate limit and idempotency, debounce, singleton, then
+the run with its concurrency keys, priority, cancel entries and timeouts) and
+the queue's gates (§12: throttle delays a run's start, concurrency holds any
+call while its buckets are full, priority orders what waits).  Batching and
+cron, which make the events a run starts with, are in :mod:`._batching`.
+
+Only state in :class:`~._state.ExecutorState` and on runs is persisted; the
+indexes here (slots in use, who waits for which bucket, which runs listen
+for which cancel event) are rebuilt from it when an executor is created.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from typing import Any
+
+from .._durations import to_seconds
+from .._options import Concurrency
+from ._actions import RunSkipped
+from ._lifecycle import FUNCTION_INVOKED, missing_function_finished
+from ._limits import (
+    IDEMPOTENCY_PERIOD,
+    concurrency_bucket,
+    priority_factor,
+    rate_limit,
+    rate_limit_bucket,
+    singleton_bucket,
+    throttle,
+    throttle_bucket,
+)
+from ._matching import KeyEvaluator, ValueEvaluator, WaitMatcher
+from ._registry import RegisteredFunction
+from ._runbook import RunBook, Tick
+from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind
+
+__all__ = ["FlowControl"]
+
+_log = logging.getLogger(__name__)
+#: A ``cancel`` entry without ``timeout`` listens this long (executor.md §11.1).
+_DEFAULT_CANCEL_SECONDS = 365 * 24 * 3600.0
+_NO_LIMIT = 1 << 62
+
+
+class FlowControl(RunBook):
+    """The scheduling path and the queue gates (mixed into the executor)."""
+
+    _key_evaluator: KeyEvaluator
+    _value_evaluator: ValueEvaluator
+    _wait_matcher: WaitMatcher
+
+    def _index_flow(self) -> None:
+        """Build the in-memory indexes from the (possibly loaded) state."""
+        #: Calls in flight per concurrency bucket.
+        self._in_use: dict[str, int] = {}
+        #: Per bucket, a heap of ``(order, seq, run id, job id)`` waiting for it.
+        self._waiting: dict[str, list[tuple[float, int, str, str]]] = {}
+        self._seq = itertools.count()
+        #: Event name -> ids of running runs with a cancel entry for it.
+        self._cancellable: dict[str, set[str]] = {}
+        # Only the order of inputs matters: a loaded state that lost count
+        # goes on from its newest run.
+        newest = max((r.created_input for r in self.state.runs.values()), default=0)
+        self.state.inputs = max(self.state.inputs, newest)
+        for run in self.state.runs.values():
+            if not run.is_running:
+                continue
+            for bucket in run.concurrency:
+                self._in_use[bucket] = self._in_use.get(bucket, 0) + len(run.in_flight)
+            for job in run.queued if run.concurrency else ():
+                self._queue_for_slot(run, job, next(iter(run.concurrency)))
+            for pause in run.cancels:
+                self._cancellable.setdefault(pause.event_name, set()).add(run.run_id)
+
+    # -- scheduling (executor.md §2.3) ------------------------------------------------
+
+    def _admit(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        tick: Tick,
+        *,
+        debounced: bool = False,
+        key: str | None = None,
+        batch_id: str | None = None,
+    ) -> Run | None:
+        """Schedule a run of ``fn`` for ``events``, through the flow control.
+
+        ``debounced``: the events come out of a debounce (neither rate
+        limited nor debounced again).  ``key``: the run idempotency key
+        (default: the first event's id).  Returns the run, if one was made.
+        """
+        event = events[0]
+        if not debounced:
+            refusal = self._rate_limited(fn, event, tick)
+            if refusal is not None:
+                self._skip(fn, events, refusal, tick)
+                return None
+            if fn.config.debounce is not None and batch_id is None:
+                self._debounce(fn, event, tick)
+                return None
+        lock = self._singleton_lock(fn, event, tick)
+        if lock is False:
+            self._skip(fn, events, "singleton: a run holds the lock", tick)
+            return None
+        run = self._create_run(
+            fn, events, tick, key=batch_id or (event["id"] if key is None else key)
+        )
+        if run is None:
+            return None
+        run.batch_id = batch_id
+        if isinstance(lock, str):
+            run.singleton = lock
+            self.state.singletons[lock] = run.run_id
+        run.concurrency = self._concurrency_buckets(fn, event)
+        if fn.config.priority is not None:
+            run.priority = self._priority(fn.config.priority.run, event)
+        start_at = max(tick.now, event["ts"] / 1000)
+        if batch_id is None:
+            self._listen_for_cancels(fn, run, tick)
+            timeouts = fn.config.timeouts
+            if timeouts is not None and timeouts.start is not None:
+                at = tick.now + to_seconds(timeouts.start)
+                self._set_timer(run, TimerKind.START_TIMEOUT, at, tick)
+        start_at = self._throttled(fn, event, start_at)
+        self._start_run(run, start_at, tick)
+        return run
+
+    def _debounce(
+        self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
+    ) -> None:
+        raise NotImplementedError  # in _batching
+
+    def _skip(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        reason: str,
+        tick: Tick,
+    ) -> None:
+        """No run for ``events``; an invoker learns why at once."""
+        ids = tuple(str(e["id"]) for e in events)
+        tick.out.append(RunSkipped(fn.config.id, ids, reason))
+        event = events[0]
+        if event["name"] != FUNCTION_INVOKED:
+            return
+        meta = event["data"].get("_inngest")
+        correlation = meta.get("correlation_id") if isinstance(meta, dict) else None
+        finished = missing_function_finished(
+            fn.config.id,
+            correlation if isinstance(correlation, str) else None,
+            self._mint(tick.now),
+            tick.now_ms,
+            message=f"invoked function is {reason}",
+        )
+        self._emit(finished, tick)
+
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None:
+        raise NotImplementedError  # the executor's
+
+    def _key(self, expression: str | None, event: dict[str, Any]) -> str | None:
+        """A key expression's bucket string; ``None`` without an expression.
+
+        Raises whatever the evaluator raises for an expression that does not
+        compile: each feature decides what that means.
+        """
+        if expression is None:
+            return None
+        return self._key_evaluator(expression, event)
+
+    def _rate_limited(
+        self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
+    ) -> str | None:
+        """Why ``rateLimit``/``idempotency`` drop the event, or ``None`` (§12.3)."""
+        config = fn.config
+        limits: list[tuple[str, str | None, int, float]] = []
+        if config.rate_limit is not None:
+            period = to_seconds(config.rate_limit.period)
+            limits.append(("", config.rate_limit.key, config.rate_limit.limit, period))
+        if config.idempotency is not None:
+            limits.append(("idempotency-", config.idempotency, 1, IDEMPOTENCY_PERIOD))
+        for prefix, expression, limit, period in limits:
+            try:
+                value = self._key(expression, event)
+            except Exception as err:  # the schedule call fails: no run
+                return f"rate limited (its key does not evaluate: {err})"
+            bucket = rate_limit_bucket(prefix + fn.uuid, value)
+            if bucket is None:
+                continue  # the key is false: not limited
+            decision = rate_limit(
+                self.state.limiters.get(bucket), tick.now, limit=limit, period=period
+            )
+            if decision.tat is not None:
+                self.state.limiters[bucket] = decision.tat
+            if not decision.allowed:
+                return "rate limited" if prefix == "" else "a duplicate (idempotency)"
+        return None
+
+    def _singleton_lock(
+        self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
+    ) -> str | bool:
+        """The singleton bucket the new run takes, ``True`` when it has none,
+        ``False`` when it must be skipped (§12.8)."""
+        singleton = fn.config.singleton
+        if singleton is None:
+            return True
+        try:
+            bucket = singleton_bucket(fn.uuid, self._key(singleton.key, event))
+        except Exception:
+            return True  # an evaluation error: no singleton behaviour
+        if bucket is None:
+            return True
+        holder = self.state.runs.get(self.state.singletons.get(bucket, ""))
+        if holder is not None and holder.is_running:
+            if singleton.mode == "skip":
+                return False
+            self._cancel_run(holder, tick)
+        return bucket
+
+    def _concurrency_buckets(
+        self, fn: RegisteredFunction, event: dict[str, Any]
+    ) -> dict[str, int]:
+        buckets: dict[str, int] = {}
+        for constraint in fn.config.concurrency or ():
+            bucket = self._concurrency_bucket(fn, constraint, event)
+            buckets[bucket] = min(buckets.get(bucket, _NO_LIMIT), constraint.limit)
+        return buckets
+
+    def _concurrency_bucket(
+        self, fn: RegisteredFunction, constraint: Concurrency, event: dict[str, Any]
+    ) -> str:
+        try:
+            value = self._key(constraint.key, event)
+        except Exception:
+            value = "false"  # as a missing field: the shared bucket
+        scope = constraint.scope or "fn"
+        if scope != "fn" and value is None:
+            scope = "fn"  # rejected at sync; per function if it gets here
+        return concurrency_bucket(scope, fn.uuid, value)
+
+    def _priority(self, expression: str, event: dict[str, Any]) -> int:
+        try:
+            return priority_factor(self._value_evaluator(expression, event))
+        except Exception:
+            return 0
+
+    def _throttled(
+        self, fn: RegisteredFunction, event: dict[str, Any], start_at: float
+    ) -> float:
+        """When ``throttle`` lets the run start (never earlier than ``start_at``)."""
+        config = fn.config.throttle
+        if config is None:
+            return start_at
+        try:
+            value = self._key(config.key, event)
+        except Exception:
+            value = "false"
+        bucket = throttle_bucket(fn.uuid, value)
+        decision = throttle(
+            self.state.limiters.get(bucket),
+            start_at,
+            limit=config.limit,
+            period=to_seconds(config.period),
+            burst=config.burst or 1,
+        )
+        if decision.tat is not None:
+            self.state.limiters[bucket] = decision.tat
+        return max(start_at, decision.at)
+
+    # -- cancellation and timeouts (§11) ----------------------------------------------
+
+    def _listen_for_cancels(self, fn: RegisteredFunction, run: Run, tick: Tick) -> None:
+        for entry in fn.config.cancel or ():
+            timeout = to_seconds(entry.timeout) if entry.timeout else None
+            expires = tick.now + (timeout or _DEFAULT_CANCEL_SECONDS)
+            run.cancels.append(CancelPause(entry.event, entry.if_exp, expires))
+            self._cancellable.setdefault(entry.event, set()).add(run.run_id)
+
+    def _match_cancels(self, event: dict[str, Any], tick: Tick) -> None:
+        """Cancel the runs ``event`` cancels: later than the run, matching."""
+        listening = self._cancellable.get(event["name"])
+        if not listening:
+            return
+        doomed = []
+        for run_id in list(listening):
+            run = self.state.runs.get(run_id)
+            if run is None or not run.is_running:
+                listening.discard(run_id)
+                continue
+            if run.created_input >= self.state.inputs:
+                continue  # the event came with (or before) the run's own
+            for pause in run.cancels:
+                if pause.event_name != event["name"] or pause.expires_at < tick.now:
+                    continue
+                try:
+                    hit = self._wait_matcher(pause.expression, run.event, event)
+                except Exception:
+                    hit = False
+                if hit is True:
+                    doomed.append(run)
+                    break
+        for run in doomed:
+            if run.is_running:
+                self._cancel_run(run, tick)
+
+    def _cancel_run(self, run: Run, tick: Tick) -> None:
+        self._finalize(run, RunStatus.CANCELLED, tick, output={})
+
+    def _finalize(
+        self,
+        run: Run,
+        status: RunStatus,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        raise NotImplementedError  # the executor's
+
+    def _timed_out(self, run: Run, tick: Tick) -> bool:
+        """Whether ``timeouts`` end the run before its next call (§11.3)."""
+        fn = self._functions.get(run.function_id)
+        timeouts = None if fn is None else fn.config.timeouts
+        if timeouts is None:
+            return False
+        start, finish = timeouts.start, timeouts.finish
+        if run.first_call_at is None:
+            late = start is not None and tick.now > run.created_at + to_seconds(start)
+        else:
+            late = finish is not None and tick.now > run.first_call_at + to_seconds(
+                finish
+            )
+        if late:
+            self._cancel_run(run, tick)
+        return late
+
+    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+        if timer.kind is TimerKind.START_TIMEOUT and run.first_call_at is not None:
+            return  # it started in time
+        self._cancel_run(run, tick)
+
+    # -- the queue gates (§12.1) ------------------------------------------------------
+
+    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
+        if self._timed_out(run, tick):
+            return
+        full = self._full_bucket(run)
+        if full is not None:
+            run.queued.append(job)
+            job.ready_at = job.ready_at or tick.now
+            self._queue_for_slot(run, job, full)
+            return
+        if run.first_call_at is None:
+            run.first_call_at = tick.now
+            fn = self._functions.get(run.function_id)
+            timeouts = None if fn is None else fn.config.timeouts
+            if timeouts is not None and timeouts.finish is not None:
+                at = tick.now + to_seconds(timeouts.finish)
+                self._set_timer(run, TimerKind.FINISH_TIMEOUT, at, tick)
+        self._call(run, job, tick)
+
+    def _full_bucket(self, run: Run) -> str | None:
+        for bucket, limit in run.concurrency.items():
+            if self._in_use.get(bucket, 0) >= limit:
+                return bucket
+        return None
+
+    def _queue_for_slot(self, run: Run, job: Job, bucket: str) -> None:
+        # Priority orders the queue as if the item came ``priority`` s earlier.
+        order = job.ready_at - run.priority
+        entry = (order, next(self._seq), run.run_id, job.job_id)
+        heapq.heappush(self._waiting.setdefault(bucket, []), entry)
+
+    def _occupied(self, run: Run) -> None:
+        for bucket in run.concurrency:
+            self._in_use[bucket] = self._in_use.get(bucket, 0) + 1
+
+    def _vacate(self, run: Run, calls: int, tick: Tick) -> None:
+        """``calls`` of ``run`` ended: their slots go to whoever waits."""
+        if not calls:
+            return
+        for bucket in run.concurrency:
+            self._in_use[bucket] = max(0, self._in_use.get(bucket, 0) - calls)
+        for bucket in run.concurrency:
+            self._pump(bucket, tick)
+
+    def _pump(self, bucket: str, tick: Tick) -> None:
+        heap = self._waiting.get(bucket)
+        while heap:
+            _, _, run_id, job_id = heap[0]
+            run = self.state.runs.get(run_id)
+            job = None
+            if run is not None and run.is_running:
+                job = next((j for j in run.queued if j.job_id == job_id), None)
+            if run is None or job is None:
+                heapq.heappop(heap)  # it ended (or went) meanwhile
+                continue
+            if self._in_use.get(bucket, 0) >= run.concurrency.get(bucket, _NO_LIMIT):
+                return
+            heapq.heappop(heap)
+            run.queued.remove(job)
+            self._dispatch(run, job, tick)
+        self._waiting.pop(bucket, None)
+
+    def _forget(self, run: Run, tick: Tick) -> None:
+        """A run ended: release what it held (slots, lock, cancel listeners)."""
+        calls = len(run.in_flight)
+        run.queued.clear()
+        lock = run.singleton
+        if lock is not None and self.state.singletons.get(lock) == run.run_id:
+            del self.state.singletons[lock]
+        for pause in run.cancels:
+            listening = self._cancellable.get(pause.event_name)
+            if listening is not None:
+                listening.discard(run.run_id)
+        self._vacate(run, calls, tick)

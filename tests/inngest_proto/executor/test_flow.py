@@ -1,0 +1,493 @@
+"""Flow control on a virtual clock (executor.md §2.3, §11, §12), with real CEL."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import inngest_proto as inngest
+from inngest_proto.executor import RunStatus
+from inngest_transports.expressions import evaluate_key, evaluate_value, wait_matcher
+from tests.inngest_proto.executor._harness import START, Harness
+
+TRIGGER = inngest.TriggerEvent(event="t/go")
+SECOND = datetime.timedelta(seconds=1)
+
+
+def harness() -> Harness:
+    return Harness(
+        key_evaluator=evaluate_key,
+        value_evaluator=evaluate_value,
+        wait_matcher=wait_matcher,
+    )
+
+
+def echo(h: Harness, fn_id: str = "fn", **options: Any) -> inngest.Function[Any]:
+    """Returns its event's ``data.n``; one step, so each run makes two calls."""
+
+    @h.client.create_function(fn_id=fn_id, trigger=TRIGGER, **options)
+    def fn(ctx: inngest.ContextSync) -> Any:
+        ctx.step.run("s", lambda: None)
+        return ctx.event.data.get("n")
+
+    return fn
+
+
+def outputs(h: Harness, fn_id: str = "fn") -> list[Any]:
+    return [r.output for r in h.runs(fn_id)]
+
+
+def first_call_times(h: Harness, fn_id: str = "fn") -> list[float]:
+    return [r.first_call_at or 0.0 for r in h.runs(fn_id)]
+
+
+# -- rate limit and idempotency (§12.3) ---------------------------------------------
+
+
+def test_a_rate_limit_drops_events_over_the_limit() -> None:
+    h = harness()
+    limit = inngest.RateLimit(limit=1, period=datetime.timedelta(minutes=1))
+    h.serve(echo(h, rate_limit=limit))
+    for n in range(3):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert outputs(h) == [0]
+    assert [s.reason for s in h.skipped] == ["rate limited"] * 2
+    h.now += 61
+    h.send("t/go", {"n": 3})
+    h.run()
+    assert outputs(h) == [0, 3]
+
+
+def test_rate_limit_keys_make_buckets_and_a_missing_key_is_not_limited() -> None:
+    h = harness()
+    limit = inngest.RateLimit(
+        limit=1, period=datetime.timedelta(hours=1), key="event.data.user"
+    )
+    h.serve(echo(h, rate_limit=limit))
+    for n, user in enumerate(["a", "b", "a", None, None]):
+        h.send("t/go", {"n": n} if user is None else {"n": n, "user": user})
+    h.run()
+    assert outputs(h) == [0, 1, 3, 4]
+
+
+def test_idempotency_allows_one_run_per_key_per_day() -> None:
+    h = harness()
+    h.serve(echo(h, idempotency="event.data.order"))
+    for n, order in enumerate(["x", "x", "y"]):
+        h.send("t/go", {"n": n, "order": order})
+    h.run()
+    assert outputs(h) == [0, 2]
+    assert h.skipped[0].reason == "a duplicate (idempotency)"
+    h.now += 24 * 3600 + 1
+    h.send("t/go", {"n": 3, "order": "x"})
+    h.run()
+    assert outputs(h) == [0, 2, 3]
+
+
+def test_an_invoke_of_a_rate_limited_function_fails_the_invoker() -> None:
+    h = harness()
+    limited = echo(
+        h,
+        "limited",
+        rate_limit=inngest.RateLimit(limit=1, period=datetime.timedelta(hours=1)),
+    )
+
+    @h.client.create_function(fn_id="caller", trigger=inngest.TriggerEvent(event="t/c"))
+    def caller(ctx: inngest.ContextSync) -> str:
+        try:
+            ctx.step.invoke("call", function=limited, data={"n": 1})
+        except inngest.StepError as err:
+            return err.message
+        return "ran"
+
+    h.serve(limited, caller)
+    h.send("t/go", {"n": 0})  # uses up the limit
+    h.send("t/c")
+    h.run()
+    assert outputs(h, "caller") == ["invoked function is rate limited"]
+
+
+# -- debounce (§12.5) -----------------------------------------------------------------
+
+
+def test_debounce_runs_once_with_the_last_event_after_the_period() -> None:
+    h = harness()
+    h.serve(echo(h, debounce=inngest.Debounce(period=10 * SECOND)))
+    h.send("t/go", {"n": 1})
+    h.now += 5
+    h.send("t/go", {"n": 2})
+    h.drain()
+    assert h.runs("fn") == []
+    h.run()
+    (run,) = h.runs("fn")
+    assert run.output == 2
+    # The period restarted with the second event.
+    assert run.created_at == START + 15
+
+
+def test_debounce_ignores_an_older_event_and_its_timeout_caps_the_wait() -> None:
+    h = harness()
+    debounce = inngest.Debounce(period=10 * SECOND, timeout=25 * SECOND)
+    h.serve(echo(h, debounce=debounce))
+    h.send("t/go", {"n": 1}, ts=int(START * 1000))
+    h.send("t/go", {"n": 0}, ts=int(START * 1000) - 1000)  # older: ignored
+    assert next(iter(h.executor.state.debounces.values())).event["data"] == {"n": 1}
+    for n in (2, 3, 4):  # each resets the 10 s period ...
+        h.now += 8
+        h.send("t/go", {"n": n})
+    h.run()
+    (run,) = h.runs("fn")
+    assert run.output == 4
+    assert run.created_at == START + 25  # ... until the 25 s timeout
+
+
+def test_debounce_keys_debounce_separately() -> None:
+    h = harness()
+    h.serve(echo(h, debounce=inngest.Debounce(period=SECOND, key="event.data.k")))
+    for n, k in enumerate(["a", "b", "a"]):
+        h.send("t/go", {"n": n, "k": k})
+    h.run()
+    assert sorted(outputs(h)) == [1, 2]
+
+
+# -- batching (§12.6) -----------------------------------------------------------------
+
+
+def batcher(h: Harness, **batch: Any) -> inngest.Function[Any]:
+    @h.client.create_function(
+        fn_id="fn", trigger=TRIGGER, batch_events=inngest.Batch(**batch)
+    )
+    def fn(ctx: inngest.ContextSync) -> list[Any]:
+        return [e.data["n"] for e in ctx.events]
+
+    return fn
+
+
+def test_a_full_batch_starts_at_once_and_a_partial_one_at_its_timeout() -> None:
+    h = harness()
+    h.serve(batcher(h, max_size=3, timeout=5 * SECOND))
+    for n in range(4):
+        h.send("t/go", {"n": n})
+    h.drain()
+    assert outputs(h) == [[0, 1, 2]]
+    h.run()
+    assert outputs(h) == [[0, 1, 2], [3]]
+    assert h.runs("fn")[1].created_at == START + 5
+
+
+def test_batch_keys_and_a_false_if_run_events_alone() -> None:
+    h = harness()
+    h.serve(
+        batcher(
+            h,
+            max_size=2,
+            timeout=5 * SECOND,
+            key="event.data.k",
+            if_exp="event.data.n < 10",
+        )
+    )
+    for n, k in [(0, "a"), (1, "b"), (10, "a"), (2, "a")]:
+        h.send("t/go", {"n": n, "k": k})
+    h.run()
+    assert sorted(outputs(h)) == [[0, 2], [1], [10]]
+
+
+# -- concurrency (§12.1) --------------------------------------------------------------
+
+
+class InFlight:
+    """The most calls of ``fn_ids``' runs in flight at once, seen at each call."""
+
+    def __init__(self, h: Harness, *fn_ids: str) -> None:
+        self.most = 0
+        composite = {f"exec-app-{f}" for f in fn_ids}
+
+        def watch(call: Any) -> None:
+            busy = sum(
+                len(r.in_flight)
+                for r in h.executor.state.runs.values()
+                if r.function_id in composite
+            )
+            self.most = max(self.most, busy)
+
+        h.intercept = watch
+
+
+def test_concurrency_limits_calls_in_flight_and_everything_completes() -> None:
+    h = harness()
+    h.serve(echo(h, concurrency=[inngest.Concurrency(limit=2)]))
+    seen = InFlight(h, "fn")
+    for n in range(6):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert seen.most == 2
+    assert sorted(outputs(h)) == list(range(6))
+
+
+def test_sleeping_runs_hold_no_concurrency_slot() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="nap", trigger=TRIGGER, concurrency=[inngest.Concurrency(limit=1)]
+    )
+    def nap(ctx: inngest.ContextSync) -> str:
+        ctx.step.sleep("zz", datetime.timedelta(hours=1))
+        return "up"
+
+    h.serve(nap)
+    for _ in range(3):
+        h.send("t/go")
+    h.drain()
+    # All three are asleep at once: sleeping is not running.
+    assert all(r.timer_ids for r in h.runs("nap"))
+    h.run()
+    assert outputs(h, "nap") == ["up"] * 3
+
+
+def test_an_env_scoped_key_is_shared_by_functions() -> None:
+    h = harness()
+    shared = [inngest.Concurrency(limit=1, key="event.data.acct", scope="env")]
+    h.serve(echo(h, "one", concurrency=shared), echo(h, "two", concurrency=shared))
+    seen = InFlight(h, "one", "two")
+    h.send("t/go", {"acct": "x"})
+    h.run()
+    assert seen.most == 1
+    assert outputs(h, "one") == outputs(h, "two") == [None]
+
+
+def test_priority_lets_a_run_jump_the_concurrency_queue() -> None:
+    h = harness()
+    h.serve(
+        echo(
+            h,
+            concurrency=[inngest.Concurrency(limit=1)],
+            priority=inngest.Priority(run="event.data.p"),
+        )
+    )
+    order: list[str] = []
+
+    def record(call: Any) -> None:
+        order.append(call.run_id)
+
+    h.intercept = record
+    for n, p in [(0, 0), (1, 0), (2, 0), (3, 600)]:
+        h.send("t/go", {"n": n, "p": p})
+    h.run()
+    runs = {r.run_id: r.event["data"]["n"] for r in h.runs("fn")}
+    starts = list(dict.fromkeys(runs[r] for r in order))
+    # Run 0 took the slot; 3 (priority 600 s) went ahead of 1 and 2.
+    assert starts == [0, 3, 1, 2]
+
+
+# -- throttle (§12.2) -----------------------------------------------------------------
+
+
+def test_throttle_delays_starts_and_drops_nothing() -> None:
+    h = harness()
+    throttle = inngest.Throttle(limit=1, period=10 * SECOND, burst=1)
+    h.serve(echo(h, throttle=throttle))
+    for n in range(4):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert sorted(outputs(h)) == [0, 1, 2, 3]
+    # limit + burst start at once, then one every 10 s.
+    assert [t - START for t in first_call_times(h)] == [0, 0, 10, 20]
+
+
+# -- singleton (§12.8) ----------------------------------------------------------------
+
+
+def sleeper(h: Harness, **options: Any) -> inngest.Function[Any]:
+    @h.client.create_function(fn_id="fn", trigger=TRIGGER, **options)
+    def fn(ctx: inngest.ContextSync) -> Any:
+        ctx.step.sleep("zz", datetime.timedelta(minutes=1))
+        return ctx.event.data.get("n")
+
+    return fn
+
+
+def test_singleton_skip_makes_no_run_while_one_runs() -> None:
+    h = harness()
+    h.serve(sleeper(h, singleton=inngest.Singleton(mode="skip")))
+    h.send("t/go", {"n": 1})
+    h.drain()
+    h.send("t/go", {"n": 2})
+    h.run()
+    assert outputs(h) == [1]
+    assert h.skipped[0].reason.startswith("singleton")
+    h.send("t/go", {"n": 3})  # the lock was released
+    h.run()
+    assert outputs(h) == [1, 3]
+
+
+def test_singleton_cancel_cancels_the_holder() -> None:
+    h = harness()
+    h.serve(sleeper(h, singleton=inngest.Singleton(mode="cancel", key="event.data.k")))
+    h.send("t/go", {"n": 1, "k": "a"})
+    h.send("t/go", {"n": 2, "k": "b"})
+    h.drain()
+    h.send("t/go", {"n": 3, "k": "a"})
+    h.run()
+    statuses = [(r.event["data"]["n"], r.status) for r in h.runs("fn")]
+    assert statuses == [
+        (1, RunStatus.CANCELLED),
+        (2, RunStatus.COMPLETED),
+        (3, RunStatus.COMPLETED),
+    ]
+
+
+# -- cancellation by event and timeouts (§11) ------------------------------------------
+
+
+def test_a_matching_later_event_cancels_the_run() -> None:
+    h = harness()
+    cancel = inngest.Cancel(
+        event="t/stop", if_exp="event.data.id == async.data.id", timeout=SECOND * 600
+    )
+    h.serve(sleeper(h, cancel=[cancel]))
+    h.send("t/go", {"n": 1, "id": "a"})
+    h.send("t/go", {"n": 2, "id": "b"})
+    h.drain()
+    h.send("t/stop", {"id": "a"})
+    h.run()
+    statuses = [r.status for r in h.runs("fn")]
+    assert statuses == [RunStatus.CANCELLED, RunStatus.COMPLETED]
+    cancelled = [e for e in h.emitted if e["name"] == "inngest/function.cancelled"]
+    assert len(cancelled) == 1
+
+
+def test_a_cancel_entry_expires() -> None:
+    h = harness()
+    h.serve(sleeper(h, cancel=[inngest.Cancel(event="t/stop", timeout=10 * SECOND)]))
+    h.send("t/go")
+    h.drain()
+    h.now += 11
+    h.send("t/stop")
+    h.run()
+    assert [r.status for r in h.runs("fn")] == [RunStatus.COMPLETED]
+
+
+def test_a_finish_timeout_cancels_a_run_that_takes_too_long() -> None:
+    h = harness()
+    h.serve(sleeper(h, timeouts=inngest.Timeouts(finish=30 * SECOND)))
+    h.send("t/go")
+    h.run()
+    (run,) = h.runs("fn")
+    assert run.status is RunStatus.CANCELLED
+    assert run.ended_at == START + 30
+
+
+def test_a_start_timeout_cancels_a_run_that_could_not_start() -> None:
+    h = harness()
+    h.serve(
+        echo(
+            h,
+            throttle=inngest.Throttle(limit=1, period=60 * SECOND, burst=1),
+            timeouts=inngest.Timeouts(start=30 * SECOND),
+        )
+    )
+    for n in range(3):
+        h.send("t/go", {"n": n})
+    h.run()
+    statuses = [r.status for r in h.runs("fn")]
+    # Two start at once; the third would start after 60 s, past its 30 s.
+    assert statuses == [RunStatus.COMPLETED, RunStatus.COMPLETED, RunStatus.CANCELLED]
+
+
+# -- cron (§2.2) ---------------------------------------------------------------------
+
+
+def test_cron_ticks_start_runs_with_the_scheduled_timer_event() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="tick", trigger=inngest.TriggerCron(cron="*/5 * * * *")
+    )
+    def tick(ctx: inngest.ContextSync) -> str:
+        return str(ctx.event.data["scheduledAt"])
+
+    h.serve(tick)
+    assert h.executor.next_ticks("exec-app-tick") == [START + 300]
+    for _ in range(2):
+        h.advance()
+        h.drain()
+    assert outputs(h, "tick") == ["2026-01-01T00:05:00Z", "2026-01-01T00:10:00Z"]
+    events = [e for e in h.emitted if e["name"] == "inngest/scheduled.timer"]
+    assert [e["id"] for e in events] == ["2026-01-01T00:05:00Z", "2026-01-01T00:10:00Z"]
+    assert h.executor.next_ticks("exec-app-tick") == [START + 900]
+    # A re-sync without the trigger ends the cycle.
+    h.serve()
+    assert h.executor.next_ticks("exec-app-tick") == []
+    assert not h.timers
+
+
+def test_cron_jitter_delays_the_start_not_the_tick() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="tick", trigger=inngest.TriggerCron(cron="0 * * * *", jitter="30s")
+    )
+    def tick(ctx: inngest.ContextSync) -> dict[str, Any]:
+        return dict(ctx.event.data)
+
+    h.serve(tick)
+    for _ in range(2):  # the tick, then the jittered start
+        h.advance()
+        h.drain()
+    (run,) = h.runs("tick")
+    data = run.output
+    assert data["scheduledAt"] == "2026-01-01T01:00:00Z"
+    assert run.first_call_at is not None
+    delay = run.first_call_at - (START + 3600)
+    assert 1 <= delay < 30
+    assert run.event["ts"] == int((START + 3600 + delay) * 1000)
+
+
+# -- properties -----------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(1, 3),
+    steps=st.integers(0, 2),
+    keys=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=12),
+)
+def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
+    limit: int, steps: int, keys: list[str]
+) -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="fn",
+        trigger=TRIGGER,
+        concurrency=[inngest.Concurrency(limit=limit, key="event.data.k")],
+    )
+    def fn(ctx: inngest.ContextSync) -> str:
+        for i in range(steps):
+            ctx.step.run(f"s{i}", lambda: None)
+        return str(ctx.event.data["k"])
+
+    most: dict[str, int] = {}
+
+    def watch(call: Any) -> None:
+        busy: dict[str, int] = {}
+        for run in h.runs("fn"):
+            key = run.event["data"]["k"]
+            busy[key] = busy.get(key, 0) + len(run.in_flight)
+        for key, count in busy.items():
+            most[key] = max(most.get(key, 0), count)
+
+    h.intercept = watch
+    h.serve(fn)
+    for key in keys:
+        h.send("t/go", {"k": key})
+    h.run()
+    assert sorted(outputs(h)) == sorted(keys)
+    assert all(count <= limit for count in most.values())
+    # With enough runs of a key, the limit is reached, not just respected.
+    for key in set(keys):
+        assert most[key] == min(limit, keys.count(key))
