@@ -58,6 +58,21 @@ _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
+#: The function config fields ``/v1/apps/{name}/functions`` shows under ``config``.
+_FLOW_OPTIONS = frozenset(
+    {
+        "batchEvents",
+        "cancel",
+        "concurrency",
+        "debounce",
+        "idempotency",
+        "priority",
+        "rateLimit",
+        "singleton",
+        "throttle",
+        "timeouts",
+    }
+)
 # The public prefix and the one of the private beta, which SDKs still use.
 _CHECKPOINT_PREFIXES = (["v1", "checkpoint"], ["v1", "http"])
 
@@ -174,7 +189,9 @@ class DevApi:
         return json_response(200, {"status": 200, "message": "OK"})
 
     async def _dev(self, r: _Request) -> Response:
-        functions = [_function_json(app.name, fn) for app, fn in self._apps.functions()]
+        functions = [
+            self._function_json(app.name, fn) for app, fn in self._apps.functions()
+        ]
         return json_response(
             200,
             {
@@ -338,7 +355,7 @@ class DevApi:
             return json_response(
                 200,
                 [
-                    _function_json(app.name, fn)
+                    self._function_json(app.name, fn)
                     for app, fn in self._apps.functions()
                     if app.name == name
                 ],
@@ -373,6 +390,23 @@ class DevApi:
             _log.warning("dev server: checkpoint for run %s refused: %s", run_id, err)
             return error(err.status, "Failed to checkpoint steps", str(err))
         return Response(200, dict(_BASE_HEADERS), b"")
+
+    def _function_json(self, app_name: str, fn: FunctionConfig) -> dict[str, Any]:
+        """A function as the API lists it: what it runs on, its flow control,
+        and (ours) when its cron triggers fire next."""
+        config = unstructure(fn)
+        out = {
+            "id": function_uuid(fn.id),
+            "slug": fn.id,
+            "name": fn.name,
+            "app": app_name,
+            "triggers": config["triggers"],
+            "config": {k: v for k, v in config.items() if k in _FLOW_OPTIONS},
+        }
+        ticks = self._driver.executor.next_ticks(fn.id)
+        if ticks:
+            out["next_cron_ticks"] = [_rfc3339(t) for t in ticks]
+        return out
 
     def _run_json(self, run: Run) -> dict[str, Any]:
         first = run.event.get("id")
@@ -420,16 +454,6 @@ def _event_json(stored: StoredEvent) -> dict[str, Any]:
     if "v" in event:
         out["v"] = event["v"]
     return out
-
-
-def _function_json(app_name: str, fn: FunctionConfig) -> dict[str, Any]:
-    return {
-        "id": function_uuid(fn.id),
-        "slug": fn.id,
-        "name": fn.name,
-        "app": app_name,
-        "triggers": unstructure(fn.triggers),
-    }
 
 
 def _is_ulid(text: str) -> bool:

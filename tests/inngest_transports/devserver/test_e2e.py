@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from typing import Any
@@ -262,3 +263,48 @@ async def test_a_state_over_4_mib_is_fetched_by_the_sdk(
         assert (run["status"], run["output"]) == ("Completed", [BIG, BIG])
         fetched = f"run {run['run_id']}: the SDK fetched its actions (use_api)"
         assert fetched in caplog.messages
+
+
+def _limited(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id="limited",
+        trigger=inngest.TriggerEvent(event="t/lim"),
+        rate_limit=inngest.RateLimit(
+            limit=1, period=datetime.timedelta(hours=1), key="event.data.user"
+        ),
+    )
+    async def limited(ctx: inngest.Context) -> Any:
+        return ctx.event.data["user"]
+
+    @client.create_function(
+        fn_id="tick", trigger=inngest.TriggerCron(cron="TZ=Europe/Paris 0 9 * * *")
+    )
+    async def tick(ctx: inngest.Context) -> None:
+        return None
+
+    return [limited, tick]
+
+
+async def test_flow_control_keys_are_cel_and_crons_are_listed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with harness(_limited) as h:
+        with caplog.at_level(logging.INFO, logger="inngest.devserver"):
+            ids = [await h.send("t/lim", {"user": u}) for u in ("ann", "bob", "ann")]
+            for event_id in ids[:2]:
+                await h.finished_run(event_id)
+        assert h.dev.runs_for_event(ids[2]) == []
+        skipped = f"no run of {APP_ID}-limited for "
+        assert any(
+            m.startswith(skipped) and m.endswith(": rate limited")
+            for m in caplog.messages
+        )
+        fns = {f["slug"]: f for f in await h.get(f"/v1/apps/{APP_ID}/functions")}
+        assert fns[f"{APP_ID}-limited"]["config"]["rateLimit"] == {
+            "key": "event.data.user",
+            "limit": 1,
+            "period": "1h",
+        }
+        (next_tick,) = fns[f"{APP_ID}-tick"]["next_cron_ticks"]
+        # 09:00 in Paris is 07:00 or 08:00 UTC, depending on the season.
+        assert next_tick[11:19] in ("07:00:00", "08:00:00")
