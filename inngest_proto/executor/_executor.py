@@ -333,8 +333,15 @@ class Executor(Crons):
     def _match_waits(self, event: dict[str, Any], tick: Tick) -> None:
         # Collected first: resuming a run creates runs and events as it goes.
         matched: list[tuple[Run, Wait]] = []
-        for run in self.state.runs.values():
-            if not run.is_running or not run.waits:
+        listening = self._waiting_runs.get(event["name"], {})
+        for run_id in list(listening):
+            run = self.state.runs.get(run_id)
+            if (
+                run is None
+                or not run.is_running
+                or not any(w.event_name == event["name"] for w in run.waits.values())
+            ):
+                del listening[run_id]  # dropped lazily
                 continue
             for wait in run.waits.values():
                 if wait.event_name != event["name"]:
@@ -513,12 +520,14 @@ class Executor(Crons):
             return
         expression = opts.get("if")
         timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
-        run.waits[op.id] = Wait(
+        wait = Wait(
             step_id=op.id,
             event_name=str(opts.get("event") or op.name),
             expression=expression if isinstance(expression, str) else None,
             timer_id=timer_id,
         )
+        run.waits[op.id] = wait
+        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
 
     def _invoke(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):

@@ -66,9 +66,14 @@ class FlowControl(RunBook):
         # goes on from its newest run.
         newest = max((r.created_input for r in self.state.runs.values()), default=0)
         self.state.inputs = max(self.state.inputs, newest)
+        #: Event name -> ids of runs that may wait for it (an ordered set,
+        #: dropped from lazily), so an event is not matched against every run.
+        self._waiting_runs: dict[str, dict[str, None]] = {}
         for run in self.state.runs.values():
             if not run.is_running:
                 continue
+            for wait in run.waits.values():
+                self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
             for bucket in run.concurrency:
                 self._in_use[bucket] = self._in_use.get(bucket, 0) + len(run.in_flight)
             for job in run.queued if run.concurrency else ():
