@@ -197,17 +197,45 @@ def macro_variable(node: Node) -> str | None:
     return token(inner, 0).value if isinstance(inner, lark.Tree) else None
 
 
+def _scoped_walk(tree: Node) -> Iterator[tuple[Node, int, frozenset[str]]]:
+    """Every node with its depth and the macro variables in scope there.
+
+    A macro's variable is bound only inside its predicate, as in cel-go:
+    ``xs.all(x, p) ? x : y`` refers to an undeclared ``x``.  The variable's
+    own declaration is not yielded (it is not a reference).
+    """
+    empty: frozenset[str] = frozenset()
+    stack = [(tree, 1, empty)]
+    while stack:
+        node, depth, bound = stack.pop()
+        yield node, depth, bound
+        variable = macro_variable(node)
+        if variable is None:
+            stack.extend(
+                (child, depth + 1, bound)
+                for child in node.children
+                if isinstance(child, lark.Tree)
+            )
+            continue
+        target, args = node.children[0], cast(Node, node.children[2])
+        if isinstance(target, lark.Tree):
+            stack.append((target, depth + 1, bound))
+        yield args, depth + 1, bound  # not its children: the declaration is not a use
+        predicate = args.children[1]
+        if isinstance(predicate, lark.Tree):
+            stack.append((predicate, depth + 2, bound | {variable}))
+
+
 def _check(tree: Node, text: str) -> None:
     """Reject what cel-go's type check would: undeclared names and functions."""
-    nodes = list(_walk(tree))
-    bound = {v for v in (macro_variable(n) for n, _ in nodes) if v is not None}
+    nodes = list(_scoped_walk(tree))
 
     def fail(problem: str, at: lark.Token | None) -> ExpressionError:
         line = getattr(at, "line", None)
         column = getattr(at, "column", None)
         return ExpressionError(problem, expression=text, line=line, column=column)
 
-    for node, depth in nodes:
+    for node, depth, bound in nodes:
         if depth > _MAX_DEPTH:
             msg = "expression is nested too deeply"
             raise ExpressionError(msg, expression=text)

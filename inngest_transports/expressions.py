@@ -23,6 +23,7 @@ wait_matcher=wait_matcher)``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import attrs
 from celpy.evaluation import CELEvalError
 
+from inngest_proto import _json
 from inngest_transports._expressions_engine import (
     DECLARED,
     ExpressionError,
@@ -256,17 +258,28 @@ def wait_matcher(
 ) -> bool:
     """``Executor(wait_matcher=...)``: does ``candidate`` resume the wait?
 
-    Inngest interpolates the run's event into the expression before storing
-    the wait, so a missing ``event`` field is ``null`` there, not unknown
-    (§5); evaluating with missing ``event`` paths bound to ``null`` is
-    equivalent and skips the textual round trip.  Never raises.
+    Inngest interpolates the run's event into the expression when it stores
+    the wait (§5), and matches later events against what it stored; so do
+    we, keeping the stored text per run event.  (Binding missing ``event``
+    paths to ``null`` instead is not the same: ``event.data.a[0]`` with no
+    ``a`` is ``null`` once interpolated, but indexing ``null`` is unknown.)
+    Never raises.
     """
     if if_expr is None:
         return True
     try:
-        expression = compile_expression(if_expr)
-        activation = {"event": run_event, "async": candidate}
-        values = _bind(activation, if_expr, null_event=True)
-    except ExpressionError:
+        try:
+            key = _json.dumps_compact(dict(run_event))
+        except (TypeError, ValueError):
+            stored = interpolate_event(if_expr, run_event)  # not JSON: no cache
+        else:
+            stored = _stored_wait(if_expr, key)
+    except (ExpressionError, RecursionError):
         return False
-    return expression._run(values).matched
+    return matches(stored, {"async": candidate})
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored_wait(if_expr: str, run_event_json: bytes) -> str:
+    # Keyed by the event's JSON: one interpolation per wait, not per event.
+    return interpolate_event(if_expr, _json.loads(run_event_json))
