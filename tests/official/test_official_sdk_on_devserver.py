@@ -2,21 +2,19 @@
 
 Each framework (FastAPI on uvicorn, Flask on werkzeug) serves the app of
 :mod:`.official_app` from a background thread; our :class:`DevServer` runs
-on an anyio blocking portal.  The test only does what a user would: point
-the official client at the dev server with environment variables, send
-events with the official client, and read statuses and outputs back over
-HTTP from the ``/v1`` API.  The official SDK pulls in pydantic and more, so
-it lives in its own tox env; elsewhere this module is skipped.
+on an anyio blocking portal (both set up by :mod:`._compat`).  The test
+only does what a user would: point the official client at the dev server
+with environment variables, send events with the official client, and read
+statuses and outputs back over HTTP from the ``/v1`` API.  The official SDK
+pulls in pydantic and more, so it lives in its own tox env; elsewhere this
+module is skipped.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -30,19 +28,10 @@ with warnings.catch_warnings():
     for _name in ("inngest", "fastapi", "flask", "uvicorn"):
         pytest.importorskip(_name)
     # Imported by name (not importorskip's module object) for mypy.
-    import fastapi
-    import flask
     import inngest
-    from inngest import fast_api as inngest_fast_api
-    from inngest import flask as inngest_flask
 
-import anyio.from_thread  # noqa: E402
-import httpx  # noqa: E402
-import werkzeug.serving  # noqa: E402
-
-from inngest_transports.devserver import DevServer  # noqa: E402
-from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
-
+from ._compat import Compat as _Compat  # noqa: E402
+from ._compat import running_compat, serve_fastapi, serve_flask  # noqa: E402
 from .official_app import (  # noqa: E402
     APP_ID,
     BIG,
@@ -52,116 +41,15 @@ from .official_app import (  # noqa: E402
     sync_app,
 )
 
-#: Retry backoff of seconds becomes milliseconds: the retry test stays fast.
-RETRY_SCALE = 0.0001
-#: Seconds a run may take; the longest scenario (a 1 s wait timeout) is far below.
-RUN_TIMEOUT = 15.0
-HOST = "127.0.0.1"
-
-
-class Compat:
-    """A running dev server and official app, driven as a user would."""
-
-    def __init__(
-        self,
-        dev: DevServer,
-        portal: anyio.from_thread.BlockingPortal,
-        app: OfficialApp,
-    ) -> None:
-        self.dev = dev
-        self.portal = portal
-        self.app = app
-        self.http = httpx.Client(base_url=dev.url, timeout=5)
-
-    def send(self, name: str, data: dict[str, Any] | None = None) -> str:
-        (event_id,) = self.app.client.send_sync(
-            inngest.Event(name=name, data=data or {})
-        )
-        assert isinstance(event_id, str)
-        return event_id
-
-    def get(self, path: str) -> Any:
-        resp = self.http.get(path)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def finished_run(self, event_id: str) -> dict[str, Any]:
-        """The one run of ``event_id`` once finished, as ``/v1/runs`` shows it.
-
-        Polls ``/v1/events/{id}/runs`` (our server caches nothing, so polling
-        is cheap) instead of reaching into the dev server.
-        """
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while True:
-            runs = self.get(f"/v1/events/{event_id}/runs")["data"]
-            if runs and all(r["status"] != "Running" for r in runs):
-                break
-            assert time.monotonic() < deadline, f"runs of {event_id}: {runs}"
-            time.sleep(0.02)
-        (run,) = runs
-        body: dict[str, Any] = self.get(f"/v1/runs/{run['run_id']}")["data"]
-        assert body["run_id"] == run["run_id"]
-        return body
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.get(f"/v1/events?name={name}")["data"]
-        return data
-
-    def wait_until_waiting(self, event_id: str) -> None:
-        """Block until the run of ``event_id`` sits in ``wait_for_event``.
-
-        The ``/v1`` API does not show pending waits, so this one
-        synchronization reads the dev server itself (in its own thread).
-        """
-
-        def waiting() -> bool:
-            return any(r.waits for r in self.dev.runs_for_event(event_id))
-
-        self.portal.call(self.dev.driver.wait_until, waiting, RUN_TIMEOUT)
-
-
-@contextmanager
-def _dev_server() -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
-    dev = DevServer(host=HOST, port=0, poll=False, retry_scale=RETRY_SCALE)
-    with anyio.from_thread.start_blocking_portal() as portal:
-        serving, _url = portal.start_task(dev.serve)
-        try:
-            yield dev, portal
-        finally:
-            portal.call(dev.shutdown)
-            serving.result(timeout=10)
-
-
-@contextmanager
-def _serve_fastapi(app: OfficialApp) -> Iterator[str]:
-    web = fastapi.FastAPI()
-    inngest_fast_api.serve(web, app.client, app.functions)
-    with uvicorn_server(web, lifespan="off") as base_url:
-        yield f"{base_url}/api/inngest"
-
-
-@contextmanager
-def _serve_flask(app: OfficialApp) -> Iterator[str]:
-    web = flask.Flask(__name__)
-    inngest_flask.serve(web, app.client, app.functions)
-    # Threaded: a step's request may be in flight while another arrives.
-    server = werkzeug.serving.make_server(HOST, 0, web, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="werkzeug", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}/api/inngest"
-    finally:
-        server.shutdown()
-        thread.join(10)
-
+Compat = _Compat[OfficialApp]
 
 Framework = tuple[
     Callable[[inngest.Inngest], OfficialApp],
     Callable[[OfficialApp], Any],
 ]
 FRAMEWORKS: dict[str, Framework] = {
-    "fastapi": (async_app, _serve_fastapi),
-    "flask": (sync_app, _serve_flask),
+    "fastapi": (async_app, serve_fastapi),
+    "flask": (sync_app, serve_flask),
 }
 
 
@@ -172,41 +60,8 @@ def compat(request: pytest.FixtureRequest) -> Iterator[Compat]:
     Scenarios share it: each sends its own events and reads only their runs.
     """
     build, serve = FRAMEWORKS[request.param]
-    with _dev_server() as (dev, portal), pytest.MonkeyPatch.context() as mp:
-        # What a user of the official SDK sets to use a local dev server;
-        # read when the client is created, so set before.
-        mp.setenv("INNGEST_DEV", "1")
-        mp.setenv("INNGEST_BASE_URL", dev.url)
-        for name in (
-            "INNGEST_API_BASE_URL",
-            "INNGEST_EVENT_API_BASE_URL",
-            "INNGEST_EVENT_KEY",
-            "INNGEST_SIGNING_KEY",
-            "INNGEST_ENV",
-        ):
-            mp.delenv(name, raising=False)
-        client = inngest.Inngest(app_id=APP_ID, is_production=False)
-        app = build(client)
-        with serve(app) as url:
-            synced = portal.call(dev.sync_app, url)
-            assert synced["state"] == "synced", synced
-            compat = Compat(dev, portal, app)
-            try:
-                yield compat
-            finally:
-                compat.http.close()
-                _close_official_client(client)
-
-
-def _close_official_client(client: inngest.Inngest) -> None:
-    """Close the official client's keep-alive connections.
-
-    inngest 0.5.19 has no ``close()``: its ``httpx.Client`` (``send_sync``,
-    ``/fn/register``, and steps' ``send_event`` off the creating thread) would
-    be garbage-collected with a socket open, a ResourceWarning that our
-    ``filterwarnings = error`` turns into a failure of the whole session.
-    """
-    client._http_client._http_client_sync.close()
+    with running_compat(APP_ID, build, serve) as compat:
+        yield compat
 
 
 def test_app_synced(compat: Compat) -> None:
