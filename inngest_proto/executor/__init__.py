@@ -28,6 +28,7 @@ from ._matching import (
     default_wait_matcher,
 )
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
+from ._runbook import Changes
 from ._state import (
     ExecutorState,
     Invoke,
@@ -45,6 +46,7 @@ __all__ = [
     "Action",
     "CallSDK",
     "CancelTimer",
+    "Changes",
     "Checkpoint",
     "CheckpointRejected",
     "EmitEvent",

@@ -39,6 +39,7 @@ class Batching(FlowControl):
         except Exception:
             value, failed = None, True
         bucket = debounce_bucket(fn.uuid, value, failed)
+        self._changed_flow.add(f"debounce:{bucket}")
         held = self.state.debounces.get(bucket)
         if held is not None and held.function_id != fn.config.id:
             held = None  # a bucket string of another function: cannot happen
@@ -73,6 +74,7 @@ class Batching(FlowControl):
         except Exception:
             value = "false"
         bucket = batch_bucket(fn.uuid, value)
+        self._changed_flow.add(f"batch:{bucket}")
         batch = self.state.batches.get(bucket)
         if batch is None:
             timeout = (
@@ -94,6 +96,7 @@ class Batching(FlowControl):
             self._start_batch(bucket, tick)
 
     def _start_batch(self, bucket: str, tick: Tick) -> None:
+        self._changed_flow.add(f"batch:{bucket}")
         batch = self.state.batches.pop(bucket, None)
         fn = None if batch is None else self._functions.get(batch.function_id)
         if batch is None or fn is None or not batch.events:
@@ -105,6 +108,7 @@ class Batching(FlowControl):
         if held is None or held.timer_id != timer_id:
             return  # a timer the debounce moved on from
         del self.state.debounces[bucket]
+        self._changed_flow.add(f"debounce:{bucket}")
         fn = self._functions.get(held.function_id)
         if fn is None:
             return

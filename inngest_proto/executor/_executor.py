@@ -219,6 +219,7 @@ class Executor(Crons):
             return tick.out
         if timer_id in run.timer_ids:
             run.timer_ids.remove(timer_id)
+        self._touch(run)
         self._on_timer(run, timer, tick)
         return tick.out
 
@@ -248,6 +249,7 @@ class Executor(Crons):
         if not run.is_running:
             msg = f"run {checkpoint.run_id} has already finished"
             raise CheckpointRejected(msg)
+        self._touch(run)
         for op in checkpoint.ops:
             self._save_memo(run, op.id, step_memo(op))
         job_id = queue_item_job_id(checkpoint.queue_item)
@@ -385,6 +387,7 @@ class Executor(Crons):
         job = run.in_flight.pop(request_id, None)
         if job is None:
             return None
+        self._touch(run)
         self._vacate(run, 1, tick)
         return run, job
 
@@ -594,6 +597,7 @@ class Executor(Crons):
         error: dict[str, Any] | None = None,
     ) -> None:
         """End the run, drop its timers and calls, publish its lifecycle events."""
+        self._touch(run)
         run.status = status
         self._forget(run, tick)
         run.output = output

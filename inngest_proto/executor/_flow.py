@@ -121,6 +121,7 @@ class FlowControl(RunBook):
         if isinstance(lock, str):
             run.singleton = lock
             self.state.singletons[lock] = run.run_id
+            self._changed_flow.add(f"singleton:{lock}")
         run.concurrency = self._concurrency_buckets(fn, event)
         if fn.config.priority is not None:
             run.priority = self._priority(fn.config.priority.run, event)
@@ -201,6 +202,7 @@ class FlowControl(RunBook):
             )
             if decision.tat is not None:
                 self.state.limiters[bucket] = decision.tat
+                self._changed_flow.add(f"limiter:{bucket}")
             if not decision.allowed:
                 return "rate limited" if prefix == "" else "a duplicate (idempotency)"
         return None
@@ -274,6 +276,7 @@ class FlowControl(RunBook):
         )
         if decision.tat is not None:
             self.state.limiters[bucket] = decision.tat
+            self._changed_flow.add(f"limiter:{bucket}")
         return max(start_at, decision.at)
 
     # -- cancellation and timeouts (§11) ----------------------------------------------
@@ -355,6 +358,7 @@ class FlowControl(RunBook):
             return
         full = self._full_bucket(run)
         if full is not None:
+            self._touch(run)
             run.queued.append(job)
             job.ready_at = job.ready_at or tick.now
             self._queue_for_slot(run, job, full)
@@ -407,6 +411,7 @@ class FlowControl(RunBook):
             if self._in_use.get(bucket, 0) >= run.concurrency.get(bucket, _NO_LIMIT):
                 return
             heapq.heappop(heap)
+            self._touch(run)
             run.queued.remove(job)
             self._dispatch(run, job, tick)
         self._waiting.pop(bucket, None)
@@ -418,6 +423,7 @@ class FlowControl(RunBook):
         lock = run.singleton
         if lock is not None and self.state.singletons.get(lock) == run.run_id:
             del self.state.singletons[lock]
+            self._changed_flow.add(f"singleton:{lock}")
         for pause in run.cancels:
             listening = self._cancellable.get(pause.event_name)
             if listening is not None:

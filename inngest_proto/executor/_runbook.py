@@ -19,13 +19,27 @@ from ._request import MAX_REQUEST_BYTES, build_call_request
 from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
-__all__ = ["RunBook", "Tick"]
+__all__ = ["Changes", "RunBook", "Tick"]
 
 _IDEMPOTENCY_SECONDS = 24 * 3600.0
 # Expired keys are pruned past this many, so the map stays bounded.
 _SEEN_KEYS_SOFT_LIMIT = 10_000
 #: The request version from which parallel groups are tracked (executor.md §6).
 TRACKED_PARALLEL_VERSION = 2
+
+
+@attrs.frozen
+class Changes:
+    """What inputs changed since the last :meth:`RunBook.take_changes`.
+
+    A store writes just these: ``runs`` by id, ``flow`` rows
+    (``limiter:``/``debounce:``/``batch:``/``singleton:`` + bucket) and
+    ``seen_keys``.  Timers it compares itself (they are few and immutable).
+    """
+
+    runs: frozenset[str]
+    flow: frozenset[str]
+    seen_keys: frozenset[str]
 
 
 @attrs.define
@@ -56,11 +70,30 @@ class RunBook:
         self._signing_key = signing_key
         self._retry_scale = retry_scale
         self._max_request_bytes = max_request_bytes
+        self._changed_runs: set[str] = set()
+        self._changed_flow: set[str] = set()
+        self._changed_keys: set[str] = set()
         self._functions: dict[str, RegisteredFunction] = {}
 
     def _fail(self, run: Run, message: str, tick: Tick) -> None:
         """Fail ``run`` for a reason of the executor's own."""
         raise NotImplementedError
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call (for incremental persistence)."""
+        changes = Changes(
+            frozenset(self._changed_runs),
+            frozenset(self._changed_flow),
+            frozenset(self._changed_keys),
+        )
+        self._changed_runs.clear()
+        self._changed_flow.clear()
+        self._changed_keys.clear()
+        return changes
+
+    def _touch(self, run: Run) -> None:
+        """``run`` changed in this input: it must be persisted again."""
+        self._changed_runs.add(run.run_id)
 
     def _tick(self, now: float) -> Tick:
         """A new input: counted, so the executor can tell which came first."""
@@ -83,6 +116,7 @@ class RunBook:
         step_id: str | None = None,
         job: Job | None = None,
     ) -> str:
+        self._touch(run)
         timer_id = f"{kind.value}-{self._mint(tick.now)}"
         self.state.timers[timer_id] = Timer(
             timer_id=timer_id,
@@ -97,6 +131,7 @@ class RunBook:
         return timer_id
 
     def _clear_timer(self, run: Run, timer_id: str, tick: Tick) -> None:
+        self._touch(run)
         if self.state.timers.pop(timer_id, None) is not None:
             tick.out.append(CancelTimer(timer_id))
         if timer_id in run.timer_ids:
@@ -128,6 +163,7 @@ class RunBook:
             self._fail(run, f"function {run.function_id!r} is not registered", tick)
             return
         request_id = self._mint(tick.now)
+        self._touch(run)
         run.in_flight[request_id] = job
         self._occupied(run)
         request = build_call_request(
@@ -174,7 +210,9 @@ class RunBook:
         if len(seen) > _SEEN_KEYS_SOFT_LIMIT:
             for old in [k for k, expiry in seen.items() if expiry <= tick.now]:
                 del seen[old]
+                self._changed_keys.add(old)
         seen[key] = tick.now + _IDEMPOTENCY_SECONDS
+        self._changed_keys.add(key)
         run = Run(
             run_id=self._mint(tick.now),
             function_id=fn.config.id,
@@ -185,6 +223,7 @@ class RunBook:
         # The start queue item is named by the key, as the server's is.
         run.job_ids.append(key)
         self.state.runs[run.run_id] = run
+        self._touch(run)
         event_ids = tuple(e["id"] for e in events)
         tick.out.append(RunStarted(run.run_id, fn.config.id, event_ids))
         return run
@@ -199,6 +238,7 @@ class RunBook:
 
     def _save_memo(self, run: Run, step_id: str, memo: Any) -> None:
         """Record a finished step; the first report of a step wins."""
+        self._touch(run)
         if step_id not in run.steps:
             run.steps[step_id] = memo
             run.stack.append(step_id)

@@ -35,6 +35,7 @@ from inngest_proto.executor import (
     Action,
     CallSDK,
     CancelTimer,
+    Changes,
     Checkpoint,
     EmitEvent,
     Executor,
@@ -78,6 +79,7 @@ class Store(Protocol):
         *,
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        changes: Changes | None = None,
     ) -> None: ...
 
     def append_events(
@@ -151,6 +153,8 @@ class Driver:
         self._transport = transport or HttpTransport(_CALL_TIMEOUT, max_attempts=1)
         self._tasks: anyio.abc.TaskGroup | None = None
         self._timers: list[tuple[float, str]] = []
+        # Whether timers were set or dropped since the last save.
+        self._timers_changed = False
         self._timer_changed: anyio.Event | None = None
         #: Stored events, oldest first, and by internal id.
         self.events: dict[str, StoredEvent] = {}
@@ -225,10 +229,12 @@ class Driver:
                     events, received_at=now, internal_ids=internal_ids
                 )
             )
-        for event, internal_id, seq in zip(events, internal_ids, seqs, strict=True):
+        actions: list[Action] = []
+        for event, internal_id in zip(events, internal_ids, strict=True):
             self._store_event(event, internal_id, now)
-            actions = self.executor.receive_event(event, now)
-            self._perform(actions, routed=() if seq is None else (seq,))
+            actions.extend(self.executor.receive_event(event, now))
+        # One save for the whole request, before any call goes out.
+        self._perform(actions, routed=[seq for seq in seqs if seq is not None])
 
     def _route_unrouted(self) -> None:
         """Route events logged before a crash cut off their routing."""
@@ -237,8 +243,9 @@ class Driver:
         for stored in self._store.unrouted_events():
             actions = self.executor.receive_event(stored.event, self._now())
             self._perform(actions, routed=(stored.seq,))
-        # Also commits what requeue_in_flight changed when nothing was routed.
-        self._save()
+        # Also commits what requeue_in_flight changed (outside the executor,
+        # so not in its changes): a full compare, once.
+        self._save(full=True)
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Save checkpointed steps; raises :class:`CheckpointRejected`."""
@@ -304,11 +311,13 @@ class Driver:
             if isinstance(action, CallSDK):
                 calls.append(action)
             elif isinstance(action, SetTimer):
+                self._timers_changed = True
                 heapq.heappush(self._timers, (action.at, action.timer_id))
                 if self._timer_changed is not None:
                     self._timer_changed.set()
             elif isinstance(action, CancelTimer):
-                pass  # left in the heap: firing a cancelled timer is a no-op
+                # Left in the heap: firing a cancelled timer is a no-op.
+                self._timers_changed = True
             elif isinstance(action, EmitEvent):
                 internal = EventIds(None, int(now * 1000)).for_index(0)
                 self._store_event(action.event, internal, now)
@@ -335,9 +344,23 @@ class Driver:
         *,
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        full: bool = False,
     ) -> None:
-        if self._store is not None:
-            self._store.save(self.executor.state, routed=routed, emitted=emitted)
+        changes = self.executor.take_changes()
+        if self._store is None:
+            return
+        routed, emitted = list(routed), list(emitted)
+        nothing = not (changes.runs or changes.flow or changes.seen_keys)
+        quiet = nothing and not routed and not emitted and not self._timers_changed
+        if quiet and not full:
+            return  # e.g. a timer that fired after it was cancelled
+        self._timers_changed = False
+        self._store.save(
+            self.executor.state,
+            routed=routed,
+            emitted=emitted,
+            changes=None if full else changes,
+        )
 
     def _start(self, fn: Callable[[CallSDK], Any], action: CallSDK) -> None:
         if self._tasks is None:

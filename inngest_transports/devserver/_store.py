@@ -58,6 +58,7 @@ import attrs
 from inngest_proto._converter import structure, unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto.executor import ExecutorState, Run, RunStatus, Timer, TimerKind
+from inngest_proto.executor._runbook import Changes
 from inngest_proto.executor._state import Batched, Debounced
 
 __all__ = [
@@ -347,8 +348,13 @@ class SQLiteStore:
         *,
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        changes: Changes | None = None,
     ) -> None:
         """Persist ``state`` in one transaction, writing only what changed.
+
+        ``changes`` (from ``Executor.take_changes``) names the runs, flow
+        rows and seen keys that changed; without it every running run is
+        compared, which costs a serialization each.
 
         ``routed``: seqs of logged events the executor has now received.
         ``emitted``: ``(internal id, event)`` of ``EmitEvent`` actions (the
@@ -361,7 +367,10 @@ class SQLiteStore:
         with self._lock, self._guard():
             try:
                 with self._transaction():
-                    self._write_state(state)
+                    if changes is None:
+                        self._write_state(state)
+                    else:
+                        self._write_changes(state, changes)
                     self._conn.executemany(
                         "UPDATE events SET routed = 1 WHERE seq = ?",
                         [(seq,) for seq in routed],
@@ -373,6 +382,34 @@ class SQLiteStore:
                 # what the file holds again.
                 self._prime()
                 raise
+
+    def _write_changes(self, state: ExecutorState, changes: Changes) -> None:
+        conn = self._conn
+        # Run ids are ULIDs: sorted, new runs get rows in creation order,
+        # the order they load (and waits are matched) in.
+        for run_id in sorted(changes.runs):
+            run = state.runs.get(run_id)
+            if run is not None and run_id not in self._finished:
+                self._write_run(run)
+        self._write_timers(state)
+        keys = state.seen_keys
+        for key in changes.seen_keys:
+            if key in keys:
+                conn.execute(
+                    "INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", (key, keys[key])
+                )
+                self._keys[key] = keys[key]
+            elif self._keys.pop(key, None) is not None:
+                conn.execute("DELETE FROM seen_keys WHERE key = ?", (key,))
+        self._write_counter(state)
+        for key in changes.flow:
+            text = _flow_row(state, key)
+            if text is None:
+                if self._flow.pop(key, None) is not None:
+                    conn.execute("DELETE FROM flow WHERE key = ?", (key,))
+            elif self._flow.get(key) != text:
+                conn.execute("INSERT OR REPLACE INTO flow VALUES (?, ?)", (key, text))
+                self._flow[key] = text
 
     def _write_state(self, state: ExecutorState) -> None:
         conn = self._conn
@@ -386,6 +423,23 @@ class SQLiteStore:
             self._texts.pop(run_id, None)
             self._finished.discard(run_id)
             self._memo_counts.pop(run_id, None)
+        self._write_timers(state)
+        keys = state.seen_keys
+        changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
+        conn.executemany("INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", changed)
+        old_keys = [(k,) for k in self._keys if k not in keys]
+        conn.executemany("DELETE FROM seen_keys WHERE key = ?", old_keys)
+        self._keys = dict(keys)
+        self._write_counter(state)
+        flow = _flow_rows(state)
+        changed_flow = [(k, t) for k, t in flow.items() if self._flow.get(k) != t]
+        conn.executemany("INSERT OR REPLACE INTO flow VALUES (?, ?)", changed_flow)
+        old_flow = [(k,) for k in self._flow if k not in flow]
+        conn.executemany("DELETE FROM flow WHERE key = ?", old_flow)
+        self._flow = flow
+
+    def _write_timers(self, state: ExecutorState) -> None:
+        conn = self._conn
         # Timers are never changed once set, only set and dropped.
         new_timers = [t for i, t in state.timers.items() if i not in self._timer_ids]
         conn.executemany(
@@ -395,23 +449,13 @@ class SQLiteStore:
         old_timers = [(i,) for i in self._timer_ids if i not in state.timers]
         conn.executemany("DELETE FROM timers WHERE timer_id = ?", old_timers)
         self._timer_ids = set(state.timers)
-        keys = state.seen_keys
-        changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
-        conn.executemany("INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", changed)
-        old_keys = [(k,) for k in self._keys if k not in keys]
-        conn.executemany("DELETE FROM seen_keys WHERE key = ?", old_keys)
-        self._keys = dict(keys)
+
+    def _write_counter(self, state: ExecutorState) -> None:
         if state.counter != self._counter:
-            conn.execute(
+            self._conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'counter'", (str(state.counter),)
             )
             self._counter = state.counter
-        flow = _flow_rows(state)
-        changed_flow = [(k, t) for k, t in flow.items() if self._flow.get(k) != t]
-        conn.executemany("INSERT OR REPLACE INTO flow VALUES (?, ?)", changed_flow)
-        old_flow = [(k,) for k in self._flow if k not in flow]
-        conn.executemany("DELETE FROM flow WHERE key = ?", old_flow)
-        self._flow = flow
 
     def _write_run(self, run: Run) -> None:
         run_id = run.run_id
@@ -524,6 +568,20 @@ def _stored_app(raw: Any) -> StoredApp:
         sdk=str(raw.get("sdk", "")),
         framework=str(raw.get("framework", "")),
     )
+
+
+def _flow_row(state: ExecutorState, key: str) -> str | None:
+    """The row ``key`` (``kind:bucket``) should hold, ``None`` if none."""
+    kind, _, bucket = key.partition(":")
+    if kind == "limiter" and bucket in state.limiters:
+        return repr(state.limiters[bucket])
+    if kind == "debounce" and bucket in state.debounces:
+        return _dumps(unstructure(state.debounces[bucket]))
+    if kind == "batch" and bucket in state.batches:
+        return _dumps(unstructure(state.batches[bucket]))
+    if kind == "singleton" and bucket in state.singletons:
+        return _dumps(state.singletons[bucket])
+    return None
 
 
 def _flow_rows(state: ExecutorState) -> dict[str, str]:

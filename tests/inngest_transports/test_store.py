@@ -10,6 +10,7 @@ no step whose result was saved runs again.
 from __future__ import annotations
 
 import collections
+import datetime
 import os
 import signal
 import sqlite3
@@ -52,10 +53,14 @@ class Durable(Harness):
     """The harness, saving as the driver must: after every input, before
     its calls are made, with the events it emitted and the events it routed."""
 
-    def __init__(self, store: SQLiteStore, **options: Any) -> None:
+    def __init__(
+        self, store: SQLiteStore, *, verify: bool = False, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.store = store
         self._routed: list[int] = []
+        #: Load the file after every save and compare it with the executor.
+        self.verify = verify
 
     def apply(self, actions: Iterable[Action]) -> None:
         actions = list(actions)
@@ -63,8 +68,15 @@ class Durable(Harness):
         emitted = [
             (a.event["id"], a.event) for a in actions if isinstance(a, EmitEvent)
         ]
-        self.store.save(self.executor.state, routed=self._routed, emitted=emitted)
+        # Incremental, as the driver saves: only what the input changed.
+        changes = self.executor.take_changes()
+        self.store.save(
+            self.executor.state, routed=self._routed, emitted=emitted, changes=changes
+        )
         self._routed = []
+        if self.verify:
+            loaded = SQLiteStore(self.store.path).load() or ExecutorState()
+            assert loaded == self.executor.state
 
     def accept(self, name: str, event_id: str) -> list[StoredEvent]:
         """``POST /e``: log the event (the reply would go now), then route it."""
@@ -449,3 +461,53 @@ def test_a_version_1_file_gains_the_flow_table(tmp_path: Path) -> None:
     assert loaded is not None
     assert loaded.singletons == {"s": "R1"}
     store.close()
+
+
+def test_incremental_saves_keep_exactly_the_executor_state(tmp_path: Path) -> None:
+    # Every input's changes are saved alone; after each, the file must hold
+    # what the executor holds, through flow control's queues and locks too.
+    h = Durable(SQLiteStore(tmp_path / "dev.db"), verify=True)
+    build(h, lambda name: None)
+    second = datetime.timedelta(seconds=1)
+
+    @h.client.create_function(
+        fn_id="flow",
+        trigger=inngest.TriggerEvent(event="t/flow"),
+        concurrency=[inngest.Concurrency(limit=1, key="event.data.k")],
+        throttle=inngest.Throttle(limit=1, period=2 * second),
+        singleton=inngest.Singleton(mode="cancel", key="event.data.s"),
+        cancel=[inngest.Cancel(event="t/stop", if_exp="event.data.k == async.data.k")],
+    )
+    def flow(ctx: inngest.ContextSync) -> str:
+        ctx.step.run("one", lambda: None)
+        ctx.step.sleep("nap", 5 * second)
+        return str(ctx.event.data.get("k"))
+
+    @h.client.create_function(
+        fn_id="calm",
+        trigger=inngest.TriggerEvent(event="t/calm"),
+        debounce=inngest.Debounce(period=3 * second),
+        rate_limit=inngest.RateLimit(limit=5, period=60 * second),
+    )
+    def calm(ctx: inngest.ContextSync) -> int:
+        return len(ctx.events)
+
+    h.serve(*h.functions, flow, calm)
+
+    def send(name: str, event_id: str, **data: Any) -> None:
+        event = {"name": name, "data": data, "id": event_id, "ts": int(h.now * 1000)}
+        h.store.append_events([event], received_at=h.now)
+        h.route(h.store.unrouted_events())
+
+    for n, k in enumerate("aabb"):
+        send("t/flow", f"f{n}", k=k, s=f"s{n % 3}")
+    for n in range(3):
+        send("t/calm", f"c{n}")
+    send("t/go", "go")
+    h.drain()
+    send("t/stop", "stop", k="b")
+    h.run()
+    statuses = [r.status for r in h.executor.state.runs.values()]
+    assert RunStatus.CANCELLED in statuses
+    assert RunStatus.COMPLETED in statuses
+    assert SQLiteStore(h.store.path).load() == h.executor.state
