@@ -491,3 +491,110 @@ def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
     # With enough runs of a key, the limit is reached, not just respected.
     for key in set(keys):
         assert most[key] == min(limit, keys.count(key))
+
+
+# -- edge cases executor.md lists -----------------------------------------------------
+
+
+def test_a_debounced_run_is_not_rate_limited_again() -> None:
+    h = harness()
+    h.serve(
+        echo(
+            h,
+            debounce=inngest.Debounce(period=SECOND),
+            # GCRA: burst limit/10 = 1, so two events pass at once.
+            rate_limit=inngest.RateLimit(limit=10, period=datetime.timedelta(hours=1)),
+        )
+    )
+    h.send("t/go", {"n": 1})
+    h.send("t/go", {"n": 2})  # both pass the rate limit, then debounce
+    h.send("t/go", {"n": 3})  # over the limit: dropped before debounce
+    h.run()
+    assert outputs(h) == [2]
+    assert [s.reason for s in h.skipped] == ["rate limited"]
+
+
+def test_a_rate_limit_key_that_does_not_compile_makes_no_run() -> None:
+    h = harness()
+    limit = inngest.RateLimit(limit=5, period=60 * SECOND, key="event.data.(")
+    h.serve(echo(h, rate_limit=limit))
+    h.send("t/go", {"n": 1})
+    h.run()
+    assert outputs(h) == []
+    assert "does not evaluate" in h.skipped[0].reason
+
+
+def test_a_debounce_key_that_fails_shares_one_bucket() -> None:
+    h = harness()
+    debounce = inngest.Debounce(period=SECOND, key="event.data.(")
+    h.serve(echo(h, debounce=debounce))
+    for n in range(3):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert outputs(h) == [2]
+
+
+def test_a_batch_holds_an_event_once_and_gets_no_cancel_or_start_timeout() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="fn",
+        trigger=TRIGGER,
+        batch_events=inngest.Batch(max_size=3, timeout=5 * SECOND),
+        timeouts=inngest.Timeouts(start=SECOND),
+    )
+    def fn(ctx: inngest.ContextSync) -> list[Any]:
+        return [e.data["n"] for e in ctx.events]
+
+    h.serve(fn)
+    h.send("t/go", {"n": 1}, id="same")
+    h.send("t/go", {"n": 1}, id="same")  # the same event again
+    h.run()
+    (run,) = h.runs("fn")
+    # Started 5 s after the event, past the 1 s start timeout: batch runs
+    # have none (§12.6).
+    assert (run.output, run.status) == ([1], RunStatus.COMPLETED)
+    assert run.batch_id is not None
+    assert run.cancels == []
+
+
+def test_an_event_sent_with_the_trigger_does_not_cancel_its_run() -> None:
+    h = harness()
+    h.serve(sleeper(h, cancel=[inngest.Cancel(event="t/go")]))
+    h.send("t/go", {"n": 1})  # the trigger is also a cancel event
+    h.run()
+    # The trigger came before the run existed: it does not cancel it.
+    assert [r.status for r in h.runs("fn")] == [RunStatus.COMPLETED]
+
+
+def test_throttle_keys_throttle_separately() -> None:
+    h = harness()
+    throttle = inngest.Throttle(
+        limit=1, period=10 * SECOND, burst=1, key="event.data.k"
+    )
+    h.serve(echo(h, throttle=throttle))
+    for n, k in enumerate("aaabbb"):
+        h.send("t/go", {"n": n, "k": k})
+    h.run()
+    starts = {
+        r.event["data"]["n"]: (r.first_call_at or 0) - START for r in h.runs("fn")
+    }
+    assert starts == {0: 0, 1: 0, 2: 10, 3: 0, 4: 0, 5: 10}
+
+
+def test_removing_a_function_ends_its_cron() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="tick", trigger=inngest.TriggerCron(cron="* * * * *")
+    )
+    def tick(ctx: inngest.ContextSync) -> None:
+        return None
+
+    h.serve(tick)
+    assert len(h.timers) == 1
+    h.serve()
+    assert h.timers == {}
+    h.now += 120
+    h.run()
+    assert h.runs("tick") == []
