@@ -174,6 +174,11 @@ class CommHandler:
     accepted.  ``max_body_bytes`` caps the request body (default 32 MiB, see
     :data:`DEFAULT_MAX_BODY_BYTES`); a larger one is answered 413.
 
+    ``verify_call_signatures=False`` skips the signature check of call
+    requests (POST) and leaves their responses unsigned.  Only for transports
+    that authenticate the executor themselves and carry no signatures: the
+    Connect worker (connect.md §3).  HTTP hosts must keep the default.
+
     Raises :class:`SigningKeyMissingError` in cloud mode without a signing
     key, :class:`InvalidSigningKeyError` when the signing key or the fallback
     key is not hex, and :class:`FunctionConfigInvalidError` when ``functions``
@@ -192,6 +197,7 @@ class CommHandler:
         signature_window_seconds: float | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         enable_unauthed_sync: bool | None = None,
+        verify_call_signatures: bool = True,
     ) -> None:
         if not isinstance(client, Inngest):
             msg = f"client must be an inngest.Inngest, got {type(client).__name__}"
@@ -228,6 +234,7 @@ class CommHandler:
         self._client = client
         self._settings = settings
         self._framework = framework
+        self._verify_calls = verify_call_signatures is not False
         self._handlers: dict[str, tuple[Function[Any], Any]] = {}
         for index, function in enumerate(functions):
             if not isinstance(function, Function):
@@ -471,7 +478,7 @@ class CommHandler:
 
     def _call(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
         signing_key: str | None = None
-        if self._settings.is_cloud:
+        if self._settings.is_cloud and self._verify_calls:
             try:
                 signing_key = self._verify(request, now)
             except SignatureVerificationError as err:

@@ -304,6 +304,12 @@ class Connection:
             return
         self._events.append(SendFrame(encode(Kind.WORKER_REPLY, response)))
 
+    def release(self, request_id: str) -> bool:
+        """Stop extending a request's lease without replying here: the gateway
+        delivered it again on a newer connection, which will answer it.
+        Returns whether this connection held it."""
+        return self._leases.pop(request_id, None) is not None
+
     def pause(self) -> None:
         """Shutting down: ask the gateway for no more requests (connect.md §10)."""
         self._paused = True

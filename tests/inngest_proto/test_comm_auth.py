@@ -180,6 +180,21 @@ async def test_dev_mode_ignores_signatures(driver: Driver) -> None:
         assert "x-inngest-signature" not in resp.headers
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("driver", DRIVERS)
+async def test_verify_call_signatures_false_skips_the_check_for_calls_only(
+    driver: Driver,
+) -> None:
+    # The Connect worker's handlers: calls carry no signature there.
+    handler = make_handler("cloud", verify_call_signatures=False)
+    resp = await serve(handler, call(mode="cloud", sign=None), driver)
+    assert resp.status == 206
+    assert "x-inngest-signature" not in resp.headers
+    # The default still refuses the same request.
+    resp = await serve(make_handler("cloud"), call(mode="cloud", sign=None), driver)
+    assert resp.status == 401
+
+
 # --- keys checked at construction ---------------------------------------------
 
 SECRET = "not-HEX-secret-VALUE"

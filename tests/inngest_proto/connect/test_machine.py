@@ -256,6 +256,21 @@ def test_leases_are_extended_with_the_newest_lease_id_until_lost() -> None:
     assert drain(conn) == []
 
 
+def test_a_released_request_is_neither_extended_nor_replied() -> None:
+    conn = active()
+    conn.receive_data(request(lease="L1"), T0)
+    drain(conn)
+    assert conn.release("R1") is True
+    assert conn.release("R1") is False
+    assert conn.in_flight == frozenset()
+    conn.receive_data(encode(Kind.GATEWAY_HEARTBEAT, None), T0 + 29)
+    conn.tick(T0 + 30)
+    kinds = [k for k, _ in sent(drain(conn))]
+    assert Kind.WORKER_REQUEST_EXTEND_LEASE not in kinds
+    conn.reply("R1", status=200, body=b"1", headers={}, sdk_version="v", now=T0)
+    assert drain(conn) == []
+
+
 def test_unanswered_heartbeats_end_the_connection() -> None:
     conn = active()  # one heartbeat went out with READY, unanswered
     conn.tick(T0 + 10)
