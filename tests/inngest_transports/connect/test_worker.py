@@ -1,0 +1,322 @@
+"""The Connect worker against a fake gateway and a fake start/flush API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+import inngest_proto as inngest
+from inngest_proto._signing import hash_signing_key
+from inngest_proto.connect import connect_pb2 as pb
+from inngest_transports.connect import (
+    ConnectAuthError,
+    ConnectionState,
+    WorkerConnection,
+    connect,
+)
+
+from ._fakes import FakeApi, FakeGateway, executor_request, wait_for
+
+pytestmark = pytest.mark.anyio
+
+Kind = pb.GatewayMessageType
+APP = "connect-app"
+FN = f"{APP}-work"
+KEY = "signkey-prod-" + "ab" * 16
+
+
+def fast_delay(attempt: int, seed: str) -> float:
+    return 0.001
+
+
+@attrs.define
+class Probe:
+    """What the user function did: step runs, and a gate to hold it."""
+
+    runs: int = 0
+    started: threading.Event = attrs.field(factory=threading.Event)
+    gate: threading.Event = attrs.field(factory=threading.Event)
+    hold_seconds: float = 0.0
+
+
+def make_client(api: FakeApi, **kwargs: Any) -> inngest.Inngest:
+    options: dict[str, Any] = {"is_production": False, **kwargs}
+    return inngest.Inngest(app_id=APP, api_base_url=api.url, environ={}, **options)
+
+
+def sync_function(client: inngest.Inngest, probe: Probe) -> inngest.Function[Any]:
+    def body() -> str:
+        probe.runs += 1
+        probe.started.set()
+        if probe.hold_seconds:
+            time.sleep(probe.hold_seconds)
+        else:
+            probe.gate.wait(5)
+        return "done"
+
+    @client.create_function(fn_id="work", trigger=inngest.TriggerEvent(event="t/c"))
+    def work(ctx: inngest.ContextSync) -> str:
+        return ctx.step.run("s", body)
+
+    return work
+
+
+@attrs.define
+class Rig:
+    gateway: FakeGateway
+    api: FakeApi
+    worker: WorkerConnection
+    returned: list[BaseException | None]
+
+
+@contextlib.asynccontextmanager
+async def rig(
+    make_worker: Callable[[FakeApi], WorkerConnection],
+    gateway: FakeGateway | None = None,
+    refuse: int = 0,
+) -> AsyncIterator[Rig]:
+    gateway = gateway or FakeGateway()
+    with FakeApi(gateway) as api:
+        api.refuse = refuse
+        async with anyio.create_task_group() as tg:
+            await gateway.start(tg)
+            worker = make_worker(api)
+            returned: list[BaseException | None] = []
+
+            async def run() -> None:
+                try:
+                    await worker.start()
+                except Exception as err:
+                    returned.append(err)
+                else:
+                    returned.append(None)
+
+            tg.start_soon(run)
+            yield Rig(gateway, api, worker, returned)
+            with anyio.fail_after(5):
+                await worker.close(wait=True)
+            tg.cancel_scope.cancel()
+
+
+def default_worker(
+    probe: Probe, **kwargs: Any
+) -> Callable[[FakeApi], WorkerConnection]:
+    def make(api: FakeApi) -> WorkerConnection:
+        client = make_client(api)
+        return WorkerConnection(
+            [(client, [sync_function(client, probe)])],
+            shutdown_signals=[],
+            reconnect_delay=fast_delay,
+            instance_id="test-instance",
+            max_worker_concurrency=4,
+            **kwargs,
+        )
+
+    return make
+
+
+async def active_socket(r: Rig, index: int = 0) -> Any:
+    await wait_for(lambda: len(r.gateway.ready_sockets()) > index)
+    await r.worker.wait_for_state(ConnectionState.ACTIVE)
+    return r.gateway.ready_sockets()[index]
+
+
+def replies_to(responses: list[pb.SDKResponse], rid: str) -> list[pb.SDKResponse]:
+    return [r for r in responses if r.request_id == rid]
+
+
+async def test_a_function_runs_over_connect_and_its_reply_arrives() -> None:
+    probe = Probe(hold_seconds=0.01)
+    async with rig(default_worker(probe)) as r:
+        socket = await active_socket(r)
+        assert r.worker.get_connection_id() == "conn-1"
+        hello = r.gateway.connects[0]
+        assert hello.instance_id == "test-instance"
+        assert hello.auth_data.session_token == "session-1"
+        assert json.loads(hello.capabilities) == {
+            "connect": "v1",
+            "in_band_sync": "v1",
+            "trust_probe": "v1",
+        }
+        assert hello.framework == "connect"
+        assert hello.sdk_language == "py"
+        assert hello.max_worker_concurrency == 4
+        assert hello.system_attributes.cpu_cores >= 1
+        functions = json.loads(hello.apps[0].functions)
+        assert hello.apps[0].app_name == APP
+        assert functions[0]["id"] == FN
+        runtime = functions[0]["steps"]["step"]["runtime"]
+        assert runtime == {"type": "ws", "url": f"wss://connect?fnId={FN}&stepId=step"}
+        assert b":null" not in hello.apps[0].functions
+        assert r.api.starts[0]["content-type"] == "application/protobuf"
+
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
+        )
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+        reply = replies_to(r.gateway.replies, "r1")[0]
+        assert reply.status == pb.SDKResponseStatus.NOT_COMPLETED
+        assert reply.request_version == 2
+        assert reply.run_id == "run-1"
+        ops = json.loads(reply.body)
+        assert ops[0]["op"] == "StepRun"
+        assert ops[0]["data"] == "done"
+        kinds = socket.kinds()
+        assert kinds.index(Kind.WORKER_REQUEST_ACK) < kinds.index(Kind.WORKER_REPLY)
+        await r.worker.close(wait=True)
+        assert r.returned == [None]
+        assert socket.closed_code == 1000
+        assert Kind.WORKER_PAUSE in socket.kinds()
+    assert probe.runs == 1
+    assert r.worker.get_state() is ConnectionState.CLOSED
+
+
+@pytest.mark.parametrize("redeliver", [False, True])
+async def test_a_killed_connection_reconnects_and_the_reply_is_not_lost(
+    redeliver: bool,
+) -> None:
+    probe = Probe()
+    async with rig(default_worker(probe)) as r:
+        first = await active_socket(r)
+        request = executor_request("r1", APP, FN)
+        await first.send(Kind.GATEWAY_EXECUTOR_REQUEST, request)
+        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        await first.kill()
+        second = await active_socket(r, 0)
+        assert second is not first
+        assert r.gateway.connects[-1].connection_id == "conn-2"
+        if redeliver:  # the gateway hands the same request to the new socket
+            await second.send(Kind.GATEWAY_EXECUTOR_REQUEST, request)
+            await wait_for(lambda: Kind.WORKER_REQUEST_ACK in second.kinds())
+        probe.gate.set()
+        if redeliver:
+            await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+            assert not r.api.flushed
+        else:
+            await wait_for(lambda: bool(replies_to(r.api.flushed, "r1")))
+            flushed = replies_to(r.api.flushed, "r1")[0]
+            assert flushed.status == pb.SDKResponseStatus.NOT_COMPLETED
+            assert not r.gateway.replies
+    assert probe.runs == 1
+
+
+async def test_a_drain_moves_to_a_new_connection_without_failing_a_run() -> None:
+    probe = Probe()
+    async with rig(default_worker(probe, drain_grace=2.0)) as r:
+        old = await active_socket(r)
+        await old.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN))
+        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        await old.send(Kind.GATEWAY_CLOSING)
+        await wait_for(lambda: len(r.gateway.connects) == 2)
+        await r.worker.wait_for_state(ConnectionState.ACTIVE)
+        assert r.worker.get_connection_id() == "conn-2"
+        assert not old.gone  # still finishing its run
+        probe.gate.set()
+        await wait_for(lambda: old.gone)
+        assert old.closed_code == 1000
+        assert replies_to(r.gateway.replies, "r1")
+        assert not r.api.flushed
+        # New work goes to the new socket.
+        new = r.gateway.ready_sockets()[0]
+        probe.started.clear()
+        await new.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r2", APP, FN))
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r2")))
+    assert probe.runs == 2
+
+
+async def test_the_worker_connects_after_the_start_call_failed_ten_times(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    probe = Probe()
+    async with rig(default_worker(probe), refuse=10) as r:
+        await active_socket(r)
+        assert len(r.api.starts) == 11
+    retries = [m for m in caplog.messages if "start call failed" in m]
+    assert len(retries) == 10
+    assert "HTTP 500" in retries[0]
+
+
+async def test_a_refused_signing_key_stops_start_with_an_error() -> None:
+    gateway = FakeGateway()
+
+    def make(api: FakeApi) -> WorkerConnection:
+        api.refuse_status = 401
+        client = make_client(api, is_production=True, signing_key=KEY)
+        return connect(
+            [(client, [sync_function(client, Probe())])], shutdown_signals=[]
+        )
+
+    async with rig(make, gateway, refuse=100) as r:
+        await r.worker.closed()
+        assert len(r.returned) == 1
+        assert isinstance(r.returned[0], ConnectAuthError)
+        assert "signing key" in str(r.returned[0])
+        bearer = f"Bearer {hash_signing_key(KEY)}"
+        assert r.api.starts[0]["authorization"] == bearer
+        assert not gateway.sockets
+
+
+async def test_a_sync_step_blocking_for_many_lease_intervals_keeps_its_lease() -> None:
+    probe = Probe(hold_seconds=0.3)  # six lease intervals of 50 ms
+    async with rig(default_worker(probe)) as r:
+        socket = await active_socket(r)
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
+        )
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+    leases = [e.lease_id for e in r.gateway.extensions if e.request_id == "r1"]
+    assert len(leases) >= 3
+    # Each extension carries the lease id the previous ACK handed out.
+    assert leases[:3] == ["lease-r1-0", "lease-r1-1", "lease-r1-2"]
+    assert probe.runs == 1
+
+
+async def test_close_pauses_finishes_in_flight_runs_then_returns() -> None:
+    probe = Probe()
+    async with rig(default_worker(probe)) as r:
+        socket = await active_socket(r)
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
+        )
+        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        await r.worker.close()
+        await wait_for(lambda: Kind.WORKER_PAUSE in socket.kinds())
+        assert r.worker.get_state() is ConnectionState.CLOSING
+        # Paused: new work is not taken (no ACK).
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r2", APP, FN)
+        )
+        await anyio.sleep(0.05)
+        assert socket.kinds().count(Kind.WORKER_REQUEST_ACK) == 1
+        assert not r.returned
+        probe.gate.set()
+        await r.worker.closed()
+        assert r.returned == [None]
+        assert replies_to(r.gateway.replies, "r1")
+        assert socket.closed_code == 1000
+    assert probe.runs == 1
+
+
+async def test_a_lost_lease_cancels_the_run_without_a_reply() -> None:
+    probe = Probe()
+    async with rig(default_worker(probe)) as r:
+        socket = await active_socket(r)
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
+        )
+        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        lost = pb.WorkerRequestExtendLeaseAckData(request_id="r1")
+        await socket.send(Kind.WORKER_REQUEST_EXTEND_LEASE_ACK, lost)
+        await wait_for(lambda: not r.worker._executions)
+        probe.gate.set()
+        await anyio.sleep(0.05)
+        assert not r.gateway.replies
+        assert not r.api.flushed
