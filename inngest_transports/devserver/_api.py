@@ -5,8 +5,10 @@ Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
 (§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
 ``/v1/runs/{id}`` (GET, DELETE), ``/v1/apps/{name}/functions`` (§7) and
 ``/v1/checkpoint/{id}/async`` (§7, executor.md §9).
-Two routes are ours, not the real server's: ``POST /v0/apps/sync?url=``
-(what its UI's "add app" does) and ``GET /v1/apps``.
+Connect (§10, with :mod:`._gateway`): ``POST /v0/connect/start`` and
+``/v0/connect/flush``.  Routes that are ours, not the real server's:
+``POST /v0/apps/sync?url=`` (what its UI's "add app" does), ``GET /v1/apps``,
+``GET /v0/connect/connections`` and ``POST /v0/connect/drain?connection_id=``.
 
 Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 """
@@ -20,11 +22,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from inngest_proto import _json
 from inngest_proto._converter import unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import Response
 from inngest_proto._signing import hash_signing_key, strip_key_prefix
+from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
     CheckpointRejected,
     Run,
@@ -35,6 +40,7 @@ from inngest_proto.executor._ids import function_uuid
 
 from ._apps import Apps
 from ._driver import Driver, StoredEvent
+from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID, Gateway
 from ._ingest import (
     MAX_EVENTS_PER_REQUEST,
     EventIds,
@@ -45,8 +51,6 @@ from ._ingest import (
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
-ACCOUNT_ID = "00000000-0000-4000-a000-000000000000"
-ENVIRONMENT_ID = "00000000-0000-4000-b000-000000000000"
 _BASE_HEADERS = {
     "content-type": "application/json",
     "x-inngest-server-kind": "dev",
@@ -121,8 +125,10 @@ class DevApi:
         *,
         signing_key: str | None = None,
         info: Mapping[str, Any] | None = None,
+        gateway: Gateway | None = None,
     ) -> None:
         self._driver = driver
+        self._gateway = gateway
         self._apps = apps
         self._sync_url = sync_url
         self._tokens = _accepted_tokens(signing_key) if signing_key else None
@@ -172,6 +178,22 @@ class DevApi:
             return self._v1_apps, False
         if p[:2] in _CHECKPOINT_PREFIXES and m in ("GET", "POST"):
             return self._v1_checkpoint, False
+        if p[:2] == ["v0", "connect"] and self._gateway is not None:
+            return self._connect_route(r)
+        return None
+
+    def _connect_route(self, r: _Request) -> tuple[Handler, bool] | None:
+        what, m = r.parts[2:], r.method
+        if what == ["start"] and m == "POST":
+            return self._connect_start, False
+        if what == ["flush"] and m == "POST":
+            return self._connect_flush, False
+        if what == ["connections"] and m == "GET":
+            return self._connect_list, False
+        if len(what) == 3 and what[0] == "envs" and what[2] == "conns" and m == "GET":
+            return self._connect_list, False  # the real server's dev-only listing
+        if what == ["drain"] and m == "POST":
+            return self._connect_drain, False
         return None
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
@@ -273,6 +295,43 @@ class DevApi:
             return error(400, "url must be an http:// or https:// URL")
         app = await self._sync_url(url)
         return json_response(200 if app.get("state") == "synced" else 502, app)
+
+    # -- §10: Connect ---------------------------------------------------------------
+
+    async def _connect_start(self, r: _Request) -> Response:
+        assert self._gateway is not None
+        try:
+            # Only ``exclude_gateways``, which one gateway cannot honour.
+            pb.StartRequest.FromString(r.body)
+        except (DecodeError, UnicodeDecodeError):
+            return error(400, "invalid StartRequest")
+        started = self._gateway.start(r.headers.get("host"))
+        return _protobuf(started.SerializeToString())
+
+    async def _connect_flush(self, r: _Request) -> Response:
+        assert self._gateway is not None
+        if not r.body:
+            return error(400, "empty body: an SDKResponse is required")
+        try:
+            flushed = self._gateway.flush(r.body)
+        except ValueError as err:
+            return error(400, str(err))
+        return _protobuf(flushed.SerializeToString())
+
+    async def _connect_list(self, r: _Request) -> Response:
+        assert self._gateway is not None
+        conns = self._gateway.connections()
+        app = r.query.get("app_id") or r.query.get("app")
+        if app:
+            conns = [c for c in conns if app in c["apps"] or app in c["app_ids"]]
+        return json_response(200, {"data": conns})
+
+    async def _connect_drain(self, r: _Request) -> Response:
+        assert self._gateway is not None
+        connection_id = r.query.get("connection_id", "")
+        if not await self._gateway.drain(connection_id):
+            return error(404, f"Connection not found: {connection_id}")
+        return json_response(200, {"ok": True})
 
     # -- §6 ----------------------------------------------------------------------------
 
@@ -425,6 +484,11 @@ class DevApi:
         if run.status is not RunStatus.RUNNING:
             out["output"] = run.output
         return out
+
+
+def _protobuf(body: bytes) -> Response:
+    headers = {**_BASE_HEADERS, "content-type": "application/octet-stream"}
+    return Response(200, headers, body)
 
 
 def _accepted_tokens(key: str) -> list[str]:

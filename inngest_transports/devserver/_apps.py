@@ -57,6 +57,11 @@ class App:
     def app_id(self) -> str:
         return str(uuid.uuid5(_APP_NAMESPACE, self.name or self.url))
 
+    @property
+    def is_connect(self) -> bool:
+        """Served by connect workers: never PUT-synced, called via the gateway."""
+        return self.url.startswith(("ws://", "wss://"))
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.app_id,
@@ -66,6 +71,7 @@ class App:
             "error": self.error,
             "sdk": self.sdk,
             "framework": self.framework,
+            "method": "connect" if self.is_connect else "serve",
             "functions": [f.id for f in self.functions],
         }
 

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ._gateway import DEFAULT_GATEWAY_PORT
 from ._server import DEFAULT_PORT, DevServer
 from ._store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
 
@@ -29,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--connect-gateway-port",
+        type=int,
+        default=DEFAULT_GATEWAY_PORT,
+        metavar="PORT",
+        help=f"port of the Connect gateway (WebSocket; default {DEFAULT_GATEWAY_PORT})",
     )
     parser.add_argument(
         "--no-discovery",
@@ -90,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll=not args.no_poll,
             poll_interval=args.poll_interval,
             store=store,
+            connect_gateway_port=args.connect_gateway_port,
         )
         server.run(backend=args.backend)
     except StoreError as err:

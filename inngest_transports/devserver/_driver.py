@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -152,6 +152,8 @@ class Driver:
         self._now = now
         self._transport = transport or HttpTransport(_CALL_TIMEOUT, max_attempts=1)
         self._tasks: anyio.abc.TaskGroup | None = None
+        #: Performs calls to ``ws(s)://`` runtime URLs: the Connect gateway.
+        self.connect: Callable[[CallSDK], Awaitable[OutboundResponse]] | None = None
         self._timers: list[tuple[float, str]] = []
         # Whether timers were set or dropped since the last save.
         self._timers_changed = False
@@ -375,10 +377,14 @@ class Driver:
     async def _call(self, action: CallSDK) -> None:
         assert self._call_slots is not None  # set before any call can start
         try:
-            async with self._call_slots:
-                response: OutboundResponse = await self._transport.request(
-                    action.request
-                )
+            if self.connect is not None and action.request.url.startswith(
+                ("ws://", "wss://")
+            ):
+                # Not in a call slot: the gateway queues by worker capacity.
+                response = await self.connect(action)
+            else:
+                async with self._call_slots:
+                    response = await self._transport.request(action.request)
         except Exception as err:
             self._perform(
                 self.executor.call_failed(

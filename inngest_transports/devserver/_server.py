@@ -33,6 +33,7 @@ from inngest_transports._server_connection import Connection, Request
 from ._api import DevApi, error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
 from ._driver import Driver, Store
+from ._gateway import DEFAULT_GATEWAY_PORT, Gateway, GatewayConfig
 
 __all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
 
@@ -107,10 +108,12 @@ class DevServer:
     executor's retry backoff (``0.001`` for tests).  ``signing_key`` signs
     call requests and makes API routes require a bearer token.  ``poll``
     re-syncs every app each ``poll_interval`` seconds (without it, only apps
-    not synced yet are retried).  ``store`` (a :class:`~._store.SQLiteStore`,
-    which the caller opens and closes) makes the server durable: events,
-    runs and synced apps survive a restart, even a ``kill -9``; without one
-    everything is in memory.
+    not synced yet are retried).  Connect workers reach the gateway on
+    ``connect_gateway_port`` (default 8289, or a free port when ``port`` is
+    0), with ``connect``'s timings (lease, heartbeat, drain).  ``store`` (a
+    :class:`~._store.SQLiteStore`, which the caller opens and closes) makes
+    the server durable: events, runs and synced apps survive a restart, even
+    a ``kill -9``; without one everything is in memory.
     """
 
     def __init__(
@@ -126,6 +129,8 @@ class DevServer:
         store: Store | None = None,
         sync_attempts: int = SYNC_ATTEMPTS,
         sync_backoff: float = SYNC_BACKOFF,
+        connect_gateway_port: int | None = None,
+        connect: GatewayConfig | None = None,
     ) -> None:
         self._host, self._port = host, port
         self._app_urls = [_normalize_url(url) for url in apps]
@@ -139,12 +144,24 @@ class DevServer:
         if store is not None:
             # Before the driver runs: events it routes at start need them.
             self.apps.restore(store.apps())
+        if connect_gateway_port is None:
+            # Tests on port 0 get a free gateway port too.
+            connect_gateway_port = DEFAULT_GATEWAY_PORT if port else 0
+        self.gateway = Gateway(
+            self.driver,
+            self.apps,
+            host=host,
+            port=connect_gateway_port,
+            config=connect,
+        )
+        self.driver.connect = self.gateway.call
         self.api = DevApi(
             self.driver,
             self.apps,
             self._sync_for_api,
             signing_key=signing_key,
             info={"version": __version__, "startOpts": {"urls": self._app_urls}},
+            gateway=self.gateway,
         )
         self._endpoint = DevEndpoint(self.api, _log)
         self._bound: tuple[str, int] | None = None
@@ -182,6 +199,7 @@ class DevServer:
                 self._bound = str(local[0]), int(local[1])
                 self._endpoint.default_host = self.url.removeprefix("http://")
                 await tg.start(self.driver.run)
+                await tg.start(self.gateway.serve)
                 for sock in sockets:
                     tg.start_soon(self._accept, sock, tg)
                 _log.info("dev server listening at %s", self.url)
@@ -257,6 +275,8 @@ class DevServer:
         while True:
             await anyio.sleep(self._poll_interval)
             for app in list(self.apps.by_url.values()):
+                if app.is_connect:
+                    continue  # registered by their workers' sockets
                 if self._poll or app.state != "synced":
                     await self.apps.sync(app.url)
 

@@ -1,0 +1,72 @@
+"""Our Connect worker running functions on our dev server's gateway, end to end."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import pytest
+
+import inngest_proto as inngest
+from inngest_transports.connect import ConnectionState, connect
+from inngest_transports.devserver import DevServer
+from inngest_transports.http import HttpTransport
+
+pytestmark = pytest.mark.anyio
+
+APP_ID = "connect-e2e"
+
+
+async def test_functions_run_over_connect_on_the_dev_server() -> None:
+    dev = DevServer(port=0, poll=False, retry_scale=0.0001)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        client = inngest.Inngest(
+            app_id=APP_ID,
+            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
+            logger=logging.getLogger("tests.connect"),
+        )
+        ran: list[str] = []
+
+        @client.create_function(
+            fn_id="two", trigger=inngest.TriggerEvent(event="t/connect")
+        )
+        async def two(ctx: inngest.Context) -> dict[str, Any]:
+            def first() -> str:
+                ran.append("a")
+                return "A"
+
+            a = await ctx.step.run("a", first)
+            b = await ctx.step.run("b", lambda: a + "B")
+            return {"a": a, "b": b, "n": ctx.event.data["n"]}
+
+        @client.create_function(
+            fn_id="blocking", trigger=inngest.TriggerEvent(event="t/sync")
+        )
+        def blocking(ctx: inngest.ContextSync) -> str:
+            # A sync function runs off the event loop.
+            return ctx.step.run("s", lambda: "done")
+
+        worker = connect(
+            [(client, [two, blocking])], instance_id="e2e", shutdown_signals=[]
+        )
+        tg.start_soon(worker.start)
+        with anyio.fail_after(10):
+            await worker.wait_for_state(ConnectionState.ACTIVE)
+        try:
+            (first_id,) = await client.send(
+                inngest.Event(name="t/connect", data={"n": 7})
+            )
+            (second_id,) = await client.send(inngest.Event(name="t/sync"))
+            (run,) = await dev.wait_for_runs(first_id, timeout=10)
+            (sync_run,) = await dev.wait_for_runs(second_id, timeout=10)
+            assert run.output == {"a": "A", "b": "AB", "n": 7}
+            assert sync_run.output == "done"
+            assert ran == ["a"]  # memoized: the step ran once
+        finally:
+            with anyio.fail_after(10):
+                await worker.close(wait=True)
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await dev.shutdown()

@@ -1,0 +1,459 @@
+"""The dev server's Connect gateway, against a fake worker written here.
+
+The fake worker speaks the protocol with wsproto and the codec only, and
+answers executor requests with real SDK bodies: our ``CommHandler`` run on
+the request payload, as a connect worker does.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+from google.protobuf.message import Message
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    RejectConnection,
+    Request,
+)
+
+import inngest_proto as inngest
+from inngest_proto import _json
+from inngest_proto._converter import unstructure
+from inngest_proto._http import IncomingRequest
+from inngest_proto.connect import connect_pb2 as pb
+from inngest_proto.connect._codec import decode, encode
+from inngest_transports.devserver import DevServer
+from inngest_transports.devserver._gateway import GatewayConfig
+
+pytestmark = pytest.mark.anyio
+
+APP_ID = "gw-app"
+SUBPROTOCOL = "v0.connect.inngest.com"
+FAST = GatewayConfig(
+    lease_seconds=0.4, heartbeat_interval=0.1, handshake_timeout=0.3, drain_delay=0.1
+)
+
+
+def make_app() -> tuple[inngest.CommHandler, list[str], bytes]:
+    """A two-step function; the handler, the steps it ran, the config JSON."""
+    client = inngest.Inngest(app_id=APP_ID, environ={"INNGEST_DEV": "1"})
+    ran: list[str] = []
+
+    @client.create_function(fn_id="two", trigger=inngest.TriggerEvent(event="gw/two"))
+    def two(ctx: inngest.ContextSync) -> str:
+        def a() -> int:
+            ran.append("a")
+            return 1
+
+        first = ctx.step.run("a", a)
+        return f"done {first}"
+
+    handler = inngest.CommHandler(client=client, functions=[two], framework="test")
+    configs = [unstructure(c) for c in two.get_configs("wss://connect")]
+    return handler, ran, _json.dumps_compact(configs)
+
+
+class FakeWorker:
+    """One connection of a connect worker, by hand."""
+
+    def __init__(self, dev: DevServer, http: httpx.AsyncClient) -> None:
+        self.dev, self.http = dev, http
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.stream: anyio.abc.ByteStream | None = None
+        self.start: pb.StartResponse | None = None
+        self.closed: CloseConnection | None = None
+        self._buffer = b""
+
+    async def open(self, subprotocols: tuple[str, ...] = (SUBPROTOCOL,)) -> bool:
+        resp = await self.http.post(
+            "/v0/connect/start",
+            content=b"",
+            headers={"content-type": "application/protobuf"},
+        )
+        assert resp.status_code == 200, resp.text
+        self.start = pb.StartResponse.FromString(resp.content)
+        url = urllib.parse.urlsplit(self.start.gateway_endpoint)
+        assert url.hostname
+        assert url.port
+        self.stream = await anyio.connect_tcp(url.hostname, url.port)
+        request = Request(
+            host=url.netloc, target=url.path, subprotocols=list(subprotocols)
+        )
+        await self.stream.send(self.ws.send(request))
+        while True:
+            for event in self.ws.events():
+                if isinstance(event, AcceptConnection):
+                    return True
+                if isinstance(event, RejectConnection):
+                    return False
+            self.ws.receive_data(await self.stream.receive())
+
+    async def send(
+        self, kind: pb.GatewayMessageType, payload: Message | None = None
+    ) -> None:
+        assert self.stream is not None
+        await self.stream.send(self.ws.send(BytesMessage(data=encode(kind, payload))))
+
+    async def recv(self, timeout: float = 2.0) -> tuple[int, Message | None]:
+        """The next message; ``(-1, None)`` once the gateway closed."""
+        assert self.stream is not None
+        with anyio.fail_after(timeout):
+            while True:
+                for event in self.ws.events():
+                    if isinstance(event, BytesMessage):
+                        self._buffer += event.data
+                        if event.message_finished:
+                            frame, self._buffer = self._buffer, b""
+                            return decode(frame)
+                    elif isinstance(event, CloseConnection):
+                        self.closed = event
+                        return -1, None
+                try:
+                    data = await self.stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    return -1, None
+                self.ws.receive_data(data)
+
+    async def handshake(
+        self, functions: bytes, *, connection_id: str | None = None, **extra: Any
+    ) -> pb.GatewayConnectionReadyData | None:
+        assert await self.open()
+        assert self.start is not None
+        assert (await self.recv())[0] == pb.GATEWAY_HELLO
+        hello = pb.WorkerConnectRequestData(
+            connection_id=connection_id or self.start.connection_id,
+            instance_id=extra.pop("instance_id", "instance-1"),
+            auth_data=pb.AuthData(
+                session_token=self.start.session_token,
+                sync_token=self.start.sync_token,
+            ),
+            capabilities=b'{"connect":"v1"}',
+            apps=[pb.AppConfiguration(app_name=APP_ID, functions=functions)],
+            framework="connect",
+            sdk_version="0.5.19",
+            sdk_language="py",
+            **extra,
+        )
+        await self.send(pb.WORKER_CONNECT, hello)
+        kind, ready = await self.recv()
+        if kind != pb.GATEWAY_CONNECTION_READY:
+            return None
+        assert isinstance(ready, pb.GatewayConnectionReadyData)
+        return ready
+
+    async def request(self) -> pb.GatewayExecutorRequestData:
+        kind, req = await self.recv()
+        assert kind == pb.GATEWAY_EXECUTOR_REQUEST, kind
+        assert isinstance(req, pb.GatewayExecutorRequestData)
+        ack = pb.WorkerRequestAckData(
+            request_id=req.request_id,
+            app_id=req.app_id,
+            function_slug=req.function_slug,
+        )
+        await self.send(pb.WORKER_REQUEST_ACK, ack)
+        return req
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.aclose()
+
+
+def run_sdk(
+    handler: inngest.CommHandler, req: pb.GatewayExecutorRequestData
+) -> pb.SDKResponse:
+    """What a worker replies: the HTTP response of our SDK, as an SDKResponse."""
+    query = {"fnId": req.function_slug, "stepId": req.step_id}
+    incoming = IncomingRequest(
+        method="POST",
+        url="wss://connect?" + urllib.parse.urlencode(query),
+        headers={"x-request-id": req.request_id, "x-inngest-job-id": req.job_id},
+        body=req.request_payload,
+        query=query,
+    )
+    resp = handler.handle_sync(incoming, now=time.time())
+    status = {200: pb.DONE, 206: pb.NOT_COMPLETED}.get(resp.status, pb.ERROR)
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    return pb.SDKResponse(
+        request_id=req.request_id,
+        account_id=req.account_id,
+        env_id=req.env_id,
+        app_id=req.app_id,
+        status=status,
+        body=resp.body,
+        no_retry=headers.get("x-inngest-no-retry") == "true",
+        sdk_version="inngest-py:v0.5.19",
+        request_version=2,
+        run_id=req.run_id,
+    )
+
+
+@asynccontextmanager
+async def dev_server(
+    **options: Any,
+) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
+    options.setdefault("retry_scale", 0.0001)
+    dev = DevServer(port=0, poll=False, **options)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            try:
+                yield dev, http
+            finally:
+                await dev.shutdown()
+
+
+async def send_event(http: httpx.AsyncClient, name: str) -> str:
+    resp = await http.post("/e/key", json={"name": name, "data": {}})
+    assert resp.status_code == 200, resp.text
+    event_id: str = resp.json()["ids"][0]
+    return event_id
+
+
+async def finished(
+    dev: DevServer, http: httpx.AsyncClient, event_id: str
+) -> dict[str, Any]:
+    (run,) = await dev.wait_for_runs(event_id, timeout=5)
+    resp = await http.get(f"/v1/runs/{run.run_id}")
+    body: dict[str, Any] = resp.json()["data"]
+    return body
+
+
+async def serve_calls(worker: FakeWorker, handler: inngest.CommHandler, n: int) -> None:
+    for _ in range(n):
+        req = await worker.request()
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, req))
+        kind, ack = await worker.recv()
+        assert kind == pb.WORKER_REPLY_ACK
+        assert isinstance(ack, pb.WorkerReplyAckData)
+        assert ack.request_id == req.request_id
+
+
+# -- tests -----------------------------------------------------------------------------
+
+
+async def test_function_runs_over_the_socket() -> None:
+    handler, ran, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        ready = await worker.handshake(functions)
+        assert ready is not None
+        assert ready.heartbeat_interval == "100ms"
+        assert ready.extend_lease_interval == "100ms"
+        (app,) = (await http.get("/v1/apps")).json()["data"]
+        assert (app["name"], app["method"], app["sdk"]) == (
+            APP_ID,
+            "connect",
+            "py:v0.5.19",
+        )
+        (conn,) = (await http.get("/v0/connect/connections")).json()["data"]
+        assert conn["id"] == worker.start.connection_id  # type: ignore[union-attr]
+        assert (conn["instance_id"], conn["apps"], conn["state"]) == (
+            "instance-1",
+            [APP_ID],
+            "ready",
+        )
+        event_id = await send_event(http, "gw/two")
+        await serve_calls(worker, handler, 2)
+        run = await finished(dev, http, event_id)
+        assert (run["status"], run["output"]) == ("Completed", "done 1")
+        assert ran == ["a"]
+        await worker.close()
+
+
+async def test_executor_request_fields() -> None:
+    handler, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        event_id = await send_event(http, "gw/two")
+        req = await worker.request()
+        assert req.app_name == APP_ID
+        assert req.function_slug == f"{APP_ID}-two"
+        assert req.step_id == "step"
+        assert req.account_id == "00000000-0000-4000-a000-000000000000"
+        assert req.env_id == "00000000-0000-4000-b000-000000000000"
+        assert req.job_id
+        assert req.lease_id
+        assert req.run_id
+        payload = _json.loads(req.request_payload)
+        assert payload["ctx"]["run_id"] == req.run_id
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, req))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        await serve_calls(worker, handler, 1)
+        assert (await finished(dev, http, event_id))["status"] == "Completed"
+        await worker.close()
+
+
+async def test_bad_subprotocol_refused() -> None:
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert not await worker.open(subprotocols=("chat",))
+        await worker.close()
+
+
+async def test_wrong_connection_id_closed() -> None:
+    _, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions, connection_id="01ABC") is None
+        assert worker.closed is not None
+        assert worker.closed.code == 1008
+        assert (await http.get("/v1/apps")).json()["data"] == []
+        await worker.close()
+
+
+async def test_heartbeat_answered_and_missed_heartbeats_close() -> None:
+    _, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        await worker.send(pb.WORKER_HEARTBEAT)
+        assert (await worker.recv())[0] == pb.GATEWAY_HEARTBEAT
+        # 5 x 0.1 s without a heartbeat: closed.
+        assert (await worker.recv())[0] == -1
+        assert worker.closed is not None
+        assert worker.closed.reason == "CONSECUTIVE_HEARTBEATS_MISSED"
+        await worker.close()
+
+
+async def test_pause_stops_routing() -> None:
+    handler, _, functions = make_app()
+    async with dev_server(connect=GatewayConfig(lease_seconds=0.4)) as (dev, http):
+        paused, other = FakeWorker(dev, http), FakeWorker(dev, http)
+        assert await paused.handshake(functions, instance_id="a") is not None
+        await paused.send(pb.WORKER_PAUSE)
+        assert await other.handshake(functions, instance_id="b") is not None
+        states = {
+            c["instance_id"]: c["state"]
+            for c in (await http.get("/v0/connect/connections")).json()["data"]
+        }
+        assert states == {"a": "paused", "b": "ready"}
+        event_id = await send_event(http, "gw/two")
+        await serve_calls(other, handler, 2)
+        assert (await finished(dev, http, event_id))["status"] == "Completed"
+        assert {conn for _, conn in dev.gateway.deliveries} == {
+            other.start.connection_id  # type: ignore[union-attr]
+        }
+        await paused.close()
+        await other.close()
+
+
+async def test_reply_flushed_after_the_connection_died() -> None:
+    handler, ran, functions = make_app()
+    async with dev_server(connect=GatewayConfig(lease_seconds=5)) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        event_id = await send_event(http, "gw/two")
+        req = await worker.request()
+        await worker.close()  # killed mid-request
+        reply = run_sdk(handler, req)
+        resp = await http.post(
+            "/v0/connect/flush",
+            content=reply.SerializeToString(),
+            headers={"content-type": "application/protobuf"},
+        )
+        assert resp.status_code == 200, resp.text
+        assert pb.FlushResponse.FromString(resp.content).request_id == req.request_id
+        # The next call goes to the worker's new connection.
+        again = FakeWorker(dev, http)
+        assert await again.handshake(functions) is not None
+        await serve_calls(again, handler, 1)
+        run = await finished(dev, http, event_id)
+        assert (run["status"], run["output"]) == ("Completed", "done 1")
+        assert ran == ["a"]  # the step ran once
+        ids = [request_id for request_id, _ in dev.gateway.deliveries]
+        assert len(ids) == len(set(ids)) == 2
+        await again.close()
+
+
+async def test_lease_expiry_retries_the_call() -> None:
+    handler, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        event_id = await send_event(http, "gw/two")
+        lost = await worker.request()
+        # One extension works; then the worker goes silent past the lease.
+        extend = pb.WorkerRequestExtendLeaseData(
+            request_id=lost.request_id, lease_id=lost.lease_id
+        )
+        await worker.send(pb.WORKER_REQUEST_EXTEND_LEASE, extend)
+        kind, ack = await worker.recv()
+        assert kind == pb.WORKER_REQUEST_EXTEND_LEASE_ACK
+        assert isinstance(ack, pb.WorkerRequestExtendLeaseAckData)
+        assert ack.HasField("new_lease_id")
+        assert ack.new_lease_id != lost.lease_id
+        # The old lease id is no longer the lease.
+        await worker.send(pb.WORKER_REQUEST_EXTEND_LEASE, extend)
+        kind, stale = await worker.recv()
+        assert isinstance(stale, pb.WorkerRequestExtendLeaseAckData)
+        assert not stale.HasField("new_lease_id")
+        await worker.send(pb.WORKER_HEARTBEAT)
+        assert (await worker.recv())[0] == pb.GATEWAY_HEARTBEAT
+        # The lease (0.4 s) expires: the executor retries with a new request.
+        kind, retried = await worker.recv()
+        assert kind == pb.GATEWAY_EXECUTOR_REQUEST
+        assert isinstance(retried, pb.GatewayExecutorRequestData)
+        assert retried.request_id != lost.request_id
+        assert retried.step_id == lost.step_id
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, retried))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        final = await worker.request()
+        # A late reply to the expired request is acknowledged and ignored.
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, lost))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, final))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        assert (await finished(dev, http, event_id))["status"] == "Completed"
+        await worker.close()
+
+
+async def test_drain_sends_gateway_closing() -> None:
+    _, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        assert worker.start is not None
+        resp = await http.post(
+            "/v0/connect/drain", params={"connection_id": worker.start.connection_id}
+        )
+        assert resp.status_code == 200, resp.text
+        assert (await worker.recv())[0] == pb.GATEWAY_CLOSING
+        (conn,) = (await http.get("/v0/connect/connections")).json()["data"]
+        assert conn["state"] == "draining"
+        assert (await worker.recv())[0] == -1  # force-closed after drain_delay
+        assert (await http.get("/v0/connect/connections")).json()["data"] == []
+        await worker.close()
+
+
+async def test_no_worker_fails_like_an_unreachable_app() -> None:
+    handler, _, functions = make_app()
+    # Retries a few hundredths of a second apart: the run waits for a worker.
+    async with dev_server(connect=FAST, retry_scale=0.01) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        await worker.close()
+        with anyio.fail_after(2):
+            while dev.gateway.connections():
+                await anyio.sleep(0.01)
+        event_id = await send_event(http, "gw/two")
+        with anyio.move_on_after(0.1):
+            await dev.wait_for_runs(event_id, timeout=5)
+        (run,) = dev.runs_for_event(event_id)
+        assert run.is_running  # retrying with backoff
+        again = FakeWorker(dev, http)
+        assert await again.handshake(functions) is not None
+        await serve_calls(again, handler, 2)
+        assert (await finished(dev, http, event_id))["status"] == "Completed"
+        await again.close()
