@@ -310,6 +310,24 @@ class Connection:
         Returns whether this connection held it."""
         return self._leases.pop(request_id, None) is not None
 
+    def hand_over(
+        self, request_id: str
+    ) -> tuple[pb.GatewayExecutorRequestData, str] | None:
+        """Give up a running request (and its current lease id) so that a
+        newer connection can :meth:`adopt` it: this one has ended."""
+        lease = self._leases.pop(request_id, None)
+        return None if lease is None else (lease.request, lease.lease_id)
+
+    def adopt(
+        self, request: pb.GatewayExecutorRequestData, lease_id: str, now: float
+    ) -> None:
+        """Take over a request still running from an ended connection: extend
+        its lease from here and reply here (connect.md §9), so a step that
+        outlives its socket does not lose its lease and run twice."""
+        if not self._leases:
+            self._next_lease_extension = now + self._lease_interval
+        self._leases[request.request_id] = _Lease(request, lease_id)
+
     def pause(self) -> None:
         """Shutting down: ask the gateway for no more requests (connect.md §10)."""
         self._paused = True
@@ -376,8 +394,7 @@ class Connection:
             return  # not ours to run any more: no ack, the gateway reroutes it
         if payload.app_name not in self._apps:
             return
-        if payload.request_id in self._leases:
-            return  # a redelivery of what runs already
+        running = self._leases.get(payload.request_id)
         ack = pb.WorkerRequestAckData(
             request_id=payload.request_id,
             account_id=payload.account_id,
@@ -391,6 +408,11 @@ class Connection:
         if payload.HasField("step_id"):
             ack.step_id = payload.step_id
         self._send(Kind.WORKER_REQUEST_ACK, ack)
+        if running is not None:
+            # Delivered again while it runs here: acknowledged, under the new
+            # lease, and not run twice.
+            running.lease_id = payload.lease_id
+            return
         if not self._leases:
             self._next_lease_extension = now + self._lease_interval
         self._leases[payload.request_id] = _Lease(payload, payload.lease_id)

@@ -179,6 +179,7 @@ class WorkerConnection:
                 continue
             attempt = 0
             self._current = session
+            self._adopt_orphans(session)
             self._set_state(ConnectionState.ACTIVE)
             self._log.info("inngest connect: connected (%s)", session.connection_id)
             await self._wait_until(partial(_gone_or_draining, session))
@@ -277,6 +278,17 @@ class WorkerConnection:
         self._executions[rid] = execution
         assert self._tg is not None
         self._tg.start_soon(self._execute, execution, request)
+
+    def _adopt_orphans(self, session: Session) -> None:
+        """Runs whose socket died keep their leases on the new one."""
+        for rid, execution in self._executions.items():
+            if execution.session is session or not execution.session.ended:
+                continue
+            moved = execution.session.conn.hand_over(rid)
+            if moved is not None:
+                session.conn.adopt(*moved, now=time.monotonic())
+                execution.session = session
+        session.pump()
 
     def on_lease_lost(self, session: Session, request_id: str) -> None:
         execution = self._executions.get(request_id)

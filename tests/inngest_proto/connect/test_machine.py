@@ -373,3 +373,33 @@ def test_every_frame_in_every_state_transitions_or_is_a_protocol_error(
             continue  # a listed pair may still be refused (a second HELLO)
         drain(conn)
         assert conn.state in ConnectionState
+
+
+def test_a_new_connection_adopts_a_run_and_extends_its_lease() -> None:
+    old = active()
+    old.receive_data(request(lease="L1"), T0)
+    drain(old)
+    old.close()  # the socket died while the run goes on
+    handed = old.hand_over("R1")
+    assert handed is not None
+    new = active(T0 + 1)
+    new.adopt(*handed, now=T0 + 1)
+    assert old.hand_over("R1") is None
+    new.receive_data(encode(Kind.GATEWAY_HEARTBEAT, None), T0 + 30)
+    new.tick(T0 + 31)
+    assert lease_ids(drain(new)) == ["L1"]
+    new.reply("R1", status=200, body=b"1", headers={}, sdk_version="v", now=T0 + 31)
+    assert [k for k, _ in sent(drain(new))] == [Kind.WORKER_REPLY]
+
+
+def test_a_redelivered_running_request_is_acked_under_its_new_lease_only() -> None:
+    conn = active()
+    conn.receive_data(request(lease="L1"), T0)
+    drain(conn)
+    conn.receive_data(request(lease="L2"), T0 + 1)
+    events = drain(conn)
+    assert [k for k, _ in sent(events)] == [Kind.WORKER_REQUEST_ACK]
+    assert not any(isinstance(e, RequestReceived) for e in events)  # not run twice
+    conn.receive_data(encode(Kind.GATEWAY_HEARTBEAT, None), T0 + 29)
+    conn.tick(T0 + 30)
+    assert lease_ids(drain(conn)) == ["L2"]
