@@ -17,6 +17,7 @@ then fails, and the executor retries it (no step runs twice because of us).
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 import secrets
@@ -124,7 +125,8 @@ class Gateway:
         self._pending: dict[str, _Pending] = {}
         self._load: Counter[str] = Counter()
         self._limits: dict[str, int] = {}
-        self._changed = anyio.Event()
+        #: Calls waiting for room, per app, first come first served.
+        self._waiters: dict[str, collections.deque[anyio.Event]] = {}
         #: Requests delivered, in order (request id, connection id): tests
         #: check that none went out twice.
         self.deliveries: list[tuple[str, str]] = []
@@ -289,9 +291,23 @@ class Gateway:
         self.changed()
 
     def changed(self) -> None:
-        """Wake calls queued for a connection."""
-        self._changed.set()
-        self._changed = anyio.Event()
+        """Connections came, went or paused: wake every call queued for one."""
+        for queue in self._waiters.values():
+            while queue:
+                queue.popleft().set()
+
+    def _slot_freed(self, instance_id: str) -> None:
+        """A call of ``instance_id`` ended: wake the first call waiting for
+        each app it serves (not all of them: with a thousand queued calls,
+        waking every one per reply made the queue quadratic)."""
+        apps = {
+            app
+            for sock in self._sockets.values()
+            if sock.instance_id == instance_id
+            for app in sock.apps
+        }
+        for app in apps:
+            self._slot_freed_for(app)
 
     async def handle(
         self, sock: WorkerSocket, kind: Kind, message: Message | None
@@ -342,6 +358,7 @@ class Gateway:
             pending.lease_id = _new_id()
             pending.lease_expires = now + self.config.lease_seconds
             ack.new_lease_id = pending.lease_id
+            _log.debug("connect gateway: extended the lease of %s", pending.request_id)
         return ack
 
     def _take_reply(self, reply: pb.SDKResponse, via: str) -> None:
@@ -409,7 +426,7 @@ class Gateway:
         finally:
             del self._pending[action.request_id]
             self._load[pending.instance_id] -= 1
-            self.changed()
+            self._slot_freed(pending.instance_id)
         return to_response(reply)
 
     async def _pick(self, app_name: str) -> WorkerSocket:
@@ -423,7 +440,25 @@ class Gateway:
             free = [s for s in serving if self._has_room(s.instance_id)]
             if free:
                 return min(free, key=self._in_flight)
-            await self._changed.wait()
+            waiter = anyio.Event()
+            self._waiters.setdefault(app_name, collections.deque()).append(waiter)
+            try:
+                await waiter.wait()
+            except BaseException:
+                queue = self._waiters.get(app_name)
+                if waiter.is_set():
+                    self._slot_freed_for(app_name)  # pass on the wake-up
+                elif queue is not None and waiter in queue:
+                    queue.remove(waiter)
+                raise
+
+    def _slot_freed_for(self, app_name: str) -> None:
+        queue = self._waiters.get(app_name)
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.is_set():
+                waiter.set()
+                return
 
     def _has_room(self, instance_id: str) -> bool:
         limit = self._limits.get(instance_id, _DEFAULT_CONCURRENCY)
@@ -462,6 +497,17 @@ class Gateway:
             await sock.close(1001, "GATEWAY_DRAINING")
 
         self._tasks.start_soon(close_later)
+        return True
+
+    def kill(self, connection_id: str) -> bool:
+        """Drop a connection abruptly, with no close frame (a test hook: the
+        gateway crashing, or the network failing); ``False`` if unknown.
+        Its requests keep their leases, as when a worker vanishes."""
+        sock = self._sockets.get(connection_id)
+        if sock is None:
+            return False
+        _log.info("connect gateway: killing connection %s", connection_id)
+        sock.abort()
         return True
 
     def connections(self) -> list[dict[str, Any]]:

@@ -205,6 +205,12 @@ class WorkerSocket:
                 pass
         self._scope.cancel()
 
+    def abort(self) -> None:
+        """Drop the TCP connection with no close frame, as a crashed gateway
+        would (a test hook: :meth:`Gateway.kill`)."""
+        self.mark(SocketState.CLOSED)
+        self._scope.cancel()
+
     # -- receiving ---------------------------------------------------------------------
 
     async def _upgrade(self) -> bool:
