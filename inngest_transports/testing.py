@@ -1,0 +1,400 @@
+"""Test Inngest functions in process, on a virtual clock.
+
+:class:`TestEngine` runs a client's functions with the executor core of the
+embedded dev server, without HTTP and without waiting: every call the
+executor makes is answered by a real :class:`inngest_proto.CommHandler` in
+the same thread, and time moves only when the test moves it, so a function
+that sleeps for a week finishes in milliseconds::
+
+    engine = TestEngine(client, [my_function])
+    (event_id,) = engine.send("shop/order.placed", data={"id": 1})
+    engine.run()  # jump from timer to timer until nothing is left
+    assert engine.output(event_id) == {"ok": True}
+
+Sync functions run inline; async ones run on an event loop of their own per
+call (``anyio.run``, on asyncio or trio), so call the engine from sync test
+code (or from a worker thread), not from inside a running event loop.
+
+Retries use Inngest's real backoff table: with the virtual clock that costs
+nothing.  Trigger, ``wait_for_event``, ``cancel`` and flow-control
+expressions are real CEL (:mod:`inngest_transports.expressions`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import anyio
+
+import inngest_proto as inngest
+from inngest_proto._comm import query_from_url
+from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
+from inngest_proto.executor import (
+    Action,
+    CallSDK,
+    CancelTimer,
+    EmitEvent,
+    Executor,
+    Run,
+    RunFinished,
+    RunSkipped,
+    RunStarted,
+    RunStatus,
+    SetTimer,
+)
+from inngest_transports.expressions import (
+    evaluate_key,
+    evaluate_value,
+    trigger_matcher,
+    wait_matcher,
+)
+
+__all__ = ["DEFAULT_START", "TestEngine", "TestEngineError"]
+
+#: Where the virtual clock starts unless told: 2026-01-01T00:00:00Z.
+DEFAULT_START = 1_767_225_600.0
+
+_APP_URL = "http://inngest-testing.invalid/api/inngest"
+
+EventLike = inngest.Event | Mapping[str, Any]
+
+
+class TestEngineError(AssertionError):
+    """A test expectation the engine checks failed (e.g. no single run), or
+    the functions did not settle within the limits given."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+
+class _EventFeed:
+    """The client's transport while the engine runs: what the functions send
+    is queued for the executor, as the Event API would receive it."""
+
+    def __init__(self, engine: TestEngine) -> None:
+        self._engine = engine
+        self._random = random.Random(0)  # noqa: S311 (deterministic on purpose)
+
+    def _answer(self, req: OutboundRequest) -> OutboundResponse:
+        if req.method == "GET":
+            return self._run_data(req)
+        ids = [self._engine._accept_sent(event) for event in json.loads(req.body)]
+        body = json.dumps({"ids": ids, "status": 200}).encode()
+        return OutboundResponse(200, {"content-type": "application/json"}, body)
+
+    def _run_data(self, req: OutboundRequest) -> OutboundResponse:
+        """``/v0/runs/{id}/batch|actions``, read by an SDK told ``use_api``."""
+        *_, run_id, what = req.url.split("?")[0].split("/")
+        run = self._engine.executor.get_run(run_id)
+        if run is None or what not in ("batch", "actions"):
+            return OutboundResponse(404, {}, b"{}")
+        data = run.events if what == "batch" else run.steps
+        body = json.dumps(data).encode()
+        return OutboundResponse(200, {"content-type": "application/json"}, body)
+
+    async def request(self, req: OutboundRequest) -> OutboundResponse:
+        return self._answer(req)
+
+    def request_sync(self, req: OutboundRequest) -> OutboundResponse:
+        return self._answer(req)
+
+    def now(self) -> float:
+        return self._engine.now
+
+    def random_bytes(self, n: int) -> bytes:
+        return self._random.randbytes(n)
+
+
+def _seconds(value: float | datetime.timedelta) -> float:
+    seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
+    if seconds < 0:
+        msg = f"time only moves forward, got {value!r}"
+        raise ValueError(msg)
+    return float(seconds)
+
+
+class TestEngine:
+    """Runs ``functions`` of ``client`` in process on a virtual clock.
+
+    ``start`` is the virtual Unix time to begin at; ``backend`` the anyio
+    backend async functions run on (``"asyncio"`` or ``"trio"``).  The
+    client must be in dev mode, or have a signing key (then calls are
+    signed and verified as in production).
+
+    While the engine works (inside :meth:`send`, :meth:`run_until_idle`,
+    :meth:`advance`, :meth:`run`) it swaps the client's transport for one
+    that routes sent events (``step.send_event``, ``client.send``) to the
+    engine, and restores the original transport before returning; the
+    client is never left changed.
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(
+        self,
+        client: inngest.Inngest,
+        functions: Sequence[inngest.Function[Any]],
+        *,
+        start: float | datetime.datetime = DEFAULT_START,
+        backend: str = "asyncio",
+        max_calls: int = 10_000,
+    ) -> None:
+        self.client = client
+        self.now = start.timestamp() if isinstance(start, datetime.datetime) else start
+        self.handler = inngest.CommHandler(
+            client=client, functions=list(functions), framework="testing"
+        )
+        settings = client.settings
+        self.executor = Executor(
+            signing_key=settings.signing_key if settings.is_cloud else None,
+            trigger_matcher=trigger_matcher,
+            wait_matcher=wait_matcher,
+            key_evaluator=evaluate_key,
+            value_evaluator=evaluate_value,
+        )
+        self._backend = backend
+        self._max_calls = max_calls
+        self._feed = _EventFeed(self)
+        self._queue: list[CallSDK] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._timers: dict[str, float] = {}
+        self._sent = 0
+        self._received = 0
+        #: Events the functions sent (``step.send_event``, ``client.send``),
+        #: in wire form, in the order they were sent.
+        self.sent_events: list[dict[str, Any]] = []
+        #: Events the executor emitted (``inngest/function.finished``, ...).
+        self.emitted_events: list[dict[str, Any]] = []
+        #: Every action the executor returned, in order (for debugging).
+        self.actions: list[Action] = []
+        #: Runs an event did not start, with why (rate limit, idempotency, ...).
+        self.skipped: list[RunSkipped] = []
+        configs = [config for fn in functions for config in fn.get_configs(_APP_URL)]
+        self._apply(self.executor.register_app(_APP_URL, configs, self.now))
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def send(
+        self,
+        event: str | EventLike | Sequence[EventLike],
+        data: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> list[str]:
+        """Send events as the Event API receives them, and run what they start.
+
+        ``event`` is an event name (with ``data`` and other ``fields`` such
+        as ``id`` or ``user``), an :class:`inngest_proto.Event`, a mapping in
+        wire form, or a list of events.  Returns the event ids (given ones
+        are kept).  Runs until idle; no time passes.
+        """
+        if isinstance(event, str):
+            events: list[EventLike] = [
+                {"name": event, "data": dict(data or {}), **fields}
+            ]
+        elif isinstance(event, inngest.Event | Mapping):
+            events = [event]
+        else:
+            events = list(event)
+        ids = []
+        for one in events:
+            wire = _event_wire(one) if isinstance(one, inngest.Event) else dict(one)
+            self._received += 1
+            if not wire.get("id"):
+                wire["id"] = f"test-event-{self._received:06d}"
+            ids.append(str(wire["id"]))
+            self._apply(self.executor.receive_event(wire, self.now))
+        self.run_until_idle()
+        return ids
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel a run, as ``DELETE /v1/runs/{id}`` does."""
+        self._apply(self.executor.cancel(run_id, self.now))
+        self.run_until_idle()
+
+    # -- driving --------------------------------------------------------------------
+
+    def run_until_idle(self) -> None:
+        """Perform queued calls, and those they lead to, until none is queued.
+
+        No time passes: sleeps, waits and retries stay pending.
+        """
+        with self._client_routed():
+            for _ in range(self._max_calls):
+                self._flush_outbox()
+                if not self._queue:
+                    return
+                self._perform(self._queue.pop(0))
+        msg = f"still calling after {self._max_calls} calls: a loop?"
+        raise TestEngineError(msg)
+
+    def advance(self, by: float | datetime.timedelta) -> None:
+        """Move the clock ``by`` seconds (or a timedelta), firing the timers
+        due on the way in order, each at its own time, and running what they
+        lead to.  The clock then reads exactly ``now + by``."""
+        target = self.now + _seconds(by)
+        self.run_until_idle()
+        while self._fire_next(until=target):
+            pass
+        self.now = max(self.now, target)
+
+    def run(
+        self,
+        max_time: float | datetime.timedelta | None = None,
+        *,
+        max_timers: int = 10_000,
+    ) -> None:
+        """Run until nothing is left: jump the clock to each next timer.
+
+        With ``max_time`` (seconds or a timedelta), timers due later than
+        ``max_time`` from now stay pending and the clock stops at the last
+        timer fired; pass it with cron functions, whose timers never run
+        out.  Raises :class:`TestEngineError` after ``max_timers`` timers.
+        """
+        until = None if max_time is None else self.now + _seconds(max_time)
+        self.run_until_idle()
+        for _ in range(max_timers):
+            if not self._fire_next(until=until):
+                return
+        msg = f"timers still set after {max_timers} fired: give run() a max_time"
+        raise TestEngineError(msg)
+
+    @property
+    def next_timer_at(self) -> float | None:
+        """When the earliest pending timer fires (``None`` when none is set)."""
+        return min(self._timers.values(), default=None)
+
+    # -- inspection -----------------------------------------------------------------
+
+    def runs(self, fn_id: str | None = None) -> list[Run]:
+        """The runs so far, oldest first; only ``fn_id``'s when given."""
+        runs = list(self.executor.state.runs.values())
+        if fn_id is None:
+            return runs
+        composite = f"{self.client.app_id}-{fn_id}"
+        return [r for r in runs if r.function_id in (composite, fn_id)]
+
+    def runs_of(self, event_id: str) -> list[Run]:
+        """The runs ``event_id`` started (one per function it triggered)."""
+        return [
+            r for r in self.runs() if any(e.get("id") == event_id for e in r.events)
+        ]
+
+    def run_of(self, event_id: str) -> Run:
+        """The single run ``event_id`` started; raises if not exactly one."""
+        runs = self.runs_of(event_id)
+        if len(runs) != 1:
+            names = [r.function_id for r in runs]
+            msg = f"event {event_id!r} started {len(runs)} runs, not one: {names}"
+            raise TestEngineError(msg)
+        return runs[0]
+
+    def output(self, event_id: str) -> Any:
+        """The output of the single run ``event_id`` started, which must have
+        completed; raises :class:`TestEngineError` otherwise (with the
+        run's error when it failed)."""
+        run = self.run_of(event_id)
+        if run.status is not RunStatus.COMPLETED:
+            detail = f": {run.error}" if run.error else ""
+            msg = (
+                f"the run {run.run_id} of {run.function_id} is "
+                f"{run.status.value}, not Completed{detail}"
+            )
+            if run.status is RunStatus.RUNNING and self._timers:
+                msg += " (timers are pending: call run() or advance())"
+            raise TestEngineError(msg)
+        return run.output
+
+    # -- internals ------------------------------------------------------------------
+
+    @contextmanager
+    def _client_routed(self) -> Iterator[None]:
+        # The client has no public setter for its transport: swap the private
+        # attribute for the duration of the call only.
+        saved = self.client._transport
+        self.client._transport = self._feed
+        try:
+            yield
+        finally:
+            self.client._transport = saved
+
+    def _accept_sent(self, event: dict[str, Any]) -> str:
+        self._sent += 1
+        if not event.get("id"):
+            event["id"] = f"sent-event-{self._sent:06d}"
+        self.sent_events.append(event)
+        self._outbox.append(event)
+        return str(event["id"])
+
+    def _flush_outbox(self) -> None:
+        while self._outbox:
+            self._apply(self.executor.receive_event(self._outbox.pop(0), self.now))
+
+    def _apply(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            self.actions.append(action)
+            if isinstance(action, CallSDK):
+                self._queue.append(action)
+            elif isinstance(action, SetTimer):
+                self._timers[action.timer_id] = action.at
+            elif isinstance(action, CancelTimer):
+                self._timers.pop(action.timer_id, None)
+            elif isinstance(action, EmitEvent):
+                self.emitted_events.append(action.event)
+            elif isinstance(action, RunSkipped):
+                self.skipped.append(action)
+            elif not isinstance(action, RunStarted | RunFinished):  # pragma: no cover
+                msg = f"unexpected executor action {action!r}"
+                raise TestEngineError(msg)
+
+    def _perform(self, call: CallSDK) -> None:
+        req = call.request
+        incoming = IncomingRequest(
+            method=req.method,
+            url=req.url,
+            headers=req.headers,
+            body=req.body,
+            query=query_from_url(req.url),
+        )
+        resp = self.handler.handle_sync(
+            incoming,
+            now=self.now,
+            run_async=partial(anyio.run, backend=self._backend),
+        )
+        # The Event API got what the call sent before its reply arrived.
+        self._flush_outbox()
+        reply = OutboundResponse(resp.status, resp.headers, resp.body)
+        self._apply(
+            self.executor.call_finished(call.run_id, call.request_id, reply, self.now)
+        )
+
+    def _fire_next(self, until: float | None) -> bool:
+        """Fire the earliest timer (if due by ``until``) and run what follows."""
+        if not self._timers:
+            return False
+        timer_id = min(self._timers, key=lambda t: (self._timers[t], t))
+        at = self._timers[timer_id]
+        if until is not None and at > until:
+            return False
+        del self._timers[timer_id]
+        self.now = max(self.now, at)
+        self._apply(self.executor.timer_fired(timer_id, self.now))
+        self.run_until_idle()
+        return True
+
+
+def _event_wire(event: inngest.Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": event.name, "data": dict(event.data)}
+    if event.id:
+        out["id"] = event.id
+    if event.ts:
+        out["ts"] = event.ts
+    if event.user is not None:
+        out["user"] = dict(event.user)
+    if event.v is not None:
+        out["v"] = event.v
+    return out
