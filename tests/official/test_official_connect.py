@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -19,11 +20,13 @@ import pytest
 
 pytest.importorskip("websockets")
 
-from inngest.connect._internal import connect_pb2 as theirs
-
 from inngest_proto.connect import connect_pb2 as ours
 
-from ._compat import _dev_server
+from ._compat import PYDANTIC_CONFIG, _dev_server
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", PYDANTIC_CONFIG, DeprecationWarning)
+    from inngest.connect._internal import connect_pb2 as theirs
 
 APP_ID = "official-connect"
 _WORKER = Path(__file__).with_name("official_connect_worker.py")
