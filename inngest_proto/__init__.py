@@ -38,6 +38,7 @@ from ._errors import (
 from ._events import Event
 from ._function import Function
 from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._logging import ReplayFilter
 from ._middleware import (
     Middleware,
     MiddlewareSync,
@@ -108,6 +109,7 @@ __all__ = [
     "Priority",
     "RateLimit",
     "RemoteProtocolError",
+    "ReplayFilter",
     "Response",
     "RetryAfterError",
     "SendEventsError",

@@ -137,6 +137,8 @@ class Execution:
         "disable_immediate_execution",
         "max_attempts",
         "now",
+        "replaying",
+        "step_id",
         "target",
     )
 
@@ -154,6 +156,12 @@ class Execution:
         self._in_parallel = False
         self._in_step = False
         self._new_code_signalled = False
+        #: Whether user code is only re-running what earlier requests did:
+        #: true until the first step without a memo (or the last memo) is
+        #: reached.  Replay-safe logging drops what is logged meanwhile.
+        self.replaying = bool(self._memos)
+        #: The user id of the step whose handler is running, if any.
+        self.step_id: str | None = None
         self.target = target
         self.now = now
         self.attempt = request.ctx.attempt
@@ -186,6 +194,7 @@ class Execution:
         That is where memoized replay ends and new work begins, the moment
         middleware's ``before_execution`` hook fires.
         """
+        self.replaying = False
         if self._new_code_signalled:
             return False
         self._new_code_signalled = True
@@ -248,12 +257,14 @@ class Execution:
     # -- running a step's handler ---------------------------------------------------
 
     @contextmanager
-    def running_step(self) -> Iterator[None]:
+    def running_step(self, step_id: str | None = None) -> Iterator[None]:
         self._in_step = True
+        self.step_id = step_id
         try:
             yield
         finally:
             self._in_step = False
+            self.step_id = None
 
     def step_ran(self, ident: StepIdentity, output: Any) -> ReportInterrupt:
         return ReportInterrupt([self._op(ident, Opcode.STEP_RUN, data=output)])

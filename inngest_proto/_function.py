@@ -20,6 +20,7 @@ from ._engine import (
 )
 from ._errors import FunctionConfigInvalidError
 from ._function_config import FunctionConfig, FunctionOptions, failure_function_id
+from ._logging import ReplaySafeLogger, RunLog, logging_run
 from ._middleware import (
     MiddlewareManager,
     TransformOutputResult,
@@ -132,14 +133,30 @@ def is_async_handler(handler: object) -> bool:
     )
 
 
-def _context_fields(request: CallRequest, client: Inngest) -> dict[str, Any]:
+def _run_log(
+    function: Function[Any],
+    handler: Callable[..., Any],
+    request: CallRequest,
+    exe: Execution,
+) -> RunLog:
+    fn_id = next(
+        (i for i, h in function.handlers().items() if h is handler), function.id
+    )
+    return RunLog(
+        exe, run_id=request.ctx.run_id, function_id=fn_id, attempt=request.ctx.attempt
+    )
+
+
+def _context_fields(
+    request: CallRequest, client: Inngest, run: RunLog
+) -> dict[str, Any]:
     """What ``Context`` and ``ContextSync`` share: everything but the step API."""
     return {
         "attempt": request.ctx.attempt,
         "event": request.event,
         "events": list(request.events),
         "job_id": request.ctx.job_id,
-        "logger": client.logger,
+        "logger": ReplaySafeLogger(client.logger, run),
         "request_id": request.ctx.request_id,
         "run_id": request.ctx.run_id,
         "max_attempts": request.ctx.max_attempts,
@@ -147,20 +164,30 @@ def _context_fields(request: CallRequest, client: Inngest) -> dict[str, Any]:
 
 
 def _context(
-    request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
+    request: CallRequest,
+    exe: Execution,
+    client: Inngest,
+    mw: MiddlewareManager,
+    run: RunLog,
 ) -> Context:
     return Context(
-        group=Group(exe), step=Step(exe, client, mw), **_context_fields(request, client)
+        group=Group(exe),
+        step=Step(exe, client, mw),
+        **_context_fields(request, client, run),
     )
 
 
 def _context_sync(
-    request: CallRequest, exe: Execution, client: Inngest, mw: MiddlewareManager
+    request: CallRequest,
+    exe: Execution,
+    client: Inngest,
+    mw: MiddlewareManager,
+    run: RunLog,
 ) -> ContextSync:
     return ContextSync(
         group=GroupSync(exe),
         step=StepSync(exe, client, mw),
-        **_context_fields(request, client),
+        **_context_fields(request, client, run),
     )
 
 
@@ -188,28 +215,30 @@ async def run_handler(
             memos=memos,
         )
     exe = Execution(request, target=target, now=now, memos=memos)
-    ctx = _context(request, exe, client, mw)
-    if mw:
-        await mw.call("transform_input", ctx, function, memos)
-        await mw.call("before_memoization")
-        if not memos and exe.reached_new_code():
-            await mw.call("after_memoization")
-            await mw.call("before_execution")
-    try:
-        output = await handler(ctx)
-    except INTERRUPTS as interrupt:
-        return interrupted_outcome(interrupt)
-    except Exception as err:
-        outcome = failure_outcome(err, now=now)
+    run = _run_log(function, handler, request, exe)
+    ctx = _context(request, exe, client, mw, run)
+    with logging_run(run):
+        if mw:
+            await mw.call("transform_input", ctx, function, memos)
+            await mw.call("before_memoization")
+            if not memos and exe.reached_new_code():
+                await mw.call("after_memoization")
+                await mw.call("before_execution")
+        try:
+            output = await handler(ctx)
+        except INTERRUPTS as interrupt:
+            return interrupted_outcome(interrupt)
+        except Exception as err:
+            outcome = failure_outcome(err, now=now)
+            if mw:
+                await mw.call("after_execution")
+            return outcome
         if mw:
             await mw.call("after_execution")
-        return outcome
-    if mw:
-        await mw.call("after_execution")
-        result = TransformOutputResult(error=None, output=output)
-        await mw.call("transform_output", result)
-        output = result.output
-    return FunctionReturned(output)
+            result = TransformOutputResult(error=None, output=output)
+            await mw.call("transform_output", result)
+            output = result.output
+        return FunctionReturned(output)
 
 
 def run_handler_sync(
@@ -234,25 +263,27 @@ def run_handler_sync(
         # Retrying cannot help: the app is wired wrongly.
         return FunctionFailed(err, error_body(err, stack=None), no_retry=True)
     exe = Execution(request, target=target, now=now, memos=memos)
-    ctx = _context_sync(request, exe, client, mw)
-    if mw:
-        mw.call_sync("transform_input", ctx, function, memos)
-        mw.call_sync("before_memoization")
-        if not memos and exe.reached_new_code():
-            mw.call_sync("after_memoization")
-            mw.call_sync("before_execution")
-    try:
-        output = handler(ctx)
-    except INTERRUPTS as interrupt:
-        return interrupted_outcome(interrupt)
-    except Exception as err:
-        outcome = failure_outcome(err, now=now)
+    run = _run_log(function, handler, request, exe)
+    ctx = _context_sync(request, exe, client, mw, run)
+    with logging_run(run):
+        if mw:
+            mw.call_sync("transform_input", ctx, function, memos)
+            mw.call_sync("before_memoization")
+            if not memos and exe.reached_new_code():
+                mw.call_sync("after_memoization")
+                mw.call_sync("before_execution")
+        try:
+            output = handler(ctx)
+        except INTERRUPTS as interrupt:
+            return interrupted_outcome(interrupt)
+        except Exception as err:
+            outcome = failure_outcome(err, now=now)
+            if mw:
+                mw.call_sync("after_execution")
+            return outcome
         if mw:
             mw.call_sync("after_execution")
-        return outcome
-    if mw:
-        mw.call_sync("after_execution")
-        result = TransformOutputResult(error=None, output=output)
-        mw.call_sync("transform_output", result)
-        output = result.output
-    return FunctionReturned(output)
+            result = TransformOutputResult(error=None, output=output)
+            mw.call_sync("transform_output", result)
+            output = result.output
+        return FunctionReturned(output)

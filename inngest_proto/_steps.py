@@ -179,7 +179,7 @@ class Step(_StepRules):
         if memo is not MISSING:
             return memo
         self._exe.should_run_now(ident)
-        with self._exe.running_step():
+        with self._exe.running_step(ident.user_id):
             try:
                 output = handler(*handler_args)
                 if inspect.isawaitable(output):
@@ -302,7 +302,7 @@ class StepSync(_StepRules):
         if memo is not MISSING:
             return memo  # type: ignore[no-any-return]
         self._exe.should_run_now(ident)
-        with self._exe.running_step():
+        with self._exe.running_step(ident.user_id):
             try:
                 output = handler(*handler_args)
             except _BUBBLING:
