@@ -178,8 +178,8 @@ class CronSchedule:
         self, day: datetime.date, zone: zoneinfo.ZoneInfo, start: int
     ) -> int | None:
         """Earliest instant >= ``start`` whose wall time on ``day`` matches."""
-        midnight = datetime.datetime.combine(day, datetime.time(), zone)
-        next_midnight = datetime.datetime.combine(day + _ONE_DAY, datetime.time(), zone)
+        midnight = _midnight(day, zone)
+        next_midnight = _midnight(day + _ONE_DAY, zone)
         offset = midnight.utcoffset()
         if offset == next_midnight.utcoffset() and offset is not None:
             # No transition today (assuming a zone never changes twice in a
@@ -218,6 +218,11 @@ class CronSchedule:
                     if exists and instant >= start and (best is None or instant < best):
                         best = instant
         return best
+
+
+def _midnight(day: datetime.date, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """The start of ``day`` in ``zone`` (a calendar value, not a clock read)."""
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def _parse(text: str, *, strict: bool) -> CronSchedule:
