@@ -49,10 +49,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import concurrent.futures
 import contextlib
-import json
-import multiprocessing
 import os
 import platform
 import statistics
@@ -71,7 +68,10 @@ from bench.flow import (
     CountingTransport,
     Probe,
     app_server,
+    in_fresh_process,
+    make_client,
     peak_rss_mib,
+    report,
     send_all,
 )
 from inngest_proto.executor import Run
@@ -104,16 +104,6 @@ class PeakCounter(collections.Counter[str]):
     def __setitem__(self, key: str, value: int) -> None:
         super().__setitem__(key, value)
         self.peak[key] = max(self.peak[key], value)
-
-
-def make_client(dev: DevServer) -> tuple[inngest.Inngest, HttpTransport]:
-    transport = HttpTransport()
-    client = inngest.Inngest(
-        app_id=APP_ID,
-        environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": dev.url},
-        transport=transport,
-    )
-    return client, transport
 
 
 async def small_step() -> str:
@@ -251,7 +241,7 @@ async def bench_connect(db: str, count: int) -> dict[str, Any]:
             return problem
 
         gateway.admit = counted_admit  # type: ignore[method-assign]
-        client, transport = make_client(dev)
+        client, transport = make_client(dev, APP_ID)
         async with connect_worker(dev, client, transport, executions) as worker:
             # Warm-up: code paths taken once.
             await workload(dev, http, -WARMUP, WARMUP)
@@ -314,7 +304,7 @@ async def bench_http(db: str, count: int, slots: int) -> dict[str, Any]:
         await dev.driver._transport.aclose()
         dev.driver._transport = CountingTransport(in_flight)
         dev.driver._call_slots = anyio.CapacityLimiter(slots)
-        client, transport = make_client(dev)
+        client, transport = make_client(dev, APP_ID)
         async with app_server(dev, client, transport, [build_function(client)]):
             await workload(dev, http, -WARMUP, WARMUP)  # warm-up
             base_rss = peak_rss_mib()
@@ -347,12 +337,8 @@ def measure(transport: str, db: str, count: int, slots: int) -> dict[str, Any]:
 
 
 def measure_apart(transport: str, db: str, count: int, slots: int) -> dict[str, Any]:
-    """:func:`measure` in a fresh process: its peak RSS is its own."""
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        future = pool.submit(measure, transport, db, count, slots)
-        result: dict[str, Any] = future.result()
-    return result
+    """:func:`measure` in a fresh process."""
+    return in_fresh_process(measure, transport, db, count, slots)
 
 
 def aggregate(repeats: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -509,10 +495,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     summary = run_all(args)
-    print(render(summary))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    report(summary, render(summary), args.json)
     return 0
 
 

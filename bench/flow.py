@@ -50,7 +50,7 @@ import platform
 import resource
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,11 +117,13 @@ class CountingTransport(HttpTransport):
             return await super().request(req)
 
 
-def make_client(dev: DevServer) -> tuple[inngest.Inngest, HttpTransport]:
+def make_client(
+    dev: DevServer, app_id: str = APP_ID
+) -> tuple[inngest.Inngest, HttpTransport]:
     """A client of this SDK for the app, and its transport (to close)."""
     transport = HttpTransport()
     client = inngest.Inngest(
-        app_id=APP_ID,
+        app_id=app_id,
         environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": dev.url},
         transport=transport,
     )
@@ -361,13 +363,19 @@ def measure(scenario: str, db: str, count: int, keys: int) -> dict[str, Any]:
     return anyio.run(bench_concurrency, db, count)
 
 
-def measure_apart(scenario: str, db: str, count: int, keys: int) -> dict[str, Any]:
-    """:func:`measure` in a fresh process: its peak RSS is its own."""
+def in_fresh_process(
+    fn: Callable[..., dict[str, Any]], *args: object
+) -> dict[str, Any]:
+    """``fn(*args)`` in a fresh process: its peak RSS is its own."""
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-        future = pool.submit(measure, scenario, db, count, keys)
-        result: dict[str, Any] = future.result()
+        result: dict[str, Any] = pool.submit(fn, *args).result()
     return result
+
+
+def measure_apart(scenario: str, db: str, count: int, keys: int) -> dict[str, Any]:
+    """:func:`measure` in a fresh process."""
+    return in_fresh_process(measure, scenario, db, count, keys)
 
 
 def plan(args: argparse.Namespace) -> tuple[list[tuple[str, str]], list[str]]:
@@ -480,13 +488,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def report(summary: dict[str, Any], text: str, json_path: Path | None) -> None:
+    """Print the table; also write ``summary`` as JSON when asked."""
+    print(text)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     summary = run_all(args)
-    print(render(summary))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    report(summary, render(summary), args.json)
     return 0
 
 
