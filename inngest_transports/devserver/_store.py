@@ -585,18 +585,17 @@ def _flow_row(state: ExecutorState, key: str) -> str | None:
 
 
 def _flow_rows(state: ExecutorState) -> dict[str, str]:
-    """Flow control's state as rows: ``kind:bucket`` -> JSON."""
+    """Flow control's state as rows: ``kind:bucket`` -> JSON (each as
+    :func:`_flow_row` renders it)."""
     # ``inputs`` is not kept: the executor restores it from its runs.
-    rows: dict[str, str] = {}
-    for bucket, tat in state.limiters.items():
-        rows[f"limiter:{bucket}"] = repr(tat)
-    for bucket, held in state.debounces.items():
-        rows[f"debounce:{bucket}"] = _dumps(unstructure(held))
-    for bucket, batch in state.batches.items():
-        rows[f"batch:{bucket}"] = _dumps(unstructure(batch))
-    for bucket, run_id in state.singletons.items():
-        rows[f"singleton:{bucket}"] = _dumps(run_id)
-    return rows
+    keys = [
+        *(f"limiter:{bucket}" for bucket in state.limiters),
+        *(f"debounce:{bucket}" for bucket in state.debounces),
+        *(f"batch:{bucket}" for bucket in state.batches),
+        *(f"singleton:{bucket}" for bucket in state.singletons),
+    ]
+    rows = {key: _flow_row(state, key) for key in keys}
+    return {key: text for key, text in rows.items() if text is not None}
 
 
 def _load_flow(state: ExecutorState, rows: Iterable[tuple[str, str]]) -> None:
