@@ -30,6 +30,8 @@ from ._errors import (
     InngestError,
     LocalProtocolError,
     NonRetriableError,
+    OutputDeserializationError,
+    OutputUnserializableError,
     RemoteProtocolError,
     RetryAfterError,
     SendEventsError,
@@ -39,6 +41,7 @@ from ._events import Event
 from ._function import Function
 from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
 from ._logging import ReplayFilter
+from ._memos import MemoizedError, StepMemo, StepMemos
 from ._middleware import (
     Middleware,
     MiddlewareSync,
@@ -59,6 +62,7 @@ from ._options import (
     TriggerCron,
     TriggerEvent,
 )
+from ._serializer import DefaultSerializer, PydanticSerializer, Serializer
 from ._steps import Group, GroupSync, Step, StepSync
 from ._transport import Transport
 from ._version import __version__
@@ -91,6 +95,7 @@ __all__ = [
     "Context",
     "ContextSync",
     "Debounce",
+    "DefaultSerializer",
     "Event",
     "Function",
     "Group",
@@ -99,14 +104,18 @@ __all__ = [
     "Inngest",
     "InngestError",
     "LocalProtocolError",
+    "MemoizedError",
     "Middleware",
     "MiddlewareSync",
     "NonRetriableError",
     "Opcode",
     "OutboundRequest",
     "OutboundResponse",
+    "OutputDeserializationError",
+    "OutputUnserializableError",
     "ParallelMode",
     "Priority",
+    "PydanticSerializer",
     "RateLimit",
     "RemoteProtocolError",
     "ReplayFilter",
@@ -114,9 +123,12 @@ __all__ = [
     "RetryAfterError",
     "SendEventsError",
     "SendEventsResult",
+    "Serializer",
     "Singleton",
     "Step",
     "StepError",
+    "StepMemo",
+    "StepMemos",
     "StepSync",
     "Streaming",
     "Throttle",

@@ -35,6 +35,7 @@ from ._options import (
     TriggerCron,
     TriggerEvent,
 )
+from ._serializer import Serializer, default_serializer
 from ._settings import Settings, resolve_settings
 from ._transport import (
     DEFAULT_REQUEST_TIMEOUT,
@@ -75,7 +76,7 @@ class Inngest:
         logger: logging.Logger | Any | None = None,
         middleware: Sequence[UninitializedMiddleware] | None = None,
         request_timeout: int | datetime.timedelta | None = None,
-        serializer: object = None,
+        serializer: Serializer | None = None,
         signing_key: str | None = None,
         signing_key_fallback: str | None = None,
         transport: Transport | None = None,
@@ -116,7 +117,7 @@ class Inngest:
             middleware, "Inngest(middleware=...)", LocalProtocolError
         )
         self.request_timeout = request_timeout
-        self.serializer = serializer
+        self.serializer: Serializer = _checked_serializer(serializer)
         self._transport = transport
         self.settings: Settings = resolve_settings(
             os.environ if environ is None else environ,
@@ -407,3 +408,18 @@ def _middleware_list(
             )
             raise error(msg)
     return list(value)
+
+
+def _checked_serializer(serializer: object) -> Serializer:
+    if serializer is None:
+        return default_serializer()
+    if not (
+        callable(getattr(serializer, "serialize", None))
+        and callable(getattr(serializer, "deserialize", None))
+    ):
+        msg = (
+            "Inngest(serializer=...) needs serialize(obj, typ) and "
+            f"deserialize(obj, typ) methods, got {type(serializer).__name__}"
+        )
+        raise LocalProtocolError(msg)
+    return serializer  # type: ignore[return-value]

@@ -608,7 +608,8 @@ class CommHandler:
     ) -> Response:
         problem = OutputUnserializableError(
             f"{what} returned unserializable data: {err}; return JSON values "
-            "(dict, list, str, int, float, bool, None)"
+            "(dict, list, str, int, float, bool, None), or declare the type "
+            "(a return annotation or output_type=) to have it serialized"
         )
         return self._responses.error(problem, signing_key=signing_key, now=now)
 

@@ -132,7 +132,7 @@ class Execution:
         "_in_step",
         "_memos",
         "_new_code_signalled",
-        "_unused_memos",
+        "_used_memos",
         "attempt",
         "disable_immediate_execution",
         "max_attempts",
@@ -151,7 +151,7 @@ class Execution:
         memos: Mapping[str, Any] | None = None,
     ) -> None:
         self._memos: Mapping[str, Any] = request.steps if memos is None else memos
-        self._unused_memos = len(self._memos)
+        self._used_memos = 0
         self._counter = StepIdCounter()
         self._in_parallel = False
         self._in_step = False
@@ -185,7 +185,7 @@ class Execution:
         raw = self._memos.get(ident.hashed, MISSING)
         if raw is MISSING:
             return ident, MISSING
-        self._unused_memos -= 1
+        self._used_memos += 1
         return ident, unwrap_memo(raw)
 
     def reached_new_code(self) -> bool:
@@ -202,7 +202,9 @@ class Execution:
 
     @property
     def all_memos_used(self) -> bool:
-        return self._unused_memos <= 0
+        # Read the length now, not at start: middleware may drop memos in
+        # ``transform_input``, after this object was built.
+        return self._used_memos >= len(self._memos)
 
     # -- deciding what a new step does ---------------------------------------------
 

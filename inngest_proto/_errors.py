@@ -26,6 +26,7 @@ __all__ = [
     "InvalidSigningKeyError",
     "LocalProtocolError",
     "NonRetriableError",
+    "OutputDeserializationError",
     "OutputUnserializableError",
     "QueryParamMissingError",
     "RemoteProtocolError",
@@ -141,6 +142,12 @@ class ServerKindMismatchError(RemoteProtocolError):
 
 class OutputUnserializableError(InngestError):
     code = "output_unserializable"
+
+
+class OutputDeserializationError(InngestError):
+    """A stored output does not fit the type the code now declares for it."""
+
+    code = "output_deserialization_failed"
 
 
 class StepNestedError(InngestError):

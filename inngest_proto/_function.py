@@ -21,12 +21,14 @@ from ._engine import (
 from ._errors import FunctionConfigInvalidError
 from ._function_config import FunctionConfig, FunctionOptions, failure_function_id
 from ._logging import ReplaySafeLogger, RunLog, logging_run
+from ._memos import StepMemos
 from ._middleware import (
     MiddlewareManager,
     TransformOutputResult,
     UninitializedMiddleware,
 )
 from ._opcodes import error_body
+from ._serializer import declared_output_type, to_wire
 from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:
@@ -106,6 +108,19 @@ class Function(Generic[T]):
 
     def get_id(self) -> str:
         return self.id
+
+    @property
+    def declared_output_type(self) -> object:
+        """``output_type=``, else the handler's return annotation (or ``None``)."""
+        if self.output_type is not None:
+            return self.output_type
+        return declared_output_type(self._handler)
+
+    def output_type_of(self, handler: Callable[..., Any]) -> object:
+        """The type that ``handler``'s output is serialized as."""
+        if handler is self._handler:
+            return self.declared_output_type
+        return declared_output_type(handler)
 
     def get_configs(self, serve_url: str) -> list[FunctionConfig]:
         """Configs to sync: this function's and its failure handler's."""
@@ -214,6 +229,8 @@ async def run_handler(
             now=now,
             memos=memos,
         )
+    if mw:
+        memos = StepMemos.from_raw(memos)
     exe = Execution(request, target=target, now=now, memos=memos)
     run = _run_log(function, handler, request, exe)
     ctx = _context(request, exe, client, mw, run)
@@ -226,6 +243,13 @@ async def run_handler(
                 await mw.call("before_execution")
         try:
             output = await handler(ctx)
+            # In the try: an output that cannot be serialized fails the attempt.
+            output = to_wire(
+                client.serializer,
+                output,
+                function.output_type_of(handler),
+                f'function "{function.id}"',
+            )
         except INTERRUPTS as interrupt:
             return interrupted_outcome(interrupt)
         except Exception as err:
@@ -262,6 +286,8 @@ def run_handler_sync(
         err = FunctionConfigInvalidError(msg)
         # Retrying cannot help: the app is wired wrongly.
         return FunctionFailed(err, error_body(err, stack=None), no_retry=True)
+    if mw:
+        memos = StepMemos.from_raw(memos)
     exe = Execution(request, target=target, now=now, memos=memos)
     run = _run_log(function, handler, request, exe)
     ctx = _context_sync(request, exe, client, mw, run)
@@ -274,6 +300,13 @@ def run_handler_sync(
                 mw.call_sync("before_execution")
         try:
             output = handler(ctx)
+            # In the try: an output that cannot be serialized fails the attempt.
+            output = to_wire(
+                client.serializer,
+                output,
+                function.output_type_of(handler),
+                f'function "{function.id}"',
+            )
         except INTERRUPTS as interrupt:
             return interrupted_outcome(interrupt)
         except Exception as err:

@@ -29,6 +29,7 @@ from ._middleware import (
     TransformOutputStepInfo,
 )
 from ._opcodes import MISSING, Opcode, ParallelMode
+from ._serializer import declared_output_type, from_wire, to_wire
 from ._step_ids import StepIdentity
 from .experimental.ai import AI, AISync
 
@@ -115,6 +116,23 @@ class _StepRules:
         # run's state is damaged, which a retry may not fix but must not hide.
         return None if memo is None else parse_event(memo, "the matched event")
 
+    def _output_type(self, handler: Callable[..., Any], output_type: object) -> object:
+        return declared_output_type(handler) if output_type is None else output_type
+
+    def _from_wire(self, ident: StepIdentity, memo: Any, typ: object) -> Any:
+        return from_wire(self._client.serializer, memo, typ, f'step "{ident.user_id}"')
+
+    def _to_wire(self, ident: StepIdentity, output: Any, typ: object) -> Any:
+        return to_wire(self._client.serializer, output, typ, f'step "{ident.user_id}"')
+
+    def _invoked_output(self, function: Function[Any], output: Any) -> Any:
+        return from_wire(
+            self._client.serializer,
+            output,
+            function.declared_output_type,
+            f'invoked function "{function.id}"',
+        )
+
     def _output_result(self, ident: StepIdentity, output: Any) -> TransformOutputResult:
         return TransformOutputResult(
             error=None,
@@ -175,9 +193,10 @@ class Step(_StepRules):
 
         The output must be JSON-serializable.
         """
+        typ = self._output_type(handler, output_type)
         ident, memo = await self._replay(step_id)
         if memo is not MISSING:
-            return memo
+            return self._from_wire(ident, memo, typ)
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):
             try:
@@ -190,6 +209,7 @@ class Step(_StepRules):
                 raise self._exe.step_nested(ident) from None
             except Exception as err:
                 raise self._exe.step_raised(ident, err) from None
+        output = self._to_wire(ident, output, typ)
         if self._mw:
             await self._mw.call("after_execution")
             result = self._output_result(ident, output)
@@ -234,7 +254,7 @@ class Step(_StepRules):
         v: str | None = None,
     ) -> T:
         """Run another function of this app and return its output."""
-        return await self.invoke_by_id(  # type: ignore[no-any-return]
+        output = await self.invoke_by_id(
             step_id,
             app_id=self._client.app_id,
             function_id=function.local_id,
@@ -242,6 +262,7 @@ class Step(_StepRules):
             timeout=timeout,
             v=v,
         )
+        return self._invoked_output(function, output)  # type: ignore[no-any-return]
 
     async def invoke_by_id(
         self,
@@ -298,9 +319,10 @@ class StepSync(_StepRules):
         output_type: object = None,
     ) -> T:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize it."""
+        typ = self._output_type(handler, output_type)
         ident, memo = self._replay(step_id)
         if memo is not MISSING:
-            return memo  # type: ignore[no-any-return]
+            return self._from_wire(ident, memo, typ)  # type: ignore[no-any-return]
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):
             try:
@@ -320,6 +342,7 @@ class StepSync(_StepRules):
                 "use an async function with `await ctx.step.run(...)`"
             )
             raise TypeError(msg)
+        output = self._to_wire(ident, output, typ)
         if self._mw:
             self._mw.call_sync("after_execution")
             result = self._output_result(ident, output)
@@ -364,7 +387,7 @@ class StepSync(_StepRules):
         v: str | None = None,
     ) -> T:
         """Run another function of this app and return its output."""
-        return self.invoke_by_id(  # type: ignore[no-any-return]
+        output = self.invoke_by_id(
             step_id,
             app_id=self._client.app_id,
             function_id=function.local_id,
@@ -372,6 +395,7 @@ class StepSync(_StepRules):
             timeout=timeout,
             v=v,
         )
+        return self._invoked_output(function, output)  # type: ignore[no-any-return]
 
     def invoke_by_id(
         self,

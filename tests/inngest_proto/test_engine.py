@@ -302,9 +302,12 @@ def test_memo_lookup_does_not_copy_the_memo_map() -> None:
     def fn(ctx: inngest.ContextSync) -> int:
         return 1
 
-    request = call_request({hash_step_id("x"): {"data": 1}})
+    key = hash_step_id("x")
+    request = call_request({key: {"data": 1}})
     run(client, fn, request, mw=MiddlewareManager.create([Spy], client, None))
-    assert seen[0] is request.steps
+    # Middleware gets a view over the request's own memos, not a copy.
+    assert isinstance(seen[0], inngest.StepMemos)
+    assert seen[0][key] is request.steps[key]
     assert MISSING is not None
 
 
