@@ -65,6 +65,7 @@ from ._options import (
 from ._serializer import DefaultSerializer, PydanticSerializer, Serializer
 from ._steps import Group, GroupSync, Step, StepSync
 from ._transport import Transport
+from ._typed_events import EventType, TypedEvent
 from ._version import __version__
 
 #: Any JSON value.
@@ -97,6 +98,7 @@ __all__ = [
     "Debounce",
     "DefaultSerializer",
     "Event",
+    "EventType",
     "Function",
     "Group",
     "GroupSync",
@@ -138,5 +140,6 @@ __all__ = [
     "Transport",
     "TriggerCron",
     "TriggerEvent",
+    "TypedEvent",
     "__version__",
 ]
