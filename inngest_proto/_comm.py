@@ -523,6 +523,7 @@ class CommHandler:
                 [*self._client.middleware, *function.middleware],
                 self._client,
                 raw_request,
+                request_headers=request.headers,
             )
             outcome = yield RunHandler(
                 function,

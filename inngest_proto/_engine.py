@@ -271,10 +271,13 @@ class Execution:
     def step_ran(self, ident: StepIdentity, output: Any) -> ReportInterrupt:
         return ReportInterrupt([self._op(ident, Opcode.STEP_RUN, data=output)])
 
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.max_attempts is not None and self.attempt + 1 >= self.max_attempts
+
     def step_raised(self, ident: StepIdentity, err: Exception) -> ReportInterrupt:
         """A step handler raised: ``StepError`` (retry) or ``StepFailed`` (last)."""
-        last = self.max_attempts is not None and self.attempt + 1 >= self.max_attempts
-        op = Opcode.STEP_FAILED if last else Opcode.STEP_ERROR
+        op = Opcode.STEP_FAILED if self.is_last_attempt else Opcode.STEP_ERROR
         # Skip our own frame so the stack starts in the user's handler.
         body = error_body(err, code="unknown", stack=None)
         body["stack"] = _stack_without_first_frame(err)

@@ -253,10 +253,12 @@ async def run_handler(
         except INTERRUPTS as interrupt:
             return interrupted_outcome(interrupt)
         except Exception as err:
-            outcome = failure_outcome(err, now=now)
             if mw:
+                # Before failure_outcome, which drops the traceback.
                 await mw.call("after_execution")
-            return outcome
+                failed = TransformOutputResult(error=err, output=None)
+                await mw.call("transform_output", failed)
+            return failure_outcome(err, now=now)
         if mw:
             await mw.call("after_execution")
             result = TransformOutputResult(error=None, output=output)
@@ -310,10 +312,12 @@ def run_handler_sync(
         except INTERRUPTS as interrupt:
             return interrupted_outcome(interrupt)
         except Exception as err:
-            outcome = failure_outcome(err, now=now)
             if mw:
+                # Before failure_outcome, which drops the traceback.
                 mw.call_sync("after_execution")
-            return outcome
+                failed = TransformOutputResult(error=err, output=None)
+                mw.call_sync("transform_output", failed)
+            return failure_outcome(err, now=now)
         if mw:
             mw.call_sync("after_execution")
             result = TransformOutputResult(error=None, output=output)

@@ -8,12 +8,15 @@ Order within one call request (the spec's order):
 TypeScript SDK; the official Python SDK lacks them, and they default to no-ops.
 
 A middleware is given as a factory ``(client, raw_request) -> instance`` (a
-class works); a fresh instance serves each request.
+class works); a fresh instance serves each request.  Once the factory returns,
+the instance's read-only ``request_headers`` holds the call request's HTTP
+headers (names lower-cased), e.g. for a W3C ``traceparent``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -55,7 +58,29 @@ class TransformOutputResult:
         return self.error is None
 
 
-class Middleware:
+#: What ``request_headers`` gives before (or without) a request: nothing.
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+class _RequestHeaders:
+    """The ``request_headers`` property both bases share."""
+
+    # Set by MiddlewareManager.create right after the factory returns, so a
+    # user's factory keeps the official ``(client, raw_request)`` signature.
+    _inngest_request_headers: Mapping[str, str] = _NO_HEADERS
+
+    @property
+    def request_headers(self) -> Mapping[str, str]:
+        """The call request's HTTP headers, names lower-cased; read-only.
+
+        Filled once the factory has returned (so not yet inside
+        ``__init__``); empty for middleware built for ``client.send`` or when
+        the host passed no headers.
+        """
+        return self._inngest_request_headers
+
+
+class Middleware(_RequestHeaders):
     """Async middleware: override the hooks you need."""
 
     def __init__(self, client: Inngest, raw_request: object) -> None:
@@ -92,7 +117,7 @@ class Middleware:
         """After events were sent."""
 
 
-class MiddlewareSync:
+class MiddlewareSync(_RequestHeaders):
     """Sync middleware: usable by sync and async functions alike."""
 
     def __init__(self, client: Inngest, raw_request: object) -> None:
@@ -163,7 +188,18 @@ class MiddlewareManager:
         factories: Sequence[UninitializedMiddleware],
         client: Any,
         raw_request: object,
+        request_headers: Mapping[str, str] | None = None,
     ) -> MiddlewareManager:
+        """One fresh instance per factory, for one request.
+
+        ``request_headers`` (any case; stored lower-cased) become each
+        instance's read-only ``request_headers``.
+        """
+        headers: Mapping[str, str] = _NO_HEADERS
+        if request_headers:
+            headers = MappingProxyType(
+                {name.lower(): value for name, value in request_headers.items()}
+            )
         items = []
         for factory in factories:
             item = factory(client, raw_request)
@@ -173,6 +209,7 @@ class MiddlewareManager:
                     "subclass inngest.Middleware or inngest.MiddlewareSync"
                 )
                 raise LocalProtocolError(msg)
+            item._inngest_request_headers = headers
             items.append(item)
         return cls(items)
 

@@ -132,10 +132,18 @@ def _has_forward_refs(hint: object) -> bool:
 
 
 def _resolve(fn: Any) -> object:
+    # Only the return annotation: a parameter annotated with a name that
+    # exists only for type checkers (``if TYPE_CHECKING:`` imports, very
+    # common for ``ctx``) must not hide a perfectly resolvable return type.
+    holder = types.FunctionType(_NOOP_CODE, getattr(fn, "__globals__", {}))
+    holder.__annotations__ = {"return": fn.__annotations__["return"]}
     try:
-        return typing.get_type_hints(fn).get("return")
+        return typing.get_type_hints(holder).get("return")
     except Exception:
         return None
+
+
+_NOOP_CODE = (lambda: None).__code__
 
 
 # -- the default serializer ---------------------------------------------------------

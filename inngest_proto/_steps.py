@@ -133,6 +133,26 @@ class _StepRules:
             f'invoked function "{function.id}"',
         )
 
+    def _failed(self, ident: StepIdentity, err: Exception) -> TransformOutputResult:
+        op = Opcode.STEP_FAILED if self._exe.is_last_attempt else Opcode.STEP_ERROR
+        return TransformOutputResult(
+            error=err,
+            output=None,
+            step=TransformOutputStepInfo(id=ident.user_id, op=op.value, opts=None),
+        )
+
+    @staticmethod
+    def _invoking(ident: StepIdentity, opts: dict[str, Any]) -> TransformOutputResult:
+        # As the official SDK: middleware sees the invoke's opts and may change
+        # them in place (encryption rewrites ``payload.data``).
+        return TransformOutputResult(
+            error=None,
+            output=None,
+            step=TransformOutputStepInfo(
+                id=ident.user_id, op=Opcode.INVOKE.value, opts=opts
+            ),
+        )
+
     def _output_result(self, ident: StepIdentity, output: Any) -> TransformOutputResult:
         return TransformOutputResult(
             error=None,
@@ -208,6 +228,10 @@ class Step(_StepRules):
             except NestedStepInterrupt:
                 raise self._exe.step_nested(ident) from None
             except Exception as err:
+                if self._mw:
+                    # Before step_raised, which drops the traceback.
+                    await self._mw.call("after_execution")
+                    await self._mw.call("transform_output", self._failed(ident, err))
                 raise self._exe.step_raised(ident, err) from None
         output = self._to_wire(ident, output, typ)
         if self._mw:
@@ -279,6 +303,8 @@ class Step(_StepRules):
         ident, memo = await self._replay(step_id)
         if memo is not MISSING:
             return memo
+        if self._mw:
+            await self._mw.call("transform_output", self._invoking(ident, opts))
         raise self._exe.report(ident, Opcode.INVOKE, opts=opts)
 
     async def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
@@ -332,6 +358,10 @@ class StepSync(_StepRules):
             except NestedStepInterrupt:
                 raise self._exe.step_nested(ident) from None
             except Exception as err:
+                if self._mw:
+                    # Before step_raised, which drops the traceback.
+                    self._mw.call_sync("after_execution")
+                    self._mw.call_sync("transform_output", self._failed(ident, err))
                 raise self._exe.step_raised(ident, err) from None
         if inspect.isawaitable(output):
             close = getattr(output, "close", None)
@@ -412,6 +442,8 @@ class StepSync(_StepRules):
         ident, memo = self._replay(step_id)
         if memo is not MISSING:
             return memo
+        if self._mw:
+            self._mw.call_sync("transform_output", self._invoking(ident, opts))
         raise self._exe.report(ident, Opcode.INVOKE, opts=opts)
 
     def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:

@@ -222,6 +222,52 @@ def test_middleware_hooks_run_in_the_spec_order(is_async: bool) -> None:
     assert log[-2:] == ["after_execution", "transform_output"]
 
 
+@pytest.mark.parametrize("is_async", [True, False])
+@pytest.mark.parametrize(("attempt", "op"), [(0, "StepError"), (3, "StepFailed")])
+def test_errors_reach_transform_output_with_their_traceback(
+    is_async: bool, attempt: int, op: str
+) -> None:
+    seen: list[tuple[str, BaseException | None, str | None, bool]] = []
+
+    class Spy(inngest.MiddlewareSync):
+        def transform_output(self, result: inngest.TransformOutputResult) -> None:
+            step = None if result.step is None else result.step.op
+            tb = result.error is not None and result.error.__traceback__ is not None
+            seen.append(("step" if step else "fn", result.error, step, tb))
+
+    client = dev_client()
+
+    def explode() -> None:
+        raise KeyError("k")
+
+    if is_async:
+
+        @client.create_function(fn_id="boom", trigger=TRIGGER)
+        async def fn(ctx: inngest.Context) -> None:
+            if ctx.attempt > 5:
+                raise ValueError("function broke")
+            await ctx.step.run("explode", explode)
+
+    else:
+
+        @client.create_function(fn_id="boom", trigger=TRIGGER)
+        def fn(ctx: inngest.ContextSync) -> None:
+            if ctx.attempt > 5:
+                raise ValueError("function broke")
+            ctx.step.run("explode", explode)
+
+    def mw() -> MiddlewareManager:
+        return MiddlewareManager.create([Spy], client, None)
+
+    run(client, fn, call_request(attempt=attempt), mw=mw())
+    ((kind, err, step_op, had_traceback),) = seen
+    assert (kind, type(err), step_op, had_traceback) == ("step", KeyError, op, True)
+    seen.clear()
+    run(client, fn, call_request(attempt=6, max_attempts=10), mw=mw())
+    ((kind, err, step_op, had_traceback),) = seen
+    assert (kind, type(err), step_op, had_traceback) == ("fn", ValueError, None, True)
+
+
 def test_transform_output_can_replace_a_step_output() -> None:
     class Upper(inngest.MiddlewareSync):
         def transform_output(self, result: inngest.TransformOutputResult) -> None:
