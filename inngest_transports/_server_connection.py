@@ -27,7 +27,7 @@ from inngest_frameworks._glue import (
 )
 from inngest_proto import CommHandler, Response
 
-__all__ = ["Connection", "Endpoint", "EndpointLike", "Request"]
+__all__ = ["Connection", "Endpoint", "EndpointLike", "Request", "TakeOver"]
 
 #: Bytes asked of the socket per read.
 _RECEIVE_BYTES = 64 * 1024
@@ -77,6 +77,11 @@ class Request:
         return self.event.target.decode("latin-1")
 
 
+#: Serves an upgraded connection: the socket and the bytes the client sent
+#: past the request.
+TakeOver = Callable[[anyio.abc.ByteStream, bytes], Awaitable[None]]
+
+
 class EndpointLike(Protocol):
     """What a :class:`Connection` needs of its server; :class:`Endpoint` for
     an app, another implementation for the embedded dev server."""
@@ -98,6 +103,10 @@ class EndpointLike(Protocol):
     def stream_start_headers(self) -> dict[str, str]: ...
 
     async def answer(self, request: Request, url: str) -> Response: ...
+
+    def take_over(self, request: Request, url: str) -> TakeOver | None:
+        """A handler that takes the socket (a WebSocket upgrade), or None."""
+        ...
 
     async def answer_streaming(
         self,
@@ -133,6 +142,9 @@ class Endpoint:
 
     def serves(self, url: str) -> bool:
         return unquote(urlsplit(url).path) == self.path
+
+    def take_over(self, request: Request, url: str) -> TakeOver | None:
+        return None  # an app serves no upgrades
 
     def stream_start_headers(self) -> dict[str, str]:
         return dict(self.handler.responses.stream_start_headers())
@@ -308,6 +320,14 @@ class Connection:
         url = self._absolute_url(request)
         # A body not read to its end leaves the connection unusable.
         self._linger = not request.complete
+        if request.complete:
+            handler = endpoint.take_over(request, url)
+            if handler is not None:
+                # An upgrade (a WebSocket): the socket is the handler's now,
+                # with what the client sent past the request.
+                self._closing = True
+                await handler(self._stream, self._h11.trailing_data[0])
+                return
         if not endpoint.serves(url):
             response = endpoint.not_found(url)
         elif request.declared_too_large is not None:

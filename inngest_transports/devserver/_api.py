@@ -48,6 +48,7 @@ from ._ingest import (
     normalize_event,
     parse_sync,
 )
+from ._realtime import RealtimeApi
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
@@ -133,6 +134,8 @@ class DevApi:
         self._sync_url = sync_url
         self._tokens = _accepted_tokens(signing_key) if signing_key else None
         self._info = dict(info or {})
+        #: ``/v1/realtime/*`` (publish, token, the subscribe WebSocket).
+        self.realtime = RealtimeApi(self._authorized)
 
     async def handle(
         self,
@@ -178,6 +181,9 @@ class DevApi:
             return self._v1_apps, False
         if p[:2] in _CHECKPOINT_PREFIXES and m in ("GET", "POST"):
             return self._v1_checkpoint, False
+        if p[:2] == ["v1", "realtime"]:
+            realtime = self.realtime.route(p[2:], m)  # does its own auth
+            return None if realtime is None else (realtime, True)
         if p[:2] == ["v0", "connect"] and self._gateway is not None:
             return self._connect_route(r)
         return None

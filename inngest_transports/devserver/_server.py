@@ -28,7 +28,7 @@ import anyio.abc
 from inngest_proto._http import Response
 from inngest_proto._version import __version__
 from inngest_proto.executor import Run
-from inngest_transports._server_connection import Connection, Request
+from inngest_transports._server_connection import Connection, Request, TakeOver
 
 from ._api import DevApi, error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
@@ -72,6 +72,11 @@ class DevEndpoint:
 
     def stream_start_headers(self) -> dict[str, str]:
         return {}
+
+    def take_over(self, request: Request, url: str) -> TakeOver | None:
+        """Serves a WebSocket upgrade itself (realtime subscribers), or None."""
+        headers = {name.lower(): value for name, value in request.headers}
+        return self._api.realtime.take_over(request.method, url, headers)
 
     async def answer(self, request: Request, url: str) -> Response:
         if not request.complete:
