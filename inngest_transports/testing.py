@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 import json
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -37,6 +37,7 @@ from inngest_proto._comm import query_from_url
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
+    CallAI,
     CallSDK,
     CancelTimer,
     EmitEvent,
@@ -124,7 +125,10 @@ class TestEngine:
     ``start`` is the virtual Unix time to begin at; ``backend`` the anyio
     backend async functions run on (``"asyncio"`` or ``"trio"``).  The
     client must be in dev mode, or have a signing key (then calls are
-    signed and verified as in production).
+    signed and verified as in production).  ``ai_provider`` answers the
+    model requests of ``step.ai.infer`` (the request Inngest would make,
+    in; the provider's response, out; raise to simulate no reply); without
+    it, ``step.ai.infer`` raises :class:`TestEngineError`.
 
     While the engine works (inside :meth:`send`, :meth:`run_until_idle`,
     :meth:`advance`, :meth:`run`) it swaps the client's transport for one
@@ -143,6 +147,7 @@ class TestEngine:
         start: float | datetime.datetime = DEFAULT_START,
         backend: str = "asyncio",
         max_calls: int = 10_000,
+        ai_provider: Callable[[OutboundRequest], OutboundResponse] | None = None,
     ) -> None:
         self.client = client
         self.now = start.timestamp() if isinstance(start, datetime.datetime) else start
@@ -160,7 +165,8 @@ class TestEngine:
         self._backend = backend
         self._max_calls = max_calls
         self._feed = _EventFeed(self)
-        self._queue: list[CallSDK] = []
+        self._ai_provider = ai_provider
+        self._queue: list[CallSDK | CallAI] = []
         self._outbox: list[dict[str, Any]] = []
         self._timers: dict[str, float] = {}
         self._sent = 0
@@ -228,7 +234,11 @@ class TestEngine:
                 self._flush_outbox()
                 if not self._queue:
                     return
-                self._perform(self._queue.pop(0))
+                call = self._queue.pop(0)
+                if isinstance(call, CallAI):
+                    self._perform_ai(call)
+                else:
+                    self._perform(call)
         msg = f"still calling after {self._max_calls} calls: a loop?"
         raise TestEngineError(msg)
 
@@ -337,7 +347,7 @@ class TestEngine:
     def _apply(self, actions: Sequence[Action]) -> None:
         for action in actions:
             self.actions.append(action)
-            if isinstance(action, CallSDK):
+            if isinstance(action, CallSDK | CallAI):
                 self._queue.append(action)
             elif isinstance(action, SetTimer):
                 self._timers[action.timer_id] = action.at
@@ -370,6 +380,25 @@ class TestEngine:
         reply = OutboundResponse(resp.status, resp.headers, resp.body)
         self._apply(
             self.executor.call_finished(call.run_id, call.request_id, reply, self.now)
+        )
+
+    def _perform_ai(self, call: CallAI) -> None:
+        if self._ai_provider is None:
+            msg = (
+                "a step.ai.infer needs a model: pass TestEngine(..., "
+                "ai_provider=...) to answer its request"
+            )
+            raise TestEngineError(msg)
+        try:
+            reply = self._ai_provider(call.request)
+        except Exception as err:  # the provider's way to say "no reply"
+            text = f"{type(err).__name__}: {err}"
+            self._apply(
+                self.executor.ai_failed(call.run_id, call.request_id, text, self.now)
+            )
+            return
+        self._apply(
+            self.executor.ai_finished(call.run_id, call.request_id, reply, self.now)
         )
 
     def _fire_next(self, until: float | None) -> bool:

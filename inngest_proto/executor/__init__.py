@@ -1,9 +1,10 @@
 """The executor core of the embedded dev server: pure, deterministic, no I/O.
 
-:class:`Executor` takes events, SDK replies, timer firings and cancellations,
-each with the current time, and returns actions (:class:`CallSDK`,
-:class:`SetTimer`, :class:`CancelTimer`, :class:`EmitEvent`,
-:class:`RunStarted`, :class:`RunFinished`) for a driver to perform.  Its whole
+:class:`Executor` takes events, SDK replies, model replies, timer firings and
+cancellations, each with the current time, and returns actions
+(:class:`CallSDK`, :class:`CallAI`, :class:`SetTimer`, :class:`CancelTimer`,
+:class:`EmitEvent`, :class:`RunStarted`, :class:`RunFinished`) for a driver
+to perform.  Its whole
 memory is :class:`ExecutorState`, plain data a storage layer can persist.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ._actions import (
     Action,
+    CallAI,
     CallSDK,
     CancelTimer,
     EmitEvent,
@@ -44,6 +46,7 @@ from ._state import (
 __all__ = [
     "DEFAULT_RETRIES",
     "Action",
+    "CallAI",
     "CallSDK",
     "CancelTimer",
     "Changes",

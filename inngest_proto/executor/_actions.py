@@ -2,7 +2,8 @@
 
 The driver performs actions in list order: it sends calls, sets and cancels
 timers, stores emitted events and run results, and feeds every outcome back
-(``call_finished``/``call_failed``, ``timer_fired``).
+(``call_finished``/``call_failed``, ``ai_finished``/``ai_failed``,
+``timer_fired``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ._state import RunStatus
 
 __all__ = [
     "Action",
+    "CallAI",
     "CallSDK",
     "CancelTimer",
     "EmitEvent",
@@ -32,6 +34,21 @@ class CallSDK:
 
     run_id: str
     request_id: str
+    request: OutboundRequest
+
+
+@attrs.frozen
+class CallAI:
+    """Send ``request`` to a model provider for the ``step.ai.infer`` step ``step_id``.
+
+    The executor makes this request itself, as the Inngest server does for
+    an ``AIGateway`` op.  Answer with ``ai_finished`` (any HTTP status) or
+    ``ai_failed`` (no reply: connection error, timeout).
+    """
+
+    run_id: str
+    request_id: str
+    step_id: str
     request: OutboundRequest
 
 
@@ -93,5 +110,12 @@ class RunFinished:
 
 
 Action: TypeAlias = (
-    CallSDK | SetTimer | CancelTimer | EmitEvent | RunStarted | RunFinished | RunSkipped
+    CallSDK
+    | CallAI
+    | SetTimer
+    | CancelTimer
+    | EmitEvent
+    | RunStarted
+    | RunFinished
+    | RunSkipped
 )

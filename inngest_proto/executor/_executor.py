@@ -19,6 +19,7 @@ from .._http import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, EmitEvent, RunFinished
+from ._ai import AIGateway
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._crons import Crons
 from ._lifecycle import (
@@ -82,7 +83,7 @@ _ASYNC_OPS = frozenset(
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
 
-class Executor(Crons):
+class Executor(Crons, AIGateway):
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
@@ -463,6 +464,8 @@ class Executor(Crons):
             self._wait(run, op, tick)
         elif kind is Opcode.INVOKE:
             self._invoke(run, op, tick)
+        elif kind is Opcode.AI_GATEWAY:
+            self._start_ai(run, job, op, tick)  # see ._ai
         elif kind is Opcode.RUN_COMPLETE:
             self._finalize(run, RunStatus.COMPLETED, tick, output=op.data)
         elif kind is Opcode.DISCOVERY_REQUEST:

@@ -1,7 +1,8 @@
 """The driver: the I/O around the pure :class:`~inngest_proto.executor.Executor`.
 
 It owns the executor and performs every action it returns: calls go to the
-app over HTTP (one task each) and their outcome is fed back; timers live in
+app over HTTP (one task each) and their outcome is fed back, as do the model
+requests of ``step.ai.infer`` (:class:`CallAI`, made with httpx); timers live in
 a heap watched by one scheduler task on the anyio clock; emitted events are
 stored; run starts and ends are recorded (and logged) for the API.
 
@@ -21,18 +22,21 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+import urllib.parse
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
 import attrs
+import httpx
 
 from inngest_proto import _json
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import OutboundResponse
 from inngest_proto.executor import (
     Action,
+    CallAI,
     CallSDK,
     CancelTimer,
     Changes,
@@ -55,9 +59,13 @@ from ._ingest import EventIds
 
 __all__ = ["Driver", "Store", "StoredEvent"]
 
+_Call = TypeVar("_Call", CallSDK, CallAI)
+
 _log = logging.getLogger("inngest.devserver")
-# The server's HTTP call timeout (executor.md §14).
+# The server's HTTP call timeout (executor.md §14); its model requests too.
 _CALL_TIMEOUT = 2 * 3600.0
+# The server's HTTP client follows this many redirects.
+_MAX_REDIRECTS = 60
 
 #: Calls to apps in flight at once.  Unbounded, a burst of events queues
 #: thousands of requests in httpx's connection pool, whose bookkeeping grows
@@ -152,6 +160,8 @@ class Driver:
         self._now = now
         self._transport = transport or HttpTransport(_CALL_TIMEOUT, max_attempts=1)
         self._tasks: anyio.abc.TaskGroup | None = None
+        #: Makes the model requests (``CallAI``); open while serving.
+        self._ai_client: httpx.AsyncClient | None = None
         #: Performs calls to ``ws(s)://`` runtime URLs: the Connect gateway.
         self.connect: Callable[[CallSDK], Awaitable[OutboundResponse]] | None = None
         self._timers: list[tuple[float, str]] = []
@@ -197,6 +207,11 @@ class Driver:
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
             self._call_slots = anyio.CapacityLimiter(self._max_calls_in_flight)
+            self._ai_client = httpx.AsyncClient(
+                timeout=_CALL_TIMEOUT,
+                follow_redirects=True,
+                max_redirects=_MAX_REDIRECTS,
+            )
             self._timer_changed = anyio.Event()
             self._changed = anyio.Event()
             # Timers of a loaded state were set before the restart.  Armed
@@ -212,6 +227,8 @@ class Driver:
                 self._tasks = None
                 with anyio.CancelScope(shield=True):
                     await self._transport.aclose()
+                    await self._ai_client.aclose()
+                self._ai_client = None
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -308,10 +325,13 @@ class Driver:
         """
         now = self._now()
         calls: list[CallSDK] = []
+        ai_calls: list[CallAI] = []
         emitted: list[tuple[str, Mapping[str, Any]]] = []
         for action in actions:
             if isinstance(action, CallSDK):
                 calls.append(action)
+            elif isinstance(action, CallAI):
+                ai_calls.append(action)
             elif isinstance(action, SetTimer):
                 self._timers_changed = True
                 heapq.heappush(self._timers, (action.at, action.timer_id))
@@ -339,6 +359,8 @@ class Driver:
         self._save(routed=routed, emitted=emitted)
         for call in calls:
             self._start(self._call, call)
+        for ai_call in ai_calls:
+            self._start(self._call_ai, ai_call)
         self._notify()
 
     def _save(
@@ -364,7 +386,9 @@ class Driver:
             changes=None if full else changes,
         )
 
-    def _start(self, fn: Callable[[CallSDK], Any], action: CallSDK) -> None:
+    def _start(
+        self, fn: Callable[[_Call], Coroutine[Any, Any, None]], action: _Call
+    ) -> None:
         if self._tasks is None:
             # Not serving (yet, or any more): the call is dropped, so the run
             # stalls like a call lost in flight, rather than crashing here.
@@ -394,6 +418,33 @@ class Driver:
             return
         self._perform(
             self.executor.call_finished(
+                action.run_id, action.request_id, response, self._now()
+            )
+        )
+
+    async def _call_ai(self, action: CallAI) -> None:
+        """Make a model request; any HTTP status is the executor's to judge."""
+        assert self._ai_client is not None  # open while serving, as tasks are
+        req = action.request
+        try:
+            resp = await self._ai_client.request(
+                req.method, req.url, headers=req.headers, content=req.body
+            )
+        except Exception as err:  # any failure to get a reply is the step's
+            # Like Go's url.Error, without the query (Gemini's key is there).
+            where = urllib.parse.urlsplit(req.url)._replace(query="").geturl()
+            text = f'{req.method.title()} "{where}": {type(err).__name__}: {err}'
+            self._perform(
+                self.executor.ai_failed(
+                    action.run_id, action.request_id, text, self._now()
+                )
+            )
+            return
+        response = OutboundResponse(
+            resp.status_code, resp.headers.multi_items(), resp.content
+        )
+        self._perform(
+            self.executor.ai_finished(
                 action.run_id, action.request_id, response, self._now()
             )
         )

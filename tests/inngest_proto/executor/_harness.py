@@ -138,8 +138,11 @@ class Harness:
                 self.started.append(action)
             elif isinstance(action, RunSkipped):
                 self.skipped.append(action)
-            else:
+            elif isinstance(action, RunFinished):
                 self.finished[action.run_id] = action
+            else:
+                msg = f"unexpected action {action!r}"
+                raise AssertionError(msg)
 
     def _flush_outbox(self) -> None:
         while self.outbox:

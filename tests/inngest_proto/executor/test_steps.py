@@ -320,18 +320,18 @@ def test_run_complete_and_discovery_request_ops() -> None:
 def test_unsupported_ops_fail_the_run_with_a_clear_message() -> None:
     h = Harness()
 
-    @h.client.create_function(fn_id="ai", trigger=TRIGGER)
+    @h.client.create_function(fn_id="gw", trigger=TRIGGER)
     def fn(ctx: inngest.ContextSync) -> str:
         return "unused"
 
-    h.intercept = lambda call: fake_reply(206, [op("aigateway", "g")])  # any case
+    h.intercept = lambda call: fake_reply(206, [op("gateway", "g")])  # any case
     h.serve(fn)
     h.send("t/go")
     h.run()
-    run = h.only_run("ai")
+    run = h.only_run("gw")
     assert run.status is RunStatus.FAILED
     assert run.error is not None
-    assert "AIGateway" in run.error["message"]
+    assert "Gateway" in run.error["message"]
 
 
 def test_a_planned_step_reported_twice_is_called_once() -> None:

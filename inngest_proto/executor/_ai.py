@@ -1,0 +1,236 @@
+"""``AIGateway`` ops: the executor calls the model itself (executor.md §8).
+
+What the Inngest server does with an ``AIGateway`` op (``step.ai.infer``),
+and so what this module does:
+
+* It POSTs ``opts.body`` (JSON) to ``opts.url`` with ``content-type:
+  application/json`` and the ``opts.auth_key`` placed as ``opts.format``
+  asks (``anthropic``: ``x-api-key``; ``gemini``: a ``key`` query
+  parameter; ``bedrock``: ``Authorization`` as is; anything else, OpenAI's
+  ``Authorization: Bearer``), then ``opts.headers`` over those.
+* The request belongs to the SDK call that reported the op: the server makes
+  it while still handling that call's queue item, so it holds the call's
+  concurrency slot, and when it fails (no reply, or a status above 299) with
+  attempts left, the *call* is retried: the SDK runs again, reports the op
+  again, and the request is made again.
+* A 2xx reply is memoized as ``{"data": <the provider's JSON>}``; after the
+  last attempt fails, ``{"error": {"name": "AIGatewayError", "message":
+  "Error making AI request: ...", "data": <reply JSON>, "stack": <reply
+  text>}}``.  Either way a discovery call follows at once.
+
+One deviation: the call's slot is freed when its reply arrives and taken
+again for the request, so a call that waited for that slot may start in
+between (the limit can be passed by one while the request runs).
+
+The executor keeps no new state for this: the request sits in
+``Run.in_flight`` under the call's queue item, with the step id in its
+request id, so a persisted run needs no new fields and a crash simply
+retries the call (which reports the op again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .. import _json
+from .._http import OutboundRequest, OutboundResponse
+from .._opcodes import StepOp
+from ._actions import Action, CallAI
+from ._flow import FlowControl
+from ._reply import MAX_REPLY_BYTES
+from ._runbook import Tick
+from ._state import Job, Run, TimerKind
+
+__all__ = [
+    "AIGateway",
+    "ai_failure_memo",
+    "ai_request",
+    "ai_success_memo",
+]
+
+_PREFIX = "ai-"
+# Request ids are ``ai-<ULID>-<hashed step id>``; a ULID is 26 characters.
+_STEP_AT = len(_PREFIX) + 26 + 1
+#: The server's body for a failure that had none (``handleGeneratorAIGateway``).
+_NO_BODY = b'{"error":"Error making AI request"}'
+_TOO_LARGE = "http response size is greater than the limit"
+
+
+def ai_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
+    """The provider request an ``AIGateway`` op's ``opts`` describe.
+
+    Raises ``ValueError`` for opts the server could not parse either.
+    """
+    if not isinstance(opts, Mapping):
+        msg = "the op has no opts (want url, format, auth_key, headers, body)"
+        raise ValueError(msg)
+    url = opts.get("url")
+    if not isinstance(url, str) or not url:
+        msg = "opts.url must be the provider's URL"
+        raise ValueError(msg)
+    fmt = opts.get("format") or "openai-chat"
+    auth_key = opts.get("auth_key") or ""
+    extra = opts.get("headers") or {}
+    if not isinstance(fmt, str) or not isinstance(auth_key, str):
+        msg = "opts.format and opts.auth_key must be strings"
+        raise ValueError(msg)
+    if not isinstance(extra, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
+    ):
+        msg = "opts.headers must map header names to string values"
+        raise ValueError(msg)
+    headers = {"content-type": "application/json"}
+    if fmt == "gemini":
+        url = _with_query(url, "key", auth_key)
+    elif not auth_key:
+        pass  # "Bearer " alone is no credential, and not a valid header value
+    elif fmt == "bedrock":
+        headers["authorization"] = auth_key
+    elif fmt == "anthropic":
+        headers["x-api-key"] = auth_key
+    else:
+        headers["authorization"] = f"Bearer {auth_key}"
+    # The server's intent is that the op's own headers win over the defaults.
+    for name, value in extra.items():
+        for existing in [h for h in headers if h.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+    body = _json.dumps_compact(opts.get("body"))
+    return OutboundRequest("POST", url, headers, body)
+
+
+def _with_query(url: str, name: str, value: str) -> str:
+    # As Go's url.Values: the pair is added (not replaced) and keys sorted.
+    parts = urllib.parse.urlsplit(url)
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    pairs.append((name, value))
+    pairs.sort(key=lambda pair: pair[0])
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(pairs)))
+
+
+def ai_success_memo(response: OutboundResponse) -> dict[str, Any] | str:
+    """``{"data": <JSON>}`` for a usable reply, else the failure's reason."""
+    if len(response.body) > MAX_REPLY_BYTES:
+        return _TOO_LARGE
+    if response.status > 299 or response.status < 200:
+        return f"unsuccessful status code: {response.status}"
+    try:
+        return {"data": _json.loads(response.body)}
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # The server cannot wrap a body that is not JSON either; it errors.
+        return "the response body is not JSON"
+
+
+def ai_failure_memo(reason: str, body: bytes) -> dict[str, Any]:
+    """The memo after the last attempt failed (``AIGatewayError``)."""
+    body = body[:MAX_REPLY_BYTES] or _NO_BODY
+    text = body.decode("utf-8", "replace")
+    error: dict[str, Any] = {
+        "name": "AIGatewayError",
+        "message": f"Error making AI request: {reason}",
+    }
+    # A body that is not JSON breaks the server's memo; ours has no "data".
+    with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+        error["data"] = _json.loads(body)
+    error["stack"] = text
+    return {"error": error}
+
+
+def _step_of(request_id: str) -> str:
+    return request_id[_STEP_AT:]
+
+
+class AIGateway(FlowControl):
+    """The ``AIGateway`` op and its two inputs (mixed into the executor)."""
+
+    def _in_flight(
+        self, run_id: str, request_id: str, tick: Tick
+    ) -> tuple[Run, Job] | None:
+        raise NotImplementedError  # the executor's: pops the call, frees its slot
+
+    # -- inputs ---------------------------------------------------------------------
+
+    def ai_finished(
+        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+    ) -> list[Action]:
+        """The provider answered the :class:`CallAI` ``request_id`` (any status)."""
+        tick = self._tick(now)
+        memo = ai_success_memo(response)
+        if isinstance(memo, str):
+            self._ai_outcome(run_id, request_id, None, (memo, response.body), tick)
+        else:
+            self._ai_outcome(run_id, request_id, memo, None, tick)
+        return tick.out
+
+    def ai_failed(
+        self, run_id: str, request_id: str, error_text: str, now: float
+    ) -> list[Action]:
+        """The :class:`CallAI` ``request_id`` got no reply (connection, timeout)."""
+        tick = self._tick(now)
+        self._ai_outcome(run_id, request_id, None, (error_text, b""), tick)
+        return tick.out
+
+    # -- transitions ----------------------------------------------------------------
+
+    def _start_ai(self, run: Run, job: Job, op: StepOp, tick: Tick) -> None:
+        """Make the request of an ``AIGateway`` op reported by ``job``'s call."""
+        if op.id in run.steps or self._ai_in_flight(run, op.id):
+            return  # reported again by a discovery while its request runs
+        try:
+            request = ai_request(op.opts)
+        except ValueError as err:
+            self._fail(run, f"invalid AIGateway op {op.id!r}: {err}", tick)
+            return
+        request_id = f"{_PREFIX}{self._mint(tick.now)}-{op.id}"
+        self._touch(run)
+        # The call's queue item, kept to be retried if the request fails.
+        run.in_flight[request_id] = attrs.evolve(job)
+        self._occupied(run)
+        tick.out.append(CallAI(run.run_id, request_id, op.id, request))
+
+    def _ai_in_flight(self, run: Run, step_id: str) -> bool:
+        return any(
+            rid.startswith(_PREFIX) and _step_of(rid) == step_id
+            for rid in run.in_flight
+        )
+
+    def _ai_outcome(
+        self,
+        run_id: str,
+        request_id: str,
+        memo: dict[str, Any] | None,
+        failure: tuple[str, bytes] | None,
+        tick: Tick,
+    ) -> None:
+        if not request_id.startswith(_PREFIX):
+            return  # not a request of ours: ignored like a stale reply
+        found = self._in_flight(run_id, request_id, tick)
+        if found is None:
+            return  # the run ended (e.g. cancelled) meanwhile: discard
+        run, job = found
+        step_id = _step_of(request_id)
+        if failure is not None:
+            if job.attempt + 1 < self._max_attempts(run):
+                self._retry_call(run, job, tick)
+                return
+            memo = ai_failure_memo(*failure)
+        self._complete_step(run, step_id, memo, "discover", tick)
+
+    def _retry_call(self, run: Run, job: Job, tick: Tick) -> None:
+        """Retry the call that reported the op, once even if several ops fail."""
+        for timer_id in run.timer_ids:
+            timer = self.state.timers.get(timer_id)
+            if (
+                timer is not None
+                and timer.kind is TimerKind.RETRY
+                and timer.job is not None
+                and timer.job.job_id == job.job_id
+                and timer.job.attempt == job.attempt + 1
+            ):
+                return
+        self._retry(run, job, None, tick)
