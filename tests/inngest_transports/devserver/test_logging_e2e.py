@@ -1,0 +1,66 @@
+"""End to end: replay-safe logging over HTTP on the dev server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import inngest_proto as inngest
+
+from ._harness import harness
+
+pytestmark = pytest.mark.anyio
+
+STEPS = 5
+#: The harness gives the client this logger; ctx.logger wraps it.
+LOGGER = "tests.devserver"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def records() -> Iterator[_Records]:
+    handler = _Records()
+    logger = logging.getLogger(LOGGER)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _five_steps(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="five", trigger=inngest.TriggerEvent(event="t/five"))
+    async def five(ctx: inngest.Context) -> int:
+        total = 0
+        for i in range(STEPS):
+            ctx.logger.info("before step %d", i)
+            total += await ctx.step.run(f"step-{i}", lambda i=i: i)
+        ctx.logger.info("done")
+        return total
+
+    return [five]
+
+
+async def test_five_steps_that_log_once_each_emit_five_lines(records: _Records) -> None:
+    async with harness(_five_steps) as h:
+        run = await h.finished_run(await h.send("t/five"))
+    assert run["status"] == "Completed"
+    assert run["output"] == sum(range(STEPS))
+    # What the function logged (the server logs through the same logger).
+    mine = [r for r in records.records if hasattr(r, "inngest_run_id")]
+    # Six requests in all (one per step, then the return); each line once.
+    lines = [r.getMessage() for r in mine]
+    assert lines == [f"before step {i}" for i in range(STEPS)] + ["done"]
+    assert {r.inngest_run_id for r in mine} == {run["run_id"]}
