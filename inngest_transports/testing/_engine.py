@@ -1,15 +1,4 @@
-"""Test Inngest functions in process, on a virtual clock.
-
-:class:`TestEngine` runs a client's functions with the executor core of the
-embedded dev server, without HTTP and without waiting: every call the
-executor makes is answered by a real :class:`inngest_proto.CommHandler` in
-the same thread, and time moves only when the test moves it, so a function
-that sleeps for a week finishes in milliseconds::
-
-    engine = TestEngine(client, [my_function])
-    (event_id,) = engine.send("shop/order.placed", data={"id": 1})
-    engine.run()  # jump from timer to timer until nothing is left
-    assert engine.output(event_id) == {"ok": True}
+"""The engine: a client's functions on the executor core and a virtual clock.
 
 Sync functions run inline; async ones run on an event loop of their own per
 call (``anyio.run``, on asyncio or trio), so call the engine from sync test

@@ -1,0 +1,21 @@
+"""Test Inngest functions in process, on a virtual clock.
+
+:class:`TestEngine` runs a client's functions with the executor core of the
+embedded dev server, without HTTP and without waiting: every call the
+executor makes is answered by a real :class:`inngest_proto.CommHandler` in
+the same thread, and time moves only when the test moves it, so a function
+that sleeps for a week finishes in milliseconds::
+
+    engine = TestEngine(client, [my_function])
+    (event_id,) = engine.send("shop/order.placed", data={"id": 1})
+    engine.run()  # jump from timer to timer until nothing is left
+    assert engine.output(event_id) == {"ok": True}
+
+See ``docs/testing.rst`` for stubs, transcripts and the pytest plugin.
+"""
+
+from __future__ import annotations
+
+from ._engine import DEFAULT_START, TestEngine, TestEngineError
+
+__all__ = ["DEFAULT_START", "TestEngine", "TestEngineError"]
