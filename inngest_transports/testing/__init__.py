@@ -17,5 +17,6 @@ See ``docs/testing.rst`` for stubs, transcripts and the pytest plugin.
 from __future__ import annotations
 
 from ._engine import DEFAULT_START, TestEngine, TestEngineError
+from ._stubs import Exchange, Timeout
 
-__all__ = ["DEFAULT_START", "TestEngine", "TestEngineError"]
+__all__ = ["DEFAULT_START", "Exchange", "TestEngine", "TestEngineError", "Timeout"]

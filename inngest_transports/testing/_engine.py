@@ -45,6 +45,8 @@ from inngest_transports.expressions import (
     wait_matcher,
 )
 
+from ._stubs import Exchange, Stubs, event_wire
+
 __all__ = ["DEFAULT_START", "TestEngine", "TestEngineError"]
 
 #: Where the virtual clock starts unless told: 2026-01-01T00:00:00Z.
@@ -137,6 +139,8 @@ class TestEngine:
         backend: str = "asyncio",
         max_calls: int = 10_000,
         ai_provider: Callable[[OutboundRequest], OutboundResponse] | None = None,
+        step_stubs: Mapping[str, Any] | None = None,
+        invoke_stubs: Mapping[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.now = start.timestamp() if isinstance(start, datetime.datetime) else start
@@ -144,8 +148,9 @@ class TestEngine:
             client=client, functions=list(functions), framework="testing"
         )
         settings = client.settings
+        self._signing_key = settings.signing_key if settings.is_cloud else None
         self.executor = Executor(
-            signing_key=settings.signing_key if settings.is_cloud else None,
+            signing_key=self._signing_key,
             trigger_matcher=trigger_matcher,
             wait_matcher=wait_matcher,
             key_evaluator=evaluate_key,
@@ -169,6 +174,9 @@ class TestEngine:
         self.actions: list[Action] = []
         #: Runs an event did not start, with why (rate limit, idempotency, ...).
         self.skipped: list[RunSkipped] = []
+        #: Every call made to the SDK, in order (see :meth:`exchanges_of`).
+        self.exchanges: list[Exchange] = []
+        self._stubs = Stubs(client, step_stubs, invoke_stubs)
         configs = [config for fn in functions for config in fn.get_configs(_APP_URL)]
         self._apply(self.executor.register_app(_APP_URL, configs, self.now))
 
@@ -197,7 +205,7 @@ class TestEngine:
             events = list(event)
         ids = []
         for one in events:
-            wire = _event_wire(one) if isinstance(one, inngest.Event) else dict(one)
+            wire = event_wire(one) if isinstance(one, inngest.Event) else dict(one)
             self._received += 1
             if not wire.get("id"):
                 wire["id"] = f"test-event-{self._received:06d}"
@@ -308,6 +316,32 @@ class TestEngine:
             raise TestEngineError(msg)
         return run.output
 
+    # -- stubs and records ----------------------------------------------------------
+
+    def stub_step(self, step_id: str, value: Any) -> None:
+        """From now on, step ``step_id`` never runs and returns ``value``.
+
+        Any step kind.  ``None`` or :data:`Timeout` is a ``wait_for_event``
+        that timed out (or a finished sleep); an exception instance makes the
+        step fail with it (the function sees a ``StepError``); other values
+        are its output (typed values are serialized as the step's would be).
+        ``"id:1"`` names the second step called ``"id"``.
+        """
+        self._stubs.steps[step_id] = value
+
+    def stub_invoke(self, function_id: str, value: Any) -> None:
+        """``step.invoke`` of ``function_id`` returns ``value`` without a run.
+
+        ``function_id`` is the function's id, with or without this app's id;
+        ``value`` may be a callable taking the invoke's data, or an exception
+        instance to make the invoke fail.
+        """
+        self._stubs.invokes[function_id] = value
+
+    def exchanges_of(self, run_id: str) -> list[Exchange]:
+        """Every call made for ``run_id``, in order: request and response."""
+        return [x for x in self.exchanges if x.run_id == run_id]
+
     # -- internals ------------------------------------------------------------------
 
     @contextmanager
@@ -352,12 +386,11 @@ class TestEngine:
 
     def _perform(self, call: CallSDK) -> None:
         req = call.request
+        headers = dict(req.headers)
+        body = self._stubs.inject(req.body, headers, self._signing_key, self.now)
+        query = query_from_url(req.url)
         incoming = IncomingRequest(
-            method=req.method,
-            url=req.url,
-            headers=req.headers,
-            body=req.body,
-            query=query_from_url(req.url),
+            method=req.method, url=req.url, headers=headers, body=body, query=query
         )
         resp = self.handler.handle_sync(
             incoming,
@@ -366,7 +399,21 @@ class TestEngine:
         )
         # The Event API got what the call sent before its reply arrived.
         self._flush_outbox()
-        reply = OutboundResponse(resp.status, resp.headers, resp.body)
+        self.exchanges.append(
+            Exchange(
+                run_id=call.run_id,
+                function_id=query.get("fnId", ""),
+                target=None
+                if query.get("stepId") in (None, "step")
+                else query["stepId"],
+                now=self.now,
+                request=json.loads(body),
+                status=resp.status,
+                response=_parsed(resp.body),
+            )
+        )
+        answered = self._stubs.answer_invokes(resp.status, resp.body)
+        reply = OutboundResponse(resp.status, resp.headers, answered)
         self._apply(
             self.executor.call_finished(call.run_id, call.request_id, reply, self.now)
         )
@@ -405,14 +452,8 @@ class TestEngine:
         return True
 
 
-def _event_wire(event: inngest.Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": event.name, "data": dict(event.data)}
-    if event.id:
-        out["id"] = event.id
-    if event.ts:
-        out["ts"] = event.ts
-    if event.user is not None:
-        out["user"] = dict(event.user)
-    if event.v is not None:
-        out["v"] = event.v
-    return out
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
