@@ -18,5 +18,15 @@ from __future__ import annotations
 
 from ._engine import DEFAULT_START, TestEngine, TestEngineError
 from ._stubs import Exchange, Timeout
+from ._trigger import Result, Status, trigger
 
-__all__ = ["DEFAULT_START", "Exchange", "TestEngine", "TestEngineError", "Timeout"]
+__all__ = [
+    "DEFAULT_START",
+    "Exchange",
+    "Result",
+    "Status",
+    "TestEngine",
+    "TestEngineError",
+    "Timeout",
+    "trigger",
+]

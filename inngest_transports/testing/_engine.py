@@ -270,6 +270,21 @@ class TestEngine:
         msg = f"timers still set after {max_timers} fired: give run() a max_time"
         raise TestEngineError(msg)
 
+    def run_until_done(self, event_id: str, *, max_timers: int = 10_000) -> None:
+        """Like :meth:`run`, but stop once every run ``event_id`` started ended.
+
+        Safe with cron functions: their timers fire only while the runs are
+        still going.
+        """
+        self.run_until_idle()
+        for _ in range(max_timers):
+            if all(run.ended_at is not None for run in self.runs_of(event_id)):
+                return
+            if not self._fire_next(until=None):
+                return
+        msg = f"the runs of {event_id} did not end after {max_timers} timers fired"
+        raise TestEngineError(msg)
+
     @property
     def next_timer_at(self) -> float | None:
         """When the earliest pending timer fires (``None`` when none is set)."""
