@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from ._checkpointing import Checkpointing
 from ._client import Inngest
 from ._comm import CommHandler
 from ._context import Context, ContextSync
@@ -91,6 +92,7 @@ __all__ = [
     "JSON",
     "Batch",
     "Cancel",
+    "Checkpointing",
     "CommHandler",
     "Concurrency",
     "Context",

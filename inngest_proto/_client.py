@@ -35,6 +35,7 @@ from ._options import (
     TriggerCron,
     TriggerEvent,
 )
+from ._checkpointing import Checkpointing, checkpointing_option
 from ._serializer import Serializer, default_serializer
 from ._settings import Settings, resolve_settings
 from ._transport import (
@@ -81,6 +82,7 @@ class Inngest:
         signing_key_fallback: str | None = None,
         transport: Transport | None = None,
         environ: Mapping[str, str] | None = None,
+        checkpointing: bool | Checkpointing = False,
     ) -> None:
         if not isinstance(app_id, str) or not app_id.strip():
             msg = "Inngest(app_id=...) must be a non-empty string naming your app"
@@ -118,6 +120,11 @@ class Inngest:
         )
         self.request_timeout = request_timeout
         self.serializer: Serializer = _checked_serializer(serializer)
+        try:
+            #: Run consecutive steps in one call (``None``: off, the default).
+            self.checkpointing = checkpointing_option(checkpointing)
+        except TypeError as err:
+            raise LocalProtocolError(str(err)) from None
         self._transport = transport
         self.settings: Settings = resolve_settings(
             os.environ if environ is None else environ,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -41,6 +41,9 @@ from ._opcodes import (
     unwrap_memo,
 )
 from ._step_ids import StepIdCounter, StepIdentity
+
+if TYPE_CHECKING:
+    from ._checkpointing import Checkpointer
 
 __all__ = [
     "Execution",
@@ -134,6 +137,7 @@ class Execution:
         "_new_code_signalled",
         "_used_memos",
         "attempt",
+        "checkpointer",
         "disable_immediate_execution",
         "max_attempts",
         "now",
@@ -162,6 +166,8 @@ class Execution:
         self.replaying = bool(self._memos)
         #: The user id of the step whose handler is running, if any.
         self.step_id: str | None = None
+        #: Set when this call may run several steps (``Checkpointer``).
+        self.checkpointer: Checkpointer | None = None
         self.target = target
         self.now = now
         self.attempt = request.ctx.attempt
@@ -268,8 +274,11 @@ class Execution:
             self._in_step = False
             self.step_id = None
 
+    def ran_op(self, ident: StepIdentity, output: Any) -> StepOp:
+        return self._op(ident, Opcode.STEP_RUN, data=output)
+
     def step_ran(self, ident: StepIdentity, output: Any) -> ReportInterrupt:
-        return ReportInterrupt([self._op(ident, Opcode.STEP_RUN, data=output)])
+        return ReportInterrupt([self.ran_op(ident, output)])
 
     @property
     def is_last_attempt(self) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._call_request import CallRequest
+from ._checkpointing import Checkpointer
 from ._context import Context, ContextSync
 from ._engine import (
     INTERRUPTS,
@@ -232,39 +233,59 @@ async def run_handler(
     if mw:
         memos = StepMemos.from_raw(memos)
     exe = Execution(request, target=target, now=now, memos=memos)
+    exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context(request, exe, client, mw, run)
     with logging_run(run):
+        outcome = await _drive(function, handler, ctx, exe, client, mw, memos, now)
+        if exe.checkpointer is not None:
+            # Saved before the call is answered: the answer's next call
+            # must find every step this one ran.
+            outcome = await exe.checkpointer.finish(outcome)
+    return outcome
+
+
+async def _drive(  # noqa: PLR0917 - the call's whole state
+    function: Function[Any],
+    handler: Callable[..., Any],
+    ctx: Context,
+    exe: Execution,
+    client: Inngest,
+    mw: MiddlewareManager,
+    memos: Mapping[str, Any],
+    now: datetime.datetime,
+) -> Outcome:
+    """Run the handler once (replaying memos) and say how the call ends."""
+    if mw:
+        await mw.call("transform_input", ctx, function, memos)
+        await mw.call("before_memoization")
+        if not memos and exe.reached_new_code():
+            await mw.call("after_memoization")
+            await mw.call("before_execution")
+    try:
+        output = await handler(ctx)
+        # In the try: an output that cannot be serialized fails the attempt.
+        output = to_wire(
+            client.serializer,
+            output,
+            function.output_type_of(handler),
+            f'function "{function.id}"',
+        )
+    except INTERRUPTS as interrupt:
+        return interrupted_outcome(interrupt)
+    except Exception as err:
         if mw:
-            await mw.call("transform_input", ctx, function, memos)
-            await mw.call("before_memoization")
-            if not memos and exe.reached_new_code():
-                await mw.call("after_memoization")
-                await mw.call("before_execution")
-        try:
-            output = await handler(ctx)
-            # In the try: an output that cannot be serialized fails the attempt.
-            output = to_wire(
-                client.serializer,
-                output,
-                function.output_type_of(handler),
-                f'function "{function.id}"',
-            )
-        except INTERRUPTS as interrupt:
-            return interrupted_outcome(interrupt)
-        except Exception as err:
-            if mw:
-                # Before failure_outcome, which drops the traceback.
-                await mw.call("after_execution")
-                failed = TransformOutputResult(error=err, output=None)
-                await mw.call("transform_output", failed)
-            return failure_outcome(err, now=now)
-        if mw:
+            # Before failure_outcome, which drops the traceback.
             await mw.call("after_execution")
-            result = TransformOutputResult(error=None, output=output)
-            await mw.call("transform_output", result)
-            output = result.output
-        return FunctionReturned(output)
+            failed = TransformOutputResult(error=err, output=None)
+            await mw.call("transform_output", failed)
+        return failure_outcome(err, now=now)
+    if mw:
+        await mw.call("after_execution")
+        result = TransformOutputResult(error=None, output=output)
+        await mw.call("transform_output", result)
+        output = result.output
+    return FunctionReturned(output)
 
 
 def run_handler_sync(
@@ -291,36 +312,56 @@ def run_handler_sync(
     if mw:
         memos = StepMemos.from_raw(memos)
     exe = Execution(request, target=target, now=now, memos=memos)
+    exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context_sync(request, exe, client, mw, run)
     with logging_run(run):
+        outcome = _drive_sync(function, handler, ctx, exe, client, mw, memos, now)
+        if exe.checkpointer is not None:
+            # Saved before the call is answered: the answer's next call
+            # must find every step this one ran.
+            outcome = exe.checkpointer.finish_sync(outcome)
+    return outcome
+
+
+def _drive_sync(  # noqa: PLR0917 - the call's whole state
+    function: Function[Any],
+    handler: Callable[..., Any],
+    ctx: ContextSync,
+    exe: Execution,
+    client: Inngest,
+    mw: MiddlewareManager,
+    memos: Mapping[str, Any],
+    now: datetime.datetime,
+) -> Outcome:
+    """Run the handler once (replaying memos) and say how the call ends."""
+    if mw:
+        mw.call_sync("transform_input", ctx, function, memos)
+        mw.call_sync("before_memoization")
+        if not memos and exe.reached_new_code():
+            mw.call_sync("after_memoization")
+            mw.call_sync("before_execution")
+    try:
+        output = handler(ctx)
+        # In the try: an output that cannot be serialized fails the attempt.
+        output = to_wire(
+            client.serializer,
+            output,
+            function.output_type_of(handler),
+            f'function "{function.id}"',
+        )
+    except INTERRUPTS as interrupt:
+        return interrupted_outcome(interrupt)
+    except Exception as err:
         if mw:
-            mw.call_sync("transform_input", ctx, function, memos)
-            mw.call_sync("before_memoization")
-            if not memos and exe.reached_new_code():
-                mw.call_sync("after_memoization")
-                mw.call_sync("before_execution")
-        try:
-            output = handler(ctx)
-            # In the try: an output that cannot be serialized fails the attempt.
-            output = to_wire(
-                client.serializer,
-                output,
-                function.output_type_of(handler),
-                f'function "{function.id}"',
-            )
-        except INTERRUPTS as interrupt:
-            return interrupted_outcome(interrupt)
-        except Exception as err:
-            if mw:
-                # Before failure_outcome, which drops the traceback.
-                mw.call_sync("after_execution")
-                failed = TransformOutputResult(error=err, output=None)
-                mw.call_sync("transform_output", failed)
-            return failure_outcome(err, now=now)
-        if mw:
+            # Before failure_outcome, which drops the traceback.
             mw.call_sync("after_execution")
-            result = TransformOutputResult(error=None, output=output)
-            mw.call_sync("transform_output", result)
-            output = result.output
-        return FunctionReturned(output)
+            failed = TransformOutputResult(error=err, output=None)
+            mw.call_sync("transform_output", failed)
+        return failure_outcome(err, now=now)
+    if mw:
+        mw.call_sync("after_execution")
+        result = TransformOutputResult(error=None, output=output)
+        mw.call_sync("transform_output", result)
+        output = result.output
+    return FunctionReturned(output)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -28,6 +28,10 @@ from ._json import dumps_compact, loads
 from ._settings import Settings, join_api_url
 from ._signing import hash_signing_key
 from ._version import REQUEST_VERSION, SDK_IDENTITY
+
+if TYPE_CHECKING:
+    from ._call_request import CallContext
+    from ._opcodes import StepOp
 
 __all__ = [
     "EVENT_ID_SEED_ENTROPY_BYTES",
@@ -358,5 +362,37 @@ def build_register_request(
         url=join_api_url(settings.api_origin, path),
         headers=headers,
         body=payload_body,
+        fallback_headers=fallback,
+    )
+
+
+def build_checkpoint_request(
+    settings: Settings, ctx: CallContext, ops: Sequence[StepOp]
+) -> OutboundRequest:
+    """``POST {api origin}/v1/checkpoint/{run_id}/async``: steps a call ran.
+
+    The body names the run, the function (its UUID, ``ctx.fn_id``) and the
+    queue item whose attempts the server resets (executor.md §9).
+    """
+    if not ctx.run_id:
+        msg = "a checkpoint needs the call's run_id"
+        raise ValueError(msg)
+    body: dict[str, Any] = {
+        "run_id": ctx.run_id,
+        "fn_id": ctx.fn_id or "",
+        "qi_id": ctx.qi_id or "",
+        "steps": [unstructure(op) for op in ops],
+    }
+    if ctx.request_id:
+        body["request_id"] = ctx.request_id
+    if ctx.generation_id:
+        body["generation_id"] = ctx.generation_id
+    headers, fallback = _authed(base_headers(settings), settings)
+    quoted = urllib.parse.quote(ctx.run_id, safe="")
+    return OutboundRequest(
+        method="POST",
+        url=join_api_url(settings.api_origin, f"/v1/checkpoint/{quoted}/async"),
+        headers=headers,
+        body=dumps_compact(body),
         fallback_headers=fallback,
     )

@@ -18,17 +18,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
 import inngest_proto as inngest
 from inngest_proto._comm import query_from_url
+from inngest_proto._converter import unstructure
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
     CallAI,
     CallSDK,
     CancelTimer,
+    Checkpoint,
+    CheckpointRejected,
     EmitEvent,
     Executor,
     Run,
@@ -37,6 +41,7 @@ from inngest_proto.executor import (
     RunStarted,
     RunStatus,
     SetTimer,
+    parse_checkpoint,
 )
 from inngest_transports.expressions import (
     evaluate_key,
@@ -75,9 +80,26 @@ class _EventFeed:
     def _answer(self, req: OutboundRequest) -> OutboundResponse:
         if req.method == "GET":
             return self._run_data(req)
+        path = urlsplit(req.url).path
+        if path.startswith("/v1/checkpoint/") and path.endswith("/async"):
+            return self._checkpoint(path.split("/")[3], req.body)
         ids = [self._engine._accept_sent(event) for event in json.loads(req.body)]
         body = json.dumps({"ids": ids, "status": 200}).encode()
         return OutboundResponse(200, {"content-type": "application/json"}, body)
+
+    def _checkpoint(self, run_id: str, body: bytes) -> OutboundResponse:
+        """``POST /v1/checkpoint/{id}/async``: steps a call ran and goes on from."""
+        engine = self._engine
+        try:
+            checkpoint = parse_checkpoint(body, run_id)
+            engine._apply(engine.executor.checkpoint(checkpoint, engine.now))
+        except CheckpointRejected as err:
+            text = json.dumps({"error": str(err)}).encode()
+            return OutboundResponse(
+                err.status, {"content-type": "application/json"}, text
+            )
+        engine.checkpoints.append(checkpoint)
+        return OutboundResponse(200, {}, b"")
 
     def _run_data(self, req: OutboundRequest) -> OutboundResponse:
         """``/v0/runs/{id}/batch|actions``, read by an SDK told ``use_api``."""
@@ -176,6 +198,8 @@ class TestEngine:
         self.skipped: list[RunSkipped] = []
         #: Every call made to the SDK, in order (see :meth:`exchanges_of`).
         self.exchanges: list[Exchange] = []
+        #: Checkpoints the functions saved (``Inngest(checkpointing=...)``).
+        self.checkpoints: list[Checkpoint] = []
         self._stubs = Stubs(client, step_stubs, invoke_stubs)
         configs = [config for fn in functions for config in fn.get_configs(_APP_URL)]
         self._apply(self.executor.register_app(_APP_URL, configs, self.now))
@@ -407,10 +431,16 @@ class TestEngine:
         incoming = IncomingRequest(
             method=req.method, url=req.url, headers=headers, body=body, query=query
         )
+        saved_before = len(self.checkpoints)
         resp = self.handler.handle_sync(
             incoming,
             now=self.now,
             run_async=partial(anyio.run, backend=self._backend),
+        )
+        checkpointed = tuple(
+            unstructure(op)
+            for checkpoint in self.checkpoints[saved_before:]
+            for op in checkpoint.ops
         )
         # The Event API got what the call sent before its reply arrived.
         self._flush_outbox()
@@ -425,6 +455,7 @@ class TestEngine:
                 request=json.loads(body),
                 status=resp.status,
                 response=_parsed(resp.body),
+                checkpointed=checkpointed,
             )
         )
         answered = self._stubs.answer_invokes(resp.status, resp.body)

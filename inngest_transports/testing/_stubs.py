@@ -48,7 +48,8 @@ class Exchange:
     """One call the engine made to the SDK: what it sent and what came back.
 
     ``request`` is the call request as the SDK received it (stubs included);
-    ``response`` the parsed JSON answer (or its text when it was not JSON).
+    ``response`` the parsed JSON answer (or its text when it was not JSON);
+    ``checkpointed`` the steps it saved with the checkpoint API, if any.
     """
 
     run_id: str
@@ -58,6 +59,9 @@ class Exchange:
     request: dict[str, Any]
     status: int
     response: Any
+    #: Steps the call ran and saved through the checkpoint API before it
+    #: answered (ops as reported), with ``Inngest(checkpointing=...)``.
+    checkpointed: tuple[dict[str, Any], ...] = ()
 
 
 class Stubs:
