@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+#: ``pytester`` runs the testing toolkit's pytest plugin in a subprocess.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:

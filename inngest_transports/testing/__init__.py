@@ -18,15 +18,37 @@ from __future__ import annotations
 
 from ._engine import DEFAULT_START, TestEngine, TestEngineError
 from ._stubs import Exchange, Timeout
+from ._transcripts import (
+    TRANSCRIPT_VERSION,
+    DeterminismError,
+    Mismatch,
+    RecordedCall,
+    Transcript,
+    TranscriptError,
+    assert_deterministic,
+    check_transcript,
+    diff,
+    record,
+)
 from ._trigger import Result, Status, trigger
 
 __all__ = [
     "DEFAULT_START",
+    "TRANSCRIPT_VERSION",
+    "DeterminismError",
     "Exchange",
+    "Mismatch",
+    "RecordedCall",
     "Result",
     "Status",
     "TestEngine",
     "TestEngineError",
     "Timeout",
+    "Transcript",
+    "TranscriptError",
+    "assert_deterministic",
+    "check_transcript",
+    "diff",
+    "record",
     "trigger",
 ]
