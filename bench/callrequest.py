@@ -1,0 +1,296 @@
+"""Benchmark of call requests: our SDK and the official one side by side.
+
+::
+
+    python -m bench.callrequest [--quick] [--part inprocess|http|cold]
+                               [--repeats N] [--json PATH]
+
+**The requests.** One sync function does K sequential ``step.run`` calls
+(K = 1, 10, 100, 1000), each returning about 200 B or 10 KB of JSON, and
+returns ``{"steps": K, "bad": 0, "last": <step K-1's output>}``.  Every call
+request carries all K memos, so each SDK replays K steps and the function
+returns (status 200): the replay of K memos is what grows with the run, and
+it is the same request every time, so it can be repeated.  The bodies are
+canonical JSON as the Inngest server sends them, built deterministically;
+each measuring process reports their SHA-256 and the bench checks that both
+SDKs got the same bytes.  (K=1000 at 10 KB is a 10 MB body: above the ~4 MiB
+beyond which a real server switches to ``use_api``, kept as a stress case.)
+Dev mode sends no signature; cloud mode signs each request with the signing
+key both SDKs are given (production mode), re-signed before every timed
+run so the timestamp is always within our 5 minute window.
+
+**In process.** Ours: ``CommHandler.handle_sync(IncomingRequest(...))``.
+Official (``inngest==0.5.19``): ``CommHandler.post_sync(CommRequest(...))``
+plus the ``json.dumps`` of its ``CommResponse.body`` that its framework
+glue does.  **Floor**: ``json.loads`` of the request, HMAC-SHA256 of the body
+(cloud), SHA-1 of each of the K step ids and ``json.dumps`` of the response:
+the work no SDK can skip (the function's own loop is not in it).  Each
+(SDK, case) runs in a fresh process; its peak RSS includes the request
+body and the harness, which imports ``bench.flow`` and so our SDK, anyio
+and httpx in every process: the floor column is that baseline.  The first answer is
+checked in full (status and output), then timed runs of M calls each
+(M sized to ~``target`` seconds) give the time per call; every timed call's
+status and the last answer are checked too.  Reported: median and min-max
+over the repetitions.
+
+**Over HTTP.** Each SDK's FastAPI glue on uvicorn (h11, no uvloop) on
+127.0.0.1, one process per server; a raw asyncio keep-alive client in this
+process at concurrency 1 and 16, K=1 (200 B), dev and cloud mode.  Every
+answer is compared with the first one, which is checked in full.
+
+**Cold start.** A fresh interpreter per SDK and run
+(:mod:`bench._callrequest_cold`): import, build client, function and
+handler (or FastAPI app), answer one call request; and which top-level
+modules that imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench._callrequest_cases import (
+    MODES,
+    SIZES,
+    Case,
+    make_handler,
+    peak_rss_of,
+    request_body,
+)
+from bench._callrequest_http import ROOT, measure_http
+from bench._callrequest_report import render
+from bench.flow import in_fresh_process, peak_rss_mib, report
+
+KS = (1, 10, 100, 1000)
+PARTS = ("inprocess", "http", "cold")
+COLD_VARIANTS = ("handler", "fastapi")
+MAX_CALLS_PER_RUN = 5000
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of the repetitions."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+# -- in process --------------------------------------------------------------------
+
+
+def measure_inprocess(  # noqa: PLR0917 - in_fresh_process passes positionals
+    sdk: str, k: int, size: str, mode: str, target_s: float, repeats: int
+) -> dict[str, Any]:
+    """Time ``sdk`` (``ours``, ``official`` or ``floor``) on one case."""
+    import hashlib  # noqa: PLC0415
+
+    from bench._callrequest_cases import (  # noqa: PLC0415
+        answer_problem,
+        headers_for,
+    )
+
+    case = Case(k, size, mode)
+    body = request_body(case)
+    handle = make_handler(sdk, case)
+    answer = handle(body, headers_for(case, body))
+    problem = answer_problem(case, answer)
+    if problem is not None:
+        msg = f"{sdk}, {case.label}: {problem}"
+        raise AssertionError(msg)
+    started = time.perf_counter()
+    handle(body, headers_for(case, body))
+    once = time.perf_counter() - started
+    calls = max(1, min(MAX_CALLS_PER_RUN, round(target_s / max(once, 1e-9))))
+    per_call: list[float] = []
+    for _ in range(repeats):
+        headers = headers_for(case, body)  # signed now: inside the window
+        statuses = set()
+        started = time.perf_counter()
+        for _ in range(calls):
+            answer = handle(body, headers)
+            statuses.add(answer[0])
+        per_call.append((time.perf_counter() - started) / calls)
+        problem = answer_problem(case, answer)
+        if statuses != {200} or problem is not None:
+            msg = f"{sdk}, {case.label}: statuses {statuses} while timed; {problem}"
+            raise AssertionError(msg)
+    return {
+        "sdk": sdk,
+        "k": k,
+        "size": size,
+        "mode": mode,
+        "body_bytes": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "calls_per_run": calls,
+        "us_per_call": spread([t * 1e6 for t in per_call]),
+        # VmHWM where there is one: a spawned child's ru_maxrss starts at its
+        # parent's peak (fork, then exec).
+        "peak_rss_mib": round(peak_rss_of(os.getpid()) or peak_rss_mib(), 1),
+    }
+
+
+def run_inprocess(
+    sdks: Sequence[str],
+    cases: Sequence[Case],
+    target_s: float,
+    repeats: int,
+    *,
+    fresh: bool = True,
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for case in cases:
+        got = {}
+        for sdk in sdks:
+            args = (sdk, case.k, case.size, case.mode, target_s, repeats)
+            got[sdk] = (
+                in_fresh_process(measure_inprocess, *args)
+                if fresh
+                else measure_inprocess(*args)
+            )
+        if len({r["body_sha256"] for r in got.values()}) != 1:
+            msg = f"{case.label}: the SDKs were not given the same bytes"
+            raise AssertionError(msg)
+        results.extend(got.values())
+    return results
+
+
+# -- cold start --------------------------------------------------------------------
+
+
+def cold_once(sdk: str, variant: str) -> dict[str, Any]:
+    """One cold start in a fresh interpreter (timed from outside too)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "bench._callrequest_cold", sdk, variant],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.wait()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        msg = f"cold start of {sdk} ({variant}) failed with {proc.returncode}"
+        raise RuntimeError(msg)
+    result: dict[str, Any] = json.loads(out)
+    result["process_s"] = wall
+    return result
+
+
+def run_cold(sdks: Sequence[str], repeats: int) -> list[dict[str, Any]]:
+    results = []
+    for variant in COLD_VARIANTS:
+        for sdk in sdks:
+            runs = [cold_once(sdk, variant) for _ in range(repeats)]
+            last = runs[-1]
+            results.append(
+                {
+                    "sdk": sdk,
+                    "variant": variant,
+                    "ms": spread([r["seconds"] * 1e3 for r in runs]),
+                    "process_ms": spread([r["process_s"] * 1e3 for r in runs]),
+                    "peak_rss_mib": max(r["peak_rss_mib"] or 0.0 for r in runs),
+                    "modules_new": last["modules_new"],
+                    "third_party": last["third_party"],
+                    "notable": last["notable"],
+                }
+            )
+    return results
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    sdks = ["ours", "official"]
+    notes = []
+    if importlib.util.find_spec("inngest") is None:
+        sdks.remove("official")
+        notes.append("official SDK not installed (pip install inngest==0.5.19)")
+    cases = [Case(k, size, mode) for mode in MODES for size in SIZES for k in args.k]
+    summary: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "args": {
+            "quick": args.quick,
+            "repeats": args.repeats,
+            "target_s": args.target,
+            "http_requests": args.requests,
+            "k": list(args.k),
+        },
+        "notes": notes,
+    }
+    if "inprocess" in args.part:
+        summary["inprocess"] = run_inprocess(
+            [*sdks, "floor"], cases, args.target, args.repeats
+        )
+    if "http" in args.part:
+        summary["http"] = [
+            row
+            for mode in MODES
+            for sdk in sdks
+            for row in measure_http(
+                sdk, Case(1, "200B", mode), [1, 16], args.requests, args.http_repeats
+            )
+        ]
+    if "cold" in args.part:
+        summary["cold"] = run_cold(sdks, args.cold_repeats)
+    return summary
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.callrequest", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a fast look: K=1 and 100, fewer and shorter repetitions",
+    )
+    parser.add_argument(
+        "--part",
+        choices=PARTS,
+        action="append",
+        help="what to measure; repeatable; default all",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed runs per in-process case"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    args.part = args.part or list(PARTS)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.quick:
+        args.k, args.target, args.repeats = (1, 100), 0.03, min(args.repeats, 3)
+        args.requests, args.http_repeats, args.cold_repeats = 300, 1, 1
+    else:
+        args.k, args.target = KS, 0.25
+        args.requests, args.http_repeats, args.cold_repeats = 3000, 3, 5
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    summary = run_all(args)
+    report(summary, render(summary), args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Smoke test of bench.callrequest: right answers from both SDKs, a report.
+
+Fast and in process only: K=1 and 10, a few short runs, no timing asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+#: The official SDK's pydantic models use v1-style ``class Config``; pydantic
+#: warns when each of its modules is first imported, which our
+#: ``filterwarnings = error`` would make fatal: import them all here, quietly.
+with warnings.catch_warnings():
+    warnings.filterwarnings(
+        "ignore", "Support for class-based `config`", DeprecationWarning
+    )
+    # The official SDK is what the bench compares to: skip without it.
+    pytest.importorskip("inngest")
+    import inngest._internal.comm_lib
+    import inngest._internal.server_lib  # noqa: F401 - imported for the filter
+
+from bench import _callrequest_cases as cases
+from bench import callrequest
+from bench._callrequest_cases import (
+    MODES,
+    SIZES,
+    Case,
+    answer_problem,
+    expected_output,
+    headers_for,
+    make_handler,
+    request_body,
+)
+from bench._callrequest_report import render
+
+
+@pytest.fixture(autouse=True)
+def _close_official_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every official client the bench builds.
+
+    inngest 0.5.19 has no ``close()``: its keep-alive ``httpx.Client``, left to
+    the garbage collector, raises a ResourceWarning (an error here).
+    """
+    made: list[Any] = []
+    build = cases.official_client
+
+    def recording(mode: str) -> Any:
+        made.append(build(mode))
+        return made[-1]
+
+    monkeypatch.setattr(cases, "official_client", recording)
+    yield
+    for client in made:
+        client._http_client._http_client_sync.close()
+
+
+CASES = [Case(k, size, mode) for mode in MODES for size in SIZES for k in (1, 10)]
+
+
+@pytest.mark.parametrize("sdk", ["ours", "official", "floor"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label.replace(" ", "-"))
+def test_generated_requests_are_answered_right(sdk: str, case: Case) -> None:
+    body = request_body(case)
+    answer = make_handler(sdk, case)(body, headers_for(case, body))
+    assert answer_problem(case, answer) is None
+    assert json.loads(answer[1]) == expected_output(case.k, SIZES[case.size])
+
+
+def test_bodies_are_the_same_bytes_every_time() -> None:
+    case = Case(10, "200B", "cloud")
+    body = request_body(case)
+    assert body == request_body(case)
+    memos = json.loads(body)["steps"]
+    assert len(memos) == 10
+    # Canonical JSON sorts the memo keys; the stack keeps the steps' order.
+    stack = json.loads(body)["ctx"]["stack"]["stack"]
+    assert stack == [cases.step_hash(i) for i in range(10)]
+    assert sorted(stack) == list(memos)
+
+
+@pytest.mark.parametrize("sdk", ["ours", "official"])
+def test_a_wrong_signature_is_refused(sdk: str) -> None:
+    # Proves cloud mode really verifies: the bench's signature is what passes.
+    case = Case(1, "200B", "cloud")
+    body = request_body(case)
+    headers = headers_for(case, body)
+    headers["x-inngest-signature"] = headers["x-inngest-signature"][:-4] + "0000"
+    status, _ = make_handler(sdk, case)(body, headers)
+    assert status == 401
+
+
+def test_wrong_output_is_caught() -> None:
+    case = Case(10, "200B", "dev")
+    assert answer_problem(case, (206, b"[]")) is not None
+    wrong = expected_output(10, SIZES["200B"]) | {"bad": 1}
+    assert answer_problem(case, (200, json.dumps(wrong).encode())) is not None
+
+
+def test_report_renders() -> None:
+    cases = [Case(k, "200B", mode) for mode in MODES for k in (1, 10)]
+    results = callrequest.run_inprocess(
+        ["ours", "official", "floor"], cases, 0.001, 2, fresh=False
+    )
+    summary = {
+        "machine": {"python": "3", "platform": "test", "cpus": 1},
+        "notes": [],
+        "inprocess": results,
+    }
+    text = render(summary)
+    assert "ours/floor" in text
+    assert "ours/off" in text
+    for mode in MODES:
+        assert any(
+            line.startswith(f"{mode} ") and " 10 " in line for line in text.splitlines()
+        )
+    assert "[met ]" in text or "[MISS]" in text
+    json.dumps(summary)  # --json can write it
