@@ -81,30 +81,48 @@ def _parse_ctx(raw: Any) -> CallContext:
         ids = stack_raw.get("stack")
         if ids is not None:
             _expect(ids, list, "ctx.stack.stack", "an array of step ids")
-            for index, item in enumerate(ids):
-                _expect(item, str, f"ctx.stack.stack[{index}]", "a step id string")
+            # One pass in C for the usual all-strings stack; the slow loop
+            # only to name the bad item.
+            if not all(type(item) is str for item in ids):
+                for index, item in enumerate(ids):
+                    where = f"ctx.stack.stack[{index}]"
+                    _expect(item, str, where, "a step id string")
             stack = tuple(ids)
         current = stack_raw.get("current")
         current = 0 if current is None else current
         _expect(current, int, "ctx.stack.current", "an integer")
+    optional: dict[str, Any] = {}
+    for key, kind, what in _OPTIONAL_CTX:
+        value = raw.get(key)
+        if value is not None:
+            # ``type() is``: a bool is not an integer here, and it is quick.
+            if type(value) is not kind:
+                _expect(value, kind, f"ctx.{key}", what)
+            optional[key] = value
     return CallContext(
         run_id=run_id,
         attempt=attempt,
-        max_attempts=_optional(raw, "max_attempts", int, "an integer"),
-        disable_immediate_execution=bool(
-            _optional(raw, "disable_immediate_execution", bool, "a boolean")
-        ),
-        use_api=bool(_optional(raw, "use_api", bool, "a boolean")),
+        disable_immediate_execution=optional.pop("disable_immediate_execution", False),
+        use_api=optional.pop("use_api", False),
         stack=stack,
         stack_current=current,
-        fn_id=_optional(raw, "fn_id", str, "a string"),
-        env=_optional(raw, "env", str, "a string"),
-        step_id=_optional(raw, "step_id", str, "a string"),
-        qi_id=_optional(raw, "qi_id", str, "a string"),
-        request_id=_optional(raw, "request_id", str, "a string"),
-        job_id=_optional(raw, "job_id", str, "a string"),
-        generation_id=_optional(raw, "generation_id", int, "an integer"),
+        **optional,
     )
+
+
+#: ``ctx`` keys that may be absent or ``null``: (key, JSON type, its name).
+_OPTIONAL_CTX = (
+    ("max_attempts", int, "an integer"),
+    ("disable_immediate_execution", bool, "a boolean"),
+    ("use_api", bool, "a boolean"),
+    ("fn_id", str, "a string"),
+    ("env", str, "a string"),
+    ("step_id", str, "a string"),
+    ("qi_id", str, "a string"),
+    ("request_id", str, "a string"),
+    ("job_id", str, "a string"),
+    ("generation_id", int, "an integer"),
+)
 
 
 def parse_call_request(raw: Any) -> CallRequest:
@@ -119,9 +137,12 @@ def parse_call_request(raw: Any) -> CallRequest:
         events: tuple[Event, ...] = ()
     else:
         _expect(events_raw, list, "events", "an array of events")
-        events = tuple(
-            parse_event(item, f"events[{i}]") for i, item in enumerate(events_raw)
-        )
+        if len(events_raw) == 1 and events_raw[0] == raw["event"]:
+            events = (event,)  # the usual case: the one event, parsed once
+        else:
+            events = tuple(
+                parse_event(item, f"events[{i}]") for i, item in enumerate(events_raw)
+            )
     steps = raw.get("steps")
     if steps is None:
         steps = {}

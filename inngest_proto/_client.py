@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _outbound
+from ._checkpointing import Checkpointing, checkpointing_option
 from ._errors import (
     EventKeyUnspecifiedError,
     FunctionConfigInvalidError,
@@ -35,7 +36,6 @@ from ._options import (
     TriggerCron,
     TriggerEvent,
 )
-from ._checkpointing import Checkpointing, checkpointing_option
 from ._serializer import Serializer, default_serializer
 from ._settings import Settings, resolve_settings
 from ._transport import (

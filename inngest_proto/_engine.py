@@ -115,7 +115,7 @@ class NestedStepInterrupt(BaseException):
 
 
 def _userland(ident: StepIdentity) -> dict[str, Any]:
-    return {"id": ident.user_id, "index": ident.index}
+    return {"id": ident.user_id, "index": ident.repeat}
 
 
 # --- the per-call state ------------------------------------------------------------
@@ -133,6 +133,7 @@ class Execution:
         "_counter",
         "_in_parallel",
         "_in_step",
+        "_memo_total",
         "_memos",
         "_new_code_signalled",
         "_used_memos",
@@ -140,6 +141,7 @@ class Execution:
         "checkpointer",
         "disable_immediate_execution",
         "max_attempts",
+        "memos_done",
         "now",
         "replaying",
         "step_id",
@@ -156,6 +158,10 @@ class Execution:
     ) -> None:
         self._memos: Mapping[str, Any] = request.steps if memos is None else memos
         self._used_memos = 0
+        self._memo_total = -1
+        #: Set when the step just replayed used the last memo: what follows
+        #: is new code.
+        self.memos_done = False
         self._counter = StepIdCounter()
         self._in_parallel = False
         self._in_step = False
@@ -192,6 +198,12 @@ class Execution:
         if raw is MISSING:
             return ident, MISSING
         self._used_memos += 1
+        if self._memo_total < 0:
+            # Counted at the first replay, after middleware's
+            # ``transform_input`` (which may drop memos) has run.
+            self._memo_total = len(self._memos)
+        if self._used_memos >= self._memo_total:
+            self.memos_done = True
         return ident, unwrap_memo(raw)
 
     def reached_new_code(self) -> bool:

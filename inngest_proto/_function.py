@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -144,9 +145,20 @@ class Function(Generic[T]):
 
 def is_async_handler(handler: object) -> bool:
     """Whether calling ``handler`` returns an awaitable (``async def``)."""
+    try:
+        return _is_async(handler)
+    except TypeError:  # an unhashable callable object
+        return _inspect_async(handler)
+
+
+def _inspect_async(handler: object) -> bool:
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 - async callable objects
     )
+
+
+#: Asked on every call request; handlers live as long as the app.
+_is_async = functools.lru_cache(maxsize=1024)(_inspect_async)
 
 
 def _run_log(

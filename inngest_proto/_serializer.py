@@ -33,6 +33,7 @@ __all__ = [
     "DefaultSerializer",
     "PydanticSerializer",
     "Serializer",
+    "conversion_type",
     "declared_output_type",
     "default_serializer",
     "from_wire",
@@ -123,6 +124,42 @@ def declared_output_type(handler: Callable[..., Any]) -> object:
         _hint_cache.clear()
     _hint_cache[key] = resolved
     return resolved
+
+
+#: code object -> (its return annotation, the type to convert through or
+#: ``None``), for :func:`conversion_type`.
+_conversion_cache: dict[object, tuple[object, object]] = {}
+
+
+def conversion_type(handler: Callable[..., Any], output_type: object = None) -> object:
+    """The type a step's output is converted through, ``None`` for none.
+
+    ``output_type`` if given, else ``handler``'s return annotation; ``None``
+    when that is absent or plain JSON.  This runs for every step of every
+    call, replayed ones included, so the answer is cached per code object
+    and checked against the annotation object itself (the same constant
+    for every closure made from that code).
+    """
+    if output_type is not None:
+        return None if is_plain_json_type(output_type) else output_type
+    fn = getattr(handler, "__func__", handler)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return _conversion(handler)
+    hint = fn.__annotations__.get("return")
+    entry = _conversion_cache.get(code)
+    if entry is not None and entry[0] is hint:
+        return entry[1]
+    result = _conversion(handler)
+    if len(_conversion_cache) >= _CACHE_SIZE * 8:
+        _conversion_cache.clear()
+    _conversion_cache[code] = (hint, result)
+    return result
+
+
+def _conversion(handler: Callable[..., Any]) -> object:
+    typ = declared_output_type(handler)
+    return None if typ is None or is_plain_json_type(typ) else typ
 
 
 def _has_forward_refs(hint: object) -> bool:

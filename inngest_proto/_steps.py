@@ -29,7 +29,7 @@ from ._middleware import (
     TransformOutputStepInfo,
 )
 from ._opcodes import MISSING, Opcode, ParallelMode
-from ._serializer import declared_output_type, from_wire, to_wire
+from ._serializer import conversion_type, from_wire, to_wire
 from ._step_ids import StepIdentity
 from .experimental.ai import AI, AISync
 
@@ -116,9 +116,6 @@ class _StepRules:
         # run's state is damaged, which a retry may not fix but must not hide.
         return None if memo is None else parse_event(memo, "the matched event")
 
-    def _output_type(self, handler: Callable[..., Any], output_type: object) -> object:
-        return declared_output_type(handler) if output_type is None else output_type
-
     def _from_wire(self, ident: StepIdentity, memo: Any, typ: object) -> Any:
         return from_wire(self._client.serializer, memo, typ, f'step "{ident.user_id}"')
 
@@ -175,7 +172,7 @@ class Step(_StepRules):
 
     async def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
         ident, memo = self._exe.replay(step_id)
-        if memo is MISSING or self._exe.all_memos_used:
+        if memo is MISSING or self._exe.memos_done:
             await self._maybe_new_code()
         return ident, memo
 
@@ -213,10 +210,10 @@ class Step(_StepRules):
 
         The output must be JSON-serializable.
         """
-        typ = self._output_type(handler, output_type)
         ident, memo = await self._replay(step_id)
+        typ = conversion_type(handler, output_type)
         if memo is not MISSING:
-            return self._from_wire(ident, memo, typ)
+            return memo if typ is None else self._from_wire(ident, memo, typ)
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):
             try:
@@ -335,7 +332,7 @@ class StepSync(_StepRules):
 
     def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
         ident, memo = self._exe.replay(step_id)
-        if (memo is MISSING or self._exe.all_memos_used) and (
+        if (memo is MISSING or self._exe.memos_done) and (
             self._exe.reached_new_code() and self._mw
         ):
             self._mw.call_sync("after_memoization")
@@ -350,9 +347,11 @@ class StepSync(_StepRules):
         output_type: object = None,
     ) -> T:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize it."""
-        typ = self._output_type(handler, output_type)
         ident, memo = self._replay(step_id)
+        typ = conversion_type(handler, output_type)
         if memo is not MISSING:
+            if typ is None:
+                return memo  # type: ignore[no-any-return]
             return self._from_wire(ident, memo, typ)  # type: ignore[no-any-return]
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):

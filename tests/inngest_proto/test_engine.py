@@ -60,7 +60,7 @@ def test_error_memo_raises_step_error_with_the_original_error() -> None:
 def test_step_id_counter_follows_the_official_repeat_rule() -> None:
     counter = StepIdCounter()
     ids = [counter.next(i) for i in ["a", "b", "a", "a"]]
-    assert [(i.user_id, i.index) for i in ids] == [
+    assert [(i.user_id, i.repeat) for i in ids] == [
         ("a", None),
         ("b", None),
         ("a", 1),
