@@ -69,7 +69,7 @@ from bench._callrequest_cases import (
 )
 from bench._callrequest_http import ROOT, measure_http
 from bench._callrequest_report import render
-from bench.flow import in_fresh_process, peak_rss_mib, report
+from bench.flow import in_fresh_process, peak_rss_mib, run_cli
 
 KS = (1, 10, 100, 1000)
 PARTS = ("inprocess", "http", "cold")
@@ -286,10 +286,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    summary = run_all(args)
-    report(summary, render(summary), args.json)
-    return 0
+    return run_cli(argv, parse_args, run_all, render)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ from bench.flow import (
     in_fresh_process,
     make_client,
     peak_rss_mib,
-    report,
+    run_cli,
     send_all,
 )
 from inngest_proto.executor import Run
@@ -493,10 +493,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    summary = run_all(args)
-    report(summary, render(summary), args.json)
-    return 0
+    return run_cli(argv, parse_args, run_all, render)
 
 
 if __name__ == "__main__":

@@ -496,11 +496,21 @@ def report(summary: dict[str, Any], text: str, json_path: Path | None) -> None:
         json_path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    summary = run_all(args)
-    report(summary, render(summary), args.json)
+def run_cli(
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+    show: Callable[[dict[str, Any]], str],
+) -> int:
+    """What every benchmark's ``main`` does: parse, measure, print (and save)."""
+    args = parse(argv)
+    summary = run(args)
+    report(summary, show(summary), args.json)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(argv, parse_args, run_all, render)
 
 
 if __name__ == "__main__":

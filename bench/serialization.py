@@ -47,7 +47,7 @@ from typing import Any, cast
 
 import pydantic
 
-from bench.flow import in_fresh_process, report
+from bench.flow import in_fresh_process, run_cli
 
 APP_ID = "bench-serialization"
 FN_ID = "receipt"
@@ -313,10 +313,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    summary = run_all(args)
-    report(summary, render(summary), args.json)
-    return 0
+    return run_cli(argv, parse_args, run_all, render)
 
 
 if __name__ == "__main__":

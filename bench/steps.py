@@ -41,7 +41,7 @@ import httpx
 
 import inngest_proto as inngest
 from bench.devserver import dev_server
-from bench.flow import report
+from bench.flow import run_cli
 from inngest_proto.executor import RunStatus
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
@@ -186,10 +186,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    summary = run_all(args)
-    report(summary, render(summary), args.json)
-    return 0
+    return run_cli(argv, parse_args, run_all, render)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from inngest_transports.expressions import (
     wait_matcher,
 )
 
-from ._stubs import Exchange, Stubs, event_wire
+from ._stubs import Exchange, Stubs
 
 __all__ = ["DEFAULT_START", "TestEngine", "TestEngineError"]
 
@@ -229,7 +229,7 @@ class TestEngine:
             events = list(event)
         ids = []
         for one in events:
-            wire = event_wire(one) if isinstance(one, inngest.Event) else dict(one)
+            wire = unstructure(one) if isinstance(one, inngest.Event) else dict(one)
             self._received += 1
             if not wire.get("id"):
                 wire["id"] = f"test-event-{self._received:06d}"

@@ -17,12 +17,13 @@ from typing import Any
 import attrs
 
 import inngest_proto as inngest
+from inngest_proto._converter import unstructure
 from inngest_proto._jcs import canonicalize
 from inngest_proto._serializer import is_plain_json_type
 from inngest_proto._signing import compute_signature
 from inngest_proto._step_ids import hash_step_id
 
-__all__ = ["Exchange", "Stubs", "Timeout", "event_wire"]
+__all__ = ["Exchange", "Stubs", "Timeout"]
 
 
 class _TimeoutType:
@@ -90,7 +91,7 @@ class Stubs:
         if isinstance(value, BaseException):
             return {"error": {"name": type(value).__name__, "message": str(value)}}
         if isinstance(value, inngest.Event):
-            return {"data": event_wire(value)}
+            return {"data": unstructure(value)}
         return {"data": self._json(value, f'stub of step "{step_id}"')}
 
     def inject(
@@ -162,16 +163,3 @@ class Stubs:
 
 
 _NONE: Any = object()
-
-
-def event_wire(event: inngest.Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": event.name, "data": dict(event.data)}
-    if event.id:
-        out["id"] = event.id
-    if event.ts:
-        out["ts"] = event.ts
-    if event.user is not None:
-        out["user"] = dict(event.user)
-    if event.v is not None:
-        out["v"] = event.v
-    return out
