@@ -233,6 +233,29 @@ class Executor(Crons, AIGateway):
             self._finalize(run, RunStatus.CANCELLED, tick, output={})
         return tick.out
 
+    def rerun(self, run_id: str, now: float) -> list[Action]:
+        """Start a new run of ``run_id``'s function with the same trigger events.
+
+        Only that function runs: the events are not routed again.  Being an
+        explicit request, the rerun skips rate limits, debounce and run
+        idempotency; concurrency, throttling and singletons still apply.
+        Its :class:`RunStarted` (or :class:`RunSkipped`) is among the actions.
+        Raises :class:`KeyError` for an unknown run and :class:`ValueError`
+        when its function is no longer registered.
+        """
+        run = self.state.runs.get(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        fn = self._functions.get(run.function_id)
+        if fn is None:
+            msg = f"function {run.function_id!r} is not registered"
+            raise ValueError(msg)
+        tick = self._tick(now)
+        events = [dict(event) for event in run.events]
+        # A fresh idempotency key: the original run's key is taken.
+        self._admit(fn, events, tick, debounced=True, key=self._mint(now))
+        return tick.out
+
     def checkpoint(self, checkpoint: Checkpoint, now: float) -> list[Action]:
         """Steps an SDK reports while its call runs on (executor.md §9).
 

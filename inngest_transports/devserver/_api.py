@@ -8,7 +8,8 @@ Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
 Connect (§10, with :mod:`._gateway`): ``POST /v0/connect/start`` and
 ``/v0/connect/flush``.  Routes that are ours, not the real server's:
 ``POST /v0/apps/sync?url=`` (what its UI's "add app" does), ``GET /v1/apps``,
-``GET /v0/connect/connections`` and ``POST /v0/connect/drain?connection_id=``.
+``GET /v0/connect/connections`` and ``POST /v0/connect/drain?connection_id=``;
+``/`` and ``/ui/*``, the web UI (:mod:`._ui_api`).
 
 Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 """
@@ -49,6 +50,7 @@ from ._ingest import (
     parse_sync,
 )
 from ._realtime import RealtimeApi
+from ._ui_api import UiApi
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
@@ -136,6 +138,8 @@ class DevApi:
         self._info = dict(info or {})
         #: ``/v1/realtime/*`` (publish, token, the subscribe WebSocket).
         self.realtime = RealtimeApi(self._authorized)
+        #: ``/`` and ``/ui/*``: the web UI (local, so no auth).
+        self.ui = UiApi(driver, apps, sync_url)
 
     async def handle(
         self,
@@ -159,6 +163,9 @@ class DevApi:
 
     def _route(self, r: _Request) -> tuple[Handler, bool] | None:
         p, m = r.parts, r.method
+        if not p or p[0] == "ui":
+            ui = self.ui.route(p, m)
+            return None if ui is None else (ui, True)
         if p == ["health"] and m == "GET":
             return self._health, True
         if p == ["dev"] and m == "GET":

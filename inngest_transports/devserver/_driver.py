@@ -55,6 +55,7 @@ from inngest_transports.http import HttpTransport
 
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _store
+from ._history import RunHistory
 from ._ingest import EventIds
 
 __all__ = ["Driver", "Store", "StoredEvent"]
@@ -175,6 +176,8 @@ class Driver:
         self._internal_by_id: dict[str, str] = {}
         self.runs_by_event: dict[str, list[str]] = {}
         self._changed: anyio.Event | None = None
+        #: Attempts and timings of recent runs, for the web UI.
+        self.history = RunHistory()
         if store is not None:
             self._reload_records(store)
 
@@ -269,9 +272,19 @@ class Driver:
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Save checkpointed steps; raises :class:`CheckpointRejected`."""
         self._perform(self.executor.checkpoint(checkpoint, self._now()))
+        self.history.checkpoint(checkpoint.run_id, checkpoint.ops, self._now())
 
     def cancel(self, run_id: str) -> None:
         self._perform(self.executor.cancel(run_id, self._now()))
+
+    def rerun(self, run_id: str) -> str | None:
+        """A new run of ``run_id``'s function with its events; its id, or
+        ``None`` when flow control skipped it.  Raises :class:`KeyError`
+        (unknown run) or :class:`ValueError` (function gone)."""
+        actions = self.executor.rerun(run_id, self._now())
+        self._perform(actions)
+        started = [a.run_id for a in actions if isinstance(a, RunStarted)]
+        return started[0] if started else None
 
     def register_app(
         self,
@@ -293,6 +306,7 @@ class Driver:
             else:
                 self._store.delete_app(app_url)
         self._perform(self.executor.register_app(app_url, configs, self._now()))
+        self.history.app_synced(app_url, self._now())
 
     # -- waiting -----------------------------------------------------------------------
 
@@ -330,6 +344,7 @@ class Driver:
         for action in actions:
             if isinstance(action, CallSDK):
                 calls.append(action)
+                self._record_call(action, now)
             elif isinstance(action, CallAI):
                 ai_calls.append(action)
             elif isinstance(action, SetTimer):
@@ -410,12 +425,18 @@ class Driver:
                 async with self._call_slots:
                     response = await self._transport.request(action.request)
         except Exception as err:
+            self.history.call_failed(
+                action.run_id, action.request_id, f"{err}", self._now()
+            )
             self._perform(
                 self.executor.call_failed(
                     action.run_id, action.request_id, f"{err}", self._now()
                 )
             )
             return
+        self.history.call_finished(
+            action.run_id, action.request_id, response, self._now()
+        )
         self._perform(
             self.executor.call_finished(
                 action.run_id, action.request_id, response, self._now()
@@ -469,8 +490,22 @@ class Driver:
 
     # -- records -----------------------------------------------------------------------
 
+    def _record_call(self, call: CallSDK, now: float) -> None:
+        run = self.executor.get_run(call.run_id)
+        job = None if run is None else run.in_flight.get(call.request_id)
+        if run is not None and job is not None:
+            self.history.call_started(
+                call.run_id,
+                call.request_id,
+                attempt=job.attempt,
+                target=job.target,
+                now=now,
+                memos=run.steps,
+            )
+
     def _store_event(self, event: dict[str, Any], internal_id: str, now: float) -> None:
         self.events[internal_id] = StoredEvent(internal_id, now, event)
+        self.history.bump()
         self._internal_by_id[str(event.get("id"))] = internal_id
         while len(self.events) > _MAX_STORED_EVENTS:
             oldest = next(iter(self.events))
@@ -486,9 +521,11 @@ class Driver:
         )
         if internal is not None:
             self.runs_by_event.setdefault(internal, []).append(action.run_id)
+        self.history.run_started(action.run_id)
         _log.info("run %s %s started", action.run_id, action.function_id)
 
     def _run_finished(self, action: RunFinished) -> None:
+        self.history.run_finished(action.run_id)
         run = self.executor.get_run(action.run_id)
         fn = run.function_id if run is not None else "?"
         took = _took(run)

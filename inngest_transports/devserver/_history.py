@@ -1,0 +1,296 @@
+"""What each run did, step by step, for the web UI's timelines.
+
+The executor keeps a run's memos (its outcome per step), not how it got
+there: which attempts failed, with what, when a sleep began.  The driver
+tells a :class:`RunHistory` about every call it makes and every reply it
+gets; the history keeps that per run, in memory (the last
+:data:`MAX_RUNS` runs), and turns it into the timeline items of the UI's
+JSON API (``ui_contract.md``).  Like the executor it reads no clock: times
+come in as arguments (Unix seconds).
+
+A run whose history was lost (a restart, or evicted) still gets a timeline
+from its memos, with no attempts or times.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from inngest_proto._function_config import ROOT_STEP_ID
+from inngest_proto._http import OutboundResponse
+from inngest_proto._opcodes import Opcode, StepOp
+from inngest_proto.executor import Run
+from inngest_proto.executor._lifecycle import failure_error
+from inngest_proto.executor._reply import (
+    AttemptFailed,
+    FunctionOutput,
+    Reply,
+    read_reply,
+)
+from inngest_proto.executor._timing import resolve_time
+
+from ._timeline import (
+    FUNCTION_ITEM_ID,
+    Attempt,
+    StepRecord,
+    error_view,
+    function_item,
+    step_item,
+)
+
+__all__ = ["MAX_RUNS", "RunHistory"]
+
+#: Runs whose history is kept; the oldest go first.
+MAX_RUNS = 1000
+_INVOKE_DEFAULT_TIMEOUT = 365 * 24 * 3600.0
+_KINDS = {
+    Opcode.SLEEP: "sleep",
+    Opcode.WAIT_FOR_EVENT: "wait",
+    Opcode.WAIT_FOR_SIGNAL: "wait",
+    Opcode.INVOKE: "invoke",
+    Opcode.AI_GATEWAY: "ai",
+}
+# ``opts.type`` of step.run-like ops that are really something else.
+_TYPE_KINDS = {"step.sendEvent": "send", "step.ai.wrap": "ai"}
+_STEP_OPS = frozenset(
+    {Opcode.STEP_RUN, Opcode.STEP, Opcode.STEP_ERROR, Opcode.STEP_FAILED}
+)
+_SHOWN = _STEP_OPS | set(_KINDS) | {Opcode.STEP_PLANNED}
+
+
+@attrs.define
+class _Call:
+    attempt: int
+    target: str
+    started_at: float
+
+
+@attrs.define
+class _RunRecord:
+    steps: dict[str, StepRecord] = attrs.field(factory=dict)
+    function: StepRecord | None = None
+    calls: dict[str, _Call] = attrs.field(factory=dict)
+
+
+class RunHistory:
+    """Per-run call history, fed by the driver; see the module docstring.
+
+    :attr:`version` goes up on every change, so the UI can poll it cheaply;
+    the driver also :meth:`bump`\\ s it for what is not recorded here
+    (events, syncs).
+    """
+
+    def __init__(self, max_runs: int = MAX_RUNS) -> None:
+        self._max_runs = max_runs
+        self._runs: OrderedDict[str, _RunRecord] = OrderedDict()
+        self.version = 0
+        #: When each app (by URL) last synced.
+        self.synced_at: dict[str, float] = {}
+
+    def bump(self) -> None:
+        self.version += 1
+
+    def _record(self, run_id: str) -> _RunRecord:
+        record = self._runs.get(run_id)
+        if record is None:
+            record = self._runs[run_id] = _RunRecord()
+            while len(self._runs) > self._max_runs:
+                self._runs.popitem(last=False)
+        return record
+
+    # -- inputs --------------------------------------------------------------------
+
+    def app_synced(self, url: str, now: float) -> None:
+        self.synced_at[url] = now
+        self.bump()
+
+    def run_started(self, run_id: str) -> None:
+        self._record(run_id)
+        self.bump()
+
+    def run_finished(self, run_id: str) -> None:
+        """The run ended; its calls in flight no longer count."""
+        record = self._runs.get(run_id)
+        if record is not None:
+            record.calls.clear()
+        self.bump()
+
+    def call_started(
+        self,
+        run_id: str,
+        request_id: str,
+        *,
+        attempt: int,
+        target: str,
+        now: float,
+        memos: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A call went out: ``ctx.attempt``, the ``stepId`` query, the memos sent.
+
+        A memo of a sleep, wait or invoke the call carries means that step
+        ended (at the latest) now.
+        """
+        record = self._record(run_id)
+        record.calls[request_id] = _Call(attempt, target, now)
+        memos = memos or {}
+        for step in record.steps.values():
+            if step.ended_at is None and step.kind != "run" and step.id in memos:
+                step.ended_at = now
+        self.bump()
+
+    def call_failed(self, run_id: str, request_id: str, text: str, now: float) -> None:
+        """The call got no reply (connection refused, timeout)."""
+        record = self._record(run_id)
+        call = record.calls.pop(request_id, None)
+        if call is not None:
+            error = error_view(failure_error(text, None))
+            self._failed_attempt(record, call, error, now)
+        self.bump()
+
+    def call_finished(
+        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+    ) -> None:
+        """The app answered: ops, the function's output, or an error."""
+        record = self._record(run_id)
+        call = record.calls.pop(request_id, None)
+        if call is None:
+            self.bump()
+            return
+        reply: Reply = read_reply(response)
+        outcome = reply.outcome
+        if isinstance(outcome, FunctionOutput):
+            fn = _function_step(record, call.started_at)
+            fn.attempts.append(
+                Attempt(call.attempt, call.started_at, now, "completed", outcome.value)
+            )
+        elif isinstance(outcome, AttemptFailed):
+            error = error_view(failure_error(outcome.error, outcome.body))
+            self._failed_attempt(record, call, error, now)
+        else:
+            for op in outcome.ops:
+                self._op(record, op, call, now)
+        self.bump()
+
+    def checkpoint(self, run_id: str, ops: Iterable[StepOp], now: float) -> None:
+        """Steps an SDK checkpointed during a call: completed steps too."""
+        record = self._record(run_id)
+        for op in ops:
+            if op.op in (Opcode.STEP_RUN, Opcode.STEP):
+                self._op(record, op, _Call(0, op.id, now), now)
+        self.bump()
+
+    def _failed_attempt(
+        self, record: _RunRecord, call: _Call, error: dict[str, Any] | None, now: float
+    ) -> None:
+        # A call that targeted a step failed that step; else the function.
+        step = record.steps.get(call.target)
+        if step is None or call.target == ROOT_STEP_ID:
+            step = _function_step(record, call.started_at)
+        step.attempts.append(
+            Attempt(call.attempt, call.started_at, now, "failed", None, error)
+        )
+
+    def _op(self, record: _RunRecord, op: StepOp, call: _Call, now: float) -> None:
+        if op.op is Opcode.RUN_COMPLETE:
+            fn = _function_step(record, call.started_at)
+            fn.attempts.append(
+                Attempt(call.attempt, call.started_at, now, "completed", op.data)
+            )
+            return
+        if op.op not in _SHOWN:
+            return  # lazy and bookkeeping ops: nothing to show
+        step = record.steps.get(op.id)
+        if step is None:
+            step = record.steps[op.id] = _new_step(op, now)
+        if op.op in _STEP_OPS:
+            _step_attempt(step, op, call, now)
+        elif op.op in _KINDS and step.deadline is None and step.ended_at is None:
+            _open(step, op, now)
+
+    # -- the timeline --------------------------------------------------------------
+
+    def timeline(self, run: Run) -> list[dict[str, Any]]:
+        """The run's TimelineItems (ui_contract.md), in order of first appearance."""
+        record = self._runs.get(run.run_id) or _RunRecord()
+        in_flight = {call.target for call in record.calls.values()}
+        items = [step_item(s, run, in_flight) for s in record.steps.values()]
+        # Steps with a memo but no history (a restart lost it): memo only.
+        for step_id in run.stack:
+            if step_id not in record.steps:
+                items.append(
+                    step_item(StepRecord(step_id, step_id, "run", 0.0), run, ())
+                )
+        if record.function is not None or not run.is_running:
+            fn = record.function or StepRecord(FUNCTION_ITEM_ID, "function", "", 0.0)
+            items.append(function_item(fn, run, in_flight))
+        return items
+
+
+# -- recording ---------------------------------------------------------------------
+
+
+def _new_step(op: StepOp, now: float) -> StepRecord:
+    kind = _KINDS.get(op.op, "run")
+    opts = op.opts or {}
+    if kind == "run" and isinstance(opts.get("type"), str):
+        kind = _TYPE_KINDS.get(opts["type"], "run")
+    name = op.display_name or op.name or op.id
+    return StepRecord(op.id, name, kind, now)
+
+
+def _function_step(record: _RunRecord, now: float) -> StepRecord:
+    if record.function is None:
+        record.function = StepRecord(FUNCTION_ITEM_ID, "function", "function", now)
+    return record.function
+
+
+def _step_attempt(step: StepRecord, op: StepOp, call: _Call, now: float) -> None:
+    if any(a.status == "completed" for a in step.attempts):
+        return  # checkpointed already, and repeated in the reply
+    started, ended = call.started_at, now
+    timing = op.timing or {}
+    if isinstance(timing.get("a"), int) and isinstance(timing.get("b"), int):
+        # The SDK timed the step itself (nanoseconds): more precise, if it
+        # agrees with the call's window (clocks and units differ).
+        a, b = timing["a"] / 1e9, timing["b"] / 1e9
+        if started - 1 <= a <= a + b <= ended + 1:
+            started, ended = a, a + b
+    if op.op in (Opcode.STEP_RUN, Opcode.STEP):
+        step.attempts.append(
+            Attempt(call.attempt, started, ended, "completed", op.data)
+        )
+    else:
+        error = error_view(op.error)
+        step.attempts.append(
+            Attempt(call.attempt, started, ended, "failed", None, error)
+        )
+
+
+def _open(step: StepRecord, op: StepOp, now: float) -> None:
+    """A sleep, wait, invoke or AI call was reported: its deadline."""
+    opts = op.opts or {}
+    step.seen_at = min(step.seen_at, now)
+    if step.kind == "sleep":
+        step.deadline = _resolve(opts.get("duration") or op.name, now)
+    elif step.kind == "wait":
+        timeout = opts.get("timeout")
+        step.deadline = _resolve(timeout, now) if timeout else now
+        event = opts.get("event") or opts.get("signal") or op.name
+        step.wait = {"event": event, "if": opts.get("if")}
+    elif step.kind == "invoke":
+        timeout = opts.get("timeout")
+        step.deadline = (
+            _resolve(timeout, now) if timeout else now + _INVOKE_DEFAULT_TIMEOUT
+        )
+        step.invoke = {"function_id": opts.get("function_id")}
+
+
+def _resolve(text: object, now: float) -> float | None:
+    try:
+        return resolve_time(str(text), now)
+    except ValueError:
+        return None  # the executor fails the run for it

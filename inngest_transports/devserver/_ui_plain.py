@@ -1,0 +1,158 @@
+"""Server-rendered pages for browsers without JavaScript (``/ui/plain``).
+
+Plain HTML, no script, a few lines of inline CSS; every value shown goes
+through :func:`html.escape`.  They render the same dicts as the JSON API
+(:mod:`._ui_api`) returns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["index_page", "message_page", "run_page"]
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
+    "table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left;"
+    "border-bottom:1px solid #ddd;vertical-align:top}"
+    "pre{background:#f4f4f4;padding:.4rem;overflow:auto;max-height:20rem}"
+    ".failed{color:#b00}.completed{color:#070}"
+)
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _time(at: float | None) -> str:
+    if at is None:
+        return ""
+    moment = datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _page(title: str, body: Iterable[str]) -> str:
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)} - Inngest dev server</title>",
+            f"<style>{_STYLE}</style></head><body>",
+            '<p><a href="/ui/plain">Runs and events</a> | <a href="/">Full UI</a></p>',
+            f"<h1>{_e(title)}</h1>",
+            *body,
+            "</body></html>",
+        ]
+    )
+
+
+def message_page(title: str, message: str) -> str:
+    """A page that only says something (an error, a missing run)."""
+    return _page(title, [f"<p>{_e(message)}</p>"])
+
+
+def index_page(
+    runs: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]
+) -> str:
+    """The latest runs and events, and a form to send an event."""
+    body = [
+        "<h2>Send an event</h2>",
+        '<form method="post" action="/ui/plain/events">',
+        '<p><label>Name <input name="name" required></label></p>',
+        '<p><label>Data (JSON)<br><textarea name="data" rows="4" cols="60">'
+        "{}</textarea></label></p>",
+        '<p><button type="submit">Send</button></p></form>',
+        "<h2>Runs</h2>",
+        "<table><tr><th>Function</th><th>Status</th><th>Started</th><th>Run</th></tr>",
+    ]
+    for run in runs:
+        run_id = run["run_id"]
+        body.append(
+            f"<tr><td>{_e(run['function_name'])}</td>"
+            f'<td class="{_e(str(run["status"]).lower())}">{_e(run["status"])}</td>'
+            f"<td>{_e(_time(run['started_at']))}</td>"
+            f'<td><a href="/ui/plain/runs/{_e(run_id)}">{_e(run_id)}</a></td></tr>'
+        )
+    body += [
+        "</table>",
+        "<h2>Events</h2>",
+        "<table><tr><th>Name</th><th>Received</th><th>Data</th><th>Runs</th></tr>",
+    ]
+    for event in events:
+        links = " ".join(
+            f'<a href="/ui/plain/runs/{_e(r["run_id"])}">{_e(r["status"])}</a>'
+            for r in event["runs"]
+        )
+        body.append(
+            f"<tr><td>{_e(event['name'])}</td>"
+            f"<td>{_e(_time(event['received_at']))}</td>"
+            f"<td><pre>{_e(_json_text(event['data']))}</pre></td>"
+            f"<td>{links}</td></tr>"
+        )
+    body.append("</table>")
+    return _page("Inngest dev server", body)
+
+
+def _error_html(error: Mapping[str, Any] | None) -> str:
+    if not error:
+        return ""
+    stack = error.get("stack")
+    name, message = _e(error.get("name")), _e(error.get("message"))
+    out = f'<p class="failed"><b>{name}</b>: {message}</p>'
+    return out + (f"<pre>{_e(stack)}</pre>" if stack else "")
+
+
+def _item_html(item: Mapping[str, Any]) -> str:
+    parts = [
+        f"<li><b>{_e(item['name'])}</b> ({_e(item['kind'])}): "
+        f'<span class="{_e(item["status"])}">{_e(item["status"])}</span>'
+    ]
+    if item.get("duration_ms") is not None:
+        parts.append(f" in {item['duration_ms']:.0f} ms")
+    if item.get("deadline") is not None:
+        parts.append(f", until {_e(_time(item['deadline']))}")
+    if item.get("wait"):
+        parts.append(f", waiting for {_e(item['wait'].get('event'))}")
+    attempts = item.get("attempts") or []
+    if len(attempts) > 1 or any(a["status"] != "completed" for a in attempts):
+        parts.append("<ol>")
+        for attempt in attempts:
+            parts.append(
+                f"<li>attempt {_e(attempt['attempt'])}: {_e(attempt['status'])}"
+                f"{_error_html(attempt.get('error'))}</li>"
+            )
+        parts.append("</ol>")
+    if item.get("output") is not None:
+        parts.append(f"<pre>{_e(_json_text(item['output']))}</pre>")
+    parts.append(_error_html(item.get("error")))
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def run_page(run: Mapping[str, Any]) -> str:
+    """One run: status, output or error, trigger events and timeline."""
+    body = [
+        f"<p>Function <b>{_e(run['function_name'])}</b>, run {_e(run['run_id'])}</p>",
+        f'<p>Status: <b class="{_e(str(run["status"]).lower())}">'
+        f"{_e(run['status'])}</b>; started {_e(_time(run['started_at']))}"
+        + (f", ended {_e(_time(run['ended_at']))}" if run["ended_at"] else "")
+        + "</p>",
+    ]
+    if run.get("output") is not None:
+        body.append(f"<h2>Output</h2><pre>{_e(_json_text(run['output']))}</pre>")
+    if run.get("error"):
+        body.append("<h2>Error</h2>" + _error_html(run["error"]))
+    body.append("<h2>Timeline</h2><ol>")
+    body.extend(_item_html(item) for item in run["timeline"])
+    body.append("</ol><h2>Events</h2>")
+    body.append(f"<pre>{_e(_json_text(run['events']))}</pre>")
+    return _page(f"Run {run['run_id']}", body)

@@ -1,0 +1,927 @@
+// The dev server's web UI: vanilla ES2020, no build step, no framework, no external URL.
+//
+// Safety rule for this file: every piece of data from the API is put into the page with
+// textContent or setAttribute (through el() below), never parsed as HTML.
+//
+// Data flow: the hash names the page; the page builds its fixed parts once (forms, filters),
+// then `refresh()` fetches the page's data and re-renders only the data region. A 1 s poll of
+// /ui/api/version calls refresh() again when anything changed. body[data-page] and
+// body[data-version] are set after each render; the browser tests wait on them.
+(() => {
+  "use strict";
+
+  const API = "/ui/api";
+  const POLL_MS = 1000;
+  const RUN_STATUSES = ["Running", "Completed", "Failed", "Cancelled"];
+  const KIND_LABELS = {
+    run: "step.run",
+    sleep: "sleep",
+    wait: "wait for event",
+    invoke: "invoke",
+    ai: "ai",
+    send: "send event",
+    function: "function",
+  };
+  const DEADLINE_KINDS = new Set(["sleep", "wait", "invoke"]);
+
+  // ---------------------------------------------------------------- DOM helpers
+
+  // el("tr", {class: "x", dataset: {runId: id}, onclick: fn}, child, ...): children may be
+  // strings (become text nodes), nodes, arrays of those, or null/false (skipped).
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "dataset") {
+        for (const [dk, dv] of Object.entries(value)) {
+          if (dv !== null && dv !== undefined) node.dataset[dk] = String(dv);
+        }
+      } else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "text") node.textContent = String(value);
+      else if (value === true) node.setAttribute(key, "");
+      else node.setAttribute(key, String(value));
+    }
+    append(node, children);
+    return node;
+  }
+
+  function append(node, children) {
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) append(node, child);
+      else if (child instanceof Node) node.appendChild(child);
+      else node.appendChild(document.createTextNode(String(child)));
+    }
+  }
+
+  // The SVG namespace is taken from the sprite in index.html (parsed as SVG by the HTML parser),
+  // so no namespace URL has to be written here.
+  function icon(name) {
+    const sprite = document.querySelector("svg.sprite");
+    const ns = sprite ? sprite.namespaceURI : null;
+    if (!ns || !document.getElementById("i-" + name)) {
+      return el("span", { class: "icon icon-missing", "aria-hidden": "true" });
+    }
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon icon-" + name);
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    const use = document.createElementNS(ns, "use");
+    use.setAttribute("href", "#i-" + name);
+    svg.appendChild(use);
+    return svg;
+  }
+
+  function badge(status) {
+    const s = String(status || "unknown");
+    return el("span", { class: "badge status-" + s.toLowerCase(), text: s });
+  }
+
+  // JSON for reading: one line when short, indented otherwise.
+  function json(value) {
+    const v = value === undefined ? null : value;
+    const flat = JSON.stringify(v);
+    if (flat === undefined) return "null";
+    if (flat.length <= 72) return flat;
+    return JSON.stringify(v, null, 2);
+  }
+
+  function runHref(runId) {
+    return "#/runs/" + encodeURIComponent(runId);
+  }
+
+  function runLink(runId, label, status) {
+    return el(
+      "a",
+      { class: "run-link", href: runHref(runId), dataset: { runId, status } },
+      label === undefined ? shortId(runId) : label,
+    );
+  }
+
+  function shortId(id) {
+    const s = String(id || "");
+    return s.length > 14 ? s.slice(0, 6) + "…" + s.slice(-6) : s;
+  }
+
+  function errorBlock(error, extraClass) {
+    // {name, message, stack}; the stack is shown in full (scrollable), not collapsed, so its
+    // text is visible to readers and to WebDriver alike.
+    const e = error || {};
+    return el(
+      "div",
+      { class: "error-box" + (extraClass ? " " + extraClass : "") },
+      el("div", { class: "error-title" },
+        el("span", { class: "error-name", text: e.name || "Error" }),
+        ": ",
+        el("span", { class: "error-message", text: e.message || "" }),
+      ),
+      e.stack ? el("pre", { class: "error-stack", text: e.stack }) : null,
+    );
+  }
+
+  // ---------------------------------------------------------------- time formatting
+
+  function nowSec() {
+    return Date.now() / 1000;
+  }
+
+  function fmtTime(t, withMs) {
+    if (t === null || t === undefined) return "—";
+    const d = new Date(t * 1000);
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (withMs) opts.fractionalSecondDigits = 3;
+    const time = d.toLocaleTimeString(undefined, opts);
+    const today = new Date();
+    if (d.toDateString() === today.toDateString()) return time;
+    return d.toLocaleDateString(undefined, { month: "short", day: "numeric" }) + " " + time;
+  }
+
+  // An event's own `ts` is in milliseconds on the wire; accept seconds too.
+  function eventTs(ts) {
+    return ts > 1e11 ? ts / 1000 : ts;
+  }
+
+  function fullTime(t) {
+    return t === null || t === undefined ? null : new Date(t * 1000).toString();
+  }
+
+  // A span of seconds as "3m 20s", "1h 5m", "2d 4h", "45s".
+  function fmtSpan(seconds) {
+    let s = Math.max(0, Math.round(seconds));
+    const d = Math.floor(s / 86400);
+    s -= d * 86400;
+    const h = Math.floor(s / 3600);
+    s -= h * 3600;
+    const m = Math.floor(s / 60);
+    s -= m * 60;
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + s + "s";
+    return s + "s";
+  }
+
+  function fmtDurationMs(ms) {
+    if (ms === null || ms === undefined) return "—";
+    if (ms < 1000) return (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + " ms";
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+    return fmtSpan(ms / 1000);
+  }
+
+  function relDeadline(deadline) {
+    const left = deadline - nowSec();
+    return left > 0 ? "in " + fmtSpan(Math.ceil(left)) : "passed";
+  }
+
+  // A span whose text is kept current by the 1 s tick: a deadline ("in 3m 20s" / "passed") or
+  // the running time of something not yet finished.
+  function liveSpan(kind, t) {
+    const span = el("span", { class: "live-time", dataset: { liveKind: kind, liveT: t } });
+    updateLive(span);
+    return span;
+  }
+
+  function updateLive(span) {
+    const t = Number(span.dataset.liveT);
+    if (span.dataset.liveKind === "deadline") span.textContent = relDeadline(t);
+    else span.textContent = fmtSpan(nowSec() - t) + "…";
+  }
+
+  function runDuration(startedAt, endedAt) {
+    if (startedAt === null || startedAt === undefined) return "—";
+    if (endedAt === null || endedAt === undefined) return liveSpan("since", startedAt);
+    return fmtDurationMs((endedAt - startedAt) * 1000);
+  }
+
+  // ---------------------------------------------------------------- API
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function api(path, options) {
+    // A stuck request would stall the poll loop, so every call gives up after a while.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 15000);
+    const opts = { headers: { accept: "application/json" }, cache: "no-store", signal: abort.signal };
+    if (options && "body" in options) {
+      opts.method = options.method || "POST";
+      opts.headers["content-type"] = "application/json";
+      opts.body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    } else if (options && options.method) {
+      opts.method = options.method;
+    }
+    let response;
+    try {
+      response = await fetch(API + path, opts);
+    } catch (err) {
+      clearTimeout(timer);
+      throw new ApiError(0, "cannot reach the dev server (" + err.message + ")");
+    }
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_err) {
+      body = null;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) {
+      const msg = body && typeof body.error === "string" ? body.error : "HTTP " + response.status;
+      throw new ApiError(response.status, msg);
+    }
+    return body;
+  }
+
+  function query(params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+    const s = q.toString();
+    return s ? "?" + s : "";
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  function parseRoute() {
+    const raw = location.hash.replace(/^#\/?/, "");
+    const qi = raw.indexOf("?");
+    const path = qi >= 0 ? raw.slice(0, qi) : raw;
+    const params = new URLSearchParams(qi >= 0 ? raw.slice(qi + 1) : "");
+    const parts = path.split("/").filter(Boolean).map((p) => decodeURIComponent(p));
+    if (parts[0] === "runs" && parts.length > 1) return { page: "run", runId: parts[1], params };
+    if (["events", "functions", "apps"].includes(parts[0])) return { page: parts[0], params };
+    return { page: "runs", params };
+  }
+
+  // ---------------------------------------------------------------- re-rendering
+
+  // Replace a region's content keeping the reader's place: window scroll, which <details> are
+  // open and how far keyed boxes are scrolled survive the swap.
+  function swap(region, nodes) {
+    const x = window.scrollX;
+    const y = window.scrollY;
+    const kept = new Map();
+    for (const node of region.querySelectorAll("[data-key]")) {
+      kept.set(node.dataset.key, { open: node.open, top: node.scrollTop });
+    }
+    region.replaceChildren(...nodes);
+    for (const node of region.querySelectorAll("[data-key]")) {
+      const k = kept.get(node.dataset.key);
+      if (!k) continue;
+      if (node.tagName === "DETAILS") node.open = k.open;
+      if (k.top) node.scrollTop = k.top;
+    }
+    window.scrollTo(x, y);
+  }
+
+  function emptyRow(colspan, text) {
+    return el("tr", { class: "empty" }, el("td", { colspan, text }));
+  }
+
+  function table(headers, rows, emptyText) {
+    return el(
+      "table",
+      { class: "grid" },
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { text: h })))),
+      el("tbody", {}, rows.length ? rows : emptyRow(headers.length, emptyText)),
+    );
+  }
+
+  // ---------------------------------------------------------------- pages
+  //
+  // Each page factory returns {root, load(), render(data)}: root is mounted once per visit;
+  // load() fetches; render() updates the data region only.
+
+  const pages = {};
+
+  // Runs: filters stay put across refreshes; they are mirrored in the hash query
+  // (#/runs?status=Failed&function=slug) so a filtered list can be bookmarked.
+  pages.runs = (route) => {
+    const filters = {
+      status: route.params.get("status") || "",
+      function: route.params.get("function") || "",
+    };
+    const statusSel = el(
+      "select",
+      { id: "filter-status", name: "status", onchange: onFilter },
+      el("option", { value: "", text: "All statuses" }),
+      RUN_STATUSES.map((s) => el("option", { value: s, text: s })),
+    );
+    statusSel.value = filters.status;
+    const fnSel = el(
+      "select",
+      { id: "filter-function", name: "function", onchange: onFilter },
+      el("option", { value: "", text: "All functions" }),
+    );
+    setFunctionOptions(fnSel, [], filters.function);
+    const count = el("span", { class: "muted count" });
+    const region = el("div", { class: "region" });
+    const root = el(
+      "section",
+      { class: "page page-runs" },
+      el("div", { class: "page-head" },
+        el("h1", { text: "Runs" }),
+        el("div", { class: "filters" },
+          el("label", {}, "Status ", statusSel),
+          el("label", {}, "Function ", fnSel),
+          count,
+        ),
+      ),
+      region,
+    );
+
+    function onFilter() {
+      filters.status = statusSel.value;
+      filters.function = fnSel.value;
+      history.replaceState(null, "", "#/runs" + query(filters));
+      refresh();
+    }
+
+    async function load() {
+      const [runs, fns] = await Promise.all([
+        api("/runs" + query({ status: filters.status, function: filters.function, limit: "100" })),
+        api("/functions"),
+      ]);
+      return { runs: runs.data || [], functions: fns.data || [] };
+    }
+
+    function render(data) {
+      setFunctionOptions(fnSel, data.functions.map((f) => f.id), fnSel.value);
+      count.textContent = data.runs.length + (data.runs.length === 1 ? " run" : " runs");
+      const rows = data.runs.map((r) =>
+        el(
+          "tr",
+          { class: "run-row", dataset: { runId: r.run_id, status: r.status } },
+          el("td", {}, badge(r.status)),
+          el("td", {},
+            el("div", { class: "fn-name", text: r.function_name || r.function_id }),
+            el("div", { class: "muted small mono", text: r.function_id }),
+          ),
+          el("td", { class: "mono small", text: r.event_name || "—" }),
+          el("td", { title: fullTime(r.started_at), text: fmtTime(r.started_at) }),
+          el("td", { class: "num" }, runDuration(r.started_at, r.ended_at)),
+          el("td", { class: "mono small" }, runLink(r.run_id, r.run_id, r.status)),
+        ),
+      );
+      swap(region, [
+        table(["Status", "Function", "Event", "Started", "Duration", "Run"], rows,
+          filters.status || filters.function ? "No run matches the filters." :
+            "No runs yet. Send an event from the Events page."),
+      ]);
+    }
+
+    return { root, load, render };
+  };
+
+  // Keep the function filter's options in step with the functions known, never dropping the
+  // current choice (a filtered slug stays selectable even before its app is synced).
+  function setFunctionOptions(select, slugs, selected) {
+    const wanted = Array.from(new Set([...slugs, ...(selected ? [selected] : [])])).sort();
+    const have = Array.from(select.options).slice(1).map((o) => o.value);
+    if (have.join("\n") !== wanted.join("\n")) {
+      while (select.options.length > 1) select.remove(1);
+      for (const slug of wanted) select.appendChild(el("option", { value: slug, text: slug }));
+    }
+    select.value = selected || "";
+  }
+
+  // Run: status, actions, trigger events, output or error, and the step timeline.
+  pages.run = (route) => {
+    const runId = route.runId;
+    const statusEl = el("span", { id: "run-status", class: "badge" });
+    const actionMsg = el("span", { class: "action-msg muted" });
+    const cancelBtn = el("button", { id: "cancel-run", type: "button", disabled: true, onclick: onCancel },
+      "Cancel");
+    const rerunBtn = el("button", { id: "rerun-run", type: "button", disabled: true, onclick: onRerun },
+      "Rerun");
+    const title = el("h1", {}, "Run ", el("span", { class: "mono", text: runId }));
+    const region = el("div", { class: "region" });
+    const root = el(
+      "section",
+      { class: "page page-run" },
+      el("div", { class: "crumbs" }, el("a", { href: "#/runs", text: "← Runs" })),
+      el("div", { class: "page-head" },
+        title,
+        el("div", { class: "actions" }, statusEl, cancelBtn, rerunBtn, actionMsg),
+      ),
+      region,
+    );
+    let status = null;
+
+    async function onCancel() {
+      cancelBtn.disabled = true;
+      actionMsg.textContent = "Cancelling…";
+      try {
+        await api("/runs/" + encodeURIComponent(runId) + "/cancel", { body: {} });
+        actionMsg.textContent = "Cancel requested.";
+      } catch (err) {
+        actionMsg.textContent = "Cancel failed: " + err.message;
+      }
+      refresh();
+    }
+
+    async function onRerun() {
+      rerunBtn.disabled = true;
+      actionMsg.textContent = "Starting a new run…";
+      try {
+        const res = await api("/runs/" + encodeURIComponent(runId) + "/rerun", { body: {} });
+        location.hash = runHref(res.run_id);
+      } catch (err) {
+        actionMsg.textContent = "Rerun failed: " + err.message;
+        rerunBtn.disabled = false;
+      }
+    }
+
+    async function load() {
+      try {
+        return (await api("/runs/" + encodeURIComponent(runId))).data;
+      } catch (err) {
+        if (err.status === 404) return null;
+        throw err;
+      }
+    }
+
+    function render(run) {
+      if (!run) {
+        status = null;
+        statusEl.textContent = "Not found";
+        statusEl.className = "badge status-unknown";
+        cancelBtn.disabled = true;
+        rerunBtn.disabled = true;
+        swap(region, [el("p", { class: "notice", text: "No run with this id (yet)." })]);
+        return;
+      }
+      status = run.status;
+      statusEl.textContent = run.status;
+      statusEl.className = "badge status-" + String(run.status).toLowerCase();
+      cancelBtn.disabled = run.status !== "Running";
+      rerunBtn.disabled = false;
+      title.replaceChildren(
+        el("span", { text: run.function_name || run.function_id }),
+        " ",
+        el("span", { class: "muted mono small", text: run.run_id }),
+      );
+      const facts = el("dl", { class: "facts" },
+        el("dt", { text: "Function" }),
+        el("dd", {}, el("a", {
+          href: "#/runs" + query({ function: run.function_id }),
+          class: "mono",
+          text: run.function_id,
+        })),
+        el("dt", { text: "Started" }),
+        el("dd", { title: fullTime(run.started_at), text: fmtTime(run.started_at, true) }),
+        el("dt", { text: "Ended" }),
+        el("dd", { title: fullTime(run.ended_at), text: fmtTime(run.ended_at, true) }),
+        el("dt", { text: "Duration" }),
+        el("dd", {}, runDuration(run.started_at, run.ended_at)),
+      );
+      swap(region, [
+        el("div", { class: "run-grid" },
+          el("div", { class: "run-side" },
+            el("div", { class: "card" }, el("h2", { text: "Details" }), facts),
+            el("div", { class: "card" },
+              el("h2", { text: run.events && run.events.length > 1 ? "Trigger events" : "Trigger event" }),
+              triggerEvents(run.events || []),
+            ),
+          ),
+          el("div", { class: "card" }, el("h2", { text: "Result" }), resultBlock(run)),
+        ),
+        el("div", { class: "card" },
+          el("h2", { text: "Timeline" }),
+          timeline(run.timeline || [], run.started_at),
+        ),
+      ]);
+    }
+
+    return { root, load, render };
+  };
+
+  function resultBlock(run) {
+    if (run.error) return el("div", { id: "run-error" }, errorBlock(run.error));
+    if (run.status === "Running") return el("p", { class: "muted", text: "Still running; no output yet." });
+    if (run.status === "Cancelled" && (run.output === null || run.output === undefined)) {
+      return el("p", { class: "muted", text: "Cancelled; no output." });
+    }
+    return el("pre", { id: "run-output", class: "json", "data-key": "run-output", text: json(run.output) });
+  }
+
+  function triggerEvents(events) {
+    if (!events.length) return el("p", { class: "muted", text: "No trigger event recorded." });
+    return el("ul", { class: "trigger-events" }, events.map((ev, i) =>
+      el("li", {},
+        el("div", {},
+          el("span", { class: "event-name mono", text: ev.name || "(no name)" }),
+          " ",
+          el("span", { class: "muted small mono", text: ev.id || "" }),
+          ev.ts ? el("span", { class: "muted small", text: " · " + fmtTime(eventTs(ev.ts), true) }) : null,
+        ),
+        el("pre", { class: "json", "data-key": "trigger-" + i, text: json(ev.data) }),
+      ),
+    ));
+  }
+
+  function timeline(items, runStart) {
+    if (!items.length) return el("ol", { id: "timeline", class: "timeline" },
+      el("li", { class: "muted empty-timeline", text: "No steps yet." }));
+    return el("ol", { id: "timeline", class: "timeline" }, items.map((item, i) => timelineItem(item, i, runStart)));
+  }
+
+  function timelineItem(item, index, runStart) {
+    const kind = item.kind || "run";
+    const key = "step-" + (item.id || index);
+    const offset = item.started_at !== null && item.started_at !== undefined && runStart
+      ? " (+" + fmtDurationMs((item.started_at - runStart) * 1000) + ")" : "";
+    let duration;
+    if (item.duration_ms !== null && item.duration_ms !== undefined) duration = fmtDurationMs(item.duration_ms);
+    else if (item.ended_at === null || item.ended_at === undefined) {
+      duration = item.started_at ? liveSpan("since", item.started_at) : "—";
+    } else duration = runDuration(item.started_at, item.ended_at);
+
+    const head = el("div", { class: "step-head" },
+      el("span", { class: "step-icon kind-" + kind, title: KIND_LABELS[kind] || kind }, icon(kind)),
+      el("span", { class: "step-name", text: item.name || item.id || "(step)" }),
+      el("span", { class: "step-kind muted small", text: KIND_LABELS[kind] || kind }),
+      badge(item.status),
+      el("span", { class: "step-start muted small", title: fullTime(item.started_at) },
+        item.started_at ? fmtTime(item.started_at, true) + offset : ""),
+      el("span", { class: "step-duration", text: "" }, duration),
+    );
+
+    const body = [];
+    if (DEADLINE_KINDS.has(kind)) {
+      const label = kind === "sleep" ? "Wakes" : "Times out";
+      body.push(el("div", { class: "step-deadline" },
+        item.deadline !== null && item.deadline !== undefined
+          ? [label + " at ", el("span", { title: fullTime(item.deadline), text: fmtTime(item.deadline) }),
+            " (", liveSpan("deadline", item.deadline), ")"]
+          : label + ": no deadline",
+      ));
+    }
+    if (item.wait) {
+      body.push(el("div", { class: "step-wait small" },
+        "Waiting for ", el("code", { text: item.wait.event || "?" }),
+        item.wait.if ? [" if ", el("code", { text: item.wait.if })] : null,
+      ));
+    }
+    if (item.invoke) {
+      body.push(el("div", { class: "step-invoke small" },
+        "Invokes ", el("code", { text: item.invoke.function_id || "?" })));
+    }
+
+    const attempts = item.attempts || [];
+    // The API counts attempts from 0 like the executor (ctx.attempt); people count from 1.
+    const base = 1;
+    if (attempts.length) {
+      body.push(el("ol", { class: "attempts" }, attempts.map((a) =>
+        el("li", { class: "attempt", dataset: { attempt: a.attempt, status: a.status } },
+          el("div", { class: "attempt-head small" },
+            el("span", { text: "Attempt " + (Number(a.attempt) + base) }),
+            badge(a.status),
+            el("span", { class: "muted", title: fullTime(a.started_at), text: fmtTime(a.started_at, true) }),
+            el("span", { class: "muted", text: fmtDurationMs(a.duration_ms) }),
+          ),
+          a.error ? errorBlock(a.error, "step-error") : null,
+        ),
+      )));
+    }
+    if (item.error && !attempts.some((a) => a.error)) body.push(errorBlock(item.error, "step-error"));
+    if (item.output !== null && item.output !== undefined) {
+      body.push(el("details", { class: "step-output", "data-key": key + "-out" },
+        el("summary", { text: kind === "wait" ? "Matched event" : "Output" }),
+        el("pre", { class: "json", text: json(item.output) })));
+    } else if (kind === "wait" && item.status === "completed") {
+      body.push(el("div", { class: "muted small", text: "Timed out: no matching event." }));
+    }
+
+    return el("li", {
+      class: "timeline-item kind-" + kind + " status-" + String(item.status || "").toLowerCase(),
+      dataset: { stepName: item.name || item.id || "", kind, status: item.status, stepId: item.id },
+    }, head, body.length ? el("div", { class: "step-body" }, body) : null);
+  }
+
+  // Events: the send form (built once, so typing survives refreshes) and the live list.
+  const eventDraft = { name: "", data: "{}" };
+
+  pages.events = () => {
+    const nameInput = el("input", {
+      name: "name", type: "text", placeholder: "app/user.signed_up", autocomplete: "off",
+      spellcheck: "false",
+    });
+    nameInput.value = eventDraft.name;
+    const dataInput = el("textarea", { name: "data", rows: "3", spellcheck: "false", class: "mono" });
+    dataInput.value = eventDraft.data;
+    const hint = el("span", { class: "json-hint small" });
+    const result = el("div", { id: "send-result", role: "status", "aria-live": "polite" });
+    const submit = el("button", { type: "submit" }, "Send event");
+    const form = el("form", { id: "send-event", class: "card send-form", novalidate: true, onsubmit: onSubmit },
+      el("h2", { text: "Send an event" }),
+      el("label", { class: "field" }, el("span", { text: "Name" }), nameInput),
+      el("label", { class: "field" }, el("span", {}, "Data ", el("span", { class: "muted", text: "(JSON)" })),
+        dataInput),
+      el("div", { class: "form-foot" }, submit, hint, result),
+    );
+    nameInput.addEventListener("input", () => { eventDraft.name = nameInput.value; });
+    dataInput.addEventListener("input", () => { eventDraft.data = dataInput.value; validate(); });
+    validate();
+
+    function validate() {
+      const text = dataInput.value.trim();
+      if (text === "") {
+        hint.textContent = "empty: sends {}";
+        hint.className = "json-hint small muted";
+        dataInput.removeAttribute("aria-invalid");
+        return { ok: true, value: {} };
+      }
+      try {
+        const value = JSON.parse(text);
+        hint.textContent = "valid JSON";
+        hint.className = "json-hint small ok";
+        dataInput.removeAttribute("aria-invalid");
+        return { ok: true, value };
+      } catch (err) {
+        hint.textContent = "invalid JSON";
+        hint.className = "json-hint small bad";
+        dataInput.setAttribute("aria-invalid", "true");
+        return { ok: false, message: err.message };
+      }
+    }
+
+    function showResult(state, ...content) {
+      result.dataset.state = state;
+      result.className = "send-result " + state;
+      result.replaceChildren(...content);
+    }
+
+    async function onSubmit(ev) {
+      ev.preventDefault();
+      const parsed = validate();
+      if (!parsed.ok) {
+        showResult("error", "Invalid JSON in data: " + parsed.message);
+        return;
+      }
+      // Name and shape checks are left to the API, so its error message is what is shown.
+      submit.disabled = true;
+      showResult("pending", "Sending…");
+      try {
+        const res = await api("/events", { body: { name: nameInput.value.trim(), data: parsed.value } });
+        const ids = (res && res.ids) || [];
+        showResult("ok", ids.length === 1 ? "Sent: " : "Sent " + ids.length + " events: ",
+          el("code", { class: "sent-id", text: ids.join(", ") }));
+        result.dataset.eventIds = ids.join(",");
+      } catch (err) {
+        showResult("error", "Error: " + err.message);
+      } finally {
+        submit.disabled = false;
+      }
+      refresh();
+    }
+
+    const region = el("div", { class: "region" });
+    const root = el("section", { class: "page page-events" },
+      form,
+      el("div", { class: "page-head" }, el("h1", { text: "Events" }),
+        el("span", { class: "muted small", text: "latest 50, newest first" })),
+      region,
+    );
+
+    async function load() {
+      return (await api("/events?limit=50")).data || [];
+    }
+
+    function render(events) {
+      const rows = events.map((ev) =>
+        el("tr", { class: "event-row", dataset: { eventId: ev.id } },
+          el("td", {},
+            el("div", { class: "mono event-name", text: ev.name }),
+            el("div", { class: "muted small mono", text: ev.id }),
+          ),
+          el("td", { title: fullTime(ev.received_at) }, fmtTime(ev.received_at)),
+          el("td", { class: "payload" },
+            el("pre", { class: "event-data json", "data-key": "ev-" + ev.internal_id, text: json(ev.data) })),
+          el("td", { class: "runs-cell" },
+            (ev.runs || []).length
+              ? el("ul", { class: "run-links" }, ev.runs.map((r) =>
+                el("li", {}, runLink(r.run_id, r.function_id, r.status), " ", badge(r.status))))
+              : el("span", { class: "muted", text: "no runs" }),
+          ),
+        ),
+      );
+      swap(region, [table(["Event", "Received", "Data", "Runs"], rows, "No events yet.")]);
+    }
+
+    return { root, load, render };
+  };
+
+  // Functions: triggers and flow-control configuration as synced.
+  pages.functions = () => {
+    const region = el("div", { class: "region" });
+    const root = el("section", { class: "page page-functions" },
+      el("div", { class: "page-head" }, el("h1", { text: "Functions" })), region);
+
+    async function load() {
+      return (await api("/functions")).data || [];
+    }
+
+    function render(fns) {
+      const rows = fns.map((f) => {
+        const config = {};
+        for (const [k, v] of Object.entries(f.config || {})) if (v !== null && v !== undefined) config[k] = v;
+        return el("tr", { class: "function-row", dataset: { functionId: f.id } },
+          el("td", {},
+            el("div", { class: "fn-name", text: f.name || f.id }),
+            el("div", { class: "muted small mono", text: f.id }),
+            el("a", { class: "small", href: "#/runs" + query({ function: f.id }), text: "runs →" }),
+          ),
+          el("td", { class: "small", text: f.app || "—" }),
+          el("td", {}, triggerList(f.triggers || [])),
+          el("td", {}, Object.keys(config).length
+            ? el("dl", { class: "config" }, Object.entries(config).map(([k, v]) => [
+              el("dt", { text: k }),
+              el("dd", {}, el("code", { text: JSON.stringify(v) })),
+            ]))
+            : el("span", { class: "muted", text: "defaults" })),
+        );
+      });
+      swap(region, [table(["Function", "App", "Triggers", "Configuration"], rows,
+        "No functions. Sync an app from the Apps page.")]);
+    }
+
+    return { root, load, render };
+  };
+
+  function triggerList(triggers) {
+    return el("ul", { class: "triggers" }, triggers.map((t) => {
+      if (t && t.event) {
+        return el("li", {}, el("span", { class: "tag", text: "event" }), " ", el("code", { text: t.event }),
+          t.expression ? [" if ", el("code", { text: t.expression })] : null);
+      }
+      if (t && t.cron) return el("li", {}, el("span", { class: "tag", text: "cron" }), " ", el("code", { text: t.cron }));
+      return el("li", {}, el("code", { text: JSON.stringify(t) }));
+    }));
+  }
+
+  // Apps: URL, sync state and error, and a re-sync button per app.
+  const resyncResults = new Map(); // app url -> message, kept across refreshes
+
+  pages.apps = () => {
+    const region = el("div", { class: "region" });
+    const root = el("section", { class: "page page-apps" },
+      el("div", { class: "page-head" }, el("h1", { text: "Apps" })), region);
+
+    async function resync(url, button) {
+      button.disabled = true;
+      resyncResults.set(url, { state: "pending", text: "Syncing…" });
+      render(lastApps);
+      try {
+        const res = await api("/apps/resync", { body: { url } });
+        resyncResults.set(url, res.state === "synced"
+          ? { state: "ok", text: "Synced." }
+          : { state: "error", text: "Sync failed" + (res.error ? ": " + res.error : ".") });
+      } catch (err) {
+        resyncResults.set(url, { state: "error", text: "Sync failed: " + err.message });
+      }
+      refresh();
+    }
+
+    let lastApps = [];
+
+    async function load() {
+      return (await api("/apps")).data || [];
+    }
+
+    function render(apps) {
+      lastApps = apps;
+      const rows = apps.map((a) => {
+        const note = resyncResults.get(a.url);
+        const button = el("button", { type: "button", class: "resync" }, "Re-sync");
+        button.addEventListener("click", () => resync(a.url, button));
+        if (note && note.state === "pending") button.disabled = true;
+        return el("tr", { class: "app-row", dataset: { appUrl: a.url, status: a.status } },
+          el("td", {},
+            el("div", { class: "fn-name", text: a.name || "(unnamed)" }),
+            el("div", { class: "muted small mono", text: a.url }),
+          ),
+          el("td", { class: "small" }, [a.sdk, a.framework].filter(Boolean).join(" · ") || "—"),
+          el("td", {},
+            badge(a.status),
+            a.error ? el("div", { class: "app-error", text: a.error }) : null,
+          ),
+          el("td", { title: fullTime(a.synced_at), text: fmtTime(a.synced_at) }),
+          el("td", { class: "num", text: a.functions === undefined ? "—" : a.functions }),
+          el("td", {}, button,
+            note ? el("div", { class: "resync-result small " + note.state, text: note.text }) : null),
+        );
+      });
+      swap(region, [table(["App", "SDK", "Sync status", "Synced", "Functions", ""], rows,
+        "No apps. Start the dev server with -u <your app URL>.")]);
+    }
+
+    return { root, load, render };
+  };
+
+  // ---------------------------------------------------------------- controller
+
+  const main = () => document.getElementById("main");
+  let view = null; // {route, page, root, load, render, renderedVersion}
+  let seq = 0; // bumps with every refresh; a refresh whose number is stale is dropped
+  let pending = 0;
+  let lastKnownVersion = null;
+
+  function navigate() {
+    const route = parseRoute();
+    const made = pages[route.page](route);
+    view = Object.assign({ route, renderedVersion: null }, made);
+    delete document.body.dataset.page;
+    delete document.body.dataset.version;
+    for (const a of document.querySelectorAll("nav a")) {
+      const target = a.getAttribute("href").slice(2);
+      const active = target === route.page || (target === "runs" && route.page === "run");
+      a.classList.toggle("active", active);
+      if (active) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+    main().replaceChildren(view.root);
+    window.scrollTo(0, 0);
+    refresh();
+  }
+
+  async function fetchVersion() {
+    const res = await api("/version");
+    lastKnownVersion = res.version;
+    return res.version;
+  }
+
+  async function refresh() {
+    const mine = ++seq;
+    const target = view;
+    pending += 1;
+    try {
+      // The version is read before the data, so the data is at least as new as the version
+      // written to body[data-version].
+      const version = await fetchVersion();
+      const data = await target.load();
+      if (mine !== seq || target !== view) return;
+      target.render(data);
+      target.renderedVersion = version;
+      showLoadError(null);
+      document.body.dataset.page = target.route.page;
+      document.body.dataset.version = String(version);
+      setLive(true);
+    } catch (err) {
+      if (mine !== seq || target !== view) return;
+      showLoadError(err);
+      setLive(err.status !== 0);
+    } finally {
+      pending -= 1;
+    }
+  }
+
+  function showLoadError(err) {
+    let banner = document.getElementById("load-error");
+    if (!err) {
+      if (banner) banner.remove();
+      return;
+    }
+    if (!banner) {
+      banner = el("div", { id: "load-error", class: "banner", role: "alert" });
+      main().prepend(banner);
+    }
+    banner.textContent = "Could not load this page: " + err.message + " (retrying)";
+  }
+
+  function setLive(ok) {
+    const live = document.getElementById("live");
+    if (!live) return;
+    live.textContent = ok ? "live" : "offline";
+    live.className = "live " + (ok ? "on" : "off");
+    live.title = ok ? "Live updates (version " + lastKnownVersion + ")" : "The dev server does not answer";
+  }
+
+  async function tick() {
+    for (const span of document.querySelectorAll(".live-time")) updateLive(span);
+    if (view && pending === 0) {
+      try {
+        const version = await fetchVersion();
+        setLive(true);
+        if (view && pending === 0 && version !== view.renderedVersion) await refresh();
+      } catch (err) {
+        setLive(false);
+      }
+    }
+    setTimeout(tick, POLL_MS);
+  }
+
+  function start() {
+    const host = document.getElementById("server-host");
+    if (host) host.textContent = location.host;
+    window.addEventListener("hashchange", navigate);
+    navigate();
+    setTimeout(tick, POLL_MS);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
