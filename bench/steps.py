@@ -41,11 +41,10 @@ import httpx
 
 import inngest_proto as inngest
 from bench.devserver import dev_server
-from bench.flow import run_cli
+from bench.flow import app_server, run_cli
 from inngest_proto.executor import RunStatus
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
-from inngest_transports.server import Server
 
 from ._official_steps_app import EVENT
 
@@ -82,15 +81,8 @@ async def our_app(
             total += ctx.step.run(f"s{i}", lambda i=i: i)
         return total
 
-    async with anyio.create_task_group() as tg:
-        app = Server(client, [many], host="127.0.0.1", port=0)
-        host, port = await tg.start(app.serve)
-        try:
-            await dev.sync_app(f"http://{host}:{port}/api/inngest")
-            yield
-        finally:
-            await transport.aclose()
-            await app.shutdown()
+    async with app_server(dev, client, transport, [many]):
+        yield
 
 
 @contextlib.asynccontextmanager
