@@ -69,18 +69,24 @@ def _optional(raw: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
 
 
 def _parse_ctx(raw: Any) -> CallContext:
-    _expect(raw, dict, "ctx", "a JSON object")
-    run_id = _expect(raw.get("run_id"), str, "ctx.run_id", "a string")
+    if type(raw) is not dict:
+        _expect(raw, dict, "ctx", "a JSON object")
+    run_id = raw.get("run_id")
+    if type(run_id) is not str:
+        _expect(run_id, str, "ctx.run_id", "a string")
     attempt = raw.get("attempt", 0)
-    _expect(attempt, int, "ctx.attempt", "an integer")
+    if type(attempt) is not int:
+        _expect(attempt, int, "ctx.attempt", "an integer")
     stack_raw = raw.get("stack")
     stack: tuple[str, ...] = ()
     current = 0
     if stack_raw is not None:
-        _expect(stack_raw, dict, "ctx.stack", "a JSON object")
+        if type(stack_raw) is not dict:
+            _expect(stack_raw, dict, "ctx.stack", "a JSON object")
         ids = stack_raw.get("stack")
         if ids is not None:
-            _expect(ids, list, "ctx.stack.stack", "an array of step ids")
+            if type(ids) is not list:
+                _expect(ids, list, "ctx.stack.stack", "an array of step ids")
             # One pass in C for the usual all-strings stack; the slow loop
             # only to name the bad item.
             if not all(type(item) is str for item in ids):
@@ -90,7 +96,8 @@ def _parse_ctx(raw: Any) -> CallContext:
             stack = tuple(ids)
         current = stack_raw.get("current")
         current = 0 if current is None else current
-        _expect(current, int, "ctx.stack.current", "an integer")
+        if type(current) is not int:
+            _expect(current, int, "ctx.stack.current", "an integer")
     optional: dict[str, Any] = {}
     for key, kind, what in _OPTIONAL_CTX:
         value = raw.get(key)
@@ -127,7 +134,8 @@ _OPTIONAL_CTX = (
 
 def parse_call_request(raw: Any) -> CallRequest:
     """Validate a parsed call-request body; raises :class:`BodyInvalidError`."""
-    _expect(raw, dict, "the request body", "a JSON object")
+    if type(raw) is not dict:
+        _expect(raw, dict, "the request body", "a JSON object")
     if "event" not in raw:
         msg = "the request body has no `event`; is this an Inngest call request?"
         raise BodyInvalidError(msg)
@@ -136,7 +144,8 @@ def parse_call_request(raw: Any) -> CallRequest:
     if events_raw is None:
         events: tuple[Event, ...] = ()
     else:
-        _expect(events_raw, list, "events", "an array of events")
+        if type(events_raw) is not list:
+            _expect(events_raw, list, "events", "an array of events")
         if len(events_raw) == 1 and events_raw[0] == raw["event"]:
             events = (event,)  # the usual case: the one event, parsed once
         else:
@@ -146,15 +155,17 @@ def parse_call_request(raw: Any) -> CallRequest:
     steps = raw.get("steps")
     if steps is None:
         steps = {}
-    _expect(steps, dict, "steps", "a JSON object of memos")
+    if type(steps) is not dict:
+        _expect(steps, dict, "steps", "a JSON object of memos")
     if "ctx" not in raw:
         msg = "the request body has no `ctx`; is this an Inngest call request?"
         raise BodyInvalidError(msg)
     ctx = _parse_ctx(raw["ctx"])
     use_api = raw.get("use_api", False)
-    _expect(use_api, bool, "use_api", "a boolean")
+    if type(use_api) is not bool:
+        _expect(use_api, bool, "use_api", "a boolean")
     version = raw.get("version")
-    if version is not None:
+    if version is not None and type(version) is not int:
         _expect(version, int, "version", "an integer")
     return CallRequest(
         event=event,
