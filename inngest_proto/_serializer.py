@@ -309,7 +309,10 @@ def _adapter(key: _TypeKey) -> Any:
     except ImportError as err:
         msg = "PydanticSerializer needs pydantic: pip install 'pydantic>=2'"
         raise ImportError(msg) from err
-    return pydantic.TypeAdapter(key.typ)
+    # Any annotation is a valid TypeAdapter argument; newer pydantic types it
+    # as TypeForm, which ``object`` is not.
+    typ: Any = key.typ
+    return pydantic.TypeAdapter(typ)
 
 
 # -- applying a serializer ----------------------------------------------------------
