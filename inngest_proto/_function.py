@@ -167,9 +167,9 @@ def _run_log(
     request: CallRequest,
     exe: Execution,
 ) -> RunLog:
-    fn_id = next(
-        (i for i, h in function.handlers().items() if h is handler), function.id
-    )
+    fn_id = function.id
+    if handler is not function._handler and function.on_failure_fn_id is not None:
+        fn_id = function.on_failure_fn_id
     return RunLog(
         exe, run_id=request.ctx.run_id, function_id=fn_id, attempt=request.ctx.attempt
     )

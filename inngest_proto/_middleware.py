@@ -195,6 +195,8 @@ class MiddlewareManager:
         ``request_headers`` (any case; stored lower-cased) become each
         instance's read-only ``request_headers``.
         """
+        if not factories:
+            return _NONE  # the usual case: nothing to build, one shared empty
         headers: Mapping[str, str] = _NO_HEADERS
         if request_headers:
             headers = MappingProxyType(
@@ -236,3 +238,7 @@ class MiddlewareManager:
                 )
                 raise LocalProtocolError(msg)
             getattr(item, hook)(*args)
+
+
+#: The manager of a request without middleware (immutable: safe to share).
+_NONE = MiddlewareManager(())
