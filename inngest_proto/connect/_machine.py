@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections import deque
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 from google.protobuf.message import Message
@@ -395,18 +395,7 @@ class Connection:
         if payload.app_name not in self._apps:
             return
         running = self._leases.get(payload.request_id)
-        ack = pb.WorkerRequestAckData(
-            request_id=payload.request_id,
-            account_id=payload.account_id,
-            env_id=payload.env_id,
-            app_id=payload.app_id,
-            function_slug=payload.function_slug,
-            system_trace_ctx=payload.system_trace_ctx,
-            user_trace_ctx=payload.user_trace_ctx,
-            run_id=payload.run_id,
-        )
-        if payload.HasField("step_id"):
-            ack.step_id = payload.step_id
+        ack = pb.WorkerRequestAckData(**_request_fields(payload))
         self._send(Kind.WORKER_REQUEST_ACK, ack)
         if running is not None:
             # Delivered again while it runs here: acknowledged, under the new
@@ -449,22 +438,27 @@ _STATUSES = {
 }
 
 
+def _request_fields(request: pb.GatewayExecutorRequestData) -> dict[str, Any]:
+    """What an ack and a lease extension repeat of the request they answer."""
+    fields: dict[str, Any] = {
+        "request_id": request.request_id,
+        "account_id": request.account_id,
+        "env_id": request.env_id,
+        "app_id": request.app_id,
+        "function_slug": request.function_slug,
+        "system_trace_ctx": request.system_trace_ctx,
+        "user_trace_ctx": request.user_trace_ctx,
+        "run_id": request.run_id,
+    }
+    if request.HasField("step_id"):  # optional: absent stays absent
+        fields["step_id"] = request.step_id
+    return fields
+
+
 def _extend(lease: _Lease) -> pb.WorkerRequestExtendLeaseData:
-    request = lease.request
-    data = pb.WorkerRequestExtendLeaseData(
-        request_id=request.request_id,
-        account_id=request.account_id,
-        env_id=request.env_id,
-        app_id=request.app_id,
-        function_slug=request.function_slug,
-        system_trace_ctx=request.system_trace_ctx,
-        user_trace_ctx=request.user_trace_ctx,
-        run_id=request.run_id,
-        lease_id=lease.lease_id,
+    return pb.WorkerRequestExtendLeaseData(
+        **_request_fields(lease.request), lease_id=lease.lease_id
     )
-    if request.HasField("step_id"):
-        data.step_id = request.step_id
-    return data
 
 
 def _request_version(headers: dict[str, str]) -> int:
