@@ -218,12 +218,6 @@ class Execution:
         self._new_code_signalled = True
         return True
 
-    @property
-    def all_memos_used(self) -> bool:
-        # Read the length now, not at start: middleware may drop memos in
-        # ``transform_input``, after this object was built.
-        return self._used_memos >= len(self._memos)
-
     # -- deciding what a new step does ---------------------------------------------
 
     def _op(
