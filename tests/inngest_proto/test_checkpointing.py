@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
+from inngest_proto._errors import TransportError
 from inngest_proto._http import OutboundRequest, OutboundResponse
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import RunStatus
@@ -165,9 +166,12 @@ def test_a_step_error_is_reported_after_the_steps_before_it_are_saved() -> None:
 
 
 class _Refusing:
-    """A transport whose checkpoint API fails: the call must still be right."""
+    """A transport whose checkpoint API fails: the call must still be right.
 
-    def __init__(self, status: int) -> None:
+    ``status`` is what the API answers; ``None`` means it cannot be reached.
+    """
+
+    def __init__(self, status: int | None) -> None:
         self.status = status
         self.seen: list[OutboundRequest] = []
 
@@ -176,6 +180,14 @@ class _Refusing:
 
     def request_sync(self, req: OutboundRequest) -> OutboundResponse:
         self.seen.append(req)
+        if self.status is None:
+            raise TransportError(
+                "connection refused",
+                url=req.url,
+                method=req.method,
+                attempts=3,
+                last_error=ConnectionRefusedError(),
+            )
         return OutboundResponse(self.status, {}, b'{"error":"no"}')
 
     def now(self) -> float:
@@ -185,11 +197,12 @@ class _Refusing:
         return bytes(n)
 
 
+@pytest.mark.parametrize("status", [400, None])
 @pytest.mark.parametrize("is_async", [True, False])
 def test_a_failed_checkpoint_answers_with_the_first_unsaved_step(
-    is_async: bool,
+    is_async: bool, status: int | None
 ) -> None:
-    transport = _Refusing(400)
+    transport = _Refusing(status)
     client = inngest.Inngest(
         app_id="ckpt",
         environ={"INNGEST_DEV": "1"},
