@@ -1,0 +1,105 @@
+"""The worker-thread offload every async host uses for sync functions, on
+asyncio (its own thread pool) and trio (anyio's threads)."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+
+import anyio
+import anyio.to_thread
+import pytest
+
+from inngest_frameworks._glue import DEFAULT_MAX_WORKERS, Offload
+
+pytestmark = pytest.mark.anyio
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+# Generous: only reached if the offload is broken, never waited out otherwise.
+STUCK_S = 5.0
+
+
+async def test_work_runs_in_a_worker_thread_and_returns_its_value() -> None:
+    offload = Offload()
+    loop_thread = threading.current_thread()
+
+    def work() -> tuple[str, int]:
+        return threading.current_thread().name, 42
+
+    name, value = await offload(work)
+    assert value == 42
+    assert name != loop_thread.name
+
+
+async def test_context_variables_reach_the_thread() -> None:
+    REQUEST_ID.set("req-1")
+    assert await Offload()(REQUEST_ID.get) == "req-1"
+
+
+async def test_exceptions_come_back_to_the_caller() -> None:
+    def work() -> None:
+        raise KeyError("missing")
+
+    with pytest.raises(KeyError, match="missing"):
+        await Offload()(work)
+
+
+def test_the_limit_defaults_to_anyios() -> None:
+    assert DEFAULT_MAX_WORKERS == 40
+    assert Offload()._max_workers == 40
+    assert Offload(3)._max_workers == 3
+
+
+async def test_at_most_max_workers_run_at_once() -> None:
+    offload = Offload(2)
+    lock = threading.Lock()
+    release = threading.Event()
+    running = 0
+    most = 0
+
+    def work() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(STUCK_S)
+        with lock:
+            running -= 1
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(offload, work)
+        with anyio.fail_after(STUCK_S):
+            while running < 2:
+                await anyio.sleep(0.001)
+        # Give a third thread the chance to start if the limit were broken.
+        await anyio.sleep(0.05)
+        assert running == 2
+        release.set()
+    assert most == 2
+
+
+async def test_a_cancelled_caller_waits_for_the_thread_to_finish() -> None:
+    offload = Offload()
+    started = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def work() -> None:
+        started.set()
+        release.wait(STUCK_S)
+        order.append("work ended")
+
+    async def call() -> None:
+        try:
+            await offload(work)
+        finally:
+            order.append("caller ended")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(call)
+        await anyio.to_thread.run_sync(started.wait, STUCK_S)
+        group.cancel_scope.cancel()
+        # The scope keeps cancelling the waiting caller until it exits.
+        threading.Timer(0.05, release.set).start()
+    assert order == ["work ended", "caller ended"]
