@@ -263,12 +263,19 @@ def official_handler(mode: str) -> Handle:
     return handle
 
 
-def build_app(sdk: str, mode: str) -> Any:
-    """A FastAPI app serving the bench function with ``sdk``'s glue."""
+def build_app(server: str, mode: str) -> Any:
+    """The ASGI app serving the bench function: ``server`` is ``ours`` or
+    ``official`` (each SDK's FastAPI glue) or ``ours-asgi`` (our plain ASGI
+    app, no framework)."""
+    if server == "ours-asgi":
+        from inngest_frameworks import asgi  # noqa: PLC0415
+
+        client = ours_client(mode)
+        return asgi.serve(client, [ours_function(client)])
     import fastapi  # noqa: PLC0415
 
     app = fastapi.FastAPI()
-    if sdk == "ours":
+    if server == "ours":
         from inngest_frameworks import fast_api  # noqa: PLC0415
 
         client = ours_client(mode)

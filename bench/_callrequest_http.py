@@ -1,11 +1,13 @@
-"""Over real HTTP: each SDK's FastAPI app on uvicorn, and a small load client.
+"""Over real HTTP: each SDK's app on uvicorn, and a small load client.
 
 ::
 
-    python -m bench._callrequest_http ours|official dev|cloud PORT
+    python -m bench._callrequest_http ours|ours-asgi|official dev|cloud PORT
 
-serves one SDK's app on ``127.0.0.1:PORT`` (what :func:`served` starts, one
-process per server).  The load client is raw asyncio streams with keep-alive
+serves one app on ``127.0.0.1:PORT`` (what :func:`served` starts, one
+process per server): each SDK's FastAPI glue (``ours``, ``official``), and
+ours as a plain ASGI app (``ours-asgi``), which the official SDK does not
+offer.  The load client is raw asyncio streams with keep-alive
 connections, one per concurrent worker: it sends pre-built request bytes and
 reads ``Content-Length`` bodies, so it costs far less per request than the
 servers it measures.
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,49 +176,80 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+def server_stack() -> str:
+    """What uvicorn serves with: its ``auto`` choices, as users deploy it
+    (``uvicorn[standard]`` brings httptools and uvloop)."""
+    import uvicorn  # noqa: PLC0415
+
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {uvicorn.__version__} ({parser}, {loop})"
+
+
 def measure_http(
-    sdk: str, case: Case, concurrencies: list[int], total: int, repeats: int
+    servers: Sequence[str],
+    case: Case,
+    concurrencies: list[int],
+    total: int,
+    repeats: int,
 ) -> list[dict[str, Any]]:
-    """Throughput and latency of ``sdk``'s server for ``case``, per concurrency."""
-    results = []
-    with served(sdk, case.mode) as (port, pid):
-        request = raw_request(case, port)
-        answer = asyncio.run(_first(port, request))
-        problem = answer_problem(case, answer)
-        if problem is not None:
-            msg = f"{sdk} over HTTP, {case.label}: {problem}"
-            raise AssertionError(msg)
-        expected = answer[1]
-        # Warm up both paths (thread pool, connection handling) untimed.
-        asyncio.run(_load(port, request, expected, max(concurrencies), 100))
-        for concurrency in concurrencies:
-            rates, p50s, p99s = [], [], []
-            for _ in range(repeats):
-                request = raw_request(case, port)  # a fresh signature per run
-                wall, latencies = asyncio.run(
-                    _load(port, request, expected, concurrency, total)
-                )
-                latencies.sort()
-                rates.append(total / wall)
-                p50s.append(percentile(latencies, 0.50) * 1e3)
-                p99s.append(percentile(latencies, 0.99) * 1e3)
-            results.append(
-                {
-                    "sdk": sdk,
-                    "k": case.k,
-                    "size": case.size,
-                    "mode": case.mode,
-                    "concurrency": concurrency,
-                    "requests": total,
-                    "rps": rates,
-                    "p50_ms": p50s,
-                    "p99_ms": p99s,
-                }
-            )
-        rss = peak_rss_of(pid)
-    for result in results:
-        result["server_peak_rss_mib"] = None if rss is None else round(rss, 1)
-    return results
+    """Throughput and latency of each server for ``case``, per concurrency.
+
+    All servers run at once (idle but for the one under load) and the
+    repetitions take turns: each round loads every server once, so a slow
+    patch of the machine touches all of them alike.
+    """
+    with contextlib.ExitStack() as stack:
+        ports = {}
+        for server in servers:
+            port, pid = stack.enter_context(served(server, case.mode))
+            ports[server] = (port, pid)
+        expected = {}
+        for server, (port, _) in ports.items():
+            request = raw_request(case, port)
+            answer = asyncio.run(_first(port, request))
+            problem = answer_problem(case, answer)
+            if problem is not None:
+                msg = f"{server} over HTTP, {case.label}: {problem}"
+                raise AssertionError(msg)
+            expected[server] = answer[1]
+            # Warm up both paths (thread pool, connection handling) untimed.
+            asyncio.run(_load(port, request, answer[1], max(concurrencies), 100))
+        samples: dict[tuple[str, int], dict[str, list[float]]] = {
+            (server, c): {"rps": [], "p50_ms": [], "p99_ms": []}
+            for server in servers
+            for c in concurrencies
+        }
+        for _ in range(repeats):
+            for concurrency in concurrencies:
+                for server, (port, _) in ports.items():
+                    request = raw_request(case, port)  # a fresh signature
+                    wall, latencies = asyncio.run(
+                        _load(port, request, expected[server], concurrency, total)
+                    )
+                    latencies.sort()
+                    sample = samples[(server, concurrency)]
+                    sample["rps"].append(total / wall)
+                    sample["p50_ms"].append(percentile(latencies, 0.50) * 1e3)
+                    sample["p99_ms"].append(percentile(latencies, 0.99) * 1e3)
+        rss = {}
+        for server, (_, pid) in ports.items():
+            peak = peak_rss_of(pid)
+            rss[server] = None if peak is None else round(peak, 1)
+    return [
+        {
+            "sdk": server,
+            "k": case.k,
+            "size": case.size,
+            "mode": case.mode,
+            "concurrency": concurrency,
+            "requests": total,
+            **samples[(server, concurrency)],
+            "server_peak_rss_mib": rss[server],
+        }
+        for server in servers
+        for concurrency in concurrencies
+    ]
 
 
 if __name__ == "__main__":

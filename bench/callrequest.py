@@ -33,10 +33,14 @@ checked in full (status and output), then timed runs of M calls each
 status and the last answer are checked too.  Reported: median and min-max
 over the repetitions.
 
-**Over HTTP.** Each SDK's FastAPI glue on uvicorn (h11, no uvloop) on
-127.0.0.1, one process per server; a raw asyncio keep-alive client in this
-process at concurrency 1 and 16, K=1 (200 B), dev and cloud mode.  Every
-answer is compared with the first one, which is checked in full.
+**Over HTTP.** Each SDK's FastAPI glue, and ours as a plain ASGI app (the
+official SDK has none), on uvicorn on 127.0.0.1 with what uvicorn picks
+itself (httptools and uvloop when installed, as ``uvicorn[standard]``
+brings; the report names them), one process per server, all three up at
+once; a raw asyncio keep-alive client in this process at concurrency 1 and
+16, K=1 (200 B), dev and cloud mode, the servers taking turns in each
+round.  Every answer is compared with the first one, which is checked in
+full.
 
 **Cold start.** A fresh interpreter per SDK and run
 (:mod:`bench._callrequest_cold`): import, build client, function and
@@ -67,7 +71,7 @@ from bench._callrequest_cases import (
     peak_rss_of,
     request_body,
 )
-from bench._callrequest_http import ROOT, measure_http
+from bench._callrequest_http import ROOT, measure_http, server_stack
 from bench._callrequest_report import render
 from bench.flow import in_fresh_process, peak_rss_mib, run_cli
 
@@ -240,12 +244,17 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             [*sdks, "floor"], cases, args.target, args.repeats
         )
     if "http" in args.part:
+        servers = ["ours", "ours-asgi"] + (["official"] if "official" in sdks else [])
+        stack = server_stack()
         summary["http"] = [
-            row
+            {**row, "stack": stack}
             for mode in MODES
-            for sdk in sdks
             for row in measure_http(
-                sdk, Case(1, "200B", mode), [1, 16], args.requests, args.http_repeats
+                servers,
+                Case(1, "200B", mode),
+                [1, 16],
+                args.requests,
+                args.http_repeats,
             )
         ]
     if "cold" in args.part:
@@ -281,7 +290,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.requests, args.http_repeats, args.cold_repeats = 300, 1, 1
     else:
         args.k, args.target = KS, 0.25
-        args.requests, args.http_repeats, args.cold_repeats = 3000, 3, 5
+        args.requests, args.http_repeats, args.cold_repeats = 3000, 5, 5
     return args
 
 
