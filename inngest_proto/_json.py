@@ -27,9 +27,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse JSON text; raises ``ValueError`` (``NaN`` and ``Infinity`` too)."""
-    return json.loads(data, parse_constant=_reject_constant)
+# Built once: ``json.loads`` with any keyword builds a new decoder per call,
+# a fifth of the parse time of a one-step call request.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def loads(data: bytes | bytearray | str) -> Any:
+    """Parse JSON text; raises ``ValueError`` (``NaN`` and ``Infinity`` too).
+
+    Accepts what ``json.loads`` accepts, with its encoding detection for bytes.
+    """
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            msg = "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+            raise JSONDecodeError(msg, data, 0)
+    elif isinstance(data, bytes | bytearray):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    else:
+        msg = f"JSON text must be str, bytes or bytearray, not {type(data).__name__}"
+        raise TypeError(msg)
+    return _DECODER.decode(data)
 
 
 def json_type(value: object) -> str:

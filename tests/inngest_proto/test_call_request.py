@@ -186,6 +186,33 @@ def test_non_json_constants_are_refused(text: str) -> None:
         _json.loads(text)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": [1, 2.5, "\\u00e9", null]}',
+        '{"a": "\u00e9"}'.encode("utf-16"),
+        '{"a": "\u00e9"}'.encode("utf-32-le"),
+        b"\xef\xbb\xbf[1]",  # a UTF-8 BOM in bytes is accepted, as json does
+        bytearray(b"[18446744073709551616]"),
+        '"\ud800"'.encode("utf-8", "surrogatepass"),
+        "[true]",
+    ],
+)
+def test_loads_reads_what_json_loads_reads(data: bytes | bytearray | str) -> None:
+    assert _json.loads(data) == json.loads(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [("\ufeff[1]", ValueError), ("[1", ValueError), (b"", ValueError), (5, TypeError)],
+)
+def test_loads_refuses_what_json_loads_refuses(data: object, error: type) -> None:
+    with pytest.raises(error):
+        json.loads(data)  # type: ignore[arg-type]
+    with pytest.raises(error):
+        _json.loads(data)  # type: ignore[arg-type]
+
+
 def test_stack_items_must_be_step_ids_and_messages_use_json_names() -> None:
     with pytest.raises(
         BodyInvalidError, match=r"ctx\.stack\.stack\[1\] .* got the number 5"
