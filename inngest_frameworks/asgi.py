@@ -145,7 +145,13 @@ class InngestASGI:
             if read is None:
                 return  # the client left mid-body: nobody to answer
             body, complete = read
-        request = incoming(scope["method"], _url(scope, full_path), headers, body)
+        request = incoming(
+            scope["method"],
+            _url(scope, full_path),
+            headers,
+            body,
+            query=scope.get("query_string", b"").decode("latin-1"),
+        )
         raw = self.raw_request(scope, body)
         if self.streaming and complete and request.method == "POST":
             await self._stream(request, raw, send)
