@@ -9,6 +9,7 @@ costs O(K) to parse and each step's lookup is O(1).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 import attrs
@@ -87,9 +88,9 @@ def _parse_ctx(raw: Any) -> CallContext:
         if ids is not None:
             if type(ids) is not list:
                 _expect(ids, list, "ctx.stack.stack", "an array of step ids")
-            # One pass in C for the usual all-strings stack; the slow loop
-            # only to name the bad item.
-            if not all(type(item) is str for item in ids):
+            # One pass in C for the usual all-strings stack (parsed JSON has
+            # no str subclasses); the slow loop only to name the bad item.
+            if not all(map(isinstance, ids, repeat(str))):
                 for index, item in enumerate(ids):
                     where = f"ctx.stack.stack[{index}]"
                     _expect(item, str, where, "a step id string")
