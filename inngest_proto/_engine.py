@@ -15,6 +15,7 @@ so it runs under asyncio and trio alike, and the sync path shares every rule.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,7 @@ from ._opcodes import (
     format_stack,
     unwrap_memo,
 )
-from ._step_ids import StepIdCounter, StepIdentity
+from ._step_ids import StepIdentity
 
 if TYPE_CHECKING:
     from ._checkpointing import Checkpointer
@@ -118,6 +119,10 @@ def _userland(ident: StepIdentity) -> dict[str, Any]:
     return {"id": ident.user_id, "index": ident.repeat}
 
 
+_sha1 = hashlib.sha1
+# ``tuple.__new__`` skips the named tuple's Python-level ``__new__``.
+_identity = tuple.__new__
+
 # --- the per-call state ------------------------------------------------------------
 
 
@@ -130,13 +135,13 @@ class Execution:
     """
 
     __slots__ = (
-        "_counter",
         "_in_parallel",
         "_in_step",
         "_memo_total",
         "_memos",
         "_new_code_signalled",
         "_used_memos",
+        "_uses",
         "attempt",
         "checkpointer",
         "disable_immediate_execution",
@@ -162,7 +167,8 @@ class Execution:
         #: Set when the step just replayed used the last memo: what follows
         #: is new code.
         self.memos_done = False
-        self._counter = StepIdCounter()
+        #: Uses of each user id so far in this call (the ``:n`` repeat rule).
+        self._uses: dict[str, int] = {}
         self._in_parallel = False
         self._in_step = False
         self._new_code_signalled = False
@@ -187,14 +193,32 @@ class Execution:
 
         Raises :class:`StepError` when the memo is a failure, so the user's
         code sees the original error where the step was called.
+
+        This runs for every step of every call, so the id counter
+        (:class:`StepIdCounter`'s rule) and the hash are inlined: a replayed
+        step costs a few dict operations and one SHA-1.
         """
-        if not isinstance(user_id, str) or not user_id:
-            msg = "a step id must be a non-empty string"
-            raise TypeError(msg)
         if self._in_step:
             raise NestedStepInterrupt
-        ident = self._counter.next(user_id)
-        raw = self._memos.get(ident.hashed, MISSING)
+        uses = self._uses
+        try:
+            used = uses.get(user_id)
+        except TypeError:  # unhashable: refused just below, with a clear error
+            used = None
+        if used is None:
+            if not isinstance(user_id, str) or not user_id:
+                msg = "a step id must be a non-empty string"
+                raise TypeError(msg)
+            uses[user_id] = 1
+            hashed = _sha1(user_id.encode(), usedforsecurity=False).hexdigest()
+            ident = _identity(StepIdentity, (user_id, hashed, None))
+        else:
+            uses[user_id] = used + 1
+            hashed = _sha1(
+                f"{user_id}:{used}".encode(), usedforsecurity=False
+            ).hexdigest()
+            ident = _identity(StepIdentity, (user_id, hashed, used))
+        raw = self._memos.get(hashed, MISSING)
         if raw is MISSING:
             return ident, MISSING
         self._used_memos += 1
@@ -204,6 +228,9 @@ class Execution:
             self._memo_total = len(self._memos)
         if self._used_memos >= self._memo_total:
             self.memos_done = True
+        # The usual memo, ``{"data": value}``, unwrapped here without a call.
+        if type(raw) is dict and len(raw) == 1 and "data" in raw:
+            return ident, raw["data"]
         return ident, unwrap_memo(raw)
 
     def reached_new_code(self) -> bool:

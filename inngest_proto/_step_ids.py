@@ -4,7 +4,9 @@ The official Python SDK suffixes the n-th reuse of an id with ``:n`` counting
 uses of the same *user* id in program order (memoized ones included).  Unlike
 the TypeScript SDK it does not skip hashes already seen, so ``a`` used twice
 collides with a literal ``a:1``; we follow Python, whose hashes the server
-already stores for existing runs.
+already stores for existing runs.  The rule is applied by
+:meth:`inngest_proto._engine.Execution.replay`, inline: it runs for every
+step of every call.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
-__all__ = ["StepIdCounter", "StepIdentity", "hash_step_id"]
+__all__ = ["StepIdentity", "hash_step_id"]
 
 
 _sha1 = hashlib.sha1
@@ -35,23 +37,3 @@ class StepIdentity(NamedTuple):
     #: ``None`` on the first use of ``user_id`` in a call, then 1, 2, ...
     #: (the op's ``userland.index``; not ``index``, a tuple method).
     repeat: int | None
-
-
-_make = tuple.__new__
-
-
-class StepIdCounter:
-    """Per-call-request counter of user ids; a fresh one for every request."""
-
-    __slots__ = ("_uses",)
-
-    def __init__(self) -> None:
-        self._uses: dict[str, int] = {}
-
-    def next(self, user_id: str) -> StepIdentity:
-        used = self._uses.get(user_id, 0)
-        self._uses[user_id] = used + 1
-        # ``tuple.__new__`` skips the named tuple's Python-level ``__new__``.
-        if used == 0:
-            return _make(StepIdentity, (user_id, hash_step_id(user_id), None))
-        return _make(StepIdentity, (user_id, hash_step_id(f"{user_id}:{used}"), used))

@@ -58,12 +58,27 @@ def _duration_or_none(value: int | datetime.timedelta | None, what: str) -> str 
 class _StepRules:
     """What the async and sync step APIs share: ids, opts, memo shapes."""
 
-    __slots__ = ("_client", "_exe", "_mw")
+    __slots__ = ("_client", "_exe", "_last_conversion", "_mw")
 
     def __init__(self, exe: Execution, client: Inngest, mw: MiddlewareManager) -> None:
         self._exe = exe
         self._client = client
         self._mw = mw
+        #: (handler, its conversion type) of the last ``run`` without an
+        #: ``output_type``: a loop of steps calls one handler again and again.
+        self._last_conversion: tuple[object, object] = (None, None)
+
+    def _conversion_type(
+        self, handler: Callable[..., Any], output_type: object
+    ) -> object:
+        if output_type is None:
+            last_handler, last_type = self._last_conversion
+            if handler is last_handler:
+                return last_type
+            typ = conversion_type(handler)
+            self._last_conversion = (handler, typ)
+            return typ
+        return conversion_type(handler, output_type)
 
     def _sleep_name(self, until: datetime.datetime) -> str:
         if not isinstance(until, datetime.datetime):
@@ -211,7 +226,7 @@ class Step(_StepRules):
         The output must be JSON-serializable.
         """
         ident, memo = await self._replay(step_id)
-        typ = conversion_type(handler, output_type)
+        typ = self._conversion_type(handler, output_type)
         if memo is not MISSING:
             return memo if typ is None else self._from_wire(ident, memo, typ)
         self._exe.should_run_now(ident)
@@ -332,12 +347,14 @@ class StepSync(_StepRules):
 
     def _replay(self, step_id: str) -> tuple[StepIdentity, Any]:
         ident, memo = self._exe.replay(step_id)
-        if (memo is MISSING or self._exe.memos_done) and (
-            self._exe.reached_new_code() and self._mw
-        ):
+        if memo is MISSING or self._exe.memos_done:
+            self._at_new_code()
+        return ident, memo
+
+    def _at_new_code(self) -> None:
+        if self._exe.reached_new_code() and self._mw:
             self._mw.call_sync("after_memoization")
             self._mw.call_sync("before_execution")
-        return ident, memo
 
     def run(
         self,
@@ -347,8 +364,12 @@ class StepSync(_StepRules):
         output_type: object = None,
     ) -> T:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize it."""
-        ident, memo = self._replay(step_id)
-        typ = conversion_type(handler, output_type)
+        # ``_replay`` inlined: this line runs for every replayed step.
+        exe = self._exe
+        ident, memo = exe.replay(step_id)
+        if memo is MISSING or exe.memos_done:
+            self._at_new_code()
+        typ = self._conversion_type(handler, output_type)
         if memo is not MISSING:
             if typ is None:
                 return memo  # type: ignore[no-any-return]

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inngest_proto as inngest
-from inngest_proto._engine import FunctionReturned, StepsReported
+from inngest_proto._engine import Execution, FunctionReturned, StepsReported
 from inngest_proto._errors import StepError
 from inngest_proto._middleware import HOOKS, MiddlewareManager
 from inngest_proto._opcodes import MISSING, Opcode, unwrap_memo
-from inngest_proto._step_ids import StepIdCounter, hash_step_id
-from tests.inngest_proto._calls import call_request, dev_client, run
+from inngest_proto._step_ids import hash_step_id
+from tests.inngest_proto._calls import NOW, call_request, dev_client, run
 
 TRIGGER = inngest.TriggerEvent(event="test/event")
 
@@ -57,18 +57,54 @@ def test_error_memo_raises_step_error_with_the_original_error() -> None:
     )
 
 
-def test_step_id_counter_follows_the_official_repeat_rule() -> None:
-    counter = StepIdCounter()
-    ids = [counter.next(i) for i in ["a", "b", "a", "a"]]
+def _execution(steps: dict[str, Any] | None = None) -> Execution:
+    return Execution(call_request(steps), target=None, now=NOW)
+
+
+def test_replay_follows_the_official_repeat_rule() -> None:
+    exe = _execution()
+    ids = [exe.replay(i)[0] for i in ["a", "b", "a", "a"]]
     assert [(i.user_id, i.repeat) for i in ids] == [
         ("a", None),
         ("b", None),
         ("a", 1),
         ("a", 2),
     ]
-    assert ids[2].hashed == hash_step_id("a:1")
+    assert [i.hashed for i in ids] == [
+        hash_step_id(i) for i in ["a", "b", "a:1", "a:2"]
+    ]
     assert hash_step_id("my-step-id:2") == "5fdb32cd3e6e3d62fa480ac2ad526b79c2682845"
     assert hash_step_id("étape 1") == "1ca5726502cded1ab3439bdc56332c7d440d9358"
+
+
+def test_a_repeated_id_finds_its_own_memo() -> None:
+    exe = _execution({hash_step_id("a"): {"data": 1}, hash_step_id("a:1"): {"data": 2}})
+    assert [exe.replay("a")[1] for _ in range(3)] == [1, 2, MISSING]
+
+
+@pytest.mark.parametrize("bad", ["", 5, None, ["a"], b"a"])
+def test_a_step_id_must_be_a_non_empty_string(bad: Any) -> None:
+    with pytest.raises(TypeError, match="a step id must be a non-empty string"):
+        _execution().replay(bad)
+
+
+@pytest.mark.parametrize(
+    "memo",
+    [
+        {"data": 1},
+        {"data": {"data": 2}},
+        None,
+        {},
+        {"data": 3, "error": None},
+        {"id": "e", "name": "n", "data": {}},
+        {"error": "not an error object"},
+        {"input": [1]},
+        [1, 2],
+    ],
+)
+def test_replay_unwraps_memos_as_unwrap_memo_does(memo: Any) -> None:
+    _, value = _execution({hash_step_id("s"): memo}).replay("s")
+    assert value == unwrap_memo(memo)
 
 
 # --- replay against a simulated executor -------------------------------------------

@@ -109,6 +109,37 @@ def _invoice() -> Invoice:
     return Invoice(number=12, total=decimal.Decimal("10.50"), issued=ISSUED)
 
 
+def test_one_handler_reused_across_steps_keeps_each_steps_type() -> None:
+    # The step API remembers the last handler's type: a different handler, or
+    # an explicit output_type, in between must not be served from it.
+    client = _client()
+    seen: list[Any] = []
+
+    def when() -> datetime.date:
+        return datetime.date(2026, 5, 2)
+
+    def pair() -> list[int]:
+        return [1, 2]
+
+    @client.create_function(fn_id="reuse", trigger=inngest.TriggerEvent(event="m/r"))
+    def fn(ctx: inngest.ContextSync) -> None:
+        seen.clear()  # keep only the last call's values
+        seen.append(ctx.step.run("a", when))
+        seen.append(ctx.step.run("b", pair))
+        seen.append(ctx.step.run("c", when))
+        seen.append(ctx.step.run("d", pair, output_type=tuple[int, ...]))
+        seen.append(ctx.step.run("e", pair))
+        seen.append(ctx.step.run("f", when))
+
+    engine = TestEngine(client, [fn])
+    (event_id,) = engine.send("m/r")
+    engine.run()
+    assert engine.output(event_id) is None  # completed (raises otherwise)
+    # The last call replayed every step from its memo.
+    day = datetime.date(2026, 5, 2)
+    assert seen == [day, [1, 2], day, (1, 2), [1, 2], day]
+
+
 def test_typed_step_outputs_come_back_as_their_types_in_a_sync_function() -> None:
     client = _client()
     seen: list[Any] = []
