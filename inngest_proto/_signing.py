@@ -14,6 +14,7 @@ time in, and get a key, a header value or an exception back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -240,7 +241,9 @@ def _canonicalize_body(body: bytes) -> bytes | None:
         return None
 
 
+@functools.lru_cache(maxsize=16)
 def _hmac_key(key: str) -> bytes:
+    # Cached: an app has one or two keys, used twice per signed call.
     return strip_key_prefix(key).encode("utf-8")
 
 
