@@ -120,3 +120,26 @@ def test_report_renders() -> None:
         )
     assert "[met ]" in text or "[MISS]" in text
     json.dumps(summary)  # --json can write it
+
+
+def test_http_part_checks_every_server_and_reports_each() -> None:
+    # Three server processes on 127.0.0.1 (the official one needs uvicorn
+    # and FastAPI, as in the official env), a few requests each.
+    pytest.importorskip("uvicorn")
+    from bench._callrequest_http import measure_http, server_stack  # noqa: PLC0415
+
+    servers = ["ours", "ours-asgi", "official"]
+    rows = measure_http(servers, Case(1, "200B", "dev"), [1, 2], 5, 1)
+    assert [(r["sdk"], r["concurrency"]) for r in rows] == [
+        (s, c) for s in servers for c in (1, 2)
+    ]
+    assert all(len(r["rps"]) == 1 and r["rps"][0] > 0 for r in rows)
+    summary = {
+        "machine": {"python": "3", "platform": "test", "cpus": 1},
+        "notes": [],
+        "http": [{**r, "stack": server_stack()} for r in rows],
+    }
+    text = render(summary)
+    for label in ("ours, FastAPI", "ours, plain ASGI", "official, FastAPI"):
+        assert label in text
+    assert "uvicorn" in text
