@@ -129,16 +129,19 @@ def _work(jobs: queue.SimpleQueue[_Job | None], idle: threading.Semaphore) -> No
     while (job := jobs.get()) is not None:
         loop, future, context, work = job
         del job
+        resolve: Callable[[asyncio.Future[Any], Any], None]
         try:
-            value = context.run(work)
-        except BaseException as err:
-            _call_back(loop, _fail, future, err)
-        else:
-            _call_back(loop, _succeed, future, value)
+            value: object = context.run(work)
+            resolve = _succeed
+        except BaseException as err:  # handed to the caller
+            value, resolve = err, _fail
+        # Idle before the caller hears back: its next call must find this
+        # worker free rather than start another thread.
+        idle.release()
+        _call_back(loop, resolve, future, value)
         # Drop the references before waiting: a result must not live on in an
         # idle thread until the next job.
-        del loop, future, context, work
-        idle.release()
+        del loop, future, context, work, value
 
 
 def _call_back(

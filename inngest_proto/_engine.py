@@ -194,9 +194,9 @@ class Execution:
         Raises :class:`StepError` when the memo is a failure, so the user's
         code sees the original error where the step was called.
 
-        This runs for every step of every call, so the id counter
-        (:class:`StepIdCounter`'s rule) and the hash are inlined: a replayed
-        step costs a few dict operations and one SHA-1.
+        This runs for every step of every call, so the ``:n`` repeat rule
+        (see :mod:`._step_ids`) and the hash are inlined: a replayed step
+        costs a few dict operations and one SHA-1.
         """
         if self._in_step:
             raise NestedStepInterrupt
