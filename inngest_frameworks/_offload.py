@@ -2,15 +2,15 @@
 
 A sync function must never run on the event loop (a blocking step would
 stall every other request), so each call crosses to a worker thread and its
-result crosses back.  That crossing is most of what a one-step call costs an
-async host beyond the SDK's own work, so on asyncio it is kept to the
-minimum: a loop future, a put on a lock-free queue, and one
-``call_soon_threadsafe`` back.  ``concurrent.futures`` would add a Future
-with its own condition variable and a chained callback per call, and anyio's
-``to_thread.run_sync`` a capacity limiter, a cancel scope and checkpoints;
-at 16 concurrent one-step calls the lean path serves about a fifth more
-than the first and a third more than the second.  On trio anyio's threads
-are used.
+result crosses back.  That crossing costs an async host more than the SDK's
+own work on a one-step call, so on asyncio it is kept to the minimum: a
+loop future, a put on a lock-free queue, and one ``call_soon_threadsafe``
+back.  ``concurrent.futures`` adds a Future with its own condition variable
+and a chained callback per call, and anyio's ``to_thread.run_sync`` a
+capacity limiter, a cancel scope and checkpoints.  Measured in process, 16
+concurrent one-step calls through the ASGI app: about 95 µs each this way,
+110 through ``run_in_executor`` and 110-150 through anyio, against 45 with
+no thread at all.  On trio anyio's threads are used.
 """
 
 from __future__ import annotations
