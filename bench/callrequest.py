@@ -31,7 +31,12 @@ and httpx in every process: the floor column is that baseline.  The first answer
 checked in full (status and output), then timed runs of M calls each
 (M sized to ~``target`` seconds) give the time per call; every timed call's
 status and the last answer are checked too.  Reported: median and min-max
-over the repetitions.
+over the repetitions.  The measuring processes run with glibc's malloc told
+to keep freed memory (``MALLOC_TRIM_THRESHOLD_`` and
+``MALLOC_MMAP_THRESHOLD_`` at 1 GiB, the same for all three): otherwise
+each 10 MB request's memory goes back to the OS and is faulted in again,
+which doubled every 10 KB figure or not depending on the heap's layout
+(the floor measured 8 ms in one process and 21 ms in the next).
 
 **Over HTTP.** Each SDK's FastAPI glue, and ours as a plain ASGI app (the
 official SDK has none), on uvicorn on 127.0.0.1 with what uvicorn picks
@@ -51,6 +56,7 @@ modules that imported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -59,7 +65,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +85,11 @@ KS = (1, 10, 100, 1000)
 PARTS = ("inprocess", "http", "cold")
 COLD_VARIANTS = ("handler", "fastapi")
 MAX_CALLS_PER_RUN = 5000
+#: glibc malloc settings for the in-process measuring processes.
+KEEP_FREED_MEMORY = {
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
+}
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -91,6 +102,21 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 # -- in process --------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` (so in processes started meanwhile)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def measure_inprocess(  # noqa: PLR0917 - in_fresh_process passes positionals
@@ -157,11 +183,11 @@ def run_inprocess(
         got = {}
         for sdk in sdks:
             args = (sdk, case.k, case.size, case.mode, target_s, repeats)
-            got[sdk] = (
-                in_fresh_process(measure_inprocess, *args)
-                if fresh
-                else measure_inprocess(*args)
-            )
+            if fresh:
+                with _environment(KEEP_FREED_MEMORY):
+                    got[sdk] = in_fresh_process(measure_inprocess, *args)
+            else:
+                got[sdk] = measure_inprocess(*args)
         if len({r["body_sha256"] for r in got.values()}) != 1:
             msg = f"{case.label}: the SDKs were not given the same bytes"
             raise AssertionError(msg)
@@ -223,6 +249,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     if importlib.util.find_spec("inngest") is None:
         sdks.remove("official")
         notes.append("official SDK not installed (pip install inngest==0.5.19)")
+    if "inprocess" in args.part:
+        notes.append(
+            "in process: glibc malloc keeps freed memory in the measuring "
+            "processes (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_ = 1 GiB)"
+        )
     cases = [Case(k, size, mode) for mode in MODES for size in SIZES for k in args.k]
     summary: dict[str, Any] = {
         "machine": {

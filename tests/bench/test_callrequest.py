@@ -143,3 +143,17 @@ def test_http_part_checks_every_server_and_reports_each() -> None:
     for label in ("ours, FastAPI", "ours, plain ASGI", "official, FastAPI"):
         assert label in text
     assert "uvicorn" in text
+
+
+def test_the_malloc_settings_apply_only_while_measuring(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os  # noqa: PLC0415
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "7")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with callrequest._environment(callrequest.KEEP_FREED_MEMORY):
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(1 << 30)
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "7"
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
