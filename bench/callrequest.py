@@ -25,18 +25,16 @@ plus the ``json.dumps`` of its ``CommResponse.body`` that its framework
 glue does.  **Floor**: ``json.loads`` of the request, HMAC-SHA256 of the body
 (cloud), SHA-1 of each of the K step ids and ``json.dumps`` of the response:
 the work no SDK can skip (the function's own loop is not in it).  Each
-(SDK, case) runs in a fresh process; its peak RSS includes the request
-body and the harness, which imports ``bench.flow`` and so our SDK, anyio
-and httpx in every process: the floor column is that baseline.  The first answer is
-checked in full (status and output), then timed runs of M calls each
-(M sized to ~``target`` seconds) give the time per call; every timed call's
+(SDK, case) runs in a fresh process, the three of a case up at once and
+taking turns, one timed run each per round
+(:mod:`bench._callrequest_inprocess`); a process's peak RSS includes the
+request body and the harness (this module and so our SDK, anyio and httpx,
+in every process: the floor column is that baseline).  The first answer is
+checked in full (status and output), then timed runs of M calls each (M
+sized to ~``target`` seconds) give the time per call; every timed call's
 status and the last answer are checked too.  Reported: median and min-max
-over the repetitions.  The measuring processes run with glibc's malloc told
-to keep freed memory (``MALLOC_TRIM_THRESHOLD_`` and
-``MALLOC_MMAP_THRESHOLD_`` at 1 GiB, the same for all three): otherwise
-each 10 MB request's memory goes back to the OS and is faulted in again,
-which doubled every 10 KB figure or not depending on the heap's layout
-(the floor measured 8 ms in one process and 21 ms in the next).
+over the repetitions.  glibc's malloc keeps freed memory in the measuring
+processes (see :mod:`bench._callrequest_inprocess`).
 
 **Over HTTP.** Each SDK's FastAPI glue, and ours as a plain ASGI app (the
 official SDK has none), on uvicorn on 127.0.0.1 with what uvicorn picks
@@ -56,16 +54,14 @@ modules that imported.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,126 +69,15 @@ from bench._callrequest_cases import (
     MODES,
     SIZES,
     Case,
-    make_handler,
-    peak_rss_of,
-    request_body,
 )
 from bench._callrequest_http import ROOT, measure_http, server_stack
+from bench._callrequest_inprocess import run_inprocess, spread
 from bench._callrequest_report import render
-from bench.flow import in_fresh_process, peak_rss_mib, run_cli
+from bench.flow import run_cli
 
 KS = (1, 10, 100, 1000)
 PARTS = ("inprocess", "http", "cold")
 COLD_VARIANTS = ("handler", "fastapi")
-MAX_CALLS_PER_RUN = 5000
-#: glibc malloc settings for the in-process measuring processes.
-KEEP_FREED_MEMORY = {
-    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    "MALLOC_MMAP_THRESHOLD_": str(1 << 30),
-}
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, min and max of the repetitions."""
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-    }
-
-
-# -- in process --------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in ``os.environ`` (so in processes started meanwhile)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def measure_inprocess(  # noqa: PLR0917 - in_fresh_process passes positionals
-    sdk: str, k: int, size: str, mode: str, target_s: float, repeats: int
-) -> dict[str, Any]:
-    """Time ``sdk`` (``ours``, ``official`` or ``floor``) on one case."""
-    import hashlib  # noqa: PLC0415
-
-    from bench._callrequest_cases import (  # noqa: PLC0415
-        answer_problem,
-        headers_for,
-    )
-
-    case = Case(k, size, mode)
-    body = request_body(case)
-    handle = make_handler(sdk, case)
-    answer = handle(body, headers_for(case, body))
-    problem = answer_problem(case, answer)
-    if problem is not None:
-        msg = f"{sdk}, {case.label}: {problem}"
-        raise AssertionError(msg)
-    started = time.perf_counter()
-    handle(body, headers_for(case, body))
-    once = time.perf_counter() - started
-    calls = max(1, min(MAX_CALLS_PER_RUN, round(target_s / max(once, 1e-9))))
-    per_call: list[float] = []
-    for _ in range(repeats):
-        headers = headers_for(case, body)  # signed now: inside the window
-        statuses = set()
-        started = time.perf_counter()
-        for _ in range(calls):
-            answer = handle(body, headers)
-            statuses.add(answer[0])
-        per_call.append((time.perf_counter() - started) / calls)
-        problem = answer_problem(case, answer)
-        if statuses != {200} or problem is not None:
-            msg = f"{sdk}, {case.label}: statuses {statuses} while timed; {problem}"
-            raise AssertionError(msg)
-    return {
-        "sdk": sdk,
-        "k": k,
-        "size": size,
-        "mode": mode,
-        "body_bytes": len(body),
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-        "calls_per_run": calls,
-        "us_per_call": spread([t * 1e6 for t in per_call]),
-        # VmHWM where there is one: a spawned child's ru_maxrss starts at its
-        # parent's peak (fork, then exec).
-        "peak_rss_mib": round(peak_rss_of(os.getpid()) or peak_rss_mib(), 1),
-    }
-
-
-def run_inprocess(
-    sdks: Sequence[str],
-    cases: Sequence[Case],
-    target_s: float,
-    repeats: int,
-    *,
-    fresh: bool = True,
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    for case in cases:
-        got = {}
-        for sdk in sdks:
-            args = (sdk, case.k, case.size, case.mode, target_s, repeats)
-            if fresh:
-                with _environment(KEEP_FREED_MEMORY):
-                    got[sdk] = in_fresh_process(measure_inprocess, *args)
-            else:
-                got[sdk] = measure_inprocess(*args)
-        if len({r["body_sha256"] for r in got.values()}) != 1:
-            msg = f"{case.label}: the SDKs were not given the same bytes"
-            raise AssertionError(msg)
-        results.extend(got.values())
-    return results
 
 
 # -- cold start --------------------------------------------------------------------

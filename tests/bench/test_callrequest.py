@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     import inngest._internal.server_lib  # noqa: F401 - imported for the filter
 
 from bench import _callrequest_cases as cases
-from bench import callrequest
+from bench import _callrequest_inprocess as inprocess
 from bench._callrequest_cases import (
     MODES,
     SIZES,
@@ -103,7 +103,7 @@ def test_wrong_output_is_caught() -> None:
 
 def test_report_renders() -> None:
     cases = [Case(k, "200B", mode) for mode in MODES for k in (1, 10)]
-    results = callrequest.run_inprocess(
+    results = inprocess.run_inprocess(
         ["ours", "official", "floor"], cases, 0.001, 2, fresh=False
     )
     summary = {
@@ -152,8 +152,24 @@ def test_the_malloc_settings_apply_only_while_measuring(
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "7")
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    with callrequest._environment(callrequest.KEEP_FREED_MEMORY):
+    with inprocess.environment(inprocess.KEEP_FREED_MEMORY):
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == str(1 << 30)
         assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30)
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "7"
     assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
+
+
+def test_fresh_processes_take_turns_and_report_each_sdk() -> None:
+    results = inprocess.run_inprocess(
+        ["ours", "official", "floor"], [Case(1, "200B", "cloud")], 0.001, 2
+    )
+    assert [r["sdk"] for r in results] == ["ours", "official", "floor"]
+    for result in results:
+        assert result["calls_per_run"] >= 1
+        assert 0 < result["us_per_call"]["min"] <= result["us_per_call"]["max"]
+        assert result["peak_rss_mib"] > 0
+
+
+def test_a_failing_measuring_process_is_reported_with_its_traceback() -> None:
+    with pytest.raises(RuntimeError, match=r"(?s)ours measuring process failed.*3MB"):
+        inprocess.run_inprocess(["ours"], [Case(1, "3MB", "dev")], 0.001, 1)
