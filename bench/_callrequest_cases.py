@@ -308,9 +308,50 @@ def floor_handler(case: Case) -> Handle:
     return handle
 
 
+class _BareStep:
+    """``step.run`` reduced to replay: the repeat counter, SHA-1, lookup."""
+
+    __slots__ = ("_steps", "_uses")
+
+    def __init__(self, steps: dict[str, Any]) -> None:
+        self._steps = steps
+        self._uses: dict[str, int] = {}
+
+    def run(self, step_id: str, handler: Any, *args: Any) -> Any:
+        used = self._uses.get(step_id, 0)
+        self._uses[step_id] = used + 1
+        key = f"{step_id}:{used}" if used else step_id
+        hashed = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
+        return self._steps[hashed]["data"]
+
+
+def bare_handler(case: Case) -> Handle:
+    """The least an SDK that replays can do, with none of the checks: the
+    floor's parse and HMAC, then the function itself, each step a counter,
+    a SHA-1 and a lookup, and the answer encoded.  What the floor leaves out
+    (the function's own loop and the memo lookups) shows in bare/floor."""
+    key = SIGNING_KEY.split("-", 2)[2].encode()
+    cloud = case.mode == "cloud"
+
+    def handle(body: bytes, headers: dict[str, str]) -> Answer:
+        raw = json.loads(body)
+        if cloud:
+            ts = headers["x-inngest-signature"].split("&")[0][2:].encode()
+            hmac.new(key, body + ts, hashlib.sha256).hexdigest()
+        output = run_steps(_BareStep(raw["steps"]), raw["event"]["data"])
+        return 200, json.dumps(output).encode()
+
+    return handle
+
+
 def make_handler(sdk: str, case: Case) -> Handle:
     if sdk == "ours":
         return ours_handler(case.mode)
     if sdk == "official":
         return official_handler(case.mode)
-    return floor_handler(case)
+    if sdk == "bare":
+        return bare_handler(case)
+    if sdk == "floor":
+        return floor_handler(case)
+    msg = f"no handler called {sdk!r}"
+    raise ValueError(msg)

@@ -53,6 +53,7 @@ def _inprocess(results: list[dict[str, Any]], targets: list[str]) -> list[str]:
         key=lambda t: (t[0] != "dev", t[1] != "200B", t[2]),
     )
     has_official = any(r["sdk"] == "official" for r in results)
+    has_bare = any(r["sdk"] == "bare" for r in results)
     rows, floor_misses, speed_misses = [], [], []
     for mode, size, k in keys:
         ours = by[("ours", mode, size, k)]
@@ -84,7 +85,11 @@ def _inprocess(results: list[dict[str, Any]], targets: list[str]) -> list[str]:
         rss.append(f"{floor['peak_rss_mib']:.0f}")
         if has_official:
             row.append(f"{mine / theirs:.3f}")
-        row += [f"{to_floor:.2f}", "/".join(rss)]
+        row.append(f"{to_floor:.2f}")
+        if has_bare:
+            bare = by[("bare", mode, size, k)]["us_per_call"]["median"]
+            row.append(f"{bare / floor['us_per_call']['median']:.2f}")
+        row.append("/".join(rss))
         rows.append(row)
     header = [
         "mode",
@@ -96,6 +101,7 @@ def _inprocess(results: list[dict[str, Any]], targets: list[str]) -> list[str]:
         "floor us",
         *(["ours/off"] if has_official else []),
         "ours/floor",
+        *(["bare/floor"] if has_bare else []),
         "RSS MiB o/" + ("off/" if has_official else "") + "fl",
     ]
     targets.append(
@@ -112,10 +118,16 @@ def _inprocess(results: list[dict[str, Any]], targets: list[str]) -> list[str]:
                 speed_misses,
             )
         )
-    return [
+    lines = [
         "In process, per call request: median (min-max) us over the runs",
         *_table(header, rows, left=2),
     ]
+    if has_bare:
+        lines.append(
+            "bare: the floor's work plus the function itself, each step a "
+            "counter, a SHA-1 and a lookup, no checks (what no SDK can go under)"
+        )
+    return lines
 
 
 #: How the HTTP table names each server.

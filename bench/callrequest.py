@@ -24,7 +24,10 @@ Official (``inngest==0.5.19``): ``CommHandler.post_sync(CommRequest(...))``
 plus the ``json.dumps`` of its ``CommResponse.body`` that its framework
 glue does.  **Floor**: ``json.loads`` of the request, HMAC-SHA256 of the body
 (cloud), SHA-1 of each of the K step ids and ``json.dumps`` of the response:
-the work no SDK can skip (the function's own loop is not in it).  Each
+the work no SDK can skip (the function's own loop is not in it).
+**Bare**: the floor's work plus running the function, each ``step.run`` a
+repeat counter, a SHA-1 and a memo lookup, with no checks at all: the
+least an SDK that replays can do, reported as bare/floor.  Each
 (SDK, case) runs in a fresh process, the three of a case up at once and
 taking turns, one timed run each per round
 (:mod:`bench._callrequest_inprocess`); a process's peak RSS includes the
@@ -157,7 +160,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     }
     if "inprocess" in args.part:
         summary["inprocess"] = run_inprocess(
-            [*sdks, "floor"], cases, args.target, args.repeats
+            [*sdks, "bare", "floor"], cases, args.target, args.repeats
         )
     if "http" in args.part:
         servers = ["ours", "ours-asgi"] + (["official"] if "official" in sdks else [])

@@ -5,6 +5,7 @@ Fast and in process only: K=1 and 10, a few short runs, no timing asserted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from bench._callrequest_cases import (
     headers_for,
     make_handler,
     request_body,
+    step_hash,
 )
 from bench._callrequest_report import render
 
@@ -62,7 +64,7 @@ def _close_official_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 CASES = [Case(k, size, mode) for mode in MODES for size in SIZES for k in (1, 10)]
 
 
-@pytest.mark.parametrize("sdk", ["ours", "official", "floor"])
+@pytest.mark.parametrize("sdk", ["ours", "official", "bare", "floor"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label.replace(" ", "-"))
 def test_generated_requests_are_answered_right(sdk: str, case: Case) -> None:
     body = request_body(case)
@@ -104,7 +106,7 @@ def test_wrong_output_is_caught() -> None:
 def test_report_renders() -> None:
     cases = [Case(k, "200B", mode) for mode in MODES for k in (1, 10)]
     results = inprocess.run_inprocess(
-        ["ours", "official", "floor"], cases, 0.001, 2, fresh=False
+        ["ours", "official", "bare", "floor"], cases, 0.001, 2, fresh=False
     )
     summary = {
         "machine": {"python": "3", "platform": "test", "cpus": 1},
@@ -113,6 +115,7 @@ def test_report_renders() -> None:
     }
     text = render(summary)
     assert "ours/floor" in text
+    assert "bare/floor" in text
     assert "ours/off" in text
     for mode in MODES:
         assert any(
@@ -173,3 +176,12 @@ def test_fresh_processes_take_turns_and_report_each_sdk() -> None:
 def test_a_failing_measuring_process_is_reported_with_its_traceback() -> None:
     with pytest.raises(RuntimeError, match=r"(?s)ours measuring process failed.*3MB"):
         inprocess.run_inprocess(["ours"], [Case(1, "3MB", "dev")], 0.001, 1)
+
+
+def test_the_bare_replay_reads_repeated_ids_and_unknown_names_are_refused() -> None:
+    memos = {step_hash(0): {"data": "first"}}
+    memos[hashlib.sha1(b"s0:1", usedforsecurity=False).hexdigest()] = {"data": "2nd"}
+    bare = cases._BareStep(memos)
+    assert [bare.run("s0", None), bare.run("s0", None)] == ["first", "2nd"]
+    with pytest.raises(ValueError, match="no handler called 'fastest'"):
+        make_handler("fastest", Case(1, "200B", "dev"))
