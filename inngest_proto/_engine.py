@@ -15,7 +15,6 @@ so it runs under asyncio and trio alike, and the sync path shares every rule.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,7 @@ from ._opcodes import (
     format_stack,
     unwrap_memo,
 )
-from ._step_ids import StepIdentity
+from ._step_ids import StepIdentity, hash_step_id
 
 if TYPE_CHECKING:
     from ._checkpointing import Checkpointer
@@ -119,7 +118,6 @@ def _userland(ident: StepIdentity) -> dict[str, Any]:
     return {"id": ident.user_id, "index": ident.repeat}
 
 
-_sha1 = hashlib.sha1
 # ``tuple.__new__`` skips the named tuple's Python-level ``__new__``.
 _identity = tuple.__new__
 
@@ -195,8 +193,8 @@ class Execution:
         code sees the original error where the step was called.
 
         This runs for every step of every call, so the ``:n`` repeat rule
-        (see :mod:`._step_ids`) and the hash are inlined: a replayed step
-        costs a few dict operations and one SHA-1.
+        (see :mod:`._step_ids`) is inlined: a replayed step costs a few dict
+        operations and one SHA-1.
         """
         if self._in_step:
             raise NestedStepInterrupt
@@ -210,14 +208,11 @@ class Execution:
                 msg = "a step id must be a non-empty string"
                 raise TypeError(msg)
             uses[user_id] = 1
-            hashed = _sha1(user_id.encode(), usedforsecurity=False).hexdigest()
-            ident = _identity(StepIdentity, (user_id, hashed, None))
+            hashed = hash_step_id(user_id)
         else:
             uses[user_id] = used + 1
-            hashed = _sha1(
-                f"{user_id}:{used}".encode(), usedforsecurity=False
-            ).hexdigest()
-            ident = _identity(StepIdentity, (user_id, hashed, used))
+            hashed = hash_step_id(f"{user_id}:{used}")
+        ident = _identity(StepIdentity, (user_id, hashed, used))
         raw = self._memos.get(hashed, MISSING)
         if raw is MISSING:
             return ident, MISSING
