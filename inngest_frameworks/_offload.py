@@ -22,10 +22,13 @@ import queue
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
+
+if TYPE_CHECKING:
+    from inngest_proto import Inngest
 
 __all__ = ["DEFAULT_MAX_WORKERS", "Offload"]
 
@@ -61,7 +64,7 @@ class Offload:
         self._pool_lock = threading.Lock()
 
     @classmethod
-    def for_client(cls, client: Any) -> Offload:
+    def for_client(cls, client: Inngest) -> Offload:
         return cls(client.settings.thread_pool_max_workers or None)
 
     async def __call__(self, work: Callable[[], T]) -> T:
