@@ -27,6 +27,8 @@ QUERY = {"fnId": FN_SLUG, "stepId": "step"}
 URL = f"http://127.0.0.1{PATH}?fnId={FN_SLUG}&stepId=step"
 #: A signing key of the documented form; both SDKs are given it in cloud mode.
 SIGNING_KEY = "signkey-prod-" + "5ec2e7" * 10 + "abcd"
+#: The HMAC key of that signing key: its text after ``signkey-<env>-``.
+_HMAC_KEY = SIGNING_KEY.split("-", 2)[2].encode()
 SIZES = {"200B": 200, "10KB": 10_000}
 MODES = ("dev", "cloud")
 SDKS = ("ours", "official")
@@ -134,8 +136,7 @@ def headers_for(case: Case, body: bytes, now: float | None = None) -> dict[str, 
     headers = {"content-type": "application/json", "x-inngest-server-kind": case.mode}
     if case.mode == "cloud":
         ts = str(int(time.time() if now is None else now))
-        key = SIGNING_KEY.split("-", 2)[2].encode()
-        digest = hmac.new(key, body + ts.encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(_HMAC_KEY, body + ts.encode(), hashlib.sha256).hexdigest()
         headers["x-inngest-signature"] = f"t={ts}&s={digest}"
     return headers
 
@@ -288,19 +289,23 @@ def build_app(server: str, mode: str) -> Any:
     return app
 
 
+def _body_hmac(body: bytes, headers: dict[str, str]) -> str:
+    """The HMAC a signed request costs: the body and its header's timestamp."""
+    ts = headers["x-inngest-signature"].split("&")[0][2:].encode()
+    return hmac.new(_HMAC_KEY, body + ts, hashlib.sha256).hexdigest()
+
+
 def floor_handler(case: Case) -> Handle:
     """The unavoidable work: parse the request, hash K step ids, HMAC the body
     (cloud), encode the response."""
     response = expected_output(case.k, SIZES[case.size])
-    key = SIGNING_KEY.split("-", 2)[2].encode()
     ids = [f"s{i}".encode() for i in range(case.k)]
     cloud = case.mode == "cloud"
 
     def handle(body: bytes, headers: dict[str, str]) -> Answer:
         json.loads(body)
         if cloud:
-            ts = headers["x-inngest-signature"].split("&")[0][2:].encode()
-            hmac.new(key, body + ts, hashlib.sha256).hexdigest()
+            _body_hmac(body, headers)
         for step_id in ids:
             hashlib.sha1(step_id, usedforsecurity=False).hexdigest()
         return 200, json.dumps(response).encode()
@@ -330,14 +335,12 @@ def bare_handler(case: Case) -> Handle:
     floor's parse and HMAC, then the function itself, each step a counter,
     a SHA-1 and a lookup, and the answer encoded.  What the floor leaves out
     (the function's own loop and the memo lookups) shows in bare/floor."""
-    key = SIGNING_KEY.split("-", 2)[2].encode()
     cloud = case.mode == "cloud"
 
     def handle(body: bytes, headers: dict[str, str]) -> Answer:
         raw = json.loads(body)
         if cloud:
-            ts = headers["x-inngest-signature"].split("&")[0][2:].encode()
-            hmac.new(key, body + ts, hashlib.sha256).hexdigest()
+            _body_hmac(body, headers)
         output = run_steps(_BareStep(raw["steps"]), raw["event"]["data"])
         return 200, json.dumps(output).encode()
 

@@ -2,12 +2,12 @@
 the floor, timed on one generated call request, taking turns.
 
 Each (SDK, case) gets a fresh process (its peak RSS is its own), but the
-three processes of a case are up at once and time one repetition each in
-turn: on a machine whose speed drifts, a slow spell touches every column of
-the case alike instead of one SDK's whole measurement.
+processes of a case are up at once and time one repetition each in turn:
+on a machine whose speed drifts, a slow spell touches every column of the
+case alike instead of one SDK's whole measurement.
 
 The measuring processes run with glibc's malloc told to keep freed memory
-(:data:`KEEP_FREED_MEMORY`, the same for all three): otherwise each 10 MB
+(:data:`KEEP_FREED_MEMORY`, the same for every column): otherwise each 10 MB
 request's memory goes back to the OS and is faulted in again, which doubled
 every 10 KB figure or not depending on the heap's layout (the floor
 measured 8 ms in one process and 21 ms in the next).
@@ -151,9 +151,14 @@ class _Remote:
         child.close()
 
     def ask(self, command: str | None = None) -> Any:
-        if command is not None:
-            self._conn.send(command)
-        kind, value = self._conn.recv()
+        try:
+            if command is not None:
+                self._conn.send(command)
+            kind, value = self._conn.recv()
+        except (EOFError, OSError) as err:
+            code = self._process.exitcode
+            msg = f"the {self.sdk} measuring process died (exit code {code})"
+            raise RuntimeError(msg) from err
         if kind == "error":
             msg = f"the {self.sdk} measuring process failed:\n{value}"
             raise RuntimeError(msg)

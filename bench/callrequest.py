@@ -28,7 +28,7 @@ the work no SDK can skip (the function's own loop is not in it).
 **Bare**: the floor's work plus running the function, each ``step.run`` a
 repeat counter, a SHA-1 and a memo lookup, with no checks at all: the
 least an SDK that replays can do, reported as bare/floor.  Each
-(SDK, case) runs in a fresh process, the three of a case up at once and
+(SDK, case) runs in a fresh process, those of a case up at once and
 taking turns, one timed run each per round
 (:mod:`bench._callrequest_inprocess`); a process's peak RSS includes the
 request body and the harness (this module and so our SDK, anyio and httpx,

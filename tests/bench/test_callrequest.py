@@ -185,3 +185,15 @@ def test_the_bare_replay_reads_repeated_ids_and_unknown_names_are_refused() -> N
     assert [bare.run("s0", None), bare.run("s0", None)] == ["first", "2nd"]
     with pytest.raises(ValueError, match="no handler called 'fastest'"):
         make_handler("fastest", Case(1, "200B", "dev"))
+
+
+def test_a_measuring_process_that_dies_is_reported() -> None:
+    remote = inprocess._Remote("floor", Case(1, "200B", "dev"), 0.001)
+    try:
+        remote.ask()  # ready
+        remote._process.kill()
+        remote._process.join()
+        with pytest.raises(RuntimeError, match="floor measuring process died"):
+            remote.ask("run")
+    finally:
+        remote.close()
