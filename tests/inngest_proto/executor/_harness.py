@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import inngest_proto as inngest
-from inngest_proto._comm import query_from_url
+from inngest_proto._comm_calls import query_from_url
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
