@@ -1,0 +1,228 @@
+"""What the ops of an SDK reply do, and the timers of a run when they fire.
+
+:class:`OpHandling` turns the ops a 206 reply lists (executor.md §4.2) into
+transitions: steps memoized or planned, step errors retried, parallel groups
+tracked (§6), and the timers behind ``step.sleep``, ``step.wait_for_event``
+and ``step.invoke`` set (§7); it also handles a run's timers when they
+fire (those, and the start, retry and timeout timers).  It is apart from
+:class:`~._executor.Executor` because it is the part that reads opcodes: the
+executor takes the inputs and routes events (including the event that ends a
+wait or an invoke), and ends runs.
+"""
+
+from __future__ import annotations
+
+from .._function_config import ROOT_STEP_ID
+from .._opcodes import Opcode, StepOp
+from ._ai import AIGateway
+from ._checkpoint import step_memo
+from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
+from ._reply import Reply
+from ._runbook import TRACKED_PARALLEL_VERSION, Tick
+from ._state import Invoke, Job, JobKind, Run, RunStatus, Timer, TimerKind, Wait
+from ._timing import MAX_WAIT_SECONDS, resolve_time
+
+__all__ = ["OpHandling"]
+
+_DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
+_LAZY_OPS = frozenset({Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE})
+# Ops that finish later, outside the reply; with more than one op in a reply
+# they make the server track the parallel group (executor.md §6).
+_ASYNC_OPS = frozenset(
+    {
+        Opcode.STEP_PLANNED,
+        Opcode.SLEEP,
+        Opcode.WAIT_FOR_EVENT,
+        Opcode.INVOKE,
+        Opcode.AI_GATEWAY,
+        Opcode.GATEWAY,
+        Opcode.WAIT_FOR_SIGNAL,
+    }
+)
+# The server registers waits (and defers) before it processes other ops.
+_FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
+
+
+class OpHandling(AIGateway):
+    """The ops of an SDK reply and the timers of a run (mixed into the executor).
+
+    An ``AIGateway`` op is handed to :class:`~._ai.AIGateway`, hence that base.
+    """
+
+    def _handle_ops(
+        self, run: Run, job: Job, ops: tuple[StepOp, ...], reply: Reply, tick: Tick
+    ) -> None:
+        active = [op for op in ops if op.op not in _LAZY_OPS]
+        if len(active) > 1:
+            # Parallel steps: plan every later step rather than run it inline.
+            run.force_step_plan = True
+            if run.request_version >= TRACKED_PARALLEL_VERSION and any(
+                op.op in _ASYNC_OPS for op in active
+            ):
+                for op in active:
+                    if op.id not in run.pending:
+                        run.pending.append(op.id)
+                    if (op.opts or {}).get("parallelMode") == "race":
+                        run.race_steps.append(op.id)
+        if all(op.op is Opcode.NONE for op in ops):
+            # Nothing to do: drive discovery again, once per state.
+            redrive = Job(
+                job_id=f"{run.run_id}-{len(run.stack)}-redrive",
+                kind=JobKind.DISCOVERY,
+                target=ROOT_STEP_ID,
+                follows=job.follows,
+            )
+            self._enqueue(run, redrive, tick)
+            return
+        for op in sorted(ops, key=lambda op: op.op not in _FIRST_OPS):
+            if not run.is_running:
+                break
+            self._handle_op(run, job, op, reply, tick)
+
+    def _handle_op(
+        self, run: Run, job: Job, op: StepOp, reply: Reply, tick: Tick
+    ) -> None:
+        kind = op.op
+        if kind in {Opcode.STEP_RUN, Opcode.STEP}:
+            self._complete_step(run, op.id, step_memo(op), "discover", tick)
+        elif kind is Opcode.STEP_ERROR:
+            if reply.no_retry is True or job.attempt + 1 >= self._max_attempts(run):
+                # The server turns a last-attempt StepError into StepFailed.
+                self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+            else:
+                self._retry(run, job, reply.retry_after, tick)
+        elif kind is Opcode.STEP_FAILED:
+            self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+        elif kind is Opcode.STEP_PLANNED:
+            planned = Job(
+                job_id=f"{run.run_id}-{op.id}-plan",
+                kind=JobKind.STEP,
+                target=op.id,
+                follows=job.follows,
+            )
+            self._enqueue(run, planned, tick)
+        elif kind is Opcode.SLEEP:
+            self._sleep(run, op, tick)
+        elif kind is Opcode.WAIT_FOR_EVENT:
+            self._wait(run, op, tick)
+        elif kind is Opcode.INVOKE:
+            self._invoke(run, op, tick)
+        elif kind is Opcode.AI_GATEWAY:
+            self._start_ai(run, job, op, tick)  # see ._ai
+        elif kind is Opcode.RUN_COMPLETE:
+            self._finalize(run, RunStatus.COMPLETED, tick, output=op.data)
+        elif kind is Opcode.DISCOVERY_REQUEST:
+            discovery = Job(
+                job_id=f"{run.run_id}-{self._mint(tick.now)}-discovery",
+                kind=JobKind.DISCOVERY,
+                target=ROOT_STEP_ID,
+                follows=job.follows,
+            )
+            self._enqueue(run, discovery, tick)
+        elif kind not in _LAZY_OPS:
+            message = f"the {kind.value} opcode is not supported by this executor yet"
+            self._fail(run, message, tick)
+
+    # -- sleeps, waits, invokes ------------------------------------------------------
+
+    def _step_is_open(self, run: Run, step_id: str) -> bool:
+        """Whether a step already finished or is already being waited on.
+
+        An SDK reports a sleep, wait or invoke again on every discovery until
+        it ends; only the first report counts.
+        """
+        if step_id in run.steps or step_id in run.waits or step_id in run.invokes:
+            return True
+        return any(
+            (timer := self.state.timers.get(t)) is not None and timer.step_id == step_id
+            for t in run.timer_ids
+        )
+
+    def _until(self, run: Run, text: object, what: str, tick: Tick) -> float | None:
+        """``text`` as an absolute time, or ``None`` after failing the run."""
+        try:
+            at = resolve_time(str(text), tick.now)
+        except ValueError as err:
+            self._fail(run, f"invalid {what}: {err}", tick)
+            return None
+        if at - tick.now > MAX_WAIT_SECONDS:
+            self._fail(run, f"{what} {text!r} is longer than 366 days", tick)
+            return None
+        return max(at, tick.now)
+
+    def _sleep(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        at = self._until(run, opts.get("duration") or op.name, "sleep", tick)
+        if at is not None:
+            self._set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
+
+    def _wait(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        timeout = opts.get("timeout")
+        # No timeout means the wait expires at once, as on the server.
+        at = self._until(run, timeout, "wait timeout", tick) if timeout else tick.now
+        if at is None:
+            return
+        expression = opts.get("if")
+        timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
+        wait = Wait(
+            step_id=op.id,
+            event_name=str(opts.get("event") or op.name),
+            expression=expression if isinstance(expression, str) else None,
+            timer_id=timer_id,
+        )
+        run.waits[op.id] = wait
+        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
+
+    def _invoke(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        if not isinstance(opts.get("function_id"), str):
+            self._fail(run, "InvokeFunction op without opts.function_id", tick)
+            return
+        timeout = opts.get("timeout")
+        if timeout:
+            at = self._until(run, timeout, "invoke timeout", tick)
+            if at is None:
+                return
+        else:
+            at = tick.now + _DEFAULT_INVOKE_TIMEOUT
+        correlation = f"{run.run_id}.{op.id}"
+        timer_id = self._set_timer(
+            run, TimerKind.INVOKE_TIMEOUT, at, tick, step_id=op.id
+        )
+        run.invokes[op.id] = Invoke(op.id, correlation, timer_id)
+        fn = self._functions[run.function_id]
+        event = invoked_event(
+            opts=opts,
+            correlation_id=correlation,
+            expire_ms=int(at * 1000),
+            group_id=self._mint(tick.now),
+            display_name=op.display_name or op.id,
+            source_fn_uuid=fn.uuid,
+            source_app_uuid=fn.app_uuid,
+            new_id=self._mint(tick.now),
+            now_ms=tick.now_ms,
+        )
+        self._emit(event, tick)
+
+    def _on_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+        step_id = timer.step_id or ""
+        if timer.kind in {TimerKind.START_TIMEOUT, TimerKind.FINISH_TIMEOUT}:
+            self._on_timeout_timer(run, timer, tick)
+        elif timer.kind in {TimerKind.START, TimerKind.RETRY}:
+            assert timer.job is not None  # both kinds are always set with a job
+            self._dispatch(run, timer.job, tick)
+        elif timer.kind is TimerKind.SLEEP:
+            self._complete_step(run, step_id, None, "sleep", tick)
+        elif timer.kind is TimerKind.WAIT_TIMEOUT:
+            if run.waits.pop(step_id, None) is not None:
+                self._complete_step(run, step_id, None, "timeout", tick)
+        elif run.invokes.pop(step_id, None) is not None:
+            # The child keeps running; its result is no longer awaited.
+            self._complete_step(run, step_id, INVOKE_TIMEOUT_MEMO, "timeout", tick)
