@@ -5,7 +5,8 @@ executor emitted), the executor's :class:`ExecutorState` laid out per row
 (runs, their step memos, timers, run idempotency keys, the id counter), and
 the apps last synced, so a restart can register their functions again.
 Queue items live inside each run (``Run.in_flight``) and, when delayed, in
-the timers table; there is no separate queue table to keep in step.
+the timers table; there is no separate queue table to keep in step.  How
+the state maps onto those rows is in :mod:`._store_state`.
 
 Durability: ``synchronous=FULL``.  In WAL mode ``NORMAL`` already survives a
 SIGKILL (a commit has reached the OS before it returns), but it may lose the
@@ -44,7 +45,6 @@ file: two dev servers on one ``--db`` would overwrite each other's rows.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import sqlite3
@@ -57,9 +57,12 @@ import attrs
 
 from inngest_proto._converter import structure, unstructure
 from inngest_proto._function_config import FunctionConfig
-from inngest_proto.executor import ExecutorState, Run, RunStatus, Timer, TimerKind
+from inngest_proto.executor import ExecutorState, RunStatus
 from inngest_proto.executor._runbook import Changes
-from inngest_proto.executor._state import Batched, Debounced
+
+# ``requeue_in_flight`` is part of the store's contract (step 4 above), so
+# it is exported from here too.
+from ._store_state import StateTables, dumps, load_rows, requeue_in_flight
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -103,7 +106,6 @@ CREATE TABLE apps (url TEXT PRIMARY KEY, json TEXT NOT NULL);
 _FLOW_TABLE = (
     "CREATE TABLE IF NOT EXISTS flow (key TEXT PRIMARY KEY, json TEXT NOT NULL)"
 )
-_COMPACT = (",", ":")
 _NO_CURSOR = 1 << 62
 _CONFIGS = list[FunctionConfig]
 
@@ -135,11 +137,7 @@ class StoredApp:
     framework: str = ""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=_COMPACT)
-
-
-class SQLiteStore:
+class SQLiteStore(StateTables):
     """The dev server's database at ``path`` (``":memory:"`` for none).
 
     Parent directories are created.  Raises :class:`StoreError` for a file
@@ -293,7 +291,7 @@ class SQLiteStore:
         """
         ids = [str(e["id"]) for e in events] if internal_ids is None else internal_ids
         rows = [
-            (i, str(e["name"]), received_at, _dumps(dict(e)))
+            (i, str(e["name"]), received_at, dumps(dict(e)))
             for i, e in zip(ids, events, strict=True)
         ]
         with self._lock, self._guard(), self._transaction():
@@ -361,7 +359,7 @@ class SQLiteStore:
         executor routed them itself), logged received at their ``ts``.
         """
         rows = [
-            (i, str(e["name"]), float(e["ts"]) / 1000, _dumps(dict(e)))
+            (i, str(e["name"]), float(e["ts"]) / 1000, dumps(dict(e)))
             for i, e in emitted
         ]
         with self._lock, self._guard():
@@ -383,112 +381,6 @@ class SQLiteStore:
                 self._prime()
                 raise
 
-    def _write_changes(self, state: ExecutorState, changes: Changes) -> None:
-        conn = self._conn
-        # Run ids are ULIDs: sorted, new runs get rows in creation order,
-        # the order they load (and waits are matched) in.
-        for run_id in sorted(changes.runs):
-            run = state.runs.get(run_id)
-            if run is not None and run_id not in self._finished:
-                self._write_run(run)
-        self._write_timers(state)
-        keys = state.seen_keys
-        for key in changes.seen_keys:
-            if key in keys:
-                conn.execute(
-                    "INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", (key, keys[key])
-                )
-                self._keys[key] = keys[key]
-            elif self._keys.pop(key, None) is not None:
-                conn.execute("DELETE FROM seen_keys WHERE key = ?", (key,))
-        self._write_counter(state)
-        for key in changes.flow:
-            text = _flow_row(state, key)
-            if text is None:
-                if self._flow.pop(key, None) is not None:
-                    conn.execute("DELETE FROM flow WHERE key = ?", (key,))
-            elif self._flow.get(key) != text:
-                conn.execute("INSERT OR REPLACE INTO flow VALUES (?, ?)", (key, text))
-                self._flow[key] = text
-
-    def _write_state(self, state: ExecutorState) -> None:
-        conn = self._conn
-        for run_id, run in state.runs.items():
-            if run_id not in self._finished:  # finished runs never change
-                self._write_run(run)
-        gone = [(r,) for r in [*self._texts, *self._finished] if r not in state.runs]
-        conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
-        conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
-        for (run_id,) in gone:
-            self._texts.pop(run_id, None)
-            self._finished.discard(run_id)
-            self._memo_counts.pop(run_id, None)
-        self._write_timers(state)
-        keys = state.seen_keys
-        changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
-        conn.executemany("INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", changed)
-        old_keys = [(k,) for k in self._keys if k not in keys]
-        conn.executemany("DELETE FROM seen_keys WHERE key = ?", old_keys)
-        self._keys = dict(keys)
-        self._write_counter(state)
-        flow = _flow_rows(state)
-        changed_flow = [(k, t) for k, t in flow.items() if self._flow.get(k) != t]
-        conn.executemany("INSERT OR REPLACE INTO flow VALUES (?, ?)", changed_flow)
-        old_flow = [(k,) for k in self._flow if k not in flow]
-        conn.executemany("DELETE FROM flow WHERE key = ?", old_flow)
-        self._flow = flow
-
-    def _write_timers(self, state: ExecutorState) -> None:
-        conn = self._conn
-        # Timers are never changed once set, only set and dropped.
-        new_timers = [t for i, t in state.timers.items() if i not in self._timer_ids]
-        conn.executemany(
-            "INSERT INTO timers (timer_id, run_id, at, json) VALUES (?, ?, ?, ?)",
-            [(t.timer_id, t.run_id, t.at, _dumps(unstructure(t))) for t in new_timers],
-        )
-        old_timers = [(i,) for i in self._timer_ids if i not in state.timers]
-        conn.executemany("DELETE FROM timers WHERE timer_id = ?", old_timers)
-        self._timer_ids = set(state.timers)
-
-    def _write_counter(self, state: ExecutorState) -> None:
-        if state.counter != self._counter:
-            self._conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'counter'", (str(state.counter),)
-            )
-            self._counter = state.counter
-
-    def _write_run(self, run: Run) -> None:
-        run_id = run.run_id
-        # Memos are kept out of the run's row: they are append-only and can
-        # be large, so each save inserts only the new ones.
-        text = _dumps(unstructure(attrs.evolve(run, steps={})))
-        if self._texts.get(run_id) != text:
-            status, times = run.status.value, (run.created_at, run.ended_at)
-            # An upsert, not REPLACE: the run keeps its seq, so runs load in
-            # the order they were created (the order waits are matched in).
-            self._conn.execute(
-                "INSERT INTO runs (run_id, function_id, status, created_at,"
-                " ended_at, json) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id)"
-                " DO UPDATE SET status = excluded.status,"
-                " ended_at = excluded.ended_at, json = excluded.json",
-                (run_id, run.function_id, status, *times, text),
-            )
-        if run.is_running:
-            self._texts[run_id] = text
-        else:
-            self._texts.pop(run_id, None)
-            self._finished.add(run_id)
-        saved = self._memo_counts.get(run_id, 0)
-        if len(run.steps) < saved:  # not the executor's doing: rewrite them
-            self._conn.execute("DELETE FROM memos WHERE run_id = ?", (run_id,))
-            saved = 0
-        fresh = itertools.islice(run.steps.items(), saved, None)
-        self._conn.executemany(
-            "INSERT INTO memos VALUES (?, ?, ?, ?)",
-            [(run_id, p, i, _dumps(m)) for p, (i, m) in enumerate(fresh, saved)],
-        )
-        self._memo_counts[run_id] = len(run.steps)
-
     def load(self) -> ExecutorState | None:
         """The saved state, or ``None`` if nothing was ever saved."""
         with self._lock, self._guard():
@@ -505,18 +397,7 @@ class SQLiteStore:
             return None
         state = ExecutorState(seen_keys=keys, counter=counter)
         try:
-            _load_flow(state, flow)
-            steps: dict[str, dict[str, Any]] = {}
-            for run_id, step_id, text in memos:
-                steps.setdefault(run_id, {})[step_id] = json.loads(text)
-            for (text,) in runs:
-                raw = json.loads(text)
-                raw["steps"] = steps.get(raw["run_id"], {})
-                run = structure(raw, Run)
-                state.runs[run.run_id] = run
-            for (text,) in timers:
-                timer = structure(json.loads(text), Timer)
-                state.timers[timer.timer_id] = timer
+            load_rows(state, runs=runs, memos=memos, timers=timers, flow=flow)
         except Exception as err:  # JSON and cattrs raise a variety of errors
             msg = (
                 f"{self._path}: a stored run, memo, timer or flow-control row"
@@ -529,7 +410,7 @@ class SQLiteStore:
 
     def put_app(self, app_url: str, app: StoredApp) -> None:
         """Remember a sync, to register its functions again after a restart."""
-        text = _dumps(
+        text = dumps(
             {
                 "name": app.name,
                 "sdk": app.sdk,
@@ -568,88 +449,3 @@ def _stored_app(raw: Any) -> StoredApp:
         sdk=str(raw.get("sdk", "")),
         framework=str(raw.get("framework", "")),
     )
-
-
-def _flow_row(state: ExecutorState, key: str) -> str | None:
-    """The row ``key`` (``kind:bucket``) should hold, ``None`` if none."""
-    kind, _, bucket = key.partition(":")
-    if kind == "limiter" and bucket in state.limiters:
-        return repr(state.limiters[bucket])
-    if kind == "debounce" and bucket in state.debounces:
-        return _dumps(unstructure(state.debounces[bucket]))
-    if kind == "batch" and bucket in state.batches:
-        return _dumps(unstructure(state.batches[bucket]))
-    if kind == "singleton" and bucket in state.singletons:
-        return _dumps(state.singletons[bucket])
-    return None
-
-
-def _flow_rows(state: ExecutorState) -> dict[str, str]:
-    """Flow control's state as rows: ``kind:bucket`` -> JSON (each as
-    :func:`_flow_row` renders it)."""
-    # ``inputs`` is not kept: the executor restores it from its runs.
-    keys = [
-        *(f"limiter:{bucket}" for bucket in state.limiters),
-        *(f"debounce:{bucket}" for bucket in state.debounces),
-        *(f"batch:{bucket}" for bucket in state.batches),
-        *(f"singleton:{bucket}" for bucket in state.singletons),
-    ]
-    rows = {key: _flow_row(state, key) for key in keys}
-    return {key: text for key, text in rows.items() if text is not None}
-
-
-def _load_flow(state: ExecutorState, rows: Iterable[tuple[str, str]]) -> None:
-    for key, text in rows:
-        kind, _, bucket = key.partition(":")
-        value = json.loads(text)
-        if kind == "limiter":
-            state.limiters[bucket] = float(value)
-        elif kind == "debounce":
-            state.debounces[bucket] = structure(value, Debounced)
-        elif kind == "batch":
-            state.batches[bucket] = structure(value, Batched)
-        elif kind == "singleton":
-            state.singletons[bucket] = str(value)
-
-
-def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
-    """Turn calls a crash cut off into retry timers due at ``now``.
-
-    A loaded state still lists the calls that were in flight when the
-    process died; no reply will ever come for them.  Each becomes a retry
-    timer carrying the same queue item with the same attempt (a crash is not
-    the function's failure), which the executor dispatches as a new call when
-    the host fires it.  Returns the new timer ids; call once, after ``load``.
-    """
-    added = []
-    for run in state.runs.values():
-        if not run.is_running:
-            continue
-        for request_id, job in run.in_flight.items():
-            # Request ids are unique ULIDs, so this id cannot clash.
-            timer_id = f"recover-{request_id}"
-            state.timers[timer_id] = Timer(
-                timer_id=timer_id,
-                run_id=run.run_id,
-                kind=TimerKind.RETRY,
-                at=now,
-                job=job,
-            )
-            run.timer_ids.append(timer_id)
-            added.append(timer_id)
-        run.in_flight.clear()
-        # Calls that waited for a concurrency slot wait again once fired:
-        # the slots they waited for were held by calls that are gone.
-        for job in run.queued:
-            timer_id = f"recover-{run.run_id}-{job.job_id}"
-            state.timers[timer_id] = Timer(
-                timer_id=timer_id,
-                run_id=run.run_id,
-                kind=TimerKind.RETRY,
-                at=now,
-                job=job,
-            )
-            run.timer_ids.append(timer_id)
-            added.append(timer_id)
-        run.queued.clear()
-    return added
