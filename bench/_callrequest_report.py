@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from statistics import median
 from typing import Any
+
+from bench._callrequest_inprocess import spread
 
 #: The targets of the performance issue, checked on the medians.
 FLOOR_RATIO_MAX = 1.5
@@ -23,14 +26,6 @@ def _num(value: float) -> str:
 
 def _spread(s: dict[str, float]) -> str:
     return f"{_num(s['median'])} ({_num(s['min'])}-{_num(s['max'])})"
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
@@ -143,8 +138,8 @@ def _http(results: list[dict[str, Any]], targets: list[str]) -> list[str]:
     rps = {}
     tail_misses = []
     for r in results:
-        p50, p99 = _median(r["p50_ms"]), _median(r["p99_ms"])
-        rate = {"median": _median(r["rps"]), "min": min(r["rps"]), "max": max(r["rps"])}
+        p50, p99 = median(r["p50_ms"]), median(r["p99_ms"])
+        rate = spread(r["rps"])
         rps[(r["sdk"], r["mode"], r["concurrency"])] = rate["median"]
         label = SERVER_LABELS.get(r["sdk"], r["sdk"])
         rows.append(
