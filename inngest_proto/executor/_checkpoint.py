@@ -24,6 +24,7 @@ from .._opcodes import Opcode, StepOp
 from ._reply import MAX_STEP_DATA_BYTES, StepTooLarge, parse_op_list
 
 __all__ = [
+    "WAITING_OPS",
     "Checkpoint",
     "CheckpointRejected",
     "parse_checkpoint",
@@ -37,8 +38,8 @@ _SAVED = frozenset({Opcode.STEP_RUN, Opcode.STEP})
 _IGNORED = frozenset(
     {Opcode.STEP_PLANNED, Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE}
 )
-# Ops that leave the call waiting on the server: they belong in the reply.
-_ASYNC = frozenset(
+#: Ops that leave the call waiting on the server: they belong in the reply.
+WAITING_OPS = frozenset(
     {
         Opcode.SLEEP,
         Opcode.WAIT_FOR_EVENT,
@@ -128,7 +129,7 @@ def parse_checkpoint(body: bytes, path_run_id: str) -> Checkpoint:
         raise CheckpointRejected(str(err), status=413) from None
     except ValueError as err:
         raise CheckpointRejected(f"invalid request body: {err}") from None
-    if any(op.op in _ASYNC for op in ops):
+    if any(op.op in WAITING_OPS for op in ops):
         raise CheckpointRejected("cannot checkpoint async steps")
     for op in ops:
         if op.op not in _SAVED and op.op not in _IGNORED:

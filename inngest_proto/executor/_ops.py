@@ -15,7 +15,7 @@ from __future__ import annotations
 from .._function_config import ROOT_STEP_ID
 from .._opcodes import Opcode, StepOp
 from ._ai import AIGateway
-from ._checkpoint import step_memo
+from ._checkpoint import WAITING_OPS, step_memo
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
 from ._reply import Reply
 from ._runbook import TRACKED_PARALLEL_VERSION, Tick
@@ -26,19 +26,10 @@ __all__ = ["OpHandling"]
 
 _DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
 _LAZY_OPS = frozenset({Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE})
-# Ops that finish later, outside the reply; with more than one op in a reply
-# they make the server track the parallel group (executor.md §6).
-_ASYNC_OPS = frozenset(
-    {
-        Opcode.STEP_PLANNED,
-        Opcode.SLEEP,
-        Opcode.WAIT_FOR_EVENT,
-        Opcode.INVOKE,
-        Opcode.AI_GATEWAY,
-        Opcode.GATEWAY,
-        Opcode.WAIT_FOR_SIGNAL,
-    }
-)
+# Ops that finish later, outside the reply: those that wait on the server,
+# and planned steps.  With more than one op in a reply they make the server
+# track the parallel group (executor.md §6).
+_ASYNC_OPS = WAITING_OPS | {Opcode.STEP_PLANNED}
 # The server registers waits (and defers) before it processes other ops.
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
