@@ -233,15 +233,20 @@ def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
     process died; no reply will ever come for them.  Each becomes a retry
     timer carrying the same queue item with the same attempt (a crash is not
     the function's failure), which the executor dispatches as a new call when
-    the host fires it.  Returns the new timer ids; call once, after ``load``.
+    the host fires it.  Returns the new timer ids.  Call once, after ``load``
+    and before an ``Executor`` is built on the state: the executor counts
+    the concurrency slots in use when it is built.
     """
     added = []
     for run in state.runs.values():
         if not run.is_running:
             continue
-        for request_id, job in run.in_flight.items():
-            # Request ids are unique ULIDs, so this id cannot clash.
-            timer_id = f"recover-{request_id}"
+        # Request ids are unique ULIDs, so these ids cannot clash.
+        cut_off = [(f"recover-{rid}", job) for rid, job in run.in_flight.items()]
+        # Calls that waited for a concurrency slot wait again once fired:
+        # the slots they waited for were held by calls that are gone.
+        cut_off += [(f"recover-{run.run_id}-{job.job_id}", job) for job in run.queued]
+        for timer_id, job in cut_off:
             state.timers[timer_id] = Timer(
                 timer_id=timer_id,
                 run_id=run.run_id,
@@ -252,18 +257,5 @@ def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:
             run.timer_ids.append(timer_id)
             added.append(timer_id)
         run.in_flight.clear()
-        # Calls that waited for a concurrency slot wait again once fired:
-        # the slots they waited for were held by calls that are gone.
-        for job in run.queued:
-            timer_id = f"recover-{run.run_id}-{job.job_id}"
-            state.timers[timer_id] = Timer(
-                timer_id=timer_id,
-                run_id=run.run_id,
-                kind=TimerKind.RETRY,
-                at=now,
-                job=job,
-            )
-            run.timer_ids.append(timer_id)
-            added.append(timer_id)
         run.queued.clear()
     return added

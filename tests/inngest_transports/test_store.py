@@ -162,9 +162,10 @@ def second_half(db: str | Path, record: Callable[[str], None]) -> Durable:
     store = SQLiteStore(db)
     state = store.load()
     assert state is not None
+    # As the driver starts: requeue before the executor indexes the state.
+    assert requeue_in_flight(state, START)  # the call for step c was cut off
     h = Durable(store, state=state)
     build(h, record)
-    assert requeue_in_flight(state, h.now)  # the call for step c was cut off
     h.route(store.unrouted_events())
     h.timers = {t.timer_id: t.at for t in state.timers.values()}
     h.run()
@@ -511,3 +512,45 @@ def test_incremental_saves_keep_exactly_the_executor_state(tmp_path: Path) -> No
     assert RunStatus.CANCELLED in statuses
     assert RunStatus.COMPLETED in statuses
     assert SQLiteStore(h.store.path).load() == h.executor.state
+
+
+def test_calls_waiting_for_a_concurrency_slot_are_requeued_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    h = Harness()
+    ran: list[int] = []
+
+    @h.client.create_function(
+        fn_id="one-at-a-time",
+        trigger=inngest.TriggerEvent(event="t/q"),
+        concurrency=[inngest.Concurrency(limit=1)],
+    )
+    def one_at_a_time(ctx: inngest.ContextSync) -> int:
+        ran.append(ctx.event.data["n"])
+        return int(ctx.event.data["n"])
+
+    h.serve(one_at_a_time)
+    h.send("t/q", {"n": 1})
+    h.send("t/q", {"n": 2})
+    first, second = h.runs("one-at-a-time")
+    assert len(first.in_flight) == 1  # its call was made
+    assert len(second.queued) == 1  # its call waits for the one slot
+    store = SQLiteStore(tmp_path / "dev.db")
+    store.save(h.executor.state)
+
+    # The process dies: the call in flight is never answered.
+    state = SQLiteStore(tmp_path / "dev.db").load()
+    assert state is not None
+    # As the driver starts: requeue, then build the executor on the state.
+    added = requeue_in_flight(state, START)
+    after = Harness(state=state)
+    after.serve(one_at_a_time)
+    job_id = second.queued[0].job_id
+    assert sorted(added) == sorted(
+        [f"recover-{next(iter(first.in_flight))}", f"recover-{second.run_id}-{job_id}"]
+    )
+    assert all(not r.in_flight and not r.queued for r in state.runs.values())
+    after.timers = {t.timer_id: t.at for t in state.timers.values()}
+    after.run()
+    assert ran == [1, 2]  # each once: the lost call re-made, the waiting one made
+    assert [r.output for r in after.runs("one-at-a-time")] == [1, 2]
