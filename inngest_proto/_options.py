@@ -70,6 +70,15 @@ def _positive_int(inst: object, attr: attrs.Attribute[Any], value: object) -> No
         _fail(inst, attr, f"must be a positive int, got {value!r}")
 
 
+def _opt_non_negative_int(
+    inst: object, attr: attrs.Attribute[Any], value: object
+) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(inst, attr, f"must be a non-negative int or None, got {value!r}")
+
+
 def _opt_positive_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None:
         _positive_int(inst, attr, value)
@@ -209,7 +218,9 @@ class Throttle:
     key: str | None = attrs.field(default=None, validator=_opt_text)
     limit: int = attrs.field(validator=_positive_int)
     period: Duration = attrs.field(validator=_duration)
-    burst: int | None = attrs.field(default=1, validator=_opt_positive_int)
+    # 0 is valid (only ``limit`` runs start at once), as in Go and the
+    # official SDK; None (absent on the wire) means the same.
+    burst: int | None = attrs.field(default=1, validator=_opt_non_negative_int)
 
 
 @attrs.frozen(kw_only=True)

@@ -272,7 +272,9 @@ class FlowControl(RunBook):
             start_at,
             limit=config.limit,
             period=to_seconds(config.period),
-            burst=config.burst or 1,
+            # An absent ``burst`` is 0, as Go's ``uint`` field reads it (the
+            # official Python SDK sends 1 unless told otherwise; JS omits it).
+            burst=config.burst or 0,
         )
         if decision.tat is not None:
             self.state.limiters[bucket] = decision.tat

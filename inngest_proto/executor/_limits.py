@@ -148,7 +148,7 @@ def idempotency(tat: float | None, now: float) -> Decision:
 
 
 def throttle(
-    tat: float | None, now: float, *, limit: int, period: float, burst: int = 1
+    tat: float | None, now: float, *, limit: int, period: float, burst: int = 0
 ) -> Decision:
     """Reserve a start slot under ``throttle {limit, period, burst}`` (§12.2).
 
@@ -165,7 +165,8 @@ def throttle(
     already counts that reservation, so starts queued one after another get
     successive slots.  Go re-checks a delayed item when it is next leased;
     reserving up front gives the same FIFO start times without a retry loop.
-    ``limit`` 0 means 1 (§12.2).
+    ``limit`` 0 means 1 (§12.2); ``burst`` 0 (Go's reading of an absent
+    ``burst``) starts ``limit`` runs at once.
     """
     if burst < 0:
         msg = f"throttle.burst must be >= 0, got {burst!r}"

@@ -92,6 +92,11 @@ def untyped(value: Any) -> Any:
         # burst defaults to 1 and is sent; None leaves it out.
         (Throttle(limit=3, period=10_000), {"limit": 3, "period": "10s", "burst": 1}),
         (Throttle(limit=3, period=10_000, burst=None), {"limit": 3, "period": "10s"}),
+        # 0 is a valid burst (Go and the official SDK accept it).
+        (
+            Throttle(limit=3, period=10_000, burst=0),
+            {"limit": 3, "period": "10s", "burst": 0},
+        ),
         (
             Timeouts(start=td(minutes=1), finish=td(hours=2)),
             {"start": "1m", "finish": "2h"},
@@ -201,8 +206,8 @@ def test_equality_and_hash() -> None:
             "RateLimit.period must be milliseconds",
         ),
         (
-            lambda: Throttle(limit=1, period=1000, burst=0),
-            "Throttle.burst must be a positive int",
+            lambda: Throttle(limit=1, period=1000, burst=-1),
+            "Throttle.burst must be a non-negative int",
         ),
         (
             lambda: Throttle(limit=1, period=untyped(0.5)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -296,6 +297,20 @@ def test_throttle_delays_starts_and_drops_nothing() -> None:
     assert sorted(outputs(h)) == [0, 1, 2, 3]
     # limit + burst start at once, then one every 10 s.
     assert [t - START for t in first_call_times(h)] == [0, 0, 10, 20]
+
+
+@pytest.mark.parametrize("burst", [None, 0])
+def test_throttle_without_burst_starts_limit_at_once(burst: int | None) -> None:
+    # An absent burst (what the JS SDK sends by default) is 0, as in Go:
+    # ``limit`` runs start at once, then one per ``period / limit``.
+    h = harness()
+    throttle = inngest.Throttle(limit=1, period=4 * SECOND, burst=burst)
+    h.serve(echo(h, throttle=throttle))
+    for n in range(3):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert sorted(outputs(h)) == [0, 1, 2]
+    assert [t - START for t in first_call_times(h)] == [0, 4, 8]
 
 
 # -- singleton (§12.8) ----------------------------------------------------------------

@@ -239,11 +239,13 @@ def test_throttle_queued_starts_get_successive_slots(
     assert [s - T0 for s in starts] == expected
 
 
-def test_throttle_default_burst_is_one() -> None:
+def test_throttle_default_burst_is_zero() -> None:
+    # Go reads an absent ``burst`` as 0: ``limit`` runs at once, then one
+    # per ``period / limit``.
     first = throttle(None, T0, limit=1, period=10.0)
     second = throttle(first.tat, T0, limit=1, period=10.0)
     third = throttle(second.tat, T0, limit=1, period=10.0)
-    assert (first.at, second.at, third.at) == (T0, T0, T0 + 10)
+    assert (first.at, second.at, third.at) == (T0, T0 + 10, T0 + 20)
 
 
 def test_throttle_zero_limit_means_one() -> None:
