@@ -18,11 +18,36 @@ __all__ = [
     "OutboundRequest",
     "OutboundResponse",
     "Response",
+    "canonical_header_name",
     "normalize_headers",
 ]
 
 #: Header names lower-cased; a later duplicate wins, as the official SDK reads them.
 Headers = Mapping[str, str]
+
+
+# RFC 9110 token characters: what a header name may be made of.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def canonical_header_name(name: str) -> str:
+    """``name`` as Go's HTTP library writes it: ``x-api-key`` -> ``X-Api-Key``.
+
+    The first letter and each letter after a hyphen upper-cased, the rest
+    lower-cased.  A name with a character that is not a token character is
+    left as it is, as Go leaves it.  Requests the dev server makes on the
+    server's behalf use this form, so they look as the real server's do.
+    """
+    if not name or not _TOKEN_CHARS.issuperset(name):
+        return name
+    chars = []
+    upper = True
+    for char in name:
+        chars.append(char.upper() if upper else char.lower())
+        upper = char == "-"
+    return "".join(chars)
 
 
 def normalize_headers(

@@ -3,11 +3,13 @@
 What the Inngest server does with an ``AIGateway`` op (``step.ai.infer``),
 and so what this module does:
 
-* It POSTs ``opts.body`` (JSON) to ``opts.url`` with ``content-type:
+* It POSTs ``opts.body`` (JSON) to ``opts.url`` with ``Content-Type:
   application/json`` and the ``opts.auth_key`` placed as ``opts.format``
-  asks (``anthropic``: ``x-api-key``; ``gemini``: a ``key`` query
+  asks (``anthropic``: ``X-Api-Key``; ``gemini``: a ``key`` query
   parameter; ``bedrock``: ``Authorization`` as is; anything else, OpenAI's
-  ``Authorization: Bearer``), then ``opts.headers`` over those.
+  ``Authorization: Bearer``), then ``opts.headers`` over those.  Go's HTTP
+  library writes every header name in its canonical form (``X-Api-Key``,
+  not ``x-api-key``), and so do we.
 * The request belongs to the SDK call that reported the op: the server makes
   it while still handling that call's queue item, so it holds the call's
   concurrency slot, and when it fails (no reply, or a status above 299) with
@@ -38,7 +40,7 @@ from typing import Any
 import attrs
 
 from .. import _json
-from .._http import OutboundRequest, OutboundResponse
+from .._http import OutboundRequest, OutboundResponse, canonical_header_name
 from .._opcodes import StepOp
 from ._actions import Action, CallAI
 from ._flow import FlowControl
@@ -84,22 +86,22 @@ def ai_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
     ):
         msg = "opts.headers must map header names to string values"
         raise ValueError(msg)
-    headers = {"content-type": "application/json"}
+    headers = {"Content-Type": "application/json"}
     if fmt == "gemini":
         url = _with_query(url, "key", auth_key)
     elif not auth_key:
         pass  # "Bearer " alone is no credential, and not a valid header value
     elif fmt == "bedrock":
-        headers["authorization"] = auth_key
+        headers["Authorization"] = auth_key
     elif fmt == "anthropic":
-        headers["x-api-key"] = auth_key
+        headers["X-Api-Key"] = auth_key
     else:
-        headers["authorization"] = f"Bearer {auth_key}"
+        headers["Authorization"] = f"Bearer {auth_key}"
     # The server's intent is that the op's own headers win over the defaults.
     for name, value in extra.items():
         for existing in [h for h in headers if h.lower() == name.lower()]:
             del headers[existing]
-        headers[name] = value
+        headers[canonical_header_name(name)] = value
     body = _json.dumps_compact(opts.get("body"))
     return OutboundRequest("POST", url, headers, body)
 

@@ -110,8 +110,8 @@ def test_the_executor_requests_memoizes_the_reply_and_calls_again_at_once() -> N
     assert call.request.method == "POST"
     assert call.request.url == "http://provider.test/v1/chat/completions"
     assert call.request.headers == {
-        "content-type": "application/json",
-        "authorization": "Bearer sk-test",
+        "Content-Type": "application/json",
+        "Authorization": "Bearer sk-test",
     }
     assert json.loads(call.request.body) == {
         "messages": [{"role": "user", "content": "2+2?"}],
@@ -329,25 +329,44 @@ def test_auth_goes_where_each_format_wants_it_and_op_headers_win() -> None:
     base = {"url": "https://x.test/v1/m?b=2&a=1", "auth_key": "K", "body": {"q": 1}}
     anthropic = ai_request({**base, "format": "anthropic", "headers": {"v": "1"}})
     assert anthropic.headers == {
-        "content-type": "application/json",
-        "x-api-key": "K",
-        "v": "1",
+        "Content-Type": "application/json",
+        "X-Api-Key": "K",
+        "V": "1",
     }
     assert anthropic.body == b'{"q":1}'
     gemini = ai_request({**base, "format": "gemini"})
     # As Go's url.Values: the key is added and the query sorted.
     assert gemini.url == "https://x.test/v1/m?a=1&b=2&key=K"
-    assert "authorization" not in gemini.headers
+    assert "Authorization" not in gemini.headers
     bedrock = ai_request({**base, "format": "bedrock"})
-    assert bedrock.headers["authorization"] == "K"
-    override = ai_request({**base, "headers": {"Authorization": "Custom c"}})
+    assert bedrock.headers["Authorization"] == "K"
+    override = ai_request({**base, "headers": {"authorization": "Custom c"}})
     assert override.headers == {
-        "content-type": "application/json",
+        "Content-Type": "application/json",
         "Authorization": "Custom c",
     }
     keyless = ai_request({"url": "http://x.test/", "body": None})
-    assert keyless.headers == {"content-type": "application/json"}
+    assert keyless.headers == {"Content-Type": "application/json"}
     assert keyless.body == b"null"
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("x-api-key", "X-Api-Key"),
+        ("CONTENT-type", "Content-Type"),
+        ("anthropic-beta", "Anthropic-Beta"),
+        ("x--a", "X--A"),
+        ("-x", "-X"),
+        ("x_y.z", "X_y.z"),
+        # Not a token: Go leaves such a name as it is.
+        ("x api", "x api"),
+        ("x-\u00e9t\u00e9", "x-\u00e9t\u00e9"),
+    ],
+)
+def test_op_header_names_go_out_as_go_writes_them(name: str, written: str) -> None:
+    request = ai_request({"url": "http://x.test/", "headers": {name: "v"}})
+    assert request.headers[written] == "v"
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,8 @@ class FakeProvider:
         self._replies = replies
         #: ``(method, target, headers, body)``, header names lower-cased.
         self.requests: list[tuple[str, str, dict[str, str], Any]] = []
+        #: The header names of each request as they were on the wire.
+        self.raw_names: list[list[str]] = []
         self.url = ""
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
@@ -57,6 +59,9 @@ class FakeProvider:
                     break
             assert request is not None
             headers = {k.decode().lower(): v.decode() for k, v in request.headers}
+            self.raw_names.append(
+                [name.decode() for name, _ in request.headers.raw_items()]
+            )
             self.requests.append(
                 (request.method.decode(), request.target.decode(), headers, body)
             )
@@ -191,6 +196,9 @@ async def test_a_sync_function_asks_anthropic_with_its_key_and_headers() -> None
     assert headers["x-api-key"] == "sk-ant-fake"
     assert headers["x-my-header"] == "my-value"
     assert "authorization" not in headers
+    # Spelled as Go's HTTP library writes them, as the real server's are.
+    (names,) = provider.raw_names
+    assert {"Content-Type", "X-Api-Key", "X-My-Header"} <= set(names)
     assert json.loads(body)["model"] == "claude-test"
 
 
