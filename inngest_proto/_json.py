@@ -17,7 +17,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["JSONDecodeError", "dumps", "dumps_compact", "json_type", "loads"]
+__all__ = [
+    "JSONDecodeError",
+    "deeper_than",
+    "dumps",
+    "dumps_compact",
+    "dumps_utf8",
+    "json_type",
+    "loads",
+]
 
 JSONDecodeError = json.JSONDecodeError
 
@@ -66,6 +74,30 @@ def json_type(value: object) -> str:
     return type(value).__name__
 
 
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays in a parsed value nest more than ``limit``
+    levels (``{}`` and ``[1]`` are one level, a scalar is none).
+
+    Level by level rather than recursive, so it measures any depth without
+    running into Python's recursion limit, and stops at ``limit + 1``.
+    """
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for container in level
+            for child in (
+                container.values() if isinstance(container, dict) else container
+            )
+            if isinstance(child, dict | list)
+        ]
+    return False
+
+
 def dumps(value: Any) -> bytes:
     """Encode as the official SDK does for response bodies."""
     return json.dumps(value, allow_nan=False).encode()
@@ -74,3 +106,11 @@ def dumps(value: Any) -> bytes:
 def dumps_compact(value: Any) -> bytes:
     """Compact encoding for request bodies (sync payloads, events)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def dumps_utf8(value: Any) -> bytes:
+    """Compact encoding with non-ASCII text as UTF-8, not escaped: the size
+    a peer that sends UTF-8 measures.  Raises ``UnicodeEncodeError`` when a
+    string holds a lone surrogate, which UTF-8 cannot encode."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode()

@@ -101,13 +101,20 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     if name == "" or name is None:
         msg = "event name is empty"
         raise ValueError(msg)
+    for field in ("name", "id"):
+        _check_utf8(raw.get(field), f"event {field}")
     try:
         # Types (data an object, ts an integer, ...) as the SDK checks them;
         # unknown fields are dropped, as the server's decoding does.
         event: dict[str, Any] = unstructure(parse_event(raw))
     except (BodyInvalidError, TypeError, ValueError) as err:
         raise ValueError(str(err)) from err
-    if len(_json.dumps_compact(event)) > MAX_EVENT_BYTES:
+    try:
+        size = len(_json.dumps_utf8(event))
+    except UnicodeEncodeError as err:
+        # In data or user: SQLite, SDKs and key hashes all need UTF-8.
+        raise ValueError(_surrogate_message("the event", err)) from None
+    if size > MAX_EVENT_BYTES:
         msg = f"event is larger than the limit of {MAX_EVENT_BYTES} bytes"
         raise ValueError(msg)
     data = event["data"]
@@ -121,6 +128,24 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     if not event.get("id"):
         event["id"] = internal_id
     return event
+
+
+def _check_utf8(value: Any, what: str) -> None:
+    """Refuse a string with a lone surrogate: JSON can escape one (``\\ud800``)
+    but UTF-8 cannot encode it, so it could be neither stored nor sent on."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError as err:
+            raise ValueError(_surrogate_message(what, err)) from None
+
+
+def _surrogate_message(what: str, err: UnicodeEncodeError) -> str:
+    code = ord(err.object[err.start])
+    return (
+        f"{what} holds a lone surrogate (U+{code:04X}), which is not valid"
+        " Unicode: escape pairs must come in high-low order"
+    )
 
 
 # --- sync --------------------------------------------------------------------
