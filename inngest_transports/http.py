@@ -42,7 +42,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 import anyio
@@ -52,7 +52,7 @@ from inngest_proto._errors import LocalProtocolError, TransportError
 from inngest_proto._http import OutboundRequest, OutboundResponse
 from inngest_proto._transport import DEFAULT_REQUEST_TIMEOUT
 
-__all__ = ["HttpTransport", "TransportError"]
+__all__ = ["HttpTransport", "TransportError", "utf8_headers"]
 
 _log = logging.getLogger("inngest")
 
@@ -156,7 +156,10 @@ class HttpTransport:
         while True:
             try:
                 resp = client.request(
-                    req.method, req.url, headers=req.headers, content=req.body
+                    req.method,
+                    req.url,
+                    headers=utf8_headers(req.headers),
+                    content=req.body,
                 )
             except (httpx.RequestError, httpx.InvalidURL) as err:
                 delay = attempts.after_error(err)
@@ -183,7 +186,10 @@ class HttpTransport:
         while True:
             try:
                 resp = await client.request(
-                    req.method, req.url, headers=req.headers, content=req.body
+                    req.method,
+                    req.url,
+                    headers=utf8_headers(req.headers),
+                    content=req.body,
                 )
             except (httpx.RequestError, httpx.InvalidURL) as err:
                 delay = attempts.after_error(err)
@@ -303,6 +309,19 @@ def _loop_key() -> object | None:
     except RuntimeError:
         return None
     return token
+
+
+def utf8_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """``headers`` as UTF-8 bytes, ready for httpx.
+
+    httpx encodes a ``str`` as ASCII and raises ``UnicodeEncodeError`` on
+    anything else, but some values carry user data: a job id holds the
+    function id, which may be ``☃️``.  Go's HTTP library writes a string's
+    bytes as they are (UTF-8), and so does this; ASCII is unchanged.  What
+    HTTP forbids is still refused, as an ``httpx.LocalProtocolError`` from
+    h11: CR, LF or NUL in a value, a name that is not a token.
+    """
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
 
 
 def _outbound(resp: httpx.Response) -> OutboundResponse:

@@ -51,7 +51,7 @@ from inngest_proto.executor import (
     RunStatus,
     SetTimer,
 )
-from inngest_transports.http import HttpTransport
+from inngest_transports.http import HttpTransport, utf8_headers
 
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _store
@@ -449,7 +449,7 @@ class Driver:
         req = action.request
         try:
             resp = await self._ai_client.request(
-                req.method, req.url, headers=req.headers, content=req.body
+                req.method, req.url, headers=utf8_headers(req.headers), content=req.body
             )
         except Exception as err:  # any failure to get a reply is the step's
             # Like Go's url.Error, without the query (Gemini's key is there).

@@ -117,7 +117,12 @@ def post_call(
         served.url,
         params={"fnId": f"{APP_ID}-{fn}", "stepId": "step"},
         content=body,
-        headers={"content-type": content_type},
+        # As the executor sends it: a job id holds the function id, which
+        # may be non-ASCII; the value goes out as UTF-8 bytes.
+        headers=[
+            (b"content-type", content_type.encode()),
+            (b"x-inngest-job-id", "\u2603\ufe0f:01JOB".encode()),
+        ],
     )
 
 

@@ -388,6 +388,24 @@ async def test_reply_status_headers_and_body(stub: Stub, mode: str) -> None:
 
 
 @pytest.mark.anyio
+async def test_non_ascii_header_values_go_out_as_utf8(stub: Stub, mode: str) -> None:
+    stub.script(Reply(200, b"{}"))
+    transport = HttpTransport()
+    headers = {"x-inngest-job-id": "\u2603\ufe0f:key", "x-plain": "ascii"}
+    try:
+        req = OutboundRequest("POST", f"{stub.url}/call", headers, b"{}")
+        resp = await perform(transport, req, mode)
+    finally:
+        await close(transport)
+    assert resp.status == 200
+    [got] = stub.received
+    # The stdlib server reads header bytes as latin-1.
+    raw = got.headers["x-inngest-job-id"].encode("latin-1")
+    assert raw == "\u2603\ufe0f:key".encode()
+    assert got.headers["x-plain"] == "ascii"
+
+
+@pytest.mark.anyio
 async def test_5xx_is_returned_without_retry_on_5xx(
     stub: Stub, sleeps: Sleeps, mode: str
 ) -> None:

@@ -174,7 +174,7 @@ async def test_a_sync_function_asks_anthropic_with_its_key_and_headers() -> None
             auth_key="sk-ant-fake",
             model="claude-test",
             base_url=provider.url,
-            headers={"x-my-header": "my-value"},
+            headers={"x-my-header": "my-value", "x-user": "Zo\u00eb \u2603"},
         )
 
         def functions(client: inngest.Inngest) -> list[inngest.Function[Any]]:
@@ -195,6 +195,7 @@ async def test_a_sync_function_asks_anthropic_with_its_key_and_headers() -> None
     assert (method, target) == ("POST", "/v1/messages")
     assert headers["x-api-key"] == "sk-ant-fake"
     assert headers["x-my-header"] == "my-value"
+    assert headers["x-user"] == "Zo\u00eb \u2603"  # sent as UTF-8
     assert "authorization" not in headers
     # Spelled as Go's HTTP library writes them, as the real server's are.
     (names,) = provider.raw_names

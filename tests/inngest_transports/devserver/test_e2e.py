@@ -308,3 +308,21 @@ async def test_flow_control_keys_are_cel_and_crons_are_listed(
         (next_tick,) = fns[f"{APP_ID}-tick"]["next_cron_ticks"]
         # 09:00 in Paris is 07:00 or 08:00 UTC, depending on the season.
         assert next_tick[11:19] in ("07:00:00", "08:00:00")
+
+
+def _snowman(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id="\u2603\ufe0f", trigger=inngest.TriggerEvent(event="t/snow")
+    )
+    async def snowman(ctx: inngest.Context) -> str:
+        return await ctx.step.run("s", lambda: "\u2744")
+
+    return [snowman]
+
+
+async def test_a_function_id_with_a_non_ascii_character_runs() -> None:
+    # Its job id (the x-inngest-job-id header) holds the function id: the
+    # header goes out as UTF-8 bytes, and our server takes it.
+    async with harness(_snowman) as h:
+        run = await h.finished_run(await h.send("t/snow"))
+        assert (run["status"], run["output"]) == ("Completed", "\u2744")
