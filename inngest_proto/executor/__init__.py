@@ -23,6 +23,7 @@ from ._actions import (
 )
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
 from ._executor import Executor
+from ._ids import function_uuid
 from ._matching import (
     TriggerMatcher,
     WaitMatcher,
@@ -72,5 +73,6 @@ __all__ = [
     "WaitMatcher",
     "default_trigger_matcher",
     "default_wait_matcher",
+    "function_uuid",
     "parse_checkpoint",
 ]

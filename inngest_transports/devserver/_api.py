@@ -4,7 +4,8 @@ Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
 ``/fn/register`` and ``/fn/remove`` (§5), ``/v0/runs/{id}/batch|actions``
 (§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
 ``/v1/runs/{id}`` (GET, DELETE), ``/v1/apps/{name}/functions`` (§7) and
-``/v1/checkpoint/{id}/async`` (§7, executor.md §9).
+``/v1/checkpoint/{id}/async`` (§7, executor.md §9), ``POST /v0/gql``
+(:mod:`._graphql`).
 Connect (§10, with :mod:`._gateway`): ``POST /v0/connect/start`` and
 ``/v0/connect/flush``.  Routes that are ours, not the real server's:
 ``POST /v0/apps/sync?url=`` (what its UI's "add app" does), ``GET /v1/apps``,
@@ -42,6 +43,7 @@ from inngest_proto.executor._ids import function_uuid
 from ._apps import Apps
 from ._driver import Driver, StoredEvent
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID, Gateway
+from ._graphql import GraphQLApi
 from ._ingest import (
     MAX_EVENTS_PER_REQUEST,
     EventIds,
@@ -140,6 +142,8 @@ class DevApi:
         self.realtime = RealtimeApi(self._authorized)
         #: ``/`` and ``/ui/*``: the web UI (local, so no auth).
         self.ui = UiApi(driver, apps, sync_url)
+        #: ``POST /v0/gql``: the GraphQL subset tools use.
+        self.graphql = GraphQLApi(driver, apps)
 
     async def handle(
         self,
@@ -180,6 +184,8 @@ class DevApi:
             return self._sync, False
         if len(p) == 4 and p[:2] == ["v0", "runs"] and m == "GET":
             return self._run_data, False
+        if p == ["v0", "gql"] and m == "POST":
+            return self._graphql, False
         if p[:2] == ["v1", "events"] and m == "GET" and len(p) <= 4:
             return self._v1_events, False
         if p[:2] == ["v1", "runs"] and len(p) == 3 and m in ("GET", "DELETE"):
@@ -308,6 +314,10 @@ class DevApi:
             return error(400, "url must be an http:// or https:// URL")
         app = await self._sync_url(url)
         return json_response(200 if app.get("state") == "synced" else 502, app)
+
+    async def _graphql(self, r: _Request) -> Response:
+        status, body = self.graphql.execute(r.body)
+        return json_response(status, body)
 
     # -- §10: Connect ---------------------------------------------------------------
 
