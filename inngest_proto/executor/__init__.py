@@ -32,6 +32,7 @@ from ._matching import (
 )
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._runbook import Changes
+from ._server_auth import SERVER_KIND_CLOUD, SERVER_KIND_DEV, ServerAuth
 from ._state import (
     ExecutorState,
     Invoke,
@@ -46,6 +47,8 @@ from ._state import (
 
 __all__ = [
     "DEFAULT_RETRIES",
+    "SERVER_KIND_CLOUD",
+    "SERVER_KIND_DEV",
     "Action",
     "CallAI",
     "CallSDK",
@@ -65,6 +68,7 @@ __all__ = [
     "RunSkipped",
     "RunStarted",
     "RunStatus",
+    "ServerAuth",
     "SetTimer",
     "Timer",
     "TimerKind",

@@ -17,9 +17,7 @@ Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -30,12 +28,12 @@ from inngest_proto import _json
 from inngest_proto._converter import unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import Response
-from inngest_proto._signing import hash_signing_key, strip_key_prefix
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
     CheckpointRejected,
     Run,
     RunStatus,
+    ServerAuth,
     parse_checkpoint,
 )
 from inngest_proto.executor._ids import function_uuid
@@ -56,9 +54,9 @@ from ._ui_api import UiApi
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
+# ``x-inngest-server-kind`` is added to every answer by :meth:`DevApi.handle`.
 _BASE_HEADERS = {
     "content-type": "application/json",
-    "x-inngest-server-kind": "dev",
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
     "access-control-allow-headers": "*",
@@ -120,7 +118,12 @@ def _envelope(data: Any) -> Response:
 
 
 class DevApi:
-    """Answers one request; ``sync_url`` PUTs the sync request to an app."""
+    """Answers one request; ``sync_url`` PUTs the sync request to an app.
+
+    ``auth`` holds the signing key, if any: with one, the API presents itself
+    as Inngest Cloud does (``X-Inngest-Server-Kind: cloud``, syncs expecting
+    cloud) and its routes require the key as a bearer token.
+    """
 
     def __init__(
         self,
@@ -128,7 +131,7 @@ class DevApi:
         apps: Apps,
         sync_url: Callable[[str], Awaitable[dict[str, Any]]],
         *,
-        signing_key: str | None = None,
+        auth: ServerAuth | None = None,
         info: Mapping[str, Any] | None = None,
         gateway: Gateway | None = None,
     ) -> None:
@@ -136,7 +139,7 @@ class DevApi:
         self._gateway = gateway
         self._apps = apps
         self._sync_url = sync_url
-        self._tokens = _accepted_tokens(signing_key) if signing_key else None
+        self._auth = auth or ServerAuth(None)
         self._info = dict(info or {})
         #: ``/v1/realtime/*`` (publish, token, the subscribe WebSocket).
         self.realtime = RealtimeApi(self._authorized)
@@ -155,13 +158,21 @@ class DevApi:
     ) -> Response:
         parts = [p for p in path.split("/") if p]
         request = _Request(method.upper(), parts, query, headers, body)
+        response = await self._answer(request)
+        # Every answer says what kind of server this is, as the real
+        # server's middleware does: SDKs compare it with their own mode.
+        response.headers["x-inngest-server-kind"] = self._auth.server_kind
+        return response
+
+    async def _answer(self, request: _Request) -> Response:
         if request.method == "OPTIONS":
             return Response(204, dict(_BASE_HEADERS), b"")
         route = self._route(request)
         if route is None:
-            return error(404, f"Not found: {method} {path}")
+            path = "/" + "/".join(request.parts)
+            return error(404, f"Not found: {request.method} {path}")
         handler, public = route
-        if not public and not self._authorized(headers):
+        if not public and not self._authorized(request.headers):
             return error(401, "Authentication failed")
         return await handler(request)
 
@@ -216,13 +227,8 @@ class DevApi:
         return None
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
-        if self._tokens is None:
-            return True  # dev mode without a signing key: no auth (§2)
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return False
-        token = strip_key_prefix(token.strip())
-        return any(hmac.compare_digest(token, ok) for ok in self._tokens)
+        # Without a signing key: no auth (§2).
+        return self._auth.bearer_ok(headers)
 
     # -- §3, §4 ------------------------------------------------------------------------
 
@@ -237,11 +243,11 @@ class DevApi:
             200,
             {
                 **self._info,
-                "authed": self._tokens is not None,
+                "authed": self._auth.enabled,
                 "functions": functions,
                 "handlers": None,
                 "isSingleNodeService": True,
-                "isMissingSigningKey": self._tokens is None,
+                "isMissingSigningKey": not self._auth.enabled,
                 "isMissingEventKeys": True,
                 "features": {},
             },
@@ -296,8 +302,14 @@ class DevApi:
     # -- §5 ----------------------------------------------------------------------------
 
     async def _register(self, r: _Request) -> Response:
+        # The SDK copies the kind our sync PUT announced; an app that was
+        # asked by another server (or is in the other mode) is refused.
+        expected = r.headers.get("x-inngest-expected-server-kind")
+        ours = self._auth.server_kind
+        if expected and expected != ours:
+            return error(400, f"Expected server kind {ours}, got {expected}")
         try:
-            sync = parse_sync(r.body, r.headers.get("x-inngest-expected-server-kind"))
+            sync = parse_sync(r.body, None)
         except InvalidSync as err:
             return error(400, err.message)
         return json_response(200, self._apps.register(sync))
@@ -512,15 +524,6 @@ class DevApi:
 def _protobuf(body: bytes) -> Response:
     headers = {**_BASE_HEADERS, "content-type": "application/octet-stream"}
     return Response(200, headers, body)
-
-
-def _accepted_tokens(key: str) -> list[str]:
-    """Bearer tokens for ``key``: the key or its hash, prefix stripped (§2)."""
-    tokens = [strip_key_prefix(key)]
-    # A key that is not hex has no hash: only the key itself is accepted.
-    with contextlib.suppress(ValueError):
-        tokens.append(hash_signing_key(key))
-    return tokens
 
 
 def _event_json(stored: StoredEvent) -> dict[str, Any]:

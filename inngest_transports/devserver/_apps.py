@@ -22,6 +22,7 @@ from inngest_proto import _json
 from inngest_proto._errors import TransportError
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import OutboundRequest
+from inngest_proto.executor import ServerAuth
 from inngest_transports.http import HttpTransport
 
 from ._driver import Driver
@@ -77,16 +78,22 @@ class App:
 
 
 class Apps:
-    """The app registry and the sync PUTs (``sync_attempts`` with backoff)."""
+    """The app registry and the sync PUTs (``sync_attempts`` with backoff).
+
+    ``auth`` says which kind of server the PUTs announce, and signs them when
+    the server has a signing key, as Inngest Cloud does.
+    """
 
     def __init__(
         self,
         driver: Driver,
         *,
+        auth: ServerAuth | None = None,
         sync_attempts: int = SYNC_ATTEMPTS,
         sync_backoff: float = SYNC_BACKOFF,
     ) -> None:
         self._driver = driver
+        self._auth = auth or ServerAuth(None)
         self._attempts = sync_attempts
         self._backoff = sync_backoff
         # One attempt per PUT: the retrying (only while unreachable) is ours.
@@ -192,15 +199,16 @@ class Apps:
 
     async def _put(self, url: str) -> tuple[str | None, bool]:
         """One PUT: the error (``None`` when synced), and whether to retry."""
-        request = OutboundRequest(
-            method="PUT",
-            url=url,
-            headers={
-                "content-type": "application/json",
-                "x-inngest-server-kind": "dev",
-            },
-            body=_json.dumps_compact({"url": url}),
-        )
+        body = _json.dumps_compact({"url": url})
+        headers = {
+            "content-type": "application/json",
+            # An SDK refuses a sync from the other kind of server.
+            "x-inngest-server-kind": self._auth.server_kind,
+        }
+        signature = self._auth.sign(body, self._driver.now())
+        if signature is not None:
+            headers["x-inngest-signature"] = signature
+        request = OutboundRequest(method="PUT", url=url, headers=headers, body=body)
         try:
             resp = await self._transport.request(request)
         except TransportError as err:

@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--signing-key",
         default=None,
-        help="sign call requests and require a bearer token on API routes",
+        help=(
+            "act as Inngest Cloud: apps run in production mode with this key, "
+            "which the API requires"
+        ),
     )
     parser.add_argument(
         "--db",

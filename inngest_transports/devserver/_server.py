@@ -27,7 +27,7 @@ import anyio.abc
 
 from inngest_proto._http import Response
 from inngest_proto._version import __version__
-from inngest_proto.executor import Run
+from inngest_proto.executor import Run, ServerAuth
 from inngest_transports._server_connection import Connection, Request, TakeOver
 
 from ._api import DevApi, error
@@ -110,8 +110,10 @@ class DevServer:
     """An Inngest dev server in this process, on asyncio or trio.
 
     ``apps`` are URLs to sync at start (``-u``).  ``retry_scale`` scales the
-    executor's retry backoff (``0.001`` for tests).  ``signing_key`` signs
-    call requests and makes API routes require a bearer token.  ``poll``
+    executor's retry backoff (``0.001`` for tests).  ``signing_key`` makes
+    the server act as Inngest Cloud does (apps must run in cloud mode): it
+    says ``X-Inngest-Server-Kind: cloud``, signs sync and call requests, and
+    its API routes require the key as a bearer token.  ``poll``
     re-syncs every app each ``poll_interval`` seconds (without it, only apps
     not synced yet are retried).  Connect workers reach the gateway on
     ``connect_gateway_port`` (default 8289, or a free port when ``port`` is
@@ -140,11 +142,16 @@ class DevServer:
         self._host, self._port = host, port
         self._app_urls = [_normalize_url(url) for url in apps]
         self._poll, self._poll_interval = poll, poll_interval
+        #: The signing key's rules: with one, this server acts as Inngest Cloud.
+        self.auth = ServerAuth(signing_key)
         self.driver = Driver(
             retry_scale=retry_scale, signing_key=signing_key, store=store
         )
         self.apps = Apps(
-            self.driver, sync_attempts=sync_attempts, sync_backoff=sync_backoff
+            self.driver,
+            auth=self.auth,
+            sync_attempts=sync_attempts,
+            sync_backoff=sync_backoff,
         )
         if store is not None:
             # Before the driver runs: events it routes at start need them.
@@ -164,7 +171,7 @@ class DevServer:
             self.driver,
             self.apps,
             self._sync_for_api,
-            signing_key=signing_key,
+            auth=self.auth,
             info={"version": __version__, "startOpts": {"urls": self._app_urls}},
             gateway=self.gateway,
         )

@@ -39,6 +39,7 @@ import anyio.from_thread  # noqa: E402
 import httpx  # noqa: E402
 import werkzeug.serving  # noqa: E402
 
+from inngest_proto._signing import hash_signing_key  # noqa: E402
 from inngest_proto.executor import Run  # noqa: E402
 from inngest_transports.devserver import DevServer  # noqa: E402
 from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
@@ -71,11 +72,16 @@ class Compat(Generic[AppT]):
         dev: DevServer,
         portal: anyio.from_thread.BlockingPortal,
         app: AppT,
+        signing_key: str | None = None,
     ) -> None:
         self.dev = dev
         self.portal = portal
         self.app = app
-        self.http = httpx.Client(base_url=dev.url, timeout=5)
+        # With a signing key, the API wants it (or its hash) as a bearer token.
+        headers = {}
+        if signing_key is not None:
+            headers["authorization"] = f"Bearer {hash_signing_key(signing_key)}"
+        self.http = httpx.Client(base_url=dev.url, timeout=5, headers=headers)
 
     def send(self, name: str, data: dict[str, Any] | None = None) -> str:
         (event_id,) = self.send_many(name, [data or {}])
@@ -149,8 +155,16 @@ class Compat(Generic[AppT]):
 
 
 @contextmanager
-def _dev_server() -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
-    dev = DevServer(host=HOST, port=0, poll=False, retry_scale=RETRY_SCALE)
+def _dev_server(
+    signing_key: str | None = None,
+) -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
+    dev = DevServer(
+        host=HOST,
+        port=0,
+        poll=False,
+        retry_scale=RETRY_SCALE,
+        signing_key=signing_key,
+    )
     with anyio.from_thread.start_blocking_portal() as portal:
         serving, _url = portal.start_task(dev.serve)
         try:
@@ -188,27 +202,42 @@ def running_compat(
     app_id: str,
     build: Callable[[inngest.Inngest], AppT],
     serve: Callable[[AppT], Any],
+    *,
+    signing_key: str | None = None,
 ) -> Iterator[Compat[AppT]]:
-    """A dev server and the app ``build`` makes, served by ``serve`` and synced."""
-    with _dev_server() as (dev, portal), pytest.MonkeyPatch.context() as mp:
-        # What a user of the official SDK sets to use a local dev server;
-        # read when the client is created, so set before.
-        mp.setenv("INNGEST_DEV", "1")
-        mp.setenv("INNGEST_BASE_URL", dev.url)
+    """A dev server and the app ``build`` makes, served by ``serve`` and synced.
+
+    With ``signing_key``, the dev server has that key and the app runs in
+    production (cloud) mode with it, as it would against Inngest Cloud.
+    """
+    with (
+        _dev_server(signing_key) as (dev, portal),
+        pytest.MonkeyPatch.context() as mp,
+    ):
         for name in (
+            "INNGEST_DEV",
             "INNGEST_API_BASE_URL",
             "INNGEST_EVENT_API_BASE_URL",
             "INNGEST_EVENT_KEY",
             "INNGEST_SIGNING_KEY",
+            "INNGEST_SIGNING_KEY_FALLBACK",
             "INNGEST_ENV",
         ):
             mp.delenv(name, raising=False)
-        client = inngest.Inngest(app_id=app_id, is_production=False)
+        # What a user of the official SDK sets to use a local server; read
+        # when the client is created, so set before.
+        mp.setenv("INNGEST_BASE_URL", dev.url)
+        if signing_key is None:
+            mp.setenv("INNGEST_DEV", "1")
+        else:
+            mp.setenv("INNGEST_SIGNING_KEY", signing_key)
+            mp.setenv("INNGEST_EVENT_KEY", "official-event-key")
+        client = inngest.Inngest(app_id=app_id, is_production=signing_key is not None)
         app = build(client)
         with serve(app) as url:
             synced = portal.call(dev.sync_app, url)
             assert synced["state"] == "synced", synced
-            compat = Compat(dev, portal, app)
+            compat = Compat(dev, portal, app, signing_key)
             try:
                 yield compat
             finally:

@@ -53,14 +53,28 @@ FRAMEWORKS: dict[str, Framework] = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(FRAMEWORKS))
+#: A dev server without a key and a dev-mode app; or one started with
+#: ``--signing-key`` and an app in production (cloud) mode with that key,
+#: which must sync and run the same (signed sync, calls and replies).
+MODES: dict[str, str | None] = {
+    "dev": None,
+    "cloud": "signkey-prod-" + "c0ffee" * 8,
+}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(fw, mode) for fw in sorted(FRAMEWORKS) for mode in MODES],
+    ids="-".join,
+)
 def compat(request: pytest.FixtureRequest) -> Iterator[Compat]:
-    """One dev server and one synced official app per framework.
+    """One dev server and one synced official app per framework and mode.
 
     Scenarios share it: each sends its own events and reads only their runs.
     """
-    build, serve = FRAMEWORKS[request.param]
-    with running_compat(APP_ID, build, serve) as compat:
+    framework, mode = request.param
+    build, serve = FRAMEWORKS[framework]
+    with running_compat(APP_ID, build, serve, signing_key=MODES[mode]) as compat:
         yield compat
 
 

@@ -1,0 +1,111 @@
+"""Signing-key mode: the dev server acts as Inngest Cloud, and is a boundary."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import inngest_proto as inngest
+from inngest_proto._signing import hash_signing_key
+from inngest_transports.devserver import DevServer
+from inngest_transports.http import HttpTransport
+from inngest_transports.server import Server
+
+pytestmark = pytest.mark.anyio
+
+KEY = "signkey-prod-" + "5e" * 32
+BEARER = {"authorization": f"Bearer {hash_signing_key(KEY)}"}
+
+
+def _functions(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(fn_id="hello", trigger=inngest.TriggerEvent(event="t/hi"))
+    async def hello(ctx: inngest.Context) -> str:
+        greeting = await ctx.step.run("greet", lambda: "hello")
+        return f"{greeting} {ctx.event.data['who']}"
+
+    return [hello]
+
+
+@asynccontextmanager
+async def _app(
+    dev_url: str, *, production: bool, signing_key: str | None = KEY
+) -> AsyncIterator[tuple[inngest.Inngest, Server]]:
+    # Unsigned syncs refused: the server's PUT must be signed.
+    environ = {"INNGEST_BASE_URL": dev_url, "INNGEST_ENABLE_UNAUTHED_SYNC": "false"}
+    if not production:
+        environ["INNGEST_DEV"] = "1"
+    client = inngest.Inngest(
+        app_id="cloudy",
+        environ=environ,
+        is_production=production,
+        signing_key=signing_key,
+        event_key="any-key",
+        logger=logging.getLogger("tests.devserver"),
+    )
+    app = Server(client, _functions(client), port=0)
+    async with anyio.create_task_group() as tg:
+        await tg.start(app.serve)
+        try:
+            yield client, app
+        finally:
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await app.shutdown()
+
+
+@asynccontextmanager
+async def _dev(**options: Any) -> AsyncIterator[DevServer]:
+    dev = DevServer(port=0, poll=False, retry_scale=0.0001, **options)
+    async with anyio.create_task_group() as tg:
+        await tg.start(dev.serve)
+        try:
+            yield dev
+        finally:
+            await dev.shutdown()
+
+
+async def test_a_cloud_mode_app_syncs_and_runs() -> None:
+    async with (
+        _dev(signing_key=KEY) as dev,
+        _app(dev.url, production=True) as (client, app),
+    ):
+        synced = await dev.sync_app(app.url)
+        assert (synced["state"], synced["error"]) == ("synced", None), synced
+        (event_id,) = await client.send(inngest.Event(name="t/hi", data={"who": "A"}))
+        (run,) = await dev.wait_for_runs(event_id, timeout=5)
+        assert (run.status.value, run.output) == ("Completed", "hello A")
+
+
+async def test_a_dev_mode_app_refuses_a_signing_key_server() -> None:
+    # The PUT says "cloud": an app in dev mode turns it down, as it would
+    # turn down Inngest Cloud.
+    async with (
+        _dev(signing_key=KEY, sync_attempts=1) as dev,
+        _app(dev.url, production=False, signing_key=None) as (_, app),
+    ):
+        synced = await dev.sync_app(app.url)
+        assert synced["state"] == "error"
+        assert "from Cloud but expected Dev Server" in synced["error"]
+
+
+async def test_the_api_says_which_kind_of_server_it_is() -> None:
+    async with _dev(signing_key=KEY) as dev, httpx.AsyncClient() as http:
+        resp = await http.get(f"{dev.url}/health")
+        assert resp.headers["x-inngest-server-kind"] == "cloud"
+        # A sync an SDK started for a dev server is not taken here.
+        resp = await http.post(
+            f"{dev.url}/fn/register",
+            content=b"{}",
+            headers={**BEARER, "x-inngest-expected-server-kind": "dev"},
+        )
+        assert resp.status_code == 400
+        assert resp.json()["error"] == "Expected server kind cloud, got dev"
+    async with _dev() as dev, httpx.AsyncClient() as http:
+        resp = await http.get(f"{dev.url}/health")
+        assert resp.headers["x-inngest-server-kind"] == "dev"
