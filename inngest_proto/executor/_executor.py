@@ -43,7 +43,7 @@ from ._matching import (
 )
 from ._ops import OpHandling
 from ._registry import RegisteredFunction, register_function
-from ._reply import AttemptFailed, FunctionOutput, Reply, read_reply
+from ._reply import NON_RETRIABLE, AttemptFailed, FunctionOutput, Reply, read_reply
 from ._request import MAX_REQUEST_BYTES
 from ._runbook import Tick
 from ._state import (
@@ -394,7 +394,7 @@ class Executor(Crons, OpHandling):
     ) -> None:
         error = failure.error
         if reply.no_retry is True:
-            error = "NonRetriableError"
+            error = NON_RETRIABLE
         elif job.attempt + 1 < self._max_attempts(run):
             self._retry(run, job, reply.retry_after, tick)
             return

@@ -4,6 +4,13 @@ A reply becomes one of three outcomes: the function's output (200 and other
 2xx), a list of ops (206), or a failed attempt with the error text the server
 would record.  The retry headers are read here too, since a ``StepError`` op
 obeys them as well as a failed attempt.
+
+The retry headers can also fail a 2xx reply that is not 206, as the Inngest
+server's driver does: ``X-Inngest-No-Retry: true`` makes it a failure that is
+not retried (the JS SDK's connect worker answers a ``NonRetriableError``
+with status ``DONE`` and ``no_retry``, which the gateway maps to 200), and a
+readable ``Retry-After`` makes it a failure retried then.  So a failed run is
+failed whatever the transport and the status code.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from .. import _json
 from .._converter import structure
 from .._http import OutboundResponse, normalize_headers
 from .._opcodes import Opcode, StepOp
+from ._timing import parse_retry_after
 
 __all__ = [
     "MAX_REPLY_BYTES",
@@ -32,6 +40,10 @@ __all__ = [
 
 #: The error text of a 2xx reply without ``X-Inngest-SDK``.
 NOT_SDK = "NOT_SDK: The response did not come from an Inngest SDK"
+#: The error text of a failure the SDK said not to retry (the server's).
+NON_RETRIABLE = "NonRetriableError"
+#: The error text of a 2xx reply that asked to be retried later (the server's).
+RETRY_AT = "retry at"
 _PARTIAL = 206
 _STREAMED = 201
 _MAX_OPS = 1000
@@ -85,10 +97,19 @@ def read_reply(response: OutboundResponse) -> Reply:
     no_retry = None if no_retry_header is None else no_retry_header.lower() == "true"
     version_header = headers.get("x-inngest-req-version", "")
     version = int(version_header) if version_header.lstrip("-").isdigit() else None
+    retry_after = headers.get("retry-after")
+    outcome = _outcome(status, headers, body)
+    if isinstance(outcome, FunctionOutput):
+        # Only an answer that is not 206 can be failed by its headers: the
+        # server reads a 206's headers for its StepError ops alone.
+        if no_retry:
+            outcome = AttemptFailed(NON_RETRIABLE, outcome.value)
+        elif parse_retry_after(retry_after, 0.0) is not None:
+            outcome = AttemptFailed(RETRY_AT, outcome.value)
     return Reply(
-        outcome=_outcome(status, headers, body),
+        outcome=outcome,
         no_retry=no_retry,
-        retry_after=headers.get("retry-after"),
+        retry_after=retry_after,
         request_version=version,
     )
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
-from tests.inngest_proto.executor._harness import APP_ID, START, Harness
+from tests.inngest_proto.executor._harness import APP_ID, START, Harness, fake_reply
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
 
@@ -214,3 +214,31 @@ def test_run_started_is_reported_at_once() -> None:
     assert started.function_id == f"{APP_ID}-f"
     assert started.event_ids == ("e1",)
     assert h.executor.get_run(started.run_id) is not None
+
+
+def test_a_2xx_reply_marked_no_retry_is_a_failed_run() -> None:
+    # The server fails a 200 that carries X-Inngest-No-Retry: true (what the
+    # gateway makes of a connect reply DONE + no_retry, the JS SDK's answer
+    # to a NonRetriableError): not retried, and its on-failure handler runs.
+    h = Harness()
+    handled: list[Any] = []
+    h.serve(failing_with_handler(h, handled))
+    body = {"name": "NonRetriableError", "message": "no way"}
+    no_retry = fake_reply(200, body, {"x-inngest-no-retry": "true"})
+    h.intercept = lambda call: no_retry if len(h.calls) == 1 else None
+    h.send("t/go")
+    h.run()
+    main = h.only_run("main")
+    assert main.status is RunStatus.FAILED
+    assert main.output == body
+    assert main.error == {
+        "error": "NonRetriableError",
+        "name": "NonRetriableError",
+        "message": "no way",
+    }
+    assert [e["name"] for e in h.emitted] == [
+        "inngest/function.finished",
+        "inngest/function.failed",
+    ]
+    assert h.only_run("main-failure").output == "handled"
+    assert len(h.bodies(main)) == 1  # not retried

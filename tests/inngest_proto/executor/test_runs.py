@@ -340,6 +340,8 @@ def only_first_call(reply: OutboundResponse | str) -> Any:
         OutboundResponse(206, {}, b"[]"),
         fake_reply(404, {"message": "not here"}),
         fake_reply(400, {"message": "bad"}, {"x-inngest-no-retry": "false"}),
+        # A 2xx that asks to be retried later is retried, as the server does.
+        fake_reply(200, {"message": "later"}, {"retry-after": "1"}),
         fake_reply(502, b"Bad Gateway"),
         fake_reply(206, b""),
         fake_reply(206, b"not json"),

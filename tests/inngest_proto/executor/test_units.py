@@ -67,6 +67,38 @@ def test_reply_headers_are_read() -> None:
     assert bare.outcome == FunctionOutput(1)
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        # A 2xx reply marked no-retry is a failure not to retry, whatever
+        # its status (the gateway maps connect's DONE to 200).
+        (200, {"x-inngest-no-retry": "true"}, AttemptFailed("NonRetriableError", 1)),
+        (203, {"x-inngest-no-retry": "true"}, AttemptFailed("NonRetriableError", 1)),
+        # A readable Retry-After on a 2xx reply is a failure retried then.
+        (200, {"retry-after": "30"}, AttemptFailed("retry at", 1)),
+        (
+            200,
+            {"x-inngest-no-retry": "true", "retry-after": "30"},
+            AttemptFailed("NonRetriableError", 1),
+        ),
+        (200, {"retry-after": "whenever"}, FunctionOutput(1)),
+        (200, {"x-inngest-no-retry": "false"}, FunctionOutput(1)),
+    ],
+)
+def test_retry_headers_fail_a_2xx_reply(
+    status: int, headers: dict[str, str], expected: Any
+) -> None:
+    assert read_reply(fake_reply(status, 1, headers)).outcome == expected
+
+
+def test_retry_headers_do_not_fail_ops() -> None:
+    # A 206's headers only steer its StepError ops.
+    headers = {"x-inngest-no-retry": "true", "retry-after": "30"}
+    reply = read_reply(fake_reply(206, [{"id": "a", "op": "Sleep"}], headers))
+    assert isinstance(reply.outcome, StepOps)
+    assert (reply.no_retry, reply.retry_after) == (True, "30")
+
+
 def test_ops_parse_case_insensitively_and_a_single_object_is_one_op() -> None:
     (op,) = parse_ops(b'{"id": "x", "op": "steprun", "data": 3}')
     assert (op.op, op.data, op.display_name) == (Opcode.STEP_RUN, 3, "")

@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 import inngest_proto as inngest
+from inngest_proto.executor import RunStatus
 from inngest_transports.connect import ConnectionState, connect
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
@@ -70,3 +71,66 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
             if isinstance(client.transport, HttpTransport):
                 await client.transport.aclose()
             await dev.shutdown()
+
+
+async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
+    dev = DevServer(port=0, poll=False, retry_scale=0.0001)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        client = inngest.Inngest(
+            app_id=APP_ID,
+            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
+            logger=logging.getLogger("tests.connect"),
+        )
+        handled: list[str] = []
+
+        async def on_failure(ctx: inngest.Context) -> None:
+            handled.append(ctx.event.data["error"]["name"])
+
+        @client.create_function(
+            fn_id="retried",
+            trigger=inngest.TriggerEvent(event="t/retried"),
+            retries=1,
+            on_failure=on_failure,
+        )
+        async def retried(ctx: inngest.Context) -> None:
+            await ctx.step.run("broken", _broken)
+
+        @client.create_function(
+            fn_id="refused",
+            trigger=inngest.TriggerEvent(event="t/refused"),
+            retries=3,
+            on_failure=on_failure,
+        )
+        async def refused(ctx: inngest.Context) -> None:
+            raise inngest.NonRetriableError("no way")
+
+        worker = connect(
+            [(client, [retried, refused])], instance_id="e2e", shutdown_signals=[]
+        )
+        tg.start_soon(worker.start)
+        with anyio.fail_after(10):
+            await worker.wait_for_state(ConnectionState.ACTIVE)
+        try:
+            for name, error in (
+                ("t/retried", "RuntimeError"),
+                ("t/refused", "NonRetriableError"),
+            ):
+                handled.clear()
+                (event_id,) = await client.send(inngest.Event(name=name))
+                with anyio.fail_after(10):
+                    while len(handled) < 1:
+                        await anyio.sleep(0.01)
+                (run,) = await dev.wait_for_runs(event_id, timeout=10)
+                assert run.status is RunStatus.FAILED, run.output
+                assert handled == [error]
+        finally:
+            with anyio.fail_after(10):
+                await worker.close(wait=True)
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await dev.shutdown()
+
+
+def _broken() -> None:
+    raise RuntimeError("disk full")

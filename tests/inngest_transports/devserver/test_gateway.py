@@ -169,8 +169,19 @@ class FakeWorker:
             await self.stream.aclose()
 
 
+#: How the Python SDK's worker (and ours) maps an HTTP status to a reply
+#: status; anything else (400 for a NonRetriableError) is ERROR.
+PY_STATUSES = {200: pb.DONE, 206: pb.NOT_COMPLETED}
+#: How the JS SDK's worker maps it: anything but 206 and 500 is DONE, so a
+#: NonRetriableError (400, no-retry) is DONE with ``no_retry``.
+JS_STATUSES = {206: pb.NOT_COMPLETED, 500: pb.ERROR}
+
+
 def run_sdk(
-    handler: inngest.CommHandler, req: pb.GatewayExecutorRequestData
+    handler: inngest.CommHandler,
+    req: pb.GatewayExecutorRequestData,
+    *,
+    js: bool = False,
 ) -> pb.SDKResponse:
     """What a worker replies: the HTTP response of our SDK, as an SDKResponse."""
     query = {"fnId": req.function_slug, "stepId": req.step_id}
@@ -182,8 +193,14 @@ def run_sdk(
         query=query,
     )
     resp = handler.handle_sync(incoming, now=time.time())
-    status = {200: pb.DONE, 206: pb.NOT_COMPLETED}.get(resp.status, pb.ERROR)
     headers = {k.lower(): v for k, v in resp.headers.items()}
+    no_retry = headers.get("x-inngest-no-retry") == "true"
+    if js:
+        # The JS SDK answers a failure not to retry with 400, not 500.
+        http_status = 400 if resp.status == 500 and no_retry else resp.status
+        status = JS_STATUSES.get(http_status, pb.DONE)
+    else:
+        status = PY_STATUSES.get(resp.status, pb.ERROR)
     return pb.SDKResponse(
         request_id=req.request_id,
         account_id=req.account_id,
@@ -191,7 +208,7 @@ def run_sdk(
         app_id=req.app_id,
         status=status,
         body=resp.body,
-        no_retry=headers.get("x-inngest-no-retry") == "true",
+        no_retry=no_retry,
         sdk_version="inngest-py:v0.5.19",
         request_version=2,
         run_id=req.run_id,
@@ -229,14 +246,20 @@ async def finished(
     return body
 
 
-async def serve_calls(worker: FakeWorker, handler: inngest.CommHandler, n: int) -> None:
+async def serve_calls(
+    worker: FakeWorker, handler: inngest.CommHandler, n: int, *, js: bool = False
+) -> list[str]:
+    """Answer ``n`` requests; the function slugs they were for."""
+    slugs = []
     for _ in range(n):
         req = await worker.request()
-        await worker.send(pb.WORKER_REPLY, run_sdk(handler, req))
+        slugs.append(req.function_slug)
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, req, js=js))
         kind, ack = await worker.recv()
         assert kind == pb.WORKER_REPLY_ACK
         assert isinstance(ack, pb.WorkerReplyAckData)
         assert ack.request_id == req.request_id
+    return slugs
 
 
 # -- tests -----------------------------------------------------------------------------
@@ -292,6 +315,49 @@ async def test_executor_request_fields() -> None:
         assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
         await serve_calls(worker, handler, 1)
         assert (await finished(dev, http, event_id))["status"] == "Completed"
+        await worker.close()
+
+
+def make_failing_app() -> tuple[inngest.CommHandler, bytes]:
+    """A function that refuses at once, with an on-failure handler."""
+    client = inngest.Inngest(app_id=APP_ID, environ={"INNGEST_DEV": "1"})
+
+    def handle(ctx: inngest.ContextSync) -> str:
+        return "handled"
+
+    @client.create_function(
+        fn_id="refuse",
+        trigger=inngest.TriggerEvent(event="gw/refuse"),
+        retries=3,
+        on_failure=handle,
+    )
+    def refuse(ctx: inngest.ContextSync) -> None:
+        raise inngest.NonRetriableError("no way")
+
+    handler = inngest.CommHandler(client=client, functions=[refuse], framework="test")
+    configs = [unstructure(c) for c in refuse.get_configs("wss://connect")]
+    return handler, _json.dumps_compact(configs)
+
+
+@pytest.mark.parametrize("js", [False, True], ids=["py-worker", "js-worker"])
+async def test_a_non_retriable_failure_fails_the_run_whatever_the_reply_status(
+    js: bool,
+) -> None:
+    # The JS SDK's worker answers a NonRetriableError with status DONE and
+    # no_retry; the Python SDK's with ERROR and no_retry.  Both are a failed
+    # run that is not retried and that runs its on-failure handler.
+    handler, functions = make_failing_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        event_id = await send_event(http, "gw/refuse")
+        assert await serve_calls(worker, handler, 1, js=js) == [f"{APP_ID}-refuse"]
+        run = await finished(dev, http, event_id)
+        assert run["status"] == "Failed"
+        assert run["output"]["name"] == "NonRetriableError"
+        # No retry: the next request is the on-failure handler's.
+        slugs = await serve_calls(worker, handler, 1, js=js)
+        assert slugs == [f"{APP_ID}-refuse-failure"]
         await worker.close()
 
 
