@@ -3,12 +3,25 @@
 h11 parses and frames; this module does the I/O around it: read a request
 (within the timeouts and the body limit), have the server answer it, write
 the answer, then either start the next cycle (keep-alive) or close.
+
+Framing h11 accepts but we refuse (400, then close, as for anything h11
+refuses), because a proxy in front may have framed the same bytes another
+way and the rest of the connection would then be read as a smuggled
+request:
+
+* ``Content-Length`` together with ``Transfer-Encoding`` (RFC 9112 §6.1:
+  h11 would read the body as chunked and keep the connection open);
+* ``Transfer-Encoding`` on an HTTP/1.0 request (RFC 9112 §6.1 again: its
+  framing is faulty);
+* a header line folded onto the next (obs-fold, RFC 9112 §5.2: h11 would
+  join the lines).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -35,6 +48,11 @@ _RECEIVE_BYTES = 64 * 1024
 #: How long a closing connection keeps reading (and dropping) what the client
 #: still sends, so our last response is not destroyed by a TCP reset.
 _LINGER_SECONDS = 2.0
+
+#: The end of a request head, as h11 finds it (bare LF line ends allowed).
+_HEAD_END = re.compile(rb"\n\r?\n")
+#: A header line that begins with a space or tab continues the one before.
+_OBS_FOLD = re.compile(rb"\n[ \t]")
 
 #: What a client vanishing looks like, on either backend.
 _GONE = (
@@ -199,6 +217,9 @@ class Connection:
         self._keep_alive_timeout = keep_alive_timeout
         self._request_timeout = request_timeout
         self._h11 = h11.Connection(h11.SERVER)
+        #: The bytes of the request head being read, which h11 does not
+        #: keep: folded header lines are only visible there.
+        self._head = bytearray()
         self._idle: anyio.CancelScope | None = None
         self._closing = False
         self._peer_closed = False
@@ -236,6 +257,8 @@ class Connection:
             ):
                 return
             self._h11.start_next_cycle()
+            # A pipelined request's first bytes arrived with the last one.
+            self._head = bytearray(self._h11.trailing_data[0])
 
     async def _receive_request(self) -> Request | None:
         """The next request, or None when the connection should just close."""
@@ -269,13 +292,25 @@ class Connection:
         self._idle = None
         if not chunk:
             return False  # idle too long, shutting down, or closed by the client
-        self._h11.receive_data(chunk)
+        self._feed(chunk)
         return True
+
+    def _feed(self, data: bytes) -> None:
+        """Hand received bytes to h11, keeping those of a head being read.
+
+        Bounded: h11 refuses a head past its size limit (16 KiB) once it
+        has one more read, so at most a read (64 KiB) more is kept.
+        """
+        if self._h11.their_state is h11.IDLE:
+            self._head += data
+        self._h11.receive_data(data)
 
     async def _read_request(self) -> Request | None:
         event = await self._next_event()
         if not isinstance(event, h11.Request):
             return None  # ConnectionClosed between requests
+        head, self._head = self._head, bytearray()
+        _check_framing(event, head)
         limit = self._endpoint.max_body_bytes
         declared = _content_length(event)
         if declared is not None and declared > limit:
@@ -303,7 +338,7 @@ class Connection:
                 return event
             if self._h11.they_are_waiting_for_100_continue:
                 await self._send(h11.InformationalResponse(status_code=100, headers=[]))
-            self._h11.receive_data(await self._receive())
+            self._feed(await self._receive())
 
     async def _receive(self) -> bytes:
         """Bytes from the client; ``b""`` when it has closed or reset."""
@@ -437,6 +472,25 @@ class Connection:
                 await self._stream.receive(_RECEIVE_BYTES)
         except _GONE:
             pass
+
+
+def _check_framing(event: h11.Request, head: bytes | bytearray) -> None:
+    """Raise :class:`h11.RemoteProtocolError` for framing we refuse (see the
+    module docstring); ``head``: the bytes the request was parsed from."""
+    names = {name for name, _ in event.headers}
+    problem = None
+    if b"transfer-encoding" in names and b"content-length" in names:
+        problem = "both Content-Length and Transfer-Encoding"
+    elif b"transfer-encoding" in names and event.http_version == b"1.0":
+        problem = "Transfer-Encoding in an HTTP/1.0 request"
+    else:
+        end = _HEAD_END.search(head)
+        if _OBS_FOLD.search(head, 0, end.start() if end else len(head)):
+            problem = "a folded header line (obs-fold)"
+    if problem is not None:
+        raise h11.RemoteProtocolError(
+            f"the request's framing is ambiguous: {problem}", error_status_hint=400
+        )
 
 
 def _content_length(event: h11.Request) -> int | None:

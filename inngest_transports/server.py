@@ -28,7 +28,10 @@ wire, and why:
   ``keep_alive_timeout``; a request must arrive whole within
   ``request_timeout`` of its first byte, else the connection is dropped,
   so a stalled client cannot hold a slot.
-* Malformed HTTP is answered 400 (431 for oversized headers) and closed.
+* Malformed HTTP is answered 400 (431 for oversized headers, 501 for a
+  transfer coding other than chunked) and closed; so is framing a proxy
+  might read differently (``Content-Length`` with ``Transfer-Encoding``,
+  ``Transfer-Encoding`` on HTTP/1.0, folded header lines).
 * Sync functions run in worker threads; a client that leaves mid-request
   costs nothing but the work already under way.
 * :meth:`Server.shutdown` stops accepting, closes idle connections, lets

@@ -27,6 +27,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
 from inngest_transports.server import Server
+from tests.inngest_transports._framing import Abuse, abuses, assert_refused, exchange
 
 APP = "srv"
 PATH = "/api/inngest"
@@ -496,3 +497,37 @@ async def test_sigterm_shuts_down_gracefully_when_run() -> None:
             await tg.start(server._serve_until_signalled)
             os.kill(os.getpid(), signal.SIGTERM)
     assert server.active_connections == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("abuse", abuses(PATH), ids=lambda abuse: abuse.name)
+async def test_framing_abuse_is_refused_and_the_connection_closed(
+    abuse: Abuse,
+) -> None:
+    server = make_server()
+    async with running(server) as http:
+        reply = await exchange(http.base_url.port or 0, abuse.data)
+        assert_refused(reply, abuse.status)
+        assert b'"code": "bad_request"' in reply
+        assert (await http.get(PATH)).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_fold_is_seen_in_a_pipelined_request_and_across_reads() -> None:
+    server = make_server()
+    good = f"GET {PATH} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
+    folded = f"GET {PATH} HTTP/1.1\r\nHost: t\r\nX-A: a\r\n b\r\n\r\n".encode()
+    async with running(server) as http:
+        port = http.base_url.port or 0
+        # The second request's head arrives with the first.
+        reply = await exchange(port, good + folded)
+        first, _, second = reply.partition(b"HTTP/1.1 400 ")
+        assert first.startswith(b"HTTP/1.1 200 ")
+        assert b"obs-fold" in second
+        # The fold arrives in a later read than the line it continues.
+        async with raw(http) as conn:
+            await conn.stream.send(folded[:-8])
+            await anyio.sleep(0.05)
+            await conn.stream.send(folded[-8:])
+            status, headers, _ = await conn.response()
+            assert (status, headers["connection"]) == (400, "close")
