@@ -142,7 +142,9 @@ class DevApi:
         self._auth = auth or ServerAuth(None)
         self._info = dict(info or {})
         #: ``/v1/realtime/*`` (publish, token, the subscribe WebSocket).
-        self.realtime = RealtimeApi(self._authorized)
+        self.realtime = RealtimeApi(
+            self._authorized, secret=self._auth.derive_secret("realtime")
+        )
         #: ``/`` and ``/ui/*``: the web UI (local, so no auth).
         self.ui = UiApi(driver, apps, sync_url)
         #: ``POST /v0/gql``: the GraphQL subset tools use.

@@ -7,7 +7,10 @@ Routes (as the real server's ``pkg/execution/realtime`` serves them):
   channel's topic; 200 with an empty body.  Authorized by the signing key
   (when the server has one) or by a realtime JWT carrying ``publish: true``.
 * ``POST /v1/realtime/token``: ``[{"channel","name","kind"}]`` → 201
-  ``{"jwt": ...}``, signed HS256 with the dev server's well-known secret.
+  ``{"jwt": ...}``, signed HS256 with the server's secret: the real dev
+  server's well-known one, or, when the server has a signing key, one
+  derived from it (else anyone could forge a token to publish, or to read
+  another subscriber's stream).
 * ``GET /v1/realtime/connect?token=JWT`` (or ``Authorization: Bearer JWT``):
   the WebSocket.  Topics are subscribed *before* the 101 goes out, so a
   client whose upgrade completed misses nothing published afterwards.  One
@@ -169,18 +172,22 @@ class Hub:
 
 
 class RealtimeApi:
-    """The ``/v1/realtime`` routes; ``authorized`` checks the signing key."""
+    """The ``/v1/realtime`` routes; ``authorized`` checks the signing key.
+
+    ``secret`` signs and checks the tokens; without one, the real dev
+    server's public secret (fine only where nothing needs protecting).
+    """
 
     def __init__(
         self,
         authorized: Authorized,
         *,
-        secret: bytes = DEV_JWT_SECRET,
+        secret: bytes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.hub = Hub()
         self._authorized = authorized
-        self._secret = secret
+        self._secret = secret or DEV_JWT_SECRET
         self._clock = clock
 
     def route(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,9 +13,16 @@ import httpx
 import pytest
 
 import inngest_proto as inngest
+from inngest_proto._realtime import (
+    DEV_JWT_SECRET,
+    JWT_ISSUER,
+    RealtimeError,
+    encode_jwt,
+)
 from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
+from inngest_transports.realtime import subscribe
 from inngest_transports.server import Server
 
 pytestmark = pytest.mark.anyio
@@ -109,3 +117,53 @@ async def test_the_api_says_which_kind_of_server_it_is() -> None:
     async with _dev() as dev, httpx.AsyncClient() as http:
         resp = await http.get(f"{dev.url}/health")
         assert resp.headers["x-inngest-server-kind"] == "dev"
+
+
+def _forged_token(*, publish: bool) -> str:
+    """A realtime JWT as the server mints them, signed with the public secret
+    of the real dev server (what anyone can compute)."""
+    now = int(time.time())
+    claims = {
+        "iss": JWT_ISSUER,
+        "exp": now + 60,
+        "iat": now,
+        "topics": [{"kind": "run", "channel": "secret", "name": "t"}],
+        "publish": publish,
+    }
+    return encode_jwt(claims, DEV_JWT_SECRET)
+
+
+async def test_realtime_tokens_cannot_be_forged() -> None:
+    async with _dev(signing_key=KEY) as dev, httpx.AsyncClient() as http:
+        # Publishing with a forged token is refused...
+        resp = await http.post(
+            f"{dev.url}/v1/realtime/publish",
+            params={"channel": "secret", "topic": "t"},
+            json={"x": 1},
+            headers={"authorization": f"Bearer {_forged_token(publish=True)}"},
+        )
+        assert resp.status_code == 401
+        # ...and so is reading another subscriber's stream.
+        with pytest.raises(RealtimeError) as refused:
+            async with subscribe(dev.url, _forged_token(publish=False)):
+                pass
+        assert refused.value.http_status == 401
+        # A token the server minted (for the key's holder) is good.
+        resp = await http.post(
+            f"{dev.url}/v1/realtime/token",
+            json=[{"kind": "run", "channel": "secret", "name": "t"}],
+            headers=BEARER,
+        )
+        assert resp.status_code == 201
+        async with subscribe(dev.url, resp.json()["jwt"]) as messages:
+            resp = await http.post(
+                f"{dev.url}/v1/realtime/publish",
+                params={"channel": "secret", "topic": "t"},
+                json={"x": 2},
+                headers=BEARER,
+            )
+            assert resp.status_code == 200
+            with anyio.fail_after(5):
+                message = await messages.receive()
+            assert message is not None
+            assert message.data == {"x": 2}
