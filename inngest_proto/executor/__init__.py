@@ -30,6 +30,14 @@ from ._matching import (
     default_trigger_matcher,
     default_wait_matcher,
 )
+from ._registration import (
+    ConfigProblem,
+    ExpressionCheck,
+    ExpressionUse,
+    InvalidFunctionConfig,
+    expressions_of,
+    read_function_config,
+)
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._runbook import Changes
 from ._server_auth import SERVER_KIND_CLOUD, SERVER_KIND_DEV, ServerAuth
@@ -56,9 +64,13 @@ __all__ = [
     "Changes",
     "Checkpoint",
     "CheckpointRejected",
+    "ConfigProblem",
     "EmitEvent",
     "Executor",
     "ExecutorState",
+    "ExpressionCheck",
+    "ExpressionUse",
+    "InvalidFunctionConfig",
     "Invoke",
     "Job",
     "JobKind",
@@ -77,6 +89,8 @@ __all__ = [
     "WaitMatcher",
     "default_trigger_matcher",
     "default_wait_matcher",
+    "expressions_of",
     "function_uuid",
     "parse_checkpoint",
+    "read_function_config",
 ]

@@ -12,19 +12,21 @@ import base64
 import binascii
 import hashlib
 import os
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from inngest_proto import _json
-from inngest_proto._converter import structure, unstructure
+from inngest_proto._converter import unstructure
 from inngest_proto._errors import BodyInvalidError
 from inngest_proto._events import parse_event
 from inngest_proto._function_config import FunctionConfig
-from inngest_proto._options import TriggerCron, TriggerEvent
-from inngest_proto.executor._cron import parse_jitter, validate_for_sync
+from inngest_proto.executor import (
+    ConfigProblem,
+    InvalidFunctionConfig,
+    read_function_config,
+)
 from inngest_proto.executor._ids import ulid
 
 __all__ = [
@@ -45,10 +47,6 @@ _RESERVED_PREFIX = "inngest/"
 _MIN_TS = 315_532_800_000
 _MAX_TS = 4_102_444_800_000
 _SEED_ENTROPY_BYTES = 10
-_MAX_TRIGGERS = 10
-_MAX_EVENT_NAME = 255
-_MAX_CONCURRENCY = 2
-_RUNTIME_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
 class EventIds:
@@ -198,17 +196,16 @@ def parse_sync(body: bytes, expected_kind: str | None) -> SyncRequest:
         msg = "Invalid request: functions must be an array"
         raise InvalidSync(msg)
     configs = []
+    problems: list[ConfigProblem] = []
     for index, raw in enumerate(raw_functions):
         try:
-            configs.append(_function(raw))
-        except (ValueError, TypeError, KeyError, AttributeError) as err:
-            detail = f"function {index}: {err}"
-            msg = "At least one function is invalid"
-            raise InvalidSync(msg, detail) from err
-        except Exception as err:  # cattrs groups its structuring errors
-            detail = f"function {index}: {type(err).__name__}: {err}"
-            msg = "At least one function is invalid"
-            raise InvalidSync(msg, detail) from err
+            configs.append(read_function_config(raw, index=index))
+        except InvalidFunctionConfig as err:
+            problems.extend(err.problems)
+    if problems:
+        raise InvalidSync(
+            "At least one function is invalid", "; ".join(map(str, problems))
+        )
     url = fields.get("url")
     checksum = hashlib.sha256(_json.dumps_compact(fields)).hexdigest()
     return SyncRequest(
@@ -219,62 +216,6 @@ def parse_sync(body: bytes, expected_kind: str | None) -> SyncRequest:
         framework=str(fields.get("framework") or ""),
         checksum=checksum,
     )
-
-
-def _function(raw: Any) -> FunctionConfig:
-    """One function of a sync, structured and checked (the §5.1 table)."""
-    if not isinstance(raw, dict):
-        msg = f"a function must be an object, got {_json.json_type(raw)}"
-        raise TypeError(msg)
-    raw = dict(raw)
-    if not raw.get("name"):
-        msg = "A function name is required"
-        raise ValueError(msg)
-    if not raw.get("id"):
-        raw["id"] = _slug(str(raw["name"]))
-    config = structure(raw, FunctionConfig)
-    if len(config.steps) != 1:
-        msg = f"a function needs exactly one step, got {len(config.steps)}"
-        raise ValueError(msg)
-    (step,) = config.steps.values()
-    if urllib.parse.urlsplit(step.runtime.url).scheme not in _RUNTIME_SCHEMES:
-        msg = f"the step URL {step.runtime.url!r} must be http(s) or ws(s)"
-        raise ValueError(msg)
-    _check_triggers(config)
-    if config.concurrency is not None and len(config.concurrency) > _MAX_CONCURRENCY:
-        msg = f"at most {_MAX_CONCURRENCY} concurrency limits are allowed"
-        raise ValueError(msg)
-    return config
-
-
-def _check_triggers(config: FunctionConfig) -> None:
-    if len(config.triggers) > _MAX_TRIGGERS:
-        msg = f"at most {_MAX_TRIGGERS} triggers are allowed"
-        raise ValueError(msg)
-    seen: set[str] = set()
-    for trigger in config.triggers:
-        if isinstance(trigger, TriggerEvent):
-            key = f"event:{trigger.event}:{trigger.expression}"
-            if not trigger.event or len(trigger.event) > _MAX_EVENT_NAME:
-                msg = f"trigger event names must be 1-{_MAX_EVENT_NAME} characters"
-                raise ValueError(msg)
-        elif isinstance(trigger, TriggerCron):
-            key = f"cron:{trigger.cron}"
-            validate_for_sync(trigger.cron)  # a CronError is a ValueError
-            if isinstance(trigger.jitter, str):
-                parse_jitter(trigger.jitter)
-        else:  # pragma: no cover - the converter only builds these two
-            msg = f"unknown trigger {trigger!r}"
-            raise TypeError(msg)
-        if key in seen:
-            msg = f"duplicate trigger {key!r}"
-            raise ValueError(msg)
-        seen.add(key)
-
-
-def _slug(name: str) -> str:
-    out = "".join(c if c.isalnum() else "-" for c in name.lower())
-    return "-".join(part for part in out.split("-") if part)
 
 
 def event_summary(event: Mapping[str, Any]) -> str:

@@ -145,6 +145,47 @@ async def test_register_validation() -> None:
         assert list(dev.driver.executor.functions) == []
 
 
+async def test_register_takes_the_typescript_and_go_shapes() -> None:
+    """``concurrency: 1`` (TypeScript), ``{limit, key}``, and Go's key spellings."""
+    shorthand = {**_fn(), "id": "app-a", "concurrency": 1}
+    single = {
+        **_fn(),
+        "id": "app-b",
+        "concurrency": {"limit": 1, "key": "event.data.user"},
+        "triggers": [],
+    }
+    go = {
+        "Name": "c",
+        "ID": "app-c",
+        "Triggers": [{"Event": "t/c"}],
+        "Concurrency": {"step": [{"limit": 2, "scope": "Fn", "hash": ""}]},
+        "Singleton": {"Key": "event.data.user"},
+        "steps": {
+            "step": {
+                "id": "step",
+                "name": "c",
+                "runtime": {"url": "http://127.0.0.1:9/x"},
+            }
+        },
+    }
+    body = {
+        "appName": "app",
+        "url": "http://127.0.0.1:9/api/inngest",
+        "functions": [shorthand, single, go],
+    }
+    async with serving() as (dev, http):
+        resp = await http.post("/fn/register", json=body)
+        assert resp.status_code == 200, resp.text
+        functions = dev.driver.executor.functions
+        assert [c.limit for c in functions["app-a"].config.concurrency or ()] == [1]
+        (keyed,) = functions["app-b"].config.concurrency or []
+        assert (keyed.limit, keyed.key) == (1, "event.data.user")
+        config = functions["app-c"].config
+        assert [c.limit for c in config.concurrency or ()] == [2]
+        assert config.singleton is not None
+        assert config.singleton.mode == "skip"
+
+
 async def test_an_app_that_is_down() -> None:
     with anyio.fail_after(5):
         # Port 9 (discard) on loopback: nothing listens there.
