@@ -39,6 +39,7 @@ from ._registration import (
     read_function_config,
 )
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
+from ._reply import MAX_DATA_DEPTH
 from ._runbook import Changes
 from ._server_auth import SERVER_KIND_CLOUD, SERVER_KIND_DEV, ServerAuth
 from ._state import (
@@ -55,6 +56,7 @@ from ._state import (
 
 __all__ = [
     "DEFAULT_RETRIES",
+    "MAX_DATA_DEPTH",
     "SERVER_KIND_CLOUD",
     "SERVER_KIND_DEV",
     "Action",

@@ -44,7 +44,7 @@ from .._http import OutboundRequest, OutboundResponse, canonical_header_name
 from .._opcodes import StepOp
 from ._actions import Action, CallAI
 from ._flow import FlowControl
-from ._reply import MAX_REPLY_BYTES
+from ._reply import MAX_REPLY_BYTES, NestedTooDeep, parse_storable
 from ._runbook import Tick
 from ._state import Job, Run, TimerKind
 
@@ -122,8 +122,10 @@ def ai_success_memo(response: OutboundResponse) -> dict[str, Any] | str:
     if response.status > 299 or response.status < 200:
         return f"unsuccessful status code: {response.status}"
     try:
-        return {"data": _json.loads(response.body)}
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {"data": parse_storable(response.body)}
+    except NestedTooDeep as err:
+        return f"the response body is {err}"
+    except ValueError:
         # The server cannot wrap a body that is not JSON either; it errors.
         return "the response body is not JSON"
 
@@ -137,8 +139,9 @@ def ai_failure_memo(reason: str, body: bytes) -> dict[str, Any]:
         "message": f"Error making AI request: {reason}",
     }
     # A body that is not JSON breaks the server's memo; ours has no "data".
-    with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-        error["data"] = _json.loads(body)
+    # Nor does a body nested too deep to store.
+    with contextlib.suppress(ValueError):
+        error["data"] = parse_storable(body)
     error["stack"] = text
     return {"error": error}
 

@@ -26,15 +26,18 @@ from .._opcodes import Opcode, StepOp
 from ._timing import parse_retry_after
 
 __all__ = [
+    "MAX_DATA_DEPTH",
     "MAX_REPLY_BYTES",
     "MAX_STEP_DATA_BYTES",
     "AttemptFailed",
     "FunctionOutput",
+    "NestedTooDeep",
     "Reply",
     "StepOps",
     "StepTooLarge",
     "parse_op_list",
     "parse_ops",
+    "parse_storable",
     "read_reply",
 ]
 
@@ -53,6 +56,25 @@ MAX_REPLY_BYTES = 8 * 1024 * 1024
 MAX_STEP_DATA_BYTES = 4 * 1024 * 1024
 #: The real server's error code for an oversized reply.
 OUTPUT_TOO_LARGE = "output_too_large"
+#: How deep objects and arrays may nest in what the dev server stores: an
+#: event's data, a step's output, a function's output (``{}`` is one level).
+#: Inngest's decoder allows 10,000; Python's JSON, cattrs and CEL recurse
+#: (a few frames a level, against a limit of 1,000 frames), so the dev server
+#: refuses deeper values where they come in rather than fail to save them.
+MAX_DATA_DEPTH = 100
+#: The error of an attempt whose output nests deeper than that.
+OUTPUT_TOO_DEEP = (
+    f"output_too_deep: the output nests deeper than the {MAX_DATA_DEPTH} levels"
+    " of objects and arrays the dev server stores"
+)
+# How much deeper than the data an op's fields may nest: an invoke's data is
+# in ``opts.payload.data``.
+_OP_FIELD_DEPTHS = {
+    "data": MAX_DATA_DEPTH,
+    "error": MAX_DATA_DEPTH,
+    "opts": MAX_DATA_DEPTH + 2,
+    "userland": MAX_DATA_DEPTH,
+}
 # The server matches opcode strings case-insensitively.  StepNotFound exists
 # only in the TS SDK's enum: the server has no such op, and a reply carrying
 # it is unparsable.
@@ -119,31 +141,70 @@ def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:
         # Not parsed (nor kept): the point of the limit is to not hold it.
         return AttemptFailed(OUTPUT_TOO_LARGE)
     if not 200 <= status < 300:
-        return AttemptFailed(f"invalid status code: {status}", _loose_json(body))
+        return AttemptFailed(f"invalid status code: {status}", _kept_body(body))
     if "x-inngest-sdk" not in headers:
         # A proxy or a framework error page answered, not the SDK: retry.
-        return AttemptFailed(NOT_SDK, _loose_json(body))
+        return AttemptFailed(NOT_SDK, _kept_body(body))
     if status != _PARTIAL:
-        return FunctionOutput(_loose_json(body))
+        try:
+            return FunctionOutput(_loose_json(body))
+        except NestedTooDeep:
+            return AttemptFailed(OUTPUT_TOO_DEEP)
     try:
         return StepOps(parse_ops(body))
     except ValueError as err:
-        return AttemptFailed(f"invalid opcodes: {err}", _loose_json(body))
+        return AttemptFailed(f"invalid opcodes: {err}", _kept_body(body))
+
+
+class NestedTooDeep(ValueError):
+    """JSON nesting deeper than :data:`MAX_DATA_DEPTH`."""
+
+
+def parse_storable(body: bytes) -> Any:
+    """A JSON body as the dev server may store it.
+
+    Raises :class:`NestedTooDeep` past :data:`MAX_DATA_DEPTH` levels, and
+    ``ValueError`` (or ``UnicodeDecodeError``) if it is not JSON.
+    """
+    try:
+        value = _json.loads(body)
+    except RecursionError:  # far deeper: the parser itself gave up
+        value = None
+    else:
+        if not _json.deeper_than(value, MAX_DATA_DEPTH):
+            return value
+    msg = f"nested deeper than the {MAX_DATA_DEPTH} levels the dev server stores"
+    raise NestedTooDeep(msg)
 
 
 def _loose_json(body: bytes) -> Any:
-    """Parsed JSON, or the text itself when it is not JSON (as the server keeps it)."""
+    """Parsed JSON, or the text itself when it is not JSON (as the server
+    keeps it); ``None`` without a body.  Raises :class:`NestedTooDeep`."""
     if not body:
         return None
     try:
-        return _json.loads(body)
+        return parse_storable(body)
+    except NestedTooDeep:
+        raise
     except ValueError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _kept_body(body: bytes) -> Any:
+    """A failed attempt's body as kept: parsed, else its text."""
+    try:
+        return _loose_json(body)
+    except NestedTooDeep:
         return body.decode("utf-8", errors="replace")
 
 
 def parse_ops(body: bytes) -> tuple[StepOp, ...]:
     """The ops of a 206 body; raises :class:`ValueError` naming the problem."""
-    raw = _json.loads(body)  # empty or whitespace bodies fail here, as they should
+    try:
+        raw = _json.loads(body)  # empty or whitespace bodies fail here, as they should
+    except RecursionError:
+        msg = f"the ops nest deeper than the {MAX_DATA_DEPTH} levels allowed"
+        raise ValueError(msg) from None
     if isinstance(raw, dict):
         raw = [raw]  # legacy SDKs answer a single op object
     if not isinstance(raw, list):
@@ -197,6 +258,13 @@ def _parse_op(item: Any, index: int) -> StepOp:
     if opcode is Opcode.STEP_ERROR and not isinstance(item.get("error"), dict):
         msg = f"op {index} is a StepError without an error object"
         raise ValueError(msg)
+    for field, depth in _OP_FIELD_DEPTHS.items():
+        if _json.deeper_than(item.get(field), depth):
+            msg = (
+                f"op {index} ({item['id']}) has {field} nested deeper than the"
+                f" {MAX_DATA_DEPTH} levels allowed"
+            )
+            raise ValueError(msg)
     try:
         return structure({**item, "op": opcode.value}, StepOp)
     except (KeyError, TypeError, ValueError) as err:
@@ -213,7 +281,7 @@ def _unwrap_stream(
     """
     try:
         wrapper = _json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return 500, headers, body
     if not isinstance(wrapper, dict) or not isinstance(wrapper.get("status"), int):
         return 500, headers, body

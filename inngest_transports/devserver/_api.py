@@ -30,6 +30,7 @@ from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import Response
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
+    MAX_DATA_DEPTH,
     CheckpointRejected,
     Run,
     RunStatus,
@@ -65,6 +66,10 @@ _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
+_TOO_DEEP = (
+    f"nested deeper than the {MAX_DATA_DEPTH} levels of objects and arrays"
+    " this dev server accepts in event data"
+)
 #: The function config fields ``/v1/apps/{name}/functions`` shows under ``config``.
 _FLOW_OPTIONS = frozenset(
     {
@@ -260,8 +265,10 @@ class DevApi:
             return json_response(200, {"ids": [], "status": 200})
         try:
             parsed = _json.loads(r.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, UnicodeDecodeError):
             parsed = None
+        except RecursionError:
+            return error(400, f"Request body is {_TOO_DEEP}")
         if isinstance(parsed, dict):
             raw_events = [parsed]
         elif isinstance(parsed, list):

@@ -35,6 +35,7 @@ from inngest_proto import _json
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import OutboundResponse
 from inngest_proto.executor import (
+    MAX_DATA_DEPTH,
     Action,
     CallAI,
     CallSDK,
@@ -263,6 +264,21 @@ class Driver:
         if self._store is None:
             return
         for stored in self._store.unrouted_events():
+            # Logged by a version without ingest's depth limit: routing it
+            # would start runs that cannot be saved (Python recursion).
+            too_deep = stored.unreadable or _json.deeper_than(
+                stored.event.get("data"), MAX_DATA_DEPTH
+            )
+            if too_deep:
+                _log.error(
+                    "event %s (%s) is not routed: nested deeper than the %d"
+                    " levels allowed",
+                    stored.internal_id,
+                    stored.name,
+                    MAX_DATA_DEPTH,
+                )
+                self._save(routed=(stored.seq,))
+                continue
             actions = self.executor.receive_event(stored.event, self._now())
             self._perform(actions, routed=(stored.seq,))
         # Also commits what requeue_in_flight changed (outside the executor,

@@ -23,6 +23,7 @@ from inngest_proto._errors import BodyInvalidError
 from inngest_proto._events import parse_event
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto.executor import (
+    MAX_DATA_DEPTH,
     ConfigProblem,
     InvalidFunctionConfig,
     read_function_config,
@@ -101,6 +102,14 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
         raise ValueError(msg)
     for field in ("name", "id"):
         _check_utf8(raw.get(field), f"event {field}")
+    for field in ("data", "user"):
+        # Before anything recurses into it (encoding, cattrs, CEL).
+        if _json.deeper_than(raw.get(field), MAX_DATA_DEPTH):
+            msg = (
+                f"event {field} is nested deeper than the {MAX_DATA_DEPTH} levels"
+                " of objects and arrays this dev server accepts"
+            )
+            raise ValueError(msg)
     try:
         # Types (data an object, ts an integer, ...) as the SDK checks them;
         # unknown fields are dropped, as the server's decoding does.

@@ -55,9 +55,10 @@ from typing import Any
 
 import attrs
 
+from inngest_proto import _json
 from inngest_proto._converter import structure, unstructure
 from inngest_proto._function_config import FunctionConfig
-from inngest_proto.executor import ExecutorState, RunStatus
+from inngest_proto.executor import MAX_DATA_DEPTH, ExecutorState, RunStatus
 from inngest_proto.executor._runbook import Changes
 
 # ``requeue_in_flight`` is part of the store's contract (step 4 above), so
@@ -107,6 +108,11 @@ _FLOW_TABLE = (
     "CREATE TABLE IF NOT EXISTS flow (key TEXT PRIMARY KEY, json TEXT NOT NULL)"
 )
 _NO_CURSOR = 1 << 62
+# Events the executor emits wrap an event's data a few levels deeper (a
+# finished run's event holds its trigger and its output); a logged event
+# nested deeper than this came from an older version without the ingest
+# limit, and is served as a placeholder rather than break its readers.
+_LOGGED_DEPTH = MAX_DATA_DEPTH + 10
 _CONFIGS = list[FunctionConfig]
 
 
@@ -125,6 +131,9 @@ class StoredEvent:
     received_at: float
     #: The event in wire form, as stored.
     event: dict[str, Any]
+    #: Why the stored event cannot be served (then ``event`` is a
+    #: placeholder with its name and empty data), else ``None``.
+    unreadable: str | None = None
 
 
 @attrs.frozen
@@ -334,7 +343,7 @@ class SQLiteStore(StateTables):
             select = "SELECT seq, internal_id, name, received_at, json FROM events"
             rows = self._conn.execute(f"{select} {sql}", args).fetchall()
         try:
-            return [StoredEvent(s, i, n, r, json.loads(t)) for s, i, n, r, t in rows]
+            return [_stored_event(*row) for row in rows]
         except ValueError as err:
             raise StoreError(f"{self._path}: a logged event is not JSON") from err
 
@@ -437,6 +446,27 @@ class SQLiteStore(StateTables):
         except Exception as err:
             msg = f"{self._path}: a stored app is unreadable: {err!r}"
             raise StoreError(msg) from err
+
+
+def _stored_event(
+    seq: int, internal_id: str, name: str, received_at: float, text: str
+) -> StoredEvent:
+    try:
+        event = json.loads(text)
+        too_deep = _json.deeper_than(event, _LOGGED_DEPTH)
+    except RecursionError:
+        too_deep = True
+    if not too_deep:
+        return StoredEvent(seq, internal_id, name, received_at, event)
+    placeholder = {
+        "id": internal_id,
+        "name": name,
+        "data": {},
+        "user": {},
+        "ts": int(received_at * 1000),
+    }
+    reason = f"nested deeper than the {MAX_DATA_DEPTH} levels allowed"
+    return StoredEvent(seq, internal_id, name, received_at, placeholder, reason)
 
 
 def _stored_app(raw: Any) -> StoredApp:

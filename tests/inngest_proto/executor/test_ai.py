@@ -385,6 +385,14 @@ def test_malformed_opts_are_named(opts: Any, complaint: str) -> None:
 
 def test_memo_shapes() -> None:
     assert ai_success_memo(provider_reply(204, b"null")) == {"data": None}
+    assert ai_success_memo(provider_reply(200, b"")) == "the response body is not JSON"
+    for depth in (101, 10_000):
+        deep = b"[" * depth + b"]" * depth
+        memo = ai_success_memo(provider_reply(200, deep))
+        assert memo == "the response body is nested deeper than the 100 levels" + (
+            " the dev server stores"
+        )
+        assert "data" not in ai_failure_memo("boom", deep)["error"]
     assert ai_success_memo(provider_reply(429, {})) == "unsuccessful status code: 429"
     # A failure body that is not JSON keeps its text as the stack only.
     assert ai_failure_memo("boom", b"Bad Gateway") == {

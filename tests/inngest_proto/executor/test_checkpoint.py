@@ -67,6 +67,11 @@ def test_the_run_id_defaults_to_the_one_in_the_path() -> None:
             body(steps=[op("StepError", "a", error={"name": "E", "message": "m"})]),
             "cannot checkpoint opcode: StepError",
         ),
+        (
+            body(steps=[op("StepRun", "a", data=json.loads(b"[" * 101 + b"]" * 101))]),
+            r"op 0 \(a\) has data nested deeper than the 100 levels allowed",
+        ),
+        (b'{"steps": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "not JSON"),
     ],
 )
 def test_bad_checkpoints_are_refused_with_the_reason(raw: bytes, reason: str) -> None:

@@ -22,8 +22,10 @@ from inngest_proto.executor._matching import (
     name_patterns,
 )
 from inngest_proto.executor._reply import (
+    MAX_DATA_DEPTH,
     MAX_REPLY_BYTES,
     MAX_STEP_DATA_BYTES,
+    OUTPUT_TOO_DEEP,
     AttemptFailed,
     FunctionOutput,
     StepOps,
@@ -124,6 +126,38 @@ def test_oversized_replies_and_steps_fail_the_attempt() -> None:
     assert "allowed per step" in failed.error
     huge = read_reply(fake_reply(200, "x" * MAX_REPLY_BYTES)).outcome
     assert huge == AttemptFailed("output_too_large")
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def _sdk_reply(status: int, body: bytes) -> OutboundResponse:
+    return OutboundResponse(status, {"x-inngest-sdk": "py"}, body)
+
+
+@pytest.mark.parametrize("depth", [MAX_DATA_DEPTH + 1, 400, 10_000])
+def test_replies_nested_too_deep_fail_the_attempt(depth: int) -> None:
+    deep = _nested(depth)
+    assert read_reply(_sdk_reply(200, deep)).outcome == AttemptFailed(OUTPUT_TOO_DEEP)
+    op = b'[{"id": "a", "op": "StepRun", "data": %s}]' % deep
+    failed = read_reply(_sdk_reply(206, op)).outcome
+    assert isinstance(failed, AttemptFailed)
+    assert "invalid opcodes" in failed.error
+    assert f"deeper than the {MAX_DATA_DEPTH} levels" in failed.error
+    # The body is kept as text, which any store can hold.
+    assert failed.body == op.decode()
+    errored = read_reply(_sdk_reply(500, deep)).outcome
+    assert errored == AttemptFailed("invalid status code: 500", deep.decode())
+
+
+def test_replies_at_the_depth_limit_are_kept_parsed() -> None:
+    deep = _nested(MAX_DATA_DEPTH)
+    assert read_reply(_sdk_reply(200, deep)).outcome == FunctionOutput(json.loads(deep))
+    # An invoke's data is two levels into its opts.
+    invoke = {"payload": {"data": json.loads(deep)}, "function_id": "f"}
+    op = {"id": "a", "op": "InvokeFunction", "opts": invoke}
+    assert isinstance(read_reply(fake_reply(206, [op])).outcome, StepOps)
 
 
 @pytest.mark.parametrize(
