@@ -320,7 +320,8 @@ class DevApi:
         try:
             sync = parse_sync(r.body, None)
         except InvalidSync as err:
-            return error(400, err.message)
+            self._apps.refuse(err)
+            return error(400, *err.reply())
         return json_response(200, self._apps.register(sync))
 
     async def _remove(self, r: _Request) -> Response:

@@ -26,7 +26,7 @@ from inngest_proto.executor import ServerAuth
 from inngest_transports.http import HttpTransport
 
 from ._driver import Driver
-from ._ingest import SyncRequest
+from ._ingest import InvalidSync, SyncRequest
 from ._store import StoredApp
 
 __all__ = ["App", "Apps"]
@@ -53,6 +53,9 @@ class App:
     functions: tuple[FunctionConfig, ...] = ()
     checksum: str | None = None
     sync_id: str | None = None
+    #: Why a sync was refused since the last sync PUT began (``None`` if
+    #: none was): the PUT's own answer does not say.
+    refused: str | None = None
 
     @property
     def app_id(self) -> str:
@@ -125,7 +128,7 @@ class Apps:
         app.functions = sync.functions
         app.checksum = sync.checksum
         app.sync_id = str(uuid.uuid4())
-        app.state, app.error = "synced", None
+        app.state, app.error, app.refused = "synced", None, None
         self._driver.register_app(
             url,
             sync.functions,
@@ -140,6 +143,34 @@ class Apps:
             len(sync.functions),
         )
         return _reply(app, modified=True)
+
+    def refuse(self, refusal: InvalidSync) -> None:
+        """A sync was refused: log why, and keep it with its app.
+
+        As on the real server, the app keeps the functions of its last good
+        sync, and shows the error (also after a restart) until a sync
+        succeeds.
+        """
+        who = refusal.app_name or "(no app name)"
+        _log.warning(
+            "sync of app %s from %s refused: %s", who, refusal.url, refusal.detail
+        )
+        if not refusal.app_name:
+            return
+        app = self.by_url.get(refusal.url) or next(
+            (a for a in self.by_url.values() if a.name == refusal.app_name), None
+        )
+        if app is None:
+            if not refusal.url:
+                return
+            app = self.add(refusal.url)
+        app.name = app.name or refusal.app_name
+        app.state, app.error, app.refused = "error", refusal.detail, refusal.detail
+        app.checksum = None
+        stored = StoredApp(
+            list(app.functions), app.name, app.sdk, app.framework, refusal.detail
+        )
+        self._driver.keep_app(app.url, stored)
 
     def remove(self, url: str) -> bool:
         app = self.by_url.pop(url, None)
@@ -158,7 +189,8 @@ class Apps:
             self.by_url[url] = App(
                 url=url,
                 name=stored.name,
-                state="synced",
+                state="synced" if stored.error is None else "error",
+                error=stored.error,
                 sdk=stored.sdk,
                 framework=stored.framework,
                 functions=tuple(stored.functions),
@@ -182,7 +214,13 @@ class Apps:
         app = self.add(url)
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
+            app.refused = None
             error, retry = await self._put(url)
+            if app.refused is not None:
+                # The app POSTed /fn/register while answering, and we refused
+                # it: that is why, whatever the PUT says.
+                app.state, app.error = "error", app.refused
+                return app
             if error is None:
                 # The app has POSTed /fn/register by the time it answers the PUT.
                 if app.state != "synced":

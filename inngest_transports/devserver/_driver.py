@@ -324,6 +324,12 @@ class Driver:
         self._perform(self.executor.register_app(app_url, configs, self._now()))
         self.history.app_synced(app_url, self._now())
 
+    def keep_app(self, app_url: str, app: _store.StoredApp) -> None:
+        """Store an app as it is, without registering anything: a refused
+        sync keeps its reason there, and its last good sync's functions."""
+        if self._store is not None:
+            self._store.put_app(app_url, app)
+
     # -- waiting -----------------------------------------------------------------------
 
     async def wait_until(self, check: Callable[[], bool], timeout: float) -> None:

@@ -242,6 +242,7 @@ class Gateway:
             try:
                 syncs.append(parse_sync(self._sync_body(hello, app), None))
             except InvalidSync as err:
+                self._apps.refuse(err)
                 return f"app {app.app_name!r}: {err.message} ({err.detail})"
             names.append(app.app_name)
         del self._started[hello.connection_id]

@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -159,13 +159,43 @@ def _surrogate_message(what: str, err: UnicodeEncodeError) -> str:
 
 
 class InvalidSync(Exception):
-    """A sync the server rejects: ``message`` is what it answers (400)."""
+    """A sync the server rejects (400): ``message`` is the real server's
+    answer, ``detail`` says why, and ``problems`` are its functions' problems.
 
-    def __init__(self, message: str, detail: str | None = None) -> None:
+    ``app_name`` and ``url`` are the app's, when the body got that far, so the
+    refusal can be kept with the app.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        detail: str | None = None,
+        *,
+        problems: Sequence[ConfigProblem] = (),
+        app_name: str = "",
+        url: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
-        #: Why, for the log (the server keeps it on the app, not in the reply).
         self.detail = detail or message
+        self.problems = tuple(problems)
+        self.app_name = app_name
+        self.url = url
+
+    def reply(self) -> tuple[str, dict[str, Any] | None]:
+        """The ``error`` and ``data`` of the 400 body.
+
+        The real server answers just ``message`` and keeps the reasons on
+        the app; the SDKs show an app's developer only ``error``, so the
+        reasons follow it there, and are listed one by one in ``data``.
+        """
+        if not self.problems:
+            return self.message, None
+        errors = [
+            {"function": p.function, "field": p.field, "message": p.message}
+            for p in self.problems
+        ]
+        return f"{self.message}: {self.detail}", {"errors": errors}
 
 
 @attrs.frozen
@@ -211,11 +241,15 @@ def parse_sync(body: bytes, expected_kind: str | None) -> SyncRequest:
             configs.append(read_function_config(raw, index=index))
         except InvalidFunctionConfig as err:
             problems.extend(err.problems)
+    url = fields.get("url")
     if problems:
         raise InvalidSync(
-            "At least one function is invalid", "; ".join(map(str, problems))
+            "At least one function is invalid",
+            "; ".join(map(str, problems)),
+            problems=problems,
+            app_name=app_name,
+            url=url if isinstance(url, str) else "",
         )
-    url = fields.get("url")
     checksum = hashlib.sha256(_json.dumps_compact(fields)).hexdigest()
     return SyncRequest(
         app_name=app_name,

@@ -144,6 +144,9 @@ class StoredApp:
     name: str = ""
     sdk: str = ""
     framework: str = ""
+    #: Why the app's last sync was refused (its functions are the last good
+    #: sync's), shown until a sync succeeds.
+    error: str | None = None
 
 
 class SQLiteStore(StateTables):
@@ -425,6 +428,7 @@ class SQLiteStore(StateTables):
                 "sdk": app.sdk,
                 "framework": app.framework,
                 "functions": unstructure(app.functions),
+                **({} if app.error is None else {"error": app.error}),
             }
         )
         with self._lock, self._guard(), self._transaction():
@@ -478,4 +482,5 @@ def _stored_app(raw: Any) -> StoredApp:
         name=str(raw.get("name", "")),
         sdk=str(raw.get("sdk", "")),
         framework=str(raw.get("framework", "")),
+        error=None if raw.get("error") is None else str(raw["error"]),
     )

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 
+import inngest_proto as inngest
 from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._cli import build_parser
+from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.http import HttpTransport
+from inngest_transports.server import Server
 
 pytestmark = pytest.mark.anyio
 
@@ -184,6 +190,93 @@ async def test_register_takes_the_typescript_and_go_shapes() -> None:
         assert [c.limit for c in config.concurrency or ()] == [2]
         assert config.singleton is not None
         assert config.singleton.mode == "skip"
+
+
+async def test_a_refused_sync_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reply, the log, the app (API and web UI, after a restart too)."""
+    url = "http://127.0.0.1:9/api/inngest"
+    good = {"appName": "app", "url": url, "functions": [_fn()]}
+    bad_fn = {**_fn(), "concurrency": "5", "throttle": {"limit": 1}}
+    bad = {**good, "functions": [bad_fn]}
+    db = tmp_path / "dev.db"
+    with SQLiteStore(db) as store:
+        async with serving(store=store) as (dev, http):
+            assert (await http.post("/fn/register", json=good)).status_code == 200
+            caplog.set_level(logging.WARNING, logger="inngest.devserver")
+            resp = await http.post("/fn/register", json=bad)
+            assert resp.status_code == 400
+            body = resp.json()
+            assert body["status"] == 400
+            assert body["error"].startswith("At least one function is invalid: ")
+            assert "function 'app-fn': concurrency: must be a number" in body["error"]
+            assert "function 'app-fn': throttle.period: is required" in body["error"]
+            assert body["data"]["errors"] == [
+                {
+                    "function": "app-fn",
+                    "field": "concurrency",
+                    "message": "must be a number, an object or a list of objects, "
+                    "got a string",
+                },
+                {
+                    "function": "app-fn",
+                    "field": "throttle.period",
+                    "message": "is required",
+                },
+            ]
+            assert "throttle.period: is required" in caplog.text
+            # The app keeps its last good functions, and shows the error.
+            assert list(dev.driver.executor.functions) == ["app-fn"]
+            (app,) = (await http.get("/v1/apps")).json()["data"]
+            assert app["state"] == "error"
+            assert "throttle.period: is required" in app["error"]
+            (shown,) = (await http.get("/ui/api/apps")).json()["data"]
+            assert shown["status"] == "error"
+            assert "concurrency: must be a number" in shown["error"]
+    with SQLiteStore(db) as store:
+        async with serving(store=store) as (dev, http):
+            (app,) = (await http.get("/v1/apps")).json()["data"]
+            assert (app["state"], app["functions"]) == ("error", ["app-fn"])
+            assert "throttle.period: is required" in app["error"]
+            assert (await http.post("/fn/register", json=good)).status_code == 200
+            (app,) = (await http.get("/v1/apps")).json()["data"]
+            assert (app["state"], app["error"]) == ("synced", None)
+    with SQLiteStore(db) as store:
+        async with serving(store=store) as (dev, http):
+            (app,) = (await http.get("/v1/apps")).json()["data"]
+            assert (app["state"], app["error"]) == ("synced", None)
+
+
+async def test_a_sync_put_reports_why_the_register_was_refused() -> None:
+    """The app answers the PUT, but its functions were refused: say why."""
+    async with serving() as (dev, http):
+        client = inngest.Inngest(
+            app_id="batchy",
+            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": str(http.base_url)},
+        )
+
+        @client.create_function(
+            fn_id="fn",
+            trigger=inngest.TriggerEvent(event="t/x"),
+            batch_events=inngest.Batch(max_size=5),  # no timeout: refused
+        )
+        def fn(ctx: inngest.ContextSync) -> None:
+            pass
+
+        app = Server(client, [fn], port=0)
+        async with anyio.create_task_group() as tg:
+            await tg.start(app.serve)
+            try:
+                synced = await dev.sync_app(app.url)
+            finally:
+                if isinstance(client.transport, HttpTransport):
+                    await client.transport.aclose()
+                await app.shutdown()
+        assert synced["state"] == "error"
+        assert synced["error"] == (
+            "function 'batchy-fn': batchEvents.timeout: is required"
+        )
 
 
 async def test_an_app_that_is_down() -> None:

@@ -361,6 +361,27 @@ async def test_a_non_retriable_failure_fails_the_run_whatever_the_reply_status(
         await worker.close()
 
 
+async def test_a_refused_worker_sync_is_kept_with_its_app() -> None:
+    """``concurrency: 1`` is taken; a bad function is refused, and the app says why."""
+    _, _, good = make_app()
+    (config,) = _json.loads(good)
+    async with dev_server() as (dev, http):
+        worker = FakeWorker(dev, http)
+        shorthand = _json.dumps_compact([{**config, "concurrency": 1}])
+        assert await worker.handshake(shorthand) is not None
+        await worker.close()
+        bad = _json.dumps_compact([{**config, "concurrency": {"limit": 0}}])
+        second = FakeWorker(dev, http)
+        assert await second.handshake(bad) is None
+        await second.close()
+        (app,) = (await http.get("/v1/apps")).json()["data"]
+        assert app["state"] == "error"
+        assert app["error"] == (
+            f"function '{APP_ID}-two': concurrency.limit: must be at least 1, got 0"
+        )
+        assert app["functions"] == [f"{APP_ID}-two"]  # the last good sync's
+
+
 async def test_bad_subprotocol_refused() -> None:
     async with dev_server(connect=FAST) as (dev, http):
         worker = FakeWorker(dev, http)
