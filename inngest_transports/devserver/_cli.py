@@ -32,6 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
     )
     parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "another name this server answers to (repeatable); requests for "
+            "names other than localhost, loopback addresses and --host are "
+            "refused (DNS rebinding)"
+        ),
+    )
+    parser.add_argument(
         "--connect-gateway-port",
         type=int,
         default=DEFAULT_GATEWAY_PORT,
@@ -102,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll_interval=args.poll_interval,
             store=store,
             connect_gateway_port=args.connect_gateway_port,
+            allowed_hosts=args.allow_host,
         )
         server.run(backend=args.backend)
     except StoreError as err:

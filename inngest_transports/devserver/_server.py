@@ -34,6 +34,7 @@ from ._api import DevApi, error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
 from ._driver import Driver, Store
 from ._gateway import DEFAULT_GATEWAY_PORT, Gateway, GatewayConfig
+from ._guard import RequestGuard
 
 __all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
 
@@ -49,8 +50,11 @@ _REQUEST_SECONDS = 30.0
 class DevEndpoint:
     """What a :class:`Connection` of the dev server answers with."""
 
-    def __init__(self, api: DevApi, logger: logging.Logger) -> None:
+    def __init__(
+        self, api: DevApi, guard: RequestGuard, logger: logging.Logger
+    ) -> None:
         self._api = api
+        self._guard = guard
         self.logger = logger
         self.default_host = "localhost"
 
@@ -76,6 +80,8 @@ class DevEndpoint:
     def take_over(self, request: Request, url: str) -> TakeOver | None:
         """Serves a WebSocket upgrade itself (realtime subscribers), or None."""
         headers = {name.lower(): value for name, value in request.headers}
+        if self._guard.refusal(request.method, headers) is not None:
+            return None  # :meth:`answer` says why
         return self._api.realtime.take_over(request.method, url, headers)
 
     async def answer(self, request: Request, url: str) -> Response:
@@ -84,6 +90,12 @@ class DevEndpoint:
         parts = urllib.parse.urlsplit(url)
         query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in request.headers}
+        refusal = self._guard.refusal(request.method, headers)
+        if refusal is not None:
+            self.logger.warning(
+                "dev server: %s %s refused: %s", request.method, parts.path, refusal
+            )
+            return error(403, refusal)
         try:
             return await self._api.handle(
                 request.method,
@@ -120,7 +132,9 @@ class DevServer:
     0), with ``connect``'s timings (lease, heartbeat, drain).  ``store`` (a
     :class:`~._store.SQLiteStore`, which the caller opens and closes) makes
     the server durable: events, runs and synced apps survive a restart, even
-    a ``kill -9``; without one everything is in memory.
+    a ``kill -9``; without one everything is in memory.  It answers only
+    requests for its own names (``localhost``, loopback addresses, ``host``,
+    and ``allowed_hosts``): see :mod:`._guard`.
     """
 
     def __init__(
@@ -138,8 +152,11 @@ class DevServer:
         sync_backoff: float = SYNC_BACKOFF,
         connect_gateway_port: int | None = None,
         connect: GatewayConfig | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self._host, self._port = host, port
+        #: Which ``Host`` names it answers to (DNS rebinding).
+        self.guard = RequestGuard(host, allowed_hosts)
         self._app_urls = [_normalize_url(url) for url in apps]
         self._poll, self._poll_interval = poll, poll_interval
         #: The signing key's rules: with one, this server acts as Inngest Cloud.
@@ -175,7 +192,7 @@ class DevServer:
             info={"version": __version__, "startOpts": {"urls": self._app_urls}},
             gateway=self.gateway,
         )
-        self._endpoint = DevEndpoint(self.api, _log)
+        self._endpoint = DevEndpoint(self.api, self.guard, _log)
         self._bound: tuple[str, int] | None = None
         self._stop: anyio.Event | None = None
         self._stopped: anyio.Event | None = None
@@ -209,6 +226,7 @@ class DevServer:
                 local = sockets[0].extra(anyio.abc.SocketAttribute.local_address)  # noqa: S610
                 assert isinstance(local, tuple)
                 self._bound = str(local[0]), int(local[1])
+                self.guard.bound(self._bound[0])
                 self._endpoint.default_host = self.url.removeprefix("http://")
                 await tg.start(self.driver.run)
                 await tg.start(self.gateway.serve)

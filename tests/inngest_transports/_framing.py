@@ -11,7 +11,7 @@ import anyio
 import anyio.abc
 import attrs
 
-SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 @attrs.frozen
@@ -23,7 +23,7 @@ class Abuse:
 
 def abuses(target: str) -> list[Abuse]:
     """Framing abuses of a POST to ``target``."""
-    post = f"POST {target} HTTP/1.1\r\nHost: t\r\n".encode()
+    post = f"POST {target} HTTP/1.1\r\nHost: localhost\r\n".encode()
     chunked = b"Transfer-Encoding: chunked\r\n"
     return [
         Abuse(

@@ -24,7 +24,8 @@ async def test_framing_abuse_is_refused_and_the_connection_closed(
             # Nothing was stored: the smuggled bytes were never a request.
             assert dev.driver.events == {}
             reply = await exchange(
-                port, b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                port,
+                b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
             )
             assert reply.startswith(b"HTTP/1.1 200 ")
         finally:

@@ -1,0 +1,127 @@
+"""What the dev server takes from browsers: requests for its own names only.
+
+A server on localhost is reachable by every web page its user opens, so
+this rule holds in every mode, with or without a signing key:
+
+* **Host** (DNS rebinding): a page on ``evil.example`` whose name is made to
+  resolve to 127.0.0.1 talks to us as "its own" origin, so the browser lets
+  it read every answer.  Its requests say ``Host: evil.example``; we answer
+  only requests for our own names: ``localhost`` (and ``*.localhost``, which
+  browsers resolve themselves), loopback addresses, the ``--host`` we bind
+  and the address we are bound to, and names allowed with ``--allow-host``.
+  When bound to every interface (``0.0.0.0``, ``::``), any IP address is
+  ours: an address cannot be rebound, only a name can.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.parse
+from collections.abc import Iterable, Mapping
+
+__all__ = ["RequestGuard"]
+
+_WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class RequestGuard:
+    """The Host rule for one server.
+
+    ``host`` is the address or name it binds (``--host``); ``allowed_hosts``
+    more names it answers to.  :meth:`bound` adds the address it got.
+    """
+
+    def __init__(self, host: str, allowed_hosts: Iterable[str] = ()) -> None:
+        self._names: set[str] = set()
+        self._addresses: set[_Address] = set()
+        self._any_address = False
+        for name in (host, *allowed_hosts):
+            self._add(name)
+
+    def _add(self, name: str) -> None:
+        name = _normalize(name)
+        if name in _WILDCARD_ADDRESSES:
+            self._any_address = True
+            return
+        address = _ip(name)
+        if address is None:
+            self._names.add(name)
+        else:
+            self._addresses.add(address)
+
+    def bound(self, address: str) -> None:
+        """The address the listener got (``host`` may have been a name)."""
+        self._add(address)
+
+    # -- the rules ---------------------------------------------------------------
+
+    def is_own_host(self, host: str) -> bool:
+        """Whether ``host`` (a ``Host`` header: name or address, maybe a
+        port) names this server."""
+        name = _host_name(host)
+        if name is None:
+            return False
+        address = _ip(name)
+        if address is not None:
+            return (
+                self._any_address
+                or address.is_loopback
+                or address in self._addresses
+                # An IPv4 address written as IPv6 (::ffff:127.0.0.1).
+                or _unmapped(address) in self._addresses
+                or _unmapped(address).is_loopback
+            )
+        return _is_localhost(name) or name in self._names
+
+    def refusal(self, method: str, headers: Mapping[str, str]) -> str | None:
+        """Why this request is refused (answer 403), or ``None`` to serve it."""
+        host = headers.get("host")
+        if host is not None and not self.is_own_host(host):
+            name = _host_name(host) or host
+            return (
+                f"Host {host!r} is not a name of this server, so the request is"
+                " refused (it may come from a web page using DNS rebinding);"
+                f" start the dev server with --allow-host {name} to allow it"
+            )
+        return None
+
+
+def _normalize(name: str) -> str:
+    name = name.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name
+
+
+def _host_name(host: str) -> str | None:
+    """The name or address of a ``Host`` value (``name``, ``name:port``,
+    ``[v6]:port``); ``None`` when it is not one."""
+    host = host.strip()
+    try:
+        parts = urllib.parse.urlsplit(f"//{host}")
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return None
+    name = parts.hostname
+    if not name or parts.username is not None or parts.path or parts.query:
+        return None
+    return _normalize(name)
+
+
+def _ip(name: str) -> _Address | None:
+    try:
+        return ipaddress.ip_address(name.partition("%")[0])
+    except ValueError:
+        return None
+
+
+def _unmapped(address: _Address) -> _Address:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_localhost(name: str) -> bool:
+    # Browsers resolve these to loopback themselves (RFC 6761), never by DNS.
+    return name == "localhost" or name.endswith(".localhost")

@@ -1,0 +1,139 @@
+"""What the dev server takes from browsers (``_guard``), in every mode."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inngest_transports.devserver import DevServer
+from inngest_transports.devserver._guard import RequestGuard
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def _serving(
+    **options: Any,
+) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
+    dev = DevServer(port=0, poll=False, **options)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            try:
+                yield dev, http
+            finally:
+                await dev.shutdown()
+
+
+# -- Host (DNS rebinding) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:8288",
+        "127.0.0.1",
+        "127.8.9.10:1",
+        "localhost:8288",
+        "LOCALHOST.",
+        "app.localhost:3000",
+        "[::1]:8288",
+        "[::ffff:127.0.0.1]:8288",
+        "devbox:8288",  # --host
+        "inngest",  # --allow-host
+        "10.1.2.3:8288",  # the address bound
+    ],
+)
+def test_own_hosts(host: str) -> None:
+    guard = RequestGuard("devbox", ["inngest"])
+    guard.bound("10.1.2.3")
+    assert guard.is_own_host(host)
+    assert guard.refusal("GET", {"host": host}) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "evil.example:8288",
+        "localhost.evil.example",
+        "127.0.0.1.evil.example",
+        "10.1.2.4:8288",
+        "[::2]:8288",
+        "",
+        "127.0.0.1:notaport",
+        "user@127.0.0.1",
+        "127.0.0.1/path",
+    ],
+)
+def test_foreign_hosts(host: str) -> None:
+    guard = RequestGuard("devbox", ["inngest"])
+    guard.bound("10.1.2.3")
+    assert not guard.is_own_host(host)
+    reason = guard.refusal("GET", {"host": host})
+    assert reason is not None
+    assert "DNS rebinding" in reason
+
+
+def test_bound_to_every_interface_any_address_is_ours() -> None:
+    guard = RequestGuard("0.0.0.0")
+    assert guard.is_own_host("192.168.1.20:8288")
+    assert guard.is_own_host("[fe80::1]:8288")
+    # Addresses cannot be rebound; names can.
+    assert not guard.is_own_host("devbox.lan:8288")
+
+
+@given(st.text())
+def test_any_host_header_is_judged_without_crashing(host: str) -> None:
+    guard = RequestGuard("127.0.0.1")
+    assert isinstance(guard.is_own_host(host), bool)
+    guard.refusal("POST", {"host": host, "origin": host, "referer": host})
+
+
+@pytest.mark.parametrize("signing_key", [None, "signkey-test-" + "ab" * 16])
+async def test_a_foreign_host_is_refused_on_every_route(
+    signing_key: str | None,
+) -> None:
+    async with _serving(signing_key=signing_key) as (dev, http):
+        evil = {"host": f"evil.example:{dev.url.rsplit(':', 1)[1]}"}
+        for method, path in [
+            ("GET", "/health"),
+            ("GET", "/v1/events"),
+            ("GET", "/ui/api/runs"),
+            ("GET", "/"),
+            ("POST", "/e/key"),
+        ]:
+            resp = await http.request(method, path, headers=evil, json={"name": "x"})
+            assert resp.status_code == 403, (method, path)
+            assert "--allow-host evil.example" in resp.json()["error"]
+        assert dev.driver.events == {}
+        # The realtime WebSocket is not upgraded either.
+        upgrade = {
+            **evil,
+            "connection": "Upgrade",
+            "upgrade": "websocket",
+            "sec-websocket-version": "13",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        resp = await http.get("/v1/realtime/connect?token=x", headers=upgrade)
+        assert resp.status_code == 403
+        # Its own names are served.
+        port = dev.url.rsplit(":", 1)[1]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+            resp = await http.get("/health", headers={"host": host})
+            assert resp.status_code == 200, host
+
+
+async def test_allowed_hosts_are_served() -> None:
+    async with _serving(allowed_hosts=["inngest"]) as (_, http):
+        resp = await http.get("/health", headers={"host": "inngest:8288"})
+        assert resp.status_code == 200
+        resp = await http.get("/health", headers={"host": "other:8288"})
+        assert resp.status_code == 403
