@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 __all__ = ["RequestGuard"]
 
-_WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+_WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
