@@ -23,8 +23,8 @@ from inngest_proto._errors import TransportError
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import OutboundRequest
 from inngest_proto.executor import ServerAuth
-from inngest_transports.http import HttpTransport
 
+from ._app_client import AppTransport
 from ._driver import Driver
 from ._ingest import InvalidSync, SyncRequest
 from ._store import StoredApp
@@ -100,7 +100,7 @@ class Apps:
         self._attempts = sync_attempts
         self._backoff = sync_backoff
         # One attempt per PUT: the retrying (only while unreachable) is ours.
-        self._transport = HttpTransport(_PUT_TIMEOUT, max_attempts=1)
+        self._transport = AppTransport(_PUT_TIMEOUT)
         self.by_url: dict[str, App] = {}
 
     # -- POST /fn/register -------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The driver: the I/O around the pure :class:`~inngest_proto.executor.Executor`.
 
 It owns the executor and performs every action it returns: calls go to the
-app over HTTP (one task each) and their outcome is fed back, as do the model
-requests of ``step.ai.infer`` (:class:`CallAI`, made with httpx); timers live in
+app over HTTP (one task each, with :mod:`._app_client`) and their outcome is
+fed back, as do the model requests of ``step.ai.infer`` (:class:`CallAI`,
+made with httpx); timers live in
 a heap watched by one scheduler task on the anyio clock; emitted events are
 stored; run starts and ends are recorded (and logged) for the API.
 
@@ -56,6 +57,7 @@ from inngest_transports.http import HttpTransport, utf8_headers
 
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _store
+from ._app_client import AppTransport
 from ._history import RunHistory
 from ._ingest import EventIds
 
@@ -160,7 +162,7 @@ class Driver:
         )
         self._store = store
         self._now = now
-        self._transport = transport or HttpTransport(_CALL_TIMEOUT, max_attempts=1)
+        self._transport = transport or AppTransport(_CALL_TIMEOUT)
         self._tasks: anyio.abc.TaskGroup | None = None
         #: Makes the model requests (``CallAI``); open while serving.
         self._ai_client: httpx.AsyncClient | None = None

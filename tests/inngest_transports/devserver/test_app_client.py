@@ -1,0 +1,315 @@
+"""The dev server's client for calls to apps (``_app_client``), against raw peers.
+
+Each peer is a few lines on a raw socket on 127.0.0.1, so it can answer
+what no well-behaved server library would: an HTTP/1.0 reply with
+``Transfer-Encoding: chunked`` and a body that is not chunked, as an
+HTTP/1.0 proxy in front of an app sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import h11
+import httpcore
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import inngest_proto as inngest
+from inngest_proto._http import OutboundRequest
+from inngest_transports.devserver import DevServer
+from inngest_transports.devserver._app_client import (
+    _Stream,
+    app_client,
+    without_faulty_framing,
+)
+from inngest_transports.http import HttpTransport
+from inngest_transports.server import Server
+
+pytestmark = pytest.mark.anyio
+
+BODY = b'{"ok": true, "text": "not chunked"}'
+HTTP10_CHUNKED = (
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n" + BODY
+)
+
+
+async def _read_request(stream: anyio.abc.ByteStream, data: bytes) -> bytes | None:
+    """One request's bytes (head and Content-Length body), or None at EOF."""
+    while b"\r\n\r\n" not in data:
+        try:
+            data += await stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            return None
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += await stream.receive()
+    return head + b"\r\n\r\n" + rest
+
+
+@asynccontextmanager
+async def peer(*replies: bytes, keep_open: bool = False) -> AsyncIterator[str]:
+    """A server answering each request with the next of ``replies`` (raw
+    bytes), then closing, unless ``keep_open`` (the next request on the
+    same connection gets the next reply)."""
+    queue = list(replies)
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            while queue and await _read_request(stream, b"") is not None:
+                await stream.send(queue.pop(0))
+                if not keep_open:
+                    return
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def post(url: str) -> tuple[int, bytes]:
+    client = app_client(5.0)
+    transport = HttpTransport(5.0, max_attempts=1, async_client=client)
+    try:
+        reply = await transport.request(
+            OutboundRequest("POST", f"{url}/api/inngest", {}, b"{}")
+        )
+    finally:
+        await client.aclose()
+    return reply.status, reply.body
+
+
+async def test_http_1_0_with_transfer_encoding_is_read_until_close() -> None:
+    async with peer(HTTP10_CHUNKED) as url:
+        assert await post(url) == (200, BODY)
+
+
+async def test_http_1_0_with_transfer_encoding_and_a_length_reads_the_length() -> None:
+    reply = HTTP10_CHUNKED.replace(b"OK\r\n", b"OK\r\nContent-Length: 5\r\n")
+    async with peer(reply) as url:
+        assert await post(url) == (200, BODY[:5])
+
+
+async def test_informational_heads_come_first() -> None:
+    async with peer(b"HTTP/1.1 100 Continue\r\n\r\n" + HTTP10_CHUNKED) as url:
+        assert await post(url) == (200, BODY)
+
+
+async def test_http_1_1_chunked_replies_on_a_kept_connection_are_decoded() -> None:
+    def chunked(body: bytes) -> bytes:
+        head = b"HTTP/1.1 206 Partial\r\nTransfer-Encoding: chunked\r\n\r\n"
+        return head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+    async with peer(chunked(b"[1]"), chunked(b"[2]"), keep_open=True) as url:
+        client = app_client(5.0)
+        try:
+            first = await client.post(f"{url}/a", content=b"{}")
+            second = await client.post(f"{url}/b", content=b"{}")
+        finally:
+            await client.aclose()
+    assert (first.status_code, first.content) == (206, b"[1]")
+    assert (second.status_code, second.content) == (206, b"[2]")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(b"HTTP/1.0 200 OK\r\nX-Big: " + b"a" * 300_000, id="huge head"),
+        pytest.param(b"HTTP/1.0 200 OK\r\nContent-Ty", id="cut head"),
+        pytest.param(b"", id="nothing"),
+    ],
+)
+async def test_a_bad_head_is_a_protocol_error(reply: bytes) -> None:
+    async with peer(reply) as url:
+        client = app_client(5.0)
+        try:
+            with anyio.fail_after(2), pytest.raises(httpx.RemoteProtocolError):
+                await client.post(f"{url}/api/inngest", content=b"{}")
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("head", "rewritten"),
+    [
+        (
+            b"HTTP/1.0 200 OK\r\ntransfer-ENCODING : chunked\r\nA: b\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nA: b\r\n\r\n",
+        ),
+        (
+            b"HTTP/1.0 200 OK\nTransfer-Encoding: gzip,\n chunked\nA: b\n \tc\n\n",
+            b"HTTP/1.0 200 OK\nA: b\n \tc\n\n",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ),
+    ],
+)
+def test_only_http_1_0_heads_lose_transfer_encoding(
+    head: bytes, rewritten: bytes
+) -> None:
+    assert without_faulty_framing(head) == rewritten
+
+
+class Pieces(httpcore.AsyncNetworkStream):
+    """Bytes arriving in the given pieces; a read takes up to max_bytes of one."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = [piece for piece in pieces if piece]
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if not self._pieces:
+            return b""
+        data, rest = self._pieces[0][:max_bytes], self._pieces[0][max_bytes:]
+        self._pieces[0:1] = [rest] if rest else []
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        pass
+
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Bodies whose bytes look like heads: only heads after a write are heads.
+TRICKY = b"\r\n\r\nHTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@given(
+    replies=st.lists(
+        st.tuples(st.booleans(), st.sampled_from([BODY, TRICKY, b""])),
+        min_size=1,
+        max_size=3,
+    ),
+    cuts=st.lists(st.integers(min_value=1, max_value=40), max_size=30),
+    max_bytes=st.integers(min_value=1, max_value=100),
+)
+def test_heads_are_rewritten_however_the_bytes_arrive(
+    replies: list[tuple[bool, bytes]], cuts: list[int], max_bytes: int
+) -> None:
+    # Replies on one connection, each (an optional 100 Continue, an HTTP/1.0
+    # head, a body) sent after its request was written, cut into pieces as
+    # the network may deliver them.
+    head = HTTP10_CHUNKED.removesuffix(BODY)
+    rewritten = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
+    pieces: list[bytes] = []
+    expected: list[bytes] = []
+    for informational, body in replies:
+        first = CONTINUE if informational else b""
+        rest = first + head + body
+        expected.append(first + rewritten + body)
+        for cut in cuts:
+            pieces.append(rest[:cut])
+            rest = rest[cut:]
+        pieces.append(rest)
+
+    async def exchange() -> list[bytes]:
+        stream = _Stream(Pieces(pieces))
+        got = []
+        for want in expected:
+            await stream.write(b"a request")
+            data = b""
+            while len(data) < len(want):
+                chunk = await stream.read(max_bytes)
+                assert 0 < len(chunk) <= max_bytes
+                data += chunk
+            got.append(data)
+        assert await stream.read(max_bytes) == b""
+        return got
+
+    assert anyio.run(exchange) == expected
+
+
+# -- end to end: an app behind an HTTP/1.0 proxy --------------------------------
+
+
+@asynccontextmanager
+async def http_1_0_proxy(app_port: int) -> AsyncIterator[str]:
+    """Forwards each request to the app; answers HTTP/1.0 with the app's
+    body unchunked but ``Transfer-Encoding: chunked`` kept, then closes."""
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream, httpx.AsyncClient() as forward:
+            conn = h11.Connection(h11.SERVER)
+            request: h11.Request | None = None
+            body = b""
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive())
+                elif isinstance(event, h11.Request):
+                    request = event
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            assert request is not None
+            reply = await forward.request(
+                request.method.decode(),
+                f"http://127.0.0.1:{app_port}{request.target.decode()}",
+                headers=list(request.headers.raw_items()),
+                content=body,
+            )
+            head = [b"HTTP/1.0 %d X" % reply.status_code]
+            for name, value in reply.headers.raw:
+                if name.lower() not in (b"content-length", b"transfer-encoding"):
+                    head.append(name + b": " + value)
+            head.append(b"Transfer-Encoding: chunked")
+            await stream.send(b"\r\n".join(head) + b"\r\n\r\n" + reply.content)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def test_a_run_of_an_app_behind_an_http_1_0_proxy_completes() -> None:
+    dev = DevServer(port=0, poll=False, retry_scale=0.0001, sync_attempts=1)
+    async with anyio.create_task_group() as tg:
+        dev_url = await tg.start(dev.serve)
+        client = inngest.Inngest(
+            app_id="behind-proxy",
+            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": dev_url},
+            logger=logging.getLogger("tests.devserver"),
+        )
+
+        @client.create_function(fn_id="f", trigger=inngest.TriggerEvent(event="t/e"))
+        async def f(ctx: inngest.Context) -> Any:
+            return await ctx.step.run("s", lambda: {"via": "proxy"})
+
+        app = Server(client, [f], port=0)
+        _, app_port = await tg.start(app.serve)
+        try:
+            async with http_1_0_proxy(app_port) as proxy:
+                synced = await dev.sync_app(f"{proxy}/api/inngest")
+                assert synced["state"] == "synced", synced
+                (event_id,) = await client.send(inngest.Event(name="t/e"))
+                (run,) = await dev.wait_for_runs(event_id, timeout=5)
+                assert run.output == {"via": "proxy"}, run
+        finally:
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await app.shutdown()
+            await dev.shutdown()
+    assert json.loads(BODY)  # the peers' body is JSON, as an SDK's is
