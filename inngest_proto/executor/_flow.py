@@ -366,7 +366,9 @@ class FlowControl(RunBook):
             self._queue_for_slot(run, job, full)
             return
         if run.first_call_at is None:
+            # The run starts: Queued until now.
             run.first_call_at = tick.now
+            run.status = RunStatus.RUNNING
             fn = self._functions.get(run.function_id)
             timeouts = None if fn is None else fn.config.timeouts
             if timeouts is not None and timeouts.finish is not None:

@@ -16,7 +16,7 @@ from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
 from ._ids import ulid
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._request import MAX_REQUEST_BYTES, build_call_request
-from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
+from ._state import ExecutorState, Job, JobKind, Run, RunStatus, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
 __all__ = ["Changes", "RunBook", "Tick"]
@@ -219,6 +219,7 @@ class RunBook:
             events=events,
             created_at=tick.now,
             created_input=self.state.inputs,
+            status=RunStatus.QUEUED,  # until its first call goes out
         )
         # The start queue item is named by the key, as the server's is.
         run.job_ids.append(key)

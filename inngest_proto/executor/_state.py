@@ -30,11 +30,17 @@ __all__ = [
 
 
 class RunStatus(str, enum.Enum):
-    """A run's status, as ``/v1/runs/{id}`` reports it (executor.md §13).
+    """A run's status.
 
-    Queued, sleeping, waiting and invoking runs are all ``Running`` there.
+    ``Queued``: the run exists but its first call has not gone out (it waits
+    for a concurrency slot, a throttle, or the ``ts`` it was sent with), as
+    the server's ``Scheduled`` (GraphQL ``QUEUED``).  ``Running`` from its
+    first call until it ends, sleeping, waiting and invoking included.  The
+    REST ``/v1/runs/{id}`` reports a queued run as ``Running``, as the
+    server's does (it knows no status before a run finishes).
     """
 
+    QUEUED = "Queued"
     RUNNING = "Running"
     COMPLETED = "Completed"
     FAILED = "Failed"
@@ -47,7 +53,7 @@ class RunStatus(str, enum.Enum):
 
     @property
     def number(self) -> int:
-        """The state store's numeric enum (Running 0 ... Cancelled 3)."""
+        """The state store's numeric enum (Running 0 ... Cancelled 3, Scheduled 5)."""
         return _STATUS_NUMBERS[self]
 
 
@@ -56,7 +62,10 @@ _STATUS_NUMBERS = {
     RunStatus.COMPLETED: 1,
     RunStatus.FAILED: 2,
     RunStatus.CANCELLED: 3,
+    RunStatus.QUEUED: 5,
 }
+
+_NOT_ENDED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 
 
 class JobKind(str, enum.Enum):
@@ -226,7 +235,8 @@ class Run:
 
     @property
     def is_running(self) -> bool:
-        return self.status is RunStatus.RUNNING
+        """Whether the run has not ended yet: queued or running."""
+        return self.status in _NOT_ENDED
 
 
 @attrs.define

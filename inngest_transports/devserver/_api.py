@@ -90,6 +90,9 @@ _CHECKPOINT_PREFIXES = (["v1", "checkpoint"], ["v1", "http"])
 
 Handler = Callable[["_Request"], Awaitable[Response]]
 
+#: Run statuses the v1 REST API spells otherwise (it has none before a run ends).
+_V1_STATUS = {RunStatus.QUEUED: RunStatus.RUNNING.value}
+
 
 class _Request:
     def __init__(
@@ -523,10 +526,12 @@ class DevApi:
             "function_version": 1,
             "environment_id": ENVIRONMENT_ID,
             "event_id": internal,
-            "status": run.status.value,
+            # The server's v1 API knows no status before a run ends: a queued
+            # run is "Running" there too (GraphQL and the UI say Queued).
+            "status": _V1_STATUS.get(run.status, run.status.value),
             "ended_at": None if run.ended_at is None else _rfc3339(run.ended_at),
         }
-        if run.status is not RunStatus.RUNNING:
+        if not run.is_running:
             out["output"] = run.output
         return out
 

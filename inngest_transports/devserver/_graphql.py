@@ -59,6 +59,7 @@ _EVENTS_PAGE = 50
 
 # The dev server's run statuses in GraphQL spelling (executor.md §13).
 _RUN_STATUS = {
+    RunStatus.QUEUED: "QUEUED",
     RunStatus.RUNNING: "RUNNING",
     RunStatus.COMPLETED: "COMPLETED",
     RunStatus.FAILED: "FAILED",

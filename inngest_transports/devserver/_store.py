@@ -115,6 +115,9 @@ _NO_CURSOR = 1 << 62
 _LOGGED_DEPTH = MAX_DATA_DEPTH + 10
 _CONFIGS = list[FunctionConfig]
 
+#: Statuses of runs that have not ended (their rows are rewritten).
+_NOT_ENDED = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
+
 
 class StoreError(Exception):
     """The database file cannot be used; the message names the file."""
@@ -246,7 +249,7 @@ class SQLiteStore(StateTables):
         for run_id, status, text in conn.execute(
             "SELECT run_id, status, json FROM runs"
         ):
-            if status == RunStatus.RUNNING.value:
+            if status in _NOT_ENDED:
                 self._texts[run_id] = text
             else:
                 self._finished.add(run_id)

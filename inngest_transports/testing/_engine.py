@@ -350,7 +350,7 @@ class TestEngine:
                 f"the run {run.run_id} of {run.function_id} is "
                 f"{run.status.value}, not Completed{detail}"
             )
-            if run.status is RunStatus.RUNNING and self._timers:
+            if run.is_running and self._timers:
                 msg += " (timers are pending: call run() or advance())"
             raise TestEngineError(msg)
         return run.output

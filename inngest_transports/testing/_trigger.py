@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor import Run
 
 from ._engine import TestEngine, TestEngineError
 
@@ -86,7 +86,7 @@ def trigger(
         msg = f"the event started {len(mine)} runs of {fn.id}, not one"
         raise TestEngineError(msg)
     (run,) = mine
-    if run.status is RunStatus.RUNNING:  # pragma: no cover - run_until_done ends it
+    if run.is_running:  # pragma: no cover - run_until_done ends it
         msg = f"the run {run.run_id} of {fn.id} did not end"
         raise TestEngineError(msg)
     status = Status(run.status.value)

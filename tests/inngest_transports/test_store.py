@@ -554,3 +554,29 @@ def test_calls_waiting_for_a_concurrency_slot_are_requeued_after_a_crash(
     after.run()
     assert ran == [1, 2]  # each once: the lost call re-made, the waiting one made
     assert [r.output for r in after.runs("one-at-a-time")] == [1, 2]
+
+
+def test_a_queued_run_reopened_is_still_saved_as_it_starts(tmp_path: Path) -> None:
+    # A queued run has not ended: a store reopened on the file must keep
+    # writing its row, or the run stays queued in the file once it started.
+    h = Durable(SQLiteStore(tmp_path / "dev.db"), verify=True)
+
+    @h.client.create_function(
+        fn_id="slow",
+        trigger=inngest.TriggerEvent(event="t/slow"),
+        throttle=inngest.Throttle(limit=1, period=60_000, burst=0),
+    )
+    def slow(ctx: inngest.ContextSync) -> str:
+        return "done"
+
+    h.serve(slow)
+    h.send("t/slow")
+    h.send("t/slow")
+    h.drain()
+    statuses = [r.status for r in h.executor.state.runs.values()]
+    assert statuses == [RunStatus.COMPLETED, RunStatus.QUEUED]
+    h.store = SQLiteStore(tmp_path / "dev.db")  # reopened: primed from the file
+    h.run()
+    loaded = SQLiteStore(tmp_path / "dev.db").load()
+    assert loaded is not None
+    assert [r.status for r in loaded.runs.values()] == [RunStatus.COMPLETED] * 2

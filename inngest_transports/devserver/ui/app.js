@@ -12,7 +12,7 @@
 
   const API = "/ui/api";
   const POLL_MS = 1000;
-  const RUN_STATUSES = ["Running", "Completed", "Failed", "Cancelled"];
+  const RUN_STATUSES = ["Queued", "Running", "Completed", "Failed", "Cancelled"];
   const KIND_LABELS = {
     run: "step.run",
     sleep: "sleep",
@@ -457,7 +457,7 @@
       status = run.status;
       statusEl.textContent = run.status;
       statusEl.className = "badge status-" + String(run.status).toLowerCase();
-      cancelBtn.disabled = run.status !== "Running";
+      cancelBtn.disabled = run.status !== "Running" && run.status !== "Queued";
       rerunBtn.disabled = false;
       title.replaceChildren(
         el("span", { text: run.function_name || run.function_id }),
@@ -501,6 +501,7 @@
 
   function resultBlock(run) {
     if (run.error) return el("div", { id: "run-error" }, errorBlock(run.error));
+    if (run.status === "Queued") return el("p", { class: "muted", text: "Queued: not started yet." });
     if (run.status === "Running") return el("p", { class: "muted", text: "Still running; no output yet." });
     if (run.status === "Cancelled" && (run.output === null || run.output === undefined)) {
       return el("p", { class: "muted", text: "Cancelled; no output." });

@@ -229,6 +229,46 @@ def test_concurrency_limits_calls_in_flight_and_everything_completes() -> None:
     assert sorted(outputs(h)) == list(range(6))
 
 
+def statuses(h: Harness, fn_id: str = "fn") -> list[RunStatus]:
+    return [r.status for r in h.runs(fn_id)]
+
+
+def test_a_run_waiting_for_a_concurrency_slot_is_queued() -> None:
+    h = harness()
+    h.serve(echo(h, concurrency=[inngest.Concurrency(limit=1)]))
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    # The first run's call is out; the second waits for the slot.
+    assert statuses(h) == [RunStatus.RUNNING, RunStatus.QUEUED]
+    assert [r.is_running for r in h.runs("fn")] == [True, True]  # neither ended
+    h.drain()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+
+
+def test_a_throttled_run_is_queued_until_it_starts() -> None:
+    h = harness()
+    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    h.drain()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.QUEUED]
+    h.run()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+
+
+def test_a_queued_run_can_be_cancelled() -> None:
+    h = harness()
+    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    h.drain()
+    queued = h.runs("fn")[1]
+    h.apply(h.executor.cancel(queued.run_id, h.now))
+    h.run()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.CANCELLED]
+    assert len(h.bodies(queued)) == 0
+
+
 def test_sleeping_runs_hold_no_concurrency_slot() -> None:
     h = harness()
 
@@ -491,6 +531,9 @@ def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
     def watch(call: Any) -> None:
         busy: dict[str, int] = {}
         for run in h.runs("fn"):
+            # Queued exactly until the first call goes out.
+            queued = run.status is RunStatus.QUEUED
+            assert queued == (run.first_call_at is None and not run.in_flight)
             key = run.event["data"]["k"]
             busy[key] = busy.get(key, 0) + len(run.in_flight)
         for key, count in busy.items():

@@ -194,6 +194,7 @@ def test_send_event_from_a_step_triggers_another_function() -> None:
 
 def test_run_statuses_on_every_surface() -> None:
     assert [(s.value, s.graphql, s.number) for s in RunStatus] == [
+        ("Queued", "QUEUED", 5),  # the server's Scheduled
         ("Running", "RUNNING", 0),
         ("Completed", "COMPLETED", 1),
         ("Failed", "FAILED", 2),

@@ -349,3 +349,42 @@ async def test_plain_pages_escape_and_send() -> None:
         resp = await h.http.post("/ui/plain/events", data={"name": "x", "data": "{"})
         assert resp.status_code == 400
         assert resp.headers["content-type"].startswith("text/html")
+
+
+def _throttled(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id="slow",
+        trigger=inngest.TriggerEvent(event="t/slow"),
+        throttle=inngest.Throttle(limit=1, period=600_000, burst=0),
+    )
+    async def slow(ctx: inngest.Context) -> str:
+        return "done"
+
+    return [slow]
+
+
+async def test_a_run_not_started_yet_is_queued() -> None:
+    async with harness(_throttled) as h:
+        first = await h.send("t/slow")
+        await h.dev.wait_for_runs(first, timeout=5)
+        # The throttle starts the second run ten minutes later.
+        second = await h.send("t/slow")
+        (run,) = h.dev.runs_for_event(second)
+        ui = (await h.get(f"/ui/api/runs/{run.run_id}"))["data"]
+        assert (ui["status"], ui["output"]) == ("Queued", None)
+        queued = (await h.get("/ui/api/runs?status=Queued"))["data"]
+        assert [r["run_id"] for r in queued] == [run.run_id]
+        # The v1 API has no status before a run ends: Running, as the server's.
+        rest = (await h.get(f"/v1/runs/{run.run_id}"))["data"]
+        assert rest["status"] == "Running"
+        assert "output" not in rest
+        query = {"query": "query Q($id: String!) { run(runID: $id) { status } }"}
+        resp = await h.http.post(
+            "/v0/gql", json={**query, "variables": {"id": run.run_id}}
+        )
+        assert resp.json()["data"]["run"]["status"] == "QUEUED"
+        # A queued run can be cancelled.
+        cancel = await h.http.post(f"/ui/api/runs/{run.run_id}/cancel")
+        assert cancel.status_code == 200
+        after = (await h.get(f"/ui/api/runs/{run.run_id}"))["data"]
+        assert after["status"] == "Cancelled"

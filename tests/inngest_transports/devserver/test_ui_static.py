@@ -149,7 +149,8 @@ def test_js_provides_contract_hook(hook: str) -> None:
 
 def test_status_filter_options() -> None:
     js = _read("app.js")
-    assert 'const RUN_STATUSES = ["Running", "Completed", "Failed", "Cancelled"];' in js
+    statuses = '["Queued", "Running", "Completed", "Failed", "Cancelled"]'
+    assert f"const RUN_STATUSES = {statuses};" in js
     assert 'el("option", { value: "", text: "All statuses" })' in js
     assert 'el("option", { value: "", text: "All functions" })' in js
 
