@@ -22,6 +22,18 @@ from ._actions import (
     SetTimer,
 )
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
+from ._endpoints import (
+    HTTP_REQUEST_EVENT,
+    EndpointRun,
+    EndpointSteps,
+    api_result,
+    endpoint_app_uuid,
+    endpoint_function_uuid,
+    output_token,
+    output_token_run,
+    parse_endpoint_run,
+    parse_endpoint_steps,
+)
 from ._executor import Executor
 from ._ids import function_uuid
 from ._matching import (
@@ -56,6 +68,7 @@ from ._state import (
 
 __all__ = [
     "DEFAULT_RETRIES",
+    "HTTP_REQUEST_EVENT",
     "MAX_DATA_DEPTH",
     "SERVER_KIND_CLOUD",
     "SERVER_KIND_DEV",
@@ -68,6 +81,8 @@ __all__ = [
     "CheckpointRejected",
     "ConfigProblem",
     "EmitEvent",
+    "EndpointRun",
+    "EndpointSteps",
     "Executor",
     "ExecutorState",
     "ExpressionCheck",
@@ -89,10 +104,17 @@ __all__ = [
     "TriggerMatcher",
     "Wait",
     "WaitMatcher",
+    "api_result",
     "default_trigger_matcher",
     "default_wait_matcher",
+    "endpoint_app_uuid",
+    "endpoint_function_uuid",
     "expressions_of",
     "function_uuid",
+    "output_token",
+    "output_token_run",
     "parse_checkpoint",
+    "parse_endpoint_run",
+    "parse_endpoint_steps",
     "read_function_config",
 ]

@@ -16,10 +16,17 @@ from .._converter import unstructure
 from .._events import Event
 from .._function_config import FunctionConfig
 from .._http import OutboundResponse
+from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
-from ._actions import Action, EmitEvent, RunFinished
+from ._actions import Action, EmitEvent, RunFinished, RunStarted
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._crons import Crons
+from ._endpoints import (
+    EndpointRun,
+    EndpointSteps,
+    endpoint_function_uuid,
+    run_complete_outcome,
+)
 from ._lifecycle import (
     FUNCTION_CANCELLED,
     FUNCTION_FAILED,
@@ -43,12 +50,20 @@ from ._matching import (
 )
 from ._ops import OpHandling
 from ._registry import RegisteredFunction, register_function
-from ._reply import NON_RETRIABLE, AttemptFailed, FunctionOutput, Reply, read_reply
+from ._reply import (
+    NON_RETRIABLE,
+    AttemptFailed,
+    FunctionOutput,
+    Reply,
+    StepOps,
+    read_reply,
+)
 from ._request import MAX_REQUEST_BYTES
 from ._runbook import Tick
 from ._state import (
     ExecutorState,
     Job,
+    JobKind,
     Run,
     RunStatus,
     Wait,
@@ -257,6 +272,81 @@ class Executor(Crons, OpHandling):
                 # starts counting its attempts afresh.
                 job.attempt = 0
         return tick.out
+
+    # -- durable endpoints (see ._endpoints) -------------------------------------------
+
+    def start_endpoint_run(self, start: EndpointRun, now: float) -> list[Action]:
+        """A run a durable endpoint started (``POST /v1/checkpoint``).
+
+        Its ``inngest/http.request`` event is published first (stored, and
+        routed like any event), then the run is created under the SDK's id
+        and the steps it reports are handled.  Raises
+        :class:`CheckpointRejected` (409) when the id is taken.
+        """
+        if start.run_id in self.state.runs:
+            raise CheckpointRejected("Run already exists", status=409)
+        tick = self._tick(now)
+        event = self._normalize(start.event, now)
+        self._emit(event, tick)
+        run = Run(
+            run_id=start.run_id,
+            function_id=start.function_slug,
+            events=[event],
+            created_at=now,
+            created_input=self.state.inputs,
+            request_version=start.request_version,
+            endpoint_attempts=start.max_attempts,
+        )
+        self.state.runs[run.run_id] = run
+        self._touch(run)
+        tick.out.append(RunStarted(run.run_id, run.function_id, (event["id"],)))
+        self._endpoint_ops(run, start.ops, tick)
+        return tick.out
+
+    def endpoint_steps(self, steps: EndpointSteps, now: float) -> list[Action]:
+        """More steps of a durable endpoint's run (``.../steps``).
+
+        Raises :class:`CheckpointRejected`: 404 for an unknown run, 400 for a
+        run of a synced function, one that ended, or another function's.
+        """
+        run = self.state.runs.get(steps.run_id)
+        if run is None:
+            raise CheckpointRejected(f"run {steps.run_id} not found", status=404)
+        if run.endpoint_attempts is None:
+            msg = f"run {steps.run_id} is not a durable endpoint's run"
+            raise CheckpointRejected(msg)
+        if not run.is_running:
+            raise CheckpointRejected(f"run {steps.run_id} has already finished")
+        if steps.fn_id and steps.fn_id != endpoint_function_uuid(run.event):
+            raise CheckpointRejected(
+                f"run {steps.run_id} is not of function {steps.fn_id}"
+            )
+        tick = self._tick(now)
+        self._touch(run)
+        self._endpoint_ops(run, steps.ops, tick)
+        return tick.out
+
+    def _endpoint_ops(self, run: Run, ops: tuple[StepOp, ...], tick: Tick) -> None:
+        """What sync-checkpointed ops do: finished steps are only saved (the
+        SDK goes on inline), ``RunComplete`` ends the run, and every other op
+        hands the run to the executor, as the ops of a reply do."""
+        rest: list[StepOp] = []
+        complete: StepOp | None = None
+        for op in ops:
+            if op.op in {Opcode.STEP_RUN, Opcode.STEP}:
+                self._save_memo(run, op.id, step_memo(op))
+            elif op.op is Opcode.RUN_COMPLETE:
+                complete = op
+            elif op.op is not Opcode.NONE:
+                rest.append(op)
+        if rest:
+            # As if the endpoint's first attempt had answered with these ops.
+            job = Job(job_id=f"{run.run_id}-sync", kind=JobKind.START, target="step")
+            reply = Reply(StepOps(tuple(rest)), None, None, None)
+            self._handle_ops(run, job, tuple(rest), reply, tick)
+        if complete is not None and run.is_running:
+            status, output, error = run_complete_outcome(run, complete.data)
+            self._finalize(run, status, tick, output=output, error=error)
 
     # -- events ---------------------------------------------------------------------
 

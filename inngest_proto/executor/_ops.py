@@ -16,10 +16,11 @@ from .._function_config import ROOT_STEP_ID
 from .._opcodes import Opcode, StepOp
 from ._ai import AIGateway
 from ._checkpoint import WAITING_OPS, step_memo
+from ._endpoints import run_complete_outcome
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
 from ._reply import Reply
 from ._runbook import TRACKED_PARALLEL_VERSION, Tick
-from ._state import Invoke, Job, JobKind, Run, RunStatus, Timer, TimerKind, Wait
+from ._state import Invoke, Job, JobKind, Run, Timer, TimerKind, Wait
 from ._timing import MAX_WAIT_SECONDS, resolve_time
 
 __all__ = ["OpHandling"]
@@ -101,7 +102,8 @@ class OpHandling(AIGateway):
         elif kind is Opcode.AI_GATEWAY:
             self._start_ai(run, job, op, tick)  # see ._ai
         elif kind is Opcode.RUN_COMPLETE:
-            self._finalize(run, RunStatus.COMPLETED, tick, output=op.data)
+            status, output, error = run_complete_outcome(run, op.data)
+            self._finalize(run, status, tick, output=output, error=error)
         elif kind is Opcode.DISCOVERY_REQUEST:
             discovery = Job(
                 job_id=f"{run.run_id}-{self._mint(tick.now)}-discovery",

@@ -13,6 +13,7 @@ import attrs
 
 from .._function_config import ROOT_STEP_ID
 from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
+from ._endpoints import build_endpoint_request
 from ._ids import ulid
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._request import MAX_REQUEST_BYTES, build_call_request
@@ -140,6 +141,8 @@ class RunBook:
     # -- queue items ----------------------------------------------------------------
 
     def _max_attempts(self, run: Run) -> int:
+        if run.endpoint_attempts is not None:
+            return run.endpoint_attempts
         fn = self._functions.get(run.function_id)
         return DEFAULT_RETRIES + 1 if fn is None else fn.max_attempts
 
@@ -158,25 +161,39 @@ class RunBook:
         """A call of ``run`` went out (it takes concurrency slots)."""
 
     def _call(self, run: Run, job: Job, tick: Tick) -> None:
-        fn = self._functions.get(run.function_id)
-        if fn is None:
-            self._fail(run, f"function {run.function_id!r} is not registered", tick)
-            return
+        fn = None
+        if run.endpoint_attempts is None:
+            fn = self._functions.get(run.function_id)
+            if fn is None:
+                msg = f"function {run.function_id!r} is not registered"
+                self._fail(run, msg, tick)
+                return
         request_id = self._mint(tick.now)
         self._touch(run)
         run.in_flight[request_id] = job
         self._occupied(run)
-        request = build_call_request(
-            run=run,
-            job=job,
-            runtime_url=fn.runtime_url,
-            fn_uuid=fn.uuid,
-            max_attempts=fn.max_attempts,
-            request_id=request_id,
-            signing_key=self._signing_key,
-            now=tick.now,
-            max_body_bytes=self._max_request_bytes,
-        )
+        if fn is None:
+            # A durable endpoint: no synced function; its first request is
+            # the one to make again.
+            request = build_endpoint_request(
+                run=run,
+                job=job,
+                request_id=request_id,
+                signing_key=self._signing_key,
+                now=tick.now,
+            )
+        else:
+            request = build_call_request(
+                run=run,
+                job=job,
+                runtime_url=fn.runtime_url,
+                fn_uuid=fn.uuid,
+                max_attempts=fn.max_attempts,
+                request_id=request_id,
+                signing_key=self._signing_key,
+                now=tick.now,
+                max_body_bytes=self._max_request_bytes,
+            )
         tick.out.append(CallSDK(run.run_id, request_id, request))
 
     def _retry(self, run: Run, job: Job, retry_after: str | None, tick: Tick) -> None:

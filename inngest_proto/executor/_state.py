@@ -228,6 +228,10 @@ class Run:
     queued: list[Job] = attrs.field(factory=list)
     #: The batch the run was started for.
     batch_id: str | None = None
+    #: A durable endpoint's run (its app's HTTP handler started it, see
+    #: ``_endpoints``): the attempts each step gets.  ``None`` for the runs
+    #: of synced functions.
+    endpoint_attempts: int | None = None
 
     @property
     def event(self) -> dict[str, Any]:

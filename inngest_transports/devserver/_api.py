@@ -4,8 +4,9 @@ Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
 ``/fn/register`` and ``/fn/remove`` (§5), ``/v0/runs/{id}/batch|actions``
 (§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
 ``/v1/runs/{id}`` (GET, DELETE), ``/v1/apps/{name}/functions`` (§7) and
-``/v1/checkpoint/{id}/async`` (§7, executor.md §9), ``POST /v0/gql``
-(:mod:`._graphql`).
+``/v1/checkpoint/{id}/async`` (§7, executor.md §9), the durable
+endpoints' ``/v1/checkpoint`` routes (:mod:`._durable_endpoints`) and
+``POST /v0/gql`` (:mod:`._graphql`).
 Connect (§10, with :mod:`._gateway`): ``POST /v0/connect/start`` and
 ``/v0/connect/flush``.  Routes that are ours, not the real server's:
 ``POST /v0/apps/sync?url=`` (what its UI's "add app" does), ``GET /v1/apps``,
@@ -41,6 +42,7 @@ from inngest_proto.executor._ids import function_uuid
 
 from ._apps import Apps
 from ._driver import Driver, StoredEvent
+from ._durable_endpoints import DurableEndpoints
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID, Gateway
 from ._graphql import GraphQLApi
 from ._ingest import (
@@ -155,6 +157,14 @@ class DevApi:
         )
         #: ``/`` and ``/ui/*``: the web UI (local, so no auth).
         self.ui = UiApi(driver, apps, sync_url)
+        #: ``/v1/checkpoint`` in sync mode: durable endpoints.
+        self.endpoints = DurableEndpoints(
+            driver,
+            json_response=json_response,
+            envelope=_envelope,
+            error=error,
+            mint_realtime=self.realtime.mint,
+        )
         #: ``POST /v0/gql``: the GraphQL subset tools use.
         self.graphql = GraphQLApi(driver, apps)
 
@@ -213,6 +223,9 @@ class DevApi:
             return self._v1_run, False
         if p[:2] == ["v1", "apps"] and m == "GET":
             return self._v1_apps, False
+        if p[:2] in _CHECKPOINT_PREFIXES and p[-1:] == ["output"]:
+            # A client redirected here has the run's token, not the key.
+            return self._checkpoint_output, True
         if p[:2] in _CHECKPOINT_PREFIXES and m in ("GET", "POST"):
             return self._v1_checkpoint, False
         if p[:2] == ["v1", "realtime"]:
@@ -479,14 +492,18 @@ class DevApi:
             return error(404, f"Not found: {r.method} /{'/'.join(r.parts)}")
         if len(rest) == 2 and rest[1] == "async" and r.method == "POST":
             return self._checkpoint_async(rest[0], r.body)
-        if not rest or (len(rest) == 2 and rest[1] in ("steps", "output")):
-            # Durable endpoints: runs an app starts itself, without an event.
-            message = (
-                "Durable endpoints (sync checkpointing) are not supported by"
-                " this dev server; async checkpoints are"
-            )
-            return error(501, message)
+        if not rest and r.method == "POST":
+            return self.endpoints.new_run(r.body)
+        if len(rest) == 2 and rest[1] == "steps" and r.method == "POST":
+            return self.endpoints.steps(rest[0], r.body)
         return error(404, f"Not found: {r.method} /{'/'.join(r.parts)}")
+
+    async def _checkpoint_output(self, r: _Request) -> Response:
+        # /v1/checkpoint/{id}/output or /v1/http/runs/{id}/output
+        rest = r.parts[2:] if r.parts[1] == "checkpoint" else r.parts[3:]
+        if len(rest) != 2 or (r.parts[1] == "http" and r.parts[2] != "runs"):
+            return error(404, f"Not found: {r.method} /{'/'.join(r.parts)}")
+        return await self.endpoints.output(rest[0], r.query)
 
     def _checkpoint_async(self, run_id: str, body: bytes) -> Response:
         if not _is_ulid(run_id):

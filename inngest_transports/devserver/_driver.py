@@ -44,6 +44,8 @@ from inngest_proto.executor import (
     Changes,
     Checkpoint,
     EmitEvent,
+    EndpointRun,
+    EndpointSteps,
     Executor,
     ExecutorState,
     Run,
@@ -291,6 +293,18 @@ class Driver:
         """Save checkpointed steps; raises :class:`CheckpointRejected`."""
         self._perform(self.executor.checkpoint(checkpoint, self._now()))
         self.history.checkpoint(checkpoint.run_id, checkpoint.ops, self._now())
+
+    def start_endpoint_run(self, start: EndpointRun) -> None:
+        """A durable endpoint's new run; raises :class:`CheckpointRejected`."""
+        actions = self.executor.start_endpoint_run(start, self._now())
+        self.history.endpoint_ops(start.run_id, start.ops, self._now())
+        self._perform(actions)
+
+    def endpoint_steps(self, steps: EndpointSteps) -> None:
+        """More steps of one; raises :class:`CheckpointRejected`."""
+        actions = self.executor.endpoint_steps(steps, self._now())
+        self.history.endpoint_ops(steps.run_id, steps.ops, self._now())
+        self._perform(actions)
 
     def cancel(self, run_id: str) -> None:
         self._perform(self.executor.cancel(run_id, self._now()))

@@ -183,6 +183,14 @@ class RunHistory:
                 self._op(record, op, _Call(0, op.id, now), now)
         self.bump()
 
+    def endpoint_ops(self, run_id: str, ops: Iterable[StepOp], now: float) -> None:
+        """Ops a durable endpoint reported from its own request, each shown
+        as if the first attempt of a call had answered it."""
+        record = self._record(run_id)
+        for op in ops:
+            self._op(record, op, _Call(0, op.id, now), now)
+        self.bump()
+
     def _failed_attempt(
         self, record: _RunRecord, call: _Call, error: dict[str, Any] | None, now: float
     ) -> None:

@@ -233,9 +233,11 @@ async def test_async_checkpoints_save_steps_through_the_api() -> None:
         assert "not found" in await refused(unknown, {"steps": []})
         big = {**step, "data": "x" * (4 * 1024 * 1024)}
         assert "allowed per step" in await refused(url, {"steps": [big]}, 413)
-        durable = await h.http.post("/v1/checkpoint", json={})
-        assert durable.status_code == 501
-        assert "not supported" in durable.json()["error"]
+        # A sync (durable endpoint) checkpoint of this run is refused: it is
+        # not an endpoint's run (test_durable_endpoints has the rest).
+        sync = await h.http.post(f"/v1/checkpoint/{run.run_id}/steps", json={})
+        assert sync.status_code == 400
+        assert "not a durable endpoint's run" in sync.json()["error"]
 
         await h.http.delete(f"/v1/runs/{run.run_id}")
         assert "already finished" in await refused(url, {"steps": [step]})
