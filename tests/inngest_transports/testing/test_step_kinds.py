@@ -471,7 +471,8 @@ def test_ai_infer_sends_the_request_to_the_ai_provider(backend: str) -> None:
     assert len(requests) == 2  # one per run; replays read the memo
     for request in requests:
         assert request.url == "https://api.openai.com/v1/chat/completions"
-        assert dict(request.headers)["authorization"] == "Bearer sk-test"
+        # Spelled as the server writes it (Go's canonical form).
+        assert dict(request.headers)["Authorization"] == "Bearer sk-test"
         assert json.loads(request.body) == {**body, "model": "gpt-test"}
 
 
