@@ -57,13 +57,9 @@ from ._ui_api import UiApi
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
-# ``x-inngest-server-kind`` is added to every answer by :meth:`DevApi.handle`.
-_BASE_HEADERS = {
-    "content-type": "application/json",
-    "access-control-allow-origin": "*",
-    "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
-    "access-control-allow-headers": "*",
-}
+# ``x-inngest-server-kind`` is added to every answer by :meth:`DevApi.handle`;
+# CORS headers are added by the server's guard, for local pages only.
+_BASE_HEADERS = {"content-type": "application/json"}
 _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26

@@ -1,7 +1,8 @@
-"""What the dev server takes from browsers: requests for its own names only.
+"""What the dev server takes from browsers: its own names, local pages' writes.
 
-A server on localhost is reachable by every web page its user opens, so
-this rule holds in every mode, with or without a signing key:
+A server on localhost is reachable by every web page its user opens, and
+without a signing key it asks for no credentials (the easier target), so
+three rules hold in every mode, with or without a signing key:
 
 * **Host** (DNS rebinding): a page on ``evil.example`` whose name is made to
   resolve to 127.0.0.1 talks to us as "its own" origin, so the browser lets
@@ -11,6 +12,15 @@ this rule holds in every mode, with or without a signing key:
   and the address we are bound to, and names allowed with ``--allow-host``.
   When bound to every interface (``0.0.0.0``, ``::``), any IP address is
   ours: an address cannot be rebound, only a name can.
+* **Cross-site writes** (CSRF): a page may send a form or a ``text/plain``
+  ``fetch`` to any address without asking first.  A request that changes
+  state (anything but GET, HEAD, OPTIONS) and that a browser marks as coming
+  from another site (``Origin``, else ``Sec-Fetch-Site``, else ``Referer``)
+  is refused unless that page is local: same origin, or on one of the names
+  above.  SDKs and scripts send none of these headers, so they are not
+  affected.
+* **CORS**: answers carry ``Access-Control-Allow-Origin`` only for local
+  pages, never ``*``, so a foreign page cannot read events, runs or outputs.
 """
 
 from __future__ import annotations
@@ -21,12 +31,18 @@ from collections.abc import Iterable, Mapping
 
 __all__ = ["RequestGuard"]
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
+_CORS = {
+    "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "access-control-allow-headers": "*",
+    "access-control-max-age": "3600",
+}
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class RequestGuard:
-    """The Host rule for one server.
+    """The Host, cross-site and CORS rules for one server.
 
     ``host`` is the address or name it binds (``--host``); ``allowed_hosts``
     more names it answers to.  :meth:`bound` adds the address it got.
@@ -74,6 +90,27 @@ class RequestGuard:
             )
         return _is_localhost(name) or name in self._names
 
+    def _is_local_origin(self, origin: str, host: str | None) -> bool:
+        """Whether a page at ``origin`` is ours or on this machine."""
+        parts = urllib.parse.urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False  # "null" (sandboxed, file://) and the like
+        if host is not None and parts.netloc.lower() == host.strip().lower():
+            return True  # same origin
+        name = _host_name(parts.netloc)
+        if name is None:
+            return False
+        address = _ip(name)
+        if address is not None:
+            # Not any address, even when bound to all: a page served from
+            # another machine's address is someone else's page.
+            return (
+                address.is_loopback
+                or _unmapped(address).is_loopback
+                or address in self._addresses
+            )
+        return _is_localhost(name) or name in self._names
+
     def refusal(self, method: str, headers: Mapping[str, str]) -> str | None:
         """Why this request is refused (answer 403), or ``None`` to serve it."""
         host = headers.get("host")
@@ -84,7 +121,37 @@ class RequestGuard:
                 " refused (it may come from a web page using DNS rebinding);"
                 f" start the dev server with --allow-host {name} to allow it"
             )
+        if method.upper() in _SAFE_METHODS:
+            return None
+        page = self._browser_page(headers)
+        if page is not None and not self._is_local_origin(page, host):
+            return (
+                f"Refused a cross-site request from {page}: web pages on other"
+                " sites may not send events or change runs on this server"
+            )
         return None
+
+    def _browser_page(self, headers: Mapping[str, str]) -> str | None:
+        """Where a browser says the request comes from; ``None`` when it does
+        not look like a browser's request from another page."""
+        origin = headers.get("origin")
+        if origin is not None:
+            return origin.strip() or "null"
+        site = headers.get("sec-fetch-site", "").strip().lower()
+        if site == "cross-site":
+            return headers.get("referer") or "another site"
+        referer = headers.get("referer")
+        if referer:
+            parts = urllib.parse.urlsplit(referer)
+            return f"{parts.scheme}://{parts.netloc}"
+        return None
+
+    def cors_headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """CORS headers for the answer: only a local page may read it."""
+        origin = headers.get("origin")
+        if origin is None or not self._is_local_origin(origin, headers.get("host")):
+            return {}
+        return {"access-control-allow-origin": origin, "vary": "Origin", **_CORS}
 
 
 def _normalize(name: str) -> str:

@@ -59,11 +59,7 @@ from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID
 __all__ = ["Hub", "RealtimeApi", "TakeOver"]
 
 _log = logging.getLogger("inngest.devserver")
-_HEADERS = {
-    "content-type": "application/json",
-    "x-inngest-server-kind": "dev",
-    "access-control-allow-origin": "*",
-}
+_HEADERS = {"content-type": "application/json"}
 #: Messages a subscriber may fall behind by before it is dropped.
 _QUEUE_SIZE = 4096
 _RECEIVE_BYTES = 64 * 1024
@@ -249,7 +245,7 @@ class RealtimeApi:
             message["run_id"] = r.query["run_id"]
         frame = _json.dumps_compact(message).decode()
         self.hub.publish(channel, topic, frame)
-        return Response(200, {"x-inngest-server-kind": "dev"}, b"")
+        return Response(200, {}, b"")
 
     async def _token(self, r: _RequestLike) -> Response:
         if not self._authorized(r.headers):

@@ -97,7 +97,7 @@ class DevEndpoint:
             )
             return error(403, refusal)
         try:
-            return await self._api.handle(
+            response = await self._api.handle(
                 request.method,
                 urllib.parse.unquote(parts.path),
                 query,
@@ -107,7 +107,9 @@ class DevEndpoint:
         except Exception:
             # A bug in one handler answers 500; the server keeps serving.
             self.logger.exception("dev server: %s %s failed", request.method, url)
-            return error(500, "Internal server error")
+            response = error(500, "Internal server error")
+        response.headers.update(self._guard.cors_headers(headers))
+        return response
 
     async def answer_streaming(
         self,

@@ -137,3 +137,91 @@ async def test_allowed_hosts_are_served() -> None:
         assert resp.status_code == 200
         resp = await http.get("/health", headers={"host": "other:8288"})
         assert resp.status_code == 403
+
+
+# -- cross-site writes and CORS ------------------------------------------------------
+
+OWN = "127.0.0.1:8288"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "http://evil.example:8288"},  # a rebound name, same port
+        {"origin": "null"},  # sandboxed frames, file:// pages
+        {"origin": ""},
+        {"origin": "http://10.0.0.7:8288"},  # another machine's page
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "cross-site", "referer": "https://evil.example/x"},
+        {"referer": "https://evil.example/page"},
+    ],
+)
+def test_cross_site_writes_are_refused(headers: dict[str, str]) -> None:
+    guard = RequestGuard("127.0.0.1")
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        reason = guard.refusal(method, {"host": OWN, **headers})
+        assert reason is not None
+        assert "cross-site" in reason
+    # Reads are served (and get no CORS header, so the page cannot read them).
+    assert guard.refusal("GET", {"host": OWN, **headers}) is None
+    assert guard.cors_headers({"host": OWN, **headers}) == {}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # SDKs, curl, scripts
+        {"origin": f"http://{OWN}"},  # the server's own page
+        {"origin": "http://localhost:3000"},  # a local app's page
+        {"origin": "http://[::1]:5173"},
+        {"sec-fetch-site": "same-origin"},
+        {"sec-fetch-site": "none"},  # typed in the address bar
+        {"referer": f"http://{OWN}/ui/plain"},
+    ],
+)
+def test_local_and_non_browser_writes_are_served(headers: dict[str, str]) -> None:
+    guard = RequestGuard("127.0.0.1")
+    assert guard.refusal("POST", {"host": OWN, **headers}) is None
+
+
+def test_cors_is_for_local_pages_only() -> None:
+    guard = RequestGuard("127.0.0.1")
+    local = guard.cors_headers({"host": OWN, "origin": "http://localhost:3000"})
+    assert local["access-control-allow-origin"] == "http://localhost:3000"
+    assert local["vary"] == "Origin"
+    assert guard.cors_headers({"host": OWN}) == {}
+
+
+async def test_a_web_page_cannot_send_events_or_change_runs() -> None:
+    async with _serving() as (dev, http):
+        evil = {"origin": "https://evil.example"}
+        form = {**evil, "content-type": "application/x-www-form-urlencoded"}
+        text = {**evil, "content-type": "text/plain"}
+        for method, path, headers, body in [
+            ("POST", "/e/key", text, b'{"name": "t/x"}'),
+            ("POST", "/ui/plain/events", form, b"name=t%2Fx&data=%7B%7D"),
+            ("POST", "/ui/api/events", text, b'{"name": "t/x"}'),
+            ("POST", "/ui/api/runs/01J0000000000000000000000A/cancel", text, b""),
+            ("POST", "/ui/api/runs/01J0000000000000000000000A/rerun", text, b""),
+            ("DELETE", "/v1/runs/01J0000000000000000000000A", evil, b""),
+            ("POST", "/v0/apps/sync?url=http://127.0.0.1:9/", evil, b""),
+        ]:
+            resp = await http.request(method, path, headers=headers, content=body)
+            assert resp.status_code == 403, (method, path, resp.text)
+        assert dev.driver.events == {}
+        assert dev.apps.by_url == {}
+        # A preflight from that page is not allowed either...
+        resp = await http.options("/e/key", headers=evil)
+        assert "access-control-allow-origin" not in resp.headers
+        # ...nor may it read what GETs answer.
+        resp = await http.get("/v1/events", headers=evil)
+        assert "access-control-allow-origin" not in resp.headers
+        # SDKs (no Origin) and local pages still send events.
+        resp = await http.post("/e/key", json={"name": "t/sdk"})
+        assert resp.status_code == 200
+        local = {"origin": "http://localhost:3000"}
+        resp = await http.post("/e/key", json={"name": "t/page"}, headers=local)
+        assert resp.status_code == 200
+        assert resp.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert len(dev.driver.events) == 2
