@@ -12,6 +12,16 @@ from __future__ import annotations
 from ._apps import App
 from ._cli import main
 from ._driver import Driver, Store, StoredEvent
+from ._gateway import GatewayConfig
 from ._server import DEFAULT_PORT, DevServer
 
-__all__ = ["DEFAULT_PORT", "App", "DevServer", "Driver", "Store", "StoredEvent", "main"]
+__all__ = [
+    "DEFAULT_PORT",
+    "App",
+    "DevServer",
+    "Driver",
+    "GatewayConfig",
+    "Store",
+    "StoredEvent",
+    "main",
+]

@@ -7,11 +7,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ._gateway import DEFAULT_GATEWAY_PORT
+from ._gateway import DEFAULT_GATEWAY_PORT, GatewayConfig
 from ._server import DEFAULT_PORT, DevServer
 from ._store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
 
 __all__ = ["build_parser", "main"]
+
+_DEFAULTS = GatewayConfig()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +50,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GATEWAY_PORT,
         metavar="PORT",
         help=f"port of the Connect gateway (WebSocket; default {DEFAULT_GATEWAY_PORT})",
+    )
+    parser.add_argument(
+        "--connect-lease",
+        type=float,
+        default=_DEFAULTS.lease_seconds,
+        metavar="SECONDS",
+        help=(
+            "how long a Connect worker holds a call without extending it"
+            f" (default {_DEFAULTS.lease_seconds:g}; 120 as inngest dev since 2026)"
+        ),
+    )
+    parser.add_argument(
+        "--connect-lease-extend-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often Connect workers extend their leases (default: a quarter of"
+        " the lease)",
+    )
+    parser.add_argument(
+        "--connect-lease-grace",
+        type=float,
+        default=_DEFAULTS.lease_grace,
+        metavar="SECONDS",
+        help=(
+            "how long a call waits for a late reply once its lease expired"
+            f" (default {_DEFAULTS.lease_grace:g})"
+        ),
     )
     parser.add_argument(
         "--no-discovery",
@@ -103,6 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         log.info("state is kept in %s", store.path)
     try:
+        connect = GatewayConfig(
+            lease_seconds=args.connect_lease,
+            lease_extend_interval=args.connect_lease_extend_interval,
+            lease_grace=args.connect_lease_grace,
+        )
         server = DevServer(
             host=args.host,
             port=args.port,
@@ -114,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             store=store,
             connect_gateway_port=args.connect_gateway_port,
             allowed_hosts=args.allow_host,
+            connect=connect,
         )
         server.run(backend=args.backend)
     except StoreError as err:

@@ -11,8 +11,10 @@ the instance's ``max_worker_concurrency``, queueing at capacity), sends
 ``GATEWAY_EXECUTOR_REQUEST`` under a lease, and waits for the
 ``WORKER_REPLY`` (on any connection, or ``POST /v0/connect/flush``) while the
 worker extends the lease.  A request goes to one connection, once: if that
-connection dies the call waits for a late reply until the lease expires,
-then fails, and the executor retries it (no step runs twice because of us).
+connection dies the call waits for a late reply until the lease expires and
+its grace passes (at most ``lease_seconds + lease_grace``, 25 s by default),
+then fails, and the executor retries it on a worker still connected (no step
+runs twice because of us).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from google.protobuf.message import DecodeError, Message
 
 from inngest_proto import _json
 from inngest_proto._http import OutboundResponse
+from inngest_proto.connect import LeaseTimings, RequestLease
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect._codec import Kind
 from inngest_proto.executor import CallSDK
@@ -69,13 +72,32 @@ _STATUS = {pb.DONE: 200, pb.NOT_COMPLETED: 206, pb.ERROR: 500}
 
 @attrs.frozen
 class GatewayConfig:
-    """The gateway's timings and limits (seconds); tests make them small."""
+    """The gateway's timings and limits (seconds); tests make them small.
 
-    lease_seconds: float = 120.0
+    The lease timings default to those of :class:`~inngest_proto.connect.LeaseTimings`
+    (Inngest's gateway of April 2025): a 20 s lease, extended
+    every ``lease_seconds / 4`` unless ``lease_extend_interval`` says
+    otherwise, and ``lease_grace`` for a late reply once it expired.
+    """
+
+    lease_seconds: float = 20.0
+    lease_extend_interval: float | None = None
+    lease_grace: float = 5.0
     heartbeat_interval: float = 10.0
     handshake_timeout: float = 5.0
     drain_delay: float = 5.0
     max_message_bytes: int = 8 * 1024 * 1024
+
+    #: The three lease settings, checked (``ValueError`` when impossible).
+    lease: LeaseTimings = attrs.field(init=False)
+
+    @lease.default
+    def _lease_timings(self) -> LeaseTimings:
+        if self.lease_extend_interval is None:
+            return LeaseTimings(self.lease_seconds, grace=self.lease_grace)
+        return LeaseTimings(
+            self.lease_seconds, self.lease_extend_interval, self.lease_grace
+        )
 
 
 class NoWorker(Exception):
@@ -94,8 +116,7 @@ class _Pending:
 
     request_id: str
     instance_id: str
-    lease_id: str
-    lease_expires: float
+    lease: RequestLease
     connection_id: str
     done: anyio.Event = attrs.field(factory=anyio.Event)
     reply: pb.SDKResponse | None = None
@@ -349,16 +370,12 @@ class Gateway:
             function_slug=message.function_slug,
         )
         pending = self._pending.get(message.request_id)
-        now = anyio.current_time()
         if (
             pending is not None
             and pending.reply is None
-            and pending.lease_id == message.lease_id
-            and now < pending.lease_expires
+            and pending.lease.extend(message.lease_id, _new_id(), anyio.current_time())
         ):
-            pending.lease_id = _new_id()
-            pending.lease_expires = now + self.config.lease_seconds
-            ack.new_lease_id = pending.lease_id
+            ack.new_lease_id = pending.lease.lease_id
             _log.debug("connect gateway: extended the lease of %s", pending.request_id)
         return ack
 
@@ -391,12 +408,13 @@ class Gateway:
         )
         app_name = app_query.get("app_name", "")
         sock = await self._pick(app_name)
-        now = anyio.current_time()
+        lease = RequestLease(
+            _new_id(), now=anyio.current_time(), timings=self.config.lease
+        )
         pending = _Pending(
             request_id=action.request_id,
             instance_id=sock.instance_id,
-            lease_id=_new_id(),
-            lease_expires=now + self.config.lease_seconds,
+            lease=lease,
             connection_id=sock.connection_id,
         )
         app = self._apps.by_url.get(fn.app_url)
@@ -411,7 +429,7 @@ class Gateway:
             step_id=query.get("stepId", "step"),
             request_payload=action.request.body,
             run_id=action.run_id,
-            lease_id=pending.lease_id,
+            lease_id=lease.lease_id,
             job_id=action.request.headers.get("x-inngest-job-id", ""),
         )
         self._pending[action.request_id] = pending
@@ -471,10 +489,20 @@ class Gateway:
         )
 
     async def _wait_reply(self, pending: _Pending) -> pb.SDKResponse:
+        """The reply, or :class:`NoWorker` once the lease expired and its
+        grace passed (the give-up time moves with each extension)."""
         while pending.reply is None:
-            left = pending.lease_expires - anyio.current_time()
+            left = pending.lease.give_up_at - anyio.current_time()
             if left <= 0:
-                msg = f"the lease of request {pending.request_id} expired"
+                _log.info(
+                    "connect gateway: the worker stopped responding to %s"
+                    " (lease expired); the call fails and is retried",
+                    pending.request_id,
+                )
+                msg = (
+                    f"the worker stopped responding to request {pending.request_id}:"
+                    " its lease expired"
+                )
                 raise NoWorker(msg)
             with anyio.move_on_after(left):
                 await pending.done.wait()

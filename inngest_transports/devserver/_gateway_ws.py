@@ -132,7 +132,7 @@ class WorkerSocket:
             return
         ready = pb.GatewayConnectionReadyData(
             heartbeat_interval=go_duration(config.heartbeat_interval),
-            extend_lease_interval=go_duration(config.lease_seconds / 4),
+            extend_lease_interval=go_duration(config.lease.extend_interval),
             status_interval="0s",
         )
         self.last_heartbeat = anyio.current_time()

@@ -26,8 +26,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._function import Function
 from inngest_transports.connect import ConnectionState, WorkerConnection, connect
-from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._gateway import GatewayConfig
+from inngest_transports.devserver import DevServer, GatewayConfig
 from inngest_transports.http import HttpTransport
 
 pytestmark = pytest.mark.anyio
@@ -274,13 +273,22 @@ class Lines:
         self.seen.extend(line.decode().strip() for line in lines)
 
 
-async def wait_for_connection(dev: DevServer, state: str) -> dict[str, Any]:
+async def wait_for_connection(
+    dev: DevServer, state: str, instance_id: str = "signal-worker"
+) -> dict[str, Any]:
     with anyio.fail_after(20):  # a fresh interpreter imports the SDK first
         while True:
             for conn in dev.gateway.connections():
-                if conn["instance_id"] == "signal-worker" and conn["state"] == state:
+                if conn["instance_id"] == instance_id and conn["state"] == state:
                     return conn
             await anyio.sleep(0.02)
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a worker process: this checkout first on the path."""
+    root = str(Path(__file__).resolve().parents[3])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -288,10 +296,7 @@ async def test_sigterm_finishes_the_run_in_flight_then_exits(
     tmp_path: Path,
 ) -> None:
     script = Path(__file__).with_name("_signal_worker.py")
-    # The checkout first on the path, installed or not.
-    root = str(Path(__file__).resolve().parents[3])
-    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "SIGNAL_WORKER_DEV_URL": ""}
+    env = worker_env()
     # retry_scale 1: a call no worker can take waits seconds for its retry.
     async with dev_server(retry_scale=1.0) as (dev, url), client_for(url) as client:
         env["SIGNAL_WORKER_DEV_URL"] = url
@@ -334,3 +339,73 @@ async def test_sigterm_finishes_the_run_in_flight_then_exits(
         # Only the first call ever reached the worker.
         assert [conn_id for _, conn_id in dev.gateway.deliveries] == [conn["id"]]
         assert dev.gateway.connections() == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigkilled_mid_step_the_run_completes_on_another_worker(
+    tmp_path: Path,
+) -> None:
+    # A 1 s lease (extended every 250 ms) and 250 ms of grace: the call the
+    # dead worker held fails at most 1.25 s after the kill and is retried on
+    # the worker still connected.  With the defaults it is at most 25 s.
+    config = GatewayConfig(
+        lease_seconds=1.0,
+        lease_grace=0.25,
+        heartbeat_interval=0.2,
+        handshake_timeout=2.0,
+    )
+    assert GatewayConfig().lease.worst_case_failover <= 25 < 40
+    script = Path(__file__).with_name("_crash_worker.py")
+    ran: list[str] = []
+    async with dev_server(config) as (dev, url), client_for(url) as client:
+
+        @client.create_function(
+            fn_id="crash", trigger=inngest.TriggerEvent(event="t/crash")
+        )
+        async def crash(ctx: inngest.Context) -> str:
+            async def work() -> str:
+                ran.append("work")
+                return f"worked {ctx.event.data['n']}"
+
+            return await ctx.step.run("work", work)
+
+        with (tmp_path / "worker.log").open("wb") as log:
+            process = await anyio.open_process(
+                [sys.executable, str(script)],
+                env=worker_env(CRASH_WORKER_DEV_URL=url),
+                stderr=log,
+            )
+            try:
+                assert process.stdout is not None
+                out = Lines(process.stdout)
+                doomed = await wait_for_connection(dev, "ready", "crash-worker")
+                (event_id,) = await client.send(
+                    inngest.Event(name="t/crash", data={"n": 1})
+                )
+                with anyio.fail_after(5):
+                    await out.until("started 1")
+                async with active_worker(client, [crash]) as survivor:
+                    # The doomed worker keeps its lease while it lives.
+                    await anyio.sleep(2 * config.lease.duration)
+                    assert not dev.runs_for_event(event_id)[0].steps
+                    process.kill()
+                    killed = anyio.current_time()
+                    (run,) = await dev.wait_for_runs(event_id, timeout=10)
+                    took = anyio.current_time() - killed
+                    survivor_id = survivor.get_connection_id()
+                assert await process.wait() == -signal.SIGKILL
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    with anyio.CancelScope(shield=True):
+                        await process.wait()
+                await process.aclose()
+    assert run.error is None
+    assert run.output == "worked 1"
+    assert ran == ["work"]  # the survivor ran the step, once
+    assert took <= config.lease.worst_case_failover + 2.0, took
+    assert [conn for _, conn in dev.gateway.deliveries] == [
+        doomed["id"],
+        survivor_id,
+        survivor_id,
+    ]

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import attrs
 import httpx
 import pytest
 from google.protobuf.message import Message
@@ -31,17 +32,21 @@ import inngest_proto as inngest
 from inngest_proto import _json
 from inngest_proto._converter import unstructure
 from inngest_proto._http import IncomingRequest
+from inngest_proto.connect import LeaseTimings
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect._codec import decode, encode
-from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._gateway import GatewayConfig
+from inngest_transports.devserver import DevServer, GatewayConfig
 
 pytestmark = pytest.mark.anyio
 
 APP_ID = "gw-app"
 SUBPROTOCOL = "v0.connect.inngest.com"
 FAST = GatewayConfig(
-    lease_seconds=0.4, heartbeat_interval=0.1, handshake_timeout=0.3, drain_delay=0.1
+    lease_seconds=0.4,
+    lease_grace=0.1,
+    heartbeat_interval=0.1,
+    handshake_timeout=0.3,
+    drain_delay=0.1,
 )
 
 
@@ -152,8 +157,8 @@ class FakeWorker:
         assert isinstance(ready, pb.GatewayConnectionReadyData)
         return ready
 
-    async def request(self) -> pb.GatewayExecutorRequestData:
-        kind, req = await self.recv()
+    async def request(self, timeout: float = 2.0) -> pb.GatewayExecutorRequestData:
+        kind, req = await self.recv(timeout)
         assert kind == pb.GATEWAY_EXECUTOR_REQUEST, kind
         assert isinstance(req, pb.GatewayExecutorRequestData)
         ack = pb.WorkerRequestAckData(
@@ -466,7 +471,9 @@ async def test_reply_flushed_after_the_connection_died() -> None:
 
 async def test_lease_expiry_retries_the_call() -> None:
     handler, _, functions = make_app()
-    async with dev_server(connect=FAST) as (dev, http):
+    # Heartbeats keep the socket open (5 x 0.3 s) past the lease and grace.
+    config = attrs.evolve(FAST, heartbeat_interval=0.3)
+    async with dev_server(connect=config) as (dev, http):
         worker = FakeWorker(dev, http)
         assert await worker.handshake(functions) is not None
         event_id = await send_event(http, "gw/two")
@@ -504,6 +511,92 @@ async def test_lease_expiry_retries_the_call() -> None:
         assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
         assert (await finished(dev, http, event_id))["status"] == "Completed"
         await worker.close()
+
+
+async def test_default_lease_is_the_inngest_gateways() -> None:
+    # 20 s, extended every 5 s, 5 s of grace: a dead worker's call is retried
+    # at most 25 s after it died (it waited 120 s before).
+    _, _, functions = make_app()
+    assert GatewayConfig().lease == LeaseTimings(20, 5, 5)
+    async with dev_server() as (dev, http):
+        assert dev.gateway.config.lease.worst_case_failover == 25
+        worker = FakeWorker(dev, http)
+        ready = await worker.handshake(functions)
+        assert ready is not None
+        assert ready.extend_lease_interval == "5s"
+        await worker.close()
+
+
+async def test_a_dead_worker_s_call_goes_to_another_after_lease_and_grace() -> None:
+    handler, ran, functions = make_app()
+    config = GatewayConfig(lease_seconds=0.6, lease_grace=0.3, heartbeat_interval=1)
+    async with dev_server(connect=config) as (dev, http):
+        doomed, survivor = FakeWorker(dev, http), FakeWorker(dev, http)
+        assert await doomed.handshake(functions, instance_id="doomed") is not None
+        event_id = await send_event(http, "gw/two")
+        lost = await doomed.request()
+        delivered = anyio.current_time()
+        assert await survivor.handshake(functions, instance_id="survivor")
+        await doomed.close()  # the worker process died: its socket with it
+        with anyio.fail_after(5):
+            while len(dev.gateway.connections()) > 1:
+                await anyio.sleep(0.01)
+        # The call waits out the lease and the grace (a reply could still
+        # come on a new connection), then fails; the retry goes to the worker
+        # still connected.
+        retried = await survivor.request(timeout=5)
+        waited = anyio.current_time() - delivered
+        assert retried.request_id != lost.request_id
+        assert retried.step_id == lost.step_id
+        assert 0.6 + 0.3 - 0.05 <= waited < 0.6 + 0.3 + 1.0
+        await survivor.send(pb.WORKER_REPLY, run_sdk(handler, retried))
+        assert (await survivor.recv())[0] == pb.WORKER_REPLY_ACK
+        await serve_calls(survivor, handler, 1)
+        run = await finished(dev, http, event_id)
+        assert (run["status"], run["output"]) == ("Completed", "done 1")
+        assert ran == ["a"]  # the doomed worker never ran it
+        assert [conn for _, conn in dev.gateway.deliveries] == [
+            doomed.start.connection_id,  # type: ignore[union-attr]
+            survivor.start.connection_id,  # type: ignore[union-attr]
+            survivor.start.connection_id,  # type: ignore[union-attr]
+        ]
+        await survivor.close()
+
+
+async def test_a_reply_in_the_grace_is_taken_but_no_extension() -> None:
+    handler, ran, functions = make_app()
+    config = GatewayConfig(lease_seconds=0.3, lease_grace=0.6, heartbeat_interval=1)
+    async with dev_server(connect=config) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        event_id = await send_event(http, "gw/two")
+        late = await worker.request()
+        await anyio.sleep(0.4)  # past the lease, within the grace
+        extend = pb.WorkerRequestExtendLeaseData(
+            request_id=late.request_id, lease_id=late.lease_id
+        )
+        await worker.send(pb.WORKER_REQUEST_EXTEND_LEASE, extend)
+        kind, nack = await worker.recv()
+        assert kind == pb.WORKER_REQUEST_EXTEND_LEASE_ACK
+        assert isinstance(nack, pb.WorkerRequestExtendLeaseAckData)
+        assert not nack.HasField("new_lease_id")  # lost: drop it
+        # A reply already on its way still counts: the call is not retried.
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, late))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        final = await worker.request()  # the next call, not a retry
+        await worker.send(pb.WORKER_REPLY, run_sdk(handler, final))
+        assert (await worker.recv())[0] == pb.WORKER_REPLY_ACK
+        assert (await finished(dev, http, event_id))["status"] == "Completed"
+        assert ran == ["a"]
+        assert len(dev.gateway.deliveries) == 2
+        await worker.close()
+
+
+def test_impossible_lease_timings_are_refused() -> None:
+    with pytest.raises(ValueError, match="shorter than the lease"):
+        GatewayConfig(lease_seconds=4, lease_extend_interval=4)
+    with pytest.raises(ValueError, match="grace"):
+        GatewayConfig(lease_grace=-1)
 
 
 async def test_drain_sends_gateway_closing() -> None:

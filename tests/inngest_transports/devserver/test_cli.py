@@ -1,0 +1,67 @@
+"""The ``inngest-dev`` command line: the Connect lease flags."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from inngest_proto.connect import LeaseTimings
+from inngest_transports.devserver import GatewayConfig, _cli
+
+
+class _Captured:
+    """Stands in for DevServer: keeps its arguments, serves nothing."""
+
+    seen: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **kwargs: Any) -> None:
+        _Captured.seen = kwargs
+
+    def run(self, backend: str) -> None:
+        return
+
+
+def _connect_config(monkeypatch: pytest.MonkeyPatch, *argv: str) -> GatewayConfig:
+    monkeypatch.setattr(_cli, "DevServer", _Captured)
+    assert _cli.main(["--db", ":memory:", *argv]) == 0
+    config = _Captured.seen["connect"]
+    assert isinstance(config, GatewayConfig)
+    return config
+
+
+def test_default_lease_is_the_inngest_gateways(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _connect_config(monkeypatch).lease == LeaseTimings(20, 5, 5)
+
+
+def test_lease_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _connect_config(
+        monkeypatch,
+        "--connect-lease",
+        "120",
+        "--connect-lease-extend-interval",
+        "30",
+        "--connect-lease-grace",
+        "2",
+    )
+    assert config.lease == LeaseTimings(120, 30, 2)
+    assert _connect_config(monkeypatch, "--connect-lease", "8").lease == LeaseTimings(
+        8, 2, 5
+    )
+
+
+def test_impossible_lease_is_a_usage_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    code = _cli.main(
+        [
+            "--db",
+            ":memory:",
+            "--connect-lease",
+            "4",
+            "--connect-lease-extend-interval",
+            "4",
+        ]
+    )
+    assert code == 2
+    assert "must be shorter than the lease" in caplog.text
