@@ -54,7 +54,9 @@ __all__ = [
 Kind = pb.GatewayMessageType
 #: The Python SDK's fixed heartbeat; the READY message may say otherwise.
 DEFAULT_HEARTBEAT_SECONDS = 10.0
-DEFAULT_LEASE_SECONDS = 30.0
+#: How often to extend leases when the READY message gives no readable
+#: interval: a quarter of the gateway's 20 s lease, as the TypeScript SDK.
+DEFAULT_EXTEND_LEASE_SECONDS = 5.0
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
 #: Unanswered heartbeats after which the connection counts as dead (TS: 2).
 MAX_MISSED_HEARTBEATS = 2
@@ -195,7 +197,7 @@ class Connection:
         self._hello_seen = False
         self._handshake_deadline = now + handshake_timeout
         self._heartbeat_interval = DEFAULT_HEARTBEAT_SECONDS
-        self._lease_interval = DEFAULT_LEASE_SECONDS
+        self._lease_interval = DEFAULT_EXTEND_LEASE_SECONDS
         self._next_heartbeat: float | None = None
         self._next_lease_extension: float | None = None
         self._missed_heartbeats = 0
@@ -371,7 +373,7 @@ class Connection:
             payload.heartbeat_interval, DEFAULT_HEARTBEAT_SECONDS
         )
         self._lease_interval = _seconds(
-            payload.extend_lease_interval, DEFAULT_LEASE_SECONDS
+            payload.extend_lease_interval, DEFAULT_EXTEND_LEASE_SECONDS
         )
         self.state = ConnectionState.ACTIVE
         self._events.append(

@@ -103,6 +103,19 @@ def test_the_handshake_sends_worker_connect_then_heartbeats() -> None:
     assert conn.deadline() == T0 + 10
 
 
+@pytest.mark.parametrize("interval", ["", "soon", "0s", "-5s"])
+def test_an_unreadable_extend_interval_falls_back_to_5_seconds(interval: str) -> None:
+    # A quarter of the gateway's 20 s lease: a longer fallback would lose it.
+    conn = Connection(connect_data(), now=T0)
+    conn.receive_data(b"", T0)
+    conn.receive_data(ready(lease=interval), T0)
+    assert HandshakeComplete(10.0, 5.0) in drain(conn)
+    conn.receive_data(request(lease="L1"), T0)
+    drain(conn)
+    conn.tick(T0 + 5)
+    assert lease_ids(drain(conn)) == ["L1"]
+
+
 def test_a_gateway_that_never_finishes_the_handshake_times_out() -> None:
     conn = Connection(connect_data(), now=T0)
     conn.receive_data(b"", T0)
