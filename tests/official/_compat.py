@@ -41,7 +41,7 @@ import werkzeug.serving  # noqa: E402
 
 from inngest_proto._signing import hash_signing_key  # noqa: E402
 from inngest_proto.executor import Run  # noqa: E402
-from inngest_transports.devserver import DevServer  # noqa: E402
+from inngest_transports.devserver import DevServer, GatewayConfig  # noqa: E402
 from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 #: Retry backoff of seconds becomes milliseconds: the retry test stays fast.
@@ -157,6 +157,7 @@ class Compat(Generic[AppT]):
 @contextmanager
 def _dev_server(
     signing_key: str | None = None,
+    connect: GatewayConfig | None = None,
 ) -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
     dev = DevServer(
         host=HOST,
@@ -164,6 +165,7 @@ def _dev_server(
         poll=False,
         retry_scale=RETRY_SCALE,
         signing_key=signing_key,
+        connect=connect,
     )
     with anyio.from_thread.start_blocking_portal() as portal:
         serving, _url = portal.start_task(dev.serve)

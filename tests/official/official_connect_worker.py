@@ -2,12 +2,17 @@
 
 Its own process because the official SDK's ``connect_pb2`` and ours both
 register ``connect.proto`` in protobuf's default descriptor pool, which one
-process refuses.  Points at ``INNGEST_BASE_URL``; stops on SIGTERM.
+process refuses.  Points at ``INNGEST_BASE_URL``; stops on SIGTERM.  Its
+instance id is ``$OFFICIAL_WORKER_INSTANCE`` (default ``official-1``); with
+``OFFICIAL_WORKER_HANG=1`` its step prints ``started`` and works for ever,
+so that the test can kill it mid-step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import warnings
 
 with warnings.catch_warnings():
@@ -22,17 +27,26 @@ async def _one() -> int:
     return 1
 
 
+async def _hang() -> int:
+    sys.stdout.write("started\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+    raise AssertionError  # pragma: no cover
+
+
 def main() -> None:
     client = inngest.Inngest(app_id=APP_ID, is_production=False)
+    step = _hang if os.environ.get("OFFICIAL_WORKER_HANG") == "1" else _one
+    instance_id = os.environ.get("OFFICIAL_WORKER_INSTANCE", "official-1")
 
     @client.create_function(
         fn_id="two", trigger=inngest.TriggerEvent(event="official/connect")
     )
     async def two(ctx: inngest.Context) -> str:
-        a: int = await ctx.step.run("a", _one)
+        a: int = await ctx.step.run("a", step)
         return f"done {a} {ctx.event.data['n']}"
 
-    asyncio.run(connect([(client, [two])], instance_id="official-1").start())
+    asyncio.run(connect([(client, [two])], instance_id=instance_id).start())
 
 
 if __name__ == "__main__":
