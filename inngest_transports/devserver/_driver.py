@@ -193,9 +193,7 @@ class Driver:
             self.events[stored.internal_id] = event
             self._internal_by_id[str(stored.event.get("id"))] = stored.internal_id
         for run in self.executor.state.runs.values():  # in creation order
-            internal = self._internal_by_id.get(str(run.event.get("id")))
-            if internal is not None:
-                self.runs_by_event.setdefault(internal, []).append(run.run_id)
+            self._list_run(run.run_id, [str(e.get("id")) for e in run.events])
 
     def now(self) -> float:
         """The executor's clock: Unix seconds."""
@@ -553,12 +551,16 @@ class Driver:
     def internal_id(self, event_id: str) -> str | None:
         return self._internal_by_id.get(event_id)
 
+    def _list_run(self, run_id: str, event_ids: Iterable[str]) -> None:
+        """List the run under each of its events: every event of a batch
+        lists it, as the server's UI does (it finds runs by trigger id)."""
+        for event_id in dict.fromkeys(event_ids):
+            internal = self._internal_by_id.get(event_id)
+            if internal is not None:
+                self.runs_by_event.setdefault(internal, []).append(run_id)
+
     def _run_started(self, action: RunStarted) -> None:
-        internal = (
-            self._internal_by_id.get(action.event_ids[0]) if action.event_ids else None
-        )
-        if internal is not None:
-            self.runs_by_event.setdefault(internal, []).append(action.run_id)
+        self._list_run(action.run_id, action.event_ids)
         self.history.run_started(action.run_id)
         _log.info("run %s %s started", action.run_id, action.function_id)
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
+from inngest_transports.devserver import DevServer
+from inngest_transports.devserver._store import SQLiteStore
 
 from ._harness import APP_ID, harness
 
@@ -328,3 +331,42 @@ async def test_a_function_id_with_a_non_ascii_character_runs() -> None:
     async with harness(_snowman) as h:
         run = await h.finished_run(await h.send("t/snow"))
         assert (run["status"], run["output"]) == ("Completed", "\u2744")
+
+
+def _batched(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    @client.create_function(
+        fn_id="batch",
+        trigger=inngest.TriggerEvent(event="t/batch"),
+        batch_events=inngest.Batch(max_size=2, timeout=60_000),
+    )
+    async def batch(ctx: inngest.Context) -> list[Any]:
+        return [e.data["n"] for e in ctx.events]
+
+    return [batch]
+
+
+async def test_every_event_of_a_batch_lists_its_run(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    with SQLiteStore(db) as store:
+        ids, run_id = await _batch_listed_under_each_event(store)
+    # After a restart too: the listing is rebuilt from the stored runs.
+    with SQLiteStore(db) as store:
+        again = DevServer(port=0, poll=False, store=store)
+        assert [again.driver.runs_by_event[i] for i in ids] == [[run_id]] * 2
+
+
+async def _batch_listed_under_each_event(store: SQLiteStore) -> tuple[list[str], str]:
+    async with harness(_batched, store=store) as h:
+        ids = await h.client.send(
+            [inngest.Event(name="t/batch", data={"n": n}) for n in (1, 2)]
+        )
+        (run,) = await h.dev.wait_for_runs(ids[0])
+        assert run.output == [1, 2]
+        for event_id in ids:
+            listed = (await h.get(f"/v1/events/{event_id}/runs"))["data"]
+            assert [r["run_id"] for r in listed] == [run.run_id]
+        events = (await h.get("/ui/api/events"))["data"]
+        by_id = {e["internal_id"]: e for e in events}
+        for event_id in ids:
+            assert [r["run_id"] for r in by_id[event_id]["runs"]] == [run.run_id]
+        return ids, run.run_id
