@@ -54,6 +54,7 @@ from ._ingest import (
 )
 from ._realtime import RealtimeApi
 from ._ui_api import UiApi
+from ._ui_login import UiLogin
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
@@ -151,8 +152,10 @@ class DevApi:
         self.realtime = RealtimeApi(
             self._authorized, secret=self._auth.derive_secret("realtime")
         )
-        #: ``/`` and ``/ui/*``: the web UI (local, so no auth).
+        #: ``/`` and ``/ui/*``: the web UI; with a signing key, behind
+        #: :attr:`ui_login`.
         self.ui = UiApi(driver, apps, sync_url)
+        self.ui_login = UiLogin(self._auth)
         #: ``/v1/checkpoint`` in sync mode: durable endpoints.
         self.endpoints = DurableEndpoints(
             driver,
@@ -183,6 +186,12 @@ class DevApi:
     async def _answer(self, request: _Request) -> Response:
         if request.method == "OPTIONS":
             return Response(204, dict(_BASE_HEADERS), b"")
+        if not request.parts or request.parts[0] == "ui":
+            # Every UI route, present and future, is behind the sign-in.
+            if self.ui_login.is_login(request.parts):
+                return await self.ui_login.answer(request)
+            if not self.ui_login.allows(request):
+                return self.ui_login.refuse(request)
         route = self._route(request)
         if route is None:
             path = "/" + "/".join(request.parts)

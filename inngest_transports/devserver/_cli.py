@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=(
             "act as Inngest Cloud: apps run in production mode with this key, "
-            "which the API requires"
+            "which the API and the web UI require (the UI's sign-in link is "
+            "logged at start)"
         ),
     )
     parser.add_argument(

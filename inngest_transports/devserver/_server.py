@@ -207,6 +207,14 @@ class DevServer:
         host, port = self._bound or (self._host, self._port)
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
+    @property
+    def ui_url(self) -> str:
+        """The web UI's address; with a signing key, its sign-in link."""
+        token = self.api.ui_login.token
+        if token is None:
+            return f"{self.url}/"
+        return f"{self.url}/ui/login?token={token}"
+
     async def serve(
         self, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED
     ) -> None:
@@ -235,6 +243,8 @@ class DevServer:
                 for sock in sockets:
                     tg.start_soon(self._accept, sock, tg)
                 _log.info("dev server listening at %s", self.url)
+                if self.auth.enabled:
+                    _log.info("web UI (signing-key mode): %s", self.ui_url)
                 task_status.started(self.url)
                 for url in self._app_urls:
                     tg.start_soon(self.sync_app, url)

@@ -3,8 +3,9 @@
 Routes (``ui_contract.md``): ``GET /`` and ``/ui/<file>`` serve the static
 files shipped in ``ui/`` next to this module; ``/ui/api/*`` is the JSON API
 the page polls; ``/ui/plain*`` are server-rendered pages for browsers
-without JavaScript (:mod:`._ui_plain`).  All of it is local and dev-only:
-no auth, even when the server has a signing key.
+without JavaScript (:mod:`._ui_plain`).  Without a signing key there is no
+auth; with one, the server lets only signed-in browsers and bearers here
+(:mod:`._ui_login`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["index_page", "message_page", "run_page"]
+__all__ = ["index_page", "login_page", "message_page", "run_page"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
@@ -58,6 +58,21 @@ def _page(title: str, body: Iterable[str]) -> str:
 def message_page(title: str, message: str) -> str:
     """A page that only says something (an error, a missing run)."""
     return _page(title, [f"<p>{_e(message)}</p>"])
+
+
+def login_page(error: str | None = None) -> str:
+    """The sign-in form of a server with a signing key."""
+    body = [
+        "<p>This dev server has a signing key: open the link it printed when"
+        " it started, or enter the signing key.</p>",
+        '<form method="post" action="/ui/login">',
+        '<p><label>Signing key <input name="key" type="password" size="70"'
+        ' autocomplete="off" required autofocus></label></p>',
+        '<p><button type="submit">Sign in</button></p></form>',
+    ]
+    if error:
+        body.insert(0, f'<p class="failed" role="alert">{_e(error)}</p>')
+    return _page("Sign in", body)
 
 
 def index_page(

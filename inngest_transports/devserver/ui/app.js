@@ -229,6 +229,10 @@
     } finally {
       clearTimeout(timer);
     }
+    if (response.status === 401 && body && body.login) {
+      // A server with a signing key, and this browser is not signed in.
+      location.assign(body.login);
+    }
     if (!response.ok) {
       const msg = body && typeof body.error === "string" ? body.error : "HTTP " + response.status;
       throw new ApiError(response.status, msg);

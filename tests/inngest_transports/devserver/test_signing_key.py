@@ -167,3 +167,82 @@ async def test_realtime_tokens_cannot_be_forged() -> None:
                 message = await messages.receive()
             assert message is not None
             assert message.data == {"x": 2}
+
+
+# -- the web UI --------------------------------------------------------------------
+
+
+async def test_the_web_ui_needs_the_key() -> None:
+    async with _dev(signing_key=KEY) as dev, httpx.AsyncClient() as http:
+        # Nothing of the UI without signing in: its API, its pages, its forms.
+        resp = await http.get(f"{dev.url}/ui/api/runs")
+        assert resp.status_code == 401
+        assert resp.json()["login"] == "/ui/login"
+        for path in ("/", "/ui/app.js", "/ui/plain"):
+            resp = await http.get(f"{dev.url}{path}")
+            assert (resp.status_code, resp.headers["location"]) == (303, "/ui/login")
+        for path in ("/ui/api/events", "/ui/plain/events"):
+            resp = await http.post(f"{dev.url}{path}", json={"name": "t/x"})
+            assert resp.status_code in (303, 401)
+        assert dev.driver.events == {}
+        # A made-up session cookie, or a token from somewhere else, opens nothing.
+        resp = await http.get(
+            f"{dev.url}/ui/api/runs",
+            headers={"cookie": "inngest_dev_ui=x; a=" + "0" * 64},
+        )
+        assert resp.status_code == 401
+        resp = await http.get(f"{dev.url}/ui/login", params={"token": "0" * 64})
+        assert resp.status_code == 401
+        # The form, with a wrong key, then with the key.
+        resp = await http.get(f"{dev.url}/ui/login")
+        assert resp.status_code == 200
+        assert 'name="key"' in resp.text
+        resp = await http.post(f"{dev.url}/ui/login", data={"key": "signkey-prod-00"})
+        assert resp.status_code == 401
+        resp = await http.post(f"{dev.url}/ui/login", data={"key": KEY})
+        assert resp.status_code == 303
+        cookie = resp.headers["set-cookie"]
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        session = {"cookie": cookie.split(";", 1)[0]}
+        resp = await http.get(f"{dev.url}/ui/api/runs", headers=session)
+        assert resp.status_code == 200
+        # Scripts may use the bearer instead.
+        assert (await http.get(f"{dev.url}/ui/api/runs", headers=BEARER)).is_success
+
+
+async def test_the_printed_link_signs_in(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="inngest.devserver")
+    async with _dev(signing_key=KEY) as dev, httpx.AsyncClient() as http:
+        assert "/ui/login?token=" in dev.ui_url
+        assert f"web UI (signing-key mode): {dev.ui_url}" in caplog.messages
+        assert KEY.rsplit("-", 1)[1] not in dev.ui_url  # not the key itself
+        resp = await http.get(dev.ui_url)
+        assert (resp.status_code, resp.headers["location"]) == (303, "/")
+        session = {"cookie": resp.headers["set-cookie"].split(";", 1)[0]}
+        resp = await http.get(f"{dev.url}/ui/api/version", headers=session)
+        assert resp.status_code == 200
+        # Writes with the cookie alone come from the UI's own page only: a
+        # page on another port of this host gets the cookie, not the right.
+        own = dev.url.removeprefix("http://")
+        resp = await http.post(
+            f"{dev.url}/ui/api/events",
+            json={"name": "t/ui", "data": {}},
+            headers={**session, "origin": dev.url},
+        )
+        assert resp.status_code == 200, resp.text
+        resp = await http.post(
+            f"{dev.url}/ui/api/events",
+            json={"name": "t/ui", "data": {}},
+            headers={**session, "origin": "http://localhost:3000", "host": own},
+        )
+        assert resp.status_code == 401
+        assert len(dev.driver.events) == 1
+
+
+async def test_without_a_key_the_web_ui_is_open() -> None:
+    async with _dev() as dev, httpx.AsyncClient() as http:
+        assert dev.ui_url == f"{dev.url}/"
+        assert (await http.get(f"{dev.url}/ui/api/runs")).status_code == 200
+        resp = await http.get(f"{dev.url}/ui/login")
+        assert (resp.status_code, resp.headers["location"]) == (303, "/")
