@@ -14,7 +14,8 @@ three rules hold in every mode, with or without a signing key:
   ours: an address cannot be rebound, only a name can.
 * **Cross-site writes** (CSRF): a page may send a form or a ``text/plain``
   ``fetch`` to any address without asking first.  A request that changes
-  state (anything but GET, HEAD, OPTIONS) and that a browser marks as coming
+  state (anything but GET, HEAD, OPTIONS), or opens a WebSocket (which CORS
+  does not cover: the realtime stream), and that a browser marks as coming
   from another site (``Origin``, else ``Sec-Fetch-Site``, else ``Referer``)
   is refused unless that page is local: same origin, or on one of the names
   above.  SDKs and scripts send none of these headers, so they are not
@@ -121,7 +122,10 @@ class RequestGuard:
                 " refused (it may come from a web page using DNS rebinding);"
                 f" start the dev server with --allow-host {name} to allow it"
             )
-        if method.upper() in _SAFE_METHODS:
+        # A WebSocket is not subject to CORS: a page of any site may open
+        # one and read it, so its handshake (a GET) counts as a write.
+        upgrade = headers.get("upgrade", "").strip().lower() == "websocket"
+        if method.upper() in _SAFE_METHODS and not upgrade:
             return None
         page = self._browser_page(headers)
         if page is not None and not self._is_local_origin(page, host):

@@ -193,8 +193,11 @@ def test_cors_is_for_local_pages_only() -> None:
     assert guard.cors_headers({"host": OWN}) == {}
 
 
-async def test_a_web_page_cannot_send_events_or_change_runs() -> None:
-    async with _serving() as (dev, http):
+@pytest.mark.parametrize("signing_key", [None, "signkey-test-" + "ab" * 16])
+async def test_a_web_page_cannot_send_events_or_change_runs(
+    signing_key: str | None,
+) -> None:
+    async with _serving(signing_key=signing_key) as (dev, http):
         evil = {"origin": "https://evil.example"}
         form = {**evil, "content-type": "application/x-www-form-urlencoded"}
         text = {**evil, "content-type": "text/plain"}
@@ -225,3 +228,19 @@ async def test_a_web_page_cannot_send_events_or_change_runs() -> None:
         assert resp.status_code == 200
         assert resp.headers["access-control-allow-origin"] == "http://localhost:3000"
         assert len(dev.driver.events) == 2
+
+
+async def test_a_web_page_cannot_open_a_realtime_stream() -> None:
+    async with _serving() as (dev, http):
+        # Without a signing key anyone can mint a token: the Origin decides.
+        jwt = dev.api.realtime.mint([{"kind": "run", "channel": "c", "name": "t"}])
+        upgrade = {
+            "connection": "Upgrade",
+            "upgrade": "websocket",
+            "sec-websocket-version": "13",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "origin": "https://evil.example",
+        }
+        resp = await http.get(f"/v1/realtime/connect?token={jwt}", headers=upgrade)
+        assert resp.status_code == 403
+        assert "cross-site" in resp.json()["error"]
