@@ -36,13 +36,19 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(functools.partial(fn, *args))
 
 
-async def test_official_publish_reaches_our_subscriber() -> None:
-    dev = DevServer(port=0, poll=False)
+@pytest.mark.parametrize("signing_key", [None, "signkey-prod-" + "7e" * 32])
+async def test_official_publish_reaches_our_subscriber(
+    signing_key: str | None,
+) -> None:
+    # With a signing key, a production client: tokens and publishing need
+    # the key, and tokens are signed with a secret derived from it.
+    dev = DevServer(port=0, poll=False, signing_key=signing_key)
     async with anyio.create_task_group() as tg:
         url = await tg.start(dev.serve)
         client = inngest.Inngest(
             app_id="official-realtime",
-            is_production=False,
+            is_production=signing_key is not None,
+            signing_key=signing_key,
             api_base_url=url,
             event_api_base_url=url,
         )
