@@ -15,7 +15,6 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import attrs
 import httpx
 import pytest
 from google.protobuf.message import Message
@@ -41,13 +40,13 @@ pytestmark = pytest.mark.anyio
 
 APP_ID = "gw-app"
 SUBPROTOCOL = "v0.connect.inngest.com"
-FAST = GatewayConfig(
-    lease_seconds=0.4,
-    lease_grace=0.1,
-    heartbeat_interval=0.1,
-    handshake_timeout=0.3,
-    drain_delay=0.1,
-)
+#: For the tests of the gateway's timers (heartbeats missed, drain): the
+#: socket closes 0.5 s after the last heartbeat.  The fake worker neither
+#: heartbeats nor extends leases on its own, so every other test keeps the
+#: default timings (a socket lives 50 s without a heartbeat, a lease 20 s):
+#: no gateway timer can fire before the test's own timeouts (5 s at most),
+#: however slow a loaded machine makes it.
+FAST = GatewayConfig(heartbeat_interval=0.1, drain_delay=0.1)
 
 
 def make_app() -> tuple[inngest.CommHandler, list[str], bytes]:
@@ -259,6 +258,7 @@ async def serve_calls(
     for _ in range(n):
         req = await worker.request()
         slugs.append(req.function_slug)
+        await anyio.sleep(0.7)  # LOAD SIMULATION
         await worker.send(pb.WORKER_REPLY, run_sdk(handler, req, js=js))
         kind, ack = await worker.recv()
         assert kind == pb.WORKER_REPLY_ACK
@@ -272,12 +272,12 @@ async def serve_calls(
 
 async def test_function_runs_over_the_socket() -> None:
     handler, ran, functions = make_app()
-    async with dev_server(connect=FAST) as (dev, http):
+    async with dev_server() as (dev, http):
         worker = FakeWorker(dev, http)
         ready = await worker.handshake(functions)
         assert ready is not None
-        assert ready.heartbeat_interval == "100ms"
-        assert ready.extend_lease_interval == "100ms"
+        assert ready.heartbeat_interval == "10s"
+        assert ready.extend_lease_interval == "5s"
         (app,) = (await http.get("/v1/apps")).json()["data"]
         assert (app["name"], app["method"], app["sdk"]) == (
             APP_ID,
@@ -301,7 +301,7 @@ async def test_function_runs_over_the_socket() -> None:
 
 async def test_executor_request_fields() -> None:
     handler, _, functions = make_app()
-    async with dev_server(connect=FAST) as (dev, http):
+    async with dev_server() as (dev, http):
         worker = FakeWorker(dev, http)
         assert await worker.handshake(functions) is not None
         event_id = await send_event(http, "gw/two")
@@ -352,7 +352,7 @@ async def test_a_non_retriable_failure_fails_the_run_whatever_the_reply_status(
     # no_retry; the Python SDK's with ERROR and no_retry.  Both are a failed
     # run that is not retried and that runs its on-failure handler.
     handler, functions = make_failing_app()
-    async with dev_server(connect=FAST) as (dev, http):
+    async with dev_server() as (dev, http):
         worker = FakeWorker(dev, http)
         assert await worker.handshake(functions) is not None
         event_id = await send_event(http, "gw/refuse")
@@ -388,7 +388,7 @@ async def test_a_refused_worker_sync_is_kept_with_its_app() -> None:
 
 
 async def test_bad_subprotocol_refused() -> None:
-    async with dev_server(connect=FAST) as (dev, http):
+    async with dev_server() as (dev, http):
         worker = FakeWorker(dev, http)
         assert not await worker.open(subprotocols=("chat",))
         await worker.close()
@@ -396,7 +396,7 @@ async def test_bad_subprotocol_refused() -> None:
 
 async def test_wrong_connection_id_closed() -> None:
     _, _, functions = make_app()
-    async with dev_server(connect=FAST) as (dev, http):
+    async with dev_server() as (dev, http):
         worker = FakeWorker(dev, http)
         assert await worker.handshake(functions, connection_id="01ABC") is None
         assert worker.closed is not None
@@ -409,7 +409,9 @@ async def test_heartbeat_answered_and_missed_heartbeats_close() -> None:
     _, _, functions = make_app()
     async with dev_server(connect=FAST) as (dev, http):
         worker = FakeWorker(dev, http)
-        assert await worker.handshake(functions) is not None
+        ready = await worker.handshake(functions)
+        assert ready is not None
+        assert ready.heartbeat_interval == "100ms"
         await worker.send(pb.WORKER_HEARTBEAT)
         assert (await worker.recv())[0] == pb.GATEWAY_HEARTBEAT
         # 5 x 0.1 s without a heartbeat: closed.
@@ -471,11 +473,13 @@ async def test_reply_flushed_after_the_connection_died() -> None:
 
 async def test_lease_expiry_retries_the_call() -> None:
     handler, _, functions = make_app()
-    # Heartbeats keep the socket open (5 x 0.3 s) past the lease and grace.
-    config = attrs.evolve(FAST, heartbeat_interval=0.3)
+    # The socket outlives the lease and its grace (5 x 1 s without a heartbeat).
+    config = GatewayConfig(lease_seconds=0.4, lease_grace=0.1, heartbeat_interval=1)
     async with dev_server(connect=config) as (dev, http):
         worker = FakeWorker(dev, http)
-        assert await worker.handshake(functions) is not None
+        ready = await worker.handshake(functions)
+        assert ready is not None
+        assert ready.extend_lease_interval == "100ms"
         event_id = await send_event(http, "gw/two")
         lost = await worker.request()
         # One extension works; then the worker goes silent past the lease.
@@ -620,7 +624,7 @@ async def test_drain_sends_gateway_closing() -> None:
 async def test_no_worker_fails_like_an_unreachable_app() -> None:
     handler, _, functions = make_app()
     # Retries a few hundredths of a second apart: the run waits for a worker.
-    async with dev_server(connect=FAST, retry_scale=0.01) as (dev, http):
+    async with dev_server(retry_scale=0.01) as (dev, http):
         worker = FakeWorker(dev, http)
         assert await worker.handshake(functions) is not None
         await worker.close()
