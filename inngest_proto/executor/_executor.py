@@ -36,6 +36,7 @@ from ._lifecycle import (
     finished_data,
     invoke_memo,
     missing_function_finished,
+    reported_error_name,
 )
 from ._matching import (
     KeyEvaluator,
@@ -484,7 +485,11 @@ class Executor(Crons, OpHandling):
     ) -> None:
         error = failure.error
         if reply.no_retry is True:
-            error = NON_RETRIABLE
+            # The server records its reason, NonRetriableError, here; but an
+            # SDK also marks a RuntimeError that ran out of step retries not
+            # to retry, and the user's error has one name everywhere (the
+            # API, the UI, the log, function.failed): the one the SDK reports.
+            error = reported_error_name(failure.body) or NON_RETRIABLE
         elif job.attempt + 1 < self._max_attempts(run):
             self._retry(run, job, reply.retry_after, tick)
             return

@@ -20,6 +20,7 @@ __all__ = [
     "invoke_memo",
     "invoked_event",
     "missing_function_finished",
+    "reported_error_name",
 ]
 
 FUNCTION_FINISHED = "inngest/function.finished"
@@ -43,14 +44,7 @@ def failure_error(error_text: str, body: Any) -> dict[str, Any]:
     ``name``/``message``/``stack`` come from the SDK's error body, or from an
     ``error`` or ``body`` object inside it (other SDKs wrap theirs).
     """
-    source: dict[str, Any] = {}
-    if isinstance(body, dict):
-        source = body
-        for key in ("error", "body"):
-            inner = body.get(key)
-            if isinstance(inner, dict) and "message" not in body:
-                source = inner
-                break
+    source = _error_source(body)
     name = source.get("name")
     message = source.get("message")
     out: dict[str, Any] = {
@@ -62,6 +56,22 @@ def failure_error(error_text: str, body: Any) -> dict[str, Any]:
     if isinstance(stack, str):
         out["stack"] = stack
     return out
+
+
+def reported_error_name(body: Any) -> str | None:
+    """The error class the SDK's error body names, if it names one."""
+    name = _error_source(body).get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _error_source(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {}
+    for key in ("error", "body"):
+        inner = body.get(key)
+        if isinstance(inner, dict) and "message" not in body:
+            return inner
+    return body
 
 
 def correlation_id_of(run: Run) -> str | None:

@@ -578,16 +578,22 @@ class Driver:
                 _excerpt(action.output),
             )
         elif action.status is RunStatus.FAILED:
-            error = action.error or {}
             _log.info(
                 "run %s %s failed in %s: %s",
                 action.run_id,
                 fn,
                 took,
-                _excerpt(error.get("error") or error.get("message") or error),
+                _excerpt(_error_line(action.error)),
             )
         else:
             _log.info("run %s %s cancelled after %s", action.run_id, fn, took)
+
+
+def _error_line(error: Mapping[str, Any] | None) -> str:
+    """``Name: message``, as the UI shows the error (the server's String())."""
+    error = error or {}
+    name, message = error.get("name") or "Error", error.get("message")
+    return f"{name}: {message}" if message else str(name)
 
 
 def _took(run: Run | None) -> str:

@@ -81,8 +81,10 @@ def test_an_uncaught_step_failure_fails_the_run_without_retries() -> None:
     run = h.only_run("uncaught")
     assert run.status is RunStatus.FAILED
     assert run.error is not None
-    assert run.error["error"] == "NonRetriableError"  # step_errored is no-retry
+    # The SDK marks the failure no-retry; the error keeps the user's name.
+    assert run.error["error"] == "ZeroDivisionError"
     assert run.error["name"] == "ZeroDivisionError"
+    assert h.emitted[-1]["data"]["error"]["error"] == "ZeroDivisionError"
     assert len(h.calls) == 2
 
 

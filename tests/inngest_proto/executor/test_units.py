@@ -15,7 +15,11 @@ from inngest_proto._http import OutboundResponse
 from inngest_proto._opcodes import Opcode
 from inngest_proto.executor import Executor, ExecutorState, RunStatus
 from inngest_proto.executor._ids import ulid
-from inngest_proto.executor._lifecycle import failure_error, invoke_memo
+from inngest_proto.executor._lifecycle import (
+    failure_error,
+    invoke_memo,
+    reported_error_name,
+)
 from inngest_proto.executor._matching import (
     default_trigger_matcher,
     default_wait_matcher,
@@ -315,3 +319,18 @@ def test_state_survives_a_json_round_trip_mid_run() -> None:
     (run,) = restored.runs.values()
     assert run.status is RunStatus.COMPLETED
     assert run.output is None
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ({"name": "RuntimeError", "message": "m"}, "RuntimeError"),
+        ({"error": {"name": "TypeError", "message": "m"}}, "TypeError"),
+        ({"name": ""}, None),
+        ({"name": 3}, None),
+        ("text", None),
+        (None, None),
+    ],
+)
+def test_reported_error_name(body: Any, name: str | None) -> None:
+    assert reported_error_name(body) == name

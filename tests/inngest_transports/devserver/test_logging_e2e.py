@@ -64,3 +64,37 @@ async def test_five_steps_that_log_once_each_emit_five_lines(records: _Records) 
     lines = [r.getMessage() for r in mine]
     assert lines == [f"before step {i}" for i in range(STEPS)] + ["done"]
     assert {r.inngest_run_id for r in mine} == {run["run_id"]}
+
+
+def _out_of_retries(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    def broken() -> None:
+        raise RuntimeError("disk full")
+
+    @client.create_function(
+        fn_id="broken", trigger=inngest.TriggerEvent(event="t/broken"), retries=1
+    )
+    async def fn(ctx: inngest.Context) -> None:
+        await ctx.step.run("broken", broken)
+
+    return [fn]
+
+
+async def test_a_failed_run_is_logged_with_the_users_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Out of retries, the SDK fails the function marked no-retry: the log,
+    # the API and the run's error all name the user's RuntimeError.
+    caplog.set_level(logging.INFO, logger="inngest.devserver")
+    async with harness(_out_of_retries) as h:
+        event_id = await h.send("t/broken")
+        run = await h.finished_run(event_id)
+        (record,) = h.dev.runs_for_event(event_id)
+    assert run["status"] == "Failed"
+    assert run["output"]["name"] == "RuntimeError"
+    assert record.error is not None
+    assert (record.error["error"], record.error["name"]) == ("RuntimeError",) * 2
+    (line,) = [
+        r.getMessage() for r in caplog.records if " failed in " in r.getMessage()
+    ]
+    assert line.endswith(": RuntimeError: disk full")
+    assert "NonRetriableError" not in caplog.text

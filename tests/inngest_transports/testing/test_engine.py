@@ -227,3 +227,28 @@ def test_cron_functions_are_scheduled_and_run_needs_a_cap() -> None:
     assert [r.output for r in engine.runs("tick")] == ["tock"] * 3
     with pytest.raises(TestEngineError, match="max_time"):
         engine.run(max_timers=5)
+
+
+def test_a_step_out_of_retries_fails_with_the_users_error_name() -> None:
+    client = make_client()
+
+    def broken() -> None:
+        raise RuntimeError("disk full")
+
+    @client.create_function(
+        fn_id="broken", trigger=inngest.TriggerEvent(event="t/broken"), retries=1
+    )
+    def fn(ctx: inngest.ContextSync) -> None:
+        ctx.step.run("broken", broken)
+
+    engine = TestEngine(client, [fn])
+    (event_id,) = engine.send("t/broken")
+    engine.run()
+    run = engine.run_of(event_id)
+    assert run.status is RunStatus.FAILED
+    assert run.error is not None
+    assert (run.error["error"], run.error["name"]) == ("RuntimeError", "RuntimeError")
+    with pytest.raises(TestEngineError) as raised:
+        engine.output(event_id)
+    assert "RuntimeError" in str(raised.value)
+    assert "NonRetriableError" not in str(raised.value)
