@@ -14,6 +14,7 @@ throttle and timeout scenarios take periods of 1 s; every wait is bounded.
 from __future__ import annotations
 
 import datetime
+import itertools
 import time
 import zoneinfo
 from collections.abc import Iterator
@@ -83,6 +84,15 @@ def test_concurrency_list_limits_the_function_and_each_key(js: JsApp) -> None:
         assert most_at_once([s for s in spans if s["data"]["k"] == key]) == 1
 
 
+def test_throttle_without_burst_starts_one_per_period(js: JsApp) -> None:
+    # limit 1 per 1 s and no burst: Inngest's GCRA lets one start through,
+    # then one per period.
+    spans = js.outputs(js.send_many("js/throttle", [{"n": n} for n in range(3)]))
+    starts = sorted(seconds(s)[0] for s in spans)
+    for before, after in itertools.pairwise(starts):
+        assert after - before >= 1 - SLACK, starts
+
+
 def test_throttle_with_burst_starts_limit_plus_burst_at_once(js: JsApp) -> None:
     ids = js.send_many("js/throttle.burst", [{"k": "a", "n": n} for n in range(3)])
     starts = sorted(seconds(s)[0] for s in js.outputs(ids))
@@ -127,6 +137,8 @@ def test_batch_runs_full_at_once_and_partial_after_its_timeout(js: JsApp) -> Non
     assert seconds(full)[0] < sent + 1  # maxSize reached: no timeout waited
     assert partial["data"]["count"] == 1
     assert seconds(partial)[0] >= sent + 1 - SLACK  # timeout: 1 s
+    # Each event of the batch lists the batch's run.
+    assert js.runs(ids[1]) == js.runs(ids[2]) == js.runs(ids[0])
 
 
 def test_priority_jumps_the_concurrency_queue(js: JsApp) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._jsapp import MODES, SERVE_MODES, JsApp, parse_time, running_js_app
+from ._jsapp import MODES, JsApp, parse_time, running_js_app
 
 APP_ID = "js-app"
 #: The length of each of the big app's outputs (1.5 MiB).
@@ -106,9 +106,6 @@ def test_retry_then_success(js: JsApp) -> None:
     assert js.stats()["stepRuns"]["flaky/shaky"] == 2
 
 
-# Not yet over connect: there our dev server records a failed call as
-# Completed (its fix lands separately).
-@pytest.mark.parametrize("js", SERVE_MODES, indirect=True)
 def test_retries_run_out(js: JsApp) -> None:
     status, output = js.outcome(js.send("js/exhausted"))
     assert status == "Failed"
@@ -117,9 +114,6 @@ def test_retries_run_out(js: JsApp) -> None:
     assert js.stats()["stepRuns"]["exhausted/always"] == 2
 
 
-# Not yet over connect: there our dev server records a failed call as
-# Completed (its fix lands separately).
-@pytest.mark.parametrize("js", SERVE_MODES, indirect=True)
 def test_non_retriable_error_and_on_failure(js: JsApp) -> None:
     status, output = js.outcome(js.send("js/doomed"))
     assert status == "Failed"
