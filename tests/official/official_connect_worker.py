@@ -5,7 +5,9 @@ register ``connect.proto`` in protobuf's default descriptor pool, which one
 process refuses.  Points at ``INNGEST_BASE_URL``; stops on SIGTERM.  Its
 instance id is ``$OFFICIAL_WORKER_INSTANCE`` (default ``official-1``); with
 ``OFFICIAL_WORKER_HANG=1`` its step prints ``started`` and works for ever,
-so that the test can kill it mid-step.
+so that the test can kill it mid-step.  ``broken`` (a step that raises
+``RuntimeError``, one retry) and ``refusing`` (a ``NonRetriableError``)
+fail, each with an on-failure handler.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import os
 import sys
 import warnings
+from typing import Any
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -46,7 +49,34 @@ def main() -> None:
         a: int = await ctx.step.run("a", step)
         return f"done {a} {ctx.event.data['n']}"
 
-    asyncio.run(connect([(client, [two])], instance_id=instance_id).start())
+    async def handled(ctx: inngest.Context) -> str:
+        error = ctx.event.data["error"]
+        assert isinstance(error, dict)
+        return f"handled {error['name']}"
+
+    async def broken_step() -> None:
+        raise RuntimeError("disk full")
+
+    @client.create_function(
+        fn_id="broken",
+        trigger=inngest.TriggerEvent(event="official/broken"),
+        retries=1,
+        on_failure=handled,
+    )
+    async def broken(ctx: inngest.Context) -> None:
+        await ctx.step.run("broken", broken_step)
+
+    @client.create_function(
+        fn_id="refusing",
+        trigger=inngest.TriggerEvent(event="official/refusing"),
+        retries=3,
+        on_failure=handled,
+    )
+    async def refusing(ctx: inngest.Context) -> None:
+        raise inngest.NonRetriableError("no way")
+
+    functions: list[inngest.Function[Any]] = [two, broken, refusing]
+    asyncio.run(connect([(client, functions)], instance_id=instance_id).start())
 
 
 if __name__ == "__main__":

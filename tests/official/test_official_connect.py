@@ -98,6 +98,41 @@ def test_official_connect_worker_runs_a_function() -> None:
             _stop(worker)
 
 
+@pytest.mark.parametrize(
+    ("event", "error"),
+    [("official/broken", "RuntimeError"), ("official/refusing", "NonRetriableError")],
+)
+def test_official_connect_worker_failures_fail_and_run_on_failure(
+    event: str, error: str
+) -> None:
+    with _dev_server() as (dev, portal), httpx.Client(base_url=dev.url) as http:
+        worker = _spawn(dev)
+        try:
+            _wait_connected(http, {"official-1": worker})
+            sent = http.post("/e/key", json={"name": event, "data": {}})
+            (event_id,) = sent.json()["ids"]
+            (run,) = portal.call(dev.wait_for_runs, event_id, 1, 20)
+            assert run.status.value == "Failed"
+            assert run.error is not None
+            assert run.error["name"] == error
+            # The on-failure handler runs on the worker too.
+            handler = run.function_id + "-failure"
+
+            def handled() -> bool:
+                runs = dev.driver.executor.state.runs.values()
+                return any(r.function_id == handler and not r.is_running for r in runs)
+
+            portal.call(dev.driver.wait_until, handled, 20)
+            (done,) = [
+                r
+                for r in dev.driver.executor.state.runs.values()
+                if r.function_id == handler
+            ]
+            assert (done.status.value, done.output) == ("Completed", f"handled {error}")
+        finally:
+            _stop(worker)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_official_worker_sigkilled_mid_step_its_run_completes_on_another() -> None:
     # A 4 s lease, extended every 1 s (the official worker reads only whole
