@@ -28,6 +28,7 @@ from ._client import Inngest
 from ._comm import CommHandler
 from ._context import Context, ContextSync
 from ._errors import (
+    ErrorCode,
     InngestError,
     LocalProtocolError,
     NonRetriableError,
@@ -99,6 +100,7 @@ __all__ = [
     "ContextSync",
     "Debounce",
     "DefaultSerializer",
+    "ErrorCode",
     "Event",
     "EventType",
     "Function",

@@ -7,17 +7,22 @@
 * :class:`NonRetriableError`, :class:`RetryAfterError`, :class:`StepError`: what
   user code raises or catches, with the official SDK's names and arguments.
 
-Every SDK error has a ``code`` matching the official SDK's wire error codes.
+Every SDK error has a ``code`` (an :class:`ErrorCode`, the official SDK's wire
+error codes), and, as in the official SDK, ``name``, ``stack``,
+``is_retriable`` and ``include_stack``.
 """
 
 from __future__ import annotations
 
 import datetime
+import enum
+import traceback
 from typing import Any, ClassVar
 
 __all__ = [
     "BodyInvalidError",
     "BodyTooLargeError",
+    "ErrorCode",
     "EventKeyUnspecifiedError",
     "FunctionConfigInvalidError",
     "FunctionNotFoundError",
@@ -45,14 +50,78 @@ __all__ = [
 ]
 
 
-class InngestError(Exception):
-    """Base of every error this SDK raises."""
+class ErrorCode(str, enum.Enum):
+    """The ``code`` of every SDK error, as it goes on the wire.
 
-    code: ClassVar[str] = "unknown"
+    The official SDK's members, with its values, plus the codes of errors
+    only this SDK raises.  A ``str`` enum (the official one is a plain
+    ``Enum``), so ``err.code == "step_errored"`` and
+    ``err.code is ErrorCode.STEP_ERRORED`` both hold, and ``str()`` and JSON
+    give the wire value.
+    """
+
+    ASYNC_UNSUPPORTED = "async_unsupported"
+    BODY_INVALID = "body_invalid"
+    EVENT_KEY_UNSPECIFIED = "event_key_unspecified"
+    FUNCTION_CONFIG_INVALID = "function_config_invalid"
+    FUNCTION_NOT_FOUND = "function_not_found"
+    HEADER_MISSING = "header_missing"
+    NON_RETRIABLE_ERROR = "non_retriable_error"
+    OUTPUT_UNSERIALIZABLE = "output_unserializable"
+    QUERY_PARAM_MISSING = "query_param_missing"
+    REGISTRATION_FAILED = "registration_failed"
+    RETRY_AFTER_ERROR = "retry_after_error"
+    SEND_EVENT_FAILED = "send_event_failed"
+    SERVER_KIND_MISMATCH = "server_kind_mismatch"
+    SIGNING_KEY_UNSPECIFIED = "signing_key_unspecified"
+    SIG_VERIFICATION_FAILED = "sig_verification_failed"
+    STEP_ERRORED = "step_errored"
+    STEP_NESTED = "step_nested"
+    STEP_UNEXPECTED = "step_unexpected"
+    UNKNOWN = "unknown"
+    URL_INVALID = "url_invalid"
+    # Only this SDK's.
+    BODY_TOO_LARGE = "body_too_large"
+    EXPRESSION_INVALID = "expression_invalid"
+    OUTPUT_DESERIALIZATION_FAILED = "output_deserialization_failed"
+    REALTIME_FAILED = "realtime_failed"
+    SIGNING_KEY_INVALID = "signing_key_invalid"
+    UNAUTHORIZED = "unauthorized"
+
+    def __str__(self) -> str:
+        # The wire value, as a plain ``str`` would print; also what format()
+        # and f-strings give on every Python version.
+        return self.value
+
+
+class InngestError(Exception):
+    """Base of every error this SDK raises.
+
+    ``is_retriable`` says whether the run may be retried after it (the
+    official SDK's flag; :class:`NonRetriableError` and :class:`StepError`
+    say no); ``stack`` is the traceback text, or ``None`` when the class
+    sets ``include_stack = False``.
+    """
+
+    code: ClassVar[ErrorCode] = ErrorCode.UNKNOWN
+    include_stack: ClassVar[bool] = True
+    is_retriable: ClassVar[bool] = True
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
+
+    @property
+    def name(self) -> str:
+        """The error's class name, as reported on the wire."""
+        return type(self).__name__
+
+    @property
+    def stack(self) -> str | None:
+        """The traceback as text (what the official SDK reports), if kept."""
+        if not self.include_stack:
+            return None
+        return "".join(traceback.format_exception(type(self), self, self.__traceback__))
 
 
 class LocalProtocolError(InngestError):
@@ -70,31 +139,31 @@ class RemoteProtocolError(InngestError):
 
 
 class SigningKeyMissingError(LocalProtocolError):
-    code = "signing_key_unspecified"
+    code = ErrorCode.SIGNING_KEY_UNSPECIFIED
 
 
 class InvalidSigningKeyError(LocalProtocolError):
-    code = "signing_key_invalid"
+    code = ErrorCode.SIGNING_KEY_INVALID
 
 
 class EventKeyUnspecifiedError(LocalProtocolError):
-    code = "event_key_unspecified"
+    code = ErrorCode.EVENT_KEY_UNSPECIFIED
 
 
 class FunctionConfigInvalidError(LocalProtocolError):
-    code = "function_config_invalid"
+    code = ErrorCode.FUNCTION_CONFIG_INVALID
 
 
 # --- requests we reject -----------------------------------------------------
 
 
 class SignatureVerificationError(RemoteProtocolError):
-    code = "sig_verification_failed"
+    code = ErrorCode.SIG_VERIFICATION_FAILED
     status = 401
 
 
 class HeaderMissingError(SignatureVerificationError):
-    code = "header_missing"
+    code = ErrorCode.HEADER_MISSING
 
 
 class SignatureExpiredError(SignatureVerificationError):
@@ -102,38 +171,38 @@ class SignatureExpiredError(SignatureVerificationError):
 
 
 class BodyInvalidError(RemoteProtocolError):
-    code = "body_invalid"
+    code = ErrorCode.BODY_INVALID
     status = 400
 
 
 class QueryParamMissingError(RemoteProtocolError):
-    code = "query_param_missing"
+    code = ErrorCode.QUERY_PARAM_MISSING
 
 
 class FunctionNotFoundError(RemoteProtocolError):
-    code = "function_not_found"
+    code = ErrorCode.FUNCTION_NOT_FOUND
 
 
 class UnsupportedProbeError(RemoteProtocolError):
-    code = "unknown"
+    code = ErrorCode.UNKNOWN
 
 
 class BodyTooLargeError(RemoteProtocolError):
     """The request body is larger than the comm handler's ``max_body_bytes``."""
 
-    code = "body_too_large"
+    code = ErrorCode.BODY_TOO_LARGE
     status = 413
 
 
 class URLInvalidError(RemoteProtocolError):
     """The app URL to advertise at sync is not an absolute http(s) URL."""
 
-    code = "url_invalid"
+    code = ErrorCode.URL_INVALID
     status = 400
 
 
 class ServerKindMismatchError(RemoteProtocolError):
-    code = "server_kind_mismatch"
+    code = ErrorCode.SERVER_KIND_MISMATCH
     status = 400
 
 
@@ -141,27 +210,29 @@ class ServerKindMismatchError(RemoteProtocolError):
 
 
 class OutputUnserializableError(InngestError):
-    code = "output_unserializable"
+    code = ErrorCode.OUTPUT_UNSERIALIZABLE
+    is_retriable = False
 
 
 class OutputDeserializationError(InngestError):
     """A stored output does not fit the type the code now declares for it."""
 
-    code = "output_deserialization_failed"
+    code = ErrorCode.OUTPUT_DESERIALIZATION_FAILED
 
 
 class StepNestedError(InngestError):
-    code = "step_nested"
+    code = ErrorCode.STEP_NESTED
 
 
 class StepUnexpectedError(InngestError):
-    code = "step_unexpected"
+    code = ErrorCode.STEP_UNEXPECTED
+    include_stack = False
 
 
 class SendEventsError(InngestError):
     """The Event API refused some events; ``ids`` holds those it accepted."""
 
-    code = "send_event_failed"
+    code = ErrorCode.SEND_EVENT_FAILED
 
     def __init__(self, message: str, ids: list[str] | None = None) -> None:
         super().__init__(message)
@@ -194,7 +265,8 @@ class TransportError(InngestError):
 class NonRetriableError(InngestError):
     """Raise to fail the run now, without further retries."""
 
-    code = "non_retriable_error"
+    code = ErrorCode.NON_RETRIABLE_ERROR
+    is_retriable = False
 
     def __init__(self, message: str | None = None, quiet: bool = False) -> None:
         super().__init__(message or "")
@@ -208,7 +280,7 @@ class RetryAfterError(InngestError):
     an absolute ``datetime``.
     """
 
-    code = "retry_after_error"
+    code = ErrorCode.RETRY_AFTER_ERROR
 
     def __init__(
         self,
@@ -233,7 +305,9 @@ class StepError(InngestError):
     ``name``, ``message`` and ``stack`` are those of the original error.
     """
 
-    code = "step_errored"
+    code = ErrorCode.STEP_ERRORED
+    # Raised once the step has exhausted its retries.
+    is_retriable = False
 
     def __init__(
         self,
@@ -243,9 +317,19 @@ class StepError(InngestError):
         data: Any = None,
     ) -> None:
         super().__init__(message)
-        self.name = name
-        self.stack = stack
+        self._name = name
+        self._stack = stack
         self.data = data
+
+    @property
+    def name(self) -> str:
+        """The original error's name."""
+        return self._name
+
+    @property
+    def stack(self) -> str | None:
+        """The original error's stack, as the failed step reported it."""
+        return self._stack
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}" if self.message else self.name

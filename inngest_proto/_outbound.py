@@ -18,6 +18,7 @@ import attrs
 from ._converter import unstructure
 from ._errors import (
     BodyInvalidError,
+    ErrorCode,
     EventKeyUnspecifiedError,
     RemoteProtocolError,
     SendEventsError,
@@ -60,7 +61,7 @@ class RunDataFetchError(RemoteProtocolError):
     with an unusable body); the call request then fails with a 500.
     """
 
-    code = "unknown"
+    code = ErrorCode.UNKNOWN
 
     def __init__(self, message: str, http_status: int | None = None) -> None:
         super().__init__(message)

@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import RemoteProtocolError
+from ._errors import ErrorCode, RemoteProtocolError
 from ._http import OutboundRequest, OutboundResponse
 from ._json import dumps_compact, loads
 from ._outbound import _authed, base_headers
@@ -80,7 +80,7 @@ class RealtimeError(RemoteProtocolError):
     e.g. a reply that is not the expected JSON).
     """
 
-    code = "realtime_failed"
+    code = ErrorCode.REALTIME_FAILED
 
     def __init__(self, message: str, http_status: int | None = None) -> None:
         super().__init__(message)

@@ -29,6 +29,7 @@ from celpy.evaluation import (
     Result,
 )
 
+from inngest_proto import ErrorCode
 from inngest_proto._errors import LocalProtocolError
 from inngest_transports._expressions_ops import FUNCTIONS
 from inngest_transports._expressions_values import UNKNOWN, is_absent, norm, truthy
@@ -78,7 +79,7 @@ class ExpressionError(LocalProtocolError):
     it when known.
     """
 
-    code = "expression_invalid"
+    code = ErrorCode.EXPRESSION_INVALID
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from google.protobuf.message import DecodeError
 
+from inngest_proto import ErrorCode
 from inngest_proto._errors import InngestError
 from inngest_proto._http import OutboundRequest
 from inngest_proto._outbound import auth_headers
@@ -28,7 +29,7 @@ _EXCERPT = 200
 class ConnectAuthError(InngestError):
     """The API refused the signing key (401/403): retrying cannot help."""
 
-    code = "unauthorized"
+    code = ErrorCode.UNAUTHORIZED
 
 
 class StartFailed(Exception):
