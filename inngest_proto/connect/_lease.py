@@ -3,7 +3,8 @@
 A request goes to one worker under a lease.  The worker extends it every
 ``extend_interval`` (the gateway tells it the interval in
 ``GATEWAY_CONNECTION_READY``); each extension names the current lease id
-and gets a new one.  When the worker stops extending (it crashed, its
+and gets a new one (an extension repeated because its acknowledgement was
+lost gets the current one back).  When the worker stops extending (it crashed, its
 socket died and it never came back), the lease expires; the gateway then
 waits ``grace`` more for a reply already on its way, and gives up: the
 executor counts the attempt as failed and retries it, and the retry goes to
@@ -77,12 +78,22 @@ class LeaseTimings:
 
 
 class RequestLease:
-    """The lease on one delivered request; see the module docstring."""
+    """The lease on one delivered request; see the module docstring.
 
-    def __init__(self, lease_id: str, *, now: float, timings: LeaseTimings) -> None:
+    ``holder`` is the instance id of the worker it went to: only that worker
+    may replay an extension whose acknowledgement it lost.
+    """
+
+    def __init__(
+        self, lease_id: str, *, holder: str, now: float, timings: LeaseTimings
+    ) -> None:
         self.lease_id = lease_id
+        self.holder = holder
         self.timings = timings
         self.expires_at = now + timings.duration
+        #: The id the last extension replaced (one only, as Inngest's gateway
+        #: keeps): a replay of it gets :attr:`lease_id` back.
+        self.previous_lease_id: str | None = None
 
     @property
     def give_up_at(self) -> float:
@@ -92,16 +103,30 @@ class RequestLease:
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
 
-    def extend(self, lease_id: str, new_lease_id: str, now: float) -> bool:
-        """A worker's ``WORKER_REQUEST_EXTEND_LEASE`` naming ``lease_id``.
+    def extend(
+        self, lease_id: str, new_lease_id: str, now: float, *, by: str
+    ) -> str | None:
+        """A ``WORKER_REQUEST_EXTEND_LEASE`` naming ``lease_id`` from the
+        worker instance ``by``: the lease id that worker holds now, or
+        ``None`` when it lost the lease (it must drop the request).
 
-        Granted (the lease becomes ``new_lease_id`` for another
-        ``duration``) only for the current lease id and before expiry:
-        once expired, the request belongs to the retry, even during the
-        grace, so the late worker is told to drop it.
+        The current lease id before expiry is extended: the lease becomes
+        ``new_lease_id`` for another ``duration``.  The id just replaced,
+        from the holder, is an extension whose acknowledgement was lost (the
+        socket carrying it died, or the worker sent it again): it gets the
+        current id back, and the expiry does not move (the extension it
+        repeats already moved it), as Inngest's gateway answers since
+        August 2026 (inngest#4687).  Anything else is refused, and so is
+        every extension once the lease expired: the request belongs to the
+        retry then, even during the grace.
         """
-        if lease_id != self.lease_id or self.expired(now):
-            return False
-        self.lease_id = new_lease_id
-        self.expires_at = now + self.timings.duration
-        return True
+        if self.expired(now):
+            return None
+        if lease_id == self.lease_id:
+            self.previous_lease_id = self.lease_id
+            self.lease_id = new_lease_id
+            self.expires_at = now + self.timings.duration
+            return self.lease_id
+        if lease_id == self.previous_lease_id and by == self.holder:
+            return self.lease_id
+        return None

@@ -350,7 +350,8 @@ class Gateway:
                 pending.acked = True
         elif kind == pb.WORKER_REQUEST_EXTEND_LEASE:
             assert isinstance(message, pb.WorkerRequestExtendLeaseData)
-            await sock.send(pb.WORKER_REQUEST_EXTEND_LEASE_ACK, self._extend(message))
+            answer = self._extend(message, sock.instance_id)
+            await sock.send(pb.WORKER_REQUEST_EXTEND_LEASE_ACK, answer)
         elif kind == pb.WORKER_REPLY:
             assert isinstance(message, pb.SDKResponse)
             self._take_reply(message, sock.connection_id)
@@ -360,8 +361,10 @@ class Gateway:
             _log.debug("connect gateway: ignored %s", pb.GatewayMessageType.Name(kind))
 
     def _extend(
-        self, message: pb.WorkerRequestExtendLeaseData
+        self, message: pb.WorkerRequestExtendLeaseData, instance_id: str
     ) -> pb.WorkerRequestExtendLeaseAckData:
+        """The answer to an extension from a connection of ``instance_id``:
+        with the lease id the worker holds now, or none (it lost the lease)."""
         ack = pb.WorkerRequestExtendLeaseAckData(
             request_id=message.request_id,
             account_id=message.account_id,
@@ -370,12 +373,13 @@ class Gateway:
             function_slug=message.function_slug,
         )
         pending = self._pending.get(message.request_id)
-        if (
-            pending is not None
-            and pending.reply is None
-            and pending.lease.extend(message.lease_id, _new_id(), anyio.current_time())
-        ):
-            ack.new_lease_id = pending.lease.lease_id
+        if pending is None or pending.reply is not None:
+            return ack
+        held = pending.lease.extend(
+            message.lease_id, _new_id(), anyio.current_time(), by=instance_id
+        )
+        if held is not None:
+            ack.new_lease_id = held
             _log.debug("connect gateway: extended the lease of %s", pending.request_id)
         return ack
 
@@ -409,7 +413,10 @@ class Gateway:
         app_name = app_query.get("app_name", "")
         sock = await self._pick(app_name)
         lease = RequestLease(
-            _new_id(), now=anyio.current_time(), timings=self.config.lease
+            _new_id(),
+            holder=sock.instance_id,
+            now=anyio.current_time(),
+            timings=self.config.lease,
         )
         pending = _Pending(
             request_id=action.request_id,

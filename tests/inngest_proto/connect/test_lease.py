@@ -53,28 +53,48 @@ def test_no_grace_is_allowed() -> None:
 
 
 def test_extensions_move_the_expiry_and_rotate_the_id() -> None:
-    lease = RequestLease("L0", now=T0, timings=LeaseTimings())
+    lease = RequestLease("L0", holder="w", now=T0, timings=LeaseTimings())
     assert (lease.expires_at, lease.give_up_at) == (T0 + 20, T0 + 25)
-    assert lease.extend("L0", "L1", T0 + 5)
+    assert lease.extend("L0", "L1", T0 + 5, by="w") == "L1"
     assert (lease.lease_id, lease.expires_at, lease.give_up_at) == (
         "L1",
         T0 + 25,
         T0 + 30,
     )
-    # The old id is no longer the lease.
-    assert not lease.extend("L0", "L2", T0 + 6)
+    # The old id is no longer the lease: the holder sending it again (its
+    # acknowledgement was lost) gets the current id back, and nothing moves.
+    # This was refused before Inngest's gateway changed (inngest#4687).
+    assert lease.extend("L0", "L2", T0 + 6, by="w") == "L1"
     assert lease.lease_id == "L1"
     assert lease.expires_at == T0 + 25
 
 
+def test_only_the_holder_replays_only_the_id_just_replaced() -> None:
+    lease = RequestLease("L0", holder="w", now=T0, timings=LeaseTimings())
+    # Nothing replaced yet: no id but the current one is the lease.
+    assert lease.extend("other", "L1", T0 + 1, by="w") is None
+    assert lease.extend("L0", "L1", T0 + 5, by="w") == "L1"
+    # Another worker instance does not get the lease by naming the old id.
+    assert lease.extend("L0", "X", T0 + 6, by="intruder") is None
+    assert lease.extend("L1", "L2", T0 + 10, by="w") == "L2"
+    # Only the id just replaced is kept: the one before is refused.
+    assert lease.extend("L0", "X", T0 + 11, by="w") is None
+    assert lease.extend("L1", "X", T0 + 11, by="w") == "L2"
+    assert (lease.lease_id, lease.expires_at) == ("L2", T0 + 30)
+    # Once expired, a replay is refused like any extension (the retry owns
+    # the request, even during the grace).
+    assert lease.extend("L1", "X", T0 + 30, by="w") is None
+    assert lease.extend("L2", "X", T0 + 30, by="w") is None
+
+
 def test_a_silent_worker_loses_the_lease_and_the_grace_follows() -> None:
-    lease = RequestLease("L0", now=T0, timings=LeaseTimings())
-    assert lease.extend("L0", "L1", T0 + 5)  # then the worker dies
+    lease = RequestLease("L0", holder="w", now=T0, timings=LeaseTimings())
+    assert lease.extend("L0", "L1", T0 + 5, by="w")  # then the worker dies
     assert not lease.expired(T0 + 24.9)
     assert lease.expired(T0 + 25)
     # Late, during the grace: refused (the retry owns the request now), and
     # the give-up time does not move.
-    assert not lease.extend("L1", "L2", T0 + 26)
+    assert lease.extend("L1", "L2", T0 + 26, by="w") is None
     assert lease.give_up_at == T0 + 30
     assert lease.lease_id == "L1"
 
@@ -95,12 +115,12 @@ def test_a_worker_keeps_its_lease_while_it_extends_and_fails_over_when_it_dies(
 ) -> None:
     # The worker extends after gaps of up to one interval (each a fraction
     # of it), then dies some time after its last extension.
-    lease = RequestLease("L0", now=T0, timings=timings)
+    lease = RequestLease("L0", holder="w", now=T0, timings=timings)
     now = T0
     for n, gap in enumerate(gaps):
         now += gap * timings.extend_interval
         assert not lease.expired(now)
-        assert lease.extend(lease.lease_id, f"L{n + 1}", now)
+        assert lease.extend(lease.lease_id, f"L{n + 1}", now, by="w")
         assert lease.give_up_at == now + timings.duration + timings.grace
     crash = now + silent_after * timings.extend_interval
     # Never given up while the worker was alive, and at most
@@ -108,4 +128,30 @@ def test_a_worker_keeps_its_lease_while_it_extends_and_fails_over_when_it_dies(
     assert lease.give_up_at > crash
     assert lease.give_up_at - crash <= timings.worst_case_failover + 1e-9
     assert lease.expired(lease.expires_at)
-    assert not lease.extend(lease.lease_id, "late", lease.expires_at)
+    assert lease.extend(lease.lease_id, "late", lease.expires_at, by="w") is None
+
+
+@given(
+    timings=st.builds(
+        lambda duration, share: LeaseTimings(duration, duration * share),
+        st.floats(0.1, 200),
+        st.floats(0.05, 0.95),
+    ),
+    steps=st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=40),
+)
+def test_lost_acknowledgements_never_cost_a_live_worker_its_lease(
+    timings: LeaseTimings, steps: list[tuple[float, bool]]
+) -> None:
+    # The worker extends with the id it holds; some acknowledgements never
+    # reach it, so it sends the id it had again.
+    lease = RequestLease("L0", holder="w", now=T0, timings=timings)
+    held, now = "L0", T0
+    for n, (gap, ack_lost) in enumerate(steps):
+        now += gap * timings.extend_interval
+        answer = lease.extend(held, f"L{n + 1}", now, by="w")
+        if lease.expired(now):
+            assert answer is None
+            return
+        assert answer == lease.lease_id
+        if not ack_lost:
+            held = answer

@@ -492,11 +492,13 @@ async def test_lease_expiry_retries_the_call() -> None:
         assert isinstance(ack, pb.WorkerRequestExtendLeaseAckData)
         assert ack.HasField("new_lease_id")
         assert ack.new_lease_id != lost.lease_id
-        # The old lease id is no longer the lease.
+        # The old lease id is no longer the lease: sent again by the same
+        # worker (as if the acknowledgement was lost) it gets the current one
+        # back, as Inngest's gateway answers since inngest#4687.
         await worker.send(pb.WORKER_REQUEST_EXTEND_LEASE, extend)
-        kind, stale = await worker.recv()
-        assert isinstance(stale, pb.WorkerRequestExtendLeaseAckData)
-        assert not stale.HasField("new_lease_id")
+        kind, replayed = await worker.recv()
+        assert isinstance(replayed, pb.WorkerRequestExtendLeaseAckData)
+        assert replayed.new_lease_id == ack.new_lease_id
         await worker.send(pb.WORKER_HEARTBEAT)
         assert (await worker.recv())[0] == pb.GATEWAY_HEARTBEAT
         # The lease (0.4 s) expires: the executor retries with a new request.
@@ -594,6 +596,59 @@ async def test_a_reply_in_the_grace_is_taken_but_no_extension() -> None:
         assert ran == ["a"]
         assert len(dev.gateway.deliveries) == 2
         await worker.close()
+
+
+async def extend_lease(
+    worker: FakeWorker, request_id: str, lease_id: str
+) -> str | None:
+    """Send an extension; the new lease id the gateway answers, if any."""
+    extend = pb.WorkerRequestExtendLeaseData(request_id=request_id, lease_id=lease_id)
+    await worker.send(pb.WORKER_REQUEST_EXTEND_LEASE, extend)
+    kind, ack = await worker.recv()
+    assert kind == pb.WORKER_REQUEST_EXTEND_LEASE_ACK
+    assert isinstance(ack, pb.WorkerRequestExtendLeaseAckData)
+    assert ack.request_id == request_id
+    return ack.new_lease_id if ack.HasField("new_lease_id") else None
+
+
+async def test_an_extension_whose_ack_was_lost_is_answered_again() -> None:
+    # inngest#4687: the acknowledgement of an extension can die with the
+    # socket carrying it; the worker then sends the old lease id again,
+    # maybe on its next connection, and gets the current lease back.
+    handler, ran, functions = make_app()
+    async with dev_server() as (dev, http):
+        first, other = FakeWorker(dev, http), FakeWorker(dev, http)
+        assert await first.handshake(functions, instance_id="w") is not None
+        event_id = await send_event(http, "gw/two")
+        req = await first.request()
+        current = await extend_lease(first, req.request_id, req.lease_id)
+        assert current is not None
+        assert current != req.lease_id
+        # Its socket dies before the acknowledgement arrives; the worker
+        # comes back on a new connection with the lease id it had.
+        await first.close()
+        again = FakeWorker(dev, http)
+        assert await again.handshake(functions, instance_id="w") is not None
+        assert await extend_lease(again, req.request_id, req.lease_id) == current
+        # Another worker naming that id is refused, and the lease stays.
+        assert await other.handshake(functions, instance_id="x") is not None
+        assert await extend_lease(other, req.request_id, req.lease_id) is None
+        await other.close()
+        with anyio.fail_after(5):
+            while len(dev.gateway.connections()) > 1:
+                await anyio.sleep(0.01)
+        # The worker goes on extending the lease it got back.
+        later = await extend_lease(again, req.request_id, current)
+        assert later not in {None, current, req.lease_id}
+        # The id before the one just replaced is refused, even to the holder.
+        assert await extend_lease(again, req.request_id, req.lease_id) is None
+        await again.send(pb.WORKER_REPLY, run_sdk(handler, req))
+        assert (await again.recv())[0] == pb.WORKER_REPLY_ACK
+        await serve_calls(again, handler, 1)
+        run = await finished(dev, http, event_id)
+        assert (run["status"], run["output"]) == ("Completed", "done 1")
+        assert ran == ["a"]
+        await again.close()
 
 
 def test_impossible_lease_timings_are_refused() -> None:
