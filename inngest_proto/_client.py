@@ -294,6 +294,18 @@ class Inngest:
                 raise TypeError(msg)
         return items
 
+    @classmethod
+    def _send_failure(cls, req: OutboundRequest, err: Exception) -> Exception:
+        """What a send raises when the transport raised ``err``.
+
+        An SDK error from the transport (other than a transport failure)
+        propagates unchanged; anything else becomes :class:`SendEventsError`,
+        which is what callers of the official SDK catch.
+        """
+        if isinstance(err, InngestError) and not isinstance(err, TransportError):
+            return err
+        return cls._transport_failed(req, err)
+
     @staticmethod
     def _transport_failed(req: OutboundRequest, err: Exception) -> SendEventsError:
         # The event key is the credential in this URL: keep it out of messages.
@@ -331,21 +343,37 @@ class Inngest:
         cannot be reached (after the transport's retries).  Middleware sees
         the events before (and may change the list) and the result after.
         """
-        items = self._as_list(events, "send()")
         mw = MiddlewareManager(()) if skip_middleware else self._mw()
+        return await self._send_through(mw, events, "send()")
+
+    async def _send_through(
+        self,
+        mw: MiddlewareManager,
+        events: Event | Sequence[Event],
+        where: str,
+        *,
+        after_any_failure: bool = False,
+    ) -> list[str]:
+        """:meth:`send` with ``mw`` as the middleware.
+
+        ``step.send_event`` passes its call request's middleware (the client's
+        and the function's) and ``after_any_failure``: as in the official SDK,
+        that middleware sees a result even when no reply came.
+        """
+        items = self._as_list(events, where)
         if mw:
             await mw.call("before_send_events", items)
-            items = self._as_list(items, "before_send_events middleware: send()")
+            items = self._as_list(items, f"before_send_events middleware: {where}")
         req = self._send_request(items)
         try:
             resp = await send(self.transport, req)
-        except TransportError as err:
-            # SendEventsError is what callers of the official SDK catch.
-            raise self._transport_failed(req, err) from err
-        except InngestError:
-            raise
         except Exception as err:
-            raise self._transport_failed(req, err) from err
+            failure = self._send_failure(req, err)
+            if mw and after_any_failure:
+                await mw.call("after_send_events", _unsent(failure))
+            if failure is err:
+                raise
+            raise failure from err
         ids, result, error = self._result(resp)
         if mw:
             await mw.call("after_send_events", result)
@@ -357,20 +385,32 @@ class Inngest:
         self, events: Event | Sequence[Event], *, skip_middleware: bool = False
     ) -> list[str]:
         """Blocking twin of :meth:`send` (sync middleware only)."""
-        items = self._as_list(events, "send_sync()")
         mw = MiddlewareManager(()) if skip_middleware else self._mw()
+        return self._send_through_sync(mw, events, "send_sync()")
+
+    def _send_through_sync(
+        self,
+        mw: MiddlewareManager,
+        events: Event | Sequence[Event],
+        where: str,
+        *,
+        after_any_failure: bool = False,
+    ) -> list[str]:
+        """Blocking twin of :meth:`_send_through`."""
+        items = self._as_list(events, where)
         if mw:
             mw.call_sync("before_send_events", items)
-            items = self._as_list(items, "before_send_events middleware: send_sync()")
+            items = self._as_list(items, f"before_send_events middleware: {where}")
         req = self._send_request(items)
         try:
             resp = send_sync(self.transport, req)
-        except TransportError as err:
-            raise self._transport_failed(req, err) from err
-        except InngestError:
-            raise
         except Exception as err:
-            raise self._transport_failed(req, err) from err
+            failure = self._send_failure(req, err)
+            if mw and after_any_failure:
+                mw.call_sync("after_send_events", _unsent(failure))
+            if failure is err:
+                raise
+            raise failure from err
         ids, result, error = self._result(resp)
         if mw:
             mw.call_sync("after_send_events", result)
@@ -380,6 +420,14 @@ class Inngest:
 
     def _mw(self) -> MiddlewareManager:
         return MiddlewareManager.create(self.middleware, self, None)
+
+
+def _unsent(err: Exception) -> Any:
+    """The ``SendEventsResult`` of a send that got no reply."""
+    from . import SendEventsResult  # noqa: PLC0415 - the package imports us
+
+    message = err.message if isinstance(err, InngestError) else str(err)
+    return SendEventsResult(ids=[], error=message)
 
 
 def _seconds(request_timeout: int | datetime.timedelta | None) -> float:

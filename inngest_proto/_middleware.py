@@ -4,7 +4,9 @@ Order within one call request (the spec's order):
 ``transform_input`` -> ``before_memoization`` -> (replay) -> ``after_memoization``
 -> ``before_execution`` -> (new code) -> ``after_execution`` ->
 ``transform_output`` -> ``before_response``.  ``before_send_events`` and
-``after_send_events`` wrap every ``send``.  The memoization hooks come from the
+``after_send_events`` wrap every ``client.send`` (the client's middleware)
+and every ``step.send_event`` (the call request's: the client's and the
+function's).  The memoization hooks come from the
 TypeScript SDK; the official Python SDK lacks them, and they default to no-ops.
 
 A middleware is given as a factory ``(client, raw_request) -> instance`` (a

@@ -325,8 +325,17 @@ class Step(_StepRules):
         raise self._exe.report(ident, Opcode.INVOKE, opts=opts)
 
     async def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
-        """Send events as a step, so a retry does not send them twice."""
-        return await self.run(step_id, self._client.send, events)
+        """Send events as a step, so a retry does not send them twice.
+
+        The call request's middleware (the client's and the function's) sees
+        the events before and the result after, even a failed send's.
+        """
+        return await self.run(step_id, self._send_events, events)
+
+    async def _send_events(self, events: Event | list[Event]) -> list[str]:
+        return await self._client._send_through(
+            self._mw, events, "step.send_event()", after_any_failure=True
+        )
 
     async def _report_ai(self, step_id: str, opts: dict[str, Any]) -> Any:
         ident, memo = await self._replay(step_id)
@@ -478,7 +487,12 @@ class StepSync(_StepRules):
 
     def send_event(self, step_id: str, events: Event | list[Event]) -> list[str]:
         """Send events as a step, so a retry does not send them twice."""
-        return self.run(step_id, self._client.send_sync, events)
+        return self.run(step_id, self._send_events, events)
+
+    def _send_events(self, events: Event | list[Event]) -> list[str]:
+        return self._client._send_through_sync(
+            self._mw, events, "step.send_event()", after_any_failure=True
+        )
 
     def _report_ai(self, step_id: str, opts: dict[str, Any]) -> Any:
         ident, memo = self._replay(step_id)

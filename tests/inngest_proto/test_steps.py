@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 import pytest
@@ -10,10 +11,12 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._engine import FunctionFailed, FunctionReturned, StepsReported
 from inngest_proto._function import run_handler_sync
+from inngest_proto._http import OutboundResponse
 from inngest_proto._middleware import MiddlewareManager
 from inngest_proto._opcodes import Opcode
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto.experimental.ai import anthropic
+from tests.fakes import FakeTransport
 from tests.inngest_proto._calls import NOW, call_request, dev_client, run
 
 TRIGGER = inngest.TriggerEvent(event="test/event")
@@ -43,6 +46,12 @@ def two_steps(client: inngest.Inngest, kind: str) -> inngest.Function[Any]:
 
 
 KINDS = ["async", "sync"]
+
+
+def ok_ids(*ids: str) -> OutboundResponse:
+    """The Event API's reply to a send."""
+    body = json.dumps({"ids": list(ids), "status": 200}).encode()
+    return OutboundResponse(200, {"content-type": "application/json"}, body)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -537,3 +546,82 @@ def test_an_async_function_cannot_run_on_the_sync_path() -> None:
     )
     assert isinstance(out, FunctionFailed)
     assert "async function" in out.body["message"]
+
+
+# --- step.send_event and middleware -----------------------------------------------
+
+
+def _send_event_recorder(
+    calls: list[tuple[str, str, Any]], tag: str
+) -> type[inngest.MiddlewareSync]:
+    class Recording(inngest.MiddlewareSync):
+        def before_send_events(self, events: list[inngest.Event]) -> None:
+            calls.append((tag, "before", [e.name for e in events]))
+
+        def after_send_events(self, result: Any) -> None:
+            calls.append((tag, "after", result))
+
+    return Recording
+
+
+def _send_event_function(
+    client: inngest.Inngest, kind: str, middleware: list[Any]
+) -> inngest.Function[Any]:
+    event = inngest.Event(name="app/sent")
+    if kind == "async":
+
+        @client.create_function(fn_id="send", trigger=TRIGGER, middleware=middleware)
+        async def fn_async(ctx: inngest.Context) -> list[str]:
+            return await ctx.step.send_event("send", event)
+
+        return fn_async
+
+    @client.create_function(fn_id="send", trigger=TRIGGER, middleware=middleware)
+    def fn_sync(ctx: inngest.ContextSync) -> list[str]:
+        return ctx.step.send_event("send", event)
+
+    return fn_sync
+
+
+def _request_middleware(
+    client: inngest.Inngest, fn: inngest.Function[Any]
+) -> MiddlewareManager:
+    # What the comm handler builds for a call request.
+    return MiddlewareManager.create([*client.middleware, *fn.middleware], client, None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_send_event_runs_the_function_and_client_middleware_once(kind: str) -> None:
+    calls: list[tuple[str, str, Any]] = []
+    transport = FakeTransport([ok_ids("01A")])
+    client = dev_client(
+        transport=transport, middleware=[_send_event_recorder(calls, "client")]
+    )
+    fn = _send_event_function(client, kind, [_send_event_recorder(calls, "fn")])
+    out = run(client, fn, call_request(), mw=_request_middleware(client, fn))
+    assert isinstance(out, StepsReported)
+    assert out.ops[0].data == ["01A"]
+    sent = inngest.SendEventsResult(ids=["01A"])
+    # As the official SDK: before in middleware order, after in reverse.
+    assert calls == [
+        ("client", "before", ["app/sent"]),
+        ("fn", "before", ["app/sent"]),
+        ("fn", "after", sent),
+        ("client", "after", sent),
+    ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_send_event_middleware_sees_a_send_that_got_no_reply(kind: str) -> None:
+    calls: list[tuple[str, str, Any]] = []
+    transport = FakeTransport(fail_with=OSError("down"))
+    client = dev_client(transport=transport)
+    fn = _send_event_function(client, kind, [_send_event_recorder(calls, "fn")])
+    out = run(client, fn, call_request(), mw=_request_middleware(client, fn))
+    assert isinstance(out, StepsReported)
+    assert out.ops[0].op is Opcode.STEP_ERROR
+    [before, (_, hook, result)] = calls
+    assert before == ("fn", "before", ["app/sent"])
+    assert hook == "after"
+    assert result.ids == []
+    assert "OSError: down" in result.error
