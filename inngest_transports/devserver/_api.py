@@ -426,7 +426,7 @@ class DevApi:
         internal = r.parts[2]
         if not _is_ulid(internal):
             return error(400, f"invalid event ID: {internal}")
-        stored = self._driver.events.get(internal)
+        stored = self._driver.event(internal)
         if len(r.parts) == 3:
             if stored is None:
                 return error(404, f"Event not found: {internal}")
@@ -446,18 +446,13 @@ class DevApi:
         except ValueError:
             return error(400, "limit must be an integer")
         limit = min(max(limit, 1), _MAX_LIMIT)
-        name, cursor = query.get("name"), query.get("cursor")
-        out: list[dict[str, Any]] = []
-        # Newest first; the cursor is the last id of the previous page.
-        for stored in reversed(list(self._driver.events.values())):
-            if cursor and stored.internal_id >= cursor:
-                continue
-            if name and stored.event.get("name") != name:
-                continue
-            out.append(_event_json(stored))
-            if len(out) >= limit:
-                break
-        return _envelope(out)
+        name, cursor = query.get("name") or None, query.get("cursor") or None
+        if cursor is not None and not _is_ulid(cursor):
+            return error(400, f"invalid cursor: {cursor}")
+        # Newest first by internal id; the cursor is the last id of the
+        # previous page, so events that came in one request page in order.
+        listed = self._driver.list_events(limit, cursor, name=name)
+        return _envelope([_event_json(stored) for stored in listed])
 
     async def _v1_run(self, r: _Request) -> Response:
         run_id = r.parts[2]

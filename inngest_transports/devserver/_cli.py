@@ -114,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
             f"(default {DEFAULT_DB_PATH}; {MEMORY} keeps nothing)"
         ),
     )
+    parser.add_argument(
+        "--keep-events",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "keep only the newest N events in the database, deleting older ones"
+            " (default: keep every event)"
+        ),
+    )
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     return parser
 
@@ -151,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             connect_gateway_port=args.connect_gateway_port,
             allowed_hosts=args.allow_host,
             connect=connect,
+            keep_events=args.keep_events,
         )
         server.run(backend=args.backend)
     except StoreError as err:

@@ -20,6 +20,7 @@ everything lives in memory.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import logging
 import time
@@ -29,7 +30,6 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.abc
-import attrs
 import httpx
 
 from inngest_proto import _json
@@ -60,6 +60,7 @@ from inngest_transports.http import HttpTransport, utf8_headers
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _store
 from ._app_client import AppTransport
+from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
 from ._ingest import EventIds
 
@@ -78,8 +79,9 @@ _MAX_REDIRECTS = 60
 #: with the square of the queue (bench/devserver.py: 400 runs took 40 s).
 MAX_CALLS_IN_FLIGHT = 64
 _OUTPUT_EXCERPT = 120
-# Stored events kept in memory; the oldest go first.
-_MAX_STORED_EVENTS = 10_000
+# Wire ids -> internal ids of the latest events, remembered to link the runs
+# they start without asking the log; older ones are looked up there.
+_RECENT_EVENT_IDS = 10_000
 
 
 class Store(Protocol):
@@ -105,8 +107,16 @@ class Store(Protocol):
     ) -> list[int]: ...
 
     def events(
-        self, limit: int = 20, cursor: int | None = None, *, name: str | None = None
+        self, limit: int = 20, before: str | None = None, *, name: str | None = None
     ) -> list[_store.StoredEvent]: ...
+
+    def event(self, internal_id: str) -> _store.StoredEvent | None: ...
+
+    def internal_id_for(
+        self, event_id: str, received_by: float | None = None
+    ) -> str | None: ...
+
+    def prune_events(self, keep: int) -> int: ...
 
     def unrouted_events(self) -> list[_store.StoredEvent]: ...
 
@@ -117,13 +127,31 @@ class Store(Protocol):
     def apps(self) -> dict[str, _store.StoredApp]: ...
 
 
-@attrs.frozen
-class StoredEvent:
-    """An event as ``/v1/events`` shows it: the wire event and when it came."""
+#: An event as ``/v1/events`` shows it: the wire event, its internal id and
+#: when it came.
+StoredEvent = _store.StoredEvent
 
-    internal_id: str
-    received_at: float
-    event: dict[str, Any]
+
+class _EventLog(Protocol):
+    """What the API lists events from: the store, or a MemoryEventLog."""
+
+    def append_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        internal_ids: Sequence[str] | None = None,
+    ) -> list[int]: ...
+
+    def events(
+        self, limit: int = 20, before: str | None = None, *, name: str | None = None
+    ) -> list[_store.StoredEvent]: ...
+
+    def event(self, internal_id: str) -> _store.StoredEvent | None: ...
+
+    def internal_id_for(
+        self, event_id: str, received_by: float | None = None
+    ) -> str | None: ...
 
 
 class Driver:
@@ -143,6 +171,7 @@ class Driver:
         transport: HttpTransport | None = None,
         now: Callable[[], float] = time.time,
         max_calls_in_flight: int = MAX_CALLS_IN_FLIGHT,
+        keep_events: int | None = None,
     ) -> None:
         self._max_calls_in_flight = max_calls_in_flight
         self._call_slots: anyio.CapacityLimiter | None = None
@@ -174,26 +203,36 @@ class Driver:
         # Whether timers were set or dropped since the last save.
         self._timers_changed = False
         self._timer_changed: anyio.Event | None = None
-        #: Stored events, oldest first, and by internal id.
-        self.events: dict[str, StoredEvent] = {}
-        # The latest internal id of each wire ``id``: runs name their
+        # Where the API lists events from.  With a store, every event stays
+        # until ``keep_events`` newer ones came (all, without it).
+        self._keep_events = keep_events
+        self._log: _EventLog = (
+            store
+            if store is not None
+            else MemoryEventLog(keep_events or DEFAULT_MEMORY_EVENTS)
+        )
+        if store is not None and keep_events is not None:
+            _log.info("events: only the newest %d are kept", keep_events)
+        # The latest internal id of recent wire ``id``s: runs name their
         # trigger by wire id, the API by internal id.
-        self._internal_by_id: dict[str, str] = {}
+        self._internal_by_id: collections.OrderedDict[str, str] = (
+            collections.OrderedDict()
+        )
         self.runs_by_event: dict[str, list[str]] = {}
         self._changed: anyio.Event | None = None
         #: Attempts and timings of recent runs, for the web UI.
         self.history = RunHistory()
         if store is not None:
-            self._reload_records(store)
+            self._reload_records()
 
-    def _reload_records(self, store: Store) -> None:
-        """Rebuild the in-memory event records the API reads from the log."""
-        for stored in reversed(store.events(limit=_MAX_STORED_EVENTS)):
-            event = StoredEvent(stored.internal_id, stored.received_at, stored.event)
-            self.events[stored.internal_id] = event
-            self._internal_by_id[str(stored.event.get("id"))] = stored.internal_id
+    def _reload_records(self) -> None:
+        """Link each loaded run to the logged events that started it."""
         for run in self.executor.state.runs.values():  # in creation order
-            self._list_run(run.run_id, [str(e.get("id")) for e in run.events])
+            self._list_run(
+                run.run_id,
+                [str(e.get("id")) for e in run.events],
+                received_by=run.created_at,
+            )
 
     def now(self) -> float:
         """The executor's clock: Unix seconds."""
@@ -247,19 +286,15 @@ class Driver:
         that raises, nothing was routed and ``/e`` must not acknowledge.
         """
         now = self._now()
-        seqs: list[int | None] = [None] * len(events)
-        if self._store is not None:
-            seqs = list(
-                self._store.append_events(
-                    events, received_at=now, internal_ids=internal_ids
-                )
-            )
+        seqs = self._log.append_events(
+            events, received_at=now, internal_ids=internal_ids
+        )
         actions: list[Action] = []
         for event, internal_id in zip(events, internal_ids, strict=True):
-            self._store_event(event, internal_id, now)
+            self._remember_event(event, internal_id)
             actions.extend(self.executor.receive_event(event, now))
         # One save for the whole request, before any call goes out.
-        self._perform(actions, routed=[seq for seq in seqs if seq is not None])
+        self._perform(actions, routed=seqs)
 
     def _route_unrouted(self) -> None:
         """Route events logged before a crash cut off their routing."""
@@ -393,7 +428,11 @@ class Driver:
                 self._timers_changed = True
             elif isinstance(action, EmitEvent):
                 internal = EventIds(None, int(now * 1000)).for_index(0)
-                self._store_event(action.event, internal, now)
+                self._remember_event(action.event, internal)
+                if self._store is None:  # else logged by the save below
+                    self._log.append_events(
+                        [action.event], received_at=now, internal_ids=[internal]
+                    )
                 emitted.append((internal, action.event))
             elif isinstance(action, RunStarted):
                 self._run_started(action)
@@ -436,6 +475,13 @@ class Driver:
             emitted=emitted,
             changes=None if full else changes,
         )
+        keep = self._keep_events
+        # In batches of a hundredth, not a few rows every request.
+        if keep is not None and (routed or emitted):
+            dropped = self._store.prune_events(keep + keep // 100)
+            if dropped:
+                dropped += self._store.prune_events(keep)
+                _log.info("events: %d old ones dropped, %d kept", dropped, keep)
 
     def _start(
         self, fn: Callable[[_Call], Coroutine[Any, Any, None]], action: _Call
@@ -539,23 +585,46 @@ class Driver:
                 memos=run.steps,
             )
 
-    def _store_event(self, event: dict[str, Any], internal_id: str, now: float) -> None:
-        self.events[internal_id] = StoredEvent(internal_id, now, event)
+    def _remember_event(self, event: Mapping[str, Any], internal_id: str) -> None:
         self.history.bump()
-        self._internal_by_id[str(event.get("id"))] = internal_id
-        while len(self.events) > _MAX_STORED_EVENTS:
-            oldest = next(iter(self.events))
-            del self.events[oldest]
-            self.runs_by_event.pop(oldest, None)
+        event_id = str(event.get("id"))
+        self._internal_by_id[event_id] = internal_id
+        self._internal_by_id.move_to_end(event_id)
+        if len(self._internal_by_id) > _RECENT_EVENT_IDS:
+            self._internal_by_id.popitem(last=False)
 
     def internal_id(self, event_id: str) -> str | None:
-        return self._internal_by_id.get(event_id)
+        """The internal id of the latest event sent with this ``id``."""
+        found = self._internal_by_id.get(event_id)
+        return found if found is not None else self._log.internal_id_for(event_id)
 
-    def _list_run(self, run_id: str, event_ids: Iterable[str]) -> None:
+    def list_events(
+        self, limit: int = 20, before: str | None = None, *, name: str | None = None
+    ) -> list[StoredEvent]:
+        """Newest first by internal id; ``before``: the internal id of the
+        last one seen (the API's cursor)."""
+        return self._log.events(limit, before, name=name)
+
+    def event(self, internal_id: str) -> StoredEvent | None:
+        """The first event logged with this internal id."""
+        return self._log.event(internal_id)
+
+    def _list_run(
+        self,
+        run_id: str,
+        event_ids: Iterable[str],
+        received_by: float | None = None,
+    ) -> None:
         """List the run under each of its events: every event of a batch
-        lists it, as the server's UI does (it finds runs by trigger id)."""
+        lists it, as the server's UI does (it finds runs by trigger id).
+        ``received_by``: when the run was created, for a run loaded from the
+        store (its events are the latest logged with their ids by then)."""
         for event_id in dict.fromkeys(event_ids):
-            internal = self._internal_by_id.get(event_id)
+            internal = (
+                self.internal_id(event_id)
+                if received_by is None
+                else self._log.internal_id_for(event_id, received_by)
+            )
             if internal is not None:
                 self.runs_by_event.setdefault(internal, []).append(run_id)
 

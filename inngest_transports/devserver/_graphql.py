@@ -244,11 +244,11 @@ class _Root:
 
     def event(self, info: object, query: Mapping[str, Any]) -> dict[str, Any] | None:
         event_id = str(query["eventId"])
-        stored = self._driver.events.get(event_id)
+        stored = self._driver.event(event_id)
         if stored is None:
             # The SDKs' event id (the one in the payload) finds it too.
             internal = self._driver.internal_id(event_id)
-            stored = self._driver.events.get(internal) if internal else None
+            stored = self._driver.event(internal) if internal else None
         if stored is None:
             msg = f"event not found: {event_id}"
             raise GraphQLError(msg)
@@ -256,14 +256,8 @@ class _Root:
 
     def events(self, info: object, query: Mapping[str, Any]) -> list[dict[str, Any]]:
         before = query.get("lastEventId")
-        out: list[dict[str, Any]] = []
-        for stored in reversed(list(self._driver.events.values())):
-            if before and stored.internal_id >= str(before):
-                continue
-            out.append(self._event(stored))
-            if len(out) >= _EVENTS_PAGE:
-                break
-        return out
+        listed = self._driver.list_events(_EVENTS_PAGE, str(before) if before else None)
+        return [self._event(stored) for stored in listed]
 
     def run(self, info: object, runID: str) -> dict[str, Any]:
         return self._run_v2(self._find_run(runID))

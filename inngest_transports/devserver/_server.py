@@ -136,7 +136,10 @@ class DevServer:
     the server durable: events, runs and synced apps survive a restart, even
     a ``kill -9``; without one everything is in memory.  It answers only
     requests for its own names (``localhost``, loopback addresses, ``host``,
-    and ``allowed_hosts``): see :mod:`._guard`.
+    and ``allowed_hosts``): see :mod:`._guard`.  ``keep_events`` bounds the
+    events kept to the newest that many (older ones are deleted from the
+    store; without a store the newest 10,000 are kept); by default a store
+    keeps them all.
     """
 
     def __init__(
@@ -155,7 +158,11 @@ class DevServer:
         connect_gateway_port: int | None = None,
         connect: GatewayConfig | None = None,
         allowed_hosts: Sequence[str] = (),
+        keep_events: int | None = None,
     ) -> None:
+        if keep_events is not None and keep_events < 1:
+            msg = f"keep_events must be at least 1, not {keep_events}"
+            raise ValueError(msg)
         self._host, self._port = host, port
         #: Which ``Host`` names it answers to (DNS rebinding).
         self.guard = RequestGuard(host, allowed_hosts)
@@ -164,7 +171,10 @@ class DevServer:
         #: The signing key's rules: with one, this server acts as Inngest Cloud.
         self.auth = ServerAuth(signing_key)
         self.driver = Driver(
-            retry_scale=retry_scale, signing_key=signing_key, store=store
+            retry_scale=retry_scale,
+            signing_key=signing_key,
+            store=store,
+            keep_events=keep_events,
         )
         self.apps = Apps(
             self.driver,

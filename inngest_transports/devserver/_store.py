@@ -49,7 +49,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +72,13 @@ __all__ = [
     "StoreError",
     "StoredApp",
     "StoredEvent",
+    "page_of",
     "requeue_in_flight",
 ]
 
 #: Bumped on every incompatible change; an older file is migrated on open,
 #: a newer one refused (an old binary would misread it).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Relative to the working directory, as ``--db`` defaults.
 DEFAULT_DB_PATH = os.path.join(".inngest", "dev.db")
 MEMORY = ":memory:"
@@ -86,7 +87,8 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY, internal_id TEXT NOT NULL, name TEXT NOT NULL,
-    received_at REAL NOT NULL, routed INTEGER NOT NULL, json TEXT NOT NULL);
+    received_at REAL NOT NULL, routed INTEGER NOT NULL, json TEXT NOT NULL,
+    event_id TEXT);
 CREATE INDEX events_by_internal_id ON events (internal_id);
 CREATE INDEX events_unrouted ON events (seq) WHERE routed = 0;
 CREATE TABLE runs (
@@ -107,7 +109,11 @@ CREATE TABLE apps (url TEXT PRIMARY KEY, json TEXT NOT NULL);
 _FLOW_TABLE = (
     "CREATE TABLE IF NOT EXISTS flow (key TEXT PRIMARY KEY, json TEXT NOT NULL)"
 )
-_NO_CURSOR = 1 << 62
+# Schema 3 added the event's own ``id`` as a column, to find the event a run
+# was started by without reading every event.
+_EVENT_ID_INDEX = (
+    "CREATE INDEX IF NOT EXISTS events_by_event_id ON events (event_id, seq)"
+)
 # Events the executor emits wrap an event's data a few levels deeper (a
 # finished run's event holds its trigger and its output); a logged event
 # nested deeper than this came from an older version without the ingest
@@ -125,7 +131,7 @@ class StoreError(Exception):
 
 @attrs.frozen
 class StoredEvent:
-    #: Position in the log (receipt order); pass it as ``events(cursor=...)``.
+    #: Position in the log (receipt order).
     seq: int
     #: The id ``POST /e`` answered with (not unique: client retries repeat it).
     internal_id: str
@@ -171,6 +177,7 @@ class SQLiteStore(StateTables):
         self._keys: dict[str, float] = {}
         self._counter = 0
         self._flow: dict[str, str] = {}
+        self._event_count = 0  # rows in the events table
         if self._path != MEMORY:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -219,7 +226,7 @@ class SQLiteStore(StateTables):
                     msg = f"{self._path} is not an Inngest dev server database"
                     raise StoreError(msg)
                 # Statement by statement: executescript would COMMIT first.
-                for statement in [*_SCHEMA.split(";"), _FLOW_TABLE]:
+                for statement in [*_SCHEMA.split(";"), _FLOW_TABLE, _EVENT_ID_INDEX]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.executemany(
@@ -229,6 +236,8 @@ class SQLiteStore(StateTables):
             version = int(self._meta("schema_version"))
             if version < SCHEMA_VERSION:
                 conn.execute(_FLOW_TABLE)
+                if version < 3:
+                    self._add_event_ids()
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                     (str(SCHEMA_VERSION),),
@@ -241,6 +250,20 @@ class SQLiteStore(StateTables):
             )
             raise StoreError(msg)
         self._prime()
+
+    def _add_event_ids(self) -> None:
+        """Schema 3: fill the ``event_id`` column from each event's JSON."""
+        conn = self._conn
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+        if "event_id" not in columns:
+            conn.execute("ALTER TABLE events ADD COLUMN event_id TEXT")
+        ids = []
+        for seq, text in conn.execute("SELECT seq, json FROM events"):
+            stored = _stored_event(seq, "", "", 0.0, text)
+            event_id = None if stored.unreadable else stored.event.get("id")
+            ids.append((None if event_id is None else str(event_id), seq))
+        conn.executemany("UPDATE events SET event_id = ? WHERE seq = ?", ids)
+        conn.execute(_EVENT_ID_INDEX)
 
     def _prime(self) -> None:
         """Learn which rows exist, so the first save is incremental too."""
@@ -260,6 +283,9 @@ class SQLiteStore(StateTables):
         self._keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
         self._counter = int(self._meta("counter"))
         self._flow = dict(conn.execute("SELECT key, json FROM flow"))
+        self._event_count = int(
+            conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        )
 
     def _meta(self, key: str) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,))
@@ -305,32 +331,73 @@ class SQLiteStore(StateTables):
         to each event's ``id``.  Returns the events' seqs.
         """
         ids = [str(e["id"]) for e in events] if internal_ids is None else internal_ids
-        rows = [
-            (i, str(e["name"]), received_at, dumps(dict(e)))
-            for i, e in zip(ids, events, strict=True)
-        ]
+        rows = [_event_row(i, e, received_at) for i, e in zip(ids, events, strict=True)]
         with self._lock, self._guard(), self._transaction():
             return [self._insert_event(row, routed=False) for row in rows]
 
-    def _insert_event(self, row: tuple[str, str, float, str], *, routed: bool) -> int:
+    def _insert_event(self, row: _EventRow, *, routed: bool) -> int:
         cur = self._conn.execute(
-            "INSERT INTO events (internal_id, name, received_at, routed, json)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (*row[:3], int(routed), row[3]),
+            "INSERT INTO events (internal_id, name, received_at, json, event_id,"
+            " routed) VALUES (?, ?, ?, ?, ?, ?)",
+            (*row, int(routed)),
         )
         assert cur.lastrowid is not None
+        self._event_count += 1
         return cur.lastrowid
 
     def events(
-        self, limit: int = 20, cursor: int | None = None, *, name: str | None = None
+        self, limit: int = 20, before: str | None = None, *, name: str | None = None
     ) -> list[StoredEvent]:
-        """Newest first; ``cursor`` is the ``seq`` of the last one already seen."""
-        return self._events(
-            # Plain "?" placeholders: numbered ones with a sequence are
-            # deprecated in Python 3.12 and an error from 3.14.
-            "WHERE seq < ? AND (? IS NULL OR name = ?) ORDER BY seq DESC LIMIT ?",
-            (_NO_CURSOR if cursor is None else cursor, name, name, limit),
+        """Newest first, as Inngest lists them: by internal id, descending.
+
+        ``before``: the internal id of the last event already seen (the
+        API's cursor).  Copies of one event (a client's retry repeats its
+        internal id) are never split across pages: a page ends before them
+        unless they would be all of it.
+        """
+        # Plain "?" placeholders: numbered ones with a sequence are
+        # deprecated in Python 3.12 and an error from 3.14.
+        where = "WHERE (? IS NULL OR internal_id < ?) AND (? IS NULL OR name = ?)"
+        args = (before, before, name, name)
+        order = "ORDER BY internal_id DESC, seq DESC"
+        rows = self._events(f"{where} {order} LIMIT ?", (*args, limit + 1))
+        return page_of(
+            rows,
+            limit,
+            lambda last: self._events(
+                f"WHERE internal_id = ? AND (? IS NULL OR name = ?) {order}",
+                (last, name, name),
+            ),
         )
+
+    def internal_id_for(
+        self, event_id: str, received_by: float | None = None
+    ) -> str | None:
+        """The internal id of the latest event logged with this ``id``
+        (received at ``received_by`` or before, if given)."""
+        with self._lock, self._guard():
+            found = self._conn.execute(
+                "SELECT internal_id FROM events WHERE event_id = ?"
+                " AND (? IS NULL OR received_at <= ?) ORDER BY seq DESC LIMIT 1",
+                (event_id, received_by, received_by),
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    def prune_events(self, keep: int) -> int:
+        """Delete the oldest events beyond the newest ``keep``; returns how
+        many went.  Events not routed yet are kept whatever their age."""
+        with self._lock, self._guard():
+            excess = self._event_count - keep
+            if excess <= 0:
+                return 0
+            with self._transaction():
+                cur = self._conn.execute(
+                    "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
+                    " WHERE routed = 1 ORDER BY seq LIMIT ?)",
+                    (excess,),
+                )
+            self._event_count -= cur.rowcount
+            return cur.rowcount
 
     def event(self, internal_id: str) -> StoredEvent | None:
         """The first event logged with this internal id."""
@@ -373,10 +440,7 @@ class SQLiteStore(StateTables):
         ``emitted``: ``(internal id, event)`` of ``EmitEvent`` actions (the
         executor routed them itself), logged received at their ``ts``.
         """
-        rows = [
-            (i, str(e["name"]), float(e["ts"]) / 1000, dumps(dict(e)))
-            for i, e in emitted
-        ]
+        rows = [_event_row(i, e, float(e["ts"]) / 1000) for i, e in emitted]
         with self._lock, self._guard():
             try:
                 with self._transaction():
@@ -453,6 +517,42 @@ class SQLiteStore(StateTables):
         except Exception as err:
             msg = f"{self._path}: a stored app is unreadable: {err!r}"
             raise StoreError(msg) from err
+
+
+def page_of(
+    rows: Sequence[StoredEvent],
+    limit: int,
+    copies_of: Callable[[str], list[StoredEvent]],
+) -> list[StoredEvent]:
+    """The page of ``limit`` events from ``rows`` (sorted newest first, at
+    least ``limit + 1`` of them when there are more).
+
+    A client's retried request repeats internal ids; the next page starts
+    below the cursor's internal id, so copies of one event must not be split
+    across pages: the page ends before them, unless they are all of it (then
+    it is ``copies_of(that id)``, all of them).
+    """
+    if len(rows) <= limit or rows[limit].internal_id != rows[limit - 1].internal_id:
+        return list(rows[:limit])
+    last = rows[limit - 1].internal_id
+    kept = [e for e in rows[:limit] if e.internal_id != last]
+    return kept or copies_of(last)
+
+
+_EventRow = tuple[str, str, float, str, "str | None"]
+
+
+def _event_row(
+    internal_id: str, event: Mapping[str, Any], received_at: float
+) -> _EventRow:
+    event_id = event.get("id")
+    return (
+        internal_id,
+        str(event["name"]),
+        received_at,
+        dumps(dict(event)),
+        None if event_id is None else str(event_id),
+    )
 
 
 def _stored_event(

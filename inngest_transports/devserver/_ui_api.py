@@ -202,12 +202,7 @@ class UiApi:
 
     def events(self, limit: int) -> list[dict[str, Any]]:
         """The latest ``limit`` events, newest first, with the runs they started."""
-        out: list[dict[str, Any]] = []
-        for stored in reversed(list(self._driver.events.values())):
-            out.append(self._event(stored))
-            if len(out) >= limit:
-                break
-        return out
+        return [self._event(stored) for stored in self._driver.list_events(limit)]
 
     def _event(self, stored: StoredEvent) -> dict[str, Any]:
         event, runs = stored.event, []

@@ -257,24 +257,52 @@ def test_the_event_log_pages_newest_first(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "dev.db")
     events = [{"name": f"t/{i % 2}", "id": f"e{i}", "data": {"i": i}} for i in range(5)]
     seqs = store.append_events(events, received_at=START)
-    # A client retry repeats internal ids; the log keeps both copies.
-    again = store.append_events(events[:1], received_at=START + 1, internal_ids=["x"])
-    assert [e.event["data"]["i"] for e in store.events(3)] == [0, 4, 3]
-    page = store.events(3, cursor=seqs[3])
-    assert [e.internal_id for e in page] == ["e2", "e1", "e0"]
+    # A client's retry repeats internal ids; the log keeps both copies.
+    again = store.append_events(events[:1], received_at=START + 1)
+    assert [e.event["data"]["i"] for e in store.events(3)] == [4, 3, 2]
+    assert [e.internal_id for e in store.events(3, before="e2")] == ["e1", "e0", "e0"]
+    # A page never ends between two copies of one event: the cursor would
+    # skip the second.
+    assert [e.internal_id for e in store.events(2, before="e2")] == ["e1"]
+    copies = store.events(1, before="e1")
+    assert [(e.internal_id, e.seq) for e in copies] == [("e0", *again), ("e0", seqs[0])]
     assert [e.seq for e in store.events(10, name="t/1")] == [seqs[3], seqs[1]]
     first = store.event("e0")
     assert first == StoredEvent(seqs[0], "e0", "t/0", START, events[0])
     assert store.event("nope") is None
+    assert store.internal_id_for("e3") == "e3"
+    assert store.internal_id_for("e3", received_by=START - 1) is None
     assert [e.seq for e in store.unrouted_events()] == [*seqs, *again]
     finished = {"name": "inngest/function.finished", "id": "f1", "ts": 1000, "data": {}}
     store.save(ExecutorState(), routed=seqs[:4], emitted=[("F1", finished)])
     assert [e.seq for e in store.unrouted_events()] == [seqs[4], *again]
-    logged = store.events(1)[0]
+    (logged,) = store.events(1, name="inngest/function.finished")
     assert (logged.internal_id, logged.received_at) == ("F1", 1.0)
+    assert store.internal_id_for("f1") == "F1"
     store.close()
     with SQLiteStore(tmp_path / "dev.db") as reopened:
         assert len(reopened.events(100)) == 7
+        # Only routed events go, oldest first.
+        assert reopened.prune_events(3) == 4
+        assert [e.internal_id for e in reopened.events(100)] == ["e4", "e0", "F1"]
+        assert reopened.prune_events(3) == 0
+
+
+def test_a_version_2_file_gains_the_event_id_column(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "dev.db") as store:
+        store.append_events([{"name": "t/a", "id": "a", "data": {}}], received_at=1)
+        store.append_events(
+            [{"name": "t/b", "data": {}}], received_at=2, internal_ids=["B"]
+        )
+    conn = sqlite3.connect(tmp_path / "dev.db")
+    with conn:
+        conn.execute("DROP INDEX events_by_event_id")
+        conn.execute("ALTER TABLE events DROP COLUMN event_id")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with SQLiteStore(tmp_path / "dev.db") as store:
+        assert store.internal_id_for("a") == "a"
+        assert store.internal_id_for("B") is None  # it had no id of its own
 
 
 def mid_run(store: SQLiteStore) -> Durable:

@@ -113,7 +113,7 @@ async def test_a_foreign_host_is_refused_on_every_route(
             resp = await http.request(method, path, headers=evil, json={"name": "x"})
             assert resp.status_code == 403, (method, path)
             assert "--allow-host evil.example" in resp.json()["error"]
-        assert dev.driver.events == {}
+        assert dev.driver.list_events() == []
         # The realtime WebSocket is not upgraded either.
         upgrade = {
             **evil,
@@ -212,7 +212,7 @@ async def test_a_web_page_cannot_send_events_or_change_runs(
         ]:
             resp = await http.request(method, path, headers=headers, content=body)
             assert resp.status_code == 403, (method, path, resp.text)
-        assert dev.driver.events == {}
+        assert dev.driver.list_events() == []
         assert dev.apps.by_url == {}
         # A preflight from that page is not allowed either...
         resp = await http.options("/e/key", headers=evil)
@@ -227,7 +227,7 @@ async def test_a_web_page_cannot_send_events_or_change_runs(
         resp = await http.post("/e/key", json={"name": "t/page"}, headers=local)
         assert resp.status_code == 200
         assert resp.headers["access-control-allow-origin"] == "http://localhost:3000"
-        assert len(dev.driver.events) == 2
+        assert len(dev.driver.list_events()) == 2
 
 
 async def test_a_web_page_cannot_open_a_realtime_stream() -> None:

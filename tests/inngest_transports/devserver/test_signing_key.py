@@ -184,7 +184,7 @@ async def test_the_web_ui_needs_the_key() -> None:
         for path in ("/ui/api/events", "/ui/plain/events"):
             resp = await http.post(f"{dev.url}{path}", json={"name": "t/x"})
             assert resp.status_code in (303, 401)
-        assert dev.driver.events == {}
+        assert dev.driver.list_events() == []
         # A made-up session cookie, or a token from somewhere else, opens nothing.
         resp = await http.get(
             f"{dev.url}/ui/api/runs",
@@ -237,7 +237,7 @@ async def test_the_printed_link_signs_in(caplog: pytest.LogCaptureFixture) -> No
             headers={**session, "origin": "http://localhost:3000", "host": own},
         )
         assert resp.status_code == 401
-        assert len(dev.driver.events) == 1
+        assert len(dev.driver.list_events()) == 1
 
 
 async def test_without_a_key_the_web_ui_is_open() -> None:
