@@ -22,7 +22,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from inngest_proto import Function, IncomingRequest, Inngest, Response, Streaming
+from inngest_proto import (
+    Framework,
+    Function,
+    IncomingRequest,
+    Inngest,
+    Response,
+    Streaming,
+)
 
 from ._glue import (
     KEEPALIVE_INTERVAL_SECONDS,
@@ -36,9 +43,18 @@ from ._glue import (
     streaming_enabled,
 )
 
-__all__ = ["ASGIApp", "InngestASGI", "Message", "Receive", "Scope", "Send", "serve"]
+__all__ = [
+    "FRAMEWORK",
+    "ASGIApp",
+    "InngestASGI",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "serve",
+]
 
-FRAMEWORK = "asgi"
+FRAMEWORK = Framework.ASGI
 
 # The ASGI 3 callable types, loose enough that an InngestASGI type-checks
 # wherever an ASGI app is expected: Starlette and uvicorn type messages as
@@ -71,7 +87,7 @@ class InngestASGI:
         client: Inngest,
         functions: Sequence[Function[Any]],
         *,
-        framework: str = FRAMEWORK,
+        framework: Framework | str = FRAMEWORK,
         enable_unauthed_sync: bool | None = None,
         public_path: str | None = None,
         serve_origin: str | None = None,

@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypedDict
 
-from inngest_proto import Function, IncomingRequest, Inngest, Response
+from inngest_proto import Framework, Function, IncomingRequest, Inngest, Response
 from inngest_proto._errors import BodyInvalidError
 
 from ._glue import answer_sync, comm_handler, incoming
 
-__all__ = ["serve"]
+__all__ = ["FRAMEWORK", "serve"]
 
-FRAMEWORK = "digitalocean"
+FRAMEWORK = Framework.DIGITAL_OCEAN
 
 #: DigitalOcean's prefix for web functions; ``context.function_name`` follows it.
 _WEB_PREFIX = "/api/v1/web"

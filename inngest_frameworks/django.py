@@ -31,14 +31,21 @@ import django.http  # type: ignore[import-untyped,unused-ignore]
 import django.urls  # type: ignore[import-untyped,unused-ignore]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped,unused-ignore]
 
-from inngest_proto import CommHandler, Function, IncomingRequest, Inngest, Response
+from inngest_proto import (
+    CommHandler,
+    Framework,
+    Function,
+    IncomingRequest,
+    Inngest,
+    Response,
+)
 
 from ._glue import Offload, answer, answer_sync, comm_handler, incoming, route_path
 from .wsgi import read_body
 
-__all__ = ["serve"]
+__all__ = ["FRAMEWORK", "serve"]
 
-FRAMEWORK = "django"
+FRAMEWORK = Framework.DJANGO
 
 
 def serve(

@@ -14,14 +14,14 @@ from typing import Any, cast
 import fastapi
 from starlette.routing import Route
 
-from inngest_proto import Function, Inngest, Streaming
+from inngest_proto import Framework, Function, Inngest, Streaming
 
 from ._glue import METHODS
 from .asgi import InngestASGI, Scope
 
 __all__ = ["FRAMEWORK", "serve"]
 
-FRAMEWORK = "fast_api"
+FRAMEWORK = Framework.FAST_API
 
 
 class _FastAPIEndpoint(InngestASGI):

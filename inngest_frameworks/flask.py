@@ -25,14 +25,14 @@ from typing import Any
 import flask
 from werkzeug.exceptions import ClientDisconnected
 
-from inngest_proto import Function, Inngest, Response
+from inngest_proto import Framework, Function, Inngest, Response
 
 from ._glue import METHODS, answer_sync, comm_handler, incoming, route_path
 from .wsgi import body_error, read_body
 
-__all__ = ["serve"]
+__all__ = ["FRAMEWORK", "serve"]
 
-FRAMEWORK = "flask"
+FRAMEWORK = Framework.FLASK
 
 
 def serve(

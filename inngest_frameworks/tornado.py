@@ -21,7 +21,14 @@ import tornado.iostream
 import tornado.web
 from tornado.http1connection import HTTP1Connection
 
-from inngest_proto import CommHandler, Function, IncomingRequest, Inngest, Response
+from inngest_proto import (
+    CommHandler,
+    Framework,
+    Function,
+    IncomingRequest,
+    Inngest,
+    Response,
+)
 
 from ._glue import (
     KEEPALIVE_INTERVAL_SECONDS,
@@ -37,7 +44,7 @@ from ._glue import (
 
 __all__ = ["FRAMEWORK", "InngestHandler", "serve"]
 
-FRAMEWORK = "tornado"
+FRAMEWORK = Framework.TORNADO
 
 
 @tornado.web.stream_request_body

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from inngest_proto import CommHandler, Function, Inngest, Response
+from inngest_proto import CommHandler, Framework, Function, Inngest, Response
 from inngest_proto._errors import BodyInvalidError
 
 from ._glue import (
@@ -39,9 +39,9 @@ from ._glue import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["WSGIApp", "serve"]
+__all__ = ["FRAMEWORK", "WSGIApp", "serve"]
 
-FRAMEWORK = "wsgi"
+FRAMEWORK = Framework.WSGI
 
 #: Bytes asked of the input stream per read: bounded, so a bogus Content-Length
 #: never makes us allocate its size up front.

@@ -25,7 +25,7 @@ import attrs
 
 from ._checkpointing import Checkpointing
 from ._client import Inngest
-from ._comm import CommHandler
+from ._comm import CommHandler, Framework
 from ._context import Context, ContextSync
 from ._errors import (
     ErrorCode,
@@ -103,6 +103,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "EventType",
+    "Framework",
     "Function",
     "Group",
     "GroupSync",

@@ -25,6 +25,7 @@ Limits and checks made here, before any work:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
@@ -49,7 +50,7 @@ from ._signing import hash_signing_key
 from ._sync import SyncHandler
 from ._transport import send, send_sync
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyTooLargeError", "CommHandler"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BodyTooLargeError", "CommHandler", "Framework"]
 
 #: Largest request body the comm handler accepts by default (32 MiB).
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -143,13 +144,38 @@ class _Timings:
         )
 
 
+class Framework(str, enum.Enum):
+    """The host an app is served from, as named in headers and sync payloads.
+
+    Each framework module's ``FRAMEWORK`` is one of these.  The official
+    SDK's members, with its values, plus the hosts only this SDK has
+    (generic ASGI and WSGI, the h11 server).  A ``str`` enum (the official
+    one is a plain ``Enum``), so it compares equal to, and prints as, its
+    value.
+    """
+
+    CONNECT = "connect"
+    DIGITAL_OCEAN = "digitalocean"
+    DJANGO = "django"
+    FAST_API = "fast_api"
+    FLASK = "flask"
+    TORNADO = "tornado"
+    # Only this SDK's.
+    ASGI = "asgi"
+    H11 = "h11"
+    WSGI = "wsgi"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class CommHandler(CallRequests):
     """Serves ``functions`` of ``client`` at one endpoint.
 
-    ``framework`` names the host (``flask``, ``fast_api``, ...) in headers and
-    sync payloads.  ``serve_origin``/``serve_path`` override the URL advertised
-    at sync (``INNGEST_SERVE_ORIGIN``/``INNGEST_SERVE_PATH`` otherwise);
-    ``public_path`` overrides only the advertised path.
+    ``framework`` names the host (a :class:`Framework`, or any string) in
+    headers and sync payloads.  ``serve_origin``/``serve_path`` override the
+    URL advertised at sync (``INNGEST_SERVE_ORIGIN``/``INNGEST_SERVE_PATH``
+    otherwise); ``public_path`` overrides only the advertised path.
 
     ``enable_unauthed_sync`` (cloud mode) overrides
     ``INNGEST_ENABLE_UNAUTHED_SYNC``: whether an unsigned out-of-band sync is
@@ -172,7 +198,7 @@ class CommHandler(CallRequests):
         *,
         client: Inngest,
         functions: Sequence[Function[Any]],
-        framework: str,
+        framework: Framework | str,
         serve_origin: str | None = None,
         serve_path: str | None = None,
         public_path: str | None = None,
@@ -213,6 +239,8 @@ class CommHandler(CallRequests):
             raise FunctionConfigInvalidError(msg)
         # A list, once: a generator must not be used up by the checks below.
         functions = list(functions)
+        # The plain value: it goes into headers and stored sync payloads.
+        framework = str(framework)
         self._client = client
         self._settings = settings
         self._framework = framework

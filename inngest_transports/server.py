@@ -57,14 +57,14 @@ from inngest_frameworks._glue import (
     route_path,
     streaming_enabled,
 )
-from inngest_proto import Function, Inngest
+from inngest_proto import Framework, Function, Inngest
 
 from ._server_connection import Connection, Endpoint
 
 __all__ = ["FRAMEWORK", "Server"]
 
 #: The ``framework`` this server reports in headers and at sync.
-FRAMEWORK = "h11"
+FRAMEWORK = Framework.H11
 
 
 def _check_seconds(name: str, value: float, *, allow_zero: bool = False) -> float:

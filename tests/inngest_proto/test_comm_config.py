@@ -190,3 +190,31 @@ def test_client_must_be_an_inngest() -> None:
             functions=[],
             framework="t",
         )
+
+
+def test_framework_enum_goes_out_as_its_plain_value() -> None:
+    transport = FakeTransport(now=NOW)
+    client = make_client(transport=transport)
+    comm = inngest.CommHandler(
+        client=client,
+        functions=make_functions(client),
+        framework=inngest.Framework.FLASK,
+    )
+    header = comm.handle_sync(call(), now=NOW).headers["x-inngest-framework"]
+    # A plain str, not the enum: it is written into headers and stored payloads.
+    assert type(header) is str
+    assert header == "flask"
+    transport.queue(inngest.OutboundResponse(200, {}, b'{"ok": true}'))
+    assert comm.handle_sync(request("PUT"), now=NOW).status == 200
+    (sync,) = transport.sent
+    assert sync.headers["x-inngest-framework"] == "flask"
+    assert type(sync.headers["x-inngest-framework"]) is str
+    assert json.loads(sync.body)["framework"] == "flask"
+
+
+def test_framework_enum_is_a_str_enum() -> None:
+    plain: str = "fast_api"
+    assert inngest.Framework.FAST_API == plain
+    assert str(inngest.Framework.DIGITAL_OCEAN) == "digitalocean"
+    assert f"{inngest.Framework.DJANGO}" == "django"
+    assert inngest.Framework("tornado") is inngest.Framework.TORNADO

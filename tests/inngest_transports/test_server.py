@@ -26,7 +26,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
-from inngest_transports.server import Server
+from inngest_transports.server import FRAMEWORK, Server
 from tests.inngest_transports._framing import Abuse, abuses, assert_refused, exchange
 
 APP = "srv"
@@ -531,3 +531,9 @@ async def test_a_fold_is_seen_in_a_pipelined_request_and_across_reads() -> None:
             await conn.stream.send(folded[-8:])
             status, headers, _ = await conn.response()
             assert (status, headers["connection"]) == (400, "close")
+
+
+def test_framework_constant_is_an_enum_member() -> None:
+    assert FRAMEWORK is inngest.Framework.H11
+    plain: str = "h11"
+    assert plain == FRAMEWORK
