@@ -214,7 +214,7 @@ def test_framework_enum_goes_out_as_its_plain_value() -> None:
 
 def test_framework_enum_is_a_str_enum() -> None:
     plain: str = "fast_api"
-    assert inngest.Framework.FAST_API == plain
+    assert plain == inngest.Framework.FAST_API
     assert str(inngest.Framework.DIGITAL_OCEAN) == "digitalocean"
     assert f"{inngest.Framework.DJANGO}" == "django"
     assert inngest.Framework("tornado") is inngest.Framework.TORNADO
