@@ -339,7 +339,7 @@ class DevApi:
         if expected and expected != ours:
             return error(400, f"Expected server kind {ours}, got {expected}")
         try:
-            sync = parse_sync(r.body, None)
+            sync = parse_sync(r.body)
         except InvalidSync as err:
             self._apps.refuse(err)
             return error(400, *err.reply())

@@ -261,7 +261,7 @@ class Gateway:
         syncs = []
         for app in hello.apps:
             try:
-                syncs.append(parse_sync(self._sync_body(hello, app), None))
+                syncs.append(parse_sync(self._sync_body(hello, app)))
             except InvalidSync as err:
                 self._apps.refuse(err)
                 return f"app {app.app_name!r}: {err.message} ({err.detail})"

@@ -209,11 +209,11 @@ class SyncRequest:
     checksum: str
 
 
-def parse_sync(body: bytes, expected_kind: str | None) -> SyncRequest:
-    """A ``POST /fn/register`` body, checked; raises :class:`InvalidSync`."""
-    if expected_kind and expected_kind != "dev":
-        msg = f"Expected server kind dev, got {expected_kind}"
-        raise InvalidSync(msg)
+def parse_sync(body: bytes) -> SyncRequest:
+    """A ``POST /fn/register`` body, checked; raises :class:`InvalidSync`.
+
+    The server kind the SDK expects is the API's to check: it knows its own.
+    """
     try:
         parsed = _json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
