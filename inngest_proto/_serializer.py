@@ -102,7 +102,9 @@ def declared_output_type(handler: Callable[..., Any]) -> object:
     callables are often closures made anew on every request, but they share
     their code.  An annotation that cannot be resolved (a name local to an
     enclosing function, under ``from __future__ import annotations``) counts
-    as absent; pass ``output_type=`` for those.
+    as absent; pass ``output_type=`` for those.  So does one with a type
+    variable (``-> T``, common in decorators and wrappers): it says nothing
+    about the value at run time.
     """
     fn = getattr(handler, "__func__", handler)  # bound methods
     annotations = getattr(fn, "__annotations__", None)
@@ -110,7 +112,7 @@ def declared_output_type(handler: Callable[..., Any]) -> object:
         return None
     hint = annotations["return"]
     if not isinstance(hint, str) and not _has_forward_refs(hint):
-        return hint
+        return None if _has_type_vars(hint) else hint
     code = getattr(fn, "__code__", None)
     key = (code, hint)
     try:
@@ -162,6 +164,12 @@ def _conversion(handler: Callable[..., Any]) -> object:
     return None if typ is None or is_plain_json_type(typ) else typ
 
 
+def _has_type_vars(hint: object) -> bool:
+    if isinstance(hint, typing.TypeVar | typing.ParamSpec):
+        return True
+    return any(_has_type_vars(arg) for arg in typing.get_args(hint))
+
+
 def _has_forward_refs(hint: object) -> bool:
     if isinstance(hint, str | typing.ForwardRef):
         return True
@@ -175,9 +183,10 @@ def _resolve(fn: Any) -> object:
     holder = types.FunctionType(_NOOP_CODE, getattr(fn, "__globals__", {}))
     holder.__annotations__ = {"return": fn.__annotations__["return"]}
     try:
-        return typing.get_type_hints(holder).get("return")
+        hint = typing.get_type_hints(holder).get("return")
     except Exception:
         return None
+    return None if _has_type_vars(hint) else hint
 
 
 _NOOP_CODE = (lambda: None).__code__
@@ -345,13 +354,29 @@ def to_wire(serializer: Serializer, value: object, typ: object, what: str) -> ob
         raise OutputUnserializableError(msg) from err
 
 
-def from_wire(serializer: Serializer, stored: object, typ: object, what: str) -> object:
-    """A stored output rebuilt as ``typ``, the value the code saw when it ran."""
+def from_wire(
+    serializer: Serializer,
+    stored: object,
+    typ: object,
+    what: str,
+    *,
+    annotated: bool = False,
+) -> object:
+    """A stored output rebuilt as ``typ``, the value the code saw when it ran.
+
+    ``annotated`` says ``typ`` is a return annotation rather than an
+    ``output_type=``: an annotation is read to help, not asked for, so a
+    stored value the serializer cannot rebuild as it is handed back as the
+    JSON it is (what the official SDK, which reads no annotation, gives)
+    rather than breaking the replay.
+    """
     if typ is None or is_plain_json_type(typ):
         return stored
     try:
         return serializer.deserialize(stored, typ)
     except Exception as err:
+        if annotated:
+            return stored
         msg = (
             f"the stored output of {what} is not a valid {_type_name(typ)} "
             f"({err}); did its type change since the run started?"

@@ -131,8 +131,16 @@ class _StepRules:
         # run's state is damaged, which a retry may not fix but must not hide.
         return None if memo is None else parse_event(memo, "the matched event")
 
-    def _from_wire(self, ident: StepIdentity, memo: Any, typ: object) -> Any:
-        return from_wire(self._client.serializer, memo, typ, f'step "{ident.user_id}"')
+    def _from_wire(
+        self, ident: StepIdentity, memo: Any, typ: object, output_type: object
+    ) -> Any:
+        return from_wire(
+            self._client.serializer,
+            memo,
+            typ,
+            f'step "{ident.user_id}"',
+            annotated=output_type is None,
+        )
 
     def _to_wire(self, ident: StepIdentity, output: Any, typ: object) -> Any:
         return to_wire(self._client.serializer, output, typ, f'step "{ident.user_id}"')
@@ -143,6 +151,7 @@ class _StepRules:
             output,
             function.declared_output_type,
             f'invoked function "{function.id}"',
+            annotated=function.output_type is None,
         )
 
     def _failed(self, ident: StepIdentity, err: Exception) -> TransformOutputResult:
@@ -228,7 +237,9 @@ class Step(_StepRules):
         ident, memo = await self._replay(step_id)
         typ = self._conversion_type(handler, output_type)
         if memo is not MISSING:
-            return memo if typ is None else self._from_wire(ident, memo, typ)
+            return (
+                memo if typ is None else self._from_wire(ident, memo, typ, output_type)
+            )
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):
             try:
@@ -255,7 +266,7 @@ class Step(_StepRules):
         if ckpt is not None and ckpt.has_room():
             # The call goes on.  The value is what a replay would give.
             await ckpt.add(self._exe.ran_op(ident, output))
-            return self._from_wire(ident, wire, typ)
+            return self._from_wire(ident, wire, typ, output_type)
         raise self._exe.step_ran(ident, output)
 
     async def sleep(self, step_id: str, duration: int | datetime.timedelta) -> None:
@@ -382,7 +393,7 @@ class StepSync(_StepRules):
         if memo is not MISSING:
             if typ is None:
                 return memo  # type: ignore[no-any-return]
-            return self._from_wire(ident, memo, typ)  # type: ignore[no-any-return]
+            return self._from_wire(ident, memo, typ, output_type)  # type: ignore[no-any-return]
         self._exe.should_run_now(ident)
         with self._exe.running_step(ident.user_id):
             try:
@@ -416,7 +427,7 @@ class StepSync(_StepRules):
         if ckpt is not None and ckpt.has_room():
             # The call goes on.  The value is what a replay would give.
             ckpt.add_sync(self._exe.ran_op(ident, output))
-            return self._from_wire(ident, wire, typ)  # type: ignore[no-any-return]
+            return self._from_wire(ident, wire, typ, output_type)  # type: ignore[no-any-return]
         raise self._exe.step_ran(ident, output)
 
     def sleep(self, step_id: str, duration: int | datetime.timedelta) -> None:

@@ -8,7 +8,7 @@ import decimal
 import enum
 import json
 import uuid
-from typing import Annotated, Any, Literal, Optional, TypedDict
+from typing import Annotated, Any, Literal, Optional, TypedDict, TypeVar
 
 import attrs
 import pydantic
@@ -252,3 +252,41 @@ def test_a_client_serializer_must_have_both_methods() -> None:
     client = inngest.Inngest(app_id="a", is_production=False)
     assert isinstance(client.serializer, inngest.DefaultSerializer)
     assert client.serializer is default_serializer()  # one set of hooks for all
+
+
+_T = TypeVar("_T")
+
+
+def _identity(value: _T) -> _T:
+    return value
+
+
+def _wrapped(value: _T) -> list[_T]:
+    return [value]
+
+
+def test_an_annotation_with_a_type_variable_means_no_type() -> None:
+    # ``-> T`` in decorators and wrappers says nothing about the value.
+    assert declared_output_type(_identity) is None
+    assert declared_output_type(_wrapped) is None
+
+    def unresolved_path(value: Any) -> Any:
+        return value
+
+    unresolved_path.__annotations__ = {"return": _T}  # as without __future__
+    assert declared_output_type(unresolved_path) is None
+    nested: object = dict[str, _T]  # type: ignore[valid-type]
+    unresolved_path.__annotations__ = {"return": nested}
+    assert declared_output_type(unresolved_path) is None
+
+
+def test_an_annotated_type_that_cannot_be_rebuilt_gives_the_stored_json() -> None:
+    class Opaque:  # no structure hook: the default serializer cannot build it
+        pass
+
+    stored = {"id": "x"}
+    for typ in (Customer, Opaque):
+        got = from_wire(default_serializer(), stored, typ, "s", annotated=True)
+        assert got is stored
+    with pytest.raises(inngest.OutputDeserializationError):
+        from_wire(default_serializer(), stored, Opaque, 's "s"')

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 import pytest
 
 import inngest_proto as inngest
@@ -625,3 +626,79 @@ def test_send_event_middleware_sees_a_send_that_got_no_reply(kind: str) -> None:
     assert hook == "after"
     assert result.ids == []
     assert "OSError: down" in result.error
+
+
+# --- typed replay never breaks a replay --------------------------------------------
+
+
+class _Quote(pydantic.BaseModel):
+    price: int
+
+
+_T = TypeVar("_T")
+
+
+def _passthrough(value: _T) -> _T:
+    # A generic helper, as decorators and wrappers write them.
+    return value
+
+
+def _quote() -> _Quote:
+    return _Quote(price=1)
+
+
+def _replay_function(
+    client: inngest.Inngest, kind: str, output_type: object
+) -> inngest.Function[Any]:
+    if kind == "async":
+
+        @client.create_function(fn_id="typed", trigger=TRIGGER)
+        async def fn_async(ctx: inngest.Context) -> Any:
+            first = await ctx.step.run("first", _passthrough, {"n": 1})
+            second = await ctx.step.run("second", _quote, output_type=output_type)
+            return [first, second]
+
+        return fn_async
+
+    @client.create_function(fn_id="typed", trigger=TRIGGER)
+    def fn_sync(ctx: inngest.ContextSync) -> Any:
+        first = ctx.step.run("first", _passthrough, {"n": 1})
+        second = ctx.step.run("second", _quote, output_type=output_type)
+        return [first, second]
+
+    return fn_sync
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_type_variable_annotation_replays_the_json(kind: str) -> None:
+    client = dev_client()
+    fn = _replay_function(client, kind, None)
+    first = run(client, fn, call_request())
+    assert isinstance(first, StepsReported)
+    assert first.ops[0].data == {"n": 1}
+    memos = {H_FIRST: {"data": {"n": 1}}, H_SECOND: {"data": {"price": 2}}}
+    done = run(client, fn, call_request(memos))
+    assert done == FunctionReturned([{"n": 1}, _Quote(price=2)])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_annotation_the_stored_json_does_not_fit_replays_the_json(
+    kind: str,
+) -> None:
+    # The model changed while the run was in flight: the annotation was read
+    # to help, so the replay goes on with the JSON the official SDK would give.
+    client = dev_client()
+    fn = _replay_function(client, kind, None)
+    memos = {H_FIRST: {"data": {"n": 1}}, H_SECOND: {"data": {"cost": 2}}}
+    done = run(client, fn, call_request(memos))
+    assert done == FunctionReturned([{"n": 1}, {"cost": 2}])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_explicit_output_type_the_json_does_not_fit_fails(kind: str) -> None:
+    client = dev_client()
+    fn = _replay_function(client, kind, _Quote)
+    memos = {H_FIRST: {"data": {"n": 1}}, H_SECOND: {"data": {"cost": 2}}}
+    out = run(client, fn, call_request(memos))
+    assert isinstance(out, FunctionFailed)
+    assert "did its type change" in out.body["message"]
