@@ -21,10 +21,25 @@ import attrs
 from ..._engine import ReportInterrupt
 from ..._opcodes import Opcode
 
+# The provider modules are attributes of the package from its first import,
+# as in the official SDK (``ai.openai.Adapter`` with no import of its own).
+# They hold only constants and plain classes, so this costs nothing.
+from . import anthropic, deepseek, gemini, grok, openai
+
 if TYPE_CHECKING:
     from ..._steps import Step, StepSync
 
-__all__ = ["AI", "AISync", "BaseAdapter", "to_jsonable"]
+__all__ = [
+    "AI",
+    "AISync",
+    "BaseAdapter",
+    "anthropic",
+    "deepseek",
+    "gemini",
+    "grok",
+    "openai",
+    "to_jsonable",
+]
 
 
 class BaseAdapter(Protocol):
