@@ -1,5 +1,9 @@
 """Stores for :class:`inngest_proto.remote_state.RemoteStateMiddleware`.
 
+The middleware and the driver protocol are re-exported here, so that
+``from inngest.experimental.remote_state_middleware import ...`` becomes one
+import of this module, whatever it names.
+
 * :class:`InMemoryDriver`: a dict in this process; for tests and local
   experiments (payloads vanish when the process exits, and a second worker
   process cannot see them).
@@ -24,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from inngest_proto.remote_state import (
     RemoteStateError,
     RemoteStateLostError,
+    RemoteStateMiddleware,
+    StateDriver,
     make_reference,
     reference_field,
     references,
@@ -32,7 +38,14 @@ from inngest_proto.remote_state import (
 if TYPE_CHECKING:
     from inngest_proto._memos import StepMemos
 
-__all__ = ["DEFAULT_PREFIX", "InMemoryDriver", "S3Client", "S3Driver"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "InMemoryDriver",
+    "RemoteStateMiddleware",
+    "S3Client",
+    "S3Driver",
+    "StateDriver",
+]
 
 #: Where the official SDK's S3 driver puts objects: ``<prefix>/<run id>/<key>``.
 DEFAULT_PREFIX: Final = "inngest/remote_state"
