@@ -85,7 +85,7 @@ class Streaming(enum.Enum):
 class SendEventsResult:
     """What ``after_send_events`` middleware receives."""
 
-    ids: list[str]
+    ids: list[str] = attrs.field(factory=list)
     error: str | None = None
 
 
