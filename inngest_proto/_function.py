@@ -31,6 +31,7 @@ from ._middleware import (
 )
 from ._opcodes import error_body
 from ._serializer import declared_output_type, to_wire
+from ._step_context import bind_step
 from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ async def run_handler(
     exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context(request, exe, client, mw, run)
-    with logging_run(run):
+    with logging_run(run), bind_step(ctx.step):
         outcome = await _drive(function, handler, ctx, exe, client, mw, memos, now)
         if exe.checkpointer is not None:
             # Saved before the call is answered: the answer's next call
@@ -327,7 +328,7 @@ def run_handler_sync(
     exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context_sync(request, exe, client, mw, run)
-    with logging_run(run):
+    with logging_run(run), bind_step(ctx.step):
         outcome = _drive_sync(function, handler, ctx, exe, client, mw, memos, now)
         if exe.checkpointer is not None:
             # Saved before the call is answered: the answer's next call
