@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from ._events import Event
 
@@ -15,7 +14,12 @@ if TYPE_CHECKING:
 __all__ = ["Context", "ContextSync"]
 
 
-@attrs.define(slots=True, kw_only=True)
+# Plain dataclasses, as the official SDK's, for middleware that inspects the
+# context (``vars(ctx)``, ``dataclasses.replace``); mutable for
+# ``transform_input``.
+
+
+@dataclasses.dataclass(kw_only=True)
 class Context:
     """Async function context.
 
@@ -36,7 +40,7 @@ class Context:
     max_attempts: int | None = None
 
 
-@attrs.define(slots=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class ContextSync:
     """Sync function context; the same fields with the sync step API."""
 

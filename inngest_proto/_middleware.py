@@ -17,13 +17,13 @@ headers (names lower-cased), e.g. for a W3C ``traceparent``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ._errors import LocalProtocolError
+from ._opcodes import Opcode
 
 if TYPE_CHECKING:
     from ._client import Inngest
@@ -41,14 +41,25 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+# Plain dataclasses, as the official SDK's: middleware written for it may
+# inspect these with ``vars()``, ``dataclasses.asdict`` or ``fields``.
+
+
+@dataclasses.dataclass
 class TransformOutputStepInfo:
+    """The step a :class:`TransformOutputResult` is about.
+
+    ``op`` is an :class:`Opcode` (a ``str`` enum: it also equals its wire
+    value).  Changing these fields changes nothing, as in the official SDK;
+    the invoke's ``opts`` dict may be changed in place.
+    """
+
     id: str
-    op: str
+    op: Opcode
     opts: dict[str, Any] | None
 
 
-@attrs.define
+@dataclasses.dataclass
 class TransformOutputResult:
     """What a function or step produced; middleware may replace ``output``."""
 

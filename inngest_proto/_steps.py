@@ -159,7 +159,7 @@ class _StepRules:
         return TransformOutputResult(
             error=err,
             output=None,
-            step=TransformOutputStepInfo(id=ident.user_id, op=op.value, opts=None),
+            step=TransformOutputStepInfo(id=ident.user_id, op=op, opts=None),
         )
 
     @staticmethod
@@ -169,9 +169,7 @@ class _StepRules:
         return TransformOutputResult(
             error=None,
             output=None,
-            step=TransformOutputStepInfo(
-                id=ident.user_id, op=Opcode.INVOKE.value, opts=opts
-            ),
+            step=TransformOutputStepInfo(id=ident.user_id, op=Opcode.INVOKE, opts=opts),
         )
 
     def _output_result(self, ident: StepIdentity, output: Any) -> TransformOutputResult:
@@ -179,7 +177,7 @@ class _StepRules:
             error=None,
             output=output,
             step=TransformOutputStepInfo(
-                id=ident.user_id, op=Opcode.STEP_RUN.value, opts=None
+                id=ident.user_id, op=Opcode.STEP_RUN, opts=None
             ),
         )
 

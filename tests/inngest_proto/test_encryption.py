@@ -365,7 +365,7 @@ def test_transform_input_with_the_wrong_key_names_the_problem() -> None:
 
 
 def step_info(op: str, opts: dict[str, Any] | None = None) -> TransformOutputStepInfo:
-    return TransformOutputStepInfo(id="s", op=op, opts=opts)
+    return TransformOutputStepInfo(id="s", op=inngest.Opcode(op), opts=opts)
 
 
 @pytest.mark.parametrize("step", [None, step_info("StepRun"), step_info("Step")])

@@ -67,7 +67,7 @@ def _mw(driver: StateDriver, **kwargs: Any) -> RemoteStateMiddleware:
 
 
 def _step_result(output: Any, op: str = "StepRun") -> TransformOutputResult:
-    step = TransformOutputStepInfo(id="s", op=op, opts=None)
+    step = TransformOutputStepInfo(id="s", op=inngest.Opcode(op), opts=None)
     return TransformOutputResult(error=None, output=output, step=step)
 
 

@@ -236,7 +236,9 @@ def test_a_step_error_marks_the_step_span(provider: Any) -> None:
     _, exporter = provider
     mw = _hooks_middleware(provider)
     mw.before_execution()
-    step = inngest.TransformOutputStepInfo(id="s", op="StepError", opts=None)
+    step = inngest.TransformOutputStepInfo(
+        id="s", op=inngest.Opcode.STEP_ERROR, opts=None
+    )
     mw.transform_output(inngest.TransformOutputResult(Boom("bad"), None, step))
     mw.before_response()
     step_span = _one(exporter.get_finished_spans(), "inngest.step s")
@@ -266,7 +268,9 @@ def test_hooks_without_transform_input_do_nothing(provider: Any) -> None:
     _, exporter = provider
     mw = OpenTelemetryMiddleware(make_client(), None, tracer_provider=provider[0])
     mw.before_execution()
-    step = inngest.TransformOutputStepInfo(id="s", op="StepRun", opts=None)
+    step = inngest.TransformOutputStepInfo(
+        id="s", op=inngest.Opcode.STEP_RUN, opts=None
+    )
     mw.transform_output(inngest.TransformOutputResult(None, 1, step))
     mw.before_response()
     assert exporter.get_finished_spans() == ()

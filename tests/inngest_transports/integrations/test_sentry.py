@@ -137,7 +137,9 @@ def _hooks_middleware() -> SentryMiddleware:
 
 def test_a_step_error_is_captured_with_the_step(events: list[dict[str, Any]]) -> None:
     mw = _hooks_middleware()
-    step = inngest.TransformOutputStepInfo(id="charge", op="StepError", opts=None)
+    step = inngest.TransformOutputStepInfo(
+        id="charge", op=inngest.Opcode.STEP_ERROR, opts=None
+    )
     mw.transform_output(
         inngest.TransformOutputResult(Boom("card declined"), None, step)
     )
