@@ -17,7 +17,7 @@
 
 import { renameSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { Inngest, NonRetriableError, step } from "inngest";
+import { Inngest, NonRetriableError, RetryAfterError, step } from "inngest";
 import { endpointAdapter, serve, serveEndpoint } from "inngest/node";
 
 const mode = process.argv[2];
@@ -206,6 +206,166 @@ const big = fn(
   },
 );
 
+// ------------------------------------------------------------- more kinds
+
+const conditional = fn(
+  { id: "conditional", triggers: [{ event: "js/cond", if: "event.data.go == true" }] },
+  async ({ event }) => event.data.n,
+);
+
+const wildcard = fn(
+  { id: "wildcard", triggers: [{ event: "js/wild.*" }] },
+  async ({ event }) => event.name,
+);
+
+const later = fn(
+  { id: "retry-after", retries: 1, triggers: [{ event: "js/retry.after" }] },
+  async ({ attempt }) => {
+    if (attempt === 0) {
+      throw new RetryAfterError("come back later", "1s");
+    }
+    return `attempt ${attempt}`;
+  },
+);
+
+const broken = fn(
+  { id: "broken-child", retries: 0, triggers: [{ event: "js/broken.never" }] },
+  async () => {
+    throw new NonRetriableError("child broke");
+  },
+);
+
+const sleepy = fn(
+  { id: "sleepy-child", triggers: [{ event: "js/sleepy.never" }] },
+  async ({ step }) => {
+    await step.sleep("long", "1m");
+    return "woke";
+  },
+);
+
+// Invoke errors reach the caller as errors its code can catch.
+const invokeErrors = fn(
+  { id: "invoke-errors", triggers: [{ event: "js/invoke.errors" }] },
+  async ({ step }) => {
+    const caught = {};
+    try {
+      await step.invoke("broken", { function: broken, data: {} });
+    } catch (err) {
+      caught.broken = err.message;
+    }
+    try {
+      await step.invoke("sleepy", { function: sleepy, data: {}, timeout: "1s" });
+    } catch (err) {
+      caught.sleepy = err.name;
+    }
+    return caught;
+  },
+);
+
+const sendMany = fn(
+  { id: "send-many", triggers: [{ event: "js/send.many" }] },
+  async ({ event, step }) => {
+    const sent = await step.sendEvent("fan-out", [
+      { name: "js/fanned", data: { k: event.data.k, i: 1 } },
+      { name: "js/fanned", data: { k: event.data.k, i: 2 } },
+    ]);
+    return sent.ids.length;
+  },
+);
+
+const nothing = fn(
+  { id: "nothing", triggers: [{ event: "js/nothing" }] },
+  async ({ step }) => {
+    await step.run("void", () => undefined);
+  },
+);
+
+// A step output over 4 MiB fails the attempt, every time.
+const tooBig = fn(
+  { id: "too-big", retries: 1, triggers: [{ event: "js/too.big" }] },
+  async ({ step }) => {
+    await stepRun(step, "too-big", "huge", () => "h".repeat(5 * 1024 * 1024));
+    return "never";
+  },
+);
+
+// Steps of 400 ms under checkpointing's maxRuntime of 1 s: the SDK
+// checkpoints the first ones in the same call, then hands the run back.
+const longCall = fn(
+  {
+    id: "long-call",
+    checkpointing: { maxRuntime: "1s", bufferedSteps: 2 },
+    triggers: [{ event: "js/long.call" }],
+  },
+  async ({ step }) => {
+    const got = [];
+    for (const id of ["a", "b", "c", "d", "e"]) {
+      got.push(
+        await stepRun(step, "long-call", id, async () => {
+          await sleepMs(400);
+          return id;
+        }),
+      );
+    }
+    return got.join("");
+  },
+);
+
+const parallelFail = fn(
+  { id: "parallel-fail", retries: 0, triggers: [{ event: "js/parallel.fail" }] },
+  async ({ step }) => {
+    const results = await Promise.allSettled([
+      step.run("fine", () => "ok"),
+      step.run("bad", () => {
+        throw new NonRetriableError("bad step");
+      }),
+    ]);
+    return results.map((r) => r.status);
+  },
+);
+
+// step.fetch: the server makes the request (a Gateway op).
+const fetcher = fn(
+  { id: "fetcher", triggers: [{ event: "js/fetch" }] },
+  async ({ event, step }) => {
+    const resp = await step.fetch(event.data.url, {
+      method: "POST",
+      headers: { "x-probe": "yes" },
+      body: JSON.stringify({ n: event.data.n }),
+    });
+    return { status: resp.status, body: await resp.json() };
+  },
+);
+
+const signalWaiter = fn(
+  { id: "signal-waiter", triggers: [{ event: "js/signal.wait" }] },
+  async ({ event, step }) =>
+    step.waitForSignal("sig", { signal: event.data.signal, timeout: event.data.timeout }),
+);
+
+const signalSender = fn(
+  { id: "signal-sender", triggers: [{ event: "js/signal.send" }] },
+  async ({ event, step }) =>
+    step.sendSignal("send", { signal: event.data.signal, data: { v: event.data.v } }),
+);
+
+const more = [
+  fetcher,
+  signalWaiter,
+  signalSender,
+  conditional,
+  wildcard,
+  later,
+  broken,
+  sleepy,
+  invokeErrors,
+  sendMany,
+  nothing,
+  tooBig,
+  longCall,
+  parallelFail,
+];
+
 // ---------------------------------------------------------- flow control
 
 // A function whose one step holds its call for `ms`: its output is the span.
@@ -335,6 +495,7 @@ const functions = [
   doomed,
   exhausted,
   big,
+  ...more,
   ...flow,
 ];
 
@@ -389,6 +550,16 @@ const server = http.createServer((req, res) => {
   }
   if (path === "/endpoint") {
     return endpoint(req, res);
+  }
+  if (path === "/echo") {
+    // For step.fetch: answers what it was sent.
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(JSON.stringify({ method: req.method, probe: req.headers["x-probe"] ?? null, body }));
+    });
+    return;
   }
   if (path === "/stats") {
     res.writeHead(200, { "content-type": "application/json" });
