@@ -512,6 +512,11 @@ def class_gaps(qualname: str, theirs: type, ours: Any, gaps: Gaps) -> None:
         problems.extend(f"constructor: {p}" for p in signature_problems(theirs, ours))
     if not problems:
         del gaps[qualname]
+    member_gaps(qualname, theirs, ours, gaps)
+
+
+def member_gaps(qualname: str, theirs: type, ours: type, gaps: Gaps) -> None:
+    """Gaps among the public members of an official class and of ours."""
     mine = our_members(ours)
     for name, value in sorted(official_members(theirs).items()):
         member = f"{qualname}.{name}"
@@ -539,6 +544,12 @@ def value_gaps(qualname: str, theirs: Any, ours: Any, gaps: Gaps) -> None:
         problems = signature_problems(theirs, ours)
         if problems:
             gaps.setdefault(qualname, []).extend(problems)
+    elif _is_from(type(theirs), OFFICIAL_PACKAGES) and not isinstance(
+        theirs, enum.Enum
+    ):
+        # An instance of a private class (``dev_server.server``): what matters
+        # is what it offers.
+        member_gaps(qualname, type(theirs), type(ours), gaps)
     elif isinstance(theirs, enum.Enum | str | int | float | bool) and not (
         _same_default(theirs, ours)
     ):
