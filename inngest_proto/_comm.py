@@ -46,6 +46,7 @@ from ._errors import (
 from ._function import Function, is_async_handler, run_handler, run_handler_sync
 from ._http import IncomingRequest, Response
 from ._responses import ResponseBuilder
+from ._server_timing import ServerTimings, Timer, timing_the_loop
 from ._signing import hash_signing_key
 from ._sync import SyncHandler
 from ._transport import send, send_sync
@@ -100,48 +101,29 @@ def _check_signing_key(key: str | None, source: str) -> None:
         raise InvalidSigningKeyError(f"{source}: {err.message}") from None
 
 
-#: A monotonic clock in seconds, e.g. ``time.perf_counter``.
-Timer = Callable[[], float]
 #: Runs a blocking callable off the event loop, e.g. ``anyio.to_thread.run_sync``.
 RunSync = Callable[[Callable[[], Outcome]], Awaitable[Outcome]]
 #: Runs a coroutine function to completion from sync code, e.g. ``anyio.run``.
 RunAsync = Callable[[Callable[[], Awaitable[Outcome]]], Outcome]
 
 
-class _Timings:
-    """Durations for the ``Server-Timing`` header, when given a timer.
+def _stamped(response: Response, timings: ServerTimings | None) -> Response:
+    if timings is None:
+        return response
+    # Added after signing: the signature covers the body, not headers.
+    headers = {**response.headers, "server-timing": timings.header()}
+    return Response(response.status, headers, response.body)
 
-    Informational only (the server does not read it): ``comm_handler`` is the
-    whole request, ``function`` the handler, ``use_api`` the state fetch and
-    ``register`` the sync call.
-    """
 
-    __slots__ = ("_begin", "_spans", "_timer")
+def _begin(timings: ServerTimings | None, effect: Effect) -> None:
+    # Only the state fetch has an entry of its own, as in the official SDK.
+    if timings is not None and isinstance(effect, Fetch) and effect.label == "use_api":
+        timings.begin("use_api")
 
-    def __init__(self, timer: Timer | None) -> None:
-        self._timer = timer
-        self._begin = timer() if timer is not None else 0.0
-        self._spans: list[tuple[str, float]] = []
 
-    def start(self) -> float:
-        return self._timer() if self._timer is not None else 0.0
-
-    def record(self, effect: Effect, started: float) -> None:
-        if self._timer is not None:
-            name = effect.label if isinstance(effect, Fetch) else "function"
-            self._spans.append((name, self._timer() - started))
-
-    def stamp(self, response: Response) -> Response:
-        if self._timer is None:
-            return response
-        spans = [("comm_handler", self._timer() - self._begin), *self._spans]
-        value = ", ".join(
-            f"{name};dur={round(seconds * 1000)}" for name, seconds in spans
-        )
-        # Added after signing: the signature covers the body, not headers.
-        return Response(
-            response.status, {**response.headers, "server-timing": value}, response.body
-        )
+def _end(timings: ServerTimings | None, effect: Effect) -> None:
+    if timings is not None and isinstance(effect, Fetch) and effect.label == "use_api":
+        timings.end("use_api")
 
 
 class Framework(str, enum.Enum):
@@ -314,7 +296,20 @@ class CommHandler(CallRequests):
         function runs inline unless ``run_sync`` is given, e.g.
         ``anyio.to_thread.run_sync``, to keep it off the event loop.
         """
-        timings = _Timings(timer)
+        if timer is None:
+            return await self._handle(request, now, raw_request, None, run_sync)
+        timings = ServerTimings(timer)
+        answer = self._handle(request, now, raw_request, timings, run_sync)
+        return _stamped(await timing_the_loop(answer, timings), timings)
+
+    async def _handle(
+        self,
+        request: IncomingRequest,
+        now: float,
+        raw_request: object,
+        timings: ServerTimings | None,
+        run_sync: RunSync | None,
+    ) -> Response:
         flow = self._flow(request, now, raw_request)
         value: Any = None
         error: Exception | None = None
@@ -322,22 +317,25 @@ class CommHandler(CallRequests):
             try:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                return timings.stamp(stop.value)
+                response: Response = stop.value
+                return response
             except Exception as err:  # a bug here must not become a bare traceback
-                return timings.stamp(self._internal_error(err, now))
+                return self._internal_error(err, now)
             error = None
-            started = timings.start()
             try:
                 if isinstance(effect, Fetch):
+                    _begin(timings, effect)
                     transport = self._client.transport
                     value = tuple([await send(transport, r) for r in effect.requests])
                 elif run_sync is not None and not is_async_handler(effect.handler):
-                    value = await run_sync(partial(self._run_sync_effect, effect))
+                    run = partial(self._run_sync_effect, effect, timings)
+                    value = await run_sync(run)
                 else:
-                    value = await self._run_async_effect(effect)
+                    value = await self._run_async_effect(effect, timings)
             except Exception as err:
                 error = err
-            timings.record(effect, started)
+            finally:
+                _end(timings, effect)
 
     def handle_sync(
         self,
@@ -354,7 +352,7 @@ class CommHandler(CallRequests):
         to completion from this thread (e.g. ``anyio.run`` or ``asyncio.run``);
         without it, calling one is a clear, non-retriable error.
         """
-        timings = _Timings(timer)
+        timings = None if timer is None else ServerTimings(timer)
         flow = self._flow(request, now, raw_request)
         value: Any = None
         error: Exception | None = None
@@ -362,51 +360,60 @@ class CommHandler(CallRequests):
             try:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                return timings.stamp(stop.value)
+                return _stamped(stop.value, timings)
             except Exception as err:
-                return timings.stamp(self._internal_error(err, now))
+                return _stamped(self._internal_error(err, now), timings)
             error = None
-            started = timings.start()
             try:
                 if isinstance(effect, Fetch):
+                    _begin(timings, effect)
                     transport = self._client.transport
                     value = tuple(send_sync(transport, r) for r in effect.requests)
                 elif run_async is not None and is_async_handler(effect.handler):
-                    value = run_async(partial(self._run_async_effect, effect))
+                    value = run_async(partial(self._run_async_effect, effect, timings))
                 else:
-                    value = self._run_sync_effect(effect)
+                    value = self._run_sync_effect(effect, timings)
             except Exception as err:
                 error = err
-            timings.record(effect, started)
+            finally:
+                _end(timings, effect)
 
-    def _run_sync_effect(self, effect: RunHandler) -> Outcome:
+    def _run_sync_effect(
+        self, effect: RunHandler, timings: ServerTimings | None = None
+    ) -> Outcome:
+        mw = effect.mw.timed(timings)
         outcome = run_handler_sync(
             effect.function,
             effect.handler,
             effect.request,
             client=self._client,
-            mw=effect.mw,
+            mw=mw,
             target=effect.target,
             now=effect.now,
             memos=effect.request.steps,
+            timings=timings,
         )
-        if effect.mw:
-            effect.mw.call_sync("before_response")
+        if mw:
+            mw.call_sync("before_response")
         return outcome
 
-    async def _run_async_effect(self, effect: RunHandler) -> Outcome:
+    async def _run_async_effect(
+        self, effect: RunHandler, timings: ServerTimings | None = None
+    ) -> Outcome:
+        mw = effect.mw.timed(timings)
         outcome = await run_handler(
             effect.function,
             effect.handler,
             effect.request,
             client=self._client,
-            mw=effect.mw,
+            mw=mw,
             target=effect.target,
             now=effect.now,
             memos=effect.request.steps,
+            timings=timings,
         )
-        if effect.mw:
-            await effect.mw.call("before_response")
+        if mw:
+            await mw.call("before_response")
         return outcome
 
     def _internal_error(self, err: Exception, now: float) -> Response:

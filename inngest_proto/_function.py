@@ -36,6 +36,7 @@ from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:
     from ._client import Inngest
+    from ._server_timing import ServerTimings
 
 __all__ = [
     "Function",
@@ -230,6 +231,7 @@ async def run_handler(
     target: str | None,
     now: datetime.datetime,
     memos: Mapping[str, Any],
+    timings: ServerTimings | None = None,
 ) -> Outcome:
     """Run an async handler for one call request.  A sync handler runs inline."""
     if not is_async_handler(handler):
@@ -242,6 +244,7 @@ async def run_handler(
             target=target,
             now=now,
             memos=memos,
+            timings=timings,
         )
     if mw:
         memos = StepMemos.from_raw(memos)
@@ -250,7 +253,9 @@ async def run_handler(
     run = _run_log(function, handler, request, exe)
     ctx = _context(request, exe, client, mw, run)
     with logging_run(run), bind_step(ctx.step):
-        outcome = await _drive(function, handler, ctx, exe, client, mw, memos, now)
+        outcome = await _drive(
+            function, handler, ctx, exe, client, mw, memos, now, timings
+        )
         if exe.checkpointer is not None:
             # Saved before the call is answered: the answer's next call
             # must find every step this one ran.
@@ -267,6 +272,7 @@ async def _drive(  # noqa: PLR0917 - the call's whole state
     mw: MiddlewareManager,
     memos: Mapping[str, Any],
     now: datetime.datetime,
+    timings: ServerTimings | None,
 ) -> Outcome:
     """Run the handler once (replaying memos) and say how the call ends."""
     if mw:
@@ -275,8 +281,14 @@ async def _drive(  # noqa: PLR0917 - the call's whole state
         if not memos and exe.reached_new_code():
             await mw.call("after_memoization")
             await mw.call("before_execution")
+    if timings is not None:
+        timings.begin("function")
     try:
-        output = await handler(ctx)
+        try:
+            output = await handler(ctx)
+        finally:
+            if timings is not None:
+                timings.end("function")
         # In the try: an output that cannot be serialized fails the attempt.
         output = to_wire(
             client.serializer,
@@ -311,6 +323,7 @@ def run_handler_sync(
     target: str | None,
     now: datetime.datetime,
     memos: Mapping[str, Any],
+    timings: ServerTimings | None = None,
 ) -> Outcome:
     """Run a sync handler for one call request."""
     if is_async_handler(handler):
@@ -329,7 +342,9 @@ def run_handler_sync(
     run = _run_log(function, handler, request, exe)
     ctx = _context_sync(request, exe, client, mw, run)
     with logging_run(run), bind_step(ctx.step):
-        outcome = _drive_sync(function, handler, ctx, exe, client, mw, memos, now)
+        outcome = _drive_sync(
+            function, handler, ctx, exe, client, mw, memos, now, timings
+        )
         if exe.checkpointer is not None:
             # Saved before the call is answered: the answer's next call
             # must find every step this one ran.
@@ -346,6 +361,7 @@ def _drive_sync(  # noqa: PLR0917 - the call's whole state
     mw: MiddlewareManager,
     memos: Mapping[str, Any],
     now: datetime.datetime,
+    timings: ServerTimings | None,
 ) -> Outcome:
     """Run the handler once (replaying memos) and say how the call ends."""
     if mw:
@@ -354,8 +370,14 @@ def _drive_sync(  # noqa: PLR0917 - the call's whole state
         if not memos and exe.reached_new_code():
             mw.call_sync("after_memoization")
             mw.call_sync("before_execution")
+    if timings is not None:
+        timings.begin("function")
     try:
-        output = handler(ctx)
+        try:
+            output = handler(ctx)
+        finally:
+            if timings is not None:
+                timings.end("function")
         # In the try: an output that cannot be serialized fails the attempt.
         output = to_wire(
             client.serializer,

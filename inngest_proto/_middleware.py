@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._context import Context, ContextSync
     from ._events import Event
     from ._function import Function
+    from ._server_timing import ServerTimings
 
 __all__ = [
     "Middleware",
@@ -190,10 +191,21 @@ _UNWINDING = frozenset({"after_execution", "after_send_events", "transform_outpu
 class MiddlewareManager:
     """Calls a request's middleware in order; async and sync fronts."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_timings")
 
-    def __init__(self, items: Sequence[Middleware | MiddlewareSync]) -> None:
+    def __init__(
+        self,
+        items: Sequence[Middleware | MiddlewareSync],
+        timings: ServerTimings | None = None,
+    ) -> None:
         self._items = tuple(items)
+        self._timings = timings
+
+    def timed(self, timings: ServerTimings | None) -> MiddlewareManager:
+        """This request's middleware, each hook's time recorded in ``timings``."""
+        if timings is None or not self._items:
+            return self
+        return MiddlewareManager(self._items, timings)
 
     @classmethod
     def create(
@@ -237,20 +249,32 @@ class MiddlewareManager:
         return self._items[::-1] if hook in _UNWINDING else self._items
 
     async def call(self, hook: str, *args: Any) -> None:
-        for item in self._in_order(hook):
-            result = getattr(item, hook)(*args)
-            if isinstance(item, Middleware):
-                await result
+        timings = self._timings
+        started = 0.0 if timings is None else timings.now()
+        try:
+            for item in self._in_order(hook):
+                result = getattr(item, hook)(*args)
+                if isinstance(item, Middleware):
+                    await result
+        finally:
+            if timings is not None:
+                timings.middleware_ran(hook, started)
 
     def call_sync(self, hook: str, *args: Any) -> None:
-        for item in self._in_order(hook):
-            if isinstance(item, Middleware):
-                msg = (
-                    f"{type(item).__name__} is async middleware and cannot run "
-                    "with a sync function; use inngest.MiddlewareSync"
-                )
-                raise LocalProtocolError(msg)
-            getattr(item, hook)(*args)
+        timings = self._timings
+        started = 0.0 if timings is None else timings.now()
+        try:
+            for item in self._in_order(hook):
+                if isinstance(item, Middleware):
+                    msg = (
+                        f"{type(item).__name__} is async middleware and cannot "
+                        "run with a sync function; use inngest.MiddlewareSync"
+                    )
+                    raise LocalProtocolError(msg)
+                getattr(item, hook)(*args)
+        finally:
+            if timings is not None:
+                timings.middleware_ran(hook, started)
 
 
 #: The manager of a request without middleware (immutable: safe to share).
