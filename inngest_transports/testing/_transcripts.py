@@ -110,8 +110,10 @@ class Transcript:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     def save(self, path: PathLike) -> None:
-        """Write :meth:`to_json` to ``path``, in UTF-8."""
-        Path(path).write_text(self.to_json(), encoding="utf-8")
+        """Write :meth:`to_json` to ``path``, in UTF-8, making its directory."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.to_json(), encoding="utf-8")
 
     @classmethod
     def load(cls, path: PathLike) -> Transcript:

@@ -209,6 +209,13 @@ def test_save_and_load_round_trip_byte_for_byte(
     assert '\n  "app_id"' in text  # pretty
 
 
+def test_save_makes_the_directory(transcript: Transcript, tmp_path: Path) -> None:
+    # As testing.rst says: "tests/transcripts/..." in a project without one yet.
+    path = tmp_path / "tests" / "transcripts" / "flow.json"
+    transcript.save(path)
+    assert Transcript.load(path) == transcript
+
+
 def test_record_needs_a_run_id_the_engine_called() -> None:
     client, functions, _ = make_app()
     engine = TestEngine(client, functions)
