@@ -132,8 +132,14 @@ class Apps:
             query=query,
         )
         try:
+            # Middleware's raw_request is the executor request, as in the
+            # official worker (over HTTP it is the framework's request).
             return await handler.handle(
-                incoming, now=time.time(), timer=None, run_sync=run_sync
+                incoming,
+                now=time.time(),
+                raw_request=request,
+                timer=None,
+                run_sync=run_sync,
             )
         except Exception:
             self.logger.exception(

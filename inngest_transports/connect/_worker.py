@@ -15,6 +15,7 @@ whose socket died replies through ``/v0/connect/flush``.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -76,10 +77,10 @@ class WorkerConnection:
         self._log = self._apps.logger
         self._instance_id = instance_id or hostname()
         self._rewrite = rewrite_gateway_endpoint
-        on_main = threading.current_thread() is threading.main_thread()
         if shutdown_signals is None:
             shutdown_signals = [signal.SIGTERM, signal.SIGINT]
-        self._signals = list(shutdown_signals) if on_main else []
+        # Installed by start(), and only if it runs on the main thread.
+        self._signals = list(shutdown_signals)
         self._concurrency = max_concurrency(max_worker_concurrency)
         self._connect_data = self._apps.connect_data(
             instance_id=self._instance_id,
@@ -139,7 +140,7 @@ class WorkerConnection:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                if self._signals:
+                if self._signals and self._may_install_signal_handlers():
                     tg.start_soon(self._watch_signals)
                 with anyio.CancelScope() as scope:
                     self._reconnect_scope = scope
@@ -151,6 +152,11 @@ class WorkerConnection:
                             self._log.error("inngest connect: stopping: %s", err)
                 await self._shutdown()
                 tg.cancel_scope.cancel()
+        except Exception as err:
+            # Whatever stops the worker is said, not only raised: a worker
+            # beside a web app often runs where nobody reads what it raises.
+            self._log.error("inngest connect: stopped by an error: %r", err)
+            raise
         finally:
             if owned:
                 aclose = getattr(self._transport, "aclose", None)
@@ -373,8 +379,36 @@ class WorkerConnection:
             self._reconnect_scope.cancel()
         self.changed()
 
+    def _may_install_signal_handlers(self) -> bool:
+        """Python installs signal handlers on the main thread only.
+
+        A worker started elsewhere (beside a web app, in a thread of its
+        own) runs without them, as the official worker does; the host stops
+        it with :meth:`close`.
+        """
+        if threading.current_thread() is threading.main_thread():
+            return True
+        self._log.info(
+            "inngest connect: not on the main thread: no handlers for %s; "
+            "stop the worker with close()",
+            ", ".join(signal.Signals(s).name for s in self._signals),
+        )
+        return False
+
     async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(*self._signals) as received:
+        with contextlib.ExitStack() as stack:
+            try:
+                received = stack.enter_context(
+                    anyio.open_signal_receiver(*self._signals)
+                )
+            except (ValueError, RuntimeError, NotImplementedError, OSError) as err:
+                # E.g. an event loop that cannot receive signals here.
+                self._log.warning(
+                    "inngest connect: cannot handle shutdown signals (%s); "
+                    "stop the worker with close()",
+                    err,
+                )
+                return
             async for signum in received:
                 self._log.info(
                     "inngest connect: %s received: pausing, finishing in-flight "

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import anyio.from_thread
+import anyio.to_thread
 import attrs
 import pytest
 
@@ -322,3 +325,96 @@ async def test_a_lost_lease_cancels_the_run_without_a_reply() -> None:
         await anyio.sleep(0.05)
         assert not r.gateway.replies
         assert not r.api.flushed
+
+
+async def test_middleware_sees_the_executor_request_as_raw_request() -> None:
+    seen: list[object] = []
+
+    class Recording(inngest.MiddlewareSync):
+        def before_response(self) -> None:
+            seen.append(self.raw_request)
+
+    def make(api: FakeApi) -> WorkerConnection:
+        client = make_client(api, middleware=[Recording])
+        return WorkerConnection(
+            [(client, [sync_function(client, Probe(hold_seconds=0.01))])],
+            shutdown_signals=[],
+            reconnect_delay=fast_delay,
+        )
+
+    async with rig(make) as r:
+        socket = await active_socket(r)
+        request = executor_request("r1", APP, FN)
+        await socket.send(Kind.GATEWAY_EXECUTOR_REQUEST, request)
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+    # As the official worker: the gateway's request stands for the HTTP one.
+    [raw] = seen
+    assert isinstance(raw, pb.GatewayExecutorRequestData)
+    assert raw.request_id == "r1"
+
+
+async def test_a_worker_started_off_the_main_thread_runs_without_signals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Built on the main thread with the default signals, started beside it."""
+    caplog.set_level(logging.INFO, "inngest")
+    probe = Probe(hold_seconds=0.01)
+    gateway = FakeGateway()
+    with FakeApi(gateway) as api:
+        async with anyio.create_task_group() as tg:
+            await gateway.start(tg)
+            client = make_client(api)
+            worker = WorkerConnection(
+                [(client, [sync_function(client, probe)])],
+                reconnect_delay=fast_delay,
+            )
+            portal_cm = anyio.from_thread.start_blocking_portal()
+            portal = portal_cm.__enter__()
+            try:
+                started = portal.start_task_soon(worker.start)
+                socket = await wait_for_socket(gateway, started)
+                request = executor_request("r1", APP, FN)
+                await socket.send(Kind.GATEWAY_EXECUTOR_REQUEST, request)
+                await wait_for(lambda: bool(replies_to(gateway.replies, "r1")))
+                # close() runs on the worker's own loop, as a host would call it.
+                await anyio.to_thread.run_sync(lambda: portal.call(worker.close))
+                await anyio.to_thread.run_sync(started.result, 5)
+            finally:
+                await anyio.to_thread.run_sync(portal_cm.__exit__, None, None, None)
+            tg.cancel_scope.cancel()
+    assert worker.get_state() is ConnectionState.CLOSED
+    assert probe.runs == 1
+    assert any("not on the main thread" in m for m in caplog.messages)
+
+
+async def wait_for_socket(gateway: FakeGateway, started: Any) -> Any:
+    """The worker's socket once ready; the worker's error if it stopped."""
+    with anyio.fail_after(5):
+        while not gateway.ready_sockets():
+            if started.done():
+                started.result()  # raises what stopped the worker
+                raise AssertionError("the worker returned before connecting")
+            await anyio.sleep(0.005)
+    return gateway.ready_sockets()[0]
+
+
+async def test_a_bug_that_stops_the_worker_is_logged_and_raised(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_session = WorkerConnection._run_session
+
+    async def broken(self: WorkerConnection, session: Any) -> None:
+        session.stop("closing its socket before the bug")
+        await run_session(self, session)
+        raise RuntimeError("a bug in a session task")
+
+    monkeypatch.setattr(WorkerConnection, "_run_session", broken)
+    async with rig(default_worker(Probe())) as r:
+        await r.worker.closed()
+    [error] = r.returned
+    assert error is not None
+    assert "a bug in a session task" in repr(error)
+    assert any(
+        "stopped by an error" in m and "a bug in a session task" in m
+        for m in caplog.messages
+    )
