@@ -42,6 +42,7 @@ __all__ = [
     "evaluate_tree",
     "macro_variable",
     "parse",
+    "parse_syntax",
     "token",
 ]
 
@@ -143,6 +144,14 @@ def _syntax_error(exc: lark.exceptions.UnexpectedInput) -> str:
 
 def parse(text: str) -> Node:
     """Parse and check ``text``; raise ExpressionError on any problem."""
+    tree = parse_syntax(text)
+    _check(tree, text)
+    return tree
+
+
+def parse_syntax(text: str) -> Node:
+    """Parse ``text`` without checking names (what registration does for
+    concurrency keys and ``priority.run``); raise ExpressionError."""
     if not isinstance(text, str):
         msg = f"an expression must be a string, not {type(text).__name__}"
         raise ExpressionError(msg)
@@ -160,7 +169,6 @@ def parse(text: str) -> Node:
     except RecursionError:
         msg = "expression is nested too deeply"
         raise ExpressionError(msg, expression=text) from None
-    _check(tree, text)
     return tree
 
 

@@ -32,12 +32,16 @@ import attrs
 from celpy.evaluation import CELEvalError
 
 from inngest_proto import _json
+from inngest_proto.executor import ExpressionCheck
 from inngest_transports._expressions_engine import (
     DECLARED,
+    MACROS,
     ExpressionError,
     Node,
     evaluate_tree,
     parse,
+    parse_syntax,
+    token,
 )
 from inngest_transports._expressions_interpolate import interpolate
 from inngest_transports._expressions_values import (
@@ -54,14 +58,17 @@ __all__ = [
     "Evaluation",
     "Expression",
     "ExpressionError",
+    "check_expression",
     "compile_expression",
     "evaluate_key",
     "evaluate_value",
     "explain_match",
     "interpolate_event",
     "matches",
+    "policy_violations",
     "trigger_matcher",
     "wait_matcher",
+    "wait_warning",
 ]
 
 
@@ -187,6 +194,77 @@ def compile_expression(text: str) -> Expression:
     if isinstance(cached, ExpressionError):
         raise cached
     return cached
+
+
+# Inngest's restrictive policy: only the conversions may be called;
+# comparisons, logic, indexing and ``in`` are always allowed, and arithmetic
+# counts as calls (cel-go sees ``+`` as the function ``_+_``).
+_POLICY_CALLS = frozenset({"int", "uint", "double"})
+_POLICY_OPERATORS = {
+    "addition_add": "+",
+    "addition_sub": "-",
+    "multiplication_mul": "*",
+    "multiplication_div": "/",
+    "multiplication_mod": "%",
+    "unary_neg": "-",
+}
+_CALLS = {"ident_arg": 0, "dot_ident_arg": 0, "member_dot_arg": 1}
+
+
+def policy_violations(text: str) -> list[str]:
+    """What Inngest's restrictive policy forbids in ``text`` (none: ``[]``).
+
+    The policy is what a ``cancel`` ``if`` must follow (registration refuses
+    it otherwise) and a wait's ``if`` should (the server logs a warning):
+    no macros (``has`` included) and no calls but ``int()``, ``uint()`` and
+    ``double()``.  Raises ExpressionError if ``text`` does not compile.
+    """
+    tree = compile_expression(text)._tree
+    found: dict[str, None] = {}
+    for node in reversed(list(tree.iter_subtrees())):  # from the top
+        if node.data in _POLICY_OPERATORS:
+            found[
+                f"function calls are disallowed (uses {_POLICY_OPERATORS[node.data]!r})"
+            ] = None
+        elif node.data in _CALLS:
+            name = token(node, _CALLS[node.data]).value
+            if name in MACROS or name == "has":
+                found[f"macros are disallowed (uses {name!r})"] = None
+            elif name not in _POLICY_CALLS:
+                found[f"function calls are disallowed (uses {name!r})"] = None
+    return list(found)
+
+
+def check_expression(text: str, check: ExpressionCheck = "types") -> None:
+    """Check ``text`` as registration does; raise ExpressionError if it fails.
+
+    ``syntax``: it parses; ``types``: it compiles (:func:`compile_expression`);
+    ``restrictive``: it compiles and follows :func:`policy_violations`.
+    """
+    if check == "syntax":
+        parse_syntax(text)
+        return
+    compile_expression(text)
+    if check == "restrictive":
+        violations = policy_violations(text)
+        if violations:
+            raise ExpressionError("; ".join(violations), expression=text)
+
+
+def wait_warning(if_expr: str) -> str | None:
+    """Why a ``wait_for_event`` ``if`` deserves a warning, or ``None``.
+
+    One that does not compile can match no event (the wait times out);
+    one that breaks the restrictive policy works, but Inngest warns of it.
+    """
+    try:
+        violations = policy_violations(if_expr)
+    except ExpressionError as err:
+        return f"the if expression does not compile, so no event can match it: {err}"
+    if violations:
+        problems = "; ".join(violations)
+        return f"the if expression breaks Inngest's policy for waits: {problems}"
+    return None
 
 
 def explain_match(text: str, activation: Mapping[str, Any]) -> Evaluation:

@@ -14,6 +14,7 @@ from its memos, with no attempts or times.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -33,6 +34,7 @@ from inngest_proto.executor._reply import (
 )
 from inngest_proto.executor._timing import resolve_time
 
+from ..expressions import wait_warning
 from ._timeline import (
     FUNCTION_ITEM_ID,
     Attempt,
@@ -43,6 +45,8 @@ from ._timeline import (
 )
 
 __all__ = ["MAX_RUNS", "RunHistory"]
+
+_log = logging.getLogger("inngest.devserver")
 
 #: Runs whose history is kept; the oldest go first.
 MAX_RUNS = 1000
@@ -172,7 +176,7 @@ class RunHistory:
             self._failed_attempt(record, call, error, now)
         else:
             for op in outcome.ops:
-                self._op(record, op, call, now)
+                self._op(run_id, record, op, call, now)
         self.bump()
 
     def checkpoint(self, run_id: str, ops: Iterable[StepOp], now: float) -> None:
@@ -180,7 +184,7 @@ class RunHistory:
         record = self._record(run_id)
         for op in ops:
             if op.op in (Opcode.STEP_RUN, Opcode.STEP):
-                self._op(record, op, _Call(0, op.id, now), now)
+                self._op(run_id, record, op, _Call(0, op.id, now), now)
         self.bump()
 
     def endpoint_ops(self, run_id: str, ops: Iterable[StepOp], now: float) -> None:
@@ -188,7 +192,7 @@ class RunHistory:
         as if the first attempt of a call had answered it."""
         record = self._record(run_id)
         for op in ops:
-            self._op(record, op, _Call(0, op.id, now), now)
+            self._op(run_id, record, op, _Call(0, op.id, now), now)
         self.bump()
 
     def _failed_attempt(
@@ -202,7 +206,9 @@ class RunHistory:
             Attempt(call.attempt, call.started_at, now, "failed", None, error)
         )
 
-    def _op(self, record: _RunRecord, op: StepOp, call: _Call, now: float) -> None:
+    def _op(
+        self, run_id: str, record: _RunRecord, op: StepOp, call: _Call, now: float
+    ) -> None:
         if op.op is Opcode.RUN_COMPLETE:
             fn = _function_step(record, call.started_at)
             fn.attempts.append(
@@ -218,6 +224,8 @@ class RunHistory:
             _step_attempt(step, op, call, now)
         elif op.op in _KINDS and step.deadline is None and step.ended_at is None:
             _open(step, op, now)
+            for warning in step.warnings:
+                _log.warning("run %s, step %s: %s", run_id, step.id, warning)
 
     # -- the timeline --------------------------------------------------------------
 
@@ -288,7 +296,14 @@ def _open(step: StepRecord, op: StepOp, now: float) -> None:
         timeout = opts.get("timeout")
         step.deadline = _resolve(timeout, now) if timeout else now
         event = opts.get("event") or opts.get("signal") or op.name
-        step.wait = {"event": event, "if": opts.get("if")}
+        condition = opts.get("if")
+        step.wait = {"event": event, "if": condition}
+        if isinstance(condition, str):
+            # As the real server, warn rather than refuse: the step shows why
+            # no event resumes it.
+            warning = wait_warning(condition)
+            if warning is not None:
+                step.warnings.append(warning)
     elif step.kind == "invoke":
         timeout = opts.get("timeout")
         step.deadline = (

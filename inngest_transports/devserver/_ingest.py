@@ -26,9 +26,12 @@ from inngest_proto.executor import (
     MAX_DATA_DEPTH,
     ConfigProblem,
     InvalidFunctionConfig,
+    expressions_of,
     read_function_config,
 )
 from inngest_proto.executor._ids import ulid
+
+from ..expressions import ExpressionError, check_expression
 
 __all__ = [
     "MAX_EVENTS_PER_REQUEST",
@@ -238,9 +241,12 @@ def parse_sync(body: bytes) -> SyncRequest:
     problems: list[ConfigProblem] = []
     for index, raw in enumerate(raw_functions):
         try:
-            configs.append(read_function_config(raw, index=index))
+            config = read_function_config(raw, index=index)
         except InvalidFunctionConfig as err:
             problems.extend(err.problems)
+            continue
+        configs.append(config)
+        problems.extend(_expression_problems(config))
     url = fields.get("url")
     if problems:
         raise InvalidSync(
@@ -259,6 +265,22 @@ def parse_sync(body: bytes) -> SyncRequest:
         framework=str(fields.get("framework") or ""),
         checksum=checksum,
     )
+
+
+def _expression_problems(config: FunctionConfig) -> list[ConfigProblem]:
+    """The expressions of ``config`` that do not pass registration's checks.
+
+    One that does not compile would be accepted and then never match (or
+    key, or cancel) anything; the real server refuses it here, as we do.
+    """
+    problems = []
+    for use in expressions_of(config):
+        try:
+            check_expression(use.text, use.check)
+        except ExpressionError as err:
+            message = f"invalid expression: {err}"
+            problems.append(ConfigProblem(config.id, use.field, message))
+    return problems
 
 
 def event_summary(event: Mapping[str, Any]) -> str:

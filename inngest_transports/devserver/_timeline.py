@@ -54,6 +54,9 @@ class StepRecord:
     invoke: dict[str, Any] | None = None
     #: When its memo was first seen (sleeps, waits, invokes, AI).
     ended_at: float | None = None
+    #: What the step does that is likely a mistake (a wait's ``if`` that
+    #: cannot compile), shown with it.
+    warnings: list[str] = attrs.field(factory=list)
 
 
 def error_view(error: Any) -> dict[str, Any] | None:
@@ -139,6 +142,7 @@ def step_item(step: StepRecord, run: Run, in_flight: Iterable[str]) -> dict[str,
         "deadline": step.deadline,
         "wait": step.wait,
         "invoke": step.invoke,
+        "warnings": list(step.warnings),
     }
 
 
@@ -172,4 +176,5 @@ def function_item(fn: StepRecord, run: Run, in_flight: Iterable[str]) -> dict[st
         "deadline": None,
         "wait": None,
         "invoke": None,
+        "warnings": [],
     }

@@ -18,13 +18,16 @@ from inngest_transports.expressions import (
     Evaluation,
     Expression,
     ExpressionError,
+    check_expression,
     compile_expression,
     evaluate_key,
     explain_match,
     interpolate_event,
     matches,
+    policy_violations,
     trigger_matcher,
     wait_matcher,
+    wait_warning,
 )
 from tests.inngest_proto.executor._harness import Harness
 
@@ -686,3 +689,62 @@ def test_the_executor_times_out_when_nothing_matches() -> None:
     h.send("t/approved", {"id": None})
     h.run()
     assert h.only_run("waiter").output == "timed out"
+
+
+# --- registration's checks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "violations"),
+    [
+        ("event.data.foo == 1", []),
+        ("event.data.name", []),
+        ("event.data.action == 'opened'", []),
+        ("int(event.data.n) >= 3 && async.data.kind in ['a', 'b']", []),
+        (
+            'event.name.endsWith("foo")',
+            ["function calls are disallowed (uses 'endsWith')"],
+        ),
+        ("has(event.data.isPreview)", ["macros are disallowed (uses 'has')"]),
+        ("5 + 4", ["function calls are disallowed (uses '+')"]),
+        ("event.data.xs.exists(x, x > 1)", ["macros are disallowed (uses 'exists')"]),
+        (
+            "uppercase(event.data.name) + ' is my name'",
+            [
+                "function calls are disallowed (uses '+')",
+                "function calls are disallowed (uses 'uppercase')",
+            ],
+        ),
+    ],
+)
+def test_the_restrictive_policy(text: str, violations: list[str]) -> None:
+    assert policy_violations(text) == violations
+
+
+@pytest.mark.parametrize(
+    ("text", "passes"),
+    [
+        ("user.id", {"syntax"}),  # parses; names an undeclared variable
+        ("event.data.x ==", set()),
+        ("event.data.id == async.data.id", {"syntax", "types", "restrictive"}),
+        ("event.data.n + 1 > async.data.n", {"syntax", "types"}),
+    ],
+)
+def test_check_expression_by_kind(text: str, passes: set[str]) -> None:
+    for check in ("syntax", "types", "restrictive"):
+        if check in passes:
+            check_expression(text, check)
+        else:
+            with pytest.raises(ExpressionError):
+                check_expression(text, check)
+
+
+def test_wait_warnings() -> None:
+    assert wait_warning("async.data.id == event.data.id") is None
+    compile_error = wait_warning("async.data.id = 1")
+    assert compile_error is not None
+    assert compile_error.startswith("the if expression does not compile")
+    assert wait_warning("has(async.data.x)") == (
+        "the if expression breaks Inngest's policy for waits: "
+        "macros are disallowed (uses 'has')"
+    )

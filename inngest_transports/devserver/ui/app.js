@@ -571,6 +571,9 @@
         item.wait.if ? [" if ", el("code", { text: item.wait.if })] : null,
       ));
     }
+    for (const warning of item.warnings || []) {
+      body.push(el("div", { class: "step-warning small", role: "note", text: "Warning: " + warning }));
+    }
     if (item.invoke) {
       body.push(el("div", { class: "step-invoke small" },
         "Invokes ", el("code", { text: item.invoke.function_id || "?" })));

@@ -279,6 +279,95 @@ async def test_a_sync_put_reports_why_the_register_was_refused() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("extra", "field", "text"),
+    [
+        (
+            {"triggers": [{"event": "t/x", "expression": "event.data.ok =="}]},
+            "triggers[0].expression",
+            "syntax error",
+        ),
+        (
+            {"triggers": [{"event": "t/x", "expression": "user.id == 1"}]},
+            "triggers[0].expression",
+            "undeclared reference to 'user'",
+        ),
+        (
+            {"concurrency": [{"limit": 1, "key": "event.data.("}]},
+            "concurrency[0].key",
+            "syntax",
+        ),
+        (
+            {"throttle": {"limit": 1, "period": "1m", "key": "]"}},
+            "throttle.key",
+            "syntax",
+        ),
+        (
+            {"rateLimit": {"limit": 1, "period": "1m", "key": "usr.id"}},
+            "rateLimit.key",
+            "'usr'",
+        ),
+        ({"idempotency": "event.data.("}, "idempotency", "syntax"),
+        ({"debounce": {"period": "5s", "key": "nope(1)"}}, "debounce.key", "'nope'"),
+        (
+            {"batchEvents": {"maxSize": 2, "timeout": "5s", "if": "event.data.a &&"}},
+            "batchEvents.if",
+            "syntax",
+        ),
+        (
+            {"batchEvents": {"maxSize": 2, "timeout": "5s", "key": "events.x"}},
+            "batchEvents.key",
+            "'events'",
+        ),
+        ({"priority": {"run": "event.data.p +"}}, "priority.run", "syntax"),
+        (
+            {"cancel": [{"event": "t/c", "if": 'async.data.name.endsWith("x")'}]},
+            "cancel[0].if",
+            "function calls are disallowed (uses 'endsWith')",
+        ),
+        (
+            {"cancel": [{"event": "t/c", "if": "async.data.id =="}]},
+            "cancel[0].if",
+            "syntax",
+        ),
+        ({"singleton": {"mode": "skip", "key": ")"}}, "singleton.key", "syntax"),
+    ],
+)
+async def test_expressions_that_cannot_compile_are_refused(
+    extra: dict[str, Any], field: str, text: str
+) -> None:
+    body = {
+        "appName": "app",
+        "url": "http://127.0.0.1:9/a",
+        "functions": [{**_fn(), **extra}],
+    }
+    async with serving() as (dev, http):
+        resp = await http.post("/fn/register", json=body)
+        assert resp.status_code == 400, resp.text
+        (problem,) = resp.json()["data"]["errors"]
+        assert (problem["function"], problem["field"]) == ("app-fn", field)
+        assert problem["message"].startswith("invalid expression: ")
+        assert text in problem["message"]
+        assert dev.driver.executor.functions == {}
+
+
+async def test_expressions_that_the_real_server_accepts_are_accepted() -> None:
+    """Concurrency keys and ``priority.run`` must only parse there."""
+    extra = {
+        "concurrency": [{"limit": 1, "key": "user.id"}],
+        "priority": {"run": "user.p"},
+        "cancel": [{"event": "t/c", "if": "int(async.data.n) > event.data.n"}],
+    }
+    body = {
+        "appName": "app",
+        "url": "http://127.0.0.1:9/a",
+        "functions": [{**_fn(), **extra}],
+    }
+    async with serving() as (_, http):
+        resp = await http.post("/fn/register", json=body)
+        assert resp.status_code == 200, resp.text
+
+
 async def test_an_app_that_is_down() -> None:
     with anyio.fail_after(5):
         # Port 9 (discard) on loopback: nothing listens there.

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+import pytest
 
 from inngest_proto._http import OutboundResponse
 from inngest_proto._opcodes import Opcode, StepOp
@@ -230,6 +233,39 @@ def test_waits_and_invokes() -> None:
     assert w1["duration_ms"] == 30_000.0
     assert (w2["status"], w2["output"]) == ("completed", None)
     assert (i1["status"], i1["error"]["message"]) == ("failed", "child")
+
+
+def test_a_wait_whose_if_cannot_match_shows_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As the real server: the wait is kept, and the run shows why it will not
+    match (and the log says it)."""
+    h = RunHistory()
+    broken = _op(
+        "WaitForEvent",
+        "w1",
+        wire_name="t/a",
+        opts={"if": "async.data.id ==", "timeout": "1h"},
+    )
+    policy = _op(
+        "WaitForEvent",
+        "w2",
+        wire_name="t/b",
+        opts={"if": 'async.data.name.endsWith("x")', "timeout": "1h"},
+    )
+    fine = _op("WaitForEvent", "w3", wire_name="t/c", opts={"if": "async.data.ok"})
+    with caplog.at_level(logging.WARNING, logger="inngest.devserver"):
+        _call(h, 1, T0, _reply(206, [broken, policy, fine]), took=0)
+    w1, w2, w3 = h.timeline(_run())
+    (warning,) = w1["warnings"]
+    assert warning.startswith("the if expression does not compile")
+    assert "syntax error" in warning
+    assert w2["warnings"] == [
+        "the if expression breaks Inngest's policy for waits: "
+        "function calls are disallowed (uses 'endsWith')"
+    ]
+    assert w3["warnings"] == []
+    assert "run r1, step w1: the if expression does not compile" in caplog.text
 
 
 def test_planned_steps_run_by_targeted_calls() -> None:
