@@ -1,7 +1,9 @@
 """The code blocks of README.rst and docs/*.rst, and the runner of their Python.
 
-Every literal block names its language (``.. code-block:: LANGUAGE``; a bare
-``::`` block is refused, so no block is left unchecked by accident):
+Every literal block has a language the tests know: ``.. code-block::
+LANGUAGE`` names it, and a bare ``::`` block is Python (as in Sphinx), so a
+block of any other language that forgets to say so fails as Python instead
+of going unchecked:
 
 ``python``
     Run, block after block in the order of the page, in one namespace per
@@ -66,7 +68,7 @@ ENVIRONMENT = {
 class Block:
     page: Path
     line: int  # of the block's first line of code in the page, 1-based
-    language: str | None
+    language: str
     text: str
     skip: str | None  # the reason of a ``docs-test: skip`` marker
 
@@ -98,7 +100,7 @@ def blocks(page: Path) -> list[Block]:
             Block(
                 page=page,
                 line=line,
-                language=classes[0] if classes else None,
+                language=classes[0] if classes else "python",
                 text=text,
                 skip=_skip_reason(node),
             )

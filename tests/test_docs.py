@@ -30,12 +30,13 @@ def _of(*languages: str) -> list[Block]:
     return [b for b in ALL_BLOCKS if b.language in languages]
 
 
-def test_every_block_names_a_language_the_tests_know() -> None:
+def test_every_block_has_a_language_the_tests_know() -> None:
     unnamed = [
         f"{_id(b)} ({b.language})" for b in ALL_BLOCKS if b.language not in LANGUAGES
     ]
-    assert unnamed == [], "use '.. code-block:: LANGUAGE' with one of " + ", ".join(
-        sorted(LANGUAGES)
+    assert unnamed == [], (
+        "name the language (.. code-block:: LANGUAGE): one of "
+        + ", ".join(sorted(LANGUAGES))
     )
 
 
