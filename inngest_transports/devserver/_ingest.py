@@ -225,6 +225,15 @@ def parse_sync(body: bytes) -> SyncRequest:
     if not isinstance(parsed, dict):
         msg = f"Invalid request: the body is {_json.json_type(parsed)}, not an object"
         raise InvalidSync(msg)
+    if _json.deeper_than(parsed, MAX_DATA_DEPTH):
+        msg = f"Invalid request: nested deeper than {MAX_DATA_DEPTH} levels"
+        raise InvalidSync(msg)
+    try:
+        # Names, ids and URLs go into the database and into hashes.
+        _json.dumps_utf8(parsed)
+    except UnicodeEncodeError as err:
+        msg = f"Invalid request: {_surrogate_message('the body', err)}"
+        raise InvalidSync(msg) from None
     # Go's JSON decoding matches keys case-insensitively (the official SDK
     # sends ``appname``); later spellings win, as there.
     fields = {str(key).lower(): value for key, value in parsed.items()}

@@ -18,7 +18,7 @@ from inngest_proto import _json
 from inngest_proto._converter import unstructure
 from inngest_proto._function_config import FunctionConfig
 from inngest_proto._http import Response
-from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor import MAX_DATA_DEPTH, Run, RunStatus
 
 from . import _ui_plain
 from ._apps import App, Apps
@@ -351,6 +351,12 @@ class UiApi:
         try:
             data = _json.loads(form["data"]) if form.get("data", "").strip() else {}
             self.send(form.get("name"), data)
+        except RecursionError:
+            message = (
+                f"event data is nested deeper than the {MAX_DATA_DEPTH} levels"
+                " of objects and arrays this dev server accepts"
+            )
+            return html_response(400, _ui_plain.message_page("Event not sent", message))
         except ValueError as err:  # BadRequest, or the data is not JSON
             return html_response(
                 400, _ui_plain.message_page("Event not sent", str(err))

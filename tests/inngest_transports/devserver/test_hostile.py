@@ -84,6 +84,16 @@ async def test_an_event_nested_too_deep_is_refused(depth: int, field: str) -> No
         await _alive(http)
 
 
+@pytest.mark.parametrize("depth", [MAX_DATA_DEPTH + 1, 10_000])
+async def test_the_plain_pages_form_refuses_data_nested_too_deep(depth: int) -> None:
+    form = {"name": "t/deep", "data": nested(depth).decode()}
+    async with serving() as (dev, http):
+        resp = await http.post("/ui/plain/events", data=form)
+        assert resp.status_code == 400, resp.text
+        assert f"nested deeper than the {MAX_DATA_DEPTH} levels" in resp.text
+        assert dev.driver.list_events() == []
+
+
 async def test_an_event_at_the_depth_limit_is_stored_and_listed() -> None:
     async with serving() as (_, http):
         resp = await http.post("/e/key", content=_event_body(MAX_DATA_DEPTH))
@@ -204,3 +214,28 @@ async def test_our_sdks_outputs_nested_too_deep_fail_their_runs(
                     event_id = await h.send(name, {"depth": depth})
                     run = await h.finished_run(event_id)
                     assert run["status"] == status, (name, depth, run)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"appName": "\ud800", "url": "http://127.0.0.1:9/x"}, "lone surrogate"),
+        (
+            {"appName": "a", "functions": [{"id": "f\udfff", "name": "f"}]},
+            "lone surrogate",
+        ),
+        (
+            {"appName": "a", "x": json.loads(nested(MAX_DATA_DEPTH + 1))},
+            f"nested deeper than {MAX_DATA_DEPTH} levels",
+        ),
+    ],
+)
+async def test_a_sync_that_cannot_be_stored_is_refused(
+    body: dict[str, Any], reason: str
+) -> None:
+    async with serving() as (dev, http):
+        resp = await http.post("/fn/register", content=json.dumps(body).encode())
+        assert resp.status_code == 400, resp.text
+        assert reason in resp.json()["error"]
+        assert dev.apps.by_url == {}
+        await _alive(http)
