@@ -526,6 +526,9 @@ def member_gaps(qualname: str, theirs: type, ours: type, gaps: Gaps) -> None:
             problems = signature_problems(getattr(theirs, name), getattr(ours, name))
             if problems:
                 gaps.setdefault(member, []).extend(problems)
+        elif _callable_member(inspect.getattr_static(ours, name, None)):
+            # Read as an attribute there, so ``obj.name`` must not be a method.
+            gaps.setdefault(member, []).append("an attribute there, a method here")
         elif isinstance(value, enum.Enum):
             ours_value = inspect.getattr_static(ours, name, None)
             if not isinstance(ours_value, enum.Enum) or ours_value.value != value.value:
