@@ -21,8 +21,6 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import attrs
-
 from ._checkpointing import Checkpointing
 from ._client import Inngest
 from ._comm import CommHandler, Framework
@@ -38,8 +36,9 @@ from ._errors import (
     RetryAfterError,
     SendEventsError,
     StepError,
+    ValidationError,
 )
-from ._events import Event
+from ._events import Event, SendEventsResult
 from ._function import Function
 from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
 from ._logging import ReplayFilter
@@ -79,14 +78,6 @@ class Streaming(enum.Enum):
 
     DISABLE = "disable"
     FORCE = "force"
-
-
-@attrs.frozen
-class SendEventsResult:
-    """What ``after_send_events`` middleware receives."""
-
-    ids: list[str] = attrs.field(factory=list)
-    error: str | None = None
 
 
 __all__ = [
@@ -146,5 +137,6 @@ __all__ = [
     "TriggerCron",
     "TriggerEvent",
     "TypedEvent",
+    "ValidationError",
     "__version__",
 ]

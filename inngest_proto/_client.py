@@ -7,7 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from . import _outbound
 from ._checkpointing import Checkpointing, checkpointing_option
@@ -19,7 +19,7 @@ from ._errors import (
     SendEventsError,
     TransportError,
 )
-from ._events import Event
+from ._events import Event, SendEventsResult
 from ._function import Function, FunctionHandler
 from ._http import OutboundRequest, OutboundResponse
 from ._middleware import MiddlewareManager, UninitializedMiddleware
@@ -45,9 +45,6 @@ from ._transport import (
     send,
     send_sync,
 )
-
-if TYPE_CHECKING:
-    from . import SendEventsResult
 
 __all__ = ["Inngest"]
 
@@ -326,8 +323,6 @@ class Inngest:
         As in the official SDK, middleware sees a rejected send's result too
         (``error`` set) before :class:`SendEventsError` is raised.
         """
-        from . import SendEventsResult  # noqa: PLC0415 - the package imports us
-
         try:
             ids = _outbound.parse_send_events_response(resp)
         except SendEventsError as err:
@@ -422,10 +417,8 @@ class Inngest:
         return MiddlewareManager.create(self.middleware, self, None)
 
 
-def _unsent(err: Exception) -> Any:
+def _unsent(err: Exception) -> SendEventsResult:
     """The ``SendEventsResult`` of a send that got no reply."""
-    from . import SendEventsResult  # noqa: PLC0415 - the package imports us
-
     message = err.message if isinstance(err, InngestError) else str(err)
     return SendEventsResult(ids=[], error=message)
 

@@ -22,11 +22,20 @@ __all__ = [
     "strip_none",
     "structure",
     "unstructure",
+    "wire_names",
 ]
 
 T = TypeVar("T")
 
 converter = cattrs.Converter()
+
+# Attribute name -> wire key, for the models registered with renames.
+_WIRE_NAMES: dict[type[Any], Mapping[str, str]] = {}
+
+
+def wire_names(cls: type[Any]) -> Mapping[str, str]:
+    """The attributes of ``cls`` whose wire key differs from their name."""
+    return _WIRE_NAMES.get(cls, {})
 
 
 def strip_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,6 +114,8 @@ def register_wire_model(
             )
         return fn(data, cls)  # type: ignore[no-any-return]
 
+    if renames:
+        _WIRE_NAMES[cls] = dict(renames)
     kept = {renames.get(n, n) for n in always}
     nullable = {n: renames.get(n, n) for n in absent_is_none}
 

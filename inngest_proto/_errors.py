@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import traceback
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypedDict
 
 __all__ = [
     "BodyInvalidError",
@@ -47,6 +49,7 @@ __all__ = [
     "TransportError",
     "URLInvalidError",
     "UnsupportedProbeError",
+    "ValidationError",
 ]
 
 
@@ -151,7 +154,16 @@ class EventKeyUnspecifiedError(LocalProtocolError):
 
 
 class FunctionConfigInvalidError(LocalProtocolError):
+    """An option or function config is invalid.
+
+    ``field`` names the offending field when one is to blame.
+    """
+
     code = ErrorCode.FUNCTION_CONFIG_INVALID
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # --- requests we reject -----------------------------------------------------
@@ -333,3 +345,84 @@ class StepError(InngestError):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}" if self.message else self.name
+
+
+# --- invalid model values -----------------------------------------------------
+
+
+class ErrorDetails(TypedDict):
+    """One problem of a :class:`ValidationError`, shaped as pydantic's."""
+
+    type: str
+    loc: tuple[str | int, ...]
+    msg: str
+    input: Any
+
+
+class ValidationError(ValueError, TypeError):
+    """A model (``Event``, ``SendEventsResult``) got values it cannot hold.
+
+    What the official SDK's pydantic models raise as
+    ``pydantic.ValidationError``, with the same reading API: ``title`` (the
+    model's name), ``errors()`` (a list of ``{type, loc, msg, input}``),
+    ``error_count()`` and ``json()``.  Catch it instead of pydantic's.  A
+    ``ValueError`` as pydantic's is, and a ``TypeError`` as this SDK's
+    models raised for a wrongly typed value before.
+    """
+
+    def __init__(self, title: str, errors: Sequence[ErrorDetails]) -> None:
+        self._title = title
+        self._errors = [ErrorDetails(**error) for error in errors]
+        super().__init__(self._render())
+
+    @property
+    def title(self) -> str:
+        """The name of the model that refused the input."""
+        return self._title
+
+    def errors(
+        self,
+        *,
+        include_url: bool = True,
+        include_context: bool = True,
+        include_input: bool = True,
+    ) -> list[ErrorDetails]:
+        """Each problem as ``{type, loc, msg, input}`` (``input`` optional).
+
+        ``include_url`` and ``include_context`` are accepted for pydantic's
+        signature; these errors carry neither.
+        """
+        del include_url, include_context
+        if include_input:
+            return [ErrorDetails(**error) for error in self._errors]
+        return [
+            {key: value for key, value in error.items() if key != "input"}  # type: ignore[misc]
+            for error in self._errors
+        ]
+
+    def error_count(self) -> int:
+        return len(self._errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from title and errors (the message is derived from them).
+        return (type(self), (self._title, self._errors))
+
+    def json(self, *, indent: int | None = None, include_input: bool = True) -> str:
+        """The errors as JSON text (inputs that are not JSON as their repr)."""
+        return json.dumps(
+            self.errors(include_input=include_input), indent=indent, default=repr
+        )
+
+    def _render(self) -> str:
+        count = len(self._errors)
+        lines = [
+            f"{count} validation error{'s' if count != 1 else ''} for {self._title}"
+        ]
+        for error in self._errors:
+            lines.append(".".join(str(part) for part in error["loc"]) or "(input)")
+            value = error["input"]
+            lines.append(
+                f"  {error['msg']} [type={error['type']}, "
+                f"input_value={value!r}, input_type={type(value).__name__}]"
+            )
+        return "\n".join(lines)

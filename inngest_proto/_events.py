@@ -1,71 +1,89 @@
-"""The event: what triggers functions, what ``send`` sends, what waits match."""
+"""The event: what triggers functions, what ``send`` sends, what waits match;
+and what a send reports to middleware."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, NoReturn
 
 import attrs
 
-from ._converter import converter
-from ._errors import BodyInvalidError
+from ._converter import converter, register_wire_model
+from ._errors import BodyInvalidError, ValidationError
 from ._json import json_type
+from ._model_api import ModelMethods
 
-__all__ = ["Event", "parse_event"]
+__all__ = ["Event", "SendEventsResult", "parse_event"]
 
 
 def _to_data(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return {} if value is None else value
 
 
-def _check_name(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _invalid(
+    inst: object,
+    attr: attrs.Attribute[Any],
+    kind: str,
+    problem: str,
+    value: object,
+    *,
+    index: int | None = None,
+) -> NoReturn:
+    model = type(inst).__name__
+    msg = f"{model}.{attr.name} {problem}, got {type(value).__name__}"
+    loc = (attr.name,) if index is None else (attr.name, index)
+    raise ValidationError(
+        model, [{"type": kind, "loc": loc, "msg": msg, "input": value}]
+    )
+
+
+def _check_name(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        msg = f"Event.name must be a string, got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "string_type", "must be a string", value)
     if not value:
-        msg = "Event.name must be a non-empty string"
-        raise ValueError(msg)
+        _invalid(inst, attr, "string_too_short", "must be a non-empty string", value)
 
 
-def _check_data(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _check_data(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, Mapping):
-        msg = f"Event.data must be a dict (or None), got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "dict_type", "must be a dict (or None)", value)
 
 
-def _check_id(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _check_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        msg = f"Event.id must be a string, got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "string_type", "must be a string", value)
 
 
-def _check_ts(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _check_ts(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"Event.ts must be an int (Unix milliseconds), got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "int_type", "must be an int (Unix milliseconds)", value)
 
 
-def _check_user(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _check_user(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, Mapping):
-        msg = f"Event.user must be a dict or None, got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "dict_type", "must be a dict or None", value)
 
 
-def _check_v(_: object, __: attrs.Attribute[Any], value: object) -> None:
+def _check_opt_str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
-        msg = f"Event.v must be a string or None, got {type(value).__name__}"
-        raise TypeError(msg)
+        _invalid(inst, attr, "string_type", "must be a string or None", value)
 
 
 @attrs.frozen(kw_only=True)
-class Event:
+class Event(ModelMethods):
     """An event, as sent to the Event API and received in call requests.
 
     ``id`` is an optional idempotency key when sending (the server keeps one
     run per function per id for 24 h); ``ts`` is Unix milliseconds, filled
     with "now" by the client when left at 0.  ``data=None`` means ``{}``.
-    A wrong type raises :class:`TypeError`, an empty name :class:`ValueError`.
+    An invalid value raises :class:`ValidationError` (a ``ValueError`` and a
+    ``TypeError``), naming the field.
+
+    ``user`` and ``v`` are wire fields the official model does not have:
+    ``model_dump()`` leaves them out while they are ``None``.
     """
+
+    _model_hidden_when_none: ClassVar[frozenset[str]] = frozenset({"user", "v"})
 
     name: str = attrs.field(validator=_check_name)
     data: Mapping[str, Any] = attrs.field(
@@ -73,10 +91,10 @@ class Event:
         converter=_to_data,
         validator=_check_data,
     )
-    id: str = attrs.field(default="", validator=_check_id)
+    id: str = attrs.field(default="", validator=_check_str)
     ts: int = attrs.field(default=0, validator=_check_ts)
     user: Mapping[str, Any] | None = attrs.field(default=None, validator=_check_user)
-    v: str | None = attrs.field(default=None, validator=_check_v)
+    v: str | None = attrs.field(default=None, validator=_check_opt_str)
 
 
 def _unstructure_event(event: Event) -> dict[str, Any]:
@@ -166,3 +184,25 @@ def _checked_event(  # noqa: PLR0917 - the six fields, in order
 
 converter.register_unstructure_hook(Event, _unstructure_event)
 converter.register_structure_hook(Event, lambda raw, _: parse_event(raw))
+
+
+def _check_ids(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, list):
+        _invalid(inst, attr, "list_type", "must be a list of strings", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            _invalid(inst, attr, "string_type", "must hold strings", item, index=index)
+
+
+@attrs.frozen(kw_only=True)
+class SendEventsResult(ModelMethods):
+    """What a send did: the ids of the events stored, and the error if any.
+
+    What ``after_send_events`` middleware receives.
+    """
+
+    error: str | None = attrs.field(default=None, validator=_check_opt_str)
+    ids: list[str] = attrs.field(factory=list, validator=_check_ids)
+
+
+register_wire_model(SendEventsResult)

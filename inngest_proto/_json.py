@@ -15,6 +15,7 @@ parsing of a 10 MB call request, measured).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "deeper_than",
     "dumps",
     "dumps_compact",
+    "dumps_text",
     "dumps_utf8",
     "json_type",
     "loads",
@@ -114,3 +116,25 @@ def dumps_utf8(value: Any) -> bytes:
     string holds a lone surrogate, which UTF-8 cannot encode."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return text.encode()
+
+
+def dumps_text(
+    value: Any,
+    *,
+    indent: int | None = None,
+    ensure_ascii: bool = False,
+    default: Callable[[Any], Any] | None = None,
+) -> str:
+    """Text with non-ASCII as is (unless ``ensure_ascii``), compact unless
+    ``indent`` is given: the form of pydantic's ``model_dump_json``, which the
+    models' own follows.  ``default`` turns what JSON cannot hold into what
+    it can, as ``json.dumps``'s."""
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(
+        value,
+        indent=indent,
+        separators=separators,
+        ensure_ascii=ensure_ascii,
+        allow_nan=False,
+        default=default,
+    )

@@ -7,6 +7,11 @@ camelCase keys, durations as ``"<n><unit>"`` strings, ``None`` fields left out.
 
 Durations are milliseconds (``int``) or a :class:`datetime.timedelta`, at least
 one second and a whole number of seconds, as in the official SDK.
+
+They have the official models' pydantic methods (``model_dump`` & co., see
+:mod:`._model_api`); invalid input to ``model_validate`` raises
+:class:`FunctionConfigInvalidError` as the constructor does, and as the
+official options do.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import attrs
 
 from ._converter import register_wire_model
 from ._durations import parse_duration, to_duration_string
-from ._errors import FunctionConfigInvalidError
+from ._errors import ErrorDetails, FunctionConfigInvalidError
+from ._model_api import ModelMethods
 
 __all__ = [
     "Batch",
@@ -52,7 +58,7 @@ _MODES = ("skip", "cancel")
 
 def _fail(inst: object, attr: attrs.Attribute[Any], problem: str) -> NoReturn:
     msg = f"{type(inst).__name__}.{attr.name} {problem}"
-    raise FunctionConfigInvalidError(msg)
+    raise FunctionConfigInvalidError(msg, field=attr.name)
 
 
 def _text(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -129,8 +135,21 @@ def _opt_one_of(
 # --- the classes ------------------------------------------------------------
 
 
+class _Option(ModelMethods):
+    __slots__ = ()
+
+    @classmethod
+    def _model_error(cls, errors: list[ErrorDetails]) -> Exception:
+        # As the official options: "<field>: <problem>" of the first error.
+        first = errors[0]
+        field = str(first["loc"][0]) if first["loc"] else None
+        return FunctionConfigInvalidError(
+            f"{cls.__name__}.{field}: {first['msg']}", field=field
+        )
+
+
 @attrs.frozen(kw_only=True)
-class TriggerEvent:
+class TriggerEvent(_Option):
     """Run the function for every event named ``event`` (``expression``: CEL filter)."""
 
     event: str = attrs.field(validator=_text)
@@ -138,7 +157,7 @@ class TriggerEvent:
 
 
 @attrs.frozen(kw_only=True)
-class TriggerCron:
+class TriggerCron(_Option):
     """Run the function on a schedule.
 
     ``cron`` is a 5-field cron expression, optionally prefixed ``TZ=<zone> ``.
@@ -151,7 +170,7 @@ class TriggerCron:
 
 
 @attrs.frozen(kw_only=True)
-class Batch:
+class Batch(_Option):
     """Collect up to ``max_size`` events, or for ``timeout``, into one run.
 
     The server requires ``timeout`` although the official SDK lets you omit it.
@@ -164,7 +183,7 @@ class Batch:
 
 
 @attrs.frozen(kw_only=True)
-class Cancel:
+class Cancel(_Option):
     """Cancel a run when ``event`` arrives.
 
     In ``if_exp``, ``event`` is the triggering event and ``async`` the cancel one.
@@ -176,7 +195,7 @@ class Cancel:
 
 
 @attrs.frozen(kw_only=True)
-class Concurrency:
+class Concurrency(_Option):
     """At most ``limit`` steps running at once, per ``key`` within ``scope``."""
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
@@ -187,7 +206,7 @@ class Concurrency:
 
 
 @attrs.frozen(kw_only=True)
-class Debounce:
+class Debounce(_Option):
     """Run once with the last event after ``period`` of quiet (at most ``timeout``)."""
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
@@ -196,14 +215,14 @@ class Debounce:
 
 
 @attrs.frozen(kw_only=True)
-class Priority:
+class Priority(_Option):
     """``run``: CEL expression giving seconds to move a run ahead (or back) in line."""
 
     run: str = attrs.field(validator=_text)
 
 
 @attrs.frozen(kw_only=True)
-class RateLimit:
+class RateLimit(_Option):
     """Start at most ``limit`` runs per ``period`` (per ``key``); drop the rest."""
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
@@ -212,7 +231,7 @@ class RateLimit:
 
 
 @attrs.frozen(kw_only=True)
-class Throttle:
+class Throttle(_Option):
     """Start at most ``limit`` runs per ``period`` (per ``key``); queue the rest."""
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
@@ -224,7 +243,7 @@ class Throttle:
 
 
 @attrs.frozen(kw_only=True)
-class Timeouts:
+class Timeouts(_Option):
     """Cancel a run not started within ``start`` or not finished within ``finish``."""
 
     start: Duration | None = attrs.field(default=None, validator=_opt_duration)
@@ -232,7 +251,7 @@ class Timeouts:
 
 
 @attrs.frozen(kw_only=True)
-class Singleton:
+class Singleton(_Option):
     """One run per ``key`` at a time; a new one is skipped or cancels the old one."""
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
