@@ -16,10 +16,11 @@ __all__ = ["Context", "ContextSync"]
 
 # Plain dataclasses, as the official SDK's, for middleware that inspects the
 # context (``vars(ctx)``, ``dataclasses.replace``); mutable for
-# ``transform_input``.
+# ``transform_input``.  The fields are in the official order, so a test that
+# builds one positionally, as for the official SDK, builds the same context.
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass
 class Context:
     """Async function context.
 
@@ -40,7 +41,7 @@ class Context:
     max_attempts: int | None = None
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass
 class ContextSync:
     """Sync function context; the same fields with the sync step API."""
 
