@@ -40,7 +40,7 @@ import cattrs
 
 from .. import _json
 from .._converter import strip_none, structure
-from .._durations import parse_duration
+from .._durations import parse_duration, parse_iso_time
 from .._errors import FunctionConfigInvalidError
 from .._function_config import (
     MAX_RETRIES,
@@ -204,6 +204,14 @@ def _duration(value: Any, field: str, *, required: bool = False) -> str | None:
     except ValueError as err:
         _fail(field, str(err))
     return text
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_iso_time(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _structure(data: Mapping[str, Any], cls: type[T], field: str) -> T:
@@ -448,10 +456,19 @@ def _cancels(value: Any) -> list[Cancel]:
     for index, item in enumerate(value):
         field = f"cancel[{index}]"
         raw = _fold(item, field, ("event", "if", "timeout"))
+        timeout = _text(raw.get("timeout"), f"{field}.timeout", empty_is_none=True)
+        if timeout is not None and _is_time(timeout):
+            # The TypeScript SDK sends a Date as an ISO time; the server
+            # cancels until then.  Our Cancel holds a duration only.
+            _fail(
+                f"{field}.timeout",
+                f"{timeout!r} is a point in time; this dev server takes a "
+                "duration here (such as '1h')",
+            )
         data = {
             "event": _required_text(raw.get("event"), f"{field}.event"),
             "if": _text(raw.get("if"), f"{field}.if", empty_is_none=True),
-            "timeout": _duration(raw.get("timeout"), f"{field}.timeout"),
+            "timeout": _duration(timeout, f"{field}.timeout"),
         }
         out.append(_structure(data, Cancel, field))
     return out

@@ -210,6 +210,11 @@ def test_the_canonical_shape_reads_back_unchanged() -> None:
         ({"cancel": [{"event": "x"}] * 6}, "cancel", "at most 5"),
         ({"priority": {"run": 5}}, "priority.run", "must be a string"),
         (
+            {"cancel": [{"event": "x", "timeout": "2030-01-01T00:00:00.000Z"}]},
+            "cancel[0].timeout",
+            "a point in time",
+        ),
+        (
             {
                 "batchEvents": {"maxSize": 5, "timeout": "5s"},
                 "cancel": [{"event": "x"}],
