@@ -15,6 +15,7 @@ parsing of a 10 MB call request, measured).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "dumps_utf8",
     "json_type",
     "loads",
+    "loads_replacing_surrogates",
 ]
 
 JSONDecodeError = json.JSONDecodeError
@@ -57,6 +59,45 @@ def loads(data: bytes | bytearray | str) -> Any:
         msg = f"JSON text must be str, bytes or bytearray, not {type(data).__name__}"
         raise TypeError(msg)
     return _DECODER.decode(data)
+
+
+# A ``\ud800``-``\udfff`` escape: a surrogate, lone or half of a pair.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def loads_replacing_surrogates(data: bytes) -> Any:
+    """Parse JSON as Go's decoder does: a lone surrogate escape (``\\ud800``
+    without its pair) becomes U+FFFD, so every string has a UTF-8 form.
+
+    Raises as :func:`loads`.  Only a text holding a surrogate escape (pairs
+    too, which is how ``json.dumps`` writes an emoji) is walked again.
+    """
+    value = loads(data)
+    if not _SURROGATE_ESCAPE.search(data):
+        return value
+    return _replace_lone_surrogates(value)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    # Iterative: the value may nest as deep as the parser allowed.
+    root = [value]
+    pending: list[tuple[Any, Any]] = [(root, 0)]
+    while pending:
+        parent, key = pending.pop()
+        item = parent[key]
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                parent[key] = _LONE_SURROGATE.sub("\ufffd", item)
+        elif isinstance(item, list):
+            pending.extend((item, index) for index in range(len(item)))
+        elif isinstance(item, dict):
+            if any(_LONE_SURROGATE.search(name) for name in item):
+                fixed = {_LONE_SURROGATE.sub("\ufffd", k): v for k, v in item.items()}
+                item.clear()
+                item.update(fixed)
+            pending.extend((item, name) for name in item)
+    return root[0]
 
 
 def json_type(value: object) -> str:

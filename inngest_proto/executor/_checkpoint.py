@@ -102,7 +102,7 @@ def parse_checkpoint(body: bytes, path_run_id: str) -> Checkpoint:
     in the path, so a mismatch is a bug worth naming rather than guessing.
     """
     try:
-        raw = _json.loads(body)
+        raw = _json.loads_replacing_surrogates(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise CheckpointRejected("invalid request body: not JSON") from None
     if not isinstance(raw, dict):

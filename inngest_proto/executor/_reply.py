@@ -161,13 +161,14 @@ class NestedTooDeep(ValueError):
 
 
 def parse_storable(body: bytes) -> Any:
-    """A JSON body as the dev server may store it.
+    """A JSON body as the dev server may store it: lone surrogates read as
+    U+FFFD (as Go's decoder does), so SQLite and hashes can encode it.
 
     Raises :class:`NestedTooDeep` past :data:`MAX_DATA_DEPTH` levels, and
     ``ValueError`` (or ``UnicodeDecodeError``) if it is not JSON.
     """
     try:
-        value = _json.loads(body)
+        value = _json.loads_replacing_surrogates(body)
     except RecursionError:  # far deeper: the parser itself gave up
         value = None
     else:
@@ -201,7 +202,7 @@ def _kept_body(body: bytes) -> Any:
 def parse_ops(body: bytes) -> tuple[StepOp, ...]:
     """The ops of a 206 body; raises :class:`ValueError` naming the problem."""
     try:
-        raw = _json.loads(body)  # empty or whitespace bodies fail here, as they should
+        raw = _json.loads_replacing_surrogates(body)  # empty bodies fail here
     except RecursionError:
         msg = f"the ops nest deeper than the {MAX_DATA_DEPTH} levels allowed"
         raise ValueError(msg) from None

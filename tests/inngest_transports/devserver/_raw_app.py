@@ -48,19 +48,32 @@ HOSTILE_OUTPUTS: dict[str, tuple[tuple[int, bytes], str, str]] = {
 }
 
 
+Reply = tuple[int, bytes]
+
+
 class RawApp:
-    """``replies``: function id -> (status, body) it always answers, after
+    """``replies``: function id -> (status, body) it always answers, or a
+    list of them answered in turn (the last one from then on), after
     ``delays[function id]`` seconds if given."""
 
     def __init__(
         self,
-        replies: Mapping[str, tuple[int, bytes]],
+        replies: Mapping[str, Reply | list[Reply]],
         delays: Mapping[str, float] | None = None,
     ) -> None:
-        self.replies = dict(replies)
+        self.replies = {
+            fn: list(reply) if isinstance(reply, list) else [reply]
+            for fn, reply in replies.items()
+        }
         self.delays = dict(delays or {})
+        self._lock = threading.Lock()
         self.server = _Server(self)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/inngest"
+
+    def next_reply(self, fn_id: str) -> Reply:
+        with self._lock:
+            queue = self.replies.get(fn_id, [(404, b"{}")])
+            return queue.pop(0) if len(queue) > 1 else queue[0]
 
     def sync_body(self) -> dict[str, Any]:
         """A ``POST /fn/register`` body with one function per reply, each
@@ -92,7 +105,7 @@ class RawApp:
 
 @contextmanager
 def raw_app(
-    replies: Mapping[str, tuple[int, bytes]],
+    replies: Mapping[str, Reply | list[Reply]],
     delays: Mapping[str, float] | None = None,
 ) -> Iterator[RawApp]:
     app = RawApp(replies, delays)
@@ -125,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
         fn_id = query.get("fnId", [""])[0]
         app = self.server.app
         time.sleep(app.delays.get(fn_id, 0.0))
-        status, body = app.replies.get(fn_id, (404, b"{}"))
+        status, body = app.next_reply(fn_id)
         self.send_response(status)
         for name, value in SDK_HEADERS.items():
             self.send_header(name, value)

@@ -239,3 +239,34 @@ async def test_a_sync_that_cannot_be_stored_is_refused(
         assert reason in resp.json()["error"]
         assert dev.apps.by_url == {}
         await _alive(http)
+
+
+async def test_lone_surrogates_in_replies_become_replacement_characters(
+    tmp_path: Path,
+) -> None:
+    # As Go's JSON decoder reads them: SQLite (a step id is a column) and
+    # the key hashes need text that UTF-8 can encode.
+    step = b'[{"id":"s\\ud800","op":"StepRun","name":"s","displayName":"s","data":1}]'
+    replies: dict[str, Any] = {
+        "op-id": [(206, step), (200, b'{"r": "\\udfff\\ud83d\\ude00"}')],
+        "output": (200, b'{"\\udc00": "\\\\ud800"}'),
+    }
+    db = tmp_path / "dev.db"
+    with raw_app(replies) as app:
+        async with serving(db) as (dev, http):
+            synced = await http.post("/fn/register", json=app.sync_body())
+            assert synced.status_code == 200, synced.text
+            runs = {}
+            for fn_id in replies:
+                resp = await http.post("/e/key", json={"name": f"raw/{fn_id}"})
+                (runs[fn_id],) = await dev.wait_for_runs(resp.json()["ids"][0])
+                runs[fn_id] = await dev.wait_for_run(runs[fn_id].run_id)
+            assert runs["op-id"].steps == {"s\ufffd": {"data": 1}}
+            assert runs["op-id"].output == {"r": "\ufffd\U0001f600"}
+            # An escaped backslash is no surrogate: that text stays.
+            assert runs["output"].output == {"\ufffd": "\\ud800"}
+            await _alive(http)
+        async with serving(db) as (dev, _):
+            loaded = dev.get_run(runs["op-id"].run_id)
+            assert loaded is not None
+            assert loaded.steps == {"s\ufffd": {"data": 1}}
