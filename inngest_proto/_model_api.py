@@ -25,7 +25,7 @@ as set the fields that differ from their default, plus the required ones.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Set
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import attrs
@@ -64,21 +64,6 @@ def _missing(cls: type[Any], given: Mapping[str, Any]) -> list[ErrorDetails]:
         for a in _fields(cls)
         if a.init and a.default is attrs.NOTHING and a.name not in given
     ]
-
-
-def _forbid_extra(cls: type[Any], obj: Mapping[Any, Any], names: Sequence[str]) -> None:
-    errors: list[ErrorDetails] = [
-        {
-            "type": "extra_forbidden",
-            "loc": (key,),
-            "msg": "Extra inputs are not permitted",
-            "input": obj[key],
-        }
-        for key in obj
-        if key not in names
-    ]
-    if errors:
-        raise ValidationError(cls.__name__, errors)
 
 
 class ModelMethods:
@@ -242,22 +227,20 @@ class ModelMethods:
     ) -> Self:
         """A model from a dict of attribute names (or a model, returned as is).
 
-        Unknown keys are ignored, as by the official models, unless
-        ``extra="forbid"`` (``"allow"`` ignores them too: these models keep no
-        extra values).  Invalid values raise what the constructor raises;
-        input that is not a dict raises :class:`ValidationError`.  ``strict``,
-        ``context``, ``by_alias`` and ``by_name`` are accepted for pydantic's
-        signature: validation is always strict, and fields are read by name
-        (the official models have no validation aliases).
+        Unknown keys are ignored, as by the official models.  Invalid values
+        raise what the constructor raises; input that is not a dict raises
+        :class:`ValidationError`.  ``strict``, ``extra``, ``context``,
+        ``by_alias`` and ``by_name`` are accepted for pydantic's signature and
+        change nothing, as on the official models (pydantic hands their input
+        to their constructor, which ignores these): validation is always
+        strict, unknown keys are always ignored, and fields are read by name.
         """
-        del strict, context, by_alias, by_name
+        del strict, extra, context, by_alias, by_name
         if isinstance(obj, cls):
             return obj
         names = _init_names(cls)
         if isinstance(obj, Mapping):
             values = {name: obj[name] for name in names if name in obj}
-            if extra == "forbid":
-                _forbid_extra(cls, obj, names)
         elif from_attributes:
             values = {name: getattr(obj, name) for name in names if hasattr(obj, name)}
         else:

@@ -384,3 +384,24 @@ def test_send_events_result_defaults() -> None:
     assert result.ids == []
     assert result.error is None
     assert result.ids is not inngest.SendEventsResult().ids
+
+
+def test_dump_json_arguments() -> None:
+    event = inngest.Event(name="é", data={"when": datetime.date(2030, 1, 2)})
+    # fallback turns what JSON cannot hold into what it can, in mode="json".
+    assert event.model_dump(mode="json", fallback=str)["data"] == {"when": "2030-01-02"}
+    with pytest.raises(TypeError):
+        event.model_dump(mode="json")
+    assert event.model_dump_json(ensure_ascii=True, fallback=str) == (
+        '{"name":"\\u00e9","data":{"when":"2030-01-02"},"id":"","ts":0}'
+    )
+
+
+def test_validate_arguments_change_nothing() -> None:
+    # As on the official models: unknown keys stay ignored, validation strict.
+    given = {"name": "a", "unknown": 1}
+    assert inngest.Event.model_validate(given, extra="forbid") == inngest.Event(
+        name="a"
+    )
+    with pytest.raises(inngest.ValidationError):
+        inngest.Event.model_validate({"name": "a", "ts": "1"}, strict=False)

@@ -254,6 +254,43 @@ def test_same_copies(model: str, data: st.DataObject) -> None:
     _check_same(theirs_model, ours_model)
 
 
+@pytest.mark.parametrize("model", _MODELS)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_same_for_pydantic_arguments(model: str, data: st.DataObject) -> None:
+    arguments = data.draw(_arguments(model))
+    official, ours = _classes(model)
+    theirs_model = official(**arguments)
+    ours_model = ours(**arguments)
+    names = sorted(official.model_fields)
+    chosen = data.draw(st.sets(st.sampled_from(names)))
+    for by_alias in (False, True):
+        for key in ("include", "exclude"):
+            for given_as in (chosen, dict.fromkeys(chosen, True)):
+                dump: dict[str, Any] = {key: given_as, "by_alias": by_alias}
+                assert ours_model.model_dump(**dump) == theirs_model.model_dump(
+                    **dump
+                ), dump
+    ascii_text = ours_model.model_dump_json(ensure_ascii=True)
+    assert ascii_text.isascii()
+    assert json.loads(ascii_text) == json.loads(
+        theirs_model.model_dump_json(ensure_ascii=True)
+    )
+    # Accepted, and no change on the official models (pydantic hands the
+    # input to their own constructor): unknown keys stay ignored.
+    extra_input = {**arguments, "unknown": 1}
+    validate_options: list[dict[str, Any]] = [
+        {"extra": "forbid"},
+        {"strict": False},
+        {"by_alias": True, "by_name": True},
+    ]
+    for validate in validate_options:
+        _check_same(
+            official.model_validate(extra_input, **validate),
+            ours.model_validate(extra_input, **validate),
+        )
+
+
 def test_batch_timeout_in_days() -> None:
     # The one deliberate difference in a dump (docs/differences.rst): the
     # server parses batchEvents.timeout with Go's time.ParseDuration.
