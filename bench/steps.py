@@ -78,7 +78,7 @@ async def our_app(
     def many(ctx: inngest.ContextSync) -> int:
         total = 0
         for i in range(steps):
-            total += ctx.step.run(f"s{i}", lambda i=i: i)
+            total += ctx.step.run(f"s{i}", lambda n: n, i)
         return total
 
     async with app_server(dev, client, transport, [many]):

@@ -34,8 +34,17 @@ from ._step_ids import StepIdentity
 from .experimental.ai import AI, AISync
 
 if TYPE_CHECKING:
+    # Type checkers only: the runtime needs neither (Python 3.10's typing has
+    # no TypeVarTuple, and typing_extensions is not a dependency).
+    from typing_extensions import TypeVarTuple, Unpack
+
     from ._client import Inngest
     from ._function import Function
+
+    #: The handler's positional arguments: ``step.run(id, handler, *args)``
+    #: checks ``args`` against ``handler``'s parameters, as the official
+    #: SDK's types do.
+    HandlerArgs = TypeVarTuple("HandlerArgs")
 
 __all__ = ["Group", "GroupSync", "Step", "StepSync"]
 
@@ -203,12 +212,14 @@ class Step(_StepRules):
             await self._mw.call("after_memoization")
             await self._mw.call("before_execution")
 
+    # An async function may also run a plain (sync) handler: the second
+    # overload. The official SDK's async ``run`` takes only the first.
     @overload
     async def run(
         self,
         step_id: str,
-        handler: Callable[..., Awaitable[T]],
-        *handler_args: Any,
+        handler: Callable[[Unpack[HandlerArgs]], Awaitable[T]],
+        *handler_args: Unpack[HandlerArgs],
         output_type: object = None,
     ) -> T: ...
 
@@ -216,16 +227,16 @@ class Step(_StepRules):
     async def run(
         self,
         step_id: str,
-        handler: Callable[..., T],
-        *handler_args: Any,
+        handler: Callable[[Unpack[HandlerArgs]], T],
+        *handler_args: Unpack[HandlerArgs],
         output_type: object = None,
     ) -> T: ...
 
     async def run(
         self,
         step_id: str,
-        handler: Callable[..., Any],
-        *handler_args: Any,
+        handler: Callable[[Unpack[HandlerArgs]], Any],
+        *handler_args: Unpack[HandlerArgs],
         output_type: object = None,
     ) -> Any:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize its output.
@@ -377,8 +388,8 @@ class StepSync(_StepRules):
     def run(
         self,
         step_id: str,
-        handler: Callable[..., T],
-        *handler_args: Any,
+        handler: Callable[[Unpack[HandlerArgs]], T],
+        *handler_args: Unpack[HandlerArgs],
         output_type: object = None,
     ) -> T:
         """Run ``handler(*handler_args)`` once, retrying on error; memoize it."""

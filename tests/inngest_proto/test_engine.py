@@ -122,7 +122,7 @@ def program_fn(client: inngest.Inngest, program: list[tuple[str, str, int]]) -> 
         out: list[Any] = []
         for kind, step_id, value in program:
             if kind == "run":
-                out.append(ctx.step.run(step_id, lambda v=value: v))
+                out.append(ctx.step.run(step_id, lambda v: v, value))
             elif kind == "sleep":
                 ctx.step.sleep(step_id, 1000)
                 out.append(None)
@@ -347,7 +347,7 @@ def test_a_call_leaves_no_reference_cycles(memo_count: int) -> None:
     async def fn(ctx: inngest.Context) -> int:
         total = 0
         for i in range(memo_count + 1):
-            total += await ctx.step.run(f"s{i}", lambda i=i: i)
+            total += await ctx.step.run(f"s{i}", lambda n: n, i)
         if ctx.event.data.get("fail"):
             raise ValueError("boom")
         return total

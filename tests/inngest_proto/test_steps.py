@@ -495,7 +495,7 @@ def test_repeated_step_ids_get_the_index_suffix() -> None:
 
     @client.create_function(fn_id="loop", trigger=TRIGGER)
     def fn(ctx: inngest.ContextSync) -> list[int]:
-        return [ctx.step.run("item", lambda i=i: i) for i in range(3)]
+        return [ctx.step.run("item", lambda n: n, i) for i in range(3)]
 
     memos: dict[str, Any] = {}
     for index, suffix in enumerate(["item", "item:1", "item:2"]):

@@ -46,7 +46,7 @@ def build(h: Harness, program: Program) -> list[inngest.Function[Any]]:
         out: list[Any] = []
         for kind, step_id, value, _ in program:
             if kind == "run":
-                out.append(ctx.step.run(step_id, lambda v=value: v))
+                out.append(ctx.step.run(step_id, lambda v: v, value))
             elif kind == "sleep":
                 ctx.step.sleep(step_id, 1000)
                 out.append(None)

@@ -37,7 +37,7 @@ async def test_thirty_steps_in_one_call(checkpointing: bool) -> None:
             starts.append(len(starts))
             total = 0
             for i in range(STEPS):
-                total += await ctx.step.run(f"s{i}", lambda i=i: i)
+                total += await ctx.step.run(f"s{i}", lambda n: n, i)
             return total
 
         app = Server(client, [many], port=0)

@@ -46,7 +46,7 @@ def _five_steps(client: inngest.Inngest) -> list[inngest.Function[Any]]:
         total = 0
         for i in range(STEPS):
             ctx.logger.info("before step %d", i)
-            total += await ctx.step.run(f"step-{i}", lambda i=i: i)
+            total += await ctx.step.run(f"step-{i}", lambda n: n, i)
         ctx.logger.info("done")
         return total
 

@@ -106,7 +106,7 @@ def test_a_repeated_step_id_is_stubbed_by_its_counter() -> None:
 
     @client.create_function(fn_id="loop", trigger=inngest.TriggerEvent(event="t/l"))
     def loop(ctx: inngest.ContextSync) -> list[int]:
-        return [ctx.step.run("item", lambda i=i: i) for i in range(3)]
+        return [ctx.step.run("item", lambda n: n, i) for i in range(3)]
 
     engine = TestEngine(client, [loop], step_stubs={"item:1": 100})
     (event_id,) = engine.send("t/l")

@@ -429,7 +429,7 @@ def retrying_app(items: int) -> Any:
         if ctx.attempt == 0:
             raise RuntimeError("the body fails once too")
         for i in range(items):
-            total += ctx.step.run("item", lambda i=i: i)
+            total += ctx.step.run("item", lambda n: n, i)
         return total + ctx.step.run("after", lambda: 10)
 
     return client, retry
