@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -35,6 +36,9 @@ from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
 from ._driver import Driver, Store
 from ._gateway import DEFAULT_GATEWAY_PORT, Gateway, GatewayConfig
 from ._guard import RequestGuard
+
+if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
 
@@ -277,8 +281,16 @@ class DevServer:
         await stopped.wait()
 
     def run(self, *, backend: str = "asyncio") -> None:
-        """Serve until SIGINT/SIGTERM (the CLI)."""
-        anyio.run(self._serve_until_signalled, backend=backend)
+        """Serve until SIGINT/SIGTERM (the CLI).
+
+        A failure to start (a port already in use) is raised as itself, not
+        inside the task groups' exception groups, so the caller can say what
+        went wrong instead of printing a traceback.
+        """
+        try:
+            anyio.run(self._serve_until_signalled, backend=backend)
+        except BaseExceptionGroup as group:
+            raise _sole_error(group) from None
 
     async def _serve_until_signalled(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -371,3 +383,16 @@ class DevServer:
 def _normalize_url(url: str) -> str:
     """``http://`` is prefixed when the URL has no scheme, as ``-u`` does."""
     return url if "://" in url else f"http://{url}"
+
+
+def _sole_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error inside nested task-group groups, or the group if several."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop()
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            leaves.append(error)
+    return leaves[0] if len(leaves) == 1 else group

@@ -1,7 +1,8 @@
-"""The ``inngest-dev`` command line: the Connect lease flags."""
+"""The ``inngest-dev`` command line: the Connect lease flags, start failures."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any, ClassVar
 
 import pytest
@@ -65,3 +66,28 @@ def test_impossible_lease_is_a_usage_error(
     )
     assert code == 2
     assert "must be shorter than the lease" in caplog.text
+
+
+def test_a_port_in_use_is_reported_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The bind fails inside the server's task groups; the command must still
+    # see the OSError itself and say which address it could not take.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = _cli.main(
+            [
+                "--db",
+                ":memory:",
+                "--no-poll",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+        )
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
+    assert "Address already in use" in caplog.text
