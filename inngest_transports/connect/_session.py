@@ -99,6 +99,11 @@ class Session:
         else:
             self._stop_requested = True
 
+    def reschedule(self) -> None:
+        """The machine's next deadline moved (a lease was adopted): the
+        ticker must wake for it, not sleep on until the old one."""
+        self._wake.set()
+
     def pump(self) -> None:
         """Act on everything the machine has to say."""
         seen = False

@@ -10,7 +10,10 @@ time.  Only an explicit close, a shutdown signal or a refused signing key
 User code runs off the I/O tasks: async functions as tasks on the loop,
 sync ones in worker threads, so heartbeats and lease extensions keep going
 while a step blocks.  Executions belong to the worker, not to a socket: one
-whose socket died replies through ``/v0/connect/flush``.
+whose socket drained or died moves to the next socket (its lease extensions
+and its reply with it, as the official worker answers on its newest socket),
+and replies through ``/v0/connect/flush`` when its reply was left
+unacknowledged on a socket that is gone.
 """
 
 from __future__ import annotations
@@ -255,7 +258,14 @@ class WorkerConnection:
             self.changed()
 
     async def _retire(self, old: Session) -> None:
-        """Close a draining socket once its replacement is up (connect.md §9)."""
+        """Close a draining socket once its replacement is up (connect.md §9).
+
+        Its runs in flight move to the replacement, which extends their
+        leases and carries their replies, as the official worker's do (it
+        drops a draining socket at once and answers on the new one); the old
+        socket only gets ``drain_grace`` to have its last replies
+        acknowledged.
+        """
         await self._wait_until(
             lambda: (
                 old.ended
@@ -263,6 +273,13 @@ class WorkerConnection:
                 or (self._current is not old and self._state is ConnectionState.ACTIVE)
             )
         )
+        current = self._current
+        if current is not None and current is not old and not current.ended:
+            for rid, execution in self._executions.items():
+                if execution.session is old:
+                    self._move(rid, execution, current)
+            current.pump()
+            old.pump()
         with anyio.move_on_after(self._drain_grace):
             await self._wait_until(lambda: old.ended or old.conn.idle)
         old.stop("drained: a new connection took over")
@@ -290,11 +307,17 @@ class WorkerConnection:
         for rid, execution in self._executions.items():
             if execution.session is session or not execution.session.ended:
                 continue
-            moved = execution.session.conn.hand_over(rid)
-            if moved is not None:
-                session.conn.adopt(*moved, now=time.monotonic())
-                execution.session = session
+            self._move(rid, execution, session)
         session.pump()
+
+    @staticmethod
+    def _move(rid: str, execution: _Execution, to: Session) -> None:
+        """A run in flight, and its lease, from its socket to ``to``."""
+        moved = execution.session.conn.hand_over(rid)
+        if moved is not None:
+            to.conn.adopt(*moved, now=time.monotonic())
+            to.reschedule()
+            execution.session = to
 
     def on_lease_lost(self, session: Session, request_id: str) -> None:
         execution = self._executions.get(request_id)

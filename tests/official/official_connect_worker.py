@@ -5,7 +5,8 @@ register ``connect.proto`` in protobuf's default descriptor pool, which one
 process refuses.  Points at ``INNGEST_BASE_URL``; stops on SIGTERM.  Its
 instance id is ``$OFFICIAL_WORKER_INSTANCE`` (default ``official-1``); with
 ``OFFICIAL_WORKER_HANG=1`` its step prints ``started`` and works for ever,
-so that the test can kill it mid-step.  ``broken`` (a step that raises
+so that the test can kill it mid-step; with ``OFFICIAL_WORKER_HOLD=<seconds>``
+it prints ``started`` and returns after that long.  ``broken`` (a step that raises
 ``RuntimeError``, one retry) and ``refusing`` (a ``NonRetriableError``)
 fail, each with an on-failure handler.
 """
@@ -30,6 +31,13 @@ async def _one() -> int:
     return 1
 
 
+async def _hold() -> int:
+    sys.stdout.write("started\n")
+    sys.stdout.flush()
+    await asyncio.sleep(float(os.environ["OFFICIAL_WORKER_HOLD"]))
+    return 1
+
+
 async def _hang() -> int:
     sys.stdout.write("started\n")
     sys.stdout.flush()
@@ -40,6 +48,8 @@ async def _hang() -> int:
 def main() -> None:
     client = inngest.Inngest(app_id=APP_ID, is_production=False)
     step = _hang if os.environ.get("OFFICIAL_WORKER_HANG") == "1" else _one
+    if os.environ.get("OFFICIAL_WORKER_HOLD"):
+        step = _hold
     instance_id = os.environ.get("OFFICIAL_WORKER_INSTANCE", "official-1")
 
     @client.create_function(

@@ -223,14 +223,18 @@ async def test_a_drain_moves_to_a_new_connection_without_failing_a_run() -> None
         await wait_for(lambda: len(r.gateway.connects) == 2)
         await r.worker.wait_for_state(ConnectionState.ACTIVE)
         assert r.worker.get_connection_id() == "conn-2"
-        assert not old.gone  # still finishing its run
-        probe.gate.set()
+        # As the official worker: the run moves to the new socket, which
+        # extends its lease and carries its reply; the old socket closes.
         await wait_for(lambda: old.gone)
         assert old.closed_code == 1000
-        assert replies_to(r.gateway.replies, "r1")
+        new = r.gateway.ready_sockets()[0]
+        await wait_for(lambda: Kind.WORKER_REQUEST_EXTEND_LEASE in new.kinds())
+        probe.gate.set()
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+        assert Kind.WORKER_REPLY in new.kinds()
+        assert Kind.WORKER_REPLY not in old.kinds()
         assert not r.api.flushed
         # New work goes to the new socket.
-        new = r.gateway.ready_sockets()[0]
         probe.started.clear()
         await new.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r2", APP, FN))
         await wait_for(lambda: bool(replies_to(r.gateway.replies, "r2")))
