@@ -71,6 +71,7 @@ class Block:
     language: str
     text: str
     skip: str | None  # the reason of a ``docs-test: skip`` marker
+    section: str  # the title of the section the block is in
 
 
 class MarkerError(ValueError):
@@ -103,9 +104,20 @@ def blocks(page: Path) -> list[Block]:
                 language=classes[0] if classes else "python",
                 text=text,
                 skip=_skip_reason(node),
+                section=_section_title(node),
             )
         )
     return found
+
+
+def _section_title(node: docutils.nodes.Element) -> str:
+    parent = node.parent
+    while parent is not None and not isinstance(parent, docutils.nodes.section):
+        parent = parent.parent
+    if parent is None:
+        return ""
+    title = parent.next_node(docutils.nodes.title)
+    return "" if title is None else title.astext()
 
 
 def _is_literal_or_marker(node: docutils.nodes.Node) -> bool:

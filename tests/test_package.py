@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import docutils.core
-import pytest
 
 import inngest_proto
 
@@ -138,31 +136,3 @@ def test_readme_and_docs_render_without_errors() -> None:
             source_path=str(path),
             settings_overrides={"report_level": 2, "halt_level": 2},
         )
-
-
-def test_readme_python_examples_run() -> None:
-    """The README's code blocks, run in order in one namespace, in dev mode."""
-    readme = (ROOT / "README.rst").read_text()
-    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", readme)
-    assert len(blocks) >= 2
-    namespace: dict[str, object] = {"__name__": "readme_example"}
-    env = {"INNGEST_DEV": "1"}
-    source = "\n".join(
-        "\n".join(line[4:] for line in block.splitlines()) for block in blocks
-    )
-    source = source.replace(
-        'inngest.Inngest(app_id="shop")',
-        f'inngest.Inngest(app_id="shop", environ={env!r})',
-    )
-    exec(compile(source, "README.rst", "exec"), namespace)
-    handler = namespace["handler"]
-    assert isinstance(handler, inngest_proto.CommHandler)
-    # The serving snippet answers a real introspection request.
-    serve = namespace["serve"]
-    assert callable(serve)
-    coro = serve("GET", "http://localhost:8000/api/inngest", {}, b"")
-    with pytest.raises(StopIteration) as done:
-        coro.send(None)
-    status, _, body = done.value.value
-    assert status == 200
-    assert json.loads(body)["function_count"] == 1
