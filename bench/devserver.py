@@ -120,7 +120,7 @@ async def bench_ingest(db: str, count: int, per_request: int) -> dict[str, Any]:
                 await post_events(http, dev.url, events[at : at + per_request])
             )
         elapsed = time.perf_counter() - started
-        stored = len(dev.driver.events)
+        stored = len(dev.driver.list_events(count + 10))
     if accepted != count or stored != count + 1:
         msg = f"ingest: {accepted} accepted, {stored} stored, of {count} (+1)"
         raise RuntimeError(msg)
