@@ -7,8 +7,8 @@ and gets a new one (an extension repeated because its acknowledgement was
 lost gets the current one back).  When the worker stops extending (it crashed, its
 socket died and it never came back), the lease expires; the gateway then
 waits ``grace`` more for a reply already on its way, and gives up: the
-executor counts the attempt as failed and retries it, and the retry goes to
-a worker that is still connected.
+executor counts the attempt as failed and retries it at once (the worker
+crashed; the function did not fail), on a worker that is still connected.
 
 So a worker that dies mid-step has its call failed at most
 ``duration + grace`` after it died.  The times are values handed in (any

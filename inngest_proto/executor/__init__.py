@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._actions import (
     Action,
     CallAI,
+    CallFailure,
     CallSDK,
     CancelTimer,
     EmitEvent,
@@ -74,6 +75,7 @@ __all__ = [
     "SERVER_KIND_DEV",
     "Action",
     "CallAI",
+    "CallFailure",
     "CallSDK",
     "CancelTimer",
     "Changes",

@@ -8,6 +8,7 @@ timers, stores emitted events and run results, and feeds every outcome back
 
 from __future__ import annotations
 
+import enum
 from typing import Any, TypeAlias
 
 import attrs
@@ -18,6 +19,7 @@ from ._state import RunStatus
 __all__ = [
     "Action",
     "CallAI",
+    "CallFailure",
     "CallSDK",
     "CancelTimer",
     "EmitEvent",
@@ -35,6 +37,23 @@ class CallSDK:
     run_id: str
     request_id: str
     request: OutboundRequest
+
+
+class CallFailure(enum.Enum):
+    """Why a call got no reply, as the driver tells ``call_failed``.
+
+    Either way the attempt failed and counts against the function's
+    retries; the kind decides when the retry goes out.
+    """
+
+    #: The app could not be reached or did not answer (refused, reset,
+    #: timed out): the function may have failed, so the retry waits for the
+    #: backoff, as every failed attempt does.
+    NO_REPLY = "no_reply"
+    #: The Connect worker that took the call stopped responding (its lease
+    #: expired): no outcome of the function was seen, the worker crashed,
+    #: so the retry goes out at once, to a worker still connected.
+    WORKER_LOST = "worker_lost"
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ from .._function_config import FunctionConfig
 from .._http import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
-from ._actions import Action, EmitEvent, RunFinished, RunStarted
+from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._crons import Crons
 from ._endpoints import (
@@ -185,16 +185,29 @@ class Executor(Crons, OpHandling):
         return tick.out
 
     def call_failed(
-        self, run_id: str, request_id: str, error_text: str, now: float
+        self,
+        run_id: str,
+        request_id: str,
+        error_text: str,
+        now: float,
+        *,
+        why: CallFailure = CallFailure.NO_REPLY,
     ) -> list[Action]:
-        """The call got no reply (connection error, timeout): retry it."""
+        """The call got no reply: the attempt failed, and is retried.
+
+        ``why`` decides when: after the backoff for an app that did not
+        answer, at once for a Connect worker that stopped responding (see
+        :class:`CallFailure`); ``error_text`` is the run's error once the
+        retries are spent.
+        """
         tick = self._tick(now)
         found = self._in_flight(run_id, request_id, tick)
         if found is not None:
             run, job = found
             failure = AttemptFailed(error_text)
             no_headers = Reply(failure, None, retry_after=None, request_version=None)
-            self._attempt_failed(run, job, failure, no_headers, tick)
+            at_once = why is CallFailure.WORKER_LOST
+            self._attempt_failed(run, job, failure, no_headers, tick, at_once=at_once)
         return tick.out
 
     def timer_fired(self, timer_id: str, now: float) -> list[Action]:
@@ -481,7 +494,14 @@ class Executor(Crons, OpHandling):
         return run, job
 
     def _attempt_failed(
-        self, run: Run, job: Job, failure: AttemptFailed, reply: Reply, tick: Tick
+        self,
+        run: Run,
+        job: Job,
+        failure: AttemptFailed,
+        reply: Reply,
+        tick: Tick,
+        *,
+        at_once: bool = False,
     ) -> None:
         error = failure.error
         if reply.no_retry is True:
@@ -491,7 +511,7 @@ class Executor(Crons, OpHandling):
             # API, the UI, the log, function.failed): the one the SDK reports.
             error = reported_error_name(failure.body) or NON_RETRIABLE
         elif job.attempt + 1 < self._max_attempts(run):
-            self._retry(run, job, reply.retry_after, tick)
+            self._retry(run, job, reply.retry_after, tick, at_once=at_once)
             return
         shape = failure_error(error, failure.body)
         # The run's output is the SDK's error body (executor.md §10.4).

@@ -196,9 +196,19 @@ class RunBook:
             )
         tick.out.append(CallSDK(run.run_id, request_id, request))
 
-    def _retry(self, run: Run, job: Job, retry_after: str | None, tick: Tick) -> None:
-        """Run the same queue item again later, with its attempt counter bumped."""
-        at = parse_retry_after(retry_after, tick.now)
+    def _retry(
+        self,
+        run: Run,
+        job: Job,
+        retry_after: str | None,
+        tick: Tick,
+        *,
+        at_once: bool = False,
+    ) -> None:
+        """Run the same queue item again, with its attempt counter bumped:
+        at ``retry_after`` if readable, else after the backoff, or ``at_once``
+        (still through a timer, so it is saved and dispatched like any retry)."""
+        at = tick.now if at_once else parse_retry_after(retry_after, tick.now)
         if at is None:
             delay = backoff_seconds(job.job_id, job.attempt, self._retry_scale)
             at = tick.now + delay

@@ -39,6 +39,7 @@ from inngest_proto.executor import (
     MAX_DATA_DEPTH,
     Action,
     CallAI,
+    CallFailure,
     CallSDK,
     CancelTimer,
     Changes,
@@ -64,7 +65,7 @@ from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
 from ._ingest import EventIds
 
-__all__ = ["Driver", "Store", "StoredEvent"]
+__all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 
 _Call = TypeVar("_Call", CallSDK, CallAI)
 
@@ -125,6 +126,12 @@ class Store(Protocol):
     def delete_app(self, app_url: str) -> None: ...
 
     def apps(self) -> dict[str, _store.StoredApp]: ...
+
+
+class WorkerLost(Exception):
+    """Raised by :attr:`Driver.connect` when the Connect worker that took a
+    call stopped responding (its lease expired): nothing the function did was
+    seen, so the executor retries at once (``CallFailure.WORKER_LOST``)."""
 
 
 #: An event as ``/v1/events`` shows it: the wire event, its internal id and
@@ -198,6 +205,8 @@ class Driver:
         #: Makes the model requests (``CallAI``); open while serving.
         self._ai_client: httpx.AsyncClient | None = None
         #: Performs calls to ``ws(s)://`` runtime URLs: the Connect gateway.
+        #: It raises :class:`WorkerLost` when the worker stopped responding,
+        #: any other exception when the call could not be made.
         self.connect: Callable[[CallSDK], Awaitable[OutboundResponse]] | None = None
         self._timers: list[tuple[float, str]] = []
         # Whether timers were set or dropped since the last save.
@@ -506,15 +515,11 @@ class Driver:
             else:
                 async with self._call_slots:
                     response = await self._transport.request(action.request)
+        except WorkerLost as err:
+            self._call_failed(action, f"{err}", CallFailure.WORKER_LOST)
+            return
         except Exception as err:
-            self.history.call_failed(
-                action.run_id, action.request_id, f"{err}", self._now()
-            )
-            self._perform(
-                self.executor.call_failed(
-                    action.run_id, action.request_id, f"{err}", self._now()
-                )
-            )
+            self._call_failed(action, f"{err}", CallFailure.NO_REPLY)
             return
         self.history.call_finished(
             action.run_id, action.request_id, response, self._now()
@@ -522,6 +527,15 @@ class Driver:
         self._perform(
             self.executor.call_finished(
                 action.run_id, action.request_id, response, self._now()
+            )
+        )
+
+    def _call_failed(self, action: CallSDK, text: str, why: CallFailure) -> None:
+        now = self._now()
+        self.history.call_failed(action.run_id, action.request_id, text, now)
+        self._perform(
+            self.executor.call_failed(
+                action.run_id, action.request_id, text, now, why=why
             )
         )
 

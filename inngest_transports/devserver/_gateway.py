@@ -13,8 +13,9 @@ the instance's ``max_worker_concurrency``, queueing at capacity), sends
 worker extends the lease.  A request goes to one connection, once: if that
 connection dies the call waits for a late reply until the lease expires and
 its grace passes (at most ``lease_seconds + lease_grace``, 25 s by default),
-then fails, and the executor retries it on a worker still connected (no step
-runs twice because of us).
+then fails with :class:`~._driver.WorkerLost`, and the executor retries it at
+once on a worker still connected, one that did not let a lease expire if
+there is one (no step runs twice because of us).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from inngest_proto.executor import CallSDK
 from inngest_proto.executor._ids import ulid
 
 from ._apps import Apps
-from ._driver import Driver
+from ._driver import Driver, WorkerLost
 from ._gateway_ws import SocketState, WorkerSocket
 from ._ingest import InvalidSync, parse_sync
 
@@ -148,6 +149,10 @@ class Gateway:
         self._limits: dict[str, int] = {}
         #: Calls waiting for room, per app, first come first served.
         self._waiters: dict[str, collections.deque[anyio.Event]] = {}
+        #: Worker instances that let a lease expire and sent nothing since:
+        #: a call goes to them last (a hung worker would hold a retry for a
+        #: whole lease again).
+        self._unresponsive: set[str] = set()
         #: Requests delivered, in order (request id, connection id): tests
         #: check that none went out twice.
         self.deliveries: list[tuple[str, str]] = []
@@ -310,6 +315,8 @@ class Gateway:
         if self._sockets.get(sock.connection_id) is sock:
             del self._sockets[sock.connection_id]
             _log.info("connect worker %s disconnected", sock.connection_id)
+        if all(s.instance_id != sock.instance_id for s in self._sockets.values()):
+            self._unresponsive.discard(sock.instance_id)
         self.changed()
 
     def changed(self) -> None:
@@ -335,6 +342,7 @@ class Gateway:
         self, sock: WorkerSocket, kind: Kind, message: Message | None
     ) -> None:
         """One message from a worker after the handshake."""
+        self._unresponsive.discard(sock.instance_id)  # it is alive
         if kind == pb.WORKER_HEARTBEAT:
             sock.heartbeat()
             await sock.send(pb.GATEWAY_HEARTBEAT)
@@ -465,7 +473,13 @@ class Gateway:
                 raise NoWorker(f"no connect worker serves the app {app_name!r}")
             free = [s for s in serving if self._has_room(s.instance_id)]
             if free:
-                return min(free, key=self._in_flight)
+                return min(
+                    free,
+                    key=lambda s: (
+                        s.instance_id in self._unresponsive,
+                        self._in_flight(s),
+                    ),
+                )
             waiter = anyio.Event()
             self._waiters.setdefault(app_name, collections.deque()).append(waiter)
             try:
@@ -496,8 +510,8 @@ class Gateway:
         )
 
     async def _wait_reply(self, pending: _Pending) -> pb.SDKResponse:
-        """The reply, or :class:`NoWorker` once the lease expired and its
-        grace passed (the give-up time moves with each extension)."""
+        """The reply, or :class:`~._driver.WorkerLost` once the lease expired
+        and its grace passed (the give-up time moves with each extension)."""
         while pending.reply is None:
             left = pending.lease.give_up_at - anyio.current_time()
             if left <= 0:
@@ -506,11 +520,16 @@ class Gateway:
                     " (lease expired); the call fails and is retried",
                     pending.request_id,
                 )
+                if any(
+                    s.instance_id == pending.instance_id for s in self._sockets.values()
+                ):
+                    # Still connected, yet silent: hung, not gone.
+                    self._unresponsive.add(pending.instance_id)
                 msg = (
-                    f"the worker stopped responding to request {pending.request_id}:"
-                    " its lease expired"
+                    "The worker stopped responding: its lease on request"
+                    f" {pending.request_id} expired"
                 )
-                raise NoWorker(msg)
+                raise WorkerLost(msg)
             with anyio.move_on_after(left):
                 await pending.done.wait()
         return pending.reply

@@ -158,12 +158,13 @@ class Compat(Generic[AppT]):
 def _dev_server(
     signing_key: str | None = None,
     connect: GatewayConfig | None = None,
+    retry_scale: float = RETRY_SCALE,
 ) -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
     dev = DevServer(
         host=HOST,
         port=0,
         poll=False,
-        retry_scale=RETRY_SCALE,
+        retry_scale=retry_scale,
         signing_key=signing_key,
         connect=connect,
     )

@@ -14,11 +14,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import attrs
+
 import inngest_proto as inngest
 from inngest_proto._comm_calls import query_from_url
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
+    CallFailure,
     CallSDK,
     CancelTimer,
     EmitEvent,
@@ -34,9 +37,18 @@ APP_ID = "exec-app"
 APP_URL = "http://app.test/api/inngest"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
+
+@attrs.frozen
+class NoReply:
+    """A call that got no reply, and why (``call_failed``'s ``why``)."""
+
+    text: str
+    why: CallFailure
+
+
 #: Replaces the SDK for one call: a response, an error text (the call failed
-#: without a reply), or ``None`` to let the real SDK answer.
-Intercept = Callable[[CallSDK], OutboundResponse | str | None]
+#: without a reply), a :class:`NoReply`, or ``None`` to let the real SDK answer.
+Intercept = Callable[[CallSDK], OutboundResponse | str | NoReply | None]
 
 
 class EventFeed:
@@ -98,7 +110,7 @@ class Harness:
         self.handler: inngest.CommHandler | None = None
         self.intercept: Intercept | None = None
         self.calls: list[CallSDK] = []
-        self.replies: list[OutboundResponse | str] = []
+        self.replies: list[OutboundResponse | str | NoReply] = []
         self.emitted: list[dict[str, Any]] = []
         self.finished: dict[str, RunFinished] = {}
         self.started: list[RunStarted] = []
@@ -169,6 +181,10 @@ class Harness:
         if isinstance(reply, str):
             actions = self.executor.call_failed(
                 call.run_id, call.request_id, reply, self.now
+            )
+        elif isinstance(reply, NoReply):
+            actions = self.executor.call_failed(
+                call.run_id, call.request_id, reply.text, self.now, why=reply.why
             )
         else:
             actions = self.executor.call_finished(

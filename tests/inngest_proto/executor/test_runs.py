@@ -11,13 +11,14 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._http import OutboundResponse
 from inngest_proto._step_ids import hash_step_id
-from inngest_proto.executor import CallSDK, RunFinished, RunStatus
+from inngest_proto.executor import CallFailure, CallSDK, RunFinished, RunStatus
 from inngest_proto.executor._timing import backoff_seconds
 from tests.inngest_proto.executor._harness import (
     APP_ID,
     APP_URL,
     START,
     Harness,
+    NoReply,
     fake_reply,
 )
 
@@ -217,6 +218,77 @@ def test_a_function_level_error_is_retried_with_the_backoff_table() -> None:
     assert 15 <= first_delay <= 45
     assert 30 <= second_delay <= 60
     assert h.now == pytest.approx(START + first_delay + second_delay)
+
+
+LOST = NoReply(
+    "The worker stopped responding: its lease on request r expired",
+    CallFailure.WORKER_LOST,
+)
+UNANSWERED = NoReply("connection refused", CallFailure.NO_REPLY)
+
+
+def fail_calls(h: Harness, *failures: NoReply) -> None:
+    """The first calls get no reply, as ``failures`` say; then the SDK answers."""
+    pending = list(failures)
+    h.intercept = lambda call: pending.pop(0) if pending else None
+
+
+def test_a_worker_lost_is_retried_at_once_and_counts_as_an_attempt() -> None:
+    # The worker crashed: nothing the function did was seen, so the retry
+    # does not wait for the backoff (15 s or more at this scale).
+    h = Harness(retry_scale=1.0)
+    h.serve(flaky(h, failures=0))
+    fail_calls(h, LOST)
+    h.send("t/go")
+    h.run()
+    run = h.only_run("flaky")
+    assert run.status is RunStatus.COMPLETED
+    assert run.output == 1  # ctx.attempt: the lost attempt counted
+    assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1]
+    assert h.now == START
+
+
+def test_an_unanswered_call_still_waits_for_the_backoff() -> None:
+    h = Harness(retry_scale=1.0)
+    h.serve(flaky(h, failures=0))
+    fail_calls(h, UNANSWERED)
+    h.send("t/go")
+    h.run()
+    run = h.only_run("flaky")
+    assert run.status is RunStatus.COMPLETED
+    job_id = h.bodies(run)[0]["ctx"]["job_id"]
+    # (Relative to START: pytest.approx of an epoch time allows 30 min.)
+    assert h.now - START == pytest.approx(backoff_seconds(job_id, 0, 1.0))
+    assert h.now - START >= 15
+
+
+def test_after_a_worker_lost_an_ordinary_failure_backs_off_from_its_attempt() -> None:
+    h = Harness(retry_scale=1.0)
+    h.serve(flaky(h, failures=0))
+    fail_calls(h, LOST, UNANSWERED)
+    h.send("t/go")
+    h.run()
+    run = h.only_run("flaky")
+    assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
+    # The lost attempt took no time; the failed one waits the second
+    # attempt's backoff (30 s and more), not the first's.
+    job_id = h.bodies(run)[0]["ctx"]["job_id"]
+    assert h.now - START == pytest.approx(backoff_seconds(job_id, 1, 1.0))
+
+
+def test_a_worker_lost_on_every_attempt_fails_the_run_once_retries_are_spent() -> None:
+    h = Harness(retry_scale=1.0)
+    h.serve(flaky(h, failures=0, retries=2))
+    fail_calls(h, LOST, LOST, LOST, LOST)
+    h.send("t/go")
+    h.run()
+    run = h.only_run("flaky")
+    assert run.status is RunStatus.FAILED
+    assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
+    assert h.now == START
+    assert run.error is not None
+    assert run.error["message"] == LOST.text
+    assert run.error["message"].startswith("The worker stopped responding")
 
 
 def test_retries_stop_at_max_attempts_and_the_run_fails() -> None:

@@ -536,7 +536,9 @@ async def test_default_lease_is_the_inngest_gateways() -> None:
 async def test_a_dead_worker_s_call_goes_to_another_after_lease_and_grace() -> None:
     handler, ran, functions = make_app()
     config = GatewayConfig(lease_seconds=0.6, lease_grace=0.3, heartbeat_interval=1)
-    async with dev_server(connect=config) as (dev, http):
+    # The default retry scale: the retry of a lost worker's call does not
+    # wait for the backoff (15 s or more).
+    async with dev_server(connect=config, retry_scale=1.0) as (dev, http):
         doomed, survivor = FakeWorker(dev, http), FakeWorker(dev, http)
         assert await doomed.handshake(functions, instance_id="doomed") is not None
         event_id = await send_event(http, "gw/two")
@@ -548,8 +550,8 @@ async def test_a_dead_worker_s_call_goes_to_another_after_lease_and_grace() -> N
             while len(dev.gateway.connections()) > 1:
                 await anyio.sleep(0.01)
         # The call waits out the lease and the grace (a reply could still
-        # come on a new connection), then fails; the retry goes to the worker
-        # still connected.
+        # come on a new connection), then fails; the retry goes at once to
+        # the worker still connected.
         retried = await survivor.request(timeout=5)
         waited = anyio.current_time() - delivered
         assert retried.request_id != lost.request_id
@@ -567,6 +569,44 @@ async def test_a_dead_worker_s_call_goes_to_another_after_lease_and_grace() -> N
             survivor.start.connection_id,  # type: ignore[union-attr]
         ]
         await survivor.close()
+
+
+async def test_a_hung_worker_s_call_goes_at_once_to_another() -> None:
+    # The worker's process hangs: its socket stays open, it sends nothing.
+    # Its call fails after the lease and the grace, and the retry goes at
+    # once (no backoff at the default retry scale) to the other worker, not
+    # to the hung one, although neither has a call in flight.
+    handler, ran, functions = make_app()
+    # The other worker does not extend either: its calls have 1.5 s.
+    config = GatewayConfig(lease_seconds=1, lease_grace=0.5, heartbeat_interval=2)
+    async with dev_server(connect=config, retry_scale=1.0) as (dev, http):
+        hung, other = FakeWorker(dev, http), FakeWorker(dev, http)
+        assert await hung.handshake(functions, instance_id="hung") is not None
+        event_id = await send_event(http, "gw/two")
+        lost = await hung.request()
+        delivered = anyio.current_time()
+        assert await other.handshake(functions, instance_id="other") is not None
+        retried = await other.request(timeout=5)
+        waited = anyio.current_time() - delivered
+        assert retried.step_id == lost.step_id
+        assert waited < config.lease.worst_case_failover + 1.0
+        assert [c["instance_id"] for c in dev.gateway.connections()] == [
+            "hung",
+            "other",
+        ]
+        await other.send(pb.WORKER_REPLY, run_sdk(handler, retried))
+        assert (await other.recv())[0] == pb.WORKER_REPLY_ACK
+        await serve_calls(other, handler, 1)
+        run = await finished(dev, http, event_id)
+        assert (run["status"], run["output"]) == ("Completed", "done 1")
+        assert ran == ["a"]
+        assert [conn for _, conn in dev.gateway.deliveries] == [
+            hung.start.connection_id,  # type: ignore[union-attr]
+            other.start.connection_id,  # type: ignore[union-attr]
+            other.start.connection_id,  # type: ignore[union-attr]
+        ]
+        await hung.close()
+        await other.close()
 
 
 async def test_a_reply_in_the_grace_is_taken_but_no_extension() -> None:
