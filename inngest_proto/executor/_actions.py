@@ -58,11 +58,12 @@ class CallFailure(enum.Enum):
 
 @attrs.frozen
 class CallAI:
-    """Send ``request`` to a model provider for the ``step.ai.infer`` step ``step_id``.
+    """Send ``request`` for the step ``step_id``: to a model provider
+    (``step.ai.infer``) or wherever a ``step.fetch`` asks.
 
     The executor makes this request itself, as the Inngest server does for
-    an ``AIGateway`` op.  Answer with ``ai_finished`` (any HTTP status) or
-    ``ai_failed`` (no reply: connection error, timeout).
+    an ``AIGateway`` or ``Gateway`` op.  Answer with ``ai_finished`` (any
+    HTTP status) or ``ai_failed`` (no reply: connection error, timeout).
     """
 
     run_id: str

@@ -20,6 +20,9 @@ and so what this module does:
   "Error making AI request: ...", "data": <reply JSON>, "stack": <reply
   text>}}``.  Either way a discovery call follows at once.
 
+A ``Gateway`` op (``step.fetch``) lives the same way: its request, memo
+and failure are ``._fetch``'s; its request ids start ``gw-`` instead.
+
 One deviation: the call's slot is freed when its reply arrives and taken
 again for the request, so a call that waited for that slot may start in
 between (the limit can be passed by one while the request runs).
@@ -41,8 +44,9 @@ import attrs
 
 from .. import _json
 from .._http import OutboundRequest, OutboundResponse, canonical_header_name
-from .._opcodes import StepOp
+from .._opcodes import Opcode, StepOp
 from ._actions import Action, CallAI
+from ._fetch import fetch_failure_memo, fetch_request, fetch_success_memo
 from ._flow import FlowControl
 from ._reply import MAX_REPLY_BYTES, NestedTooDeep, parse_storable
 from ._runbook import Tick
@@ -56,7 +60,11 @@ __all__ = [
 ]
 
 _PREFIX = "ai-"
-# Request ids are ``ai-<ULID>-<hashed step id>``; a ULID is 26 characters.
+#: The request ids of ``Gateway`` ops (``step.fetch``).
+_FETCH_PREFIX = "gw-"
+_PREFIXES = (_PREFIX, _FETCH_PREFIX)
+# Request ids are ``ai-<ULID>-<hashed step id>`` (or ``gw-``); a ULID is 26
+# characters.
 _STEP_AT = len(_PREFIX) + 26 + 1
 #: The server's body for a failure that had none (``handleGeneratorAIGateway``).
 _NO_BODY = b'{"error":"Error making AI request"}'
@@ -151,7 +159,8 @@ def _step_of(request_id: str) -> str:
 
 
 class AIGateway(FlowControl):
-    """The ``AIGateway`` op and its two inputs (mixed into the executor)."""
+    """The ``AIGateway`` and ``Gateway`` ops and their two inputs (mixed into
+    the executor)."""
 
     def _in_flight(
         self, run_id: str, request_id: str, tick: Tick
@@ -161,11 +170,21 @@ class AIGateway(FlowControl):
     # -- inputs ---------------------------------------------------------------------
 
     def ai_finished(
-        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+        self,
+        run_id: str,
+        request_id: str,
+        response: OutboundResponse,
+        now: float,
+        *,
+        url: str = "",
     ) -> list[Action]:
-        """The provider answered the :class:`CallAI` ``request_id`` (any status)."""
+        """The :class:`CallAI` ``request_id`` got a reply (any status) from
+        ``url`` (which a ``Gateway`` op's memo names)."""
         tick = self._tick(now)
-        memo = ai_success_memo(response)
+        if request_id.startswith(_FETCH_PREFIX):
+            memo = fetch_success_memo(url, response)
+        else:
+            memo = ai_success_memo(response)
         if isinstance(memo, str):
             self._ai_outcome(run_id, request_id, None, (memo, response.body), tick)
         else:
@@ -183,15 +202,18 @@ class AIGateway(FlowControl):
     # -- transitions ----------------------------------------------------------------
 
     def _start_ai(self, run: Run, job: Job, op: StepOp, tick: Tick) -> None:
-        """Make the request of an ``AIGateway`` op reported by ``job``'s call."""
+        """Make the request of an ``AIGateway`` or ``Gateway`` op reported by
+        ``job``'s call."""
         if op.id in run.steps or self._ai_in_flight(run, op.id):
             return  # reported again by a discovery while its request runs
+        fetch = op.op is Opcode.GATEWAY
         try:
-            request = ai_request(op.opts)
+            request = fetch_request(op.opts) if fetch else ai_request(op.opts)
         except ValueError as err:
-            self._fail(run, f"invalid AIGateway op {op.id!r}: {err}", tick)
+            self._fail(run, f"invalid {op.op.value} op {op.id!r}: {err}", tick)
             return
-        request_id = f"{_PREFIX}{self._mint(tick.now)}-{op.id}"
+        prefix = _FETCH_PREFIX if fetch else _PREFIX
+        request_id = f"{prefix}{self._mint(tick.now)}-{op.id}"
         self._touch(run)
         # The call's queue item, kept to be retried if the request fails.
         run.in_flight[request_id] = attrs.evolve(job)
@@ -200,7 +222,7 @@ class AIGateway(FlowControl):
 
     def _ai_in_flight(self, run: Run, step_id: str) -> bool:
         return any(
-            rid.startswith(_PREFIX) and _step_of(rid) == step_id
+            rid.startswith(_PREFIXES) and _step_of(rid) == step_id
             for rid in run.in_flight
         )
 
@@ -212,7 +234,7 @@ class AIGateway(FlowControl):
         failure: tuple[str, bytes] | None,
         tick: Tick,
     ) -> None:
-        if not request_id.startswith(_PREFIX):
+        if not request_id.startswith(_PREFIXES):
             return  # not a request of ours: ignored like a stale reply
         found = self._in_flight(run_id, request_id, tick)
         if found is None:
@@ -223,7 +245,10 @@ class AIGateway(FlowControl):
             if job.attempt + 1 < self._max_attempts(run):
                 self._retry_call(run, job, tick)
                 return
-            memo = ai_failure_memo(*failure)
+            if request_id.startswith(_FETCH_PREFIX):
+                memo = fetch_failure_memo(failure[0])
+            else:
+                memo = ai_failure_memo(*failure)
         self._complete_step(run, step_id, memo, "discover", tick)
 
     def _retry_call(self, run: Run, job: Job, tick: Tick) -> None:

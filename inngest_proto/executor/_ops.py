@@ -99,7 +99,7 @@ class OpHandling(AIGateway):
             self._wait(run, op, tick)
         elif kind is Opcode.INVOKE:
             self._invoke(run, op, tick)
-        elif kind is Opcode.AI_GATEWAY:
+        elif kind in (Opcode.AI_GATEWAY, Opcode.GATEWAY):
             self._start_ai(run, job, op, tick)  # see ._ai
         elif kind is Opcode.RUN_COMPLETE:
             status, output, error = run_complete_outcome(run, op.data)

@@ -2,8 +2,9 @@
 
 It owns the executor and performs every action it returns: calls go to the
 app over HTTP (one task each, with :mod:`._app_client`) and their outcome is
-fed back, as do the model requests of ``step.ai.infer`` (:class:`CallAI`,
-made with httpx); timers live in
+fed back, as do the requests the server makes for a step (:class:`CallAI`:
+``step.ai.infer``'s model requests and ``step.fetch``'s, made with httpx);
+timers live in
 a heap watched by one scheduler task on the anyio clock; emitted events are
 stored; run starts and ends are recorded (and logged) for the API.
 
@@ -202,7 +203,7 @@ class Driver:
         self._now = now
         self._transport = transport or AppTransport(_CALL_TIMEOUT)
         self._tasks: anyio.abc.TaskGroup | None = None
-        #: Makes the model requests (``CallAI``); open while serving.
+        #: Makes the requests of steps (``CallAI``); open while serving.
         self._ai_client: httpx.AsyncClient | None = None
         #: Performs calls to ``ws(s)://`` runtime URLs: the Connect gateway.
         #: It raises :class:`WorkerLost` when the worker stopped responding,
@@ -540,7 +541,8 @@ class Driver:
         )
 
     async def _call_ai(self, action: CallAI) -> None:
-        """Make a model request; any HTTP status is the executor's to judge."""
+        """Make a model or ``step.fetch`` request; any HTTP status is the
+        executor's to judge."""
         assert self._ai_client is not None  # open while serving, as tasks are
         req = action.request
         try:
@@ -557,12 +559,16 @@ class Driver:
                 )
             )
             return
-        response = OutboundResponse(
-            resp.status_code, resp.headers.multi_items(), resp.content
-        )
+        # A header sent more than once: its values joined by "," as Go's.
+        headers = {name: ",".join(resp.headers.get_list(name)) for name in resp.headers}
+        response = OutboundResponse(resp.status_code, headers, resp.content)
         self._perform(
             self.executor.ai_finished(
-                action.run_id, action.request_id, response, self._now()
+                action.run_id,
+                action.request_id,
+                response,
+                self._now(),
+                url=str(resp.url),
             )
         )
 

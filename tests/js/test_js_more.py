@@ -72,3 +72,14 @@ def test_long_call_handed_back_by_checkpointing(js: JsApp) -> None:
 def test_a_failing_step_beside_a_good_one(js: JsApp) -> None:
     status, output = js.outcome(js.send("js/parallel.fail"))
     assert (status, output) == ("Completed", ["fulfilled", "rejected"])
+
+
+def test_step_fetch_is_made_by_the_server(js: JsApp) -> None:
+    status, output = js.outcome(
+        js.send("js/fetch", {"url": f"{js.app_url}/echo", "n": 3})
+    )
+    assert status == "Completed", output
+    assert output == {
+        "status": 201,
+        "body": {"method": "POST", "probe": "yes", "body": '{"n":3}'},
+    }
