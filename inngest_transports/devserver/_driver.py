@@ -311,18 +311,13 @@ class Driver:
         if self._store is None:
             return
         for stored in self._store.unrouted_events():
-            # Logged by a version without ingest's depth limit: routing it
-            # would start runs that cannot be saved (Python recursion).
-            too_deep = stored.unreadable or _json.deeper_than(
-                stored.event.get("data"), MAX_DATA_DEPTH
-            )
-            if too_deep:
+            problem = _unroutable(stored)
+            if problem is not None:
                 _log.error(
-                    "event %s (%s) is not routed: nested deeper than the %d"
-                    " levels allowed",
+                    "event %s (%s) is not routed: %s",
                     stored.internal_id,
                     stored.name,
-                    MAX_DATA_DEPTH,
+                    problem,
                 )
                 self._save(routed=(stored.seq,))
                 continue
@@ -683,6 +678,25 @@ def _error_line(error: Mapping[str, Any] | None) -> str:
     error = error or {}
     name, message = error.get("name") or "Error", error.get("message")
     return f"{name}: {message}" if message else str(name)
+
+
+def _unroutable(stored: StoredEvent) -> str | None:
+    """Why a logged event must not be routed, if it must not.
+
+    Only an event logged by a version without today's ingest checks can
+    fail them; routing it would start runs that cannot be saved (nested
+    too deep for Python's recursion) or keys that cannot be hashed (a lone
+    surrogate), and would fail again at every start.
+    """
+    if stored.unreadable is not None:
+        return stored.unreadable
+    if _json.deeper_than(stored.event.get("data"), MAX_DATA_DEPTH):
+        return f"nested deeper than the {MAX_DATA_DEPTH} levels allowed"
+    try:
+        _json.dumps_utf8(stored.event)
+    except UnicodeEncodeError:
+        return "it holds a lone surrogate, which has no UTF-8 form"
+    return None
 
 
 def _took(run: Run | None) -> str:

@@ -270,3 +270,31 @@ async def test_lone_surrogates_in_replies_become_replacement_characters(
             loaded = dev.get_run(runs["op-id"].run_id)
             assert loaded is not None
             assert loaded.steps == {"s\ufffd": {"data": 1}}
+
+
+async def test_a_restart_skips_an_event_with_a_lone_surrogate_logged_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "dev.db"
+    with raw_app({"keyed": (200, b"1")}) as app:
+        body = app.sync_body()
+        # The key's hash needs UTF-8: this event broke routing, every start.
+        body["functions"][0]["idempotency"] = "event.data.k"
+        async with serving(db) as (_, http):
+            synced = await http.post("/fn/register", json=body)
+            assert synced.status_code == 200, synced.text
+        with SQLiteStore(db) as store:
+            # Logged, not routed, by a version that accepted it.
+            events = [
+                {"id": "bad", "name": "raw/keyed", "data": {"k": "\ud800"}, "ts": 1},
+                {"id": "fine", "name": "raw/keyed", "data": {"k": "x"}, "ts": 1},
+            ]
+            store.append_events(events, received_at=1.0)
+        async with serving(db) as (dev, http):
+            (run,) = await dev.wait_for_runs("fine", timeout=10)
+            assert (await dev.wait_for_run(run.run_id)).output == 1
+            assert dev.runs_for_event("bad") == []
+            await _alive(http)
+    assert "event bad (raw/keyed) is not routed: it holds a lone surrogate" in (
+        caplog.text
+    )
