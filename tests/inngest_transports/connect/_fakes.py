@@ -147,10 +147,9 @@ class GatewaySocket:
             assert isinstance(payload, pb.WorkerRequestExtendLeaseData)
             gateway.extensions.append(payload)
             number = int(payload.lease_id.rsplit("-", 1)[1]) + 1
-            ack = pb.WorkerRequestExtendLeaseAckData(
-                request_id=payload.request_id,
-                new_lease_id=f"lease-{payload.request_id}-{number}",
-            )
+            ack = pb.WorkerRequestExtendLeaseAckData(request_id=payload.request_id)
+            if not gateway.refuse_leases:  # no new lease id: it is lost
+                ack.new_lease_id = f"lease-{payload.request_id}-{number}"
             await self.send(Kind.WORKER_REQUEST_EXTEND_LEASE_ACK, ack)
         elif kind == Kind.WORKER_REPLY:
             assert isinstance(payload, pb.SDKResponse)
@@ -171,6 +170,8 @@ class FakeGateway:
         self.replies: list[pb.SDKResponse] = []
         self.extensions: list[pb.WorkerRequestExtendLeaseData] = []
         self.ack_replies = True
+        #: Answer lease extensions with no new lease id (another worker has it).
+        self.refuse_leases = False
         self.url = ""
 
     async def start(self, tg: anyio.abc.TaskGroup) -> None:
