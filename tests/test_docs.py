@@ -157,15 +157,21 @@ def _check_python(arguments: list[str]) -> None:
         import importlib.util  # noqa: PLC0415
 
         assert importlib.util.find_spec(module) is not None, module
+        for flag in (a.split("=", 1)[0] for a in arguments[2:] if a.startswith("-")):
+            assert re.search(rf"(^|[\s,\[]){re.escape(flag)}\b", _help(module)), flag
     else:
         # A script the page wrote out earlier (app.py, main.py, ...).
         assert arguments[0].endswith(".py"), arguments
 
 
-@functools.cache
 def _dev_help() -> str:
+    return _help("inngest_transports.devserver")
+
+
+@functools.cache
+def _help(module: str) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "inngest_transports.devserver", "--help"],
+        [sys.executable, "-m", module, "--help"],
         capture_output=True,
         text=True,
         check=True,
@@ -218,6 +224,7 @@ def test_the_command_checks_catch_what_does_not_exist() -> None:
         ["inngest-dev", "--no-such-flag"],
         ["tox", "-e", "nope"],
         ["python", "-m", "no_such_module_here"],
+        ["python", "-m", "bench.flow", "--no-such-flag"],
         ["INNGEST_NOPE=1", "python", "app.py"],
         ["rm", "-rf", "/"],
     ):
@@ -227,6 +234,7 @@ def test_the_command_checks_catch_what_does_not_exist() -> None:
         ["pip", "install", "inngest-sansio[dev,fastapi]"],
         ["inngest-dev", "-u", "http://127.0.0.1:8000/api/inngest", "--db", "x"],
         ["tox", "-e", "fw-django-min"],
+        ["python", "-m", "bench.flow", "--quick", "--db=file"],
         ["INNGEST_DEV=1", "python", "-m", "inngest_transports.devserver"],
     ):
         _check_command(words)
