@@ -1,4 +1,5 @@
-"""Checkpointing: run consecutive steps in one call request (executor.md §9).
+"""Checkpointing: run consecutive steps in one call request
+(docs/protocol/executor.rst#async-checkpoints).
 
 Without it every ``step.run`` ends the call request: the SDK answers 206
 with the step's output and Inngest calls again, replaying every memo so far,

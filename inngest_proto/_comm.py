@@ -165,9 +165,9 @@ class CommHandler(CallRequests):
     :data:`DEFAULT_MAX_BODY_BYTES`); a larger one is answered 413.
 
     ``verify_call_signatures=False`` skips the signature check of call
-    requests (POST) and leaves their responses unsigned.  Only for transports
-    that authenticate the executor themselves and carry no signatures: the
-    Connect worker (connect.md §3).  HTTP hosts must keep the default.
+    requests (POST) and leaves their responses unsigned.  Only for transports that
+    authenticate the executor themselves and carry no signatures: the Connect worker
+    (docs/protocol/connect.rst#websocket).  HTTP hosts must keep the default.
 
     Raises :class:`SigningKeyMissingError` in cloud mode without a signing
     key, :class:`InvalidSigningKeyError` when the signing key or the fallback

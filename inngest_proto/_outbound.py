@@ -74,7 +74,9 @@ class RunDataFetchError(RemoteProtocolError):
 def base_headers(
     settings: Settings | str | None, framework: str | None = None
 ) -> dict[str, str]:
-    """Headers on every SDK → Inngest request (http.md §2.3).
+    """Headers on every SDK → Inngest request.
+
+    See docs/protocol/http.rst#headers-on-sdk-requests.
 
     ``settings`` may be a :class:`Settings` or just the environment name
     (``None`` for none); ``X-Inngest-Env`` is sent only when one is set.
@@ -373,7 +375,8 @@ def build_checkpoint_request(
     """``POST {api origin}/v1/checkpoint/{run_id}/async``: steps a call ran.
 
     The body names the run, the function (its UUID, ``ctx.fn_id``) and the
-    queue item whose attempts the server resets (executor.md §9).
+    queue item whose attempts the server resets
+    (docs/protocol/executor.rst#async-checkpoints).
     """
     if not ctx.run_id:
         msg = "a checkpoint needs the call's run_id"

@@ -1,6 +1,6 @@
 """Signing keys, request verification and response signing.
 
-Two mechanisms share the signing key (see the protocol's auth.md):
+Two mechanisms share the signing key (docs/protocol/http.rst#signing-keys):
 
 * HMAC-SHA256 signatures in ``X-Inngest-Signature: t=<unix s>&s=<hex>`` on
   requests from Inngest and on our responses.  The HMAC key is the *text* of

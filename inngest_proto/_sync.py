@@ -1,7 +1,8 @@
 """GET (introspection) and PUT (sync) of the serve endpoint.
 
-Decisions follow the official Python SDK 0.5.19 (http.md §3, §4) except
-where ``shared/protocol/README.md`` says otherwise: we send ``appName`` and
+Decisions follow the official Python SDK 0.5.19
+(docs/protocol/http.rst#introspection, docs/protocol/http.rst#sync-decision)
+except where docs/differences.rst says otherwise: we send ``appName`` and
 ``deployType``, and a sync the server rejected is answered 500 with
 ``{message, modified: false}`` instead of a 200 that hides the failure.
 

@@ -1,4 +1,6 @@
-"""Connect frames to typed messages and back (connect.md §3-4).
+"""Connect frames to typed messages and back.
+
+See docs/protocol/connect.rst#websocket and docs/protocol/connect.rst#messages.
 
 A frame is one ``ConnectMessage``: a ``kind`` and the serialized payload message
 that kind carries (:data:`PAYLOAD_CLASSES`), or nothing for signal-only kinds.

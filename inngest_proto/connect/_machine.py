@@ -1,4 +1,6 @@
-"""One Connect WebSocket connection, as a state machine without I/O (connect.md).
+"""One Connect WebSocket connection, as a state machine without I/O.
+
+The protocol is described in docs/protocol/connect.rst.
 
 In the h11 manner: the transport hands in each binary frame it reads
 (:meth:`Connection.receive_data`) and the time, takes the resulting events
@@ -276,7 +278,10 @@ class Connection:
         sdk_version: str,
         now: float,
     ) -> None:
-        """Send the reply to a request (an HTTP-shaped answer: connect.md §6)."""
+        """Send the reply to a request (an HTTP-shaped answer).
+
+        See docs/protocol/connect.rst#executor-requests.
+        """
         lease = self._leases.pop(request_id, None)
         if lease is None:
             return  # unknown, or its lease was lost: another worker has it
@@ -323,15 +328,18 @@ class Connection:
     def adopt(
         self, request: pb.GatewayExecutorRequestData, lease_id: str, now: float
     ) -> None:
-        """Take over a request still running from an ended connection: extend
-        its lease from here and reply here (connect.md §9), so a step that
+        """Take over a request still running from an ended connection: extend its lease
+        from here and reply here (docs/protocol/connect.rst#drain), so a step that
         outlives its socket does not lose its lease and run twice."""
         if not self._leases:
             self._next_lease_extension = now + self._lease_interval
         self._leases[request.request_id] = _Lease(request, lease_id)
 
     def pause(self) -> None:
-        """Shutting down: ask the gateway for no more requests (connect.md §10)."""
+        """Shutting down: ask the gateway for no more requests.
+
+        See docs/protocol/connect.rst#shutdown.
+        """
         self._paused = True
         if self.state in (ConnectionState.ACTIVE, ConnectionState.DRAINING):
             self._send(Kind.WORKER_PAUSE, None)

@@ -1,4 +1,6 @@
-"""``AIGateway`` ops: the executor calls the model itself (executor.md §8).
+"""``AIGateway`` ops: the executor calls the model itself.
+
+See docs/protocol/executor.rst#ai-and-http-gateway.
 
 What the Inngest server does with an ``AIGateway`` op (``step.ai.infer``),
 and so what this module does:

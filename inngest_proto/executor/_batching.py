@@ -1,4 +1,6 @@
-"""Events that wait before they start a run: debounce and batches (§12.5-§12.6).
+"""Events that wait before they start a run: debounce and batches.
+
+See docs/protocol/executor.rst#debounce and docs/protocol/executor.rst#batching.
 
 Both keep their events in :class:`~._state.ExecutorState` under a bucket key
 and set a timer of no run (``run_id`` empty, ``key`` the bucket); when it

@@ -2,12 +2,12 @@
 
 An SDK that checkpoints (the TypeScript SDK does by default) runs several
 ``step.run``s within one call request and sends each finished step to
-``POST /v1/checkpoint/{runId}/async`` as it goes (executor.md §9).  The
-executor saves them as memos at once, so a crash of the app mid-call loses
-none of them, and resets the attempt counter of the queue item in flight:
-work that got checkpointed was progress, not a failed try.  The call's own
-reply later repeats some of those steps or finishes the run; duplicates are
-ignored there as here.
+``POST /v1/checkpoint/{runId}/async`` as it goes
+(docs/protocol/executor.rst#async-checkpoints).  The executor saves them as
+memos at once, so a crash of the app mid-call loses none of them, and resets the
+attempt counter of the queue item in flight: work that got checkpointed was
+progress, not a failed try.  The call's own reply later repeats some of those
+steps or finishes the run; duplicates are ignored there as here.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ def queue_item_job_id(ref: str) -> str | None:
 
 
 def step_memo(op: StepOp) -> Any:
-    """The memo a finished step is saved as (executor.md §4.3).
+    """The memo a finished step is saved as.
+
+    See docs/protocol/executor.rst#memo-shapes.
 
     ``StepRun`` data is wrapped as ``{"data": ...}``; the legacy ``Step`` op
     is stored as given.

@@ -1,11 +1,11 @@
 """Cron triggers: parse a schedule, find its next tick, jitter, and the tick event.
 
 The grammar and the arithmetic follow robfig/cron v3, which the Inngest server
-uses (executor.md §2.2): minute-level fields, ``TZ=``/``CRON_TZ=`` prefixes,
-descriptors, the "star" rule for day-of-month vs day-of-week.  A schedule
-fires at every instant whose wall-clock time in its zone matches, so a time
-skipped by a DST jump never fires and a time repeated by one fires twice,
-exactly as robfig/cron's tests expect.
+uses (docs/protocol/executor.rst#cron-triggers): minute-level fields,
+``TZ=``/``CRON_TZ=`` prefixes, descriptors, the "star" rule for day-of-month vs
+day-of-week.  A schedule fires at every instant whose wall-clock time in its
+zone matches, so a time skipped by a DST jump never fires and a time repeated by
+one fires twice, exactly as robfig/cron's tests expect.
 
 All times are Unix seconds as floats; nothing here reads the clock.
 """
@@ -409,7 +409,9 @@ def jitter_seconds(seed: str, max_jitter_seconds: float) -> float:
 def scheduled_timer_event(
     cron_text: str, scheduled_at: float, fire_at: float
 ) -> dict[str, Any]:
-    """The ``inngest/scheduled.timer`` event for one tick (executor.md §2.2).
+    """The ``inngest/scheduled.timer`` event for one tick.
+
+    See docs/protocol/executor.rst#cron-triggers.
 
     ``id`` and ``scheduledAt`` are the scheduled time, ``fireAt`` the jittered
     one, both RFC 3339 UTC truncated to seconds as Go formats them; ``ts`` is

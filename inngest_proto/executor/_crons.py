@@ -1,4 +1,6 @@
-"""Cron triggers on the executor's clock (executor.md §2.2).
+"""Cron triggers on the executor's clock.
+
+See docs/protocol/executor.rst#cron-triggers.
 
 A sync sets one timer per cron trigger at its next tick; the timer belongs to
 no run, its ``key`` names the function and the expression.  When it fires,

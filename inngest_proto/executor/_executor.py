@@ -260,7 +260,9 @@ class Executor(Crons, OpHandling):
         return tick.out
 
     def checkpoint(self, checkpoint: Checkpoint, now: float) -> list[Action]:
-        """Steps an SDK reports while its call runs on (executor.md §9).
+        """Steps an SDK reports while its call runs on.
+
+        See docs/protocol/executor.rst#async-checkpoints.
 
         Raises :class:`CheckpointRejected` for a run that is not running
         (or not of the function named), as the server answers 400.
@@ -384,7 +386,10 @@ class Executor(Crons, OpHandling):
         self._route(event, tick)
 
     def _route(self, event: dict[str, Any], tick: Tick) -> None:
-        """What an event does (executor.md §2.1), in the server's order."""
+        """What an event does, in the server's order.
+
+        See docs/protocol/executor.rst#run-creation-from-an-event.
+        """
         for fn in list(self._functions.values()):
             if self._triggers(fn, event):
                 batch = fn.config.batch_events
@@ -514,7 +519,8 @@ class Executor(Crons, OpHandling):
             self._retry(run, job, reply.retry_after, tick, at_once=at_once)
             return
         shape = failure_error(error, failure.body)
-        # The run's output is the SDK's error body (executor.md §10.4).
+        # The run's output is the SDK's error body
+        # (docs/protocol/executor.rst#what-a-finished-run-exposes).
         output = shape if failure.body is None else failure.body
         self._finalize(run, RunStatus.FAILED, tick, output=output, error=shape)
 

@@ -1,11 +1,13 @@
 """Flow control: what stands between an event and a run's calls.
 
-:class:`FlowControl` adds to :class:`~._runbook.RunBook` the "Schedule" path
-of executor.md §2.3 (rate limit and idempotency, debounce, singleton, then
-the run with its concurrency keys, priority, cancel entries and timeouts) and
-the queue's gates (§12: throttle delays a run's start, concurrency holds any
-call while its buckets are full, priority orders what waits).  Batching and
-cron, which make the events a run starts with, are in :mod:`._batching`.
+:class:`FlowControl` adds to :class:`~._runbook.RunBook` the "Schedule" path of
+docs/protocol/executor.rst#scheduling-order (rate limit and idempotency,
+debounce, singleton, then the run with its concurrency keys, priority, cancel
+entries and timeouts) and the queue's gates
+(docs/protocol/executor.rst#flow-control: throttle delays a run's start,
+concurrency holds any call while its buckets are full, priority orders what
+waits).  Batching and cron, which make the events a run starts with, are in
+:mod:`._batching`.
 
 Only state in :class:`~._state.ExecutorState` and on runs is persisted; the
 indexes here (slots in use, who waits for which bucket, which runs listen
@@ -41,7 +43,8 @@ from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind
 __all__ = ["FlowControl"]
 
 _log = logging.getLogger(__name__)
-#: A ``cancel`` entry without ``timeout`` listens this long (executor.md §11.1).
+#: A ``cancel`` entry without ``timeout`` listens this long
+#: (docs/protocol/executor.rst#cancellation-by-event).
 _DEFAULT_CANCEL_SECONDS = 365 * 24 * 3600.0
 _NO_LIMIT = 1 << 62
 
@@ -81,7 +84,7 @@ class FlowControl(RunBook):
             for pause in run.cancels:
                 self._cancellable.setdefault(pause.event_name, set()).add(run.run_id)
 
-    # -- scheduling (executor.md §2.3) ------------------------------------------------
+    # -- scheduling (docs/protocol/executor.rst#scheduling-order) -----------------
 
     def _admit(
         self,
@@ -181,7 +184,10 @@ class FlowControl(RunBook):
     def _rate_limited(
         self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
     ) -> str | None:
-        """Why ``rateLimit``/``idempotency`` drop the event, or ``None`` (§12.3)."""
+        """Why ``rateLimit``/``idempotency`` drop the event, or ``None``.
+
+        See docs/protocol/executor.rst#rate-limit-and-idempotency.
+        """
         config = fn.config
         limits: list[tuple[str, str | None, int, float]] = []
         if config.rate_limit is not None:
@@ -211,7 +217,8 @@ class FlowControl(RunBook):
         self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
     ) -> str | bool:
         """The singleton bucket the new run takes, ``True`` when it has none,
-        ``False`` when it must be skipped (§12.8)."""
+        ``False`` when it must be skipped
+        (docs/protocol/executor.rst#singleton)."""
         singleton = fn.config.singleton
         if singleton is None:
             return True
@@ -281,7 +288,7 @@ class FlowControl(RunBook):
             self._changed_flow.add(f"limiter:{bucket}")
         return max(start_at, decision.at)
 
-    # -- cancellation and timeouts (§11) ----------------------------------------------
+    # -- cancellation and timeouts (docs/protocol/executor.rst#timeouts) ----------
 
     def _listen_for_cancels(self, fn: RegisteredFunction, run: Run, tick: Tick) -> None:
         for entry in fn.config.cancel or ():
@@ -332,7 +339,10 @@ class FlowControl(RunBook):
         raise NotImplementedError  # the executor's
 
     def _timed_out(self, run: Run, tick: Tick) -> bool:
-        """Whether ``timeouts`` end the run before its next call (§11.3)."""
+        """Whether ``timeouts`` end the run before its next call.
+
+        See docs/protocol/executor.rst#timeouts.
+        """
         fn = self._functions.get(run.function_id)
         timeouts = None if fn is None else fn.config.timeouts
         if timeouts is None:
@@ -353,7 +363,7 @@ class FlowControl(RunBook):
             return  # it started in time
         self._cancel_run(run, tick)
 
-    # -- the queue gates (§12.1) ------------------------------------------------------
+    # -- the queue gates (docs/protocol/executor.rst#concurrency) ------------------
 
     def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
         if self._timed_out(run, tick):

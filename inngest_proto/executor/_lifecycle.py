@@ -1,6 +1,8 @@
 """The internal events the executor publishes, and the memos they become.
 
-Shapes follow executor.md §7.3 and §10 and events.md §3.
+Shapes follow docs/protocol/executor.rst#invoke,
+docs/protocol/executor.rst#lifecycle-events and
+docs/protocol/events.rst#internal-events.
 """
 
 from __future__ import annotations
@@ -174,7 +176,9 @@ def missing_function_finished(
 
 
 def invoke_memo(finished: dict[str, Any]) -> Any:
-    """The caller's memo from the child's finished event (executor.md §7.3 step 5).
+    """The caller's memo from the child's finished event.
+
+    See docs/protocol/executor.rst#invoke, step 5.
 
     ``error`` is checked first; a ``null`` result still counts as a result.
     Neither key (the child returned an empty body): the whole event object,

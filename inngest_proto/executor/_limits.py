@@ -1,10 +1,11 @@
 """Flow-control arithmetic: GCRA limiters, priority factors, bucket keys, periods.
 
-Pure functions over plain values (executor.md §12, expressions.md §6).  Times are
-Unix seconds as floats and ``now`` is always passed in.  The only limiter state
-is the GCRA "theoretical arrival time" (TAT): one float per bucket key, which
-the caller stores (the dev server persists it with the rest of executor state)
-and hands back on the next call; ``None`` means the bucket has never been used.
+Pure functions over plain values (docs/protocol/executor.rst#flow-control,
+docs/protocol/expressions.rst#keys).  Times are Unix seconds as floats and
+``now`` is always passed in.  The only limiter state is the GCRA "theoretical
+arrival time" (TAT): one float per bucket key, which the caller stores (the dev
+server persists it with the rest of executor state) and hands back on the next
+call; ``None`` means the bucket has never been used.
 
 GCRA, as the Go server runs it: ``emission = period / limit`` is the spacing
 of admissions at the sustained rate, and ``dvt = emission * capacity`` (the
@@ -46,10 +47,11 @@ __all__ = [
 ]
 
 _DAY = 86_400.0
-#: ``idempotency: expr`` is a rate limit of one run per key per 24 h (§12.3).
+#: ``idempotency: expr`` is a rate limit of one run per key per 24 h
+#: (docs/protocol/executor.rst#rate-limit-and-idempotency).
 IDEMPOTENCY_PERIOD = _DAY
-#: executor.md §12.4 and §14 clamp priority to ±43 200 s (12 h).  An older
-#: issue text says ±600 s; executor.md is the contract, so 43 200 it is.
+#: The server clamps priority to ±43 200 s (12 h): docs/protocol/executor.rst#priority.
+#: Inngest's public docs say ±600 s; the server's clamp is what runs, so 43 200 it is.
 MAX_PRIORITY_FACTOR = 43_200
 _MAX_RATE_LIMIT_PERIOD = _DAY
 _MIN_DEBOUNCE_PERIOD = 1.0
@@ -110,7 +112,9 @@ def _emission_ticks(option: str, now: float, period: float, limit: int) -> int:
 
 
 def rate_limit(tat: float | None, now: float, *, limit: int, period: float) -> Decision:
-    """Admit or drop one event under ``rateLimit {limit, period}`` (§12.3).
+    """Admit or drop one event under ``rateLimit {limit, period}``.
+
+    See docs/protocol/executor.rst#rate-limit-and-idempotency.
 
     Mapping (pkg/execution/ratelimit: ratelimit_lua.go and lua/ratelimit.lua,
     which reproduce the throttled/v2 GCRA with ``MaxBurst = limit / 10``):
@@ -143,14 +147,19 @@ def rate_limit(tat: float | None, now: float, *, limit: int, period: float) -> D
 
 
 def idempotency(tat: float | None, now: float) -> Decision:
-    """``idempotency: expr``: at most one run per key value per 24 h (§12.3)."""
+    """``idempotency: expr``: at most one run per key value per 24 h.
+
+    See docs/protocol/executor.rst#rate-limit-and-idempotency.
+    """
     return rate_limit(tat, now, limit=1, period=IDEMPOTENCY_PERIOD)
 
 
 def throttle(
     tat: float | None, now: float, *, limit: int, period: float, burst: int = 0
 ) -> Decision:
-    """Reserve a start slot under ``throttle {limit, period, burst}`` (§12.2).
+    """Reserve a start slot under ``throttle {limit, period, burst}``.
+
+    See docs/protocol/executor.rst#throttle.
 
     Mapping (pkg/execution/state/redis_state/lua/includes/gcra.lua, ``gcra``
     calling ``applyGCRA`` with ``maxBurst = limit + burst - 1``):
@@ -165,7 +174,7 @@ def throttle(
     already counts that reservation, so starts queued one after another get
     successive slots.  Go re-checks a delayed item when it is next leased;
     reserving up front gives the same FIFO start times without a retry loop.
-    ``limit`` 0 means 1 (§12.2); ``burst`` 0 (Go's reading of an absent
+    ``limit`` 0 means 1; ``burst`` 0 (Go's reading of an absent
     ``burst``) starts ``limit`` runs at once.
     """
     if burst < 0:
@@ -184,7 +193,9 @@ def throttle(
 
 
 def priority_factor(value: object) -> int:
-    """Seconds a run moves ahead in its queue, from ``priority.run`` (§12.4).
+    """Seconds a run moves ahead in its queue, from ``priority.run``.
+
+    See docs/protocol/executor.rst#priority.
 
     Only integers count: Go reads every JSON number as a double, which it
     ignores, so a Python float gives 0 too (``int(event.data.p)`` in the
@@ -236,7 +247,7 @@ def singleton_bucket(fn_uuid: str, key_value: str | None) -> str | None:
 
 
 def debounce_bucket(fn_uuid: str, key_value: str | None, failed: bool) -> str:
-    """Debounce bucket within the function (§12.5).
+    """Debounce bucket within the function (docs/protocol/executor.rst#debounce).
 
     As in Go, the key string is the fn uuid when there is no key expression
     and ``"<invalid>"`` when evaluating it failed, so all failures share one
@@ -254,7 +265,7 @@ def debounce_bucket(fn_uuid: str, key_value: str | None, failed: bool) -> str:
 def concurrency_bucket(
     scope: Literal["fn", "env", "account"], fn_uuid: str, key_value: str | None
 ) -> str:
-    """Concurrency bucket (§12.1).
+    """Concurrency bucket (docs/protocol/executor.rst#concurrency).
 
     ``fn``: per function, split by key value if keyed.  ``env``/``account``:
     one bucket per key value shared by every function (the dev server has a

@@ -1,11 +1,11 @@
 """Which functions an event triggers, and the stand-in expression matchers.
 
-Expressions are CEL (expressions.md), which this package does not evaluate:
-the executor takes matchers as callables so the CEL module plugs in later.
-The defaults understand one form, ``<operand> == <operand>`` where an operand
-is a dotted path (``event.data.id``, ``async.data.id``) or a literal, which
-covers the on-failure trigger (``event.data.function_id == '<id>'``) and the
-usual ``if_exp`` of a wait; any other expression counts as true.
+Expressions are CEL (docs/protocol/expressions.rst), which this package does not
+evaluate: the executor takes matchers as callables so the CEL module plugs in
+later.  The defaults understand one form, ``<operand> == <operand>`` where an
+operand is a dotted path (``event.data.id``, ``async.data.id``) or a literal,
+which covers the on-failure trigger (``event.data.function_id == '<id>'``) and
+the usual ``if_exp`` of a wait; any other expression counts as true.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ ValueEvaluator: TypeAlias = Callable[[str, Mapping[str, Any]], Any]
 
 
 def name_patterns(name: str) -> set[str]:
-    """The trigger patterns an event name matches (executor.md §2.1).
+    """The trigger patterns an event name matches.
+
+    See docs/protocol/executor.rst#run-creation-from-an-event.
 
     ``app/user.created`` -> itself, ``app/*`` and ``app/user.*``.
     """

@@ -1,13 +1,15 @@
 """What the ops of an SDK reply do, and the timers of a run when they fire.
 
-:class:`OpHandling` turns the ops a 206 reply lists (executor.md §4.2) into
-transitions: steps memoized or planned, step errors retried, parallel groups
-tracked (§6), and the timers behind ``step.sleep``, ``step.wait_for_event``
-and ``step.invoke`` set (§7); it also handles a run's timers when they
-fire (those, and the start, retry and timeout timers).  It is apart from
-:class:`~._executor.Executor` because it is the part that reads opcodes: the
-executor takes the inputs and routes events (including the event that ends a
-wait or an invoke), and ends runs.
+:class:`OpHandling` turns the ops a 206 reply lists
+(docs/protocol/executor.rst#op-handling) into transitions: steps memoized or
+planned, step errors retried, parallel groups tracked
+(docs/protocol/executor.rst#parallel-steps), and the timers behind
+``step.sleep``, ``step.wait_for_event`` and ``step.invoke`` set
+(docs/protocol/executor.rst#sleep and the two sections after it); it also
+handles a run's timers when they fire (those, and the start, retry and timeout
+timers).  It is apart from :class:`~._executor.Executor` because it is the part
+that reads opcodes: the executor takes the inputs and routes events (including
+the event that ends a wait or an invoke), and ends runs.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
 _LAZY_OPS = frozenset({Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE})
 # Ops that finish later, outside the reply: those that wait on the server,
 # and planned steps.  With more than one op in a reply they make the server
-# track the parallel group (executor.md §6).
+# track the parallel group (docs/protocol/executor.rst#parallel-steps).
 _ASYNC_OPS = WAITING_OPS | {Opcode.STEP_PLANNED}
 # The server registers waits (and defers) before it processes other ops.
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})

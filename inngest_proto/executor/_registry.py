@@ -11,7 +11,8 @@ from ._ids import function_uuid
 
 __all__ = ["DEFAULT_RETRIES", "RegisteredFunction", "register_function"]
 
-#: Retries when a function's config sets none: 4, so 5 attempts (executor.md §5.1).
+#: Retries when a function's config sets none: 4, so 5 attempts
+#: (docs/protocol/executor.rst#retries).
 DEFAULT_RETRIES = 4
 _MAX_RETRIES = 20
 

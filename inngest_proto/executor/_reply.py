@@ -1,4 +1,7 @@
-"""Reading the SDK's reply to a call request (executor.md §4.1-§4.2).
+"""Reading the SDK's reply to a call request.
+
+See docs/protocol/executor.rst#reading-the-reply and
+docs/protocol/executor.rst#op-handling.
 
 A reply becomes one of three outcomes: the function's output (200 and other
 2xx), a list of ops (206), or a failed attempt with the error text the server
@@ -50,7 +53,7 @@ RETRY_AT = "retry at"
 _PARTIAL = 206
 _STREAMED = 201
 _MAX_OPS = 1000
-#: A reply body above this fails the attempt (executor.md §14).
+#: A reply body above this fails the attempt (docs/protocol/executor.rst#limits).
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 #: One step's output (or input) above this makes the ops unparsable.
 MAX_STEP_DATA_BYTES = 4 * 1024 * 1024
@@ -276,7 +279,9 @@ def _parse_op(item: Any, index: int) -> StepOp:
 def _unwrap_stream(
     headers: dict[str, str], body: bytes
 ) -> tuple[int, dict[str, str], bytes]:
-    """A streamed reply's real status, headers and body (http.md §5.5).
+    """A streamed reply's real status, headers and body.
+
+    See docs/protocol/http.rst#streaming.
 
     The keepalive spaces before the wrapper are JSON whitespace.
     """

@@ -1,4 +1,7 @@
-"""The call request the executor POSTs to an app (executor.md §3)."""
+"""The call request the executor POSTs to an app.
+
+See docs/protocol/executor.rst#the-call-request.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def build_call_request(
     (canonicalization sorts the keys anyway; ``ctx.stack`` carries the order).
     A body over ``max_body_bytes`` leaves the memos out, then the events
     too, and sets ``use_api``: the SDK fetches them from ``/v0/runs``
-    (http.md §5.3).
+    (docs/protocol/http.rst#large-runs).
     """
     current = run.stack.index(job.follows) + 1 if job.follows in run.stack else 0
     ctx: dict[str, Any] = {

@@ -25,7 +25,8 @@ __all__ = ["Changes", "RunBook", "Tick"]
 _IDEMPOTENCY_SECONDS = 24 * 3600.0
 # Expired keys are pruned past this many, so the map stays bounded.
 _SEEN_KEYS_SOFT_LIMIT = 10_000
-#: The request version from which parallel groups are tracked (executor.md §6).
+#: The request version from which parallel groups are tracked
+#: (docs/protocol/executor.rst#parallel-steps).
 TRACKED_PARALLEL_VERSION = 2
 
 
@@ -225,7 +226,8 @@ class RunBook:
         *,
         key: str,
     ) -> Run | None:
-        """A new run, unless ``key`` already made one (run idempotency, §2.3).
+        """A new run, unless ``key`` already made one (run idempotency:
+        docs/protocol/executor.rst#scheduling-order).
 
         ``key`` is the first event's id, a batch's id, or a cron tick's time;
         the caller starts the run with :meth:`_start_run`.
@@ -274,7 +276,9 @@ class RunBook:
     def _complete_step(
         self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
     ) -> None:
-        """Save a step's memo, then call the function again (executor.md §6).
+        """Save a step's memo, then call the function again.
+
+        See docs/protocol/executor.rst#parallel-steps.
 
         A step of a tracked parallel group calls again only once the whole
         group is done (or at once in race mode); a duplicate save is tolerated.

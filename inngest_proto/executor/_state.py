@@ -69,7 +69,10 @@ _NOT_ENDED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 
 
 class JobKind(str, enum.Enum):
-    """Which kind of call a queue item makes (executor.md §0)."""
+    """Which kind of call a queue item makes.
+
+    See docs/protocol/executor.rst#vocabulary.
+    """
 
     START = "start"
     #: A call with ``stepId=step`` after the start: replay and report what is next.
@@ -99,7 +102,7 @@ class TimerKind(str, enum.Enum):
     SLEEP = "sleep"
     WAIT_TIMEOUT = "wait-timeout"
     INVOKE_TIMEOUT = "invoke-timeout"
-    #: ``timeouts.start`` / ``timeouts.finish`` (executor.md §11.3).
+    #: ``timeouts.start`` / ``timeouts.finish`` (docs/protocol/executor.rst#timeouts).
     START_TIMEOUT = "start-timeout"
     FINISH_TIMEOUT = "finish-timeout"
     # Timers of no run (``run_id`` empty), keyed by ``key``:
@@ -147,7 +150,10 @@ class Invoke:
 
 @attrs.define
 class CancelPause:
-    """A ``cancel`` entry of the function, listening for its event (§11.1)."""
+    """A ``cancel`` entry of the function, listening for its event.
+
+    See docs/protocol/executor.rst#cancellation-by-event.
+    """
 
     event_name: str
     expression: str | None
@@ -157,7 +163,10 @@ class CancelPause:
 
 @attrs.define
 class Debounced:
-    """The event a debounce bucket holds until its timer fires (§12.5)."""
+    """The event a debounce bucket holds until its timer fires.
+
+    See docs/protocol/executor.rst#debounce.
+    """
 
     function_id: str
     event: dict[str, Any]
@@ -168,7 +177,7 @@ class Debounced:
 
 @attrs.define
 class Batched:
-    """Events collected for a batch run (§12.6)."""
+    """Events collected for a batch run (docs/protocol/executor.rst#batching)."""
 
     function_id: str
     batch_id: str
@@ -208,10 +217,12 @@ class Run:
     #: Timers still set for this run (sleeps, timeouts, retries).
     timer_ids: list[str] = attrs.field(factory=list)
     output: Any = None
-    #: On failure: ``{"error", "name", "message", "stack"?}`` (executor.md §10.2).
+    #: On failure: ``{"error", "name", "message", "stack"?}``
+    #: (docs/protocol/executor.rst#lifecycle-events).
     error: dict[str, Any] | None = None
     ended_at: float | None = None
-    #: Flow control, decided when the run was scheduled (executor.md §2.3):
+    #: Flow control, decided when the run was scheduled
+    #: (docs/protocol/executor.rst#scheduling-order):
     #: concurrency buckets and their limits ...
     concurrency: dict[str, int] = attrs.field(factory=dict)
     #: ... the priority factor (seconds its calls jump the queue) ...

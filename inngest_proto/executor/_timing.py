@@ -17,7 +17,8 @@ __all__ = [
     "resolve_time",
 ]
 
-# Base delay by the 0-based attempt that just failed (executor.md §5.2); the
+# Base delay by the 0-based attempt that just failed
+# (docs/protocol/executor.rst#backoff); the
 # last entry repeats for every later attempt.
 _BACKOFF_SECONDS = (15, 30, 60, 120, 300, 600, 1200, 2400, 3600, 7200)
 _MAX_JITTER_SECONDS = 30.0
@@ -27,7 +28,8 @@ _MAX_RETRY_AFTER = 24 * 3600.0
 _RETRY_AFTER_SECONDS_CHARS = 7
 #: Longest sleep, wait or timeout the server accepts.
 MAX_WAIT_SECONDS = 366 * 24 * 3600.0
-# A value this long that parses as a date is an absolute time (executor.md §7.1).
+# A value this long that parses as a date is an absolute time
+# (docs/protocol/executor.rst#sleep).
 _MIN_DATE_CHARS = 10
 
 
