@@ -1,0 +1,6 @@
+"""The sample app's SDK: the official one (``inngest==0.5.19``)."""
+
+import inngest
+from inngest import fast_api
+
+__all__ = ["fast_api", "inngest"]
