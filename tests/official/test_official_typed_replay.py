@@ -98,7 +98,9 @@ def theirs(fn_id: str, steps: dict[str, Any]) -> tuple[int, Any]:
         serve_path=None,
     )
     response = handler.post_sync(request)
-    return response.status_code, json.loads(response.body_bytes())
+    body = response.body_bytes()
+    assert isinstance(body, bytes)
+    return response.status_code, json.loads(body)
 
 
 def ours(fn_id: str, steps: dict[str, Any]) -> tuple[int, Any]:
