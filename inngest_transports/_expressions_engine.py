@@ -1,11 +1,11 @@
 """Parsing, checking and evaluating expressions on top of cel-python.
 
-cel-python's ``Evaluator`` is subclassed where Inngest departs from CEL in
-ways an operator override cannot reach: macros and functions on unknown
-values, ``has()`` on a missing path, field selection through a non-map, and
-the ternary's truthiness (expressions.md §4).  Parsing uses cel-python's
-grammar with a parser of our own rather than ``celpy.Environment``, which
-would raise the process-wide recursion limit as a side effect and whose
+cel-python's ``Evaluator`` is subclassed where Inngest departs from CEL in ways
+an operator override cannot reach: macros and functions on unknown values,
+``has()`` on a missing path, field selection through a non-map, and the
+ternary's truthiness (docs/protocol/expressions.rst#leniency).  Parsing uses
+cel-python's grammar with a parser of our own rather than ``celpy.Environment``,
+which would raise the process-wide recursion limit as a side effect and whose
 lexer drops the source position of ``true``/``false`` (interpolation splices
 source text by position).
 """
@@ -50,7 +50,7 @@ __all__ = [
 Node: TypeAlias = "lark.Tree[lark.Token]"
 
 #: The variables Inngest declares; anything else fails to compile, as it does
-#: in Inngest's type check (§3).
+#: in Inngest's type check (docs/protocol/expressions.rst#validation).
 DECLARED = ("event", "async", "vars")
 MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 #: Deeper trees would exhaust Python's stack in cel-python's recursive
@@ -296,7 +296,8 @@ def _arguments(exprlist: Iterable[Result] | None) -> list[Any]:
 
 def _lenient_call(name: str, args: list[Any]) -> Result | None:
     """Functions with an unknown or failed argument answer ``false``, except
-    ``size``, which counts an unknown as empty (§4)."""
+    ``size``, which counts an unknown as empty
+    (docs/protocol/expressions.rst#leniency)."""
     if not any(norm(a) is UNKNOWN for a in args):
         return None
     if name == "size":
@@ -336,7 +337,8 @@ class _Evaluator(Evaluator):
 
     def member_dot(self, tree: Node) -> Result:
         # Replaces cel-python's: a missing key, or selection through null or
-        # a non-map, is an unknown path rather than an error (§4).
+        # a non-map, is an unknown path rather than an error
+        # (docs/protocol/expressions.rst#leniency).
         member = self.visit(cast(Node, tree.children[0]))
         name = token(tree, 1).value
         if isinstance(member, CELEvalError) or member is None:
@@ -356,7 +358,8 @@ class _Evaluator(Evaluator):
             return cast(Result, super().member_dot_arg(tree))
         target = norm(self.visit(cast(Node, tree.children[0])))
         if target is UNKNOWN or not isinstance(target, (list, Mapping)):
-            return celtypes.BoolType(False)  # macros on unknown are false (§4)
+            # Macros on unknown are false (docs/protocol/expressions.rst#leniency).
+            return celtypes.BoolType(False)
         return self._macro(tree, variable, list(target))
 
     def _macro(self, tree: Node, variable: str, items: list[Any]) -> Result:
@@ -394,7 +397,8 @@ class _Evaluator(Evaluator):
     def expr(self, tree: Node) -> Result:
         if len(tree.children) != 3:
             return cast(Result, super().expr(tree))
-        # Ternary: a non-boolean condition is tested for truthiness (§4).
+        # Ternary: a non-boolean condition is tested for truthiness
+        # (docs/protocol/expressions.rst#leniency).
         condition = self.visit(cast(Node, tree.children[0]))
         branch = 1 if truthy(condition) else 2
         return cast(Result, self.visit(cast(Node, tree.children[branch])))

@@ -1,4 +1,6 @@
-"""Interpolating the run's event into a wait or cancel expression (expressions.md §5).
+"""Interpolating the run's event into a wait or cancel expression.
+
+See docs/protocol/expressions.rst#interpolation.
 
 Inngest stores a wait's ``if`` with every ``event.*`` reference replaced by
 its value, constant sub-expressions folded, and missing ``event`` paths as
@@ -162,7 +164,8 @@ class _Folder:
 
     def _logic(self, node: Node) -> str:
         """Drop a constant boolean side of ``&&``/``||`` where that keeps the
-        meaning under Inngest's JavaScript-style operators (§4)."""
+        meaning under Inngest's JavaScript-style operators
+        (docs/protocol/expressions.rst#leniency)."""
         left, right = (cast(Node, c) for c in node.children)
         left_text, left_value = self.fold(left)
         right_text, right_value = self.fold(right)

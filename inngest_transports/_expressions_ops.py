@@ -1,11 +1,11 @@
 """Inngest's operators and custom functions, as cel-python function overrides.
 
 cel-python dispatches every operator through a name (``_==_``, ``_+_``, …)
-looked up in a functions mapping, so Inngest's leniency (expressions.md §4)
-is a set of replacements: each takes the operands as evaluated, including
-``Absent`` sentinels and ``CELEvalError`` values, and decides.  Raising
-``TypeError``/``ValueError`` makes cel-python produce an error value, which
-the enclosing operator then treats as unknown.
+looked up in a functions mapping, so Inngest's leniency
+(docs/protocol/expressions.rst#leniency) is a set of replacements: each takes
+the operands as evaluated, including ``Absent`` sentinels and ``CELEvalError``
+values, and decides.  Raising ``TypeError``/``ValueError`` makes cel-python
+produce an error value, which the enclosing operator then treats as unknown.
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ def equal(a: Any, b: Any) -> bool:
 
 def _eq(a: Any, b: Any) -> Bool:
     a, b = norm(a), norm(b)
-    # An unknown path equals null and nothing else (§4); two unknown paths
-    # are both "null" too.
+    # An unknown path equals null and nothing else
+    # (docs/protocol/expressions.rst#leniency); two unknown paths are both
+    # "null" too.
     if a is UNKNOWN:
         return Bool(b is None or b is UNKNOWN)
     if b is UNKNOWN:
@@ -112,12 +113,13 @@ def _ordering(name: str, compare: Callable[[Any, Any], bool]) -> CELFunction:
     def ordered(a: Any, b: Any) -> Bool:
         a, b = norm(a), norm(b)
         # An unknown operand decides by position: ``U < x`` and ``x > U``
-        # are true, the mirrored forms false (§4).
+        # are true, the mirrored forms false (docs/protocol/expressions.rst#leniency).
         if a is UNKNOWN:
             return Bool(less)
         if b is UNKNOWN:
             return Bool(not less)
-        # A null is the zero value of the other operand's type (§4).
+        # A null is the zero value of the other operand's type
+        # (docs/protocol/expressions.rst#leniency).
         if a is None and b is None:
             a = b = celtypes.IntType(0)
         elif a is None:
@@ -173,7 +175,8 @@ def _add(a: Any, b: Any) -> Any:
     a, b = norm(a), norm(b)
     if a is UNKNOWN and b is UNKNOWN:
         return FALSE
-    # Unknown acts as absent (§4: ``event.data.name + '-' + event.data.foo``).
+    # Unknown acts as absent, as in ``event.data.name + '-' + event.data.foo``
+    # (docs/protocol/expressions.rst#leniency).
     if a is UNKNOWN:
         return b
     if b is UNKNOWN:
@@ -189,7 +192,8 @@ def _add(a: Any, b: Any) -> Any:
             result = NotImplemented
         if result is not NotImplemented:
             return cel_value(result)
-    # Incompatible operands concatenate as Go renders them (§4).
+    # Incompatible operands concatenate as Go renders them
+    # (docs/protocol/expressions.rst#leniency).
     return celtypes.StringType(go_string(from_cel(a)) + go_string(from_cel(b)))
 
 

@@ -1,8 +1,8 @@
 """Expression values: data in and out of cel-python, and Go's view of them.
 
-Inngest evaluates with cel-go over event JSON decoded into Go maps, then
-patches CEL with leniency rules (expressions.md §4).  Everything here is a
-pure function over values; the operators built on it live in
+Inngest evaluates with cel-go over event JSON decoded into Go maps, then patches
+CEL with leniency rules (docs/protocol/expressions.rst#leniency).  Everything
+here is a pure function over values; the operators built on it live in
 ``_expressions_ops``.
 """
 
@@ -46,10 +46,11 @@ class Absent(celtypes.MapType):
 
     It is a map that answers every key with itself, so ``a.b.c`` on a missing
     ``a`` stays absent instead of raising, which is what lets the operators
-    apply Inngest's rules to the whole path (``U == null`` is true, ``U + x``
-    is ``x``, ``size(U)`` is 0).  ``UNKNOWN`` is Inngest's unknown; ``NULL_PATH``
+    apply Inngest's rules to the whole path (``U == null`` is true, ``U + x`` is
+    ``x``, ``size(U)`` is 0).  ``UNKNOWN`` is Inngest's unknown; ``NULL_PATH``
     is a missing ``event`` path in a wait or cancel, which Inngest interpolates
-    as the literal ``null`` (§5), so operators see it as ``null``.
+    as the literal ``null`` (docs/protocol/expressions.rst#interpolation), so
+    operators see it as ``null``.
     """
 
     def __init__(self, kind: str) -> None:
@@ -99,8 +100,9 @@ def is_absent(value: object) -> bool:
 
 
 def norm(value: Any) -> Any:
-    """Errors become unknown (§4: an error inside a sub-expression is treated
-    like unknown by the enclosing operator); a null path becomes ``null``."""
+    """Errors become unknown (docs/protocol/expressions.rst#leniency: an error
+    inside a sub-expression is treated like unknown by the enclosing operator);
+    a null path becomes ``null``."""
     if isinstance(value, CELEvalError):
         return UNKNOWN
     if value is NULL_PATH:
@@ -119,7 +121,8 @@ def is_number(value: object) -> bool:
 
 def truthy(value: Any) -> bool:
     """JavaScript-style truthiness Inngest uses for non-boolean ``||``, ``&&``
-    and ``?:`` (§4): empty lists and maps are truthy, unlike Python."""
+    and ``?:`` (docs/protocol/expressions.rst#leniency): empty lists and maps
+    are truthy, unlike Python."""
     value = norm(value)
     if value is None or value is UNKNOWN:
         return False
@@ -213,7 +216,8 @@ def go_string(value: Any, *, top: bool = True) -> str:
     """Render a plain Python value as Go's ``fmt.Sprintf("%v", v)`` does.
 
     Inngest concatenates incompatible ``+`` operands this way and turns key
-    results into bucket strings with it (§4, §6), so ``3.0`` must become
+    results into bucket strings with it (docs/protocol/expressions.rst#leniency and
+    docs/protocol/expressions.rst#keys), so ``3.0`` must become
     ``"3"`` and ``{"id": 123}`` and ``{"id": 123.0}`` share a bucket.  A
     top-level null is cel-go's ``NullValue`` (``NULL_VALUE``); a null nested
     in a list or map is a Go ``nil`` (``<nil>``) [inferred].

@@ -3,7 +3,7 @@
 Expressions filter triggers (``expression``), resume waits and cancel runs
 (``if``), and compute keys (concurrency, throttle, rate limit, debounce,
 batch...).  Inngest evaluates them with cel-go plus rules of its own
-(``shared/protocol/expressions.md``); this module reproduces those rules on
+(docs/protocol/expressions.rst); this module reproduces those rules on
 cel-python, which lets every operator be overridden:
 
 * a path missing from the data is *unknown*: it equals ``null`` and nothing
@@ -87,7 +87,10 @@ class Evaluation:
 
     @property
     def matched(self) -> bool:
-        """Inngest matches only on the boolean ``true`` (expressions.md §2)."""
+        """Inngest matches only on the boolean ``true``.
+
+        See docs/protocol/expressions.rst#where-expressions-appear.
+        """
         return self.value is True
 
     @property
@@ -282,7 +285,9 @@ def matches(text: str, activation: Mapping[str, Any]) -> bool:
 
 
 def interpolate_event(text: str, event: Mapping[str, Any]) -> str:
-    """The expression Inngest stores for a wait or cancel (expressions.md §5).
+    """The expression Inngest stores for a wait or cancel.
+
+    See docs/protocol/expressions.rst#interpolation.
 
     Every ``event.*`` reference becomes the literal from ``event`` (``null``
     if missing), constant sub-expressions are folded and ``&&``/``||`` with
@@ -300,7 +305,9 @@ def interpolate_event(text: str, event: Mapping[str, Any]) -> str:
 
 
 def evaluate_key(text: str, event: Mapping[str, Any]) -> str:
-    """The string a key expression groups ``event`` under (expressions.md §6).
+    """The string a key expression groups ``event`` under.
+
+    See docs/protocol/expressions.rst#keys.
 
     A string result is itself; anything else is rendered as Go's ``%v``
     (``123.0`` is ``"123"``), and a missing field or failed evaluation is the
@@ -336,12 +343,12 @@ def wait_matcher(
 ) -> bool:
     """``Executor(wait_matcher=...)``: does ``candidate`` resume the wait?
 
-    Inngest interpolates the run's event into the expression when it stores
-    the wait (§5), and matches later events against what it stored; so do
-    we, keeping the stored text per run event.  (Binding missing ``event``
-    paths to ``null`` instead is not the same: ``event.data.a[0]`` with no
-    ``a`` is ``null`` once interpolated, but indexing ``null`` is unknown.)
-    Never raises.
+    Inngest interpolates the run's event into the expression when it stores the
+    wait (docs/protocol/expressions.rst#interpolation), and matches later events
+    against what it stored; so do we, keeping the stored text per run event.
+    (Binding missing ``event`` paths to ``null`` instead is not the same:
+    ``event.data.a[0]`` with no ``a`` is ``null`` once interpolated, but
+    indexing ``null`` is unknown.) Never raises.
     """
     if if_expr is None:
         return True

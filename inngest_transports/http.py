@@ -5,7 +5,7 @@
 'inngest-sansio[http]'``).  The async side runs on asyncio and on trio: httpx
 does its I/O through anyio, and so do the sleeps between attempts.
 
-When a request is resent (events.md §2):
+When a request is resent (docs/protocol/events.rst#sending-events):
 
 * A failure while connecting (refused, DNS, TLS, connect or pool timeout):
   always, for every request.  Nothing reached the server, so resending

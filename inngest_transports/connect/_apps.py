@@ -1,9 +1,10 @@
 """The apps a worker serves: the ``WORKER_CONNECT`` payload and request routing.
 
 An executor request is run exactly as an HTTP POST to the serve endpoint
-(connect.md §6), through each app's :class:`CommHandler`, made with
-``verify_call_signatures=False``: Connect carries no signatures, the
-gateway authenticated the worker by the tokens in ``WORKER_CONNECT``.
+(docs/protocol/connect.rst#executor-requests), through each app's
+:class:`CommHandler`, made with ``verify_call_signatures=False``: Connect
+carries no signatures, the gateway authenticated the worker by the tokens in
+``WORKER_CONNECT``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from inngest_proto.connect import connect_pb2 as pb
 
 __all__ = ["CAPABILITIES", "Apps", "RunSync"]
 
-#: What this worker speaks (connect.md §5, as the official Python SDK says).
+#: What this worker speaks, as the official Python SDK says
+#: (docs/protocol/connect.rst#handshake).
 CAPABILITIES = b'{"connect":"v1","in_band_sync":"v1","trust_probe":"v1"}'
 #: The base URL function configs advertise: ``runtime.type`` becomes ``ws``.
 CONNECT_URL = "wss://connect"

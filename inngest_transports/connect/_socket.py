@@ -1,7 +1,8 @@
 """A small WebSocket client: wsproto over an anyio TCP (or TLS) stream.
 
-Only what Connect needs (connect.md §3): one subprotocol, binary messages in
-and out, ping answered, close handshake.  Works on asyncio and on trio.
+Only what Connect needs (docs/protocol/connect.rst#websocket): one subprotocol,
+binary messages in and out, ping answered, close handshake.  Works on asyncio
+and on trio.
 """
 
 from __future__ import annotations

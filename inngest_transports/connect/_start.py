@@ -71,7 +71,7 @@ async def start_call(
     *,
     rewrite: Callable[[str], str] | None = None,
 ) -> pb.StartResponse:
-    """One start attempt (connect.md §2).
+    """One start attempt (docs/protocol/connect.rst#start-call).
 
     Raises :class:`ConnectAuthError` for 401/403 and :class:`StartFailed`
     for everything worth retrying (no reply, another status, a bad body or

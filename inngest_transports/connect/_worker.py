@@ -258,7 +258,9 @@ class WorkerConnection:
             self.changed()
 
     async def _retire(self, old: Session) -> None:
-        """Close a draining socket once its replacement is up (connect.md §9).
+        """Close a draining socket once its replacement is up.
+
+        See docs/protocol/connect.rst#drain.
 
         Its runs in flight move to the replacement, which extends their
         leases and carries their replies, as the official worker's do (it

@@ -2,7 +2,7 @@
 
 The executor is :mod:`inngest_proto.executor`; this package is its host: an
 HTTP API compatible with the parts of ``inngest dev`` SDKs and tests use
-(``shared/protocol/devserver-api.md``), a driver performing the executor's
+(docs/protocol/devserver-api.rst), a driver performing the executor's
 actions, app syncing, and a CLI (``python -m inngest_transports.devserver``).
 State is kept in memory.
 """

@@ -1,13 +1,18 @@
-"""The dev server's HTTP API: routing and the JSON bodies of devserver-api.md.
+"""The dev server's HTTP API: routing and the JSON bodies.
 
-Implemented: ``/e/{key}`` (§3.1), ``/health`` and ``/dev`` (§4),
-``/fn/register`` and ``/fn/remove`` (§5), ``/v0/runs/{id}/batch|actions``
-(§6), ``/v1/events``, ``/v1/events/{id}``, ``/v1/events/{id}/runs``,
-``/v1/runs/{id}`` (GET, DELETE), ``/v1/apps/{name}/functions`` (§7) and
-``/v1/checkpoint/{id}/async`` (§7, executor.md §9), the durable
+The API is described in docs/protocol/devserver-api.rst; the sections named
+below are its sections.
+
+Implemented: ``/e/{key}`` (Event ingestion), ``/health`` and ``/dev`` (Health),
+``/fn/register`` and ``/fn/remove`` (Register, Finding apps),
+``/v0/runs/{id}/batch|actions`` (Run data), ``/v1/events``,
+``/v1/events/{id}``, ``/v1/events/{id}/runs`` (REST events), ``/v1/runs/{id}``
+(GET, DELETE: REST runs), ``/v1/apps/{name}/functions`` and
+``/v1/checkpoint/{id}/async`` (Other REST routes, and
+docs/protocol/executor.rst#async-checkpoints), the durable
 endpoints' ``/v1/checkpoint`` routes (:mod:`._durable_endpoints`) and
 ``POST /v0/gql`` (:mod:`._graphql`).
-Connect (§10, with :mod:`._gateway`): ``POST /v0/connect/start`` and
+Connect (Connect endpoints, with :mod:`._gateway`): ``POST /v0/connect/start`` and
 ``/v0/connect/flush``.  Routes that are ours, not the real server's:
 ``POST /v0/apps/sync?url=`` (what its UI's "add app" does), ``GET /v1/apps``,
 ``GET /v0/connect/connections`` and ``POST /v0/connect/drain?connection_id=``;
@@ -114,7 +119,10 @@ def json_response(status: int, body: Any) -> Response:
 
 
 def error(status: int, message: str, data: Any = None) -> Response:
-    """The server's generic error body ("publicerr", §2)."""
+    """The server's generic error body ("publicerr").
+
+    See docs/protocol/devserver-api.rst#errors-and-auth.
+    """
     return json_response(status, {"error": message, "data": data, "status": status})
 
 
@@ -255,10 +263,11 @@ class DevApi:
         return None
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
-        # Without a signing key: no auth (§2).
+        # Without a signing key: no auth
+        # (docs/protocol/devserver-api.rst#errors-and-auth).
         return self._auth.bearer_ok(headers)
 
-    # -- §3, §4 ------------------------------------------------------------------------
+    # -- docs/protocol/devserver-api.rst#event-ingestion and #health -----------
 
     async def _health(self, r: _Request) -> Response:
         return json_response(200, {"status": 200, "message": "OK"})
@@ -329,7 +338,7 @@ class DevApi:
             return json_response(400, {"ids": ids, "status": 400, "error": invalid})
         return json_response(200, {"ids": ids, "status": 200})
 
-    # -- §5 ----------------------------------------------------------------------------
+    # -- docs/protocol/devserver-api.rst#register ----------------------------------
 
     async def _register(self, r: _Request) -> Response:
         # The SDK copies the kind our sync PUT announced; an app that was
@@ -362,7 +371,7 @@ class DevApi:
         status, body = self.graphql.execute(r.body)
         return json_response(status, body)
 
-    # -- §10: Connect ---------------------------------------------------------------
+    # -- docs/protocol/devserver-api.rst#connect-endpoints -------------------------
 
     async def _connect_start(self, r: _Request) -> Response:
         assert self._gateway is not None
@@ -399,7 +408,7 @@ class DevApi:
             return error(404, f"Connection not found: {connection_id}")
         return json_response(200, {"ok": True})
 
-    # -- §6 ----------------------------------------------------------------------------
+    # -- docs/protocol/devserver-api.rst#run-data ----------------------------------
 
     async def _run_data(self, r: _Request) -> Response:
         run_id, what = r.parts[2], r.parts[3]
@@ -418,7 +427,7 @@ class DevApi:
             return json_response(200, run.events)
         return json_response(200, {step: run.steps[step] for step in run.stack})
 
-    # -- §7 ----------------------------------------------------------------------------
+    # -- docs/protocol/devserver-api.rst#rest-events and #rest-runs ---------------
 
     async def _v1_events(self, r: _Request) -> Response:
         if len(r.parts) == 2:
@@ -460,10 +469,12 @@ class DevApi:
         if r.method == "DELETE":
             if run is None:
                 return error(404, f"Run not found: {run_id}")
-            self._driver.cancel(run_id)  # a finished run: a no-op (§7.2)
+            # A finished run: a no-op (docs/protocol/devserver-api.rst#rest-runs).
+            self._driver.cancel(run_id)
             return Response(200, dict(_BASE_HEADERS), b"")
         if run is None:
-            # The real server answers 500 here, not 404 (§7.2).
+            # The real server answers 500 here, not 404
+            # (docs/protocol/devserver-api.rst#rest-runs).
             return error(500, f"Unable to load function run: {run_id}")
         return _envelope(self._run_json(run))
 

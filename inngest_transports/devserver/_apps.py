@@ -1,4 +1,7 @@
-"""Apps the dev server knows: syncs received and sync PUTs sent (§5).
+"""Apps the dev server knows: syncs received and sync PUTs sent.
+
+See docs/protocol/devserver-api.rst#register and
+docs/protocol/devserver-api.rst#finding-apps.
 
 An app is known by URL.  ``-u URL`` (or ``POST /v0/apps/sync``) adds a
 placeholder in state ``unreachable`` and PUTs ``{"url": ...}`` to it; the SDK

@@ -1,4 +1,7 @@
-"""The ``inngest-dev`` command line, shaped like ``inngest dev``'s flags (§1)."""
+"""The ``inngest-dev`` command line, shaped like ``inngest dev``'s flags.
+
+See docs/protocol/devserver-api.rst#command-line.
+"""
 
 from __future__ import annotations
 

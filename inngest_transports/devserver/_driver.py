@@ -71,7 +71,8 @@ __all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 _Call = TypeVar("_Call", CallSDK, CallAI)
 
 _log = logging.getLogger("inngest.devserver")
-# The server's HTTP call timeout (executor.md §14); its model requests too.
+# The server's HTTP call timeout (docs/protocol/executor.rst#limits); its model
+# requests too.
 _CALL_TIMEOUT = 2 * 3600.0
 # The server's HTTP client follows this many redirects.
 _MAX_REDIRECTS = 60

@@ -1,4 +1,6 @@
-"""The dev server's Connect gateway: workers that dial out (connect.md).
+"""The dev server's Connect gateway: workers that dial out.
+
+The protocol is described in docs/protocol/connect.rst.
 
 ``POST /v0/connect/start`` (:meth:`Gateway.start`) mints a connection id and
 tokens; the worker then opens a WebSocket on the gateway's own port
@@ -60,11 +62,13 @@ __all__ = [
 
 _log = logging.getLogger("inngest.devserver")
 DEFAULT_GATEWAY_PORT = 8289
-# The dev server's fixed ids (devserver-api.md §12); ``_api`` re-exports them.
+# The dev server's fixed ids (docs/protocol/devserver-api.rst#fixed-identifiers);
+# ``_api`` re-exports them.
 ACCOUNT_ID = "00000000-0000-4000-a000-000000000000"
 ENVIRONMENT_ID = "00000000-0000-4000-b000-000000000000"
 GATEWAY_GROUP = "gw-dev"
-#: Per instance when WORKER_CONNECT gives no max_worker_concurrency (§11).
+#: Per instance when WORKER_CONNECT gives no max_worker_concurrency
+#: (docs/protocol/connect.rst#concurrency).
 _DEFAULT_CONCURRENCY = 1000
 #: Start calls whose socket never came; the oldest are forgotten first.
 _MAX_STARTED = 1000
@@ -588,7 +592,10 @@ class Gateway:
 
 
 def connect_app_url(app_name: str) -> str:
-    """The URL a connect app is known by (devserver-api.md §10)."""
+    """The URL a connect app is known by.
+
+    See docs/protocol/devserver-api.rst#connect-endpoints.
+    """
     return f"ws://connect?{urllib.parse.urlencode({'app_name': app_name})}"
 
 

@@ -1,4 +1,6 @@
-"""One worker's WebSocket on the dev server's Connect gateway (connect.md §3-8).
+"""One worker's WebSocket on the dev server's Connect gateway.
+
+See docs/protocol/connect.rst, from #websocket to #heartbeats.
 
 wsproto frames the socket; this module does the I/O around it: the HTTP
 upgrade (subprotocol ``v0.connect.inngest.com`` required), the handshake
@@ -159,7 +161,10 @@ class WorkerSocket:
             return  # not into the task group's exception group
 
     async def _watch_heartbeats(self) -> None:
-        """Close after 5 heartbeat intervals without a worker heartbeat (§8)."""
+        """Close after 5 heartbeat intervals without a worker heartbeat.
+
+        See docs/protocol/connect.rst#heartbeats.
+        """
         limit = 5 * self._gateway.config.heartbeat_interval
         while True:
             await anyio.sleep(

@@ -57,7 +57,8 @@ MAX_DEPTH = 15
 #: Events ``events`` lists, newest first (as the real server's page).
 _EVENTS_PAGE = 50
 
-# The dev server's run statuses in GraphQL spelling (executor.md §13).
+# The dev server's run statuses in GraphQL spelling
+# (docs/protocol/executor.rst#run-statuses).
 _RUN_STATUS = {
     RunStatus.QUEUED: "QUEUED",
     RunStatus.RUNNING: "RUNNING",

@@ -1,12 +1,12 @@
 """What each run did, step by step, for the web UI's timelines.
 
-The executor keeps a run's memos (its outcome per step), not how it got
-there: which attempts failed, with what, when a sleep began.  The driver
-tells a :class:`RunHistory` about every call it makes and every reply it
-gets; the history keeps that per run, in memory (the last
-:data:`MAX_RUNS` runs), and turns it into the timeline items of the UI's
-JSON API (``ui_contract.md``).  Like the executor it reads no clock: times
-come in as arguments (Unix seconds).
+The executor keeps a run's memos (its outcome per step), not how it got there:
+which attempts failed, with what, when a sleep began.  The driver tells a
+:class:`RunHistory` about every call it makes and every reply it gets; the
+history keeps that per run, in memory (the last :data:`MAX_RUNS` runs), and
+turns it into the timeline items of the UI's JSON API
+(docs/protocol/devserver-api.rst#timeline-items).  Like the executor it reads no
+clock: times come in as arguments (Unix seconds).
 
 A run whose history was lost (a restart, or evicted) still gets a timeline
 from its memos, with no attempts or times.
@@ -230,7 +230,10 @@ class RunHistory:
     # -- the timeline --------------------------------------------------------------
 
     def timeline(self, run: Run) -> list[dict[str, Any]]:
-        """The run's TimelineItems (ui_contract.md), in order of first appearance."""
+        """The run's timeline items, in order of first appearance.
+
+        See docs/protocol/devserver-api.rst#timeline-items.
+        """
         record = self._runs.get(run.run_id) or _RunRecord()
         in_flight = {call.target for call in record.calls.values()}
         items = [step_item(s, run, in_flight) for s in record.steps.values()]

@@ -1,7 +1,8 @@
 """Checking what apps send the dev server: events (``POST /e``) and syncs.
 
-Both follow devserver-api.md: §3.1 for events (normalisation order, error
-texts, internal ULIDs and the ``X-Inngest-Event-Id-Seed`` header) and §5.1
+Both follow the dev server: docs/protocol/devserver-api.rst#event-ingestion for
+events (normalisation order, error texts, internal ULIDs and the
+``X-Inngest-Event-Id-Seed`` header) and docs/protocol/devserver-api.rst#register
 for ``POST /fn/register`` (case-insensitive keys, the checks the server does
 before accepting a sync).  Nothing here does I/O or keeps state.
 """
@@ -43,7 +44,8 @@ __all__ = [
     "parse_sync",
 ]
 
-#: Per-event ceiling of ``/e`` in the dev server (§3.1).
+#: Per-event ceiling of ``/e`` in the dev server
+#: (docs/protocol/devserver-api.rst#event-ingestion).
 MAX_EVENT_BYTES = 3 * 1024 * 1024
 MAX_EVENTS_PER_REQUEST = 5000
 _RESERVED_PREFIX = "inngest/"
@@ -54,7 +56,9 @@ _SEED_ENTROPY_BYTES = 10
 
 
 class EventIds:
-    """Mints the internal ULIDs of one ``/e`` request (§3.1 step 7).
+    """Mints the internal ULIDs of one ``/e`` request.
+
+    See docs/protocol/devserver-api.rst#event-ingestion, step 7.
 
     With a valid seed header the ids are reproducible, so a client resending
     the same request gets the same ids back; else they are random.
@@ -92,7 +96,8 @@ def _parse_seed(header: str | None) -> tuple[int, bytes] | None:
 
 def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     """One event of ``/e`` as stored and routed; raises ``ValueError`` with
-    the text the server answers (§3.1 steps 1-8)."""
+    the text the server answers
+    (docs/protocol/devserver-api.rst#event-ingestion, steps 1-8)."""
     if not isinstance(raw, dict):
         msg = f"event must be a JSON object, got {_json.json_type(raw)}"
         raise ValueError(msg)
@@ -208,7 +213,8 @@ class SyncRequest:
     functions: tuple[FunctionConfig, ...]
     sdk: str
     framework: str
-    #: SHA-256 of the body as parsed, to tell an unchanged re-sync (§5.1).
+    #: SHA-256 of the body as parsed, to tell an unchanged re-sync
+    #: (docs/protocol/devserver-api.rst#register).
     checksum: str
 
 

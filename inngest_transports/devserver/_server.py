@@ -44,7 +44,8 @@ __all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
 
 _log = logging.getLogger("inngest.devserver")
 DEFAULT_PORT = 8288
-# Big enough for the 5 000 x 3 MiB of §3.1 in spirit, not in full: a dev
+# Big enough for the 5 000 x 3 MiB of docs/protocol/devserver-api.rst#event-ingestion
+# in spirit, not in full: a dev
 # server holding 15 GB bodies in memory helps nobody.
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 _KEEP_ALIVE_SECONDS = 5.0

@@ -1,4 +1,6 @@
-"""A run's timeline items (``ui_contract.md``) from what :mod:`._history` recorded.
+"""A run's timeline items from what :mod:`._history` recorded.
+
+The items' shape is in docs/protocol/devserver-api.rst#timeline-items.
 
 A step's memo, when the run has one, decides how the step ended; the
 recorded attempts say how it got there.

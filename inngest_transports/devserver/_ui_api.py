@@ -1,10 +1,10 @@
 """The web UI's side of the dev server: its JSON API, its files, no-JS pages.
 
-Routes (``ui_contract.md``): ``GET /`` and ``/ui/<file>`` serve the static
-files shipped in ``ui/`` next to this module; ``/ui/api/*`` is the JSON API
-the page polls; ``/ui/plain*`` are server-rendered pages for browsers
-without JavaScript (:mod:`._ui_plain`).  Without a signing key there is no
-auth; with one, the server lets only signed-in browsers and bearers here
+Routes (docs/protocol/devserver-api.rst#ui-api): ``GET /`` and ``/ui/<file>``
+serve the static files shipped in ``ui/`` next to this module; ``/ui/api/*`` is
+the JSON API the page polls; ``/ui/plain*`` are server-rendered pages for
+browsers without JavaScript (:mod:`._ui_plain`).  Without a signing key there is
+no auth; with one, the server lets only signed-in browsers and bearers here
 (:mod:`._ui_login`).
 """
 
