@@ -1,8 +1,9 @@
 """The app the golden transcripts were recorded from, rebuilt with our SDK.
 
-Same app id, function ids, triggers, options and behaviour as the recording
-app (``shared/protocol/golden/_generator``), so that replaying a transcript's
-requests against it must reproduce the transcript's responses.
+Same app id, function ids, triggers, options and behaviour as the recording app
+(the official SDK's app that recorded ``tests/fixtures/golden``), so that
+replaying a transcript's requests against it must reproduce the transcript's
+responses.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ def _fn_id_says_what_to_do(status: int, body: Any) -> tuple[int, Any]:
 
 
 def _failed_sync_is_an_error(status: int, body: Any) -> tuple[int, Any]:
-    # SDK_SPEC §4.3.3: a sync the server rejected is a 500, never a 200.
+    # A sync the server rejected is a 500, never a 200
+    # (docs/protocol/index.rst#where-the-sdks-and-the-server-differ).
     return 500, {
         "message": "registration failed: At least one function is invalid",
         "modified": False,

@@ -19,7 +19,8 @@ from inngest_proto._step_ids import hash_step_id
 from inngest_proto._version import SDK_IDENTITY
 from tests.fakes import FakeTransport
 
-# Keys of auth.md §5 (K1 primary, K2 fallback, K3 another environment's).
+# Keys of docs/protocol/http.rst#test-vectors (K1 primary, K2 fallback, K3
+# another environment's).
 KEY = "signkey-test-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 FALLBACK = (
     "signkey-test-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"

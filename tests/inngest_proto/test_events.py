@@ -1,4 +1,7 @@
-"""The Event model: construction, wire shape, strict parsing (events.md §1)."""
+"""The Event model: construction, wire shape, strict parsing.
+
+See docs/protocol/events.rst#event-object.
+"""
 
 from __future__ import annotations
 

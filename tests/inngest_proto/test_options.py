@@ -33,7 +33,7 @@ def untyped(value: Any) -> Any:
     return value
 
 
-# --- wire shapes (http.md §4.6) -----------------------------------------------
+# --- wire shapes (docs/protocol/http.rst#function-configuration) -------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Every environment-variable rule of http.md §1, table-driven."""
+"""Every environment-variable rule, table-driven.
+
+See docs/protocol/http.rst#environment-variables.
+"""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ assert VECTORS["timestamp_used"] == NOW
 
 K1 = "signkey-test-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 K2 = "signkey-test-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
-# Body B2 of auth.md: B1's JSON, not canonical.  The verification cases use it.
+# Body B2 of docs/protocol/http.rst#test-vectors: B1's JSON, not canonical.  The
+# verification cases use it.
 B2 = (
     b'{ "steps": {}, "event": {"name": "golden/x", "data": {}},\n'
     b'  "ctx": {"run_id": "01JGOLDENRUN00000000000001", "attempt": 0} }'

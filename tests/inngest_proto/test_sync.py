@@ -1,4 +1,7 @@
-"""PUT (sync) and GET (introspection) decisions of http.md §3 and §4.2.
+"""PUT (sync) and GET (introspection) decisions.
+
+See docs/protocol/http.rst#introspection and
+docs/protocol/http.rst#sync-decision.
 
 What the golden transcripts do not show: in-band syncs with a bad body,
 ``INNGEST_ENABLE_UNAUTHED_SYNC=false``, every way ``/fn/register`` can fail,

@@ -1,4 +1,5 @@
-"""Inngest expressions on cel-python: the examples of expressions.md §7, keys,
+"""Inngest expressions on cel-python: the examples of
+docs/protocol/expressions.rst#examples, keys,
 interpolation, compile errors, and the executor driven by the real matchers."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from inngest_transports.expressions import (
 )
 from tests.inngest_proto.executor._harness import Harness
 
-# --- expressions.md §7: (id, expression, activation, value Inngest's Go gives) --
+# --- the examples: (id, expression, activation, value Inngest's Go gives) -------
 
 
 def D(data: dict[str, Any]) -> dict[str, Any]:
@@ -391,7 +392,7 @@ def test_the_wait_matcher_treats_missing_event_fields_as_null() -> None:
     )
 
 
-# --- interpolation (§5) -----------------------------------------------------------
+# --- docs/protocol/expressions.rst#interpolation --------------------------------
 
 INTERPOLATIONS = [
     # (expression, event data, ours, Inngest's stored text)
@@ -473,7 +474,7 @@ def test_interpolation_keeps_what_is_not_constant() -> None:
         compile_expression(stored)
 
 
-# --- keys (§6) ----------------------------------------------------------------------
+# --- docs/protocol/expressions.rst#keys -----------------------------------------
 
 
 @pytest.mark.parametrize(

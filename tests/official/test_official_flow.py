@@ -1,10 +1,11 @@
 """Flow control set with the official SDK (``inngest==0.5.19``), on our dev server.
 
-The app of :mod:`.official_flow_app` sets each option of executor.md §2.2,
-§11 and §12 (rate limit, idempotency, debounce, batching, concurrency,
-throttle, priority, singleton, cancel, timeouts, cron); each test sends
-events with the official client and checks the outcome the executor must
-produce, through the ``/v1`` API where it shows it and through our
+The app of :mod:`.official_flow_app` sets each option of
+docs/protocol/executor.rst#cron-triggers, the cancellation and timeout sections
+and docs/protocol/executor.rst#flow-control (rate limit, idempotency, debounce,
+batching, concurrency, throttle, priority, singleton, cancel, timeouts, cron);
+each test sends events with the official client and checks the outcome the
+executor must produce, through the ``/v1`` API where it shows it and through our
 :class:`DevServer`'s helpers (runs, run state, next cron ticks) where it does
 not.  Times inside the app are ``time.monotonic()``, the tests' clock too.
 
@@ -208,7 +209,7 @@ def test_priority_jumps_the_concurrency_queue(compat: Compat) -> None:
 def test_singleton_skip_while_a_run_holds_the_lock(compat: Compat) -> None:
     first, second = compat.send_many("flow/skip", [{"n": 1}, {"n": 2}])
     assert _finished(compat, first) == ("Completed", 1)
-    assert compat.runs(second) == []  # skipped: no run row (executor.md §13)
+    assert compat.runs(second) == []  # skipped: no run row
     # The lock went with the run that held it.
     assert _finished(compat, compat.send("flow/skip", {"n": 3})) == ("Completed", 3)
 

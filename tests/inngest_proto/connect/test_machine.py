@@ -1,4 +1,7 @@
-"""The Connect connection state machine, on a virtual clock (connect.md §5-§10)."""
+"""The Connect connection state machine, on a virtual clock.
+
+See docs/protocol/connect.rst, from #handshake to #shutdown.
+"""
 
 from __future__ import annotations
 

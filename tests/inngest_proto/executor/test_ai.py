@@ -1,4 +1,7 @@
-"""``AIGateway`` ops: the executor calls the model (executor.md §8); virtual clock."""
+"""``AIGateway`` ops: the executor calls the model; virtual clock.
+
+See docs/protocol/executor.rst#ai-and-http-gateway.
+"""
 
 from __future__ import annotations
 

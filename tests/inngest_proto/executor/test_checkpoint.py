@@ -1,4 +1,7 @@
-"""Async checkpoints (executor.md §9): parsing, saving, attempt reset."""
+"""Async checkpoints: parsing, saving, attempt reset.
+
+See docs/protocol/executor.rst#async-checkpoints.
+"""
 
 from __future__ import annotations
 

@@ -457,7 +457,7 @@ def test_event_matches_the_golden_transcript() -> None:
         k: v for k, v in golden.items() if k != "ts"
     }
     # The transcript's ts was recorded from a hand-made event; the server
-    # (and executor.md §2.2) put fireAt in milliseconds there.
+    # (and docs/protocol/executor.rst#cron-triggers) put fireAt in milliseconds there.
     assert event["ts"] == 1736150400000
 
 

@@ -1,4 +1,7 @@
-"""Flow control on a virtual clock (executor.md §2.3, §11, §12), with real CEL."""
+"""Flow control on a virtual clock, with real CEL.
+
+See docs/protocol/executor.rst#scheduling-order, the cancellation and timeout
+sections and docs/protocol/executor.rst#flow-control."""
 
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ def first_call_times(h: Harness, fn_id: str = "fn") -> list[float]:
     return [r.first_call_at or 0.0 for r in h.runs(fn_id)]
 
 
-# -- rate limit and idempotency (§12.3) ---------------------------------------------
+# -- docs/protocol/executor.rst#rate-limit-and-idempotency ----------------------------
 
 
 def test_a_rate_limit_drops_events_over_the_limit() -> None:
@@ -112,7 +115,7 @@ def test_an_invoke_of_a_rate_limited_function_fails_the_invoker() -> None:
     assert outputs(h, "caller") == ["invoked function is rate limited"]
 
 
-# -- debounce (§12.5) -----------------------------------------------------------------
+# -- docs/protocol/executor.rst#debounce -----------------------------------------------
 
 
 def test_debounce_runs_once_with_the_last_event_after_the_period() -> None:
@@ -155,7 +158,7 @@ def test_debounce_keys_debounce_separately() -> None:
     assert sorted(outputs(h)) == [1, 2]
 
 
-# -- batching (§12.6) -----------------------------------------------------------------
+# -- docs/protocol/executor.rst#batching -----------------------------------------------
 
 
 def batcher(h: Harness, **batch: Any) -> inngest.Function[Any]:
@@ -197,7 +200,7 @@ def test_batch_keys_and_a_false_if_run_events_alone() -> None:
     assert sorted(outputs(h)) == [[0, 2], [1], [10]]
 
 
-# -- concurrency (§12.1) --------------------------------------------------------------
+# -- docs/protocol/executor.rst#concurrency --------------------------------------------
 
 
 class InFlight:
@@ -324,7 +327,7 @@ def test_priority_lets_a_run_jump_the_concurrency_queue() -> None:
     assert starts == [0, 3, 1, 2]
 
 
-# -- throttle (§12.2) -----------------------------------------------------------------
+# -- docs/protocol/executor.rst#throttle -----------------------------------------------
 
 
 def test_throttle_delays_starts_and_drops_nothing() -> None:
@@ -353,7 +356,7 @@ def test_throttle_without_burst_starts_limit_at_once(burst: int | None) -> None:
     assert [t - START for t in first_call_times(h)] == [0, 4, 8]
 
 
-# -- singleton (§12.8) ----------------------------------------------------------------
+# -- docs/protocol/executor.rst#singleton ----------------------------------------------
 
 
 def sleeper(h: Harness, **options: Any) -> inngest.Function[Any]:
@@ -395,7 +398,7 @@ def test_singleton_cancel_cancels_the_holder() -> None:
     ]
 
 
-# -- cancellation by event and timeouts (§11) ------------------------------------------
+# -- docs/protocol/executor.rst#cancellation-by-event and #timeouts --------------------
 
 
 def test_a_matching_later_event_cancels_the_run() -> None:
@@ -453,7 +456,7 @@ def test_a_start_timeout_cancels_a_run_that_could_not_start() -> None:
     assert statuses == [RunStatus.COMPLETED, RunStatus.COMPLETED, RunStatus.CANCELLED]
 
 
-# -- cron (§2.2) ---------------------------------------------------------------------
+# -- docs/protocol/executor.rst#cron-triggers ------------------------------------------
 
 
 def test_cron_ticks_start_runs_with_the_scheduled_timer_event() -> None:
@@ -551,7 +554,7 @@ def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
         assert most[key] == min(limit, keys.count(key))
 
 
-# -- edge cases executor.md lists -----------------------------------------------------
+# -- edge cases ------------------------------------------------------------------------
 
 
 def test_a_debounced_run_is_not_rate_limited_again() -> None:
@@ -610,7 +613,7 @@ def test_a_batch_holds_an_event_once_and_gets_no_cancel_or_start_timeout() -> No
     h.run()
     (run,) = h.runs("fn")
     # Started 5 s after the event, past the 1 s start timeout: batch runs
-    # have none (§12.6).
+    # have none (docs/protocol/executor.rst#batching).
     assert (run.output, run.status) == ([1], RunStatus.COMPLETED)
     assert run.batch_id is not None
     assert run.cancels == []

@@ -120,7 +120,8 @@ def test_ops_parse_case_insensitively_and_a_single_object_is_one_op() -> None:
 
 
 def test_oversized_replies_and_steps_fail_the_attempt() -> None:
-    # A step's data may be 4 MiB at most, a whole reply 8 MiB (executor.md §14).
+    # A step's data may be 4 MiB at most, a whole reply 8 MiB
+    # (docs/protocol/executor.rst#limits).
     fits = "x" * (MAX_STEP_DATA_BYTES - 2)  # the JSON quotes make it exactly fit
     reply = read_reply(fake_reply(206, [{"id": "a", "op": "StepRun", "data": fits}]))
     assert isinstance(reply.outcome, StepOps)

@@ -1,8 +1,9 @@
 """A fake Connect gateway (wsproto server on anyio) and a fake start/flush API.
 
-Both listen on 127.0.0.1 only.  The gateway speaks enough of connect.md to
-drive a worker: HELLO, READY with tiny intervals, heartbeat and lease
-answers, reply acks; tests push executor requests and kill or drain sockets.
+Both listen on 127.0.0.1 only.  The gateway speaks enough of
+docs/protocol/connect.rst to drive a worker: HELLO, READY with tiny intervals,
+heartbeat and lease answers, reply acks; tests push executor requests and kill
+or drain sockets.
 """
 
 from __future__ import annotations

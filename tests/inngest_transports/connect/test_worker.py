@@ -205,7 +205,8 @@ async def test_a_killed_connection_reconnects_and_the_reply_is_not_lost(
             assert not r.api.flushed
         else:
             # The new connection adopted the run: it extends the lease and
-            # carries the reply (connect.md §9), so nothing needs flushing.
+            # carries the reply (docs/protocol/connect.rst#drain), so nothing
+            # needs flushing.
             await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
             (reply,) = replies_to(r.gateway.replies, "r1")
             assert reply.status == pb.SDKResponseStatus.NOT_COMPLETED

@@ -1,4 +1,7 @@
-"""RunHistory: timelines from recorded calls and replies (shapes of steps.md)."""
+"""RunHistory: timelines from recorded calls and replies.
+
+Ops have the shapes of docs/protocol/steps.rst#op-envelope.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ def _reply(status: int, body: Any, **headers: str) -> OutboundResponse:
 def _op(
     kind: str, step_id: str, name: str | None = None, **more: Any
 ) -> dict[str, Any]:
-    """An op as Python 0.5.19 reports it (steps.md §3)."""
+    """An op as Python 0.5.19 reports it (docs/protocol/steps.rst#op-envelope)."""
     user = name or step_id
     return {
         "displayName": user,
