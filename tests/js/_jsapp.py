@@ -170,6 +170,24 @@ class JsApp:
             outputs.append(output)
         return outputs
 
+    def first_calls(self, event_ids: Sequence[str]) -> list[float]:
+        """When the server sent each event's run its first call (epoch seconds).
+
+        Start times as the server chose them (throttle, debounce), without
+        the time node took to take each call on a busy machine.  The ``/v1``
+        API does not show them, so this reads the dev server (in its thread).
+        """
+
+        def first_calls() -> list[float]:
+            calls = []
+            for event_id in event_ids:
+                (run,) = self.dev.runs_for_event(event_id)
+                assert run.first_call_at is not None, run
+                calls.append(run.first_call_at)
+            return calls
+
+        return self.portal.call(first_calls)
+
     def events(self, name: str) -> list[dict[str, Any]]:
         data: list[dict[str, Any]] = self.get(f"/v1/events?name={name}")["data"]
         return data

@@ -369,7 +369,7 @@ const more = [
 // ---------------------------------------------------------- flow control
 
 // A function whose one step holds its call for `ms`: its output is the span.
-function worker(id, options, ms = 300, app = inngest) {
+function worker(id, options, ms = 500, app = inngest) {
   return fn(
     { id, ...options },
     async ({ event, events, step }) =>
@@ -500,14 +500,14 @@ const functions = [
 ];
 
 const shorthandFunctions = [
-  worker("conc-number", { concurrency: 1, triggers: [{ event: "js/conc.number" }] }, 300, shorthand),
+  worker("conc-number", { concurrency: 1, triggers: [{ event: "js/conc.number" }] }, 500, shorthand),
   worker(
     "conc-object",
     {
       concurrency: { limit: 1, key: "event.data.k" },
         triggers: [{ event: "js/conc.object" }],
     },
-    300,
+    500,
     shorthand,
   ),
 ];
