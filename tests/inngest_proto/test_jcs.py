@@ -1,4 +1,7 @@
-"""RFC 8785 canonical JSON: vectors from auth.md and the RFC, ECMAScript numbers."""
+"""RFC 8785 canonical JSON: vectors from the RFC and signing, ECMAScript numbers.
+
+Signing canonicalizes request bodies: docs/protocol/http.rst#request-signatures.
+"""
 
 from __future__ import annotations
 
