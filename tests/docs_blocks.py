@@ -18,7 +18,7 @@ of going unchecked:
     The page runs as a module, not as ``__main__``: a script's ``if __name__
     == "__main__":`` part (serving until a signal) is left out there, and
     ``tests/test_quick_start.py`` runs the README's for real.
-``console`` / ``shell``
+``console`` / ``shell`` / ``bash``
     Commands: each is checked against what it names (a ``pip`` extra exists,
     an ``inngest-dev`` flag is in its ``--help``, a ``tox`` env exists, an
     ``INNGEST_*`` variable is documented...), see ``tests/test_docs.py``.
@@ -28,8 +28,8 @@ of going unchecked:
     Output shown to the reader (a log line, an error message): not code.
 
 A block that cannot run where the tests run is preceded by a comment
-``.. docs-test: skip: REASON`` (the reason is required and shown in the test
-report); use it sparingly.
+``.. docs-test: skip: REASON`` (the reason is required; the test report
+lists the block as skipped with it); use it sparingly.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import docutils.nodes
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
-LANGUAGES = {"python", "console", "shell", "json", "text"}
+LANGUAGES = {"python", "console", "shell", "bash", "json", "text"}
 MARKER = re.compile(r"docs-test:\s*(?P<verb>\S+?):\s*(?P<reason>.*)", re.DOTALL)
 
 #: What the pages tell the reader to set in the environment, as placeholders.
