@@ -50,7 +50,7 @@ import docutils.core
 import docutils.nodes
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").glob("*.rst"))]
+PAGES = [ROOT / "README.rst", *sorted((ROOT / "docs").rglob("*.rst"))]
 LANGUAGES = {"python", "console", "shell", "bash", "json", "text"}
 MARKER = re.compile(r"docs-test:\s*(?P<verb>\S+?):\s*(?P<reason>.*)", re.DOTALL)
 

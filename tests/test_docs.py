@@ -23,7 +23,7 @@ ALL_BLOCKS = [block for page in PAGES for block in blocks(page)]
 
 
 def _id(block: Block) -> str:
-    return f"{block.page.name}:{block.line}"
+    return f"{block.page.relative_to(ROOT)}:{block.line}"
 
 
 def _of(*languages: str) -> list[Block]:
@@ -55,7 +55,7 @@ def test_skipped_block(block: Block) -> None:
 @pytest.mark.parametrize(
     "page",
     sorted({b.page for b in _of("python")}),
-    ids=lambda page: page.name,
+    ids=lambda page: str(page.relative_to(ROOT)),
 )
 def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
     """The page's Python blocks run in order, in a fresh process (see docs_blocks)."""
