@@ -62,19 +62,12 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) ->
     return value
 
 
-def _optional(raw: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None
-    return _expect(value, kind, f"ctx.{key}", what)
-
-
 def _parse_ctx(raw: Any) -> CallContext:
     if type(raw) is not dict:
         _expect(raw, dict, "ctx", "a JSON object")
     run_id = raw.get("run_id")
     if type(run_id) is not str:
-        _expect(run_id, str, "ctx.run_id", "a string")
+        run_id = _expect(run_id, str, "ctx.run_id", "a string")
     attempt = raw.get("attempt", 0)
     if type(attempt) is not int:
         _expect(attempt, int, "ctx.attempt", "an integer")

@@ -15,7 +15,7 @@ so it runs under asyncio and trio alike, and the sync path shares every rule.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -293,7 +293,7 @@ class Execution:
     # -- running a step's handler ---------------------------------------------------
 
     @contextmanager
-    def running_step(self, step_id: str | None = None) -> Iterator[None]:
+    def running_step(self, step_id: str | None = None) -> Generator[None, None, None]:
         self._in_step = True
         self.step_id = step_id
         try:
@@ -335,7 +335,7 @@ class Execution:
     # -- parallel groups ------------------------------------------------------------
 
     @contextmanager
-    def parallel_group(self) -> Iterator[None]:
+    def parallel_group(self) -> Generator[None, None, None]:
         if self._in_parallel:
             msg = "group.parallel cannot be nested inside another group.parallel"
             raise InngestError(msg)

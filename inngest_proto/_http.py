@@ -9,6 +9,7 @@ writes out the :class:`Response` the comm handler returns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 import attrs
 
@@ -53,8 +54,12 @@ def canonical_header_name(name: str) -> str:
 def normalize_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {name.lower(): value for name, value in items}
+    if isinstance(headers, Mapping):
+        # A mapping given here maps names to values; only an iterable of
+        # pairs is iterated as pairs (a mapping's iteration is its keys).
+        items = cast("Mapping[str, str]", headers).items()
+        return {name.lower(): value for name, value in items}
+    return {name.lower(): value for name, value in headers}
 
 
 @attrs.frozen

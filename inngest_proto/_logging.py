@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,7 +73,7 @@ def current_run() -> RunLog | None:
 
 
 @contextmanager
-def logging_run(run: RunLog) -> Iterator[None]:
+def logging_run(run: RunLog) -> Generator[None, None, None]:
     """Make ``run`` the current request while the block runs."""
     token = _current.set(run)
     try:

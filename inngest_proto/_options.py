@@ -85,11 +85,6 @@ def _opt_non_negative_int(
         _fail(inst, attr, f"must be a non-negative int or None, got {value!r}")
 
 
-def _opt_positive_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _positive_int(inst, attr, value)
-
-
 def _duration(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | datetime.timedelta):
         _fail(inst, attr, f"must be milliseconds (int) or a timedelta, got {value!r}")

@@ -73,13 +73,15 @@ ENV_SIGNATURE_WINDOW_SECONDS = "INNGEST_SIGNATURE_WINDOW_SECONDS"
 _FALSY = frozenset({"", "0", "false"})
 
 
-def _check_mode(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _check_mode(_: object, attribute: attrs.Attribute[Mode], value: object) -> None:
     if value not in ("dev", "cloud"):
         msg = f"{attribute.name} must be 'dev' or 'cloud', got {value!r}"
         raise ValueError(msg)
 
 
-def _check_streaming(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+def _check_streaming(
+    _: object, attribute: attrs.Attribute[Streaming], value: object
+) -> None:
     if value not in ("force", "disable"):
         msg = f"{attribute.name} must be 'force' or 'disable', got {value!r}"
         raise ValueError(msg)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
@@ -37,7 +37,7 @@ def get_step_context() -> Step | StepSync:
 
 
 @contextmanager
-def set_step_context(step: Step | StepSync) -> Iterator[None]:
+def set_step_context(step: Step | StepSync) -> Generator[None, None, None]:
     """Make ``step`` the step context while the block runs.
 
     Refuses to nest (``RuntimeError``): code would otherwise not know which
@@ -56,7 +56,7 @@ def set_step_context(step: Step | StepSync) -> Iterator[None]:
 
 
 @contextmanager
-def bind_step(step: Step | StepSync) -> Iterator[None]:
+def bind_step(step: Step | StepSync) -> Generator[None, None, None]:
     """What the engine uses around a handler: set, then restore what was there.
 
     Unlike :func:`set_step_context` this does not refuse to nest, so a run
@@ -95,7 +95,10 @@ def step(step_id: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
             handler = functools.partial(fn, **kwargs) if kwargs else fn
             # Step.run returns the awaitable the async caller awaits; StepSync
             # returns the value.  Either is what calling fn would have given.
-            return cast("_R", current.run(step_id, handler, *args))
+            # ``run`` checks a handler's arguments against ``*args`` for
+            # callers; here ``fn``'s own ParamSpec has checked them already.
+            run = cast("Callable[..., object]", current.run)
+            return cast("_R", run(step_id, handler, *args))
 
         return wrapper
 
