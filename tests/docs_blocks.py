@@ -160,11 +160,12 @@ def _skip_reason(node: docutils.nodes.Element) -> str | None:
 
 
 def _locate(lines: list[str], text: str, start: int, page: Path) -> tuple[int, int]:
-    """The 1-based line of ``text``'s first line in the page, from ``start``."""
+    """The 1-based line of ``text``'s first line in the page, from ``start``,
+    and where the block ends (so the next search starts after it)."""
     first = text.splitlines()[0].strip()
     for index in range(start, len(lines)):
         if lines[index].strip() == first:
-            return index + 1, index + 1
+            return index + 1, index + len(text.splitlines())
     msg = f"{page.name}: cannot find the code block starting {first!r}"
     raise LookupError(msg)
 
@@ -264,9 +265,12 @@ def run_page(page: Path) -> None:
 
 
 def _call_test(function: Callable[..., Any]) -> None:
-    arguments = {
-        name: FIXTURES[name]() for name in inspect.signature(function).parameters
-    }
+    wanted = list(inspect.signature(function).parameters)
+    missing = [name for name in wanted if name not in FIXTURES]
+    if missing:
+        msg = f"{function.__name__} asks for fixtures the docs test lacks: {missing}"
+        raise LookupError(msg)
+    arguments = {name: FIXTURES[name]() for name in wanted}
     result = function(**arguments)
     if inspect.iscoroutine(result):
         import anyio  # noqa: PLC0415
