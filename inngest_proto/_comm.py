@@ -5,8 +5,9 @@ plain values of :mod:`._http`.  The protocol logic is written once, as a
 generator that *yields* the work it cannot do itself (send these requests,
 run this handler) and receives the results; :meth:`CommHandler.handle` and
 :meth:`CommHandler.handle_sync` are the thin async and sync drivers.  The
-call requests (POST) are answered by the base class in :mod:`._comm_calls`,
-sync and introspection (PUT, GET) by :class:`~._sync.SyncHandler`.  Nothing
+call requests (POST) are answered by the :class:`~._call_handler.CallHandler`
+it holds, sync and introspection (PUT, GET) by the :class:`~._sync.SyncHandler`
+it holds.  Nothing
 reaching this module from a request can make it raise: every failure becomes
 a JSON error response.
 
@@ -31,8 +32,8 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
+from ._call_handler import CallHandler, Flow
 from ._client import Inngest
-from ._comm_calls import CallRequests, _Flow
 from ._effects import Effect, Fetch, RunHandler
 from ._engine import Outcome
 from ._errors import (
@@ -151,7 +152,7 @@ class Framework(str, enum.Enum):
         return self.value
 
 
-class CommHandler(CallRequests):
+class CommHandler:
     """Serves ``functions`` of ``client`` at one endpoint.
 
     ``framework`` names the host (a :class:`Framework`, or any string) in
@@ -208,7 +209,7 @@ class CommHandler(CallRequests):
             "INNGEST_SIGNING_KEY_FALLBACK (or Inngest(signing_key_fallback=...))",
         )
         self._max_body_bytes = _check_max_body_bytes(max_body_bytes)
-        self._window = _check_window(
+        window = _check_window(
             settings.signature_window_seconds
             if signature_window_seconds is None
             else signature_window_seconds
@@ -225,9 +226,7 @@ class CommHandler(CallRequests):
         framework = str(framework)
         self._client = client
         self._settings = settings
-        self._framework = framework
-        self._verify_calls = verify_call_signatures is not False
-        self._handlers: dict[str, tuple[Function[Any], Any]] = {}
+        handlers: dict[str, tuple[Function[Any], Any]] = {}
         for index, function in enumerate(functions):
             if not isinstance(function, Function):
                 msg = (
@@ -236,8 +235,8 @@ class CommHandler(CallRequests):
                 )
                 raise FunctionConfigInvalidError(msg)
             for fn_id, handler in function.handlers().items():
-                if fn_id in self._handlers:
-                    other = self._handlers[fn_id][0]
+                if fn_id in handlers:
+                    other = handlers[fn_id][0]
                     where = (
                         "is listed twice"
                         if other is function
@@ -248,9 +247,16 @@ class CommHandler(CallRequests):
                         "needs its own fn_id, and each is served once"
                     )
                     raise FunctionConfigInvalidError(msg)
-                self._handlers[fn_id] = (function, handler)
+                handlers[fn_id] = (function, handler)
         self._responses = ResponseBuilder(
             framework=framework, env=settings.env, mode=settings.mode
+        )
+        self._calls = CallHandler(
+            client=client,
+            responses=self._responses,
+            handlers=handlers,
+            verify_calls=verify_call_signatures is not False,
+            window=window,
         )
         self._sync = SyncHandler(
             client=client,
@@ -431,17 +437,17 @@ class CommHandler(CallRequests):
 
     # -- the protocol ---------------------------------------------------------------
 
-    def _flow(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
+    def _flow(self, request: IncomingRequest, now: float, raw_request: object) -> Flow:
         method = request.method.upper()
         if len(request.body) > self._max_body_bytes:
             # Before any parsing or hashing: a huge body costs nothing more.
             return self.too_large(len(request.body), now)
         if method == "POST":
-            return (yield from self._call(request, now, raw_request))
+            return (yield from self._calls.call(request, now, raw_request))
         if method == "PUT":
             return (yield from self._sync.sync(request, now, self._verify_optional))
         if method == "GET":
-            return self._sync.introspect(request, now, self._verify)
+            return self._sync.introspect(request, now, self._calls.verify)
         return self._responses.json(
             405,
             {
@@ -477,6 +483,6 @@ class CommHandler(CallRequests):
         self, request: IncomingRequest, now: float
     ) -> tuple[str | None, SignatureVerificationError | None]:
         try:
-            return self._verify(request, now), None
+            return self._calls.verify(request, now), None
         except SignatureVerificationError as err:
             return None, err

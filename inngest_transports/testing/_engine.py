@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import anyio
 
 import inngest_proto as inngest
-from inngest_proto._comm_calls import query_from_url
+from inngest_proto._call_handler import query_from_url
 from inngest_proto._converter import unstructure
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (

@@ -20,7 +20,7 @@ import anyio
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto._comm_calls import query_from_url
+from inngest_proto._call_handler import query_from_url
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto._json import json_type
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto._comm_calls import query_from_url
+from inngest_proto._call_handler import query_from_url
 from inngest_proto._version import SDK_IDENTITY, __version__
 from tests.fakes import FakeTransport
 from tests.golden_app import APP_ID, CLOUD_FUNCTIONS, FLASK_FUNCTIONS, build_functions

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto._comm_calls import query_from_url
+from inngest_proto._call_handler import query_from_url
 from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,

@@ -1,13 +1,12 @@
 """Call requests (POST): run one function and answer with its outcome.
 
-This is the POST half of :class:`~._comm.CommHandler`. :class:`~._sync.SyncHandler`
-holds the GET/PUT half, and ``_comm`` keeps the drivers and the dispatch.  A
-call is verified and its ``fnId`` found.  Then its body is parsed (and, for
-``use_api``, its state fetched), the handler is run, and the outcome becomes
-the 200, 206 or 500 the executor reads.  :class:`CallRequests` is a base
-class, not a helper object, so that the call path has the same call depth
-as before: its methods run on the ``CommHandler`` itself, which sets the
-attributes declared here.
+:class:`CallHandler` is the part of :class:`~._comm.CommHandler` that answers
+POST; :class:`~._sync.SyncHandler` is the part that answers GET and PUT, and
+``_comm`` keeps the drivers and the dispatch.  A call is verified and its
+``fnId`` found.  Then its body is parsed (and, for ``use_api``, its state
+fetched), the handler is run, and the outcome becomes the 200, 206 or 500 the
+executor reads.  The signature check lives here because calls own it; the
+comm handler lends :meth:`CallHandler.verify` to sync and introspection.
 """
 
 from __future__ import annotations
@@ -43,25 +42,39 @@ from ._responses import ResponseBuilder
 from ._settings import Settings
 from ._signing import verify_request
 
-__all__ = ["CallRequests", "query_from_url"]
+__all__ = ["CallHandler", "query_from_url"]
 
 _NO_TARGET = "step"
 
-_Flow = Generator[Effect, Any, Response]
+#: A protocol flow: yields effects, receives their results, returns the response.
+Flow = Generator[Effect, Any, Response]
 
 
-class CallRequests:
-    """Verifies and answers call requests; the base of ``CommHandler``."""
+class CallHandler:
+    """Verifies and answers the call requests of one served app.
 
-    # Set by CommHandler.__init__.
-    _client: Inngest
-    _settings: Settings
-    _responses: ResponseBuilder
-    _handlers: dict[str, tuple[Function[Any], Any]]
-    _verify_calls: bool
-    _window: float
+    ``handlers`` maps each served ``fnId`` to its function and handler;
+    ``verify_calls`` (cloud mode only) checks call signatures; ``window`` is
+    how old, in seconds, a signature may be (``math.inf``: any age).
+    """
 
-    def _verify(self, request: IncomingRequest, now: float) -> str:
+    def __init__(
+        self,
+        *,
+        client: Inngest,
+        responses: ResponseBuilder,
+        handlers: Mapping[str, tuple[Function[Any], Any]],
+        verify_calls: bool,
+        window: float,
+    ) -> None:
+        self._client = client
+        self._settings: Settings = client.settings
+        self._responses = responses
+        self._handlers = handlers
+        self._verify_calls = verify_calls
+        self._window = window
+
+    def verify(self, request: IncomingRequest, now: float) -> str:
         """The key that verified the request; raises SignatureVerificationError.
 
         Here because calls need it; introspection and sync use it too.
@@ -76,11 +89,12 @@ class CallRequests:
             self._window,
         )
 
-    def _call(self, request: IncomingRequest, now: float, raw_request: object) -> _Flow:
+    def call(self, request: IncomingRequest, now: float, raw_request: object) -> Flow:
+        """Answer one call request, yielding the work it cannot do itself."""
         signing_key: str | None = None
         if self._settings.is_cloud and self._verify_calls:
             try:
-                signing_key = self._verify(request, now)
+                signing_key = self.verify(request, now)
             except SignatureVerificationError as err:
                 self._client.logger.warning("inngest: rejected a call: %s", err.message)
                 return self._responses.unauthorized(err)
@@ -97,7 +111,7 @@ class CallRequests:
         now: float,
         raw_request: object,
         signing_key: str | None,
-    ) -> _Flow:
+    ) -> Flow:
         query = request.query
         probe = query.get("probe")
         if probe is not None:
