@@ -213,6 +213,7 @@ async def answer_streaming(
             client_gone = True
 
     await send(b" ")
+    response: Response | None = None
     async with anyio.create_task_group() as keepalive:
 
         async def ping() -> None:
@@ -223,4 +224,7 @@ async def answer_streaming(
         keepalive.start_soon(ping)
         response = await answer(handler, request, raw_request, offload)
         keepalive.cancel_scope.cancel()
+    # A task group swallows only the cancellation of its own scope, cancelled
+    # above once the response is there; anything else propagates.
+    assert response is not None
     await send(handler.responses.stream_envelope(response))

@@ -44,10 +44,12 @@ class _Context(Protocol):
     @property
     def api_host(self) -> str:
         """E.g. "https://faas-nyc1-2ef2e6cc.doserverless.co"."""
+        ...
 
     @property
     def function_name(self) -> str:
         """E.g. "/fn-b094417f/sample/hello"."""
+        ...
 
 
 class _Response(TypedDict):

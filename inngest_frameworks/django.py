@@ -23,8 +23,8 @@ requests instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import django  # type: ignore[import-untyped,unused-ignore]
 import django.http  # type: ignore[import-untyped,unused-ignore]
@@ -95,8 +95,11 @@ def serve(
         view = _async_view(handler, Offload.for_client(client))
     else:
         view = _sync_view(handler)
-    # Django routes are written without the leading slash.
-    return django.urls.path(route_path(client, serve_path).lstrip("/"), view)
+    # Django routes are written without the leading slash.  Given a view
+    # (not an include()), path() builds a URLPattern; Django is untyped, and
+    # pyright's inference from its source cannot tell its two cases apart.
+    pattern = django.urls.path(route_path(client, serve_path).lstrip("/"), view)
+    return cast("django.urls.URLPattern", pattern)
 
 
 def _sync_view(handler: CommHandler) -> Any:
@@ -139,10 +142,14 @@ def _incoming(
         # ``request.body`` would now raise (the stream has been read); the
         # official SDK's middleware could read it, so keep it readable.
         vars(request)["_body"] = body
+    # Django is untyped: pyright infers ``build_absolute_uri()`` as possibly
+    # None (it is not, without a location) and cannot see through the
+    # cached_property behind ``headers``.
+    headers = cast("Mapping[str, str]", request.headers)
     return incoming(
         str(request.method),
-        request.build_absolute_uri(),
-        request.headers.items(),
+        cast("str", request.build_absolute_uri()),
+        headers.items(),
         body,
     )
 
