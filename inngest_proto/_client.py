@@ -81,8 +81,12 @@ class Inngest:
         environ: Mapping[str, str] | None = None,
         checkpointing: bool | Checkpointing = False,
     ) -> None:
-        if not isinstance(app_id, str) or not app_id.strip():
-            msg = "Inngest(app_id=...) must be a non-empty string naming your app"
+        # Only "" is refused, as the server refuses an empty app name.
+        if not isinstance(app_id, str) or not app_id:
+            msg = (
+                "Inngest(app_id=...) must be a non-empty string naming your app, "
+                f"such as 'my-app'; got {app_id!r}"
+            )
             raise LocalProtocolError(msg)
         if app_version is not None and not isinstance(app_version, str):
             msg = f"Inngest(app_version=...) must be a string, got {app_version!r}"

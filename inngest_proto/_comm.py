@@ -221,7 +221,9 @@ class CommHandler:
             )
             raise FunctionConfigInvalidError(msg)
         # A list, once: a generator must not be used up by the checks below.
-        functions = list(functions)
+        # The same function listed twice is served once, as by the official
+        # SDK (which keys functions by id).
+        functions = list({id(fn): fn for fn in functions}.values())
         # The plain value: it goes into headers and stored sync payloads.
         framework = str(framework)
         self._client = client
@@ -236,15 +238,14 @@ class CommHandler:
                 raise FunctionConfigInvalidError(msg)
             for fn_id, handler in function.handlers().items():
                 if fn_id in handlers:
+                    # The official SDK keeps the last one silently; the server
+                    # refuses two functions with one id in an app. Say which.
                     other = handlers[fn_id][0]
-                    where = (
-                        "is listed twice"
-                        if other is function
-                        else f"is used by {other!r} and {function!r}"
-                    )
                     msg = (
-                        f"the function id {fn_id!r} {where}; each function "
-                        "needs its own fn_id, and each is served once"
+                        f"the function id {fn_id!r} is used by {other!r} and "
+                        f"{function!r}; give each function its own fn_id (an "
+                        "on_failure handler's id is the function's id + "
+                        "'-failure')"
                     )
                     raise FunctionConfigInvalidError(msg)
                 handlers[fn_id] = (function, handler)

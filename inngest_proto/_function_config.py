@@ -180,15 +180,23 @@ def _list_of(cls: type[Any], *, max_len: int | None = None) -> _Validator:
 
 
 def _check_fn_id(opts: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not value:
-        msg = f"fn_id must be a non-empty string, got {value!r}"
+    if not isinstance(value, str):
+        msg = f"fn_id must be a non-empty string such as 'send-welcome', got {value!r}"
+        raise FunctionConfigInvalidError(msg)
+    # An empty fn_id is taken when there is a name, as by the official SDK
+    # and the server (the id is then "<app_id>-"); without one the function
+    # has no name, which the server refuses.
+    if not value and not getattr(opts, "name", None):
+        msg = (
+            "fn_id must be a non-empty string such as 'send-welcome' (the "
+            "function's name defaults to it, and Inngest requires a name), got ''"
+        )
         raise FunctionConfigInvalidError(msg)
 
 
 def _check_triggers(opts: object, attr: attrs.Attribute[Any], value: object) -> None:
+    # No trigger is allowed: such a function runs only when invoked.
     assert isinstance(value, tuple)
-    if not value:
-        _fail(opts, attr, "needs at least one trigger (TriggerEvent or TriggerCron)")
     for trigger in value:
         if not isinstance(trigger, TriggerEvent | TriggerCron):
             _fail(opts, attr, f"must be TriggerEvent or TriggerCron, got {trigger!r}")
@@ -202,10 +210,11 @@ def _check_text(opts: object, attr: attrs.Attribute[Any], value: object) -> None
 def _check_retries(opts: object, attr: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
+    # More than MAX_RETRIES is sent as given: the server caps it.
     if isinstance(value, bool) or not isinstance(value, int):
-        _fail(opts, attr, f"must be an int from 0 to {MAX_RETRIES}, got {value!r}")
-    if not 0 <= value <= MAX_RETRIES:
-        _fail(opts, attr, f"must be from 0 to {MAX_RETRIES}, got {value}")
+        _fail(opts, attr, f"must be an int of 0 or more, got {value!r}")
+    if value < 0:
+        _fail(opts, attr, f"must be 0 or more (0: no retries), got {value}")
 
 
 @attrs.frozen(kw_only=True)

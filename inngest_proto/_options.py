@@ -44,6 +44,9 @@ __all__ = [
     "TriggerEvent",
 ]
 
+#: The longest event name the Inngest server accepts in a trigger.
+MAX_EVENT_NAME_LENGTH = 255
+
 #: Milliseconds, or a timedelta.
 Duration: TypeAlias = int | datetime.timedelta
 ConcurrencyScope: TypeAlias = Literal["fn", "env", "account"]
@@ -61,9 +64,33 @@ def _fail(inst: object, attr: attrs.Attribute[Any], problem: str) -> NoReturn:
     raise FunctionConfigInvalidError(msg, field=attr.name)
 
 
-def _text(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not value:
-        _fail(inst, attr, f"must be a non-empty string, got {value!r}")
+def _required(
+    hint: str,
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A non-empty string; ``hint`` says what to pass (the server refuses "")."""
+
+    def check(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, str) or not value:
+            _fail(inst, attr, f"must be a non-empty string: {hint}; got {value!r}")
+
+    return check
+
+
+def _event_name(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    _required("an event name such as 'app/user.created'")(inst, attr, value)
+    assert isinstance(value, str)
+    if len(value) > MAX_EVENT_NAME_LENGTH:
+        _fail(
+            inst,
+            attr,
+            f"is {len(value)} characters long; the Inngest server takes event "
+            f"names of at most {MAX_EVENT_NAME_LENGTH}",
+        )
+
+
+def _str(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str):
+        _fail(inst, attr, f"must be a string, got {value!r}")
 
 
 def _opt_text(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
@@ -74,6 +101,18 @@ def _opt_text(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
 def _positive_int(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         _fail(inst, attr, f"must be a positive int, got {value!r}")
+
+
+def _non_negative_int(
+    hint: str,
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """An int >= 0; ``hint`` says what 0 means."""
+
+    def check(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            _fail(inst, attr, f"must be a positive int or 0 ({hint}), got {value!r}")
+
+    return check
 
 
 def _opt_non_negative_int(
@@ -147,7 +186,7 @@ class _Option(ModelMethods):
 class TriggerEvent(_Option):
     """Run the function for every event named ``event`` (``expression``: CEL filter)."""
 
-    event: str = attrs.field(validator=_text)
+    event: str = attrs.field(validator=_event_name)
     expression: str | None = attrs.field(default=None, validator=_opt_text)
 
 
@@ -160,7 +199,9 @@ class TriggerCron(_Option):
     rendered like the others.
     """
 
-    cron: str = attrs.field(validator=_text)
+    cron: str = attrs.field(
+        validator=_required("a cron schedule such as '0 * * * *' or 'TZ=UTC 0 9 * * 1'")
+    )
     jitter: str | Duration | None = attrs.field(default=None, validator=_jitter)
 
 
@@ -182,19 +223,24 @@ class Cancel(_Option):
     """Cancel a run when ``event`` arrives.
 
     In ``if_exp``, ``event`` is the triggering event and ``async`` the cancel one.
+    An empty ``event`` is accepted, as by the Inngest server: no event has
+    that name, so it never cancels.
     """
 
-    event: str = attrs.field(validator=_text)
+    event: str = attrs.field(validator=_str)
     if_exp: str | None = attrs.field(default=None, validator=_opt_text)
     timeout: Duration | None = attrs.field(default=None, validator=_opt_duration)
 
 
 @attrs.frozen(kw_only=True)
 class Concurrency(_Option):
-    """At most ``limit`` steps running at once, per ``key`` within ``scope``."""
+    """At most ``limit`` steps running at once, per ``key`` within ``scope``.
+
+    A ``limit`` of 0 is no limit, as the Inngest server reads it.
+    """
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
-    limit: int = attrs.field(validator=_positive_int)
+    limit: int = attrs.field(validator=_non_negative_int("0 is no limit"))
     scope: ConcurrencyScope | None = attrs.field(
         default=None, validator=_opt_one_of(*_SCOPES)
     )
@@ -213,7 +259,12 @@ class Debounce(_Option):
 class Priority(_Option):
     """``run``: CEL expression giving seconds to move a run ahead (or back) in line."""
 
-    run: str = attrs.field(validator=_text)
+    run: str = attrs.field(
+        validator=_required(
+            "an expression giving seconds, such as 'event.data.priority'; "
+            "leave priority out for none"
+        )
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -227,10 +278,13 @@ class RateLimit(_Option):
 
 @attrs.frozen(kw_only=True)
 class Throttle(_Option):
-    """Start at most ``limit`` runs per ``period`` (per ``key``); queue the rest."""
+    """Start at most ``limit`` runs per ``period`` (per ``key``); queue the rest.
+
+    A ``limit`` of 0 is sent as given; the Inngest server reads it as 1.
+    """
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
-    limit: int = attrs.field(validator=_positive_int)
+    limit: int = attrs.field(validator=_non_negative_int("the server reads 0 as 1"))
     period: Duration = attrs.field(validator=_duration)
     # 0 is valid (only ``limit`` runs start at once), as in Go and the
     # official SDK; None (absent on the wire) means the same.

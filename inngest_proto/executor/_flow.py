@@ -240,6 +240,8 @@ class FlowControl(RunBook):
     ) -> dict[str, int]:
         buckets: dict[str, int] = {}
         for constraint in fn.config.concurrency or ():
+            if constraint.limit < 1:
+                continue  # 0 is no limit, as the Inngest server reads it
             bucket = self._concurrency_bucket(fn, constraint, event)
             buckets[bucket] = min(buckets.get(bucket, _NO_LIMIT), constraint.limit)
         return buckets

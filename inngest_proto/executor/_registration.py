@@ -18,7 +18,9 @@ writes (:class:`~.._function_config.FunctionConfig`):
 * ``priority: {}`` or ``{"run": null}`` is no priority, an empty
   ``debounce.key`` or ``idempotency`` is none, ``throttle.limit: 0`` is 1
   and ``throttle.burst: 0`` the default, a ``singleton`` without ``mode``
-  skips, and empty duration strings are absent.
+  skips, and empty duration strings are absent;
+* a concurrency ``limit`` of 0 is no limit, and a ``cancel`` without an
+  event name never cancels (both are taken, as the server takes them).
 
 :func:`read_function_config` turns one of them into the canonical model, or
 raises :class:`InvalidFunctionConfig` listing every problem: which function,
@@ -354,8 +356,9 @@ def _concurrency(value: Any) -> list[Concurrency]:
         if entry.get("limit") is None:
             _fail(f"{path}.limit", "is required")
         limit = _integer(entry["limit"], f"{path}.limit")
-        if limit < 1:
-            _fail(f"{path}.limit", f"must be at least 1, got {limit}")
+        if limit < 0:
+            # 0 is no limit, as the server reads it; a negative has no meaning.
+            _fail(f"{path}.limit", f"must be 0 (no limit) or more, got {limit}")
         key = _text(entry.get("key"), f"{path}.key")
         scope = _text(entry.get("scope"), f"{path}.scope", empty_is_none=True)
         if scope is not None:
@@ -466,7 +469,9 @@ def _cancels(value: Any) -> list[Cancel]:
                 "duration here (such as '1h')",
             )
         data = {
-            "event": _required_text(raw.get("event"), f"{field}.event"),
+            # The server takes an empty (or absent) event: no event has that
+            # name, so it never cancels.
+            "event": _text(raw.get("event"), f"{field}.event") or "",
             "if": _text(raw.get("if"), f"{field}.if", empty_is_none=True),
             "timeout": _duration(timeout, f"{field}.timeout"),
         }

@@ -22,7 +22,7 @@ KEY2 = "signkey-test-fedcba9876543210fedcba9876543210fedcba9876543210fedcba98765
 # --- construction -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("app_id", ["", "   ", None, 3, b"app"])
+@pytest.mark.parametrize("app_id", ["", None, 3, b"app"])
 def test_app_id_must_be_a_non_empty_string(app_id: Any) -> None:
     with pytest.raises(LocalProtocolError, match=r"Inngest\(app_id=\.\.\.\)"):
         inngest.Inngest(app_id=app_id, environ={})
@@ -252,8 +252,6 @@ def test_bad_fn_id(fn_id: Any) -> None:
 @pytest.mark.parametrize(
     ("trigger", "message"),
     [
-        ([], "needs at least one trigger"),
-        ((), "needs at least one trigger"),
         (None, "must be TriggerEvent or TriggerCron, got None"),
         ("app/x", "must be TriggerEvent or TriggerCron, got 'app/x'"),
         ({"event": "app/x"}, "must be TriggerEvent or TriggerCron"),
@@ -270,10 +268,9 @@ def test_bad_trigger(trigger: Any, message: str) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"retries": "3"}, "retries must be an int from 0 to 20"),
+        ({"retries": "3"}, "retries must be an int of 0 or more"),
         ({"retries": True}, "retries must be an int"),
-        ({"retries": -1}, "retries must be from 0 to 20"),
-        ({"retries": 21}, "retries must be from 0 to 20"),
+        ({"retries": -1}, "retries must be 0 or more"),
         ({"name": 3}, "name must be a string"),
         ({"idempotency": 3}, "idempotency must be a string"),
         ({"batch_events": {"max_size": 2}}, "batch_events must be an inngest.Batch"),

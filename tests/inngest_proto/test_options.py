@@ -175,12 +175,15 @@ def test_equality_and_hash() -> None:
             lambda: Batch(max_size=2, timeout=untyped("5s")),
             "Batch.timeout must be milliseconds",
         ),
-        (lambda: Cancel(event=""), "Cancel.event must be a non-empty string"),
+        (lambda: Cancel(event=untyped(None)), "Cancel.event must be a string"),
         (lambda: Cancel(event="e", timeout=td(milliseconds=1500)), "Cancel.timeout"),
-        (lambda: Concurrency(limit=0), "Concurrency.limit must be a positive int"),
+        (
+            lambda: Concurrency(limit=-1),
+            r"Concurrency.limit must be a positive int or 0 \(0 is no limit\)",
+        ),
         (
             lambda: Concurrency(limit=untyped("5")),
-            "Concurrency.limit must be a positive int",
+            "Concurrency.limit must be a positive int or 0",
         ),
         (
             lambda: Concurrency(limit=1, scope=untyped("global")),

@@ -659,3 +659,28 @@ def test_removing_a_function_ends_its_cron() -> None:
     h.now += 120
     h.run()
     assert h.runs("tick") == []
+
+
+# -- limits the Inngest server reads specially ----------------------------------------
+
+
+def test_a_concurrency_limit_of_zero_is_no_limit() -> None:
+    h = harness()
+    h.serve(echo(h, concurrency=[inngest.Concurrency(limit=0)]))
+    seen = InFlight(h, "fn")
+    for n in range(4):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert seen.most == 4
+    assert sorted(outputs(h)) == list(range(4))
+
+
+def test_a_throttle_limit_of_zero_is_one() -> None:
+    h = harness()
+    h.serve(echo(h, throttle=inngest.Throttle(limit=0, period=10 * SECOND, burst=0)))
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    h.drain()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.QUEUED]
+    h.run()
+    assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]

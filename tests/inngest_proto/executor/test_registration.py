@@ -85,7 +85,7 @@ def test_concurrency_in_every_shape(given: Any, expected: list[Concurrency]) -> 
     [
         ("5", "concurrency", "a number, an object or a list"),
         (True, "concurrency", "a number, an object or a list"),
-        (0, "concurrency.limit", "at least 1"),
+        (-1, "concurrency.limit", "0 (no limit) or more"),
         (1.5, "concurrency.limit", "whole number"),
         ({"key": "event.data.id"}, "concurrency.limit", "is required"),
         ([{"limit": 1}] * 3, "concurrency", "at most 2"),
@@ -236,7 +236,7 @@ def test_every_problem_is_listed() -> None:
 
 
 def test_a_function_without_an_id_is_named_by_its_name_or_place() -> None:
-    raw = _fn(concurrency=0)
+    raw = _fn(concurrency=-1)
     del raw["id"]
     raw["name"] = "My Fn"
     assert _problems(raw)[0].function == "my-fn"

@@ -375,14 +375,15 @@ async def test_a_refused_worker_sync_is_kept_with_its_app() -> None:
         shorthand = _json.dumps_compact([{**config, "concurrency": 1}])
         assert await worker.handshake(shorthand) is not None
         await worker.close()
-        bad = _json.dumps_compact([{**config, "concurrency": {"limit": 0}}])
+        bad = _json.dumps_compact([{**config, "concurrency": {"limit": -1}}])
         second = FakeWorker(dev, http)
         assert await second.handshake(bad) is None
         await second.close()
         (app,) = (await http.get("/v1/apps")).json()["data"]
         assert app["state"] == "error"
         assert app["error"] == (
-            f"function '{APP_ID}-two': concurrency.limit: must be at least 1, got 0"
+            f"function '{APP_ID}-two': concurrency.limit: must be 0 (no limit) or "
+            "more, got -1"
         )
         assert app["functions"] == [f"{APP_ID}-two"]  # the last good sync's
 
