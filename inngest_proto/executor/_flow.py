@@ -76,7 +76,10 @@ class FlowControl(RunBook):
             if not run.is_running:
                 continue
             for wait in run.waits.values():
-                self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
+                if wait.signal is None:  # a signal is no event
+                    self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = (
+                        None
+                    )
             for bucket in run.concurrency:
                 self._in_use[bucket] = self._in_use.get(bucket, 0) + len(run.in_flight)
             for job in run.queued if run.concurrency else ():

@@ -4,7 +4,8 @@
 (docs/protocol/executor.rst#op-handling) into transitions: steps memoized or
 planned, step errors retried, parallel groups tracked
 (docs/protocol/executor.rst#parallel-steps), and the timers behind
-``step.sleep``, ``step.wait_for_event`` and ``step.invoke`` set
+``step.sleep``, ``step.wait_for_event``, ``step.invoke`` and the TypeScript
+SDK's ``step.waitForSignal`` set
 (docs/protocol/executor.rst#sleep and the two sections after it); it also
 handles a run's timers when they fire (those, and the start, retry and timeout
 timers).  It is apart from :class:`~._executor.Executor` because it is the part
@@ -14,8 +15,11 @@ the event that ends a wait or an invoke), and ends runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .._function_config import ROOT_STEP_ID
 from .._opcodes import Opcode, StepOp
+from ._actions import Action
 from ._ai import AIGateway
 from ._checkpoint import WAITING_OPS, step_memo
 from ._endpoints import run_complete_outcome
@@ -28,6 +32,8 @@ from ._timing import MAX_WAIT_SECONDS, resolve_time
 __all__ = ["OpHandling"]
 
 _DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
+#: A ``WaitForSignal`` op without a timeout waits a year, as on the server.
+_DEFAULT_SIGNAL_TIMEOUT = 365 * 24 * 3600.0
 _LAZY_OPS = frozenset({Opcode.DEFER_ADD, Opcode.DEFER_ABORT, Opcode.NONE})
 # Ops that finish later, outside the reply: those that wait on the server,
 # and planned steps.  With more than one op in a reply they make the server
@@ -99,6 +105,8 @@ class OpHandling(AIGateway):
             self._sleep(run, op, tick)
         elif kind is Opcode.WAIT_FOR_EVENT:
             self._wait(run, op, tick)
+        elif kind is Opcode.WAIT_FOR_SIGNAL:
+            self._wait_for_signal(run, op, tick)
         elif kind is Opcode.INVOKE:
             self._invoke(run, op, tick)
         elif kind in (Opcode.AI_GATEWAY, Opcode.GATEWAY):
@@ -172,6 +180,53 @@ class OpHandling(AIGateway):
         )
         run.waits[op.id] = wait
         self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
+
+    def _wait_for_signal(self, run: Run, op: StepOp, tick: Tick) -> None:
+        if self._step_is_open(run, op.id):
+            return
+        opts = op.opts or {}
+        signal = opts.get("signal") or op.name
+        if not isinstance(signal, str) or not signal:
+            message = f"invalid WaitForSignal op {op.id!r}: opts.signal must name it"
+            self._fail(run, message, tick)
+            return
+        timeout = opts.get("timeout")
+        if timeout:
+            at = self._until(run, timeout, "signal timeout", tick)
+            if at is None:
+                return
+        else:
+            at = tick.now + _DEFAULT_SIGNAL_TIMEOUT
+        # Its timeout is a wait's: the step ends with null.
+        timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
+        run.waits[op.id] = Wait(
+            step_id=op.id,
+            event_name="",
+            expression=None,
+            timer_id=timer_id,
+            signal=signal,
+        )
+
+    def signal(
+        self, name: str, data: Any, now: float
+    ) -> tuple[str | None, list[Action]]:
+        """Resume the run that waits for signal ``name`` (``POST /v1/signals``).
+
+        Its step ends with ``{"signal": name, "data": data}``.  The id of the
+        run resumed (the oldest waiting), or ``None`` when none waits.
+        """
+        tick = self._tick(now)
+        for run in self.state.runs.values():
+            if not run.is_running:
+                continue
+            for wait in run.waits.values():
+                if wait.signal == name:
+                    del run.waits[wait.step_id]
+                    self._clear_timer(run, wait.timer_id, tick)
+                    memo = {"signal": name, "data": data}
+                    self._complete_step(run, wait.step_id, memo, "signal", tick)
+                    return run.run_id, tick.out
+        return None, tick.out
 
     def _invoke(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):

@@ -131,12 +131,15 @@ class Timer:
 
 @attrs.define
 class Wait:
-    """A pending ``step.wait_for_event``."""
+    """A pending ``step.wait_for_event``, or ``step.waitForSignal`` (the
+    TypeScript SDK's): then ``signal`` names it and no event matches it
+    (``event_name`` is empty)."""
 
     step_id: str
     event_name: str
     expression: str | None
     timer_id: str
+    signal: str | None = None
 
 
 @attrs.define

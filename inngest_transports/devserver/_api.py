@@ -236,6 +236,8 @@ class DevApi:
             return self._v1_run, False
         if p[:2] == ["v1", "apps"] and m == "GET":
             return self._v1_apps, False
+        if p == ["v1", "signals"] and m == "POST":
+            return self._v1_signals, False
         if p[:2] in _CHECKPOINT_PREFIXES and p[-1:] == ["output"]:
             # A client redirected here has the run's token, not the key.
             return self._checkpoint_output, True
@@ -477,6 +479,20 @@ class DevApi:
             # (docs/protocol/devserver-api.rst#rest-runs).
             return error(500, f"Unable to load function run: {run_id}")
         return _envelope(self._run_json(run))
+
+    async def _v1_signals(self, r: _Request) -> Response:
+        """Resume the run waiting for ``{"signal": name, "data": ...}``."""
+        try:
+            body = _json.loads(r.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return error(400, "Invalid request body: want JSON {signal, data}")
+        signal = body.get("signal") if isinstance(body, dict) else None
+        if not isinstance(signal, str) or not signal:
+            return error(400, "Invalid request body: signal must be a non-empty string")
+        run_id = self._driver.signal(signal, body.get("data"))
+        if run_id is None:
+            return error(404, "No signal found")
+        return _envelope({"run_id": run_id})
 
     async def _v1_apps(self, r: _Request) -> Response:
         if len(r.parts) == 2:

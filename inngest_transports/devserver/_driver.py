@@ -348,6 +348,12 @@ class Driver:
     def cancel(self, run_id: str) -> None:
         self._perform(self.executor.cancel(run_id, self._now()))
 
+    def signal(self, name: str, data: Any) -> str | None:
+        """Resume the run waiting for signal ``name``; its id, or ``None``."""
+        run_id, actions = self.executor.signal(name, data, self._now())
+        self._perform(actions)
+        return run_id
+
     def rerun(self, run_id: str) -> str | None:
         """A new run of ``run_id``'s function with its events; its id, or
         ``None`` when flow control skipped it.  Raises :class:`KeyError`

@@ -10,11 +10,12 @@ app's modes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from ._jsapp import MODES, JsApp, running_js_app
+from ._jsapp import MODES, RUN_TIMEOUT, JsApp, running_js_app
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -83,3 +84,20 @@ def test_step_fetch_is_made_by_the_server(js: JsApp) -> None:
         "status": 201,
         "body": {"method": "POST", "probe": "yes", "body": '{"n":3}'},
     }
+
+
+def test_signals(js: JsApp) -> None:
+    signal = f"sig-{js.mode}"
+    waiting = js.send("js/signal.wait", {"signal": signal, "timeout": "30s"})
+    # Sent until a run waits for it: an unknown signal answers no run id.
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        status, sent = js.outcome(js.send("js/signal.send", {"signal": signal, "v": 5}))
+        assert status == "Completed", sent
+        if sent.get("runId"):
+            break
+        assert time.monotonic() < deadline, f"no run waited for {signal}"
+        time.sleep(0.2)
+    (run,) = js.runs(waiting)
+    assert sent["runId"] == run["run_id"]
+    assert js.outcome(waiting) == ("Completed", {"signal": signal, "data": {"v": 5}})

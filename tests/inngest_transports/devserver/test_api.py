@@ -420,3 +420,13 @@ def test_cli_flags() -> None:
         True,
         0.5,
     )
+
+
+async def test_signals_answer_404_when_no_run_waits_and_400_for_bad_bodies() -> None:
+    async with serving() as (_, http):
+        nobody = await http.post("/v1/signals", json={"signal": "s", "data": 1})
+        assert nobody.status_code == 404
+        assert nobody.json()["error"] == "No signal found"
+        for body in (b"{", b"[]", b'{"signal": ""}', b'{"data": 1}'):
+            bad = await http.post("/v1/signals", content=body)
+            assert bad.status_code == 400, body
