@@ -408,7 +408,8 @@ def resolve_settings(
             ENV_CONNECT_MAX_WORKER_CONCURRENCY,
             arg=max_worker_concurrency,
             arg_name="max_worker_concurrency",
-            minimum=1,
+            # 0 is no limit, as the connect gateway reads it.
+            minimum=0,
         ),
         thread_pool_max_workers=_parse_int(
             env,

@@ -617,7 +617,7 @@ def test_integers(
             "INNGEST_CONNECT_MAX_WORKER_CONCURRENCY",
         ),
         (
-            {"INNGEST_CONNECT_MAX_WORKER_CONCURRENCY": "0"},
+            {"INNGEST_CONNECT_MAX_WORKER_CONCURRENCY": "-1"},
             {},
             "INNGEST_CONNECT_MAX_WORKER_CONCURRENCY",
         ),
@@ -641,7 +641,7 @@ def test_integers(
             {},
             "INNGEST_SIGNATURE_WINDOW_SECONDS",
         ),
-        ({}, {"max_worker_concurrency": 0}, "max_worker_concurrency"),
+        ({}, {"max_worker_concurrency": -1}, "max_worker_concurrency"),
         ({}, {"max_worker_concurrency": True}, "max_worker_concurrency"),
         ({}, {"signature_window_seconds": -1}, "signature_window_seconds"),
     ],

@@ -94,6 +94,14 @@ def test_a_blank_app_id_is_accepted() -> None:
     assert configs(_client(app_id=" "))[0]["id"] == " -fn"
 
 
+def test_a_worker_concurrency_of_zero_is_no_limit() -> None:
+    # The connect gateway reads 0 as no limit; the worker takes it too.
+    client = inngest.Inngest(
+        app_id="app", environ={"INNGEST_CONNECT_MAX_WORKER_CONCURRENCY": "0"}
+    )
+    assert client.settings.connect_max_worker_concurrency == 0
+
+
 def test_a_function_listed_twice_is_served_once() -> None:
     client = _client()
     fn = client.create_function(fn_id="fn", trigger=EVENT)(_handler)
@@ -199,6 +207,37 @@ REFUSED: dict[str, tuple[Callable[[], Any], type[Exception], list[str]]] = {
         ),
         InvalidSigningKeyError,
         ["INNGEST_SIGNING_KEY (or Inngest(signing_key=...))", "signkey-<env>-<hex>"],
+    ),
+    "request_timeout 0": (
+        lambda: _client(request_timeout=0),
+        LocalProtocolError,
+        ["Inngest(request_timeout=...) must be positive"],
+    ),
+    "unknown INNGEST_STREAMING": (
+        lambda: inngest.Inngest(app_id="app", environ={"INNGEST_STREAMING": "on"}),
+        LocalProtocolError,
+        ["INNGEST_STREAMING must be 'force', 'allow' or 'disable', got 'on'"],
+    ),
+    "non-integer INNGEST_THREAD_POOL_MAX_WORKERS": (
+        lambda: inngest.Inngest(
+            app_id="app", environ={"INNGEST_THREAD_POOL_MAX_WORKERS": "many"}
+        ),
+        LocalProtocolError,
+        ["INNGEST_THREAD_POOL_MAX_WORKERS must be an integer >= 0"],
+    ),
+    "non-integer INNGEST_CONNECT_MAX_WORKER_CONCURRENCY": (
+        lambda: inngest.Inngest(
+            app_id="app", environ={"INNGEST_CONNECT_MAX_WORKER_CONCURRENCY": "ten"}
+        ),
+        LocalProtocolError,
+        ["INNGEST_CONNECT_MAX_WORKER_CONCURRENCY must be an integer >= 0"],
+    ),
+    "serve origin that is no http(s) URL": (
+        lambda: inngest.CommHandler(
+            client=_client(), functions=[], framework="t", serve_origin="ftp://x.y"
+        ),
+        LocalProtocolError,
+        ["INNGEST_SERVE_ORIGIN", "e.g. 'https://my-app.example.com'"],
     ),
     "two functions with one id at serve()": (
         _two_functions_with_one_id,
