@@ -126,7 +126,7 @@ class Inngest:
             self.checkpointing = checkpointing_option(checkpointing)
         except TypeError as err:
             raise LocalProtocolError(str(err)) from None
-        self._transport = transport
+        self._transport: Transport | None = transport
         self.settings: Settings = resolve_settings(
             os.environ if environ is None else environ,
             is_production=is_production,

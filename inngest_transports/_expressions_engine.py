@@ -102,8 +102,8 @@ class ExpressionError(LocalProtocolError):
 # --- compile ------------------------------------------------------------------
 
 
-_PARSER: lark.Lark | None = None
-_PARSER_LOCK = threading.Lock()
+_built_parser: lark.Lark | None = None
+_parser_LOCK = threading.Lock()
 
 
 def _bool_literal(token: lark.Token) -> lark.Token:
@@ -115,11 +115,11 @@ def _bool_literal(token: lark.Token) -> lark.Token:
 
 
 def _parser() -> lark.Lark:
-    global _PARSER  # noqa: PLW0603 - built once, on first use (it takes ~100 ms)
-    with _PARSER_LOCK:
-        if _PARSER is None:
+    global _built_parser  # noqa: PLW0603 - built once, on first use (it takes ~100 ms)
+    with _parser_LOCK:
+        if _built_parser is None:
             grammar = Path(celpy.celparser.__file__).with_name("cel.lark")
-            _PARSER = lark.Lark(
+            _built_parser = lark.Lark(
                 grammar.read_text(encoding="utf-8"),
                 parser="lalr",
                 start="expr",
@@ -129,7 +129,7 @@ def _parser() -> lark.Lark:
                 maybe_placeholders=False,
                 priority="invert",
             )
-        return _PARSER
+        return _built_parser
 
 
 def _syntax_error(exc: lark.exceptions.UnexpectedInput) -> str:
@@ -170,19 +170,6 @@ def parse_syntax(text: str) -> Node:
         msg = "expression is nested too deeply"
         raise ExpressionError(msg, expression=text) from None
     return tree
-
-
-def _walk(tree: Node) -> Iterator[tuple[Node, int]]:
-    # Iterative, so checking a deep tree cannot itself overflow the stack.
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        yield node, depth
-        stack.extend(
-            (child, depth + 1)
-            for child in node.children
-            if isinstance(child, lark.Tree)
-        )
 
 
 def token(node: Node, index: int) -> lark.Token:
@@ -306,6 +293,11 @@ def _lenient_call(name: str, args: list[Any]) -> Result | None:
 
 
 class _Evaluator(Evaluator):
+    def visit_node(self, node: object) -> Result:
+        """``visit`` for a node of our trees (``Tree[Token]``): cel-python
+        declares its Interpreter's trees as ``Tree[Result]``."""
+        return cast(Result, self.visit(cast("lark.Tree[Result]", node)))
+
     def sub_evaluator(self, ast: Node) -> Evaluator:
         return _Evaluator(ast, activation=self.activation)
 
@@ -339,7 +331,7 @@ class _Evaluator(Evaluator):
         # Replaces cel-python's: a missing key, or selection through null or
         # a non-map, is an unknown path rather than an error
         # (docs/protocol/expressions.rst#leniency).
-        member = self.visit(cast(Node, tree.children[0]))
+        member = self.visit_node(tree.children[0])
         name = token(tree, 1).value
         if isinstance(member, CELEvalError) or member is None:
             return UNKNOWN
@@ -356,7 +348,7 @@ class _Evaluator(Evaluator):
         variable = macro_variable(tree)
         if variable is None:
             return cast(Result, super().member_dot_arg(tree))
-        target = norm(self.visit(cast(Node, tree.children[0])))
+        target = norm(self.visit_node(tree.children[0]))
         if target is UNKNOWN or not isinstance(target, (list, Mapping)):
             # Macros on unknown are false (docs/protocol/expressions.rst#leniency).
             return celtypes.BoolType(False)
@@ -399,9 +391,9 @@ class _Evaluator(Evaluator):
             return cast(Result, super().expr(tree))
         # Ternary: a non-boolean condition is tested for truthiness
         # (docs/protocol/expressions.rst#leniency).
-        condition = self.visit(cast(Node, tree.children[0]))
+        condition = self.visit_node(tree.children[0])
         branch = 1 if truthy(condition) else 2
-        return cast(Result, self.visit(cast(Node, tree.children[branch])))
+        return self.visit_node(tree.children[branch])
 
 
 _BASE = Activation(functions=FUNCTIONS)
@@ -411,4 +403,4 @@ def evaluate_tree(tree: Node, values: Mapping[str, Any]) -> Any:
     """Evaluate a parsed (sub-)tree; the result may be a sentinel or an error."""
     evaluator = _Evaluator(tree, activation=_BASE)
     evaluator.set_activation(dict(values))
-    return evaluator.visit(tree)
+    return evaluator.visit_node(tree)

@@ -261,6 +261,7 @@ def go_float(number: float) -> str:
     while len(digits) > 1 and digits[-1] == 0:
         digits = digits[:-1]
         exponent += 1
+    assert digits  # a Decimal has at least one digit
     position = len(digits) + exponent - 1  # decimal exponent of the first digit
     if digits == (0,) or -4 <= position < 21:
         return format(exact.normalize(), "f")

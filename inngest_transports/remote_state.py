@@ -23,7 +23,7 @@ import secrets
 import string
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from inngest_proto.remote_state import (
     RemoteStateError,
@@ -197,7 +197,7 @@ class S3Driver:
                 options["endpoint_url"] = endpoint_url
             if region_name is not None:
                 options["region_name"] = region_name
-            client = _import("boto3").client("s3", **options)
+            client = cast("S3Client", _import("boto3").client("s3", **options))
         elif endpoint_url is not None or region_name is not None or client_options:
             msg = (
                 "S3Driver got a client and client settings; configure the "

@@ -351,13 +351,16 @@ class WorkerConnection:
         run_sync = partial(
             anyio.to_thread.run_sync, abandon_on_cancel=True, limiter=self._limiter
         )
+        response = None
         try:
             with execution.scope:
                 response = await self._apps.run(request, run_sync)
         finally:
             self._executions.pop(rid, None)
             self.changed()
-        if execution.lease_lost:
+        # The scope swallows its own cancellation, which comes only with a
+        # lost lease: then there is no response, and no one to send it to.
+        if execution.lease_lost or response is None:
             return
         session = execution.session
         session.conn.reply(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -171,7 +171,9 @@ class _Backend(httpcore.AsyncNetworkBackend):
     """anyio's backend (asyncio and trio), its streams wrapped in :class:`_Stream`."""
 
     def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        # Typed as the interface: httpcore also defines a stand-in
+        # AnyIOBackend (without these methods) for where anyio is missing.
+        self._inner = cast("httpcore.AsyncNetworkBackend", httpcore.AnyIOBackend())
 
     async def connect_tcp(
         self,

@@ -93,16 +93,18 @@ class GatewayConfig:
     drain_delay: float = 5.0
     max_message_bytes: int = 8 * 1024 * 1024
 
-    #: The three lease settings, checked (``ValueError`` when impossible).
-    lease: LeaseTimings = attrs.field(init=False)
-
-    @lease.default
     def _lease_timings(self) -> LeaseTimings:
         if self.lease_extend_interval is None:
             return LeaseTimings(self.lease_seconds, grace=self.lease_grace)
         return LeaseTimings(
             self.lease_seconds, self.lease_extend_interval, self.lease_grace
         )
+
+    #: The three lease settings, checked (``ValueError`` when impossible).
+    #: A Factory rather than ``@lease.default``, which pyright cannot type.
+    lease: LeaseTimings = attrs.field(
+        init=False, default=attrs.Factory(_lease_timings, takes_self=True)
+    )
 
 
 class NoWorker(Exception):

@@ -49,7 +49,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -295,7 +295,7 @@ class SQLiteStore(StateTables):
         return str(found[0])
 
     @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _guard(self) -> Generator[None, None, None]:
         """SQLite's errors as :class:`StoreError`, naming the file."""
         try:
             yield
@@ -304,7 +304,7 @@ class SQLiteStore(StateTables):
             raise StoreError(msg) from err
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Generator[None, None, None]:
         # IMMEDIATE takes the write lock up front, so a transaction never
         # fails half-way for want of it.
         self._conn.execute("BEGIN IMMEDIATE")
@@ -558,6 +558,7 @@ def _event_row(
 def _stored_event(
     seq: int, internal_id: str, name: str, received_at: float, text: str
 ) -> StoredEvent:
+    event: Any = None
     try:
         event = json.loads(text)
         too_deep = _json.deeper_than(event, _LOGGED_DEPTH)

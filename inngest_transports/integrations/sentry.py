@@ -115,16 +115,16 @@ class SentryMiddleware(MiddlewareSync):
             },
         )
 
-    def transform_output(self, output: TransformOutputResult) -> None:
+    def transform_output(self, result: TransformOutputResult) -> None:
         """Capture the error of a step or of the function, if any."""
-        if output.error is None:
+        if result.error is None:
             return
         tags: dict[str, str] = {}
-        if output.step is not None:
-            tags["inngest.step.id"] = output.step.id
-            tags["inngest.step.op"] = output.step.op
+        if result.step is not None:
+            tags["inngest.step.id"] = result.step.id
+            tags["inngest.step.op"] = result.step.op
         # Kwargs add to the request's scope for this event only.
-        sentry_sdk.capture_exception(output.error, tags=tags)
+        sentry_sdk.capture_exception(result.error, tags=tags)
 
     def before_response(self) -> None:
         """Flush (unless disabled) and leave this request's scope."""

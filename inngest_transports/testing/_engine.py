@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -384,7 +384,7 @@ class TestEngine:
     # -- internals ------------------------------------------------------------------
 
     @contextmanager
-    def _client_routed(self) -> Iterator[None]:
+    def _client_routed(self) -> Generator[None, None, None]:
         # The client has no public setter for its transport: swap the private
         # attribute for the duration of the call only.
         saved = self.client._transport
