@@ -14,7 +14,7 @@ import datetime
 from typing import Any
 
 import fastapi
-from _sdk import fast_api, inngest
+from _sdk import fast_api, inngest, openai
 
 client = inngest.Inngest(app_id="typed-app", is_production=False)
 
@@ -124,7 +124,12 @@ async def steps(ctx: inngest.Context) -> dict[str, Any]:
         ),
         parallel_mode=inngest.ParallelMode.RACE,
     )
-    ctx.logger.info("run %s attempt %d", ctx.run_id, ctx.attempt)
+    answer = await ctx.step.ai.infer(
+        "ask",
+        adapter=openai.Adapter(auth_key="sk-test", model="gpt-4o"),
+        body={"messages": [{"role": "user", "content": "hi"}]},
+    )
+    ctx.logger.info("run %s attempt %d: %s", ctx.run_id, ctx.attempt, answer)
     return {
         "total": total,
         "found": None if found is None else found.data,
@@ -151,6 +156,12 @@ def steps_sync(ctx: inngest.ContextSync) -> int:
     )
     ctx.step.wait_for_event("wait", event="typed/approved", timeout=1000)
     ctx.step.invoke_by_id("invoke-by-id", function_id="child")
+    ctx.step.invoke("invoke", function=child, data={"n": total})
+    ctx.step.ai.infer(
+        "ask",
+        adapter=openai.Adapter(auth_key="sk-test", model="gpt-4o"),
+        body={"messages": []},
+    )
     ctx.step.send_event("send", inngest.Event(name="typed/sent"))
     results: tuple[int, ...] = ctx.group.parallel(
         (

@@ -164,3 +164,31 @@ def test_step_run_misuses_are_reported(
     assert len(expected) >= 8
     output, errors = CHECKERS[checker](sdk, MISUSES, cache_root)
     assert sorted(set(errors)) == expected, output
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_sample_app_builds_under_both_sdks(sdk: str) -> None:
+    """The sample app is a real app: each SDK validates its options and
+    mounts it on FastAPI (in a subprocess: the two shims share a name)."""
+    _require_sdk(sdk)
+    env = _env(sdk)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE / "sdk" / sdk), env["PYTHONPATH"]])
+    script = (
+        "import runpy, sys\n"
+        f"ns = runpy.run_path({str(SAMPLE_APP)!r})\n"
+        "print(sorted(f.id for f in ns['functions']))\n"
+        "print(sorted(r.path for r in ns['app'].routes)[0])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    functions, route = proc.stdout.splitlines()[-2:]
+    ids = ["batch", "child", "flow-control", "steps", "steps-sync"]
+    assert functions == str([f"typed-app-{fn_id}" for fn_id in ids])
+    assert route == "/api/inngest"

@@ -2,5 +2,6 @@
 
 import inngest
 from inngest import fast_api
+from inngest.experimental.ai import openai
 
-__all__ = ["fast_api", "inngest"]
+__all__ = ["fast_api", "inngest", "openai"]

@@ -2,5 +2,6 @@
 
 import inngest_proto as inngest
 from inngest_frameworks import fast_api
+from inngest_proto.experimental.ai import openai
 
-__all__ = ["fast_api", "inngest"]
+__all__ = ["fast_api", "inngest", "openai"]
