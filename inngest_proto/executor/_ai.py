@@ -40,22 +40,22 @@ from __future__ import annotations
 import contextlib
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from .. import _json
 from .._http import OutboundRequest, OutboundResponse, canonical_header_name
 from .._opcodes import Opcode, StepOp
-from ._actions import Action, CallAI
+from ._actions import CallAI
 from ._fetch import fetch_failure_memo, fetch_request, fetch_success_memo
-from ._flow import FlowControl
 from ._reply import MAX_REPLY_BYTES, NestedTooDeep, parse_storable
 from ._runbook import Tick
-from ._state import Job, Run, TimerKind
+from ._state import ExecutorState, Job, Run, TimerKind
 
 __all__ = [
     "AIGateway",
+    "GatewayHost",
     "ai_failure_memo",
     "ai_request",
     "ai_success_memo",
@@ -160,75 +160,101 @@ def _step_of(request_id: str) -> str:
     return request_id[_STEP_AT:]
 
 
-class AIGateway(FlowControl):
-    """The ``AIGateway`` and ``Gateway`` ops and their two inputs (mixed into
-    the executor)."""
+class GatewayHost(Protocol):
+    """What the AI gateway uses of the executor that holds it."""
+
+    @property
+    def state(self) -> ExecutorState: ...
+
+    def _mint(self, now: float) -> str: ...
+
+    def _touch(self, run: Run) -> None: ...
+
+    def _occupied(self, run: Run) -> None: ...
 
     def _in_flight(
         self, run_id: str, request_id: str, tick: Tick
-    ) -> tuple[Run, Job] | None:
-        raise NotImplementedError  # the executor's: pops the call, frees its slot
+    ) -> tuple[Run, Job] | None: ...
+
+    def _max_attempts(self, run: Run) -> int: ...
+
+    def _retry(
+        self, run: Run, job: Job, retry_after: str | None, tick: Tick
+    ) -> None: ...
+
+    def _complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
+    ) -> None: ...
+
+    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
+
+
+class AIGateway:
+    """The ``AIGateway`` and ``Gateway`` ops: the requests made for them and
+    what their outcomes do to the run.
+
+    Held by the executor, which hands it each such op (:meth:`start`) and the
+    two inputs about its request (:meth:`finished`, :meth:`failed`); it acts
+    on runs only through ``host``.
+    """
+
+    def __init__(self, host: GatewayHost) -> None:
+        self._host = host
 
     # -- inputs ---------------------------------------------------------------------
 
-    def ai_finished(
+    def finished(
         self,
         run_id: str,
         request_id: str,
         response: OutboundResponse,
-        now: float,
-        *,
-        url: str = "",
-    ) -> list[Action]:
+        url: str,
+        tick: Tick,
+    ) -> None:
         """The :class:`CallAI` ``request_id`` got a reply (any status) from
         ``url`` (which a ``Gateway`` op's memo names)."""
-        tick = self._tick(now)
         if request_id.startswith(_FETCH_PREFIX):
             memo = fetch_success_memo(url, response)
         else:
             memo = ai_success_memo(response)
         if isinstance(memo, str):
-            self._ai_outcome(run_id, request_id, None, (memo, response.body), tick)
+            self._outcome(run_id, request_id, None, (memo, response.body), tick)
         else:
-            self._ai_outcome(run_id, request_id, memo, None, tick)
-        return tick.out
+            self._outcome(run_id, request_id, memo, None, tick)
 
-    def ai_failed(
-        self, run_id: str, request_id: str, error_text: str, now: float
-    ) -> list[Action]:
+    def failed(self, run_id: str, request_id: str, error_text: str, tick: Tick) -> None:
         """The :class:`CallAI` ``request_id`` got no reply (connection, timeout)."""
-        tick = self._tick(now)
-        self._ai_outcome(run_id, request_id, None, (error_text, b""), tick)
-        return tick.out
+        self._outcome(run_id, request_id, None, (error_text, b""), tick)
 
     # -- transitions ----------------------------------------------------------------
 
-    def _start_ai(self, run: Run, job: Job, op: StepOp, tick: Tick) -> None:
+    def start(self, run: Run, job: Job, op: StepOp, tick: Tick) -> None:
         """Make the request of an ``AIGateway`` or ``Gateway`` op reported by
         ``job``'s call."""
-        if op.id in run.steps or self._ai_in_flight(run, op.id):
+        host = self._host
+        if op.id in run.steps or self._in_flight(run, op.id):
             return  # reported again by a discovery while its request runs
         fetch = op.op is Opcode.GATEWAY
         try:
             request = fetch_request(op.opts) if fetch else ai_request(op.opts)
         except ValueError as err:
-            self._fail(run, f"invalid {op.op.value} op {op.id!r}: {err}", tick)
+            host._fail(run, f"invalid {op.op.value} op {op.id!r}: {err}", tick)
             return
         prefix = _FETCH_PREFIX if fetch else _PREFIX
-        request_id = f"{prefix}{self._mint(tick.now)}-{op.id}"
-        self._touch(run)
+        request_id = f"{prefix}{host._mint(tick.now)}-{op.id}"
+        host._touch(run)
         # The call's queue item, kept to be retried if the request fails.
         run.in_flight[request_id] = attrs.evolve(job)
-        self._occupied(run)
+        host._occupied(run)
         tick.out.append(CallAI(run.run_id, request_id, op.id, request))
 
-    def _ai_in_flight(self, run: Run, step_id: str) -> bool:
+    def _in_flight(self, run: Run, step_id: str) -> bool:
         return any(
             rid.startswith(_PREFIXES) and _step_of(rid) == step_id
             for rid in run.in_flight
         )
 
-    def _ai_outcome(
+    def _outcome(
         self,
         run_id: str,
         request_id: str,
@@ -238,25 +264,25 @@ class AIGateway(FlowControl):
     ) -> None:
         if not request_id.startswith(_PREFIXES):
             return  # not a request of ours: ignored like a stale reply
-        found = self._in_flight(run_id, request_id, tick)
+        found = self._host._in_flight(run_id, request_id, tick)
         if found is None:
             return  # the run ended (e.g. cancelled) meanwhile: discard
         run, job = found
         step_id = _step_of(request_id)
         if failure is not None:
-            if job.attempt + 1 < self._max_attempts(run):
+            if job.attempt + 1 < self._host._max_attempts(run):
                 self._retry_call(run, job, tick)
                 return
             if request_id.startswith(_FETCH_PREFIX):
                 memo = fetch_failure_memo(failure[0])
             else:
                 memo = ai_failure_memo(*failure)
-        self._complete_step(run, step_id, memo, "discover", tick)
+        self._host._complete_step(run, step_id, memo, "discover", tick)
 
     def _retry_call(self, run: Run, job: Job, tick: Tick) -> None:
         """Retry the call that reported the op, once even if several ops fail."""
         for timer_id in run.timer_ids:
-            timer = self.state.timers.get(timer_id)
+            timer = self._host.state.timers.get(timer_id)
             if (
                 timer is not None
                 and timer.kind is TimerKind.RETRY
@@ -265,4 +291,4 @@ class AIGateway(FlowControl):
                 and timer.job.attempt == job.attempt + 1
             ):
                 return
-        self._retry(run, job, None, tick)
+        self._host._retry(run, job, None, tick)

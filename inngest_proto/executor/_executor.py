@@ -19,6 +19,7 @@ from .._http import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted
+from ._ai import AIGateway
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._crons import Crons
 from ._endpoints import (
@@ -110,6 +111,7 @@ class Executor(Crons, OpHandling):
         self._wait_matcher = wait_matcher
         self._key_evaluator = key_evaluator
         self._value_evaluator = value_evaluator
+        self._ai = AIGateway(self)
         self._index_flow()
 
     # -- registry -------------------------------------------------------------------
@@ -208,6 +210,29 @@ class Executor(Crons, OpHandling):
             no_headers = Reply(failure, None, retry_after=None, request_version=None)
             at_once = why is CallFailure.WORKER_LOST
             self._attempt_failed(run, job, failure, no_headers, tick, at_once=at_once)
+        return tick.out
+
+    def ai_finished(
+        self,
+        run_id: str,
+        request_id: str,
+        response: OutboundResponse,
+        now: float,
+        *,
+        url: str = "",
+    ) -> list[Action]:
+        """The :class:`CallAI` ``request_id`` got a reply (any status) from
+        ``url`` (which a ``Gateway`` op's memo names)."""
+        tick = self._tick(now)
+        self._ai.finished(run_id, request_id, response, url, tick)
+        return tick.out
+
+    def ai_failed(
+        self, run_id: str, request_id: str, error_text: str, now: float
+    ) -> list[Action]:
+        """The :class:`CallAI` ``request_id`` got no reply (connection, timeout)."""
+        tick = self._tick(now)
+        self._ai.failed(run_id, request_id, error_text, tick)
         return tick.out
 
     def timer_fired(self, timer_id: str, now: float) -> list[Action]:

@@ -23,6 +23,7 @@ from ._actions import Action
 from ._ai import AIGateway
 from ._checkpoint import WAITING_OPS, step_memo
 from ._endpoints import run_complete_outcome
+from ._flow import FlowControl
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
 from ._reply import Reply
 from ._runbook import TRACKED_PARALLEL_VERSION, Tick
@@ -43,11 +44,14 @@ _ASYNC_OPS = WAITING_OPS | {Opcode.STEP_PLANNED}
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
 
-class OpHandling(AIGateway):
+class OpHandling(FlowControl):
     """The ops of an SDK reply and the timers of a run (mixed into the executor).
 
-    An ``AIGateway`` op is handed to :class:`~._ai.AIGateway`, hence that base.
+    An ``AIGateway`` or ``Gateway`` op is handed to the executor's
+    :class:`~._ai.AIGateway`.
     """
+
+    _ai: AIGateway  # the executor's
 
     def _handle_ops(
         self, run: Run, job: Job, ops: tuple[StepOp, ...], reply: Reply, tick: Tick
@@ -110,7 +114,7 @@ class OpHandling(AIGateway):
         elif kind is Opcode.INVOKE:
             self._invoke(run, op, tick)
         elif kind in (Opcode.AI_GATEWAY, Opcode.GATEWAY):
-            self._start_ai(run, job, op, tick)  # see ._ai
+            self._ai.start(run, job, op, tick)
         elif kind is Opcode.RUN_COMPLETE:
             status, output, error = run_complete_outcome(run, op.data)
             self._finalize(run, status, tick, output=output, error=error)
