@@ -50,7 +50,7 @@ from ._matching import (
     default_wait_matcher,
     name_patterns,
 )
-from ._ops import OpHandling
+from ._ops import OpHandler
 from ._registry import RegisteredFunction, register_function
 from ._reply import (
     NON_RETRIABLE,
@@ -74,7 +74,7 @@ from ._state import (
 __all__ = ["Executor"]
 
 
-class Executor(Crons, OpHandling):
+class Executor(Crons):
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
@@ -112,6 +112,7 @@ class Executor(Crons, OpHandling):
         self._key_evaluator = key_evaluator
         self._value_evaluator = value_evaluator
         self._ai = AIGateway(self)
+        self._ops = OpHandler(self, self._ai)
         self._index_flow()
 
     # -- registry -------------------------------------------------------------------
@@ -183,7 +184,7 @@ class Executor(Crons, OpHandling):
         elif isinstance(outcome, AttemptFailed):
             self._attempt_failed(run, job, outcome, reply, tick)
         else:
-            self._handle_ops(run, job, outcome.ops, reply, tick)
+            self._ops.handle_ops(run, job, outcome.ops, reply, tick)
         return tick.out
 
     def call_failed(
@@ -235,6 +236,27 @@ class Executor(Crons, OpHandling):
         self._ai.failed(run_id, request_id, error_text, tick)
         return tick.out
 
+    def signal(
+        self, name: str, data: Any, now: float
+    ) -> tuple[str | None, list[Action]]:
+        """Resume the run that waits for signal ``name`` (``POST /v1/signals``).
+
+        Its step ends with ``{"signal": name, "data": data}``.  The id of the
+        run resumed (the oldest waiting), or ``None`` when none waits.
+        """
+        tick = self._tick(now)
+        for run in self.state.runs.values():
+            if not run.is_running:
+                continue
+            for wait in run.waits.values():
+                if wait.signal == name:
+                    del run.waits[wait.step_id]
+                    self._clear_timer(run, wait.timer_id, tick)
+                    memo = {"signal": name, "data": data}
+                    self._complete_step(run, wait.step_id, memo, "signal", tick)
+                    return run.run_id, tick.out
+        return None, tick.out
+
     def timer_fired(self, timer_id: str, now: float) -> list[Action]:
         tick = self._tick(now)
         timer = self.state.timers.pop(timer_id, None)
@@ -249,7 +271,7 @@ class Executor(Crons, OpHandling):
         if timer_id in run.timer_ids:
             run.timer_ids.remove(timer_id)
         self._touch(run)
-        self._on_timer(run, timer, tick)
+        self._ops.on_timer(run, timer, tick)
         return tick.out
 
     def cancel(self, run_id: str, now: float) -> list[Action]:
@@ -384,7 +406,7 @@ class Executor(Crons, OpHandling):
             # As if the endpoint's first attempt had answered with these ops.
             job = Job(job_id=f"{run.run_id}-sync", kind=JobKind.START, target="step")
             reply = Reply(StepOps(tuple(rest)), None, None, None)
-            self._handle_ops(run, job, tuple(rest), reply, tick)
+            self._ops.handle_ops(run, job, tuple(rest), reply, tick)
         if complete is not None and run.is_running:
             status, output, error = run_complete_outcome(run, complete.data)
             self._finalize(run, status, tick, output=output, error=error)

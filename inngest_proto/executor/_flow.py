@@ -38,7 +38,7 @@ from ._limits import (
 from ._matching import KeyEvaluator, ValueEvaluator, WaitMatcher
 from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
-from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind
+from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind, Wait
 
 __all__ = ["FlowControl"]
 
@@ -76,16 +76,19 @@ class FlowControl(RunBook):
             if not run.is_running:
                 continue
             for wait in run.waits.values():
-                if wait.signal is None:  # a signal is no event
-                    self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = (
-                        None
-                    )
+                self._index_wait(run, wait)
             for bucket in run.concurrency:
                 self._in_use[bucket] = self._in_use.get(bucket, 0) + len(run.in_flight)
             for job in run.queued if run.concurrency else ():
                 self._queue_for_slot(run, job, next(iter(run.concurrency)))
             for pause in run.cancels:
                 self._cancellable.setdefault(pause.event_name, set()).add(run.run_id)
+
+    def _index_wait(self, run: Run, wait: Wait) -> None:
+        """``run`` now waits for events named ``wait.event_name``."""
+        if wait.signal is not None:
+            return  # a signal is no event
+        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
 
     # -- scheduling (docs/protocol/executor.rst#scheduling-order) -----------------
 

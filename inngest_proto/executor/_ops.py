@@ -1,6 +1,6 @@
 """What the ops of an SDK reply do, and the timers of a run when they fire.
 
-:class:`OpHandling` turns the ops a 206 reply lists
+:class:`OpHandler` turns the ops a 206 reply lists
 (docs/protocol/executor.rst#op-handling) into transitions: steps memoized or
 planned, step errors retried, parallel groups tracked
 (docs/protocol/executor.rst#parallel-steps), and the timers behind
@@ -8,29 +8,40 @@ planned, step errors retried, parallel groups tracked
 SDK's ``step.waitForSignal`` set
 (docs/protocol/executor.rst#sleep and the two sections after it); it also
 handles a run's timers when they fire (those, and the start, retry and timeout
-timers).  It is apart from :class:`~._executor.Executor` because it is the part
-that reads opcodes: the executor takes the inputs and routes events (including
-the event that ends a wait or an invoke), and ends runs.
+timers).  It is apart from :class:`~._executor.Executor`, which holds it,
+because it is the part that reads opcodes: the executor takes the inputs and
+routes events (including the event that ends a wait or an invoke), and ends
+runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from .._function_config import ROOT_STEP_ID
 from .._opcodes import Opcode, StepOp
-from ._actions import Action
 from ._ai import AIGateway
 from ._checkpoint import WAITING_OPS, step_memo
 from ._endpoints import run_complete_outcome
-from ._flow import FlowControl
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
+from ._registry import RegisteredFunction
 from ._reply import Reply
 from ._runbook import TRACKED_PARALLEL_VERSION, Tick
-from ._state import Invoke, Job, JobKind, Run, Timer, TimerKind, Wait
+from ._state import (
+    ExecutorState,
+    Invoke,
+    Job,
+    JobKind,
+    Run,
+    RunStatus,
+    Timer,
+    TimerKind,
+    Wait,
+)
 from ._timing import MAX_WAIT_SECONDS, resolve_time
 
-__all__ = ["OpHandling"]
+__all__ = ["OpHandler", "OpsHost"]
 
 _DEFAULT_INVOKE_TIMEOUT = 365 * 24 * 3600.0
 #: A ``WaitForSignal`` op without a timeout waits a year, as on the server.
@@ -44,16 +55,75 @@ _ASYNC_OPS = WAITING_OPS | {Opcode.STEP_PLANNED}
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
 
-class OpHandling(FlowControl):
-    """The ops of an SDK reply and the timers of a run (mixed into the executor).
+class OpsHost(Protocol):
+    """What the op handler uses of the executor that holds it."""
 
-    An ``AIGateway`` or ``Gateway`` op is handed to the executor's
-    :class:`~._ai.AIGateway`.
+    @property
+    def state(self) -> ExecutorState: ...
+
+    @property
+    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
+
+    def _mint(self, now: float) -> str: ...
+
+    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
+
+    def _max_attempts(self, run: Run) -> int: ...
+
+    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None: ...
+
+    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None: ...
+
+    def _retry(
+        self, run: Run, job: Job, retry_after: str | None, tick: Tick
+    ) -> None: ...
+
+    def _set_timer(
+        self,
+        run: Run,
+        kind: TimerKind,
+        at: float,
+        tick: Tick,
+        *,
+        step_id: str | None = None,
+        job: Job | None = None,
+    ) -> str: ...
+
+    def _complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
+    ) -> None: ...
+
+    def _index_wait(self, run: Run, wait: Wait) -> None: ...
+
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
+
+    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None: ...
+
+    def _finalize(
+        self,
+        run: Run,
+        status: RunStatus,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class OpHandler:
+    """The ops of an SDK reply and the timers of a run.
+
+    Held by the executor, which hands it the ops of each 206 reply
+    (:meth:`handle_ops`) and each run timer that fires (:meth:`on_timer`); it
+    acts on runs only through ``host``, and hands ``AIGateway`` and
+    ``Gateway`` ops to ``ai``.
     """
 
-    _ai: AIGateway  # the executor's
+    def __init__(self, host: OpsHost, ai: AIGateway) -> None:
+        self._host = host
+        self._ai = ai
 
-    def _handle_ops(
+    def handle_ops(
         self, run: Run, job: Job, ops: tuple[StepOp, ...], reply: Reply, tick: Tick
     ) -> None:
         active = [op for op in ops if op.op not in _LAZY_OPS]
@@ -76,7 +146,7 @@ class OpHandling(FlowControl):
                 target=ROOT_STEP_ID,
                 follows=job.follows,
             )
-            self._enqueue(run, redrive, tick)
+            self._host._enqueue(run, redrive, tick)
             return
         for op in sorted(ops, key=lambda op: op.op not in _FIRST_OPS):
             if not run.is_running:
@@ -88,15 +158,19 @@ class OpHandling(FlowControl):
     ) -> None:
         kind = op.op
         if kind in {Opcode.STEP_RUN, Opcode.STEP}:
-            self._complete_step(run, op.id, step_memo(op), "discover", tick)
+            self._host._complete_step(run, op.id, step_memo(op), "discover", tick)
         elif kind is Opcode.STEP_ERROR:
-            if reply.no_retry is True or job.attempt + 1 >= self._max_attempts(run):
+            if reply.no_retry is True or job.attempt + 1 >= self._host._max_attempts(
+                run
+            ):
                 # The server turns a last-attempt StepError into StepFailed.
-                self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+                self._host._complete_step(
+                    run, op.id, {"error": op.error}, "failure", tick
+                )
             else:
-                self._retry(run, job, reply.retry_after, tick)
+                self._host._retry(run, job, reply.retry_after, tick)
         elif kind is Opcode.STEP_FAILED:
-            self._complete_step(run, op.id, {"error": op.error}, "failure", tick)
+            self._host._complete_step(run, op.id, {"error": op.error}, "failure", tick)
         elif kind is Opcode.STEP_PLANNED:
             planned = Job(
                 job_id=f"{run.run_id}-{op.id}-plan",
@@ -104,7 +178,7 @@ class OpHandling(FlowControl):
                 target=op.id,
                 follows=job.follows,
             )
-            self._enqueue(run, planned, tick)
+            self._host._enqueue(run, planned, tick)
         elif kind is Opcode.SLEEP:
             self._sleep(run, op, tick)
         elif kind is Opcode.WAIT_FOR_EVENT:
@@ -117,18 +191,18 @@ class OpHandling(FlowControl):
             self._ai.start(run, job, op, tick)
         elif kind is Opcode.RUN_COMPLETE:
             status, output, error = run_complete_outcome(run, op.data)
-            self._finalize(run, status, tick, output=output, error=error)
+            self._host._finalize(run, status, tick, output=output, error=error)
         elif kind is Opcode.DISCOVERY_REQUEST:
             discovery = Job(
-                job_id=f"{run.run_id}-{self._mint(tick.now)}-discovery",
+                job_id=f"{run.run_id}-{self._host._mint(tick.now)}-discovery",
                 kind=JobKind.DISCOVERY,
                 target=ROOT_STEP_ID,
                 follows=job.follows,
             )
-            self._enqueue(run, discovery, tick)
+            self._host._enqueue(run, discovery, tick)
         elif kind not in _LAZY_OPS:
             message = f"the {kind.value} opcode is not supported by this executor yet"
-            self._fail(run, message, tick)
+            self._host._fail(run, message, tick)
 
     # -- sleeps, waits, invokes ------------------------------------------------------
 
@@ -141,7 +215,8 @@ class OpHandling(FlowControl):
         if step_id in run.steps or step_id in run.waits or step_id in run.invokes:
             return True
         return any(
-            (timer := self.state.timers.get(t)) is not None and timer.step_id == step_id
+            (timer := self._host.state.timers.get(t)) is not None
+            and timer.step_id == step_id
             for t in run.timer_ids
         )
 
@@ -150,10 +225,10 @@ class OpHandling(FlowControl):
         try:
             at = resolve_time(str(text), tick.now)
         except ValueError as err:
-            self._fail(run, f"invalid {what}: {err}", tick)
+            self._host._fail(run, f"invalid {what}: {err}", tick)
             return None
         if at - tick.now > MAX_WAIT_SECONDS:
-            self._fail(run, f"{what} {text!r} is longer than 366 days", tick)
+            self._host._fail(run, f"{what} {text!r} is longer than 366 days", tick)
             return None
         return max(at, tick.now)
 
@@ -163,7 +238,7 @@ class OpHandling(FlowControl):
         opts = op.opts or {}
         at = self._until(run, opts.get("duration") or op.name, "sleep", tick)
         if at is not None:
-            self._set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
+            self._host._set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
 
     def _wait(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):
@@ -175,7 +250,9 @@ class OpHandling(FlowControl):
         if at is None:
             return
         expression = opts.get("if")
-        timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
+        timer_id = self._host._set_timer(
+            run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id
+        )
         wait = Wait(
             step_id=op.id,
             event_name=str(opts.get("event") or op.name),
@@ -183,7 +260,7 @@ class OpHandling(FlowControl):
             timer_id=timer_id,
         )
         run.waits[op.id] = wait
-        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
+        self._host._index_wait(run, wait)
 
     def _wait_for_signal(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):
@@ -192,7 +269,7 @@ class OpHandling(FlowControl):
         signal = opts.get("signal") or op.name
         if not isinstance(signal, str) or not signal:
             message = f"invalid WaitForSignal op {op.id!r}: opts.signal must name it"
-            self._fail(run, message, tick)
+            self._host._fail(run, message, tick)
             return
         timeout = opts.get("timeout")
         if timeout:
@@ -202,7 +279,9 @@ class OpHandling(FlowControl):
         else:
             at = tick.now + _DEFAULT_SIGNAL_TIMEOUT
         # Its timeout is a wait's: the step ends with null.
-        timer_id = self._set_timer(run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id)
+        timer_id = self._host._set_timer(
+            run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id
+        )
         run.waits[op.id] = Wait(
             step_id=op.id,
             event_name="",
@@ -211,33 +290,12 @@ class OpHandling(FlowControl):
             signal=signal,
         )
 
-    def signal(
-        self, name: str, data: Any, now: float
-    ) -> tuple[str | None, list[Action]]:
-        """Resume the run that waits for signal ``name`` (``POST /v1/signals``).
-
-        Its step ends with ``{"signal": name, "data": data}``.  The id of the
-        run resumed (the oldest waiting), or ``None`` when none waits.
-        """
-        tick = self._tick(now)
-        for run in self.state.runs.values():
-            if not run.is_running:
-                continue
-            for wait in run.waits.values():
-                if wait.signal == name:
-                    del run.waits[wait.step_id]
-                    self._clear_timer(run, wait.timer_id, tick)
-                    memo = {"signal": name, "data": data}
-                    self._complete_step(run, wait.step_id, memo, "signal", tick)
-                    return run.run_id, tick.out
-        return None, tick.out
-
     def _invoke(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):
             return
         opts = op.opts or {}
         if not isinstance(opts.get("function_id"), str):
-            self._fail(run, "InvokeFunction op without opts.function_id", tick)
+            self._host._fail(run, "InvokeFunction op without opts.function_id", tick)
             return
         timeout = opts.get("timeout")
         if timeout:
@@ -247,36 +305,38 @@ class OpHandling(FlowControl):
         else:
             at = tick.now + _DEFAULT_INVOKE_TIMEOUT
         correlation = f"{run.run_id}.{op.id}"
-        timer_id = self._set_timer(
+        timer_id = self._host._set_timer(
             run, TimerKind.INVOKE_TIMEOUT, at, tick, step_id=op.id
         )
         run.invokes[op.id] = Invoke(op.id, correlation, timer_id)
-        fn = self._functions[run.function_id]
+        fn = self._host._functions[run.function_id]
         event = invoked_event(
             opts=opts,
             correlation_id=correlation,
             expire_ms=int(at * 1000),
-            group_id=self._mint(tick.now),
+            group_id=self._host._mint(tick.now),
             display_name=op.display_name or op.id,
             source_fn_uuid=fn.uuid,
             source_app_uuid=fn.app_uuid,
-            new_id=self._mint(tick.now),
+            new_id=self._host._mint(tick.now),
             now_ms=tick.now_ms,
         )
-        self._emit(event, tick)
+        self._host._emit(event, tick)
 
-    def _on_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+    def on_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
         step_id = timer.step_id or ""
         if timer.kind in {TimerKind.START_TIMEOUT, TimerKind.FINISH_TIMEOUT}:
-            self._on_timeout_timer(run, timer, tick)
+            self._host._on_timeout_timer(run, timer, tick)
         elif timer.kind in {TimerKind.START, TimerKind.RETRY}:
             assert timer.job is not None  # both kinds are always set with a job
-            self._dispatch(run, timer.job, tick)
+            self._host._dispatch(run, timer.job, tick)
         elif timer.kind is TimerKind.SLEEP:
-            self._complete_step(run, step_id, None, "sleep", tick)
+            self._host._complete_step(run, step_id, None, "sleep", tick)
         elif timer.kind is TimerKind.WAIT_TIMEOUT:
             if run.waits.pop(step_id, None) is not None:
-                self._complete_step(run, step_id, None, "timeout", tick)
+                self._host._complete_step(run, step_id, None, "timeout", tick)
         elif run.invokes.pop(step_id, None) is not None:
             # The child keeps running; its result is no longer awaited.
-            self._complete_step(run, step_id, INVOKE_TIMEOUT_MEMO, "timeout", tick)
+            self._host._complete_step(
+                run, step_id, INVOKE_TIMEOUT_MEMO, "timeout", tick
+            )
