@@ -20,8 +20,9 @@ from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted
 from ._ai import AIGateway
+from ._batching import Batching
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
-from ._crons import Crons
+from ._cron_timers import CronTimers
 from ._endpoints import (
     EndpointRun,
     EndpointSteps,
@@ -68,13 +69,14 @@ from ._state import (
     JobKind,
     Run,
     RunStatus,
+    TimerKind,
     Wait,
 )
 
 __all__ = ["Executor"]
 
 
-class Executor(Crons):
+class Executor(Batching):
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
@@ -113,6 +115,7 @@ class Executor(Crons):
         self._value_evaluator = value_evaluator
         self._ai = AIGateway(self)
         self._ops = OpHandler(self, self._ai)
+        self._crons = CronTimers(self)
         self._index_flow()
 
     # -- registry -------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Executor(Crons):
         if now is None:
             return []
         tick = self._tick(now)
-        self._sync_crons(registered, gone, tick)
+        self._crons.sync(registered, gone, tick)
         return tick.out
 
     @property
@@ -263,7 +266,10 @@ class Executor(Crons):
         if timer is None:
             return tick.out  # cancelled, or fired twice
         if not timer.run_id:
-            self._on_flow_timer(timer, tick)
+            if timer.kind is TimerKind.CRON:
+                self._crons.on_timer(timer, tick)
+            else:
+                self._on_flow_timer(timer, tick)
             return tick.out
         run = self.state.runs.get(timer.run_id)
         if run is None or not run.is_running:
@@ -273,6 +279,10 @@ class Executor(Crons):
         self._touch(run)
         self._ops.on_timer(run, timer, tick)
         return tick.out
+
+    def next_ticks(self, function_id: str) -> list[float]:
+        """When ``function_id``'s cron triggers fire next (Unix seconds)."""
+        return self._crons.next_ticks(function_id)
 
     def cancel(self, run_id: str, now: float) -> list[Action]:
         """Cancel a run (``DELETE /v1/runs/{id}``); a call in flight keeps

@@ -10,19 +10,21 @@ its idempotency key, starting at ``fireAt`` (the tick plus the trigger's
 jitter); then the next tick is set.  A re-sync that drops the trigger or the
 function drops its timer; one that keeps it keeps the timer (and so does a
 restart, whose loaded state has it).
+
+:class:`CronTimers` does this for the executor that holds it; the schedule
+arithmetic is in :mod:`._cron`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from .._durations import to_seconds
 from .._options import TriggerCron
-from ._batching import Batching
 from ._cron import (
     CronError,
     CronSchedule,
@@ -33,9 +35,9 @@ from ._cron import (
 )
 from ._registry import RegisteredFunction
 from ._runbook import Tick
-from ._state import Timer, TimerKind
+from ._state import ExecutorState, Run, Timer, TimerKind
 
-__all__ = ["Crons"]
+__all__ = ["CronHost", "CronTimers"]
 
 _log = logging.getLogger(__name__)
 
@@ -53,8 +55,46 @@ def _crons_of(fn: RegisteredFunction) -> list[TriggerCron]:
     return [t for t in fn.config.triggers if isinstance(t, TriggerCron)]
 
 
-class Crons(Batching):
-    def _sync_crons(
+class CronHost(Protocol):
+    """What the cron timers use of the executor that holds them."""
+
+    @property
+    def state(self) -> ExecutorState: ...
+
+    @property
+    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
+
+    def _set_flow_timer(
+        self, kind: TimerKind, key: str, at: float, tick: Tick
+    ) -> str: ...
+
+    def _drop_timer(self, timer_id: str, tick: Tick) -> None: ...
+
+    def _normalize(self, event: dict[str, Any], now: float) -> dict[str, Any]: ...
+
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
+
+    def _admit(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        tick: Tick,
+        *,
+        key: str | None = None,
+    ) -> Run | None: ...
+
+
+class CronTimers:
+    """The timers of cron triggers: set at sync, firing runs on their ticks.
+
+    Held by the executor, which hands it each sync (:meth:`sync`) and each
+    cron timer that fires (:meth:`on_timer`); it acts only through ``host``.
+    """
+
+    def __init__(self, host: CronHost) -> None:
+        self._host = host
+
+    def sync(
         self, functions: Iterable[RegisteredFunction], gone: Iterable[str], tick: Tick
     ) -> None:
         """Set the timers ``functions``' cron triggers need; drop the others of
@@ -66,13 +106,13 @@ class Crons(Batching):
             for trigger in _crons_of(fn)
         }
         mine = {fn.config.id for fn in functions} | set(gone)
-        for timer in list(self.state.timers.values()):
+        for timer in list(self._host.state.timers.values()):
             if timer.kind is not TimerKind.CRON or timer.key is None:
                 continue
             if timer.key in wanted:
                 del wanted[timer.key]  # set already (a re-sync or a restart)
             elif json.loads(timer.key)[0] in mine:
-                self._drop_timer(timer.timer_id, tick)
+                self._host._drop_timer(timer.timer_id, tick)
         for key, (fn, cron) in wanted.items():
             self._next_tick(fn.config.id, cron, key, tick.now, tick)
 
@@ -85,12 +125,13 @@ class Crons(Batching):
             # Validated at sync, so only a schedule that never fires again.
             _log.warning("cron %r of %s stops: %s", cron, function_id, err)
             return
-        self._set_flow_timer(TimerKind.CRON, key, at, tick)
+        self._host._set_flow_timer(TimerKind.CRON, key, at, tick)
 
-    def _on_cron_timer(self, timer: Timer, tick: Tick) -> None:
+    def on_timer(self, timer: Timer, tick: Tick) -> None:
+        """The cron timer ``timer`` fired."""
         assert timer.key is not None  # cron timers are always keyed
         function_id, cron = json.loads(timer.key)
-        fn = self._functions.get(function_id)
+        fn = self._host._functions.get(function_id)
         crons = _crons_of(fn) if fn is not None else []
         trigger = next((t for t in crons if t.cron == cron), None)
         if fn is None or trigger is None:
@@ -99,12 +140,12 @@ class Crons(Batching):
         fire_at = scheduled + jitter_seconds(
             jitter_seed(function_id, cron, scheduled), self._max_jitter(trigger)
         )
-        event = self._normalize(
+        event = self._host._normalize(
             scheduled_timer_event(cron, scheduled, fire_at), tick.now
         )
-        self._emit(event, tick)
+        self._host._emit(event, tick)
         # Cron runs skip batching but not the rest of the schedule path.
-        self._admit(fn, [event], tick, key=event["id"])
+        self._host._admit(fn, [event], tick, key=event["id"])
         self._next_tick(function_id, cron, timer.key, scheduled, tick)
 
     @staticmethod
@@ -123,17 +164,8 @@ class Crons(Batching):
         """When ``function_id``'s cron triggers fire next (Unix seconds)."""
         return sorted(
             t.at
-            for t in self.state.timers.values()
+            for t in self._host.state.timers.values()
             if t.kind is TimerKind.CRON
             and t.key is not None
             and json.loads(t.key)[0] == function_id
         )
-
-    def _on_flow_timer(self, timer: Timer, tick: Tick) -> None:
-        if timer.kind is TimerKind.CRON:
-            self._on_cron_timer(timer, tick)
-        else:
-            super()._on_flow_timer(timer, tick)
-
-    def _normalize(self, event: dict[str, Any], now: float) -> dict[str, Any]:
-        raise NotImplementedError  # the executor's
