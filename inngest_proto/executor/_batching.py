@@ -5,23 +5,24 @@ See docs/protocol/executor.rst#debounce and docs/protocol/executor.rst#batching.
 Both keep their events in :class:`~._state.ExecutorState` under a bucket key
 and set a timer of no run (``run_id`` empty, ``key`` the bucket); when it
 fires, or a batch fills up, the events go on through
-:meth:`~._flow.FlowControl._admit`.
+:meth:`~._flow.FlowControl._admit`.  :class:`EventHolds` does this for the
+flow control that holds it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from .._durations import to_seconds
-from ._actions import CancelTimer, SetTimer
-from ._flow import FlowControl
 from ._limits import batch_bucket, debounce_bucket
+from ._matching import ValueEvaluator
 from ._registry import RegisteredFunction
 from ._runbook import Tick
-from ._state import Batched, Debounced, Timer, TimerKind
+from ._state import Batched, Debounced, ExecutorState, Run, Timer, TimerKind
 
-__all__ = ["MAX_BATCH_BYTES", "Batching"]
+__all__ = ["MAX_BATCH_BYTES", "EventHolds", "HoldsHost"]
 
 #: Stored batch data that starts the run at once, however few events.
 MAX_BATCH_BYTES = 10 * 1024 * 1024
@@ -29,20 +30,65 @@ MAX_BATCH_BYTES = 10 * 1024 * 1024
 _DEFAULT_BATCH_SECONDS = 60.0
 
 
-class Batching(FlowControl):
-    def _debounce(
+class HoldsHost(Protocol):
+    """What debounce and batching use of the flow control that holds them."""
+
+    @property
+    def state(self) -> ExecutorState: ...
+
+    @property
+    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
+
+    def _mint(self, now: float) -> str: ...
+
+    def _touch_flow(self, row: str) -> None: ...
+
+    def _key(self, expression: str | None, event: dict[str, Any]) -> str | None: ...
+
+    def _set_flow_timer(
+        self, kind: TimerKind, key: str, at: float, tick: Tick
+    ) -> str: ...
+
+    def _drop_timer(self, timer_id: str, tick: Tick) -> None: ...
+
+    def _admit(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        tick: Tick,
+        *,
+        debounced: bool = False,
+        batch_id: str | None = None,
+    ) -> Run | None: ...
+
+
+class EventHolds:
+    """Debounced events and open batches, and the timers that release them.
+
+    Held by the flow control, which hands it each event of a debounced
+    function (:meth:`debounce`); the executor hands it each event of a
+    batching function (:meth:`batch`) and each of their timers that fires
+    (:meth:`on_timer`).  It acts only through ``host``; ``value_evaluator``
+    evaluates a batch's ``if`` expression.
+    """
+
+    def __init__(self, host: HoldsHost, value_evaluator: ValueEvaluator) -> None:
+        self._host = host
+        self._value_evaluator = value_evaluator
+
+    def debounce(
         self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
     ) -> None:
         config = fn.config.debounce
         assert config is not None  # only called for debounced functions
         failed = False
         try:
-            value = self._key(config.key, event)
+            value = self._host._key(config.key, event)
         except Exception:
             value, failed = None, True
         bucket = debounce_bucket(fn.uuid, value, failed)
-        self._changed_flow.add(f"debounce:{bucket}")
-        held = self.state.debounces.get(bucket)
+        self._host._touch_flow(f"debounce:{bucket}")
+        held = self._host.state.debounces.get(bucket)
         if held is not None and held.function_id != fn.config.id:
             held = None  # a bucket string of another function: cannot happen
         first_at = tick.now if held is None else held.first_at
@@ -50,17 +96,17 @@ class Batching(FlowControl):
             # Out-of-order older events do not replace a newer one.
             if event["ts"] >= held.event["ts"]:
                 held.event = event
-            self._drop_timer(held.timer_id, tick)
+            self._host._drop_timer(held.timer_id, tick)
         at = tick.now + to_seconds(config.period)
         if config.timeout is not None:
             at = min(at, first_at + to_seconds(config.timeout))
-        timer_id = self._set_flow_timer(TimerKind.DEBOUNCE, bucket, at, tick)
+        timer_id = self._host._set_flow_timer(TimerKind.DEBOUNCE, bucket, at, tick)
         if held is None:
             held = Debounced(fn.config.id, event, first_at, timer_id)
-            self.state.debounces[bucket] = held
+            self._host.state.debounces[bucket] = held
         held.timer_id = timer_id
 
-    def _batch(self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick) -> None:
+    def batch(self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick) -> None:
         config = fn.config.batch_events
         assert config is not None  # only called for batching functions
         if config.if_exp is not None:
@@ -69,74 +115,60 @@ class Batching(FlowControl):
             except Exception:
                 wanted = False
             if not wanted:
-                self._admit(fn, [event], tick)  # runs at once, alone
+                self._host._admit(fn, [event], tick)  # runs at once, alone
                 return
         try:
-            value = self._key(config.key, event)
+            value = self._host._key(config.key, event)
         except Exception:
             value = "false"
         bucket = batch_bucket(fn.uuid, value)
-        self._changed_flow.add(f"batch:{bucket}")
-        batch = self.state.batches.get(bucket)
+        self._host._touch_flow(f"batch:{bucket}")
+        batch = self._host.state.batches.get(bucket)
         if batch is None:
             timeout = (
                 to_seconds(config.timeout)
                 if config.timeout is not None
                 else _DEFAULT_BATCH_SECONDS
             )
-            timer_id = self._set_flow_timer(
+            timer_id = self._host._set_flow_timer(
                 TimerKind.BATCH, bucket, tick.now + timeout, tick
             )
-            batch = Batched(fn.config.id, self._mint(tick.now), [], timer_id)
-            self.state.batches[bucket] = batch
+            batch = Batched(fn.config.id, self._host._mint(tick.now), [], timer_id)
+            self._host.state.batches[bucket] = batch
         if any(e["id"] == event["id"] for e in batch.events):
             return  # the same event is appended once
         batch.events.append(event)
         batch.size += len(json.dumps(event, separators=(",", ":")))
         if len(batch.events) >= config.max_size or batch.size >= MAX_BATCH_BYTES:
-            self._drop_timer(batch.timer_id, tick)
+            self._host._drop_timer(batch.timer_id, tick)
             self._start_batch(bucket, tick)
 
     def _start_batch(self, bucket: str, tick: Tick) -> None:
-        self._changed_flow.add(f"batch:{bucket}")
-        batch = self.state.batches.pop(bucket, None)
-        fn = None if batch is None else self._functions.get(batch.function_id)
+        self._host._touch_flow(f"batch:{bucket}")
+        batch = self._host.state.batches.pop(bucket, None)
+        fn = None if batch is None else self._host._functions.get(batch.function_id)
         if batch is None or fn is None or not batch.events:
             return
-        self._admit(fn, batch.events, tick, batch_id=batch.batch_id)
+        self._host._admit(fn, batch.events, tick, batch_id=batch.batch_id)
 
     def _fire_debounce(self, bucket: str, timer_id: str, tick: Tick) -> None:
-        held = self.state.debounces.get(bucket)
+        held = self._host.state.debounces.get(bucket)
         if held is None or held.timer_id != timer_id:
             return  # a timer the debounce moved on from
-        del self.state.debounces[bucket]
-        self._changed_flow.add(f"debounce:{bucket}")
-        fn = self._functions.get(held.function_id)
+        del self._host.state.debounces[bucket]
+        self._host._touch_flow(f"debounce:{bucket}")
+        fn = self._host._functions.get(held.function_id)
         if fn is None:
             return
-        self._admit(fn, [held.event], tick, debounced=True)
+        self._host._admit(fn, [held.event], tick, debounced=True)
 
-    # -- timers of no run -------------------------------------------------------------
-
-    def _set_flow_timer(self, kind: TimerKind, key: str, at: float, tick: Tick) -> str:
-        timer_id = f"{kind.value}-{self._mint(tick.now)}"
-        self.state.timers[timer_id] = Timer(
-            timer_id=timer_id, run_id="", kind=kind, at=at, key=key
-        )
-        tick.out.append(SetTimer(timer_id, at))
-        return timer_id
-
-    def _drop_timer(self, timer_id: str, tick: Tick) -> None:
-        if self.state.timers.pop(timer_id, None) is not None:
-            tick.out.append(CancelTimer(timer_id))
-
-    def _on_flow_timer(self, timer: Timer, tick: Tick) -> None:
-        """A timer of no run fired."""
+    def on_timer(self, timer: Timer, tick: Tick) -> None:
+        """A debounce or batch timer fired."""
         if timer.key is None:
             return
         if timer.kind is TimerKind.DEBOUNCE:
             self._fire_debounce(timer.key, timer.timer_id, tick)
         elif timer.kind is TimerKind.BATCH:
-            batch = self.state.batches.get(timer.key)
+            batch = self._host.state.batches.get(timer.key)
             if batch is not None and batch.timer_id == timer.timer_id:
                 self._start_batch(timer.key, tick)

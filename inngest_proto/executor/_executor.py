@@ -20,7 +20,6 @@ from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted
 from ._ai import AIGateway
-from ._batching import Batching
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._cron_timers import CronTimers
 from ._endpoints import (
@@ -29,6 +28,7 @@ from ._endpoints import (
     endpoint_function_uuid,
     run_complete_outcome,
 )
+from ._flow import FlowControl
 from ._lifecycle import (
     FUNCTION_CANCELLED,
     FUNCTION_FAILED,
@@ -76,7 +76,7 @@ from ._state import (
 __all__ = ["Executor"]
 
 
-class Executor(Batching):
+class Executor(FlowControl):
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
@@ -269,7 +269,7 @@ class Executor(Batching):
             if timer.kind is TimerKind.CRON:
                 self._crons.on_timer(timer, tick)
             else:
-                self._on_flow_timer(timer, tick)
+                self._holds.on_timer(timer, tick)
             return tick.out
         run = self.state.runs.get(timer.run_id)
         if run is None or not run.is_running:
@@ -451,7 +451,7 @@ class Executor(Batching):
             if self._triggers(fn, event):
                 batch = fn.config.batch_events
                 if batch is not None and batch.max_size > 1:
-                    self._batch(fn, event, tick)
+                    self._holds.batch(fn, event, tick)
                 else:
                     self._admit(fn, [event], tick)
         if event["name"] == FUNCTION_INVOKED:

@@ -24,6 +24,7 @@ from typing import Any
 from .._durations import to_seconds
 from .._options import Concurrency
 from ._actions import RunSkipped
+from ._batching import EventHolds
 from ._lifecycle import FUNCTION_INVOKED, missing_function_finished
 from ._limits import (
     IDEMPOTENCY_PERIOD,
@@ -57,7 +58,9 @@ class FlowControl(RunBook):
     _wait_matcher: WaitMatcher
 
     def _index_flow(self) -> None:
-        """Build the in-memory indexes from the (possibly loaded) state."""
+        """Build the in-memory indexes from the (possibly loaded) state, and
+        the debounce and batch holds (whose events the state keeps)."""
+        self._holds = EventHolds(self, self._value_evaluator)
         #: Calls in flight per concurrency bucket.
         self._in_use: dict[str, int] = {}
         #: Per bucket, a heap of ``(order, seq, run id, job id)`` waiting for it.
@@ -115,7 +118,7 @@ class FlowControl(RunBook):
                 self._skip(fn, events, refusal, tick)
                 return None
             if fn.config.debounce is not None and batch_id is None:
-                self._debounce(fn, event, tick)
+                self._holds.debounce(fn, event, tick)
                 return None
         lock = self._singleton_lock(fn, event, tick)
         if lock is False:
@@ -144,11 +147,6 @@ class FlowControl(RunBook):
         start_at = self._throttled(fn, event, start_at)
         self._start_run(run, start_at, tick)
         return run
-
-    def _debounce(
-        self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
-    ) -> None:
-        raise NotImplementedError  # in _batching
 
     def _skip(
         self,

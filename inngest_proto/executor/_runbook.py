@@ -97,6 +97,10 @@ class RunBook:
         """``run`` changed in this input: it must be persisted again."""
         self._changed_runs.add(run.run_id)
 
+    def _touch_flow(self, row: str) -> None:
+        """A flow-control row (see :class:`Changes`) changed in this input."""
+        self._changed_flow.add(row)
+
     def _tick(self, now: float) -> Tick:
         """A new input: counted, so the executor can tell which came first."""
         self.state.inputs += 1
@@ -138,6 +142,20 @@ class RunBook:
             tick.out.append(CancelTimer(timer_id))
         if timer_id in run.timer_ids:
             run.timer_ids.remove(timer_id)
+
+    def _set_flow_timer(self, kind: TimerKind, key: str, at: float, tick: Tick) -> str:
+        """A timer of no run (debounce, batch, cron), named by ``key``."""
+        timer_id = f"{kind.value}-{self._mint(tick.now)}"
+        self.state.timers[timer_id] = Timer(
+            timer_id=timer_id, run_id="", kind=kind, at=at, key=key
+        )
+        tick.out.append(SetTimer(timer_id, at))
+        return timer_id
+
+    def _drop_timer(self, timer_id: str, tick: Tick) -> None:
+        """Drop a timer of no run."""
+        if self.state.timers.pop(timer_id, None) is not None:
+            tick.out.append(CancelTimer(timer_id))
 
     # -- queue items ----------------------------------------------------------------
 
