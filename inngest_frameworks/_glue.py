@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import anyio
 
 from inngest_proto import CommHandler, Function, IncomingRequest, Inngest, Response
-from inngest_proto._settings import DEFAULT_SERVE_PATH
+from inngest_proto.settings import DEFAULT_SERVE_PATH
 
 from ._offload import DEFAULT_MAX_WORKERS, Offload
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypedDict
 
 from inngest_proto import Framework, Function, IncomingRequest, Inngest, Response
-from inngest_proto._errors import BodyInvalidError
+from inngest_proto.errors import BodyInvalidError
 
 from ._glue import answer_sync, comm_handler, incoming
 

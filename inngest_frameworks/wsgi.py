@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from inngest_proto import CommHandler, Framework, Function, Inngest, Response
-from inngest_proto._errors import BodyInvalidError
+from inngest_proto.errors import BodyInvalidError
 
 from ._glue import (
     METHODS,

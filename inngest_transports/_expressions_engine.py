@@ -30,7 +30,7 @@ from celpy.evaluation import (
 )
 
 from inngest_proto import ErrorCode
-from inngest_proto._errors import LocalProtocolError
+from inngest_proto.errors import LocalProtocolError
 from inngest_transports._expressions_ops import FUNCTIONS
 from inngest_transports._expressions_values import UNKNOWN, is_absent, norm, truthy
 

@@ -48,9 +48,9 @@ from types import TracebackType
 import anyio
 import httpx
 
-from inngest_proto._errors import LocalProtocolError, TransportError
-from inngest_proto._http import OutboundRequest, OutboundResponse
-from inngest_proto._transport import DEFAULT_REQUEST_TIMEOUT
+from inngest_proto.errors import LocalProtocolError, TransportError
+from inngest_proto.transport import DEFAULT_REQUEST_TIMEOUT
+from inngest_proto.wire import OutboundRequest, OutboundResponse
 
 __all__ = ["HttpTransport", "TransportError", "utf8_headers"]
 

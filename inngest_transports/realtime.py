@@ -38,8 +38,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
-from inngest_proto._json import dumps_compact
-from inngest_proto._realtime import (
+from inngest_proto.realtime import (
     RealtimeError,
     RealtimeMessage,
     build_publish_request,
@@ -52,8 +51,9 @@ from inngest_proto._realtime import (
     validate_channel,
     validate_topics,
 )
-from inngest_proto._settings import Settings
-from inngest_proto._transport import Transport, send, send_sync
+from inngest_proto.settings import Settings
+from inngest_proto.transport import Transport, send, send_sync
+from inngest_proto.wire import dumps_compact
 
 __all__ = [
     "RealtimeError",

@@ -36,7 +36,7 @@ from inngest_proto.remote_state import (
 )
 
 if TYPE_CHECKING:
-    from inngest_proto._memos import StepMemos
+    from inngest_proto.functions import StepMemos
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -36,7 +36,8 @@ from ._endpoints import (
     parse_endpoint_steps,
 )
 from ._executor import Executor
-from ._ids import function_uuid
+from ._ids import function_uuid, ulid
+from ._lifecycle import failure_error
 from ._matching import (
     TriggerMatcher,
     WaitMatcher,
@@ -52,10 +53,18 @@ from ._registration import (
     read_function_config,
 )
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
-from ._reply import MAX_DATA_DEPTH
+from ._reply import (
+    MAX_DATA_DEPTH,
+    AttemptFailed,
+    FunctionOutput,
+    Reply,
+    read_reply,
+)
 from ._runbook import Changes
 from ._server_auth import SERVER_KIND_CLOUD, SERVER_KIND_DEV, ServerAuth
 from ._state import (
+    Batched,
+    Debounced,
     ExecutorState,
     Invoke,
     Job,
@@ -66,6 +75,7 @@ from ._state import (
     TimerKind,
     Wait,
 )
+from ._timing import resolve_time
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -74,6 +84,8 @@ __all__ = [
     "SERVER_KIND_CLOUD",
     "SERVER_KIND_DEV",
     "Action",
+    "AttemptFailed",
+    "Batched",
     "CallAI",
     "CallFailure",
     "CallSDK",
@@ -82,6 +94,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointRejected",
     "ConfigProblem",
+    "Debounced",
     "EmitEvent",
     "EndpointRun",
     "EndpointSteps",
@@ -89,11 +102,13 @@ __all__ = [
     "ExecutorState",
     "ExpressionCheck",
     "ExpressionUse",
+    "FunctionOutput",
     "InvalidFunctionConfig",
     "Invoke",
     "Job",
     "JobKind",
     "RegisteredFunction",
+    "Reply",
     "Run",
     "RunFinished",
     "RunSkipped",
@@ -112,6 +127,7 @@ __all__ = [
     "endpoint_app_uuid",
     "endpoint_function_uuid",
     "expressions_of",
+    "failure_error",
     "function_uuid",
     "output_token",
     "output_token_run",
@@ -119,4 +135,7 @@ __all__ = [
     "parse_endpoint_run",
     "parse_endpoint_steps",
     "read_function_config",
+    "read_reply",
+    "resolve_time",
+    "ulid",
 ]

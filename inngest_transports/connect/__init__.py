@@ -16,10 +16,10 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from inngest_proto._client import Inngest
-from inngest_proto._function import Function
-from inngest_proto._transport import Transport
-from inngest_proto.connect._machine import reconnect_delay as _reconnect_delay
+from inngest_proto import Inngest
+from inngest_proto.connect.worker import reconnect_delay as _reconnect_delay
+from inngest_proto.functions import Function
+from inngest_proto.transport import Transport
 
 from ._start import ConnectAuthError
 from ._worker import ConnectionState, WorkerConnection

@@ -16,16 +16,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from inngest_proto import _json
-from inngest_proto._client import Inngest
-from inngest_proto._comm import CommHandler
-from inngest_proto._converter import unstructure
-from inngest_proto._errors import LocalProtocolError
-from inngest_proto._function import Function
-from inngest_proto._http import IncomingRequest, Response
-from inngest_proto._settings import Settings
-from inngest_proto._version import SDK_LANGUAGE, __version__
+from inngest_proto import CommHandler, Inngest, _json
 from inngest_proto.connect import connect_pb2 as pb
+from inngest_proto.errors import LocalProtocolError
+from inngest_proto.functions import Function
+from inngest_proto.settings import Settings
+from inngest_proto.wire import (
+    SDK_LANGUAGE,
+    IncomingRequest,
+    Response,
+    __version__,
+    unstructure,
+)
 
 __all__ = ["CAPABILITIES", "Apps", "RunSync"]
 

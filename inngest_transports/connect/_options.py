@@ -6,7 +6,7 @@ import enum
 import os
 import socket
 
-from inngest_proto._errors import LocalProtocolError
+from inngest_proto.errors import LocalProtocolError
 
 __all__ = ["ENV_MAX_CONCURRENCY", "ConnectionState", "hostname", "max_concurrency"]
 

@@ -19,8 +19,8 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._codec import ConnectProtocolError
-from inngest_proto.connect._machine import (
+from inngest_proto.connect.frames import ConnectProtocolError
+from inngest_proto.connect.worker import (
     Connection,
     FlushReply,
     GatewayDraining,

@@ -13,13 +13,11 @@ from urllib.parse import urlsplit
 from google.protobuf.message import DecodeError
 
 from inngest_proto import ErrorCode
-from inngest_proto._errors import InngestError
-from inngest_proto._http import OutboundRequest
-from inngest_proto._outbound import auth_headers
-from inngest_proto._settings import Settings, join_api_url
-from inngest_proto._transport import Transport, send
-from inngest_proto._version import SDK_IDENTITY
 from inngest_proto.connect import connect_pb2 as pb
+from inngest_proto.errors import InngestError
+from inngest_proto.settings import Settings, join_api_url
+from inngest_proto.transport import Transport, send
+from inngest_proto.wire import SDK_IDENTITY, OutboundRequest, auth_headers
 
 __all__ = ["ConnectAuthError", "StartFailed", "flush_call", "start_call"]
 

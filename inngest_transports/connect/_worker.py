@@ -30,13 +30,13 @@ import anyio
 import anyio.to_thread
 import attrs
 
-from inngest_proto._client import Inngest
-from inngest_proto._errors import LocalProtocolError
-from inngest_proto._function import Function
-from inngest_proto._transport import Transport
-from inngest_proto._version import SDK_IDENTITY
+from inngest_proto import Inngest
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._machine import Connection, reconnect_delay
+from inngest_proto.connect.worker import Connection, reconnect_delay
+from inngest_proto.errors import LocalProtocolError
+from inngest_proto.functions import Function
+from inngest_proto.transport import Transport
+from inngest_proto.wire import SDK_IDENTITY
 from inngest_transports.http import HttpTransport
 
 from ._apps import Apps

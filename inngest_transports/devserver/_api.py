@@ -31,9 +31,6 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from inngest_proto import _json
-from inngest_proto._converter import unstructure
-from inngest_proto._function_config import FunctionConfig
-from inngest_proto._http import Response
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
@@ -41,9 +38,11 @@ from inngest_proto.executor import (
     Run,
     RunStatus,
     ServerAuth,
+    function_uuid,
     parse_checkpoint,
 )
-from inngest_proto.executor._ids import function_uuid
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import Response, unstructure
 
 from ._apps import Apps
 from ._driver import Driver, StoredEvent

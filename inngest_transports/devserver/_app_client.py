@@ -30,7 +30,7 @@ from typing import Any, cast
 import httpcore
 import httpx
 
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto.wire import OutboundRequest, OutboundResponse
 from inngest_transports.http import HttpTransport
 
 __all__ = ["AppTransport", "app_client"]

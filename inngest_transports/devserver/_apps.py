@@ -22,10 +22,10 @@ import attrs
 import httpx
 
 from inngest_proto import _json
-from inngest_proto._errors import TransportError
-from inngest_proto._function_config import FunctionConfig
-from inngest_proto._http import OutboundRequest
+from inngest_proto.errors import TransportError
 from inngest_proto.executor import ServerAuth
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import OutboundRequest
 
 from ._app_client import AppTransport
 from ._driver import Driver

@@ -34,8 +34,6 @@ import anyio.abc
 import httpx
 
 from inngest_proto import _json
-from inngest_proto._function_config import FunctionConfig
-from inngest_proto._http import OutboundResponse
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
     Action,
@@ -57,6 +55,8 @@ from inngest_proto.executor import (
     RunStatus,
     SetTimer,
 )
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import OutboundResponse
 from inngest_transports.http import HttpTransport, utf8_headers
 
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher

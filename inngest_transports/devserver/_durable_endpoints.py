@@ -24,7 +24,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from inngest_proto._http import Response
 from inngest_proto.executor import (
     CheckpointRejected,
     api_result,
@@ -35,6 +34,7 @@ from inngest_proto.executor import (
     parse_endpoint_run,
     parse_endpoint_steps,
 )
+from inngest_proto.wire import Response
 
 from ._driver import Driver
 from ._gateway import ENVIRONMENT_ID

@@ -39,12 +39,11 @@ from anyio.streams.stapled import MultiListener
 from google.protobuf.message import DecodeError, Message
 
 from inngest_proto import _json
-from inngest_proto._http import OutboundResponse
 from inngest_proto.connect import LeaseTimings, RequestLease
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._codec import Kind
-from inngest_proto.executor import CallSDK
-from inngest_proto.executor._ids import ulid
+from inngest_proto.connect.frames import Kind
+from inngest_proto.executor import CallSDK, ulid
+from inngest_proto.wire import OutboundResponse
 
 from ._apps import Apps
 from ._driver import Driver, WorkerLost

@@ -36,7 +36,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._codec import ConnectProtocolError, Kind, decode, encode
+from inngest_proto.connect.frames import ConnectProtocolError, Kind, decode, encode
 
 if TYPE_CHECKING:
     from ._gateway import Gateway

@@ -21,18 +21,17 @@ from typing import Any
 
 import attrs
 
-from inngest_proto._function_config import ROOT_STEP_ID
-from inngest_proto._http import OutboundResponse
-from inngest_proto._opcodes import Opcode, StepOp
-from inngest_proto.executor import Run
-from inngest_proto.executor._lifecycle import failure_error
-from inngest_proto.executor._reply import (
+from inngest_proto.executor import (
     AttemptFailed,
     FunctionOutput,
     Reply,
+    Run,
+    failure_error,
     read_reply,
+    resolve_time,
 )
-from inngest_proto.executor._timing import resolve_time
+from inngest_proto.functions import ROOT_STEP_ID, Opcode, StepOp
+from inngest_proto.wire import OutboundResponse
 
 from ..expressions import wait_warning
 from ._timeline import (

@@ -19,18 +19,17 @@ from typing import Any
 import attrs
 
 from inngest_proto import _json
-from inngest_proto._converter import unstructure
-from inngest_proto._errors import BodyInvalidError
-from inngest_proto._events import parse_event
-from inngest_proto._function_config import FunctionConfig
+from inngest_proto.errors import BodyInvalidError
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
     ConfigProblem,
     InvalidFunctionConfig,
     expressions_of,
     read_function_config,
+    ulid,
 )
-from inngest_proto.executor._ids import ulid
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import parse_event, unstructure
 
 from ..expressions import ExpressionError, check_expression
 

@@ -42,8 +42,8 @@ from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 from wsproto.utilities import generate_accept_token
 
 from inngest_proto import _json
-from inngest_proto._http import Response
-from inngest_proto._realtime import (
+from inngest_proto.executor import ulid
+from inngest_proto.realtime import (
     DEV_JWT_SECRET,
     JWT_ISSUER,
     TOKEN_TTL_SECONDS,
@@ -51,7 +51,7 @@ from inngest_proto._realtime import (
     decode_jwt,
     encode_jwt,
 )
-from inngest_proto.executor._ids import ulid
+from inngest_proto.wire import Response
 from inngest_transports._server_connection import TakeOver
 
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID

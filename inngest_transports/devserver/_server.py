@@ -26,9 +26,8 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from inngest_proto._http import Response
-from inngest_proto._version import __version__
 from inngest_proto.executor import Run, ServerAuth
+from inngest_proto.wire import Response, __version__
 from inngest_transports._server_connection import Connection, Request, TakeOver
 
 from ._api import DevApi, error

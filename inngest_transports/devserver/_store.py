@@ -56,10 +56,9 @@ from typing import Any
 import attrs
 
 from inngest_proto import _json
-from inngest_proto._converter import structure, unstructure
-from inngest_proto._function_config import FunctionConfig
-from inngest_proto.executor import MAX_DATA_DEPTH, ExecutorState, RunStatus
-from inngest_proto.executor._runbook import Changes
+from inngest_proto.executor import MAX_DATA_DEPTH, Changes, ExecutorState, RunStatus
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import structure, unstructure
 
 # ``requeue_in_flight`` is part of the store's contract (step 4 above), so
 # it is exported from here too.

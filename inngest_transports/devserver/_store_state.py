@@ -22,10 +22,16 @@ from typing import Any
 
 import attrs
 
-from inngest_proto._converter import structure, unstructure
-from inngest_proto.executor import ExecutorState, Run, Timer, TimerKind
-from inngest_proto.executor._runbook import Changes
-from inngest_proto.executor._state import Batched, Debounced
+from inngest_proto.executor import (
+    Batched,
+    Changes,
+    Debounced,
+    ExecutorState,
+    Run,
+    Timer,
+    TimerKind,
+)
+from inngest_proto.wire import structure, unstructure
 
 __all__ = ["StateTables", "dumps", "load_rows", "requeue_in_flight"]
 

@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from inngest_proto import _json
-from inngest_proto._converter import unstructure
-from inngest_proto._function_config import FunctionConfig
-from inngest_proto._http import Response
 from inngest_proto.executor import MAX_DATA_DEPTH, Run, RunStatus
+from inngest_proto.functions import FunctionConfig
+from inngest_proto.wire import Response, unstructure
 
 from . import _ui_plain
 from ._apps import App, Apps

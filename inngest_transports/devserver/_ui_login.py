@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from inngest_proto import _json
-from inngest_proto._http import Response
 from inngest_proto.executor import ServerAuth
+from inngest_proto.wire import Response
 
 from ._ui_plain import login_page
 from ._ui_static import NO_CACHE, html_response

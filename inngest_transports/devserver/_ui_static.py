@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from inngest_proto import _json
-from inngest_proto._http import Response
+from inngest_proto.wire import Response
 
 from . import _ui_plain
 

@@ -23,9 +23,6 @@ from urllib.parse import urlsplit
 import anyio
 
 import inngest_proto as inngest
-from inngest_proto._call_handler import query_from_url
-from inngest_proto._converter import unstructure
-from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
     CallAI,
@@ -42,6 +39,13 @@ from inngest_proto.executor import (
     RunStatus,
     SetTimer,
     parse_checkpoint,
+)
+from inngest_proto.wire import (
+    IncomingRequest,
+    OutboundRequest,
+    OutboundResponse,
+    query_from_url,
+    unstructure,
 )
 from inngest_transports.expressions import (
     evaluate_key,

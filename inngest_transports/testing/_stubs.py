@@ -17,11 +17,13 @@ from typing import Any
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto._converter import unstructure
-from inngest_proto._jcs import canonicalize
-from inngest_proto._serializer import is_plain_json_type
-from inngest_proto._signing import compute_signature
-from inngest_proto._step_ids import hash_step_id
+from inngest_proto.functions import hash_step_id
+from inngest_proto.wire import (
+    canonicalize,
+    compute_signature,
+    is_plain_json_type,
+    unstructure,
+)
 
 __all__ = ["Exchange", "Stubs", "Timeout"]
 

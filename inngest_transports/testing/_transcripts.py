@@ -20,9 +20,13 @@ import anyio
 import attrs
 
 import inngest_proto as inngest
-from inngest_proto._call_handler import query_from_url
-from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
-from inngest_proto._json import json_type
+from inngest_proto.wire import (
+    IncomingRequest,
+    OutboundRequest,
+    OutboundResponse,
+    json_type,
+    query_from_url,
+)
 
 if TYPE_CHECKING:
     from ._engine import TestEngine
