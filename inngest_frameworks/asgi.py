@@ -30,8 +30,7 @@ from inngest_proto import (
     Response,
     Streaming,
 )
-
-from ._glue import (
+from inngest_transports.serving import (
     KEEPALIVE_INTERVAL_SECONDS,
     Offload,
     answer,

@@ -25,8 +25,7 @@ from typing import Any, Protocol, TypedDict
 
 from inngest_proto import Framework, Function, IncomingRequest, Inngest, Response
 from inngest_proto.errors import BodyInvalidError
-
-from ._glue import answer_sync, comm_handler, incoming
+from inngest_transports.serving import answer_sync, comm_handler, incoming
 
 __all__ = ["FRAMEWORK", "serve"]
 

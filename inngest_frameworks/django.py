@@ -39,8 +39,15 @@ from inngest_proto import (
     Inngest,
     Response,
 )
+from inngest_transports.serving import (
+    Offload,
+    answer,
+    answer_sync,
+    comm_handler,
+    incoming,
+    route_path,
+)
 
-from ._glue import Offload, answer, answer_sync, comm_handler, incoming, route_path
 from .wsgi import read_body
 
 __all__ = ["FRAMEWORK", "serve"]

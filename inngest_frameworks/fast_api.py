@@ -15,8 +15,8 @@ import fastapi
 from starlette.routing import Route
 
 from inngest_proto import Framework, Function, Inngest, Streaming
+from inngest_transports.serving import METHODS
 
-from ._glue import METHODS
 from .asgi import InngestASGI, Scope
 
 __all__ = ["FRAMEWORK", "serve"]

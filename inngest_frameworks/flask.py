@@ -26,8 +26,14 @@ import flask
 from werkzeug.exceptions import ClientDisconnected
 
 from inngest_proto import Framework, Function, Inngest, Response
+from inngest_transports.serving import (
+    METHODS,
+    answer_sync,
+    comm_handler,
+    incoming,
+    route_path,
+)
 
-from ._glue import METHODS, answer_sync, comm_handler, incoming, route_path
 from .wsgi import body_error, read_body
 
 __all__ = ["FRAMEWORK", "serve"]

@@ -29,8 +29,7 @@ from inngest_proto import (
     Inngest,
     Response,
 )
-
-from ._glue import (
+from inngest_transports.serving import (
     KEEPALIVE_INTERVAL_SECONDS,
     METHODS,
     Offload,

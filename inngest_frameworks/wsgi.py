@@ -26,8 +26,7 @@ from urllib.parse import quote
 
 from inngest_proto import CommHandler, Framework, Function, Inngest, Response
 from inngest_proto.errors import BodyInvalidError
-
-from ._glue import (
+from inngest_transports.serving import (
     METHODS,
     answer_sync,
     comm_handler,

@@ -31,14 +31,15 @@ import anyio
 import anyio.abc
 import h11
 
-from inngest_frameworks._glue import (
+from inngest_proto import CommHandler, Response
+
+from .serving import (
     Offload,
     answer,
     answer_streaming,
     incoming,
     not_found,
 )
-from inngest_proto import CommHandler, Response
 
 __all__ = ["Connection", "Endpoint", "EndpointLike", "Request", "TakeOver"]
 

@@ -51,15 +51,15 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from inngest_frameworks._glue import (
+from inngest_proto import Framework, Function, Inngest
+
+from ._server_connection import Connection, Endpoint
+from .serving import (
     Offload,
     comm_handler,
     route_path,
     streaming_enabled,
 )
-from inngest_proto import Framework, Function, Inngest
-
-from ._server_connection import Connection, Endpoint
 
 __all__ = ["FRAMEWORK", "Server"]
 

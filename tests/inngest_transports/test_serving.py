@@ -1,6 +1,6 @@
-"""What the framework modules share: the worker-thread offload every async
-host uses for sync functions, on asyncio (its own workers) and trio (anyio's
-threads), and the query parser."""
+"""What the framework modules and the standalone server share (serving): the
+worker-thread offload every async host uses for sync functions, on asyncio
+(its own workers) and trio (anyio's threads), and the query parser."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from inngest_frameworks._glue import parse_query
-from inngest_frameworks._offload import DEFAULT_MAX_WORKERS, Offload
+from inngest_transports.serving import DEFAULT_MAX_WORKERS, Offload, parse_query
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
 # Generous: only reached if the offload is broken, never waited out otherwise.

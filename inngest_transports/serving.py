@@ -1,4 +1,9 @@
-"""What every framework module shares, so each one stays a thin converter.
+"""Serving a :class:`~inngest_proto.CommHandler` over HTTP: what every
+framework module and the standalone server (:mod:`inngest_transports.server`)
+share, so each framework module stays a thin converter.
+
+It lives with the transports, not the frameworks, because the standalone
+server uses it and a transport never imports the framework layer above it.
 
 A framework module builds one :class:`~inngest_proto.CommHandler` with
 :func:`comm_handler`, mounts a route at :func:`route_path`, and per request
