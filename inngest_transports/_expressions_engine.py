@@ -29,8 +29,7 @@ from celpy.evaluation import (
     Result,
 )
 
-from inngest_proto import ErrorCode
-from inngest_proto.errors import LocalProtocolError
+from inngest_proto.executor import ExpressionError
 from inngest_transports._expressions_ops import FUNCTIONS
 from inngest_transports._expressions_values import UNKNOWN, is_absent, norm, truthy
 
@@ -71,32 +70,6 @@ _WRAPPERS = frozenset(
         "exprlist",
     }
 )
-
-
-class ExpressionError(LocalProtocolError):
-    """An expression that does not compile, or an activation it cannot use.
-
-    ``problem`` says what is wrong; ``line`` and ``column`` (1-based) locate
-    it when known.
-    """
-
-    code = ErrorCode.EXPRESSION_INVALID
-
-    def __init__(
-        self,
-        problem: str,
-        *,
-        expression: str = "",
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        where = f" at line {line}, column {column}" if line is not None else ""
-        shown = f" in {expression!r}" if expression else ""
-        super().__init__(f"{problem}{where}{shown}")
-        self.problem = problem
-        self.expression = expression
-        self.line = line
-        self.column = column
 
 
 # --- compile ------------------------------------------------------------------

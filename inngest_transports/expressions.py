@@ -18,7 +18,11 @@ cel-python, which lets every operator be overridden:
 It lives in ``inngest_transports`` because it needs cel-python, and the core
 (``inngest_proto``) depends on attrs and cattrs only.  Plug it into the
 executor with ``Executor(trigger_matcher=trigger_matcher,
-wait_matcher=wait_matcher)``.
+wait_matcher=wait_matcher, key_evaluator=evaluate_key,
+value_evaluator=evaluate_value)``: those four raise :class:`ExpressionError`
+when an expression does not compile *or fails to evaluate* (``1 / 0``), so
+the executor can say what the failure means for each feature and log it;
+:func:`matches` and :func:`explain_match` never raise.
 """
 
 from __future__ import annotations
@@ -143,8 +147,22 @@ class Expression:
             if raw is UNKNOWN:
                 return Evaluation(False, unknown=True)
             return Evaluation(from_cel(raw))
-        except Exception as exc:  # any failure is "no match", as in Inngest
+        # Not narrower: cel-python and our operator overrides raise whatever
+        # Python raises on the data (TypeError, OverflowError, pendulum's own
+        # errors...), and each one is an evaluation error the caller decides on.
+        except Exception as exc:
             return Evaluation(False, f"{type(exc).__name__}: {exc}")
+
+    def value(self, activation: Mapping[str, Any]) -> Any:
+        """Inngest's value for ``activation`` (``False`` if unknown); raise
+        ExpressionError when evaluation fails, as Inngest's evaluator returns
+        an error then."""
+        result = self.run(activation)
+        if result.error is not None:
+            raise ExpressionError(
+                f"evaluation failed: {result.error}", expression=self.text
+            )
+        return result.value
 
 
 def _bind(
@@ -310,11 +328,11 @@ def evaluate_key(text: str, event: Mapping[str, Any]) -> str:
     See docs/protocol/expressions.rst#keys.
 
     A string result is itself; anything else is rendered as Go's ``%v``
-    (``123.0`` is ``"123"``), and a missing field or failed evaluation is the
-    shared ``"false"`` bucket.  Raises ExpressionError if ``text`` does not
-    compile.
+    (``123.0`` is ``"123"``), and a missing field is the shared ``"false"``
+    bucket.  Raises ExpressionError if ``text`` does not compile or
+    evaluation fails: each feature decides what that means.
     """
-    value = compile_expression(text).evaluate({"event": event})
+    value = compile_expression(text).value({"event": event})
     try:
         return go_string(value)
     except RecursionError:
@@ -324,18 +342,18 @@ def evaluate_key(text: str, event: Mapping[str, Any]) -> str:
 
 def evaluate_value(text: str, event: Mapping[str, Any]) -> Any:
     """``Executor(value_evaluator=...)``: a ``priority.run`` or
-    ``batchEvents.if`` result (``False`` when unknown or failed).  Raises
-    ExpressionError if ``text`` does not compile."""
-    return compile_expression(text).evaluate({"event": event})
+    ``batchEvents.if`` result (``False`` when unknown).  Raises
+    ExpressionError if ``text`` does not compile or evaluation fails."""
+    return compile_expression(text).value({"event": event})
 
 
 def trigger_matcher(expression: str, event: Mapping[str, Any]) -> bool:
     """``Executor(trigger_matcher=...)``: does a trigger's ``expression`` pass?
 
-    Never raises: an expression that does not compile or evaluate skips the
-    trigger, as in Inngest.
+    Raises ExpressionError if it does not compile or evaluate (the executor
+    then skips the trigger, as Inngest does).
     """
-    return matches(expression, {"event": event})
+    return compile_expression(expression).value({"event": event}) is True
 
 
 def wait_matcher(
@@ -348,7 +366,8 @@ def wait_matcher(
     against what it stored; so do we, keeping the stored text per run event.
     (Binding missing ``event`` paths to ``null`` instead is not the same:
     ``event.data.a[0]`` with no ``a`` is ``null`` once interpolated, but
-    indexing ``null`` is unknown.) Never raises.
+    indexing ``null`` is unknown.) Raises ExpressionError if the expression
+    does not compile or evaluate.
     """
     if if_expr is None:
         return True
@@ -359,9 +378,10 @@ def wait_matcher(
             stored = interpolate_event(if_expr, run_event)  # not JSON: no cache
         else:
             stored = _stored_wait(if_expr, key)
-    except (ExpressionError, RecursionError):
-        return False
-    return matches(stored, {"async": candidate})
+    except RecursionError:
+        msg = "the run's event is nested too deeply to interpolate"
+        raise ExpressionError(msg, expression=if_expr) from None
+    return compile_expression(stored).value({"async": candidate}) is True
 
 
 @functools.lru_cache(maxsize=1024)

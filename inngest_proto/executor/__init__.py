@@ -39,6 +39,7 @@ from ._executor import Executor
 from ._ids import function_uuid, ulid
 from ._lifecycle import failure_error
 from ._matching import (
+    ExpressionError,
     TriggerMatcher,
     WaitMatcher,
     default_trigger_matcher,
@@ -101,6 +102,7 @@ __all__ = [
     "Executor",
     "ExecutorState",
     "ExpressionCheck",
+    "ExpressionError",
     "ExpressionUse",
     "FunctionOutput",
     "InvalidFunctionConfig",

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from .._durations import to_seconds
 from ._limits import batch_bucket, debounce_bucket
-from ._matching import ValueEvaluator
+from ._matching import ExpressionError, ValueEvaluator, log_expression_error
 from ._registry import RegisteredFunction
 from ._runbook import Tick
 from ._state import Batched, Debounced, ExecutorState, Run, Timer, TimerKind
@@ -44,6 +44,14 @@ class HoldsHost(Protocol):
     def _touch_flow(self, row: str) -> None: ...
 
     def _key(self, expression: str | None, event: dict[str, Any]) -> str | None: ...
+
+    def _key_or_false(
+        self,
+        use: str,
+        fn: RegisteredFunction,
+        expression: str | None,
+        event: dict[str, Any],
+    ) -> str | None: ...
 
     def _set_flow_timer(
         self, kind: TimerKind, key: str, at: float, tick: Tick
@@ -84,7 +92,14 @@ class EventHolds:
         failed = False
         try:
             value = self._host._key(config.key, event)
-        except Exception:
+        except ExpressionError as err:
+            log_expression_error(
+                "debounce key",
+                err,
+                'the event takes the shared "<invalid>" bucket',
+                function_id=fn.config.id,
+                event=event,
+            )
             value, failed = None, True
         bucket = debounce_bucket(fn.uuid, value, failed)
         self._host._touch_flow(f"debounce:{bucket}")
@@ -112,15 +127,19 @@ class EventHolds:
         if config.if_exp is not None:
             try:
                 wanted = self._value_evaluator(config.if_exp, event) is True
-            except Exception:
+            except ExpressionError as err:
+                log_expression_error(
+                    "batchEvents.if",
+                    err,
+                    "the event runs alone",
+                    function_id=fn.config.id,
+                    event=event,
+                )
                 wanted = False
             if not wanted:
                 self._host._admit(fn, [event], tick)  # runs at once, alone
                 return
-        try:
-            value = self._host._key(config.key, event)
-        except Exception:
-            value = "false"
+        value = self._host._key_or_false("batch key", fn, config.key, event)
         bucket = batch_bucket(fn.uuid, value)
         self._host._touch_flow(f"batch:{bucket}")
         batch = self._host.state.batches.get(bucket)

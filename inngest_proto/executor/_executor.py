@@ -41,6 +41,7 @@ from ._lifecycle import (
     reported_error_name,
 )
 from ._matching import (
+    ExpressionError,
     KeyEvaluator,
     TriggerMatcher,
     ValueEvaluator,
@@ -49,6 +50,7 @@ from ._matching import (
     default_trigger_matcher,
     default_value_evaluator,
     default_wait_matcher,
+    log_expression_error,
     name_patterns,
 )
 from ._ops import OpHandler
@@ -472,8 +474,14 @@ class Executor(FlowControl):
             try:
                 if self._trigger_matcher(trigger.expression, event):
                     return True
-            except Exception:  # noqa: S112 - an evaluation error skips the trigger
-                continue
+            except ExpressionError as err:
+                log_expression_error(
+                    "trigger expression",
+                    err,
+                    "the trigger is skipped",
+                    function_id=fn.config.id,
+                    event=event,
+                )
         return False
 
     def _start_invoked(self, event: dict[str, Any], tick: Tick) -> None:
@@ -514,7 +522,15 @@ class Executor(FlowControl):
                     continue
                 try:
                     hit = self._wait_matcher(wait.expression, run.event, event)
-                except Exception:
+                except ExpressionError as err:
+                    log_expression_error(
+                        "wait_for_event if",
+                        err,
+                        "the event does not resume the wait",
+                        function_id=run.function_id,
+                        event=event,
+                        run_id=run.run_id,
+                    )
                     hit = False
                 if hit is True:
                     matched.append((run, wait))

@@ -36,7 +36,13 @@ from ._limits import (
     throttle,
     throttle_bucket,
 )
-from ._matching import KeyEvaluator, ValueEvaluator, WaitMatcher
+from ._matching import (
+    ExpressionError,
+    KeyEvaluator,
+    ValueEvaluator,
+    WaitMatcher,
+    log_expression_error,
+)
 from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
 from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind, Wait
@@ -136,7 +142,7 @@ class FlowControl(RunBook):
             self._changed_flow.add(f"singleton:{lock}")
         run.concurrency = self._concurrency_buckets(fn, event)
         if fn.config.priority is not None:
-            run.priority = self._priority(fn.config.priority.run, event)
+            run.priority = self._priority(fn, fn.config.priority.run, event)
         start_at = max(tick.now, event["ts"] / 1000)
         if batch_id is None:
             self._listen_for_cancels(fn, run, tick)
@@ -178,12 +184,33 @@ class FlowControl(RunBook):
     def _key(self, expression: str | None, event: dict[str, Any]) -> str | None:
         """A key expression's bucket string; ``None`` without an expression.
 
-        Raises whatever the evaluator raises for an expression that does not
-        compile: each feature decides what that means.
+        Raises ExpressionError for an expression that does not compile or
+        evaluate: each feature decides what that means.
         """
         if expression is None:
             return None
         return self._key_evaluator(expression, event)
+
+    def _key_or_false(
+        self,
+        use: str,
+        fn: RegisteredFunction,
+        expression: str | None,
+        event: dict[str, Any],
+    ) -> str | None:
+        """:meth:`_key`, or ``"false"`` (logged) when the key fails: the
+        bucket of a missing field, shared by every event the key fails on."""
+        try:
+            return self._key(expression, event)
+        except ExpressionError as err:
+            log_expression_error(
+                use,
+                err,
+                'the event takes the shared "false" bucket',
+                function_id=fn.config.id,
+                event=event,
+            )
+            return "false"
 
     def _rate_limited(
         self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick
@@ -202,7 +229,11 @@ class FlowControl(RunBook):
         for prefix, expression, limit, period in limits:
             try:
                 value = self._key(expression, event)
-            except Exception as err:  # the schedule call fails: no run
+            except ExpressionError as err:  # the schedule call fails: no run
+                use = "rate limit key" if prefix == "" else "idempotency key"
+                log_expression_error(
+                    use, err, "no run", function_id=fn.config.id, event=event
+                )
                 return f"rate limited (its key does not evaluate: {err})"
             bucket = rate_limit_bucket(prefix + fn.uuid, value)
             if bucket is None:
@@ -226,10 +257,9 @@ class FlowControl(RunBook):
         singleton = fn.config.singleton
         if singleton is None:
             return True
-        try:
-            bucket = singleton_bucket(fn.uuid, self._key(singleton.key, event))
-        except Exception:
-            return True  # an evaluation error: no singleton behaviour
+        # A key that fails is "false", which turns singleton off for the event.
+        value = self._key_or_false("singleton key", fn, singleton.key, event)
+        bucket = singleton_bucket(fn.uuid, value)
         if bucket is None:
             return True
         holder = self.state.runs.get(self.state.singletons.get(bucket, ""))
@@ -253,19 +283,25 @@ class FlowControl(RunBook):
     def _concurrency_bucket(
         self, fn: RegisteredFunction, constraint: Concurrency, event: dict[str, Any]
     ) -> str:
-        try:
-            value = self._key(constraint.key, event)
-        except Exception:
-            value = "false"  # as a missing field: the shared bucket
+        value = self._key_or_false("concurrency key", fn, constraint.key, event)
         scope = constraint.scope or "fn"
         if scope != "fn" and value is None:
             scope = "fn"  # rejected at sync; per function if it gets here
         return concurrency_bucket(scope, fn.uuid, value)
 
-    def _priority(self, expression: str, event: dict[str, Any]) -> int:
+    def _priority(
+        self, fn: RegisteredFunction, expression: str, event: dict[str, Any]
+    ) -> int:
         try:
             return priority_factor(self._value_evaluator(expression, event))
-        except Exception:
+        except ExpressionError as err:
+            log_expression_error(
+                "priority.run",
+                err,
+                "the run has priority 0",
+                function_id=fn.config.id,
+                event=event,
+            )
             return 0
 
     def _throttled(
@@ -275,10 +311,7 @@ class FlowControl(RunBook):
         config = fn.config.throttle
         if config is None:
             return start_at
-        try:
-            value = self._key(config.key, event)
-        except Exception:
-            value = "false"
+        value = self._key_or_false("throttle key", fn, config.key, event)
         bucket = throttle_bucket(fn.uuid, value)
         decision = throttle(
             self.state.limiters.get(bucket),
@@ -321,7 +354,15 @@ class FlowControl(RunBook):
                     continue
                 try:
                     hit = self._wait_matcher(pause.expression, run.event, event)
-                except Exception:
+                except ExpressionError as err:
+                    log_expression_error(
+                        "cancel if",
+                        err,
+                        "the event does not cancel the run",
+                        function_id=run.function_id,
+                        event=event,
+                        run_id=run.run_id,
+                    )
                     hit = False
                 if hit is True:
                     doomed.append(run)

@@ -6,16 +6,25 @@ later.  The defaults understand one form, ``<operand> == <operand>`` where an
 operand is a dotted path (``event.data.id``, ``async.data.id``) or a literal,
 which covers the on-failure trigger (``event.data.function_id == '<id>'``) and
 the usual ``if_exp`` of a wait; any other expression counts as true.
+
+Every matcher and evaluator raises :class:`ExpressionError`, and nothing
+else, when an expression does not compile or fails to evaluate; the executor
+decides per feature what that means (docs/protocol/expressions.rst) and logs
+it with :func:`log_expression_error`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from .._errors import ErrorCode, LocalProtocolError
+
 __all__ = [
+    "ExpressionError",
     "KeyEvaluator",
     "TriggerMatcher",
     "ValueEvaluator",
@@ -24,10 +33,68 @@ __all__ = [
     "default_trigger_matcher",
     "default_value_evaluator",
     "default_wait_matcher",
+    "log_expression_error",
     "name_patterns",
 ]
 
+_log = logging.getLogger(__name__)
+
+
+class ExpressionError(LocalProtocolError):
+    """An expression that does not compile or evaluate, or data it cannot use.
+
+    ``problem`` says what is wrong; ``line`` and ``column`` (1-based) locate
+    it when known.  The executor's matchers and evaluators raise it, and only
+    it, for any expression problem.
+    """
+
+    code = ErrorCode.EXPRESSION_INVALID
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        expression: str = "",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        where = f" at line {line}, column {column}" if line is not None else ""
+        shown = f" in {expression!r}" if expression else ""
+        super().__init__(f"{problem}{where}{shown}")
+        self.problem = problem
+        self.expression = expression
+        self.line = line
+        self.column = column
+
+
+def log_expression_error(
+    use: str,
+    err: ExpressionError,
+    outcome: str,
+    *,
+    function_id: str,
+    event: Mapping[str, Any],
+    run_id: str | None = None,
+) -> None:
+    """Log that ``use`` (``"trigger expression"``, ``"concurrency key"``...)
+    failed on ``event`` for ``function_id`` (and ``run_id``), and ``outcome``,
+    what the executor does instead."""
+    run = f" run {run_id}" if run_id else ""
+    _log.warning(
+        "%s of %s%s failed on event %s (%s): %s; %s",
+        use,
+        function_id,
+        run,
+        event.get("id", ""),
+        event.get("name", ""),
+        err,
+        outcome,
+    )
+
+
 #: ``(expression, event) -> bool``: does a trigger's ``expression`` pass?
+#: Raises :class:`ExpressionError` when it does not compile or evaluate (as
+#: every matcher and evaluator below does).
 TriggerMatcher: TypeAlias = Callable[[str, Mapping[str, Any]], bool]
 #: ``(if_expression, run_event, candidate) -> bool``: does ``candidate`` resume a
 #: wait?  ``if_expression`` is ``None`` when the wait has no condition.
@@ -37,11 +104,10 @@ WaitMatcher: TypeAlias = Callable[
 
 
 #: ``(expression, event) -> str``: the bucket a flow-control key puts ``event``
-#: in, rendered as Go's ``%v`` (a missing field is ``"false"``); raises when
-#: the expression does not compile.
+#: in, rendered as Go's ``%v`` (a missing field is ``"false"``).
 KeyEvaluator: TypeAlias = Callable[[str, Mapping[str, Any]], str]
 #: ``(expression, event) -> value``: a ``priority.run`` or ``batchEvents.if``
-#: result as plain data (``False`` when unknown); raises on compile errors.
+#: result as plain data (``False`` when unknown).
 ValueEvaluator: TypeAlias = Callable[[str, Mapping[str, Any]], Any]
 
 

@@ -4,8 +4,10 @@ interpolation, compile errors, and the executor driven by the real matchers."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from inngest_transports.expressions import (
     check_expression,
     compile_expression,
     evaluate_key,
+    evaluate_value,
     explain_match,
     interpolate_event,
     matches,
@@ -361,10 +364,37 @@ def test_activations_must_be_json_like() -> None:
         expression.run({"not-a-name": 1})
     with pytest.raises(ExpressionError, match="out of range"):
         expression.run({"event": {"data": {"x": 10**400}}})
-    # The matchers never raise.
-    assert trigger_matcher("event.data.x == 1", {"data": {"x": object()}}) is False
-    assert wait_matcher("event.data.x == 1", {"data": {"x": object()}}, {}) is False
-    assert wait_matcher("event ==", {}, {}) is False
+    # The executor's matchers raise ExpressionError and nothing else: the
+    # executor decides what a failure means (tests/inngest_proto/executor).
+    with pytest.raises(ExpressionError, match="cannot be used"):
+        trigger_matcher("event.data.x == 1", {"data": {"x": object()}})
+    with pytest.raises(ExpressionError):
+        wait_matcher("event.data.x == 1", {"data": {"x": object()}}, {})
+    with pytest.raises(ExpressionError, match="syntax error"):
+        wait_matcher("event ==", {}, {})
+    # matches() never raises: a failure is no match.
+    assert not matches("event.data.x == 1", {"event": {"data": {"x": object()}}})
+
+
+@pytest.mark.parametrize(
+    ("evaluate", "problem"),
+    [
+        (lambda: trigger_matcher("event.data.x / 0", {"data": {"x": 1}}), "zero"),
+        (lambda: evaluate_key("event.data.x / 0", {"data": {"x": 1}}), "zero"),
+        (lambda: evaluate_value("event.data.x / 0", {"data": {"x": 1}}), "zero"),
+        (
+            lambda: wait_matcher("async.data.x / 0", {}, {"data": {"x": 1}}),
+            "zero",
+        ),
+    ],
+    ids=["trigger", "key", "value", "wait"],
+)
+def test_evaluation_errors_raise_expression_error(
+    evaluate: Callable[[], object], problem: str
+) -> None:
+    # Inngest's evaluator returns an error, not false: the caller decides.
+    with pytest.raises(ExpressionError, match=f"evaluation failed: .*{problem}"):
+        evaluate()
 
 
 def test_the_trigger_matcher_sees_the_event() -> None:
@@ -492,7 +522,7 @@ def test_interpolation_keeps_what_is_not_constant() -> None:
         ("event.data.user + '-' + event.data.acct", {"user": "u1", "acct": 9}, "u1-9"),
         ("event.data.a || event.data.b", {"b": "fallback"}, "fallback"),
         ("event.data.missing.deeper", {}, "false"),
-        ("1 / 0", {}, "false"),
+        # A failed evaluation ("1 / 0") raises: test_evaluation_errors_raise...
     ],
 )
 def test_keys_render_as_go_does(text: str, data: dict[str, Any], key: str) -> None:
@@ -607,9 +637,14 @@ def test_evaluation_only_ever_raises_expression_error(
     result = expression.run({"event": event, "async": candidate})
     json.dumps(result.value, default=str)  # plain data
     assert isinstance(matches(text, {"event": event}), bool)
-    assert isinstance(wait_matcher(text, event, candidate), bool)
-    assert isinstance(trigger_matcher(text, event), bool)
-    assert isinstance(evaluate_key(text, event), str)
+    # The executor's matchers give their type or raise ExpressionError.
+    for call, kind in (
+        (lambda: wait_matcher(text, event, candidate), bool),
+        (lambda: trigger_matcher(text, event), bool),
+        (lambda: evaluate_key(text, event), str),
+    ):
+        with contextlib.suppress(ExpressionError):
+            assert isinstance(call(), kind)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -627,7 +662,12 @@ def test_an_interpolated_wait_compiles_and_is_what_the_matcher_uses(
     # What Inngest stores mentions only ``async`` and is itself valid.
     assert "event" not in stored.replace("async", "")
     compile_expression(stored)
-    assert wait_matcher(text, event, candidate) is matches(stored, {"async": candidate})
+    expected = explain_match(stored, {"async": candidate})
+    if expected.error is not None:
+        with pytest.raises(ExpressionError):
+            wait_matcher(text, event, candidate)
+    else:
+        assert wait_matcher(text, event, candidate) is expected.matched
 
 
 # --- the executor with these matchers ------------------------------------------------

@@ -6,6 +6,7 @@ sections and docs/protocol/executor.rst#flow-control."""
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
 from inngest_transports.expressions import evaluate_key, evaluate_value, wait_matcher
-from tests.inngest_proto.executor._harness import START, Harness
+from tests.inngest_proto.executor._harness import APP_ID, START, Harness
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
 SECOND = datetime.timedelta(seconds=1)
@@ -684,3 +685,94 @@ def test_a_throttle_limit_of_zero_is_one() -> None:
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.QUEUED]
     h.run()
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+
+
+# -- expressions that fail to evaluate (docs/protocol/expressions.rst) -----------------
+
+#: Compiles, and fails at run time on ``{"x": 1}``: a division by zero.
+FAILS = "event.data.x / 0"
+
+
+def _failed_expression(caplog: pytest.LogCaptureFixture, use: str) -> str:
+    """The executor's one log line about ``use`` failing (it names the run's
+    function and event)."""
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(use)]
+    assert len(lines) == 1, caplog.text
+    assert f"{APP_ID}-fn" in lines[0]
+    assert "event evt-1 (t/go)" in lines[0] or "(t/stop)" in lines[0]
+    assert "division by zero" in lines[0] or "divide by zero" in lines[0]
+    return lines[0]
+
+
+_SHARED = 'shared "false" bucket'
+#: What each use of an expression does when it fails (and its log says so).
+_WHEN_IT_FAILS: dict[str, tuple[dict[str, Any], str, list[Any]]] = {
+    "concurrency key": (
+        {"concurrency": [inngest.Concurrency(limit=1, key=FAILS)]},
+        _SHARED,
+        [1],
+    ),
+    "throttle key": (
+        {"throttle": inngest.Throttle(limit=1, period=SECOND, key=FAILS)},
+        _SHARED,
+        [1],
+    ),
+    "rate limit key": (
+        {"rate_limit": inngest.RateLimit(limit=5, period=SECOND, key=FAILS)},
+        "no run",
+        [],
+    ),
+    "idempotency key": ({"idempotency": FAILS}, "no run", []),
+    "singleton key": (
+        {"singleton": inngest.Singleton(mode="skip", key=FAILS)},
+        _SHARED,
+        [1],
+    ),
+    "priority.run": ({"priority": inngest.Priority(run=FAILS)}, "priority 0", [1]),
+    "debounce key": (
+        {"debounce": inngest.Debounce(period=SECOND, key=FAILS)},
+        '"<invalid>" bucket',
+        [1],
+    ),
+    "batch key": (
+        {"batch_events": inngest.Batch(max_size=2, timeout=SECOND, key=FAILS)},
+        _SHARED,
+        [1],
+    ),
+    "batchEvents.if": (
+        {"batch_events": inngest.Batch(max_size=2, timeout=SECOND, if_exp=FAILS)},
+        "runs alone",
+        [1],
+    ),
+}
+
+
+@pytest.mark.parametrize("use", list(_WHEN_IT_FAILS))
+def test_a_flow_control_expression_that_fails_is_decided_and_logged(
+    caplog: pytest.LogCaptureFixture, use: str
+) -> None:
+    options, outcome, runs = _WHEN_IT_FAILS[use]
+    h = harness()
+    h.serve(echo(h, **options))
+    with caplog.at_level(logging.WARNING, logger="inngest_proto.executor"):
+        h.send("t/go", {"n": 1, "x": 1}, id="evt-1")
+        h.run()
+    assert outputs(h) == runs
+    assert outcome in _failed_expression(caplog, use)
+
+
+def test_a_cancel_if_that_fails_cancels_nothing_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = harness()
+    cancel = inngest.Cancel(event="t/stop", if_exp="async.data.x / 0")
+    h.serve(sleeper(h, cancel=[cancel]))
+    h.send("t/go", {"n": 1}, id="evt-1")
+    h.drain()
+    with caplog.at_level(logging.WARNING, logger="inngest_proto.executor"):
+        h.send("t/stop", {"x": 1})
+        h.run()
+    assert [r.status for r in h.runs("fn")] == [RunStatus.COMPLETED]
+    line = _failed_expression(caplog, "cancel if")
+    assert "does not cancel the run" in line
+    assert h.only_run("fn").run_id in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -11,7 +12,13 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._http import OutboundResponse
 from inngest_proto._step_ids import hash_step_id
-from inngest_proto.executor import CallFailure, CallSDK, RunFinished, RunStatus
+from inngest_proto.executor import (
+    CallFailure,
+    CallSDK,
+    ExpressionError,
+    RunFinished,
+    RunStatus,
+)
 from inngest_proto.executor._timing import backoff_seconds
 from tests.inngest_proto.executor._harness import (
     APP_ID,
@@ -189,6 +196,38 @@ def test_wildcard_triggers_match_name_prefixes() -> None:
     h.send("other/user.created")
     h.run()
     assert [r.output for r in h.runs("any")] == ["app/user.created"]
+
+
+def test_a_trigger_expression_that_fails_skips_the_trigger_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fails(expression: str, event: Any) -> bool:
+        # What the CEL matcher raises for ``event.data.x / 0``.
+        raise ExpressionError("division by zero", expression=expression)
+
+    h = Harness(trigger_matcher=fails)
+
+    @h.client.create_function(
+        fn_id="picky",
+        trigger=[
+            inngest.TriggerEvent(event="t/go", expression="event.data.x / 0"),
+            inngest.TriggerEvent(event="t/other"),
+        ],
+    )
+    def picky(ctx: inngest.ContextSync) -> str:
+        return ctx.event.name
+
+    h.serve(picky)
+    with caplog.at_level(logging.WARNING, logger="inngest_proto.executor"):
+        h.send("t/go", {"x": 1}, id="evt-1")
+    h.send("t/other")
+    h.run()
+    assert [r.output for r in h.runs("picky")] == ["t/other"]
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        f"trigger expression of {APP_ID}-picky failed on event evt-1 (t/go): "
+        "division by zero in 'event.data.x / 0'; the trigger is skipped"
+    )
 
 
 def test_an_event_in_the_future_starts_its_run_then() -> None:

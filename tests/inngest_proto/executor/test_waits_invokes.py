@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
-from inngest_proto.executor import RunStatus
+from inngest_proto.executor import ExpressionError, RunStatus
 from tests.inngest_proto.executor._harness import APP_ID, START, Harness, fake_reply, op
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
@@ -106,7 +109,7 @@ def test_the_wait_matcher_is_injected() -> None:
 
 def test_a_matcher_that_raises_is_no_match() -> None:
     def matcher(expression: str | None, run_event: Any, candidate: Any) -> bool:
-        raise ValueError("cannot evaluate")
+        raise ExpressionError("cannot evaluate")
 
     h = Harness(wait_matcher=matcher)
     h.serve(waiter(h, if_exp="x"))
@@ -235,3 +238,30 @@ def test_invoking_an_unknown_function_fails_the_step() -> None:
         h.only_run("lost").output
         == f"could not find function with ID: {APP_ID}-nowhere"
     )
+
+
+def _fails(*args: Any) -> bool:
+    """A matcher whose expression fails to evaluate, as ``1 / 0`` does."""
+    raise ExpressionError("division by zero", expression="async.data.x / 0")
+
+
+def test_a_wait_if_that_fails_matches_nothing_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness(wait_matcher=_fails)
+    h.serve(waiter(h, if_exp="async.data.x / 0"))
+    h.send("t/go", {"id": 1})
+    h.drain()
+    run = h.only_run("waiter")
+    with caplog.at_level(logging.WARNING, logger="inngest_proto.executor"):
+        h.send("t/approved", {"x": 1}, id="evt-2")
+    assert WAIT in run.waits  # still waiting
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert message.startswith(f"wait_for_event if of {APP_ID}-waiter run ")
+    assert run.run_id in message
+    assert "event evt-2 (t/approved)" in message
+    assert "division by zero" in message
+    assert message.endswith("the event does not resume the wait")
+    h.run()
+    assert (run.status, run.output) == (RunStatus.COMPLETED, None)  # timed out
