@@ -147,6 +147,8 @@ class CallHandler:
                 datetime.datetime.fromtimestamp(now, datetime.timezone.utc),
                 mw,
             )
+        # Not narrower: user code and middleware (or the pluggable transport)
+        # may raise anything; each becomes a failure reply, not a traceback.
         except Exception as err:
             outcome = failure_outcome(err, now=None)
         return self._outcome_response(outcome, signing_key, now)
@@ -177,6 +179,8 @@ class CallHandler:
             batch_resp, actions_resp = yield Fetch(requests, label="use_api")
         except InngestError:
             raise
+        # Not narrower: user code and middleware (or the pluggable transport)
+        # may raise anything; each becomes a failure reply, not a traceback.
         except Exception as err:
             msg = (
                 f"could not fetch the run's state from {settings.api_origin} "

@@ -366,6 +366,8 @@ class Inngest:
         req = self._send_request(items)
         try:
             resp = await send(self.transport, req)
+        # Not narrower: the transport is the user's to plug in, so
+        # whatever it raises is a failed send, reported as such.
         except Exception as err:
             failure = self._send_failure(req, err)
             if mw and after_any_failure:
@@ -403,6 +405,8 @@ class Inngest:
         req = self._send_request(items)
         try:
             resp = send_sync(self.transport, req)
+        # Not narrower: the transport is the user's to plug in, so
+        # whatever it raises is a failed send, reported as such.
         except Exception as err:
             failure = self._send_failure(req, err)
             if mw and after_any_failure:

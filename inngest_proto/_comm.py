@@ -339,6 +339,8 @@ class CommHandler:
                     value = await run_sync(run)
                 else:
                     value = await self._run_async_effect(effect, timings)
+            # Not narrower: an effect runs user code or a pluggable transport,
+            # whose errors go back into the flow that asked for it.
             except Exception as err:
                 error = err
             finally:
@@ -368,7 +370,7 @@ class CommHandler:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
                 return _stamped(stop.value, timings)
-            except Exception as err:
+            except Exception as err:  # a bug here must not become a bare traceback
                 return _stamped(self._internal_error(err, now), timings)
             error = None
             try:
@@ -380,6 +382,8 @@ class CommHandler:
                     value = run_async(partial(self._run_async_effect, effect, timings))
                 else:
                     value = self._run_sync_effect(effect, timings)
+            # Not narrower: an effect runs user code or a pluggable transport,
+            # whose errors go back into the flow that asked for it.
             except Exception as err:
                 error = err
             finally:

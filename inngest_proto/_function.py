@@ -298,6 +298,8 @@ async def _drive(  # noqa: PLR0917 - the call's whole state
         )
     except INTERRUPTS as interrupt:
         return interrupted_outcome(interrupt)
+    # Not narrower: the user's function may raise anything, and every
+    # exception is the run's error (retried, or the run fails).
     except Exception as err:
         if mw:
             # Before failure_outcome, which drops the traceback.
@@ -387,6 +389,8 @@ def _drive_sync(  # noqa: PLR0917 - the call's whole state
         )
     except INTERRUPTS as interrupt:
         return interrupted_outcome(interrupt)
+    # Not narrower: the user's function may raise anything, and every
+    # exception is the run's error (retried, or the run fails).
     except Exception as err:
         if mw:
             # Before failure_outcome, which drops the traceback.

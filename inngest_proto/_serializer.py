@@ -184,6 +184,8 @@ def _resolve(fn: Any) -> object:
     holder.__annotations__ = {"return": fn.__annotations__["return"]}
     try:
         hint = typing.get_type_hints(holder).get("return")
+    # Not narrower: resolving a hint evaluates the annotation's code, which
+    # may raise anything (NameError, TypeError...); then there is no hint.
     except Exception:
         return None
     return None if _has_type_vars(hint) else hint
@@ -346,6 +348,8 @@ def to_wire(serializer: Serializer, value: object, typ: object, what: str) -> ob
         return value
     try:
         return serializer.serialize(value, typ)
+    # Not narrower: the serializer is the user's (pydantic, cattrs...),
+    # and each raises its own errors for a value it cannot handle.
     except Exception as err:
         msg = (
             f"{what} returned {type(value).__name__}, which could not be "
@@ -374,6 +378,8 @@ def from_wire(
         return stored
     try:
         return serializer.deserialize(stored, typ)
+    # Not narrower: the serializer is the user's (pydantic, cattrs...),
+    # and each raises its own errors for a value it cannot handle.
     except Exception as err:
         if annotated:
             return stored

@@ -259,6 +259,8 @@ class Step(_StepRules):
                 raise
             except NestedStepInterrupt:
                 raise self._exe.step_nested(ident) from None
+            # Not narrower: a step's code is the user's and may raise anything;
+            # every exception is the step's error.
             except Exception as err:
                 if self._mw:
                     # Before step_raised, which drops the traceback.
@@ -411,6 +413,8 @@ class StepSync(_StepRules):
                 raise
             except NestedStepInterrupt:
                 raise self._exe.step_nested(ident) from None
+            # Not narrower: a step's code is the user's and may raise anything;
+            # every exception is the step's error.
             except Exception as err:
                 if self._mw:
                     # Before step_raised, which drops the traceback.

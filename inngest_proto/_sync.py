@@ -311,6 +311,8 @@ class SyncHandler:
             (reply,) = yield Fetch((register,), label="register")
         except InngestError as err:
             return self._failed_sync(err.message, key, now)
+        # Not narrower: the transport is pluggable; whatever it raises means
+        # the register call got no reply.
         except Exception as err:
             return self._failed_sync(
                 f"could not reach {register.url} to register the app "

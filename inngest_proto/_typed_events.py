@@ -84,6 +84,8 @@ class EventType(Generic[D]):
         """An :class:`Event` to ``send``, its data written as JSON."""
         try:
             wire = self._serializer.serialize(data, self.data_type)
+        # Not narrower: the serializer is the user's (pydantic, cattrs...),
+        # and each raises its own errors for data it cannot handle.
         except Exception as err:
             msg = (
                 f"{self.name}: cannot write {type(data).__name__} as "
@@ -113,6 +115,8 @@ class EventType(Generic[D]):
             raise NonRetriableError(msg)
         try:
             data: Any = self._serializer.deserialize(dict(event.data), self.data_type)
+        # Not narrower: the serializer is the user's (pydantic, cattrs...),
+        # and each raises its own errors for data it cannot handle.
         except Exception as err:
             msg = (
                 f"{self.name} event {event.id or '(no id)'}: its data is not a "

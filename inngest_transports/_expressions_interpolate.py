@@ -137,7 +137,9 @@ class _Folder:
             return _NOT_CONSTANT
         try:
             value = evaluate_tree(node, self.values)
-        except Exception:  # not foldable: keep the source
+        # Not narrower: cel-python raises whatever Python raises on the
+        # values; anything it raises means not foldable: keep the source.
+        except Exception:
             return _NOT_CONSTANT
         return _NOT_CONSTANT if isinstance(value, CELEvalError) else value
 

@@ -214,6 +214,8 @@ async def answer_streaming(
             return
         try:
             await send_chunk(chunk)
+        # Not narrower: each server (uvicorn, hypercorn, Tornado...) raises
+        # its own error for a client that left; any one means it left.
         except Exception:
             client_gone = True
 

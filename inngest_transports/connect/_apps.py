@@ -147,6 +147,8 @@ class Apps:
                 timer=None,
                 run_sync=run_sync,
             )
+        # Not narrower: a request runs user code; one failure must not end
+        # the worker's other requests.
         except Exception:
             self.logger.exception(
                 "inngest connect: request %s failed", request.request_id

@@ -331,6 +331,8 @@ class DevApi:
             # event survives a crash.  Events before an invalid one are
             # published, as the real server does.
             self._driver.receive(events, ids)
+        # Not narrower: storing goes through the driver and the database,
+        # which fail in many ways; the client gets a 500, the server stays up.
         except Exception:
             _log.exception("dev server: could not store %d event(s)", len(events))
             return error(500, "Could not store the events")

@@ -521,6 +521,8 @@ class Driver:
         except WorkerLost as err:
             self._call_failed(action, f"{err}", CallFailure.WORKER_LOST)
             return
+        # Not narrower: the SDK's transport (HTTP or a connect worker) fails in
+        # many ways; any failure to get a reply is the call's, not the server's.
         except Exception as err:
             self._call_failed(action, f"{err}", CallFailure.NO_REPLY)
             return

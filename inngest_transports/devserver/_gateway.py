@@ -457,6 +457,8 @@ class Gateway:
         try:
             try:
                 await sock.send(pb.GATEWAY_EXECUTOR_REQUEST, request)
+            # Not narrower: the socket's library raises its own errors when the
+            # connection is gone.
             except Exception as err:
                 # Nothing whole reached the worker: fail now, not at the lease.
                 raise NoWorker(f"connection {sock.connection_id} closed") from err

@@ -102,6 +102,7 @@ class WorkerSocket:
                 await self._serve()
         except (_Closed, *_GONE):
             pass
+        # Not narrower: one socket's bug must not take the gateway down.
         except Exception:
             _log.exception("connect gateway: socket %s failed", self.connection_id)
         finally:

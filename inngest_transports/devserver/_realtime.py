@@ -364,6 +364,7 @@ class _RealtimeSocket:
                 tg.cancel_scope.cancel()
         except _GONE:
             pass
+        # Not narrower: one subscriber's bug must not take the hub down.
         except Exception:
             _log.exception("realtime: a subscriber's socket failed")
         finally:

@@ -513,6 +513,8 @@ class SQLiteStore(StateTables):
             rows = found.fetchall()
         try:
             return {url: _stored_app(json.loads(text)) for url, text in rows}
+        # Not narrower: JSON and cattrs raise a variety of errors for a
+        # damaged row; each is reported as an unreadable store.
         except Exception as err:
             msg = f"{self._path}: a stored app is unreadable: {err!r}"
             raise StoreError(msg) from err
