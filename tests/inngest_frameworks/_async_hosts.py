@@ -5,7 +5,8 @@ own) listening on an ephemeral port of 127.0.0.1; the server runs its event
 loop in a background thread named :data:`SERVER_THREAD`, so a test can tell
 whether a function ran on the loop or in a worker thread.  The ``check_*``
 functions are the behaviours every framework module must show; each test
-module runs them against its own server.
+module runs every check in :data:`CHECKS` against its own server, as one
+test parametrized over the checks (``test_<framework>_host``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
+import attrs
 import httpx
 import pytest
 
@@ -241,6 +243,18 @@ def client_for(url: str) -> Iterator[httpx.Client]:
 # --- the checks every framework module passes -------------------------------------
 
 
+@attrs.frozen
+class Host:
+    """A framework module serving :func:`make_functions` on a real server."""
+
+    framework: str
+    url: str
+    http: httpx.Client
+    transport: FakeTransport
+    #: The test's log capture, for the checks that look at what the server logs.
+    logs: pytest.LogCaptureFixture
+
+
 def check_introspection(http: httpx.Client, framework: str) -> None:
     resp = http.get(PATH)
     assert resp.status_code == 200, resp.text
@@ -256,25 +270,25 @@ def check_two_steps(http: httpx.Client) -> None:
     assert calls == 3  # one call per step, then the return
 
 
-def check_threads(http: httpx.Client) -> None:
+def check_threads(host: Host) -> None:
     """Sync functions run in worker threads; async ones on the server's loop."""
-    sync_thread = call(http, "where-sync").json()
+    sync_thread = call(host.http, "where-sync").json()
     assert sync_thread != SERVER_THREAD
-    assert call(http, "where-async").json() == SERVER_THREAD
+    assert call(host.http, "where-async").json() == SERVER_THREAD
 
 
-def check_put_sync(http: httpx.Client, url: str, transport: FakeTransport) -> None:
-    resp = http.put(PATH)
+def check_put_sync(host: Host) -> None:
+    resp = host.http.put(PATH)
     assert resp.status_code == 200, resp.text
     assert resp.headers["x-inngest-sync-kind"] == "out_of_band"
-    (sent,) = transport.sent
+    (sent,) = host.transport.sent
     assert sent.url.endswith("/fn/register")
     # The app URL advertised is the one this request was sent to.
-    assert json.loads(sent.body)["url"] == url + PATH
+    assert json.loads(sent.body)["url"] == host.url + PATH
 
 
-def check_bad_body(http: httpx.Client) -> None:
-    resp = http.post(
+def check_bad_body(host: Host) -> None:
+    resp = host.http.post(
         PATH,
         params=call_params("two-steps"),
         content=b"{not json",
@@ -284,9 +298,9 @@ def check_bad_body(http: httpx.Client) -> None:
     assert resp.json()["code"] == "body_invalid"
 
 
-def check_wrong_content_type(http: httpx.Client) -> None:
+def check_wrong_content_type(host: Host) -> None:
     """The core parses the bytes, whatever the content type says."""
-    resp = http.post(
+    resp = host.http.post(
         PATH,
         params=call_params("where-async"),
         content=json.dumps(call_body()).encode(),
@@ -296,8 +310,9 @@ def check_wrong_content_type(http: httpx.Client) -> None:
     assert resp.json() == SERVER_THREAD
 
 
-def check_huge_body(http: httpx.Client, url: str) -> None:
+def check_huge_body(host: Host) -> None:
     """Over the limit is 413 JSON, announced or chunked; the server goes on."""
+    url = host.url
     big = b"x" * (SMALL_LIMIT * 4)
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: chunked
@@ -314,27 +329,22 @@ def check_huge_body(http: httpx.Client, url: str) -> None:
         f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: {10**12}\r\n\r\n"
     ).encode()
     assert raw_http(url, head).startswith(b"HTTP/1.1 413")
-    check_introspection_ok(http)
+    assert host.http.get(PATH).status_code == 200
 
 
-def check_introspection_ok(http: httpx.Client) -> None:
-    assert http.get(PATH).status_code == 200
-
-
-def check_disconnect(
-    http: httpx.Client, url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def check_disconnect(host: Host) -> None:
     """A client leaving mid-body: no answer, no traceback, the server goes on."""
+    caplog = host.logs
     with caplog.at_level(logging.WARNING):
-        send_partial_and_close(url)
-        check_two_steps(http)
+        send_partial_and_close(host.url)
+        check_two_steps(host.http)
         time.sleep(0.05)  # the server notices the hang-up asynchronously
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
 
 
-def check_unknown_path(http: httpx.Client) -> None:
-    resp = http.get("/elsewhere")
+def check_unknown_path(host: Host) -> None:
+    resp = host.http.get("/elsewhere")
     assert resp.status_code == 404
     assert "x-inngest-sdk" not in resp.headers
 
@@ -371,3 +381,16 @@ def run_to_completion_streamed(http: httpx.Client, fn: str) -> tuple[Any, int]:
         for op in body:
             steps[op["id"]] = {"data": op["data"]}
     raise AssertionError("the function never finished")
+
+
+CHECKS: dict[str, Callable[[Host], None]] = {
+    "introspection": lambda host: check_introspection(host.http, host.framework),
+    "two steps": lambda host: check_two_steps(host.http),
+    "threads": check_threads,
+    "put sync": check_put_sync,
+    "bad body": check_bad_body,
+    "wrong content type": check_wrong_content_type,
+    "huge body": check_huge_body,
+    "client leaves mid-body": check_disconnect,
+    "unknown path": check_unknown_path,
+}

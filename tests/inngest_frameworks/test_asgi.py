@@ -20,21 +20,16 @@ import inngest_proto as inngest
 from inngest_frameworks import asgi
 from tests.fakes import FakeTransport
 from tests.inngest_frameworks._async_hosts import (
+    CHECKS,
     KEEPALIVE,
     PATH,
     SMALL_LIMIT,
+    Host,
     call_body,
     call_params,
-    check_bad_body,
-    check_disconnect,
-    check_huge_body,
     check_introspection,
-    check_put_sync,
     check_streaming,
-    check_threads,
     check_two_steps,
-    check_unknown_path,
-    check_wrong_content_type,
     client_for,
     make_client,
     make_functions,
@@ -44,15 +39,12 @@ from tests.inngest_frameworks._async_hosts import (
 
 METHODS = ["GET", "PUT", "POST"]
 
+FRAMEWORK = "asgi"
+
 
 def make_app(transport: FakeTransport | None = None, **kwargs: Any) -> asgi.InngestASGI:
     client = make_client(transport)
     return asgi.serve(client, make_functions(client), **kwargs)
-
-
-@pytest.fixture(scope="module")
-def transport() -> FakeTransport:
-    return register_ok()
 
 
 @pytest.fixture(scope="module")
@@ -61,50 +53,7 @@ def url(transport: FakeTransport) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def http(url: str) -> Iterator[httpx.Client]:
-    with client_for(url) as http:
-        yield http
-
-
-def test_introspection(http: httpx.Client) -> None:
-    check_introspection(http, "asgi")
-
-
-def test_a_two_step_function_runs_to_completion(http: httpx.Client) -> None:
-    check_two_steps(http)
-
-
-def test_sync_functions_run_in_worker_threads(http: httpx.Client) -> None:
-    check_threads(http)
-
-
-def test_put_syncs_the_app(
-    http: httpx.Client, url: str, transport: FakeTransport
-) -> None:
-    check_put_sync(http, url, transport)
-
-
-def test_bad_body_is_400(http: httpx.Client) -> None:
-    check_bad_body(http)
-
-
-def test_wrong_content_type_is_parsed_anyway(http: httpx.Client) -> None:
-    check_wrong_content_type(http)
-
-
-def test_huge_body_is_413(http: httpx.Client, url: str) -> None:
-    check_huge_body(http, url)
-
-
-def test_client_leaving_mid_body(
-    http: httpx.Client, url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    check_disconnect(http, url, caplog)
-
-
-def test_unknown_path_is_404(http: httpx.Client) -> None:
-    check_unknown_path(http)
+def test_a_path_below_the_endpoint_is_404(http: httpx.Client) -> None:
     assert http.post("/api/inngest/more").status_code == 404
 
 
@@ -277,3 +226,8 @@ def test_no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
     ):
         check_two_steps(http)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_asgi_host(check: str, host: Host) -> None:
+    CHECKS[check](host)

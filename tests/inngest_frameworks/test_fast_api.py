@@ -14,26 +14,20 @@ import inngest_proto as inngest
 from inngest_frameworks import asgi, fast_api
 from tests.fakes import FakeTransport
 from tests.inngest_frameworks._async_hosts import (
+    CHECKS,
     KEEPALIVE,
     PATH,
     SMALL_LIMIT,
+    Host,
     call,
-    check_bad_body,
-    check_disconnect,
-    check_huge_body,
-    check_introspection,
-    check_put_sync,
     check_streaming,
-    check_threads,
-    check_two_steps,
-    check_unknown_path,
-    check_wrong_content_type,
     client_for,
     make_client,
     make_functions,
-    register_ok,
     uvicorn_server,
 )
+
+FRAMEWORK = "fast_api"
 
 
 def make_app(
@@ -53,60 +47,12 @@ def make_app(
 
 
 @pytest.fixture(scope="module")
-def transport() -> FakeTransport:
-    return register_ok()
-
-
-@pytest.fixture(scope="module")
 def url(transport: FakeTransport) -> Iterator[str]:
     with uvicorn_server(make_app(transport, max_body_bytes=SMALL_LIMIT)) as url:
         yield url
 
 
-@pytest.fixture
-def http(url: str) -> Iterator[httpx.Client]:
-    with client_for(url) as http:
-        yield http
-
-
-def test_introspection(http: httpx.Client) -> None:
-    check_introspection(http, "fast_api")
-
-
-def test_a_two_step_function_runs_to_completion(http: httpx.Client) -> None:
-    check_two_steps(http)
-
-
-def test_sync_functions_run_in_worker_threads(http: httpx.Client) -> None:
-    check_threads(http)
-
-
-def test_put_syncs_the_app(
-    http: httpx.Client, url: str, transport: FakeTransport
-) -> None:
-    check_put_sync(http, url, transport)
-
-
-def test_bad_body_is_400(http: httpx.Client) -> None:
-    check_bad_body(http)
-
-
-def test_wrong_content_type_is_parsed_anyway(http: httpx.Client) -> None:
-    check_wrong_content_type(http)
-
-
-def test_huge_body_is_413(http: httpx.Client, url: str) -> None:
-    check_huge_body(http, url)
-
-
-def test_client_leaving_mid_body(
-    http: httpx.Client, url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    check_disconnect(http, url, caplog)
-
-
-def test_unknown_path_is_404_and_the_app_still_routes(http: httpx.Client) -> None:
-    check_unknown_path(http)
+def test_the_app_still_routes(http: httpx.Client) -> None:
     assert http.get("/hello").json() == {"hello": "world"}
 
 
@@ -150,3 +96,8 @@ def test_misconfiguration_fails_at_serve() -> None:
     client = inngest.Inngest(app_id="fw-app", environ={})  # cloud, no signing key
     with pytest.raises(inngest.InngestError, match="signing key"):
         fast_api.serve(fastapi.FastAPI(), client, [])
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_fast_api_host(check: str, host: Host) -> None:
+    CHECKS[check](host)

@@ -15,28 +15,22 @@ import inngest_proto as inngest
 from inngest_frameworks import tornado as inngest_tornado
 from tests.fakes import FakeTransport
 from tests.inngest_frameworks._async_hosts import (
+    CHECKS,
     KEEPALIVE,
     PATH,
     SMALL_LIMIT,
+    Host,
     call,
     call_body,
     call_params,
-    check_bad_body,
-    check_disconnect,
-    check_huge_body,
-    check_introspection,
-    check_put_sync,
     check_streaming,
-    check_threads,
-    check_two_steps,
-    check_unknown_path,
-    check_wrong_content_type,
     client_for,
     make_client,
     make_functions,
-    register_ok,
     tornado_server,
 )
+
+FRAMEWORK = "tornado"
 
 
 class Hello(tornado.web.RequestHandler):
@@ -56,60 +50,12 @@ def make_app(
 
 
 @pytest.fixture(scope="module")
-def transport() -> FakeTransport:
-    return register_ok()
-
-
-@pytest.fixture(scope="module")
 def url(transport: FakeTransport) -> Iterator[str]:
     with tornado_server(make_app(transport, max_body_bytes=SMALL_LIMIT)) as url:
         yield url
 
 
-@pytest.fixture
-def http(url: str) -> Iterator[httpx.Client]:
-    with client_for(url) as http:
-        yield http
-
-
-def test_introspection(http: httpx.Client) -> None:
-    check_introspection(http, "tornado")
-
-
-def test_a_two_step_function_runs_to_completion(http: httpx.Client) -> None:
-    check_two_steps(http)
-
-
-def test_sync_functions_run_in_worker_threads(http: httpx.Client) -> None:
-    check_threads(http)
-
-
-def test_put_syncs_the_app(
-    http: httpx.Client, url: str, transport: FakeTransport
-) -> None:
-    check_put_sync(http, url, transport)
-
-
-def test_bad_body_is_400(http: httpx.Client) -> None:
-    check_bad_body(http)
-
-
-def test_wrong_content_type_is_parsed_anyway(http: httpx.Client) -> None:
-    check_wrong_content_type(http)
-
-
-def test_huge_body_is_413(http: httpx.Client, url: str) -> None:
-    check_huge_body(http, url)
-
-
-def test_client_leaving_mid_body(
-    http: httpx.Client, url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    check_disconnect(http, url, caplog)
-
-
-def test_unknown_path_is_404_and_the_app_still_routes(http: httpx.Client) -> None:
-    check_unknown_path(http)
+def test_the_app_still_routes(http: httpx.Client) -> None:
     assert http.get("/hello").json() == {"hello": "world"}
     # The serve path is matched literally, not as a regular expression.
     assert http.get("/api/inngesX").status_code == 404
@@ -163,3 +109,8 @@ def test_middleware_gets_the_tornado_request_with_the_body() -> None:
     with tornado_server(make_app(client=client)) as url, client_for(url) as http:
         assert call(http, "where-async").status_code == 200
     assert json.loads(seen[0])["ctx"]["run_id"] == "01JRUN"
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_tornado_host(check: str, host: Host) -> None:
+    CHECKS[check](host)
