@@ -180,8 +180,8 @@ class Inngest:
 
         The httpx transport waits ``request_timeout`` (30 s by default) on
         each phase of a request.  Raises :class:`LocalProtocolError` when none
-        was given and ``inngest_transports.http`` (the ``http`` extra) is not
-        installed.
+        was given and no default transport is installed (the ``http`` extra
+        installs ``inngest_transports.http``, registered as the default).
         """
         if self._transport is None:
             self._transport = default_transport(_seconds(self.request_timeout))

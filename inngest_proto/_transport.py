@@ -2,14 +2,16 @@
 
 A transport sends the :class:`OutboundRequest` values the core builds and
 owns the clock and the randomness the core must not read itself.  The httpx
-transport (``inngest_transports.http``) is the default when installed; tests
-pass a fake.  Resending with the fallback signing key on 401/403 is protocol,
+transport (``inngest_transports.http``) is the default when installed: it
+names itself in the ``inngest_sansio.transports`` entry point group, so the
+core finds it without importing the transports package by name; tests pass a
+fake.  Resending with the fallback signing key on 401/403 is protocol,
 so it lives here, once, for every transport.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.metadata
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -19,6 +21,7 @@ from ._http import OutboundRequest, OutboundResponse
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
+    "TRANSPORT_ENTRY_POINTS",
     "Transport",
     "default_transport",
     "send",
@@ -79,19 +82,35 @@ def send_sync(transport: Transport, req: OutboundRequest) -> OutboundResponse:
     return resp
 
 
-def default_transport(timeout: float | None = DEFAULT_REQUEST_TIMEOUT) -> Transport:
-    """The httpx transport, if its extra is installed.
+#: The entry point group a transport package registers its transports in; the
+#: one named ``default`` is the client's transport when none is given.
+TRANSPORT_ENTRY_POINTS = "inngest_sansio.transports"
 
-    ``timeout`` is in seconds, ``None`` for none; the client passes its
-    ``request_timeout`` here.
+
+def default_transport(timeout: float | None = DEFAULT_REQUEST_TIMEOUT) -> Transport:
+    """The transport registered as the default, if one is installed.
+
+    That is the httpx transport (the ``http`` extra): the distribution
+    registers ``inngest_transports.http:HttpTransport`` as ``default`` in
+    :data:`TRANSPORT_ENTRY_POINTS`, and the entry point is loaded here, on
+    first use.  ``timeout`` is in seconds, ``None`` for none; the client
+    passes its ``request_timeout`` here.
     """
+    msg = (
+        "no transport to reach Inngest with: install the HTTP transport "
+        "(pip install 'inngest-sansio[http]') or pass transport= to Inngest()"
+    )
+    found = importlib.metadata.entry_points(
+        group=TRANSPORT_ENTRY_POINTS, name="default"
+    )
+    if not found:
+        raise LocalProtocolError(msg)
+    # Several distributions naming a default would be a broken install; the
+    # first one found is used, as importlib.metadata lists them.
+    entry_point = next(iter(found))
     try:
-        module = importlib.import_module("inngest_transports.http")
+        factory = entry_point.load()
     except ImportError as err:
-        msg = (
-            "no transport to reach Inngest with: install the HTTP transport "
-            "(pip install 'inngest-sansio[http]') or pass transport= to Inngest()"
-        )
         raise LocalProtocolError(msg) from err
-    transport: Transport = module.HttpTransport(timeout=timeout)
+    transport: Transport = factory(timeout=timeout)
     return transport

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 import types
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,13 @@ from inngest_proto._errors import LocalProtocolError, SendEventsError
 from inngest_proto._http import OutboundRequest, OutboundResponse
 from inngest_proto._outbound import build_fetch_batch_request, build_register_request
 from inngest_proto._settings import resolve_settings
-from inngest_proto._transport import Transport, default_transport, send, send_sync
+from inngest_proto._transport import (
+    TRANSPORT_ENTRY_POINTS,
+    Transport,
+    default_transport,
+    send,
+    send_sync,
+)
 from tests.fakes import FakeTransport
 
 KEY = "signkey-test-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -169,6 +176,25 @@ def test_default_transport_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "pip install 'inngest-sansio[http]'" in message
     assert "transport=" in message
     assert isinstance(info.value.__cause__, ImportError)
+
+
+def test_no_default_transport_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The core finds the default only through the entry point group; with
+    # nothing registered there it says what to install, whatever is importable.
+    def no_entry_points(**selection: str) -> importlib.metadata.EntryPoints:
+        assert selection == {"group": TRANSPORT_ENTRY_POINTS, "name": "default"}
+        return importlib.metadata.EntryPoints(())
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_entry_points)
+    with pytest.raises(LocalProtocolError, match=r"inngest-sansio\[http\]"):
+        default_transport()
+
+
+def test_the_distribution_registers_the_http_transport_as_default() -> None:
+    (entry_point,) = importlib.metadata.entry_points(
+        group=TRANSPORT_ENTRY_POINTS, name="default"
+    )
+    assert entry_point.value == "inngest_transports.http:HttpTransport"
 
 
 class TimedFake(FakeTransport):
