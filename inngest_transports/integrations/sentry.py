@@ -115,16 +115,19 @@ class SentryMiddleware(MiddlewareSync):
             },
         )
 
-    def transform_output(self, result: TransformOutputResult) -> None:
+    # The official SentryMiddleware names this parameter ``output`` although the
+    # base hook says ``result``; apps that call it by keyword pass ``output=``,
+    # so the name stays (the middleware manager passes it by position).
+    def transform_output(self, output: TransformOutputResult) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
         """Capture the error of a step or of the function, if any."""
-        if result.error is None:
+        if output.error is None:
             return
         tags: dict[str, str] = {}
-        if result.step is not None:
-            tags["inngest.step.id"] = result.step.id
-            tags["inngest.step.op"] = result.step.op
+        if output.step is not None:
+            tags["inngest.step.id"] = output.step.id
+            tags["inngest.step.op"] = output.step.op
         # Kwargs add to the request's scope for this event only.
-        sentry_sdk.capture_exception(result.error, tags=tags)
+        sentry_sdk.capture_exception(output.error, tags=tags)
 
     def before_response(self) -> None:
         """Flush (unless disabled) and leave this request's scope."""

@@ -162,8 +162,8 @@ def test_a_function_error_is_captured_without_step_tags(
     events: list[dict[str, Any]],
 ) -> None:
     mw = _hooks_middleware()
-    # By keyword, as the hook is declared (result=) on the base class.
-    mw.transform_output(result=inngest.TransformOutputResult(Boom("fn"), None))
+    # By keyword, with the official SentryMiddleware's parameter name.
+    mw.transform_output(output=inngest.TransformOutputResult(Boom("fn"), None))
     mw.before_response()
     (event,) = events
     tags = _tags(event)
