@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 from celpy.evaluation import CELEvalError
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import ExpressionCheck
 from inngest_transports._expressions_engine import (
     DECLARED,
@@ -373,7 +373,7 @@ def wait_matcher(
         return True
     try:
         try:
-            key = _json.dumps_compact(dict(run_event))
+            key = json_codec.dumps_compact(dict(run_event))
         except (TypeError, ValueError):
             stored = interpolate_event(if_expr, run_event)  # not JSON: no cache
         else:
@@ -387,4 +387,4 @@ def wait_matcher(
 @functools.lru_cache(maxsize=1024)
 def _stored_wait(if_expr: str, run_event_json: bytes) -> str:
     # Keyed by the event's JSON: one interpolation per wait, not per event.
-    return interpolate_event(if_expr, _json.loads(run_event_json))
+    return interpolate_event(if_expr, json_codec.loads(run_event_json))

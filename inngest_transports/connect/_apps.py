@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from inngest_proto import CommHandler, Inngest, _json
+from inngest_proto import CommHandler, Inngest, json_codec
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.errors import LocalProtocolError
 from inngest_proto.functions import Function
@@ -85,7 +85,7 @@ class Apps:
             configs = [c for fn in unique for c in fn.get_configs(CONNECT_URL)]
             app = pb.AppConfiguration(
                 app_name=client.app_id,
-                functions=_json.dumps_compact(unstructure(configs)),
+                functions=json_codec.dumps_compact(unstructure(configs)),
             )
             if client.app_version:
                 app.app_version = client.app_version

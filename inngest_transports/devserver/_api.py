@@ -30,7 +30,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
@@ -114,7 +114,7 @@ class _Request:
 
 
 def json_response(status: int, body: Any) -> Response:
-    return Response(status, dict(_BASE_HEADERS), _json.dumps_compact(body))
+    return Response(status, dict(_BASE_HEADERS), json_codec.dumps_compact(body))
 
 
 def error(status: int, message: str, data: Any = None) -> Response:
@@ -295,7 +295,7 @@ class DevApi:
         if not r.body.strip():
             return json_response(200, {"ids": [], "status": 200})
         try:
-            parsed = _json.loads(r.body)
+            parsed = json_codec.loads(r.body)
         except (ValueError, UnicodeDecodeError):
             parsed = None
         except RecursionError:
@@ -484,7 +484,7 @@ class DevApi:
     async def _v1_signals(self, r: _Request) -> Response:
         """Resume the run waiting for ``{"signal": name, "data": ...}``."""
         try:
-            body = _json.loads(r.body)
+            body = json_codec.loads(r.body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             return error(400, "Invalid request body: want JSON {signal, data}")
         signal = body.get("signal") if isinstance(body, dict) else None

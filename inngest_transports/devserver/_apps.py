@@ -21,7 +21,7 @@ import anyio
 import attrs
 import httpx
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.errors import TransportError
 from inngest_proto.executor import ServerAuth
 from inngest_proto.functions import FunctionConfig
@@ -240,7 +240,7 @@ class Apps:
 
     async def _put(self, url: str) -> tuple[str | None, bool]:
         """One PUT: the error (``None`` when synced), and whether to retry."""
-        body = _json.dumps_compact({"url": url})
+        body = json_codec.dumps_compact({"url": url})
         headers = {
             "content-type": "application/json",
             # An SDK refuses a sync from the other kind of server.
@@ -259,7 +259,7 @@ class Apps:
         if resp.status < 300:
             return None, False
         try:
-            answer = _json.loads(resp.body)
+            answer = json_codec.loads(resp.body)
         except (ValueError, UnicodeDecodeError):
             answer = None
         message = answer.get("message") if isinstance(answer, dict) else None

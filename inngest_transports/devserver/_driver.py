@@ -33,7 +33,7 @@ import anyio
 import anyio.abc
 import httpx
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
     Action,
@@ -699,10 +699,10 @@ def _unroutable(stored: StoredEvent) -> str | None:
     """
     if stored.unreadable is not None:
         return stored.unreadable
-    if _json.deeper_than(stored.event.get("data"), MAX_DATA_DEPTH):
+    if json_codec.deeper_than(stored.event.get("data"), MAX_DATA_DEPTH):
         return f"nested deeper than the {MAX_DATA_DEPTH} levels allowed"
     try:
-        _json.dumps_utf8(stored.event)
+        json_codec.dumps_utf8(stored.event)
     except UnicodeEncodeError:
         return "it holds a lone surrogate, which has no UTF-8 form"
     return None
@@ -716,7 +716,11 @@ def _took(run: Run | None) -> str:
 
 def _excerpt(value: Any) -> str:
     try:
-        text = value if isinstance(value, str) else _json.dumps_compact(value).decode()
+        text = (
+            value
+            if isinstance(value, str)
+            else json_codec.dumps_compact(value).decode()
+        )
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= _OUTPUT_EXCERPT else text[: _OUTPUT_EXCERPT - 3] + "..."

@@ -38,7 +38,7 @@ import attrs
 from anyio.streams.stapled import MultiListener
 from google.protobuf.message import DecodeError, Message
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.connect import LeaseTimings, RequestLease
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect.frames import Kind
@@ -300,7 +300,7 @@ class Gateway:
         hello: pb.WorkerConnectRequestData, app: pb.AppConfiguration
     ) -> bytes:
         try:
-            functions = _json.loads(app.functions) if app.functions else []
+            functions = json_codec.loads(app.functions) if app.functions else []
         except (ValueError, UnicodeDecodeError, RecursionError) as err:
             raise InvalidSync("Invalid request: functions", str(err)) from err
         body: dict[str, Any] = {
@@ -313,7 +313,7 @@ class Gateway:
         }
         if app.HasField("app_version"):
             body["appVersion"] = app.app_version
-        return _json.dumps_compact(body)
+        return json_codec.dumps_compact(body)
 
     def forget(self, sock: WorkerSocket) -> None:
         """The socket closed; its requests keep their leases (late replies)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.errors import BodyInvalidError
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
@@ -98,7 +98,7 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     the text the server answers
     (docs/protocol/devserver-api.rst#event-ingestion, steps 1-8)."""
     if not isinstance(raw, dict):
-        msg = f"event must be a JSON object, got {_json.json_type(raw)}"
+        msg = f"event must be a JSON object, got {json_codec.json_type(raw)}"
         raise ValueError(msg)
     name = raw.get("name")
     if isinstance(name, str) and name.lower().startswith(_RESERVED_PREFIX):
@@ -111,7 +111,7 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
         _check_utf8(raw.get(field), f"event {field}")
     for field in ("data", "user"):
         # Before anything recurses into it (encoding, cattrs, CEL).
-        if _json.deeper_than(raw.get(field), MAX_DATA_DEPTH):
+        if json_codec.deeper_than(raw.get(field), MAX_DATA_DEPTH):
             msg = (
                 f"event {field} is nested deeper than the {MAX_DATA_DEPTH} levels"
                 " of objects and arrays this dev server accepts"
@@ -124,7 +124,7 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     except (BodyInvalidError, TypeError, ValueError) as err:
         raise ValueError(str(err)) from err
     try:
-        size = len(_json.dumps_utf8(event))
+        size = len(json_codec.dumps_utf8(event))
     except UnicodeEncodeError as err:
         # In data or user: SQLite, SDKs and key hashes all need UTF-8.
         raise ValueError(_surrogate_message("the event", err)) from None
@@ -223,19 +223,20 @@ def parse_sync(body: bytes) -> SyncRequest:
     The server kind the SDK expects is the API's to check: it knows its own.
     """
     try:
-        parsed = _json.loads(body)
+        parsed = json_codec.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         msg = f"Invalid request: {err}"
         raise InvalidSync(msg) from err
     if not isinstance(parsed, dict):
-        msg = f"Invalid request: the body is {_json.json_type(parsed)}, not an object"
+        kind = json_codec.json_type(parsed)
+        msg = f"Invalid request: the body is {kind}, not an object"
         raise InvalidSync(msg)
-    if _json.deeper_than(parsed, MAX_DATA_DEPTH):
+    if json_codec.deeper_than(parsed, MAX_DATA_DEPTH):
         msg = f"Invalid request: nested deeper than {MAX_DATA_DEPTH} levels"
         raise InvalidSync(msg)
     try:
         # Names, ids and URLs go into the database and into hashes.
-        _json.dumps_utf8(parsed)
+        json_codec.dumps_utf8(parsed)
     except UnicodeEncodeError as err:
         msg = f"Invalid request: {_surrogate_message('the body', err)}"
         raise InvalidSync(msg) from None
@@ -270,7 +271,7 @@ def parse_sync(body: bytes) -> SyncRequest:
             app_name=app_name,
             url=url if isinstance(url, str) else "",
         )
-    checksum = hashlib.sha256(_json.dumps_compact(fields)).hexdigest()
+    checksum = hashlib.sha256(json_codec.dumps_compact(fields)).hexdigest()
     return SyncRequest(
         app_name=app_name,
         url=url if isinstance(url, str) else "",

@@ -41,7 +41,7 @@ from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 from wsproto.utilities import generate_accept_token
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import ulid
 from inngest_proto.realtime import (
     DEV_JWT_SECRET,
@@ -91,7 +91,7 @@ class _RequestLike(Protocol):
 
 def _error(status: int, message: str) -> Response:
     body = {"error": message, "data": None, "status": status}
-    return Response(status, dict(_HEADERS), _json.dumps_compact(body))
+    return Response(status, dict(_HEADERS), json_codec.dumps_compact(body))
 
 
 def _topic_key(topic: Mapping[str, Any]) -> _Key:
@@ -224,7 +224,7 @@ class RealtimeApi:
         if len(r.body) > _MAX_MESSAGE_BYTES:
             return _error(413, f"message exceeds {_MAX_MESSAGE_BYTES} bytes")
         try:
-            data = _json.loads(r.body)
+            data = json_codec.loads(r.body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             # Not JSON: published as a string, as the server does.
             data = r.body.decode("utf-8", errors="replace")
@@ -232,7 +232,7 @@ class RealtimeApi:
         metadata = r.query.get("metadata")
         if metadata:
             try:
-                message["metadata"] = _json.loads(metadata)
+                message["metadata"] = json_codec.loads(metadata)
             except ValueError:
                 return _error(400, "metadata must be JSON")
         message.update(
@@ -243,7 +243,7 @@ class RealtimeApi:
         )
         if r.query.get("run_id"):
             message["run_id"] = r.query["run_id"]
-        frame = _json.dumps_compact(message).decode()
+        frame = json_codec.dumps_compact(message).decode()
         self.hub.publish(channel, topic, frame)
         return Response(200, {}, b"")
 
@@ -251,14 +251,14 @@ class RealtimeApi:
         if not self._authorized(r.headers):
             return _error(401, "Not authenticated")
         try:
-            raw = _json.loads(r.body)
+            raw = json_codec.loads(r.body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raw = None
         topics = _parse_topics(raw)
         if topics is None:
             return _error(400, "Invalid request: must provide a list of topics")
         return Response(
-            201, dict(_HEADERS), _json.dumps_compact({"jwt": self.mint(topics)})
+            201, dict(_HEADERS), json_codec.dumps_compact({"jwt": self.mint(topics)})
         )
 
     def mint(self, topics: list[dict[str, Any]], *, publish: bool = False) -> str:
@@ -418,7 +418,7 @@ class _RealtimeSocket:
     def _control(self, frame: str) -> None:
         """``sub`` (with a JWT) and ``unsub`` (with topics); the rest is ignored."""
         try:
-            message = _json.loads(frame)
+            message = json_codec.loads(frame)
         except ValueError:
             return
         if not isinstance(message, dict):

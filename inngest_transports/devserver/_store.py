@@ -55,7 +55,7 @@ from typing import Any
 
 import attrs
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import MAX_DATA_DEPTH, Changes, ExecutorState, RunStatus
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import structure, unstructure
@@ -562,7 +562,7 @@ def _stored_event(
     event: Any = None
     try:
         event = json.loads(text)
-        too_deep = _json.deeper_than(event, _LOGGED_DEPTH)
+        too_deep = json_codec.deeper_than(event, _LOGGED_DEPTH)
     except RecursionError:
         too_deep = True
     if not too_deep:

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import MAX_DATA_DEPTH, Run, RunStatus
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
@@ -63,7 +63,7 @@ class BadRequest(ValueError):
 
 def json_body(status: int, body: Any) -> Response:
     headers = {"content-type": "application/json", **NO_CACHE}
-    return Response(status, headers, _json.dumps_compact(body))
+    return Response(status, headers, json_codec.dumps_compact(body))
 
 
 def _error(status: int, message: str) -> Response:
@@ -348,7 +348,9 @@ class UiApi:
     async def _plain_send(self, r: UiRequest) -> Response:
         form = dict(urllib.parse.parse_qsl(r.body.decode("utf-8", "replace")))
         try:
-            data = _json.loads(form["data"]) if form.get("data", "").strip() else {}
+            data = (
+                json_codec.loads(form["data"]) if form.get("data", "").strip() else {}
+            )
             self.send(form.get("name"), data)
         except RecursionError:
             message = (
@@ -381,7 +383,7 @@ def _function(app: App, fn: FunctionConfig) -> dict[str, Any]:
 
 def _object_body(body: bytes) -> dict[str, Any]:
     try:
-        parsed = _json.loads(body)
+        parsed = json_codec.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         msg = "the body must be JSON"
         raise BadRequest(msg) from None

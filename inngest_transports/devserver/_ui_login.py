@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Protocol
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.executor import ServerAuth
 from inngest_proto.wire import Response
 
@@ -85,7 +85,7 @@ class UiLogin:
         if r.parts[:2] == ["ui", "api"]:
             body = {"error": "Sign in first: open /ui/login", "login": "/ui/login"}
             headers = {"content-type": "application/json", **NO_CACHE}
-            return Response(401, headers, _json.dumps_compact(body))
+            return Response(401, headers, json_codec.dumps_compact(body))
         return _redirect("/ui/login")
 
     async def answer(self, r: _RequestLike) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from inngest_proto import _json
+from inngest_proto import json_codec
 from inngest_proto.wire import Response
 
 from . import _ui_plain
@@ -46,5 +46,5 @@ def static_file(name: str) -> Response:
             return html_response(404, page)
         body = {"error": f"No such file: /ui/{name}"}
         headers = {"content-type": "application/json", **NO_CACHE}
-        return Response(404, headers, _json.dumps_compact(body))
+        return Response(404, headers, json_codec.dumps_compact(body))
     return Response(200, {"content-type": content_type, **NO_CACHE}, path.read_bytes())
