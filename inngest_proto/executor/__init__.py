@@ -35,6 +35,7 @@ from ._endpoints import (
     parse_endpoint_run,
     parse_endpoint_steps,
 )
+from ._event_api import InProcessAPI
 from ._executor import Executor
 from ._ids import function_uuid, ulid
 from ._lifecycle import failure_error
@@ -105,6 +106,7 @@ __all__ = [
     "ExpressionError",
     "ExpressionUse",
     "FunctionOutput",
+    "InProcessAPI",
     "InvalidFunctionConfig",
     "Invoke",
     "Job",

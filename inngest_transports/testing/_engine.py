@@ -18,7 +18,6 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 
@@ -29,16 +28,15 @@ from inngest_proto.executor import (
     CallSDK,
     CancelTimer,
     Checkpoint,
-    CheckpointRejected,
     EmitEvent,
     Executor,
+    InProcessAPI,
     Run,
     RunFinished,
     RunSkipped,
     RunStarted,
     RunStatus,
     SetTimer,
-    parse_checkpoint,
 )
 from inngest_proto.wire import (
     IncomingRequest,
@@ -71,61 +69,6 @@ class TestEngineError(AssertionError):
     the functions did not settle within the limits given."""
 
     __test__ = False  # not a pytest test class, despite its name
-
-
-class _EventFeed:
-    """The client's transport while the engine runs: what the functions send
-    is queued for the executor, as the Event API would receive it."""
-
-    def __init__(self, engine: TestEngine) -> None:
-        self._engine = engine
-        self._random = random.Random(0)  # noqa: S311 (deterministic on purpose)
-
-    def _answer(self, req: OutboundRequest) -> OutboundResponse:
-        if req.method == "GET":
-            return self._run_data(req)
-        path = urlsplit(req.url).path
-        if path.startswith("/v1/checkpoint/") and path.endswith("/async"):
-            return self._checkpoint(path.split("/")[3], req.body)
-        ids = [self._engine._accept_sent(event) for event in json.loads(req.body)]
-        body = json.dumps({"ids": ids, "status": 200}).encode()
-        return OutboundResponse(200, {"content-type": "application/json"}, body)
-
-    def _checkpoint(self, run_id: str, body: bytes) -> OutboundResponse:
-        """``POST /v1/checkpoint/{id}/async``: steps a call ran and goes on from."""
-        engine = self._engine
-        try:
-            checkpoint = parse_checkpoint(body, run_id)
-            engine._apply(engine.executor.checkpoint(checkpoint, engine.now))
-        except CheckpointRejected as err:
-            text = json.dumps({"error": str(err)}).encode()
-            return OutboundResponse(
-                err.status, {"content-type": "application/json"}, text
-            )
-        engine.checkpoints.append(checkpoint)
-        return OutboundResponse(200, {}, b"")
-
-    def _run_data(self, req: OutboundRequest) -> OutboundResponse:
-        """``/v0/runs/{id}/batch|actions``, read by an SDK told ``use_api``."""
-        *_, run_id, what = req.url.split("?")[0].split("/")
-        run = self._engine.executor.get_run(run_id)
-        if run is None or what not in ("batch", "actions"):
-            return OutboundResponse(404, {}, b"{}")
-        data = run.events if what == "batch" else run.steps
-        body = json.dumps(data).encode()
-        return OutboundResponse(200, {"content-type": "application/json"}, body)
-
-    async def request(self, req: OutboundRequest) -> OutboundResponse:
-        return self._answer(req)
-
-    def request_sync(self, req: OutboundRequest) -> OutboundResponse:
-        return self._answer(req)
-
-    def now(self) -> float:
-        return self._engine.now
-
-    def random_bytes(self, n: int) -> bytes:
-        return self._random.randbytes(n)
 
 
 def _seconds(value: float | datetime.timedelta) -> float:
@@ -184,7 +127,13 @@ class TestEngine:
         )
         self._backend = backend
         self._max_calls = max_calls
-        self._feed = _EventFeed(self)
+        self._feed = InProcessAPI(
+            self.executor,
+            now=lambda: self.now,
+            accept=self._accept_sent,
+            apply=self._apply,
+            random_bytes=random.Random(0).randbytes,  # noqa: S311 (deterministic)
+        )
         self._ai_provider = ai_provider
         self._queue: list[CallSDK | CallAI] = []
         self._outbox: list[dict[str, Any]] = []
@@ -203,7 +152,7 @@ class TestEngine:
         #: Every call made to the SDK, in order (see :meth:`exchanges_of`).
         self.exchanges: list[Exchange] = []
         #: Checkpoints the functions saved (``Inngest(checkpointing=...)``).
-        self.checkpoints: list[Checkpoint] = []
+        self.checkpoints: list[Checkpoint] = self._feed.checkpoints
         self._stubs = Stubs(client, step_stubs, invoke_stubs)
         configs = [config for fn in functions for config in fn.get_configs(_APP_URL)]
         self._apply(self.executor.register_app(_APP_URL, configs, self.now))

@@ -4,8 +4,14 @@
 performs every ``CallSDK`` action by calling ``handle_sync`` in process,
 keeps the timers the executor sets and fires them by advancing the clock.
 Events the functions send (``step.send_event``, ``client.send``) go through
-the client's transport, which hands them to the executor as the Event API
-would: before the SDK's reply to the call that sent them.
+the client's transport, the executor package's :class:`InProcessAPI` (the one
+the shipped ``TestEngine`` uses too), and reach the executor as through the
+Event API: before the SDK's reply to the call that sent them.
+
+The harness stays here rather than being the ``TestEngine``: that engine
+plugs in real CEL and runs async functions on an event loop, while these
+tests drive the core with the stand-in matchers (or any given ones) and
+intercept single calls, needing nothing but ``inngest_proto``.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import attrs
 
 import inngest_proto as inngest
 from inngest_proto._call_handler import query_from_url
-from inngest_proto._http import IncomingRequest, OutboundRequest, OutboundResponse
+from inngest_proto._http import IncomingRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
     CallFailure,
@@ -26,6 +32,7 @@ from inngest_proto.executor import (
     CancelTimer,
     EmitEvent,
     Executor,
+    InProcessAPI,
     Run,
     RunFinished,
     RunSkipped,
@@ -51,61 +58,25 @@ class NoReply:
 Intercept = Callable[[CallSDK], OutboundResponse | str | NoReply | None]
 
 
-class EventFeed:
-    """The client's transport: accepts sent events and queues them for the executor."""
-
-    def __init__(self, harness: Harness) -> None:
-        self._harness = harness
-        self._sent = 0
-
-    def _answer(self, req: OutboundRequest) -> OutboundResponse:
-        if req.method == "GET":
-            return self._run_data(req)
-        events = json.loads(req.body)
-        ids = []
-        for event in events:
-            self._sent += 1
-            event.setdefault("id", f"sent-{self._sent}")
-            ids.append(event["id"])
-            self._harness.outbox.append(event)
-        body = json.dumps({"ids": ids, "status": 200}).encode()
-        return OutboundResponse(200, {"content-type": "application/json"}, body)
-
-    def _run_data(self, req: OutboundRequest) -> OutboundResponse:
-        """``/v0/runs/{id}/batch|actions``, which an SDK told ``use_api`` reads."""
-        *_, run_id, what = req.url.split("/")
-        run = self._harness.executor.get_run(run_id)
-        if run is None or what not in ("batch", "actions"):
-            return OutboundResponse(404, {}, b"{}")
-        self._harness.fetched.append(what)
-        data = run.events if what == "batch" else run.steps
-        body = json.dumps(data).encode()
-        return OutboundResponse(200, {"content-type": "application/json"}, body)
-
-    async def request(self, req: OutboundRequest) -> OutboundResponse:
-        return self._answer(req)
-
-    def request_sync(self, req: OutboundRequest) -> OutboundResponse:
-        return self._answer(req)
-
-    def now(self) -> float:
-        return self._harness.now
-
-    def random_bytes(self, n: int) -> bytes:
-        return bytes(n)
-
-
 class Harness:
     def __init__(self, **executor_options: Any) -> None:
         self.now = START
         self.outbox: list[dict[str, Any]] = []
-        #: What the SDK fetched from ``/v0/runs/{id}/...`` (``use_api``).
-        self.fetched: list[str] = []
-        self.client = inngest.Inngest(
-            app_id=APP_ID, environ={"INNGEST_DEV": "1"}, transport=EventFeed(self)
-        )
         executor_options.setdefault("retry_scale", 0.0)
         self.executor = Executor(**executor_options)
+        self.api = InProcessAPI(
+            self.executor,
+            now=lambda: self.now,
+            accept=self._accept_sent,
+            apply=self.apply,
+            random_bytes=bytes,
+        )
+        #: What the SDK fetched from ``/v0/runs/{id}/...`` (``use_api``).
+        self.fetched = self.api.fetched
+        self.client = inngest.Inngest(
+            app_id=APP_ID, environ={"INNGEST_DEV": "1"}, transport=self.api
+        )
+        self._sent = 0
         self.functions: list[inngest.Function[Any]] = []
         self.handler: inngest.CommHandler | None = None
         self.intercept: Intercept | None = None
@@ -155,6 +126,12 @@ class Harness:
             else:
                 msg = f"unexpected action {action!r}"
                 raise AssertionError(msg)
+
+    def _accept_sent(self, event: dict[str, Any]) -> str:
+        self._sent += 1
+        event.setdefault("id", f"sent-{self._sent}")
+        self.outbox.append(event)
+        return str(event["id"])
 
     def _flush_outbox(self) -> None:
         while self.outbox:
