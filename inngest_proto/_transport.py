@@ -11,7 +11,6 @@ so it lives here, once, for every transport.
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -96,6 +95,10 @@ def default_transport(timeout: float | None = DEFAULT_REQUEST_TIMEOUT) -> Transp
     first use.  ``timeout`` is in seconds, ``None`` for none; the client
     passes its ``request_timeout`` here.
     """
+    # Imported here, not at the top: importlib.metadata loads email.utils,
+    # which imports socket, and importing the core must load no I/O module.
+    import importlib.metadata  # noqa: PLC0415
+
     msg = (
         "no transport to reach Inngest with: install the HTTP transport "
         "(pip install 'inngest-sansio[http]') or pass transport= to Inngest()"
