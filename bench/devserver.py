@@ -52,7 +52,7 @@ import httpx
 
 import inngest_proto as inngest
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 

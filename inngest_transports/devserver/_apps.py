@@ -30,7 +30,7 @@ from inngest_proto.wire import OutboundRequest
 from ._app_client import AppTransport
 from ._driver import Driver
 from ._ingest import InvalidSync, SyncRequest
-from ._store import StoredApp
+from ._sqlite_store import StoredApp
 
 __all__ = ["App", "Apps"]
 

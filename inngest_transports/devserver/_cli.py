@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ._gateway import DEFAULT_GATEWAY_PORT, GatewayConfig
 from ._server import DEFAULT_PORT, DevServer
-from ._store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
+from ._sqlite_store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
 
 __all__ = ["build_parser", "main"]
 

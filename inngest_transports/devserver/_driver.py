@@ -13,7 +13,7 @@ the input and the handling of its actions, so no lock is needed: the
 cooperative scheduler already serialises them.
 
 Persistence: a :class:`Store` (the SQLite store) may be given; the driver
-then follows the contract in :mod:`._store`'s docstring: events are logged
+then follows the contract in :mod:`._sqlite_store`'s docstring: events are logged
 before ``/e`` answers, the state is saved after every input and before its
 calls go out, and a restart recovers (see :meth:`Driver.run`).  Without one,
 everything lives in memory.
@@ -60,7 +60,7 @@ from inngest_proto.wire import OutboundResponse
 from inngest_transports.http import HttpTransport, utf8_headers
 
 from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
-from . import _store
+from . import _sqlite_store
 from ._app_client import AppTransport
 from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
@@ -88,7 +88,7 @@ _RECENT_EVENT_IDS = 10_000
 
 
 class Store(Protocol):
-    """Where the dev server survives restarts: :class:`~._store.SQLiteStore`."""
+    """Where the dev server survives restarts: :class:`~._sqlite_store.SQLiteStore`."""
 
     def load(self) -> ExecutorState | None: ...
 
@@ -111,9 +111,9 @@ class Store(Protocol):
 
     def events(
         self, limit: int = 20, before: str | None = None, *, name: str | None = None
-    ) -> list[_store.StoredEvent]: ...
+    ) -> list[_sqlite_store.StoredEvent]: ...
 
-    def event(self, internal_id: str) -> _store.StoredEvent | None: ...
+    def event(self, internal_id: str) -> _sqlite_store.StoredEvent | None: ...
 
     def internal_id_for(
         self, event_id: str, received_by: float | None = None
@@ -121,13 +121,13 @@ class Store(Protocol):
 
     def prune_events(self, keep: int) -> int: ...
 
-    def unrouted_events(self) -> list[_store.StoredEvent]: ...
+    def unrouted_events(self) -> list[_sqlite_store.StoredEvent]: ...
 
-    def put_app(self, app_url: str, app: _store.StoredApp) -> None: ...
+    def put_app(self, app_url: str, app: _sqlite_store.StoredApp) -> None: ...
 
     def delete_app(self, app_url: str) -> None: ...
 
-    def apps(self) -> dict[str, _store.StoredApp]: ...
+    def apps(self) -> dict[str, _sqlite_store.StoredApp]: ...
 
 
 class WorkerLost(Exception):
@@ -138,7 +138,7 @@ class WorkerLost(Exception):
 
 #: An event as ``/v1/events`` shows it: the wire event, its internal id and
 #: when it came.
-StoredEvent = _store.StoredEvent
+StoredEvent = _sqlite_store.StoredEvent
 
 
 class _EventLog(Protocol):
@@ -154,9 +154,9 @@ class _EventLog(Protocol):
 
     def events(
         self, limit: int = 20, before: str | None = None, *, name: str | None = None
-    ) -> list[_store.StoredEvent]: ...
+    ) -> list[_sqlite_store.StoredEvent]: ...
 
-    def event(self, internal_id: str) -> _store.StoredEvent | None: ...
+    def event(self, internal_id: str) -> _sqlite_store.StoredEvent | None: ...
 
     def internal_id_for(
         self, event_id: str, received_by: float | None = None
@@ -188,7 +188,7 @@ class Driver:
         if state is not None:
             # Calls cut off by the crash get no reply: retry them (same
             # attempt) once the scheduler runs.
-            _store.requeue_in_flight(state, now())
+            _sqlite_store.requeue_in_flight(state, now())
         self.executor = Executor(
             signing_key=signing_key,
             retry_scale=retry_scale,
@@ -378,14 +378,14 @@ class Driver:
         ``sdk`` and ``framework`` are kept with them for the API."""
         if self._store is not None and persist:
             if configs:
-                stored = _store.StoredApp(list(configs), name, sdk, framework)
+                stored = _sqlite_store.StoredApp(list(configs), name, sdk, framework)
                 self._store.put_app(app_url, stored)
             else:
                 self._store.delete_app(app_url)
         self._perform(self.executor.register_app(app_url, configs, self._now()))
         self.history.app_synced(app_url, self._now())
 
-    def keep_app(self, app_url: str, app: _store.StoredApp) -> None:
+    def keep_app(self, app_url: str, app: _sqlite_store.StoredApp) -> None:
         """Store an app as it is, without registering anything: a refused
         sync keeps its reason there, and its last good sync's functions."""
         if self._store is not None:

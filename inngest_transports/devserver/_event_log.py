@@ -1,7 +1,7 @@
 """The event log kept in memory when the dev server has no store.
 
 The API (``GET /v1/events``, the UI, GraphQL) reads events from the store when
-there is one (:class:`~._store.SQLiteStore`, which keeps them all unless told
+there is one (:class:`~._sqlite_store.SQLiteStore`, which keeps them all unless told
 to keep fewer), else from a :class:`MemoryEventLog` of the newest events.
 Both list as Inngest does: newest first by internal id, the cursor being the
 internal id of the last event seen.
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._store import StoredEvent, page_of
+from ._sqlite_store import StoredEvent, page_of
 
 __all__ = ["DEFAULT_MEMORY_EVENTS", "MemoryEventLog"]
 
@@ -65,7 +65,7 @@ class MemoryEventLog:
     def events(
         self, limit: int = 20, before: str | None = None, *, name: str | None = None
     ) -> list[StoredEvent]:
-        """As :meth:`~._store.SQLiteStore.events`."""
+        """As :meth:`~._sqlite_store.SQLiteStore.events`."""
         rows = sorted(
             (
                 e

@@ -136,7 +136,7 @@ class DevServer:
     not synced yet are retried).  Connect workers reach the gateway on
     ``connect_gateway_port`` (default 8289, or a free port when ``port`` is
     0), with ``connect``'s timings (lease, heartbeat, drain).  ``store`` (a
-    :class:`~._store.SQLiteStore`, which the caller opens and closes) makes
+    :class:`~._sqlite_store.SQLiteStore`, which the caller opens and closes) makes
     the server durable: events, runs and synced apps survive a restart, even
     a ``kill -9``; without one everything is in memory.  It answers only
     requests for its own names (``localhost``, loopback addresses, ``host``,

@@ -40,7 +40,7 @@ import anyio.from_thread
 import httpx
 
 from ._server import DEFAULT_PORT, DevServer
-from ._store import MEMORY, SQLiteStore
+from ._sqlite_store import MEMORY, SQLiteStore
 
 __all__ = ["ManagedDevServer"]
 

@@ -32,7 +32,7 @@ from inngest_proto.executor import (
     RunStatus,
 )
 from inngest_proto.executor._state import Batched, Debounced
-from inngest_transports.devserver._store import (
+from inngest_transports.devserver._sqlite_store import (
     SCHEMA_VERSION,
     SQLiteStore,
     StoredApp,

@@ -17,7 +17,7 @@ from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import Action, CallAI, RunStatus
 from inngest_proto.executor._ai import ai_failure_memo, ai_request, ai_success_memo
 from inngest_proto.experimental.ai import openai
-from inngest_transports.devserver._store import requeue_in_flight
+from inngest_transports.devserver._sqlite_store import requeue_in_flight
 from inngest_transports.testing import TestEngine, TestEngineError
 from tests.inngest_proto.executor._harness import START, Harness, fake_reply, op
 

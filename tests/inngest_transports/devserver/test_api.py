@@ -17,7 +17,7 @@ import inngest_proto as inngest
 from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._cli import build_parser
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 

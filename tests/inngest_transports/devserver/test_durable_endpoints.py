@@ -23,7 +23,7 @@ import pytest
 from inngest_proto._signing import hash_signing_key
 from inngest_proto.executor import output_token
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 
 from .._stub import Reply, Stub
 from .test_api import KEY

@@ -13,7 +13,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 
 from ._harness import APP_ID, harness
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from inngest_proto.executor import MAX_DATA_DEPTH
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 
 from ._raw_app import RawApp, raw_app
 

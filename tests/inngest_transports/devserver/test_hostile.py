@@ -16,7 +16,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto.executor import MAX_DATA_DEPTH
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 
 from ._harness import harness
 from ._raw_app import HOSTILE_OUTPUTS, nested, raw_app

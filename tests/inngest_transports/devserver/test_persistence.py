@@ -14,7 +14,11 @@ import pytest
 import inngest_proto as inngest
 from inngest_transports.devserver import DevServer, main
 from inngest_transports.devserver._cli import build_parser
-from inngest_transports.devserver._store import DEFAULT_DB_PATH, SQLiteStore, StoreError
+from inngest_transports.devserver._sqlite_store import (
+    DEFAULT_DB_PATH,
+    SQLiteStore,
+    StoreError,
+)
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 

@@ -6,7 +6,7 @@ executor emitted), the executor's :class:`ExecutorState` laid out per row
 the apps last synced, so a restart can register their functions again.
 Queue items live inside each run (``Run.in_flight``) and, when delayed, in
 the timers table; there is no separate queue table to keep in step.  How
-the state maps onto those rows is in :mod:`._store_state`.
+the state maps onto those rows is in :mod:`._state_rows`.
 
 Durability: ``synchronous=FULL``.  In WAL mode ``NORMAL`` already survives a
 SIGKILL (a commit has reached the OS before it returns), but it may lose the
@@ -62,7 +62,7 @@ from inngest_proto.wire import structure, unstructure
 
 # ``requeue_in_flight`` is part of the store's contract (step 4 above), so
 # it is exported from here too.
-from ._store_state import StateTables, dumps, load_rows, requeue_in_flight
+from ._state_rows import StateTables, dumps, load_rows, requeue_in_flight
 
 __all__ = [
     "DEFAULT_DB_PATH",

@@ -1,12 +1,12 @@
 """How the executor's state is laid out in the store's tables, and read back.
 
-:class:`StateTables` (mixed into :class:`~._store.SQLiteStore`) writes an
+:class:`StateTables` (mixed into :class:`~._sqlite_store.SQLiteStore`) writes an
 :class:`ExecutorState` as rows (runs, their memos, timers, seen keys, the id
 counter, flow control) and keeps its cache of what the file holds in step,
 so a save writes only what changed.  :func:`load_rows` is the way back,
 and :func:`requeue_in_flight` mends what a crash left in a loaded state.
 
-Apart from :mod:`._store` because this is the state's side of the store:
+Apart from :mod:`._sqlite_store` because this is the state's side of the store:
 how the rows mirror an ``ExecutorState``.  The store around it keeps the
 file: opening and migrating it, the lock and the transactions (``save``
 calls these writes inside both), the event log and the synced apps.
