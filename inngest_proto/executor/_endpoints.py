@@ -35,8 +35,8 @@ import attrs
 from .. import _json
 from .._http import OutboundRequest
 from .._opcodes import StepOp
-from .._realtime import DEV_JWT_SECRET, InvalidTokenError, decode_jwt, encode_jwt
 from .._signing import compute_signature
+from ..realtime import DEV_JWT_SECRET, InvalidTokenError, decode_jwt, encode_jwt
 from ._checkpoint import CheckpointRejected
 from ._ids import function_uuid
 from ._lifecycle import failure_error

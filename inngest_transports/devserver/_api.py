@@ -56,7 +56,7 @@ from ._ingest import (
     normalize_event,
     parse_sync,
 )
-from ._realtime import RealtimeApi
+from ._realtime_hub import RealtimeApi
 from ._ui_api import UiApi
 from ._ui_login import UiLogin
 

@@ -13,7 +13,8 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._http import OutboundRequest, OutboundResponse
-from inngest_proto._realtime import (
+from inngest_proto._signing import hash_signing_key
+from inngest_proto.realtime import (
     DEV_JWT_SECRET,
     InvalidTokenError,
     RealtimeError,
@@ -24,9 +25,8 @@ from inngest_proto._realtime import (
     encode_jwt,
     parse_message,
 )
-from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._realtime import RealtimeApi
+from inngest_transports.devserver._realtime_hub import RealtimeApi
 from inngest_transports.http import HttpTransport
 from inngest_transports.realtime import (
     get_subscription_token,

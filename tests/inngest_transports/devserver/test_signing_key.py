@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._realtime import (
+from inngest_proto._signing import hash_signing_key
+from inngest_proto.realtime import (
     DEV_JWT_SECRET,
     JWT_ISSUER,
     RealtimeError,
     encode_jwt,
 )
-from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
 from inngest_transports.realtime import subscribe
