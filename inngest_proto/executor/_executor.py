@@ -30,15 +30,16 @@ from ._endpoints import (
 )
 from ._flow import FlowControl
 from ._lifecycle import (
-    FUNCTION_CANCELLED,
     FUNCTION_FAILED,
     FUNCTION_FINISHED,
     FUNCTION_INVOKED,
+    RunInput,
     failure_error,
     finished_data,
     invoke_memo,
     missing_function_finished,
     reported_error_name,
+    transition,
 )
 from ._matching import (
     ExpressionError,
@@ -76,6 +77,13 @@ from ._state import (
 )
 
 __all__ = ["Executor"]
+
+#: The lifecycle input that ends a run in each final status.
+_ENDING = {
+    RunStatus.COMPLETED: RunInput.RETURNED,
+    RunStatus.FAILED: RunInput.FAILED,
+    RunStatus.CANCELLED: RunInput.CANCELLED,
+}
 
 
 class Executor(FlowControl):
@@ -371,6 +379,7 @@ class Executor(FlowControl):
             created_input=self.state.inputs,
             request_version=start.request_version,
             endpoint_attempts=start.max_attempts,
+            status=transition(None, RunInput.OPENED).target,
         )
         self.state.runs[run.run_id] = run
         self._touch(run)
@@ -613,8 +622,7 @@ class Executor(FlowControl):
         error: dict[str, Any] | None = None,
     ) -> None:
         """End the run, drop its timers and calls, publish its lifecycle events."""
-        self._touch(run)
-        run.status = status
+        row = self._move(run, _ENDING[status])
         self._forget(run, tick)
         run.output = output
         run.error = error
@@ -631,10 +639,9 @@ class Executor(FlowControl):
         if run.event["name"] in {FUNCTION_FINISHED, FUNCTION_FAILED}:
             return
         data = finished_data(run)
-        self._emit({"name": FUNCTION_FINISHED, "data": data}, tick)
-        # The run id as event id: handlers of these fire once per run.
-        if status is RunStatus.FAILED:
-            self._emit({"name": FUNCTION_FAILED, "id": run.run_id, "data": data}, tick)
-        elif status is RunStatus.CANCELLED:
-            cancelled = {"name": FUNCTION_CANCELLED, "id": run.run_id, "data": data}
-            self._emit(cancelled, tick)
+        for name in row.events:
+            if name == FUNCTION_FINISHED:
+                self._emit({"name": name, "data": data}, tick)
+            else:
+                # The run id as event id: handlers of these fire once per run.
+                self._emit({"name": name, "id": run.run_id, "data": data}, tick)

@@ -25,7 +25,7 @@ from .._durations import to_seconds
 from .._options import Concurrency
 from ._actions import RunSkipped
 from ._batching import EventHolds
-from ._lifecycle import FUNCTION_INVOKED, missing_function_finished
+from ._lifecycle import FUNCTION_INVOKED, RunInput, missing_function_finished
 from ._limits import (
     IDEMPOTENCY_PERIOD,
     concurrency_bucket,
@@ -425,7 +425,7 @@ class FlowControl(RunBook):
         if run.first_call_at is None:
             # The run starts: Queued until now.
             run.first_call_at = tick.now
-            run.status = RunStatus.RUNNING
+            self._move(run, RunInput.FIRST_CALL)
             fn = self._functions.get(run.function_id)
             timeouts = None if fn is None else fn.config.timeouts
             if timeouts is not None and timeouts.finish is not None:

@@ -1,13 +1,22 @@
-"""The internal events the executor publishes, and the memos they become.
+"""A run's lifecycle: the inputs that move it, and the internal events it publishes.
 
-Shapes follow docs/protocol/executor.rst#invoke,
+:data:`RUN_LIFECYCLE` is the transition table: every status a run can move
+to, from which status, on which input, and what the move emits.  It is the
+one place that says so: the run book moves a run only through
+:func:`transition`, which refuses any move the table does not list.
+
+The rest are the internal events the executor publishes and the memos they
+become; shapes follow docs/protocol/executor.rst#invoke,
 docs/protocol/executor.rst#lifecycle-events and
 docs/protocol/events.rst#internal-events.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any
+
+import attrs
 
 from ._state import Run, RunStatus
 
@@ -17,18 +26,114 @@ __all__ = [
     "FUNCTION_FINISHED",
     "FUNCTION_INVOKED",
     "INVOKE_TIMEOUT_MEMO",
+    "RUN_LIFECYCLE",
+    "InvalidTransition",
+    "RunInput",
+    "Transition",
     "failure_error",
     "finished_data",
     "invoke_memo",
     "invoked_event",
     "missing_function_finished",
     "reported_error_name",
+    "transition",
 ]
 
 FUNCTION_FINISHED = "inngest/function.finished"
 FUNCTION_FAILED = "inngest/function.failed"
 FUNCTION_CANCELLED = "inngest/function.cancelled"
 FUNCTION_INVOKED = "inngest/function.invoked"
+
+
+class RunInput(str, enum.Enum):
+    """What moves a run (the rows of :data:`RUN_LIFECYCLE`)."""
+
+    #: An event, a cron tick, a batch, a debounce or an invoke made the run;
+    #: its first call waits for flow control (or its event's ``ts``).
+    SCHEDULED = "scheduled"
+    #: A durable endpoint or a checkpointing app made the run itself: the
+    #: app is already running it.
+    OPENED = "opened"
+    #: The run's first call goes out.
+    FIRST_CALL = "first_call"
+    #: The function returned (a 200 reply, a ``RunComplete`` op, an
+    #: endpoint's or checkpoint's end).
+    RETURNED = "returned"
+    #: The last attempt failed, the error was not to be retried, or the
+    #: executor could not go on (an invalid op, an unregistered function).
+    FAILED = "failed"
+    #: The API, a cancel event, a timeout or a singleton cancelled the run.
+    CANCELLED = "cancelled"
+
+
+@attrs.frozen
+class Transition:
+    """One row of the table: ``source`` + ``input`` -> ``target``.
+
+    ``source`` ``None``: the run does not exist yet.  ``actions`` names the
+    driver actions the move emits, ``events`` the internal events it
+    publishes (a run whose own event is ``function.finished`` or
+    ``function.failed`` publishes none, so failure handlers cannot loop).
+    """
+
+    source: RunStatus | None
+    input: RunInput
+    target: RunStatus
+    actions: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+
+#: The run lifecycle, as data: the only moves a run makes.
+RUN_LIFECYCLE: tuple[Transition, ...] = (
+    Transition(None, RunInput.SCHEDULED, RunStatus.QUEUED, ("RunStarted",)),
+    Transition(None, RunInput.OPENED, RunStatus.RUNNING, ("RunStarted",)),
+    Transition(RunStatus.QUEUED, RunInput.FIRST_CALL, RunStatus.RUNNING, ("CallSDK",)),
+    # An opened run's first call from the executor (after the app handed it
+    # over, e.g. at a sleep): it was running already.
+    Transition(RunStatus.RUNNING, RunInput.FIRST_CALL, RunStatus.RUNNING, ("CallSDK",)),
+    Transition(
+        RunStatus.RUNNING,
+        RunInput.RETURNED,
+        RunStatus.COMPLETED,
+        ("RunFinished",),
+        (FUNCTION_FINISHED,),
+    ),
+    Transition(
+        RunStatus.RUNNING,
+        RunInput.FAILED,
+        RunStatus.FAILED,
+        ("RunFinished",),
+        (FUNCTION_FINISHED, FUNCTION_FAILED),
+    ),
+    *(
+        Transition(
+            source,
+            RunInput.CANCELLED,
+            RunStatus.CANCELLED,
+            ("RunFinished",),
+            (FUNCTION_FINISHED, FUNCTION_CANCELLED),
+        )
+        for source in (RunStatus.QUEUED, RunStatus.RUNNING)
+    ),
+)
+
+_TABLE = {(t.source, t.input): t for t in RUN_LIFECYCLE}
+
+
+class InvalidTransition(LookupError):
+    """A move :data:`RUN_LIFECYCLE` does not list: a bug in the executor."""
+
+
+def transition(source: RunStatus | None, what: RunInput) -> Transition:
+    """The row for ``what`` happening to a run in ``source``; raises
+    :class:`InvalidTransition` when the table has none."""
+    found = _TABLE.get((source, what))
+    if found is None:
+        where = "a new run" if source is None else f"a {source.value} run"
+        msg = f"no run lifecycle transition for {what.value!r} on {where}"
+        raise InvalidTransition(msg)
+    return found
+
 
 _TIMEOUT_MESSAGE = "Timed out waiting for invoked function to complete"
 INVOKE_TIMEOUT_MEMO: dict[str, Any] = {

@@ -15,9 +15,10 @@ from .._function_config import ROOT_STEP_ID
 from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
 from ._endpoints import build_endpoint_request
 from ._ids import ulid
+from ._lifecycle import RunInput, Transition, transition
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._request import MAX_REQUEST_BYTES, build_call_request
-from ._state import ExecutorState, Job, JobKind, Run, RunStatus, Timer, TimerKind
+from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
 __all__ = ["Changes", "RunBook", "Tick"]
@@ -100,6 +101,13 @@ class RunBook:
     def _touch_flow(self, row: str) -> None:
         """A flow-control row (see :class:`Changes`) changed in this input."""
         self._changed_flow.add(row)
+
+    def _move(self, run: Run, what: RunInput) -> Transition:
+        """Move ``run`` as the lifecycle table says ``what`` does; the row."""
+        row = transition(run.status, what)
+        self._touch(run)
+        run.status = row.target
+        return row
 
     def _tick(self, now: float) -> Tick:
         """A new input: counted, so the executor can tell which came first."""
@@ -266,7 +274,8 @@ class RunBook:
             events=events,
             created_at=tick.now,
             created_input=self.state.inputs,
-            status=RunStatus.QUEUED,  # until its first call goes out
+            # Queued until its first call goes out.
+            status=transition(None, RunInput.SCHEDULED).target,
         )
         # The start queue item is named by the key, as the server's is.
         run.job_ids.append(key)
