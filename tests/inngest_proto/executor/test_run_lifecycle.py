@@ -1,0 +1,162 @@
+"""The run lifecycle table: every status a run takes is a move the table lists.
+
+A hypothesis state machine drives an executor with runs that complete, fail,
+sleep, wait for a concurrency slot and get cancelled, on a virtual clock.
+Every move the run book makes is recorded; after each step, each run's
+recorded moves must chain from a status a new run starts in to the run's
+current status (from the status a scheduled run starts in), so no status
+changed outside the table.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import inngest_proto as inngest
+from inngest_proto.executor import RunStatus
+from inngest_proto.executor._lifecycle import (
+    RUN_LIFECYCLE,
+    InvalidTransition,
+    RunInput,
+    Transition,
+    transition,
+)
+from inngest_proto.executor._state import Run
+from tests.inngest_proto.executor._harness import Harness
+
+#: Every run here is made by an event, so starts as a scheduled run does.
+_START = transition(None, RunInput.SCHEDULED).target
+
+
+def _recording(h: Harness) -> dict[str, list[Transition]]:
+    """Record every move the executor of ``h`` makes, per run."""
+    moves: dict[str, list[Transition]] = {}
+    move = h.executor._move
+
+    def recorded(run: Run, what: RunInput) -> Transition:
+        row = move(run, what)
+        moves.setdefault(run.run_id, []).append(row)
+        return row
+
+    setattr(h.executor, "_move", recorded)  # noqa: B010  (a method of the instance)
+    return moves
+
+
+def _check_chains(h: Harness, moves: dict[str, list[Transition]]) -> None:
+    for run in h.executor.state.runs.values():
+        chain = moves.get(run.run_id, [])
+        first = chain[0].source if chain else run.status
+        assert first is _START, f"run {run.run_id} began {first}"
+        for before, after in itertools.pairwise(chain):
+            assert before.target is after.source
+        if chain:
+            assert chain[-1].target is run.status, (chain, run.status)
+
+
+def _serve(h: Harness) -> None:
+    slow = datetime.timedelta(seconds=30)
+
+    @h.client.create_function(
+        fn_id="ok",
+        trigger=inngest.TriggerEvent(event="t/ok"),
+        concurrency=[inngest.Concurrency(limit=1)],
+    )
+    def ok(ctx: inngest.ContextSync) -> Any:
+        ctx.step.run("s", lambda: None)
+        ctx.step.sleep("nap", slow)
+        return ctx.event.data.get("n")
+
+    @h.client.create_function(
+        fn_id="bad", trigger=inngest.TriggerEvent(event="t/bad"), retries=0
+    )
+    def bad(ctx: inngest.ContextSync) -> Any:
+        msg = "no"
+        raise ValueError(msg)
+
+    h.serve(ok, bad)
+
+
+class Lifecycle(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = Harness()
+        _serve(self.h)
+        self.moves = _recording(self.h)
+
+    @rule(name=st.sampled_from(["t/ok", "t/bad"]))
+    def send(self, name: str) -> None:
+        self.h.send(name, {"n": len(self.h.executor.state.runs)})
+
+    @rule()
+    def drain(self) -> None:
+        self.h.drain()
+
+    @rule()
+    def advance(self) -> None:
+        self.h.advance()
+
+    @rule(pick=st.integers(0, 20))
+    def cancel(self, pick: int) -> None:
+        runs = list(self.h.executor.state.runs)
+        if runs:
+            run_id = runs[pick % len(runs)]
+            self.h.apply(self.h.executor.cancel(run_id, self.h.now))
+
+    @invariant()
+    def every_status_is_reached_through_the_table(self) -> None:
+        _check_chains(self.h, self.moves)
+
+
+Lifecycle.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=25, deadline=None
+)
+test_the_executor_moves_runs_only_as_the_table_says = Lifecycle.TestCase
+
+
+def test_every_row_but_opened_is_made_by_runs_of_events() -> None:
+    h = Harness()
+    _serve(h)
+    moves = _recording(h)
+    h.send("t/ok", {"n": 0})
+    h.send("t/ok", {"n": 1})  # queued behind the first's call (limit 1)
+    (queued,) = [r for r in h.executor.state.runs.values() if not r.first_call_at]
+    assert queued.status is RunStatus.QUEUED
+    h.apply(h.executor.cancel(queued.run_id, h.now))
+    h.run()
+    h.send("t/ok", {"n": 3})
+    h.drain()  # sleeping now
+    running = [r for r in h.executor.state.runs.values() if r.is_running]
+    h.apply(h.executor.cancel(running[0].run_id, h.now))  # a running run
+    h.send("t/bad")
+    h.run()
+    _check_chains(h, moves)
+    made = {(row.source, row.input) for chain in moves.values() for row in chain}
+    made |= {(None, RunInput.SCHEDULED)}  # every run here was scheduled
+    table = {(row.source, row.input) for row in RUN_LIFECYCLE}
+    opened = {
+        (None, RunInput.OPENED),
+        (RunStatus.RUNNING, RunInput.FIRST_CALL),
+    }  # durable endpoint runs: tests/inngest_proto/executor/test_endpoints.py
+    assert made == table - opened
+
+
+def test_a_move_the_table_does_not_list_is_refused() -> None:
+    with pytest.raises(InvalidTransition, match="'first_call' on a Completed run"):
+        transition(RunStatus.COMPLETED, RunInput.FIRST_CALL)
+    with pytest.raises(InvalidTransition, match="'returned' on a new run"):
+        transition(None, RunInput.RETURNED)
+
+
+def test_the_table_has_one_row_per_status_and_input() -> None:
+    keys = [(row.source, row.input) for row in RUN_LIFECYCLE]
+    assert len(keys) == len(set(keys))
+    # No move leaves a final status.
+    finals = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
+    assert not [row for row in RUN_LIFECYCLE if row.source in finals]
