@@ -16,6 +16,7 @@ for which cancel event) are rebuilt from it when an executor is created.
 
 from __future__ import annotations
 
+import abc
 import heapq
 import itertools
 import logging
@@ -178,8 +179,9 @@ class FlowControl(RunBook):
         )
         self._emit(finished, tick)
 
+    @abc.abstractmethod
     def _emit(self, event: dict[str, Any], tick: Tick) -> None:
-        raise NotImplementedError  # the executor's
+        """Publish an event of the executor's own (it routes events)."""
 
     def _key(self, expression: str | None, event: dict[str, Any]) -> str | None:
         """A key expression's bucket string; ``None`` without an expression.
@@ -374,6 +376,7 @@ class FlowControl(RunBook):
     def _cancel_run(self, run: Run, tick: Tick) -> None:
         self._finalize(run, RunStatus.CANCELLED, tick, output={})
 
+    @abc.abstractmethod
     def _finalize(
         self,
         run: Run,
@@ -383,7 +386,7 @@ class FlowControl(RunBook):
         output: Any,
         error: dict[str, Any] | None = None,
     ) -> None:
-        raise NotImplementedError  # the executor's
+        """End ``run`` (the executor's: it publishes the lifecycle events)."""
 
     def _timed_out(self, run: Run, tick: Tick) -> bool:
         """Whether ``timeouts`` end the run before its next call.

@@ -7,6 +7,7 @@ works on one :class:`Tick`: the time it happened and the actions it yields.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import attrs
@@ -57,7 +58,14 @@ class Tick:
         return int(self.now * 1000)
 
 
-class RunBook:
+class RunBook(abc.ABC):
+    """The run state and the primitives every transition uses.
+
+    Abstract: failing a run publishes lifecycle events, which only the
+    executor can route, so :meth:`_fail` is the executor's; the slots a call
+    takes (:meth:`_occupied`) are the flow control's.
+    """
+
     def __init__(
         self,
         *,
@@ -78,9 +86,9 @@ class RunBook:
         self._changed_keys: set[str] = set()
         self._functions: dict[str, RegisteredFunction] = {}
 
+    @abc.abstractmethod
     def _fail(self, run: Run, message: str, tick: Tick) -> None:
         """Fail ``run`` for a reason of the executor's own."""
-        raise NotImplementedError
 
     def take_changes(self) -> Changes:
         """What changed since the last call (for incremental persistence)."""
@@ -184,8 +192,9 @@ class RunBook:
         """Make ``job``'s call; flow control may hold it back (``FlowControl``)."""
         self._call(run, job, tick)
 
+    @abc.abstractmethod
     def _occupied(self, run: Run) -> None:
-        """A call of ``run`` went out (it takes concurrency slots)."""
+        """A call of ``run`` went out (flow control: it takes concurrency slots)."""
 
     def _call(self, run: Run, job: Job, tick: Tick) -> None:
         fn = None
