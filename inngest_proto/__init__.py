@@ -40,7 +40,7 @@ from ._errors import (
 )
 from ._events import Event, SendEventsResult
 from ._function import Function
-from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._http_values import IncomingRequest, OutboundRequest, OutboundResponse, Response
 from ._logging import ReplayFilter
 from ._memos import MemoizedError, StepMemo, StepMemos
 from ._middleware import (

@@ -35,7 +35,7 @@ from ._errors import (
     UnsupportedProbeError,
 )
 from ._function import Function
-from ._http import IncomingRequest, Response
+from ._http_values import IncomingRequest, Response
 from ._middleware import MiddlewareManager
 from ._opcodes import Opcode
 from ._responses import ResponseBuilder

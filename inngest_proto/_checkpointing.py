@@ -33,7 +33,7 @@ from ._transport import send, send_sync
 if TYPE_CHECKING:
     from ._call_request import CallRequest
     from ._client import Inngest
-    from ._http import OutboundRequest, OutboundResponse
+    from ._http_values import OutboundRequest, OutboundResponse
     from ._opcodes import StepOp
 
 __all__ = ["Checkpointer", "Checkpointing"]

@@ -21,7 +21,7 @@ from ._errors import (
 )
 from ._events import Event, SendEventsResult
 from ._function import Function, FunctionHandler
-from ._http import OutboundRequest, OutboundResponse
+from ._http_values import OutboundRequest, OutboundResponse
 from ._middleware import MiddlewareManager, UninitializedMiddleware
 from ._options import (
     Batch,

@@ -1,7 +1,7 @@
 """The comm handler: one serve endpoint, as ``(request, now) -> response``.
 
 It answers GET (introspection), PUT (sync) and POST (call requests) over the
-plain values of :mod:`._http`.  The protocol logic is written once, as a
+plain values of :mod:`._http_values`.  The protocol logic is written once, as a
 generator that *yields* the work it cannot do itself (send these requests,
 run this handler) and receives the results; :meth:`CommHandler.handle` and
 :meth:`CommHandler.handle_sync` are the thin async and sync drivers.  The
@@ -45,7 +45,7 @@ from ._errors import (
     SigningKeyMissingError,
 )
 from ._function import Function, is_async_handler, run_handler, run_handler_sync
-from ._http import IncomingRequest, Response
+from ._http_values import IncomingRequest, Response
 from ._responses import ResponseBuilder
 from ._server_timing import ServerTimings, Timer, timing_the_loop
 from ._signing import hash_signing_key

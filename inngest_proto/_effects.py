@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._call_request import CallRequest
-from ._http import OutboundRequest
+from ._http_values import OutboundRequest
 from ._middleware import MiddlewareManager
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from ._errors import (
     SendEventsError,
 )
 from ._events import Event, parse_event
-from ._http import OutboundRequest, OutboundResponse
+from ._http_values import OutboundRequest, OutboundResponse
 from ._json import dumps_compact, loads
 from ._settings import Settings, join_api_url
 from ._signing import hash_signing_key

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import _json
 from ._errors import InngestError, RemoteProtocolError
-from ._http import Response
+from ._http_values import Response
 from ._signing import sign_response
 from ._version import REQUEST_VERSION, SDK_IDENTITY
 

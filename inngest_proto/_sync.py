@@ -30,7 +30,7 @@ from ._errors import (
     URLInvalidError,
 )
 from ._function_config import FunctionConfig
-from ._http import IncomingRequest, OutboundResponse, Response
+from ._http_values import IncomingRequest, OutboundResponse, Response
 from ._responses import ResponseBuilder
 from ._settings import Settings, resolve_settings
 from ._signing import hash_event_key, hash_signing_key

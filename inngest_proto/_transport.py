@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from ._errors import LocalProtocolError
-from ._http import OutboundRequest, OutboundResponse
+from ._http_values import OutboundRequest, OutboundResponse
 
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from ._errors import ErrorCode, RemoteProtocolError
-from ._http import OutboundRequest, OutboundResponse
+from ._http_values import OutboundRequest, OutboundResponse
 from ._json import dumps_compact, loads
 from ._outbound import _authed, base_headers
 from ._settings import Settings, join_api_url

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ._call_handler import query_from_url
 from ._converter import structure, unstructure
 from ._events import parse_event
-from ._http import IncomingRequest, OutboundRequest, OutboundResponse, Response
+from ._http_values import IncomingRequest, OutboundRequest, OutboundResponse, Response
 from ._jcs import canonicalize
 from ._json import dumps_compact, json_type
 from ._outbound import auth_headers

@@ -75,7 +75,7 @@ def test_the_contracts_hold(tmp_path: Path) -> None:
         ),
         (
             "inngest_frameworks/_seam_breaker.py",
-            "from inngest_proto._http import Response",
+            "from inngest_proto._http_values import Response",
             "A private module (_name) is imported only from inside its parent",
         ),
         (

@@ -13,7 +13,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from .._http import OutboundRequest
+from .._http_values import OutboundRequest
 from ._state import RunStatus
 
 __all__ = [

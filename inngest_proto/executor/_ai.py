@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import attrs
 
 from .. import _json
-from .._http import OutboundRequest, OutboundResponse, canonical_header_name
+from .._http_values import OutboundRequest, OutboundResponse, canonical_header_name
 from .._opcodes import Opcode, StepOp
 from ._actions import CallAI
 from ._fetch import fetch_failure_memo, fetch_request, fetch_success_memo

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from .. import _json
-from .._http import OutboundRequest
+from .._http_values import OutboundRequest
 from .._opcodes import StepOp
 from .._signing import compute_signature
 from ..realtime import DEV_JWT_SECRET, InvalidTokenError, decode_jwt, encode_jwt

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._http import OutboundRequest, OutboundResponse
+from .._http_values import OutboundRequest, OutboundResponse
 from ._actions import Action
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
 from ._executor import Executor

@@ -15,7 +15,7 @@ from typing import Any
 from .._converter import unstructure
 from .._events import Event
 from .._function_config import FunctionConfig
-from .._http import OutboundResponse
+from .._http_values import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted

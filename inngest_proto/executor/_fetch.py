@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._http import OutboundRequest, OutboundResponse, canonical_header_name
+from .._http_values import OutboundRequest, OutboundResponse, canonical_header_name
 from ._reply import MAX_REPLY_BYTES
 
 __all__ = ["fetch_failure_memo", "fetch_request", "fetch_success_memo"]

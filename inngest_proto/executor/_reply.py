@@ -24,7 +24,7 @@ import attrs
 
 from .. import _json
 from .._converter import structure
-from .._http import OutboundResponse, normalize_headers
+from .._http_values import OutboundResponse, normalize_headers
 from .._opcodes import Opcode, StepOp
 from ._timing import parse_retry_after
 

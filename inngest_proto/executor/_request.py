@@ -8,7 +8,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from .._http import OutboundRequest
+from .._http_values import OutboundRequest
 from .._jcs import canonicalize
 from .._signing import compute_signature
 from ._checkpoint import queue_item_ref

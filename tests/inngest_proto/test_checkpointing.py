@@ -11,7 +11,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._errors import TransportError
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import RunStatus
 from inngest_transports.testing import TestEngine

@@ -24,7 +24,7 @@ from inngest_proto._errors import (
     LocalProtocolError,
     SendEventsError,
 )
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._version import SDK_IDENTITY
 from tests.fakes import FakeTransport
 from tests.inngest_proto._client_helpers import DEV, KEY, client_for

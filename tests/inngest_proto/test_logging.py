@@ -11,7 +11,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._comm import RunAsync
-from inngest_proto._http import IncomingRequest, Response
+from inngest_proto._http_values import IncomingRequest, Response
 from inngest_proto._logging import ReplaySafeLogger
 from tests.inngest_proto.executor._harness import APP_ID, Harness
 

@@ -17,7 +17,7 @@ from inngest_proto._errors import (
     SendEventsError,
 )
 from inngest_proto._events import Event
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._outbound import (
     RunDataFetchError,
     auth_headers,

@@ -12,7 +12,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._engine import FunctionFailed, FunctionReturned, StepsReported
 from inngest_proto._function import run_handler_sync
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto._middleware import MiddlewareManager
 from inngest_proto._opcodes import Opcode
 from inngest_proto._step_ids import hash_step_id

@@ -11,7 +11,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._errors import LocalProtocolError, SendEventsError
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._outbound import build_fetch_batch_request, build_register_request
 from inngest_proto._settings import resolve_settings
 from inngest_proto._transport import (

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._signing import hash_signing_key
 from inngest_proto.realtime import (
     DEV_JWT_SECRET,

@@ -24,7 +24,7 @@ import attrs
 
 import inngest_proto as inngest
 from inngest_proto._call_handler import query_from_url
-from inngest_proto._http import IncomingRequest, OutboundResponse
+from inngest_proto._http_values import IncomingRequest, OutboundResponse
 from inngest_proto.executor import (
     Action,
     CallFailure,

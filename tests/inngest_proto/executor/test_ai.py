@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundRequest, OutboundResponse
+from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import Action, CallAI, RunStatus
 from inngest_proto.executor._ai import ai_failure_memo, ai_request, ai_success_memo

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundRequest
+from inngest_proto._http_values import OutboundRequest
 from inngest_proto.executor import Action, Executor, InProcessAPI
 from tests.inngest_proto.executor._harness import START, Harness
 

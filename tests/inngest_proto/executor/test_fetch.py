@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto.executor import RunStatus
 from inngest_proto.executor._fetch import (
     fetch_failure_memo,

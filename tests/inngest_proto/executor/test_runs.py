@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import (
     CallFailure,

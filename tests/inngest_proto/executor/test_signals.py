@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import inngest_proto as inngest
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto.executor import RunStatus
 from tests.inngest_proto.executor._harness import START, Harness, fake_reply, op
 

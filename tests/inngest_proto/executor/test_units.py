@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import inngest_proto as inngest
 from inngest_proto._converter import structure, unstructure
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto._opcodes import Opcode
 from inngest_proto.executor import Executor, ExecutorState, RunStatus
 from inngest_proto.executor._ids import ulid

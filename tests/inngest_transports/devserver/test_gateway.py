@@ -30,7 +30,7 @@ from wsproto.events import (
 import inngest_proto as inngest
 from inngest_proto import _json
 from inngest_proto._converter import unstructure
-from inngest_proto._http import IncomingRequest
+from inngest_proto._http_values import IncomingRequest
 from inngest_proto.connect import LeaseTimings
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect._codec import decode, encode

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from inngest_proto._http import OutboundResponse
+from inngest_proto._http_values import OutboundResponse
 from inngest_proto._opcodes import Opcode, StepOp
 from inngest_proto.executor import Run, RunStatus
 from inngest_transports.devserver._history import RunHistory
