@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inngest_proto import LocalProtocolError
 from inngest_transports.devserver.managed import ManagedDevServer
 
 ROOT = Path(__file__).parents[3]
@@ -154,3 +155,34 @@ def test_other_names_of_the_experimental_module_are_attribute_errors() -> None:
 
     with pytest.raises(AttributeError, match="no attribute 'serve'"):
         _ = dev_server.serve
+
+
+def test_the_experimental_module_finds_the_server_by_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The core never imports inngest_transports by name: with nothing
+    # registered in the entry point group, it says what to install.
+    import importlib.metadata  # noqa: PLC0415
+
+    import inngest_proto.experimental.dev_server as dev_server  # noqa: PLC0415
+
+    def no_entry_points(**selection: str) -> importlib.metadata.EntryPoints:
+        assert selection == {
+            "group": dev_server.DEV_SERVER_ENTRY_POINTS,
+            "name": "default",
+        }
+        return importlib.metadata.EntryPoints(())
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_entry_points)
+    monkeypatch.setattr(dev_server, "_server", None)
+    with pytest.raises(LocalProtocolError, match=r"inngest-sansio\[dev\]"):
+        _ = dev_server.server
+
+
+def test_the_distribution_registers_the_managed_dev_server() -> None:
+    import importlib.metadata  # noqa: PLC0415
+
+    (entry_point,) = importlib.metadata.entry_points(
+        group="inngest_sansio.dev_servers", name="default"
+    )
+    assert entry_point.load() is ManagedDevServer
