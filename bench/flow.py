@@ -60,7 +60,7 @@ import httpx
 
 import inngest_proto as inngest
 from bench.devserver import DB_KINDS, dev_server, percentile, post_events
-from inngest_proto._http_values import OutboundRequest, OutboundResponse
+from inngest_proto.wire import OutboundRequest, OutboundResponse
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._driver import _CALL_TIMEOUT
 from inngest_transports.http import HttpTransport

@@ -15,7 +15,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_frameworks import digital_ocean
-from inngest_proto._signing import compute_signature
+from inngest_proto.wire import compute_signature
 from tests.fakes import FakeTransport
 from tests.inngest_frameworks._sync_hosts import LIMIT, make_app
 from tests.inngest_proto._comm_helpers import (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import inngest_proto as inngest
 from inngest_proto import InngestError, LocalProtocolError
-from inngest_proto._step_ids import hash_step_id
+from inngest_proto.functions import hash_step_id
 from inngest_transports.expressions import (
     Evaluation,
     Expression,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._memos import StepMemos
+from inngest_proto.functions import StepMemos
 from inngest_proto.remote_state import (
     RemoteStateError,
     RemoteStateLostError,

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._step_ids import hash_step_id
+from inngest_proto.functions import hash_step_id
 from inngest_transports.server import FRAMEWORK, Server
 from tests.inngest_transports._framing import Abuse, abuses, assert_refused, exchange
 

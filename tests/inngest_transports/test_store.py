@@ -23,15 +23,16 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._step_ids import hash_step_id
 from inngest_proto.executor import (
     Action,
+    Batched,
     CallSDK,
+    Debounced,
     EmitEvent,
     ExecutorState,
     RunStatus,
 )
-from inngest_proto.executor._state import Batched, Debounced
+from inngest_proto.functions import hash_step_id
 from inngest_transports.devserver._sqlite_store import (
     SCHEMA_VERSION,
     SQLiteStore,

@@ -26,7 +26,7 @@ from wsproto.events import (
 )
 
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._codec import decode, encode
+from inngest_proto.connect.frames import decode, encode
 
 Kind = pb.GatewayMessageType
 

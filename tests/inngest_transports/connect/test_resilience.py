@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._function import Function
+from inngest_proto.functions import Function
 from inngest_transports.connect import ConnectionState, WorkerConnection, connect
 from inngest_transports.devserver import DevServer, GatewayConfig
 from inngest_transports.http import HttpTransport

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import inngest_proto as inngest
-from inngest_proto._http_values import OutboundRequest
+from inngest_proto.wire import OutboundRequest
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._app_client import (
     _Stream,

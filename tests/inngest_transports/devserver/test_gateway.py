@@ -29,11 +29,10 @@ from wsproto.events import (
 
 import inngest_proto as inngest
 from inngest_proto import _json
-from inngest_proto._converter import unstructure
-from inngest_proto._http_values import IncomingRequest
 from inngest_proto.connect import LeaseTimings
 from inngest_proto.connect import connect_pb2 as pb
-from inngest_proto.connect._codec import decode, encode
+from inngest_proto.connect.frames import decode, encode
+from inngest_proto.wire import IncomingRequest, unstructure
 from inngest_transports.devserver import DevServer, GatewayConfig
 
 pytestmark = pytest.mark.anyio

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from inngest_proto._http_values import OutboundResponse
-from inngest_proto._opcodes import Opcode, StepOp
 from inngest_proto.executor import Run, RunStatus
+from inngest_proto.functions import Opcode, StepOp
+from inngest_proto.wire import OutboundResponse
 from inngest_transports.devserver._history import RunHistory
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z

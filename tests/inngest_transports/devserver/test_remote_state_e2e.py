@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto._step_ids import hash_step_id
+from inngest_proto.functions import hash_step_id
 from inngest_proto.remote_state import RemoteStateMiddleware, StateDriver, is_reference
 from inngest_transports.remote_state import InMemoryDriver, S3Driver
 
