@@ -41,10 +41,14 @@ class InProcessAPI:
     """
 
     _executor: Executor
-    _now: Callable[[], float] = attrs.field(kw_only=True)
-    _accept: Callable[[dict[str, Any]], str] = attrs.field(kw_only=True)
-    _apply: Callable[[Sequence[Action]], None] = attrs.field(kw_only=True)
-    _random_bytes: Callable[[int], bytes] = attrs.field(kw_only=True)
+    _now: Callable[[], float] = attrs.field(kw_only=True, alias="now")
+    _accept: Callable[[dict[str, Any]], str] = attrs.field(kw_only=True, alias="accept")
+    _apply: Callable[[Sequence[Action]], None] = attrs.field(
+        kw_only=True, alias="apply"
+    )
+    _random_bytes: Callable[[int], bytes] = attrs.field(
+        kw_only=True, alias="random_bytes"
+    )
     #: What the SDK read from ``/v0/runs/{id}/...``: ``"batch"``/``"actions"``.
     fetched: list[str] = attrs.field(factory=list, init=False)
     #: Checkpoints the functions saved, in order.
