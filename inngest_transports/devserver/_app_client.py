@@ -231,6 +231,28 @@ def _as_httpx(err: Exception, request: httpx.Request) -> Exception:
     return err
 
 
+class _OneChunk:
+    """A request body handed to httpcore as one chunk, by a plain iterator.
+
+    httpx's and httpcore's own byte streams iterate with an async generator;
+    when the peer cuts the connection while the body is being written, the
+    generator is left suspended, and trio reports it (a ResourceWarning) when
+    it is collected.  A plain iterator has nothing to finalize.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __aiter__(self) -> _OneChunk:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._body is None:
+            raise StopAsyncIteration
+        body, self._body = self._body, None
+        return body
+
+
 class _Body(httpx.AsyncByteStream):
     def __init__(self, stream: AsyncIterable[bytes], request: httpx.Request) -> None:
         self._stream = stream
@@ -262,7 +284,7 @@ class _AppTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
+        body = await request.aread()
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(
@@ -272,7 +294,7 @@ class _AppTransport(httpx.AsyncBaseTransport):
                 target=request.url.raw_path,
             ),
             headers=request.headers.raw,
-            content=request.stream,
+            content=_OneChunk(body),
             extensions=request.extensions,
         )
         try:

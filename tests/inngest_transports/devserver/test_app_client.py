@@ -8,8 +8,11 @@ HTTP/1.0 proxy in front of an app sends it.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -313,3 +316,31 @@ async def test_a_run_of_an_app_behind_an_http_1_0_proxy_completes() -> None:
             await app.shutdown()
             await dev.shutdown()
     assert json.loads(BODY)  # the peers' body is JSON, as an SDK's is
+
+
+async def test_a_body_cut_off_by_the_peer_leaves_nothing_to_collect() -> None:
+    # An app that resets the connection while a large body is still being
+    # written: the write fails part-way through the body.  The client must not
+    # leave the body's iterator suspended (trio warns, as an unraisable
+    # ResourceWarning, when such an async generator is collected).
+    async def reset(stream: anyio.abc.SocketStream) -> None:
+        sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.receive()
+        await stream.aclose()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    client = app_client(5.0)
+    try:
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, reset)
+            with pytest.raises(httpx.TransportError):
+                await client.post(
+                    f"http://127.0.0.1:{port}/api/inngest", content=b"x" * (32 << 20)
+                )
+            tg.cancel_scope.cancel()
+    finally:
+        await client.aclose()
+    gc.collect()
+    await anyio.sleep(0)
