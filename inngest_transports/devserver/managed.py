@@ -251,22 +251,29 @@ class _Threaded:
         portal_cm: contextlib.AbstractContextManager[anyio.from_thread.BlockingPortal],
         portal: anyio.from_thread.BlockingPortal,
         serving: Future[Any],
+        store: SQLiteStore,
     ) -> None:
         self.dev = dev
         self._portal_cm, self._portal, self._serving = portal_cm, portal, serving
+        self._store = store
 
     @classmethod
     def start(cls, port: int) -> _Threaded:
-        dev = DevServer(host=_HOST, port=port, poll=False, store=SQLiteStore(MEMORY))
+        # The server does not own a store it is given: this one is closed
+        # here, when serving ends or cannot start (an unclosed SQLite
+        # connection is a ResourceWarning on Python 3.13).
+        store = SQLiteStore(MEMORY)
+        dev = DevServer(host=_HOST, port=port, poll=False, store=store)
         portal_cm = anyio.from_thread.start_blocking_portal()
         portal = portal_cm.__enter__()
         try:
             serving, _url = portal.start_task(dev.serve)
         except OSError as err:
             portal_cm.__exit__(None, None, None)
+            store.close()
             msg = f"the dev server cannot listen on {_HOST}:{port}: {err}"
             raise RuntimeError(msg) from err
-        return cls(dev, portal_cm, portal, serving)
+        return cls(dev, portal_cm, portal, serving, store)
 
     @property
     def port(self) -> int:
@@ -278,6 +285,7 @@ class _Threaded:
             self._serving.result(timeout=10)
         finally:
             self._portal_cm.__exit__(None, None, None)
+            self._store.close()
 
 
 def _free_port() -> int:
