@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import anyio
 import anyio.abc
+import attrs
 import h11
 
 from inngest_proto import CommHandler, Response
@@ -100,6 +101,18 @@ class Request:
 #: past the request.
 TakeOver = Callable[[anyio.abc.ByteStream, bytes], Awaitable[None]]
 
+#: Sends one chunk of a streamed body; never raises (a client gone is noted).
+SendChunk = Callable[[bytes], Awaitable[None]]
+
+
+@attrs.frozen
+class StreamedAnswer:
+    """An answer streamed as a ``201`` head with ``headers``, then the body
+    that ``send_body`` sends chunk by chunk (keepalives while a call runs)."""
+
+    headers: dict[str, str]
+    send_body: Callable[[SendChunk], Awaitable[None]]
+
 
 class EndpointLike(Protocol):
     """What a :class:`Connection` needs of its server; :class:`Endpoint` for
@@ -117,22 +130,15 @@ class EndpointLike(Protocol):
 
     def too_large(self, declared: int) -> Response: ...
 
-    def streams(self, request: Request) -> bool: ...
-
-    def stream_start_headers(self) -> dict[str, str]: ...
+    def streamed_answer(self, request: Request, url: str) -> StreamedAnswer | None:
+        """How to stream this request's answer, or None to answer it whole."""
+        ...
 
     async def answer(self, request: Request, url: str) -> Response: ...
 
     def take_over(self, request: Request, url: str) -> TakeOver | None:
         """A handler that takes the socket (a WebSocket upgrade), or None."""
         ...
-
-    async def answer_streaming(
-        self,
-        request: Request,
-        url: str,
-        send_chunk: Callable[[bytes], Awaitable[None]],
-    ) -> None: ...
 
 
 class Endpoint:
@@ -165,9 +171,6 @@ class Endpoint:
     def take_over(self, request: Request, url: str) -> TakeOver | None:
         return None  # an app serves no upgrades
 
-    def stream_start_headers(self) -> dict[str, str]:
-        return dict(self.handler.responses.stream_start_headers())
-
     def not_found(self, url: str) -> Response:
         return not_found(self.path)
 
@@ -175,30 +178,27 @@ class Endpoint:
         """413 for a body announced larger than the limit, so never read."""
         return self.handler.too_large(declared, time.time())
 
-    def streams(self, request: Request) -> bool:
+    def streamed_answer(self, request: Request, url: str) -> StreamedAnswer | None:
         # Only calls stream (as the official SDK does); a body cut at the
         # limit gets its 413 plainly, not inside a 201.
-        return self.streaming and request.method == "POST" and request.complete
+        if not (self.streaming and request.method == "POST" and request.complete):
+            return None
+        call = incoming(request.method, url, request.headers, request.body)
+
+        async def send_body(send_chunk: SendChunk) -> None:
+            await answer_streaming(
+                self.handler, call, request.event, send_chunk, self.offload
+            )
+
+        return StreamedAnswer(
+            dict(self.handler.responses.stream_start_headers()), send_body
+        )
 
     async def answer(self, request: Request, url: str) -> Response:
         return await answer(
             self.handler,
             incoming(request.method, url, request.headers, request.body),
             request.event,
-            self.offload,
-        )
-
-    async def answer_streaming(
-        self,
-        request: Request,
-        url: str,
-        send_chunk: Callable[[bytes], Awaitable[None]],
-    ) -> None:
-        await answer_streaming(
-            self.handler,
-            incoming(request.method, url, request.headers, request.body),
-            request.event,
-            send_chunk,
             self.offload,
         )
 
@@ -368,8 +368,8 @@ class Connection:
             response = endpoint.not_found(url)
         elif request.declared_too_large is not None:
             response = endpoint.too_large(request.declared_too_large)
-        elif endpoint.streams(request):
-            await self._respond_streaming(request, url)
+        elif (streamed := endpoint.streamed_answer(request, url)) is not None:
+            await self._respond_streaming(streamed)
             return
         else:
             response = await endpoint.answer(request, url)
@@ -377,8 +377,8 @@ class Connection:
         close = self._closing or not request.complete
         await self._send_response(response, request.method, close=close)
 
-    async def _respond_streaming(self, request: Request, url: str) -> None:
-        headers = list(self._endpoint.stream_start_headers().items())
+    async def _respond_streaming(self, streamed: StreamedAnswer) -> None:
+        headers = list(streamed.headers.items())
         if self._closing:
             headers.append(("connection", "close"))
         # No Content-Length: h11 frames the body chunked (close-delimited for
@@ -398,7 +398,7 @@ class Connection:
             except _GONE:
                 gone = True
 
-        await self._endpoint.answer_streaming(request, url, send_chunk)
+        await streamed.send_body(send_chunk)
         if not gone:
             await self._send(h11.EndOfMessage())
 

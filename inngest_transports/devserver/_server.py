@@ -20,7 +20,7 @@ import logging
 import signal
 import sys
 import urllib.parse
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -28,7 +28,12 @@ import anyio.abc
 
 from inngest_proto.executor import Run, ServerAuth
 from inngest_proto.wire import Response, __version__
-from inngest_transports._server_connection import Connection, Request, TakeOver
+from inngest_transports._server_connection import (
+    Connection,
+    Request,
+    StreamedAnswer,
+    TakeOver,
+)
 
 from ._api import DevApi, error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
@@ -75,11 +80,8 @@ class DevEndpoint:
     def too_large(self, declared: int) -> Response:
         return error(413, f"Request body of {declared} bytes exceeds {_MAX_BODY_BYTES}")
 
-    def streams(self, request: Request) -> bool:
-        return False
-
-    def stream_start_headers(self) -> dict[str, str]:
-        return {}
+    def streamed_answer(self, request: Request, url: str) -> StreamedAnswer | None:
+        return None  # the API's answers are small and sent whole
 
     def take_over(self, request: Request, url: str) -> TakeOver | None:
         """Serves a WebSocket upgrade itself (realtime subscribers), or None."""
@@ -114,14 +116,6 @@ class DevEndpoint:
             response = error(500, "Internal server error")
         response.headers.update(self._guard.cors_headers(headers))
         return response
-
-    async def answer_streaming(
-        self,
-        request: Request,
-        url: str,
-        send_chunk: Callable[[bytes], Awaitable[None]],
-    ) -> None:
-        raise NotImplementedError  # streams() is always False
 
 
 class DevServer:
