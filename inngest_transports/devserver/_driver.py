@@ -87,19 +87,8 @@ _OUTPUT_EXCERPT = 120
 _RECENT_EVENT_IDS = 10_000
 
 
-class Store(Protocol):
-    """Where the dev server survives restarts: :class:`~._sqlite_store.SQLiteStore`."""
-
-    def load(self) -> ExecutorState | None: ...
-
-    def save(
-        self,
-        state: ExecutorState,
-        *,
-        routed: Iterable[int] = (),
-        emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
-        changes: Changes | None = None,
-    ) -> None: ...
+class _EventLog(Protocol):
+    """What the API lists events from: the store, or a MemoryEventLog."""
 
     def append_events(
         self,
@@ -118,6 +107,21 @@ class Store(Protocol):
     def internal_id_for(
         self, event_id: str, received_by: float | None = None
     ) -> str | None: ...
+
+
+class Store(_EventLog, Protocol):
+    """Where the dev server survives restarts: :class:`~._sqlite_store.SQLiteStore`."""
+
+    def load(self) -> ExecutorState | None: ...
+
+    def save(
+        self,
+        state: ExecutorState,
+        *,
+        routed: Iterable[int] = (),
+        emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        changes: Changes | None = None,
+    ) -> None: ...
 
     def prune_events(self, keep: int) -> int: ...
 
@@ -139,28 +143,6 @@ class WorkerLost(Exception):
 #: An event as ``/v1/events`` shows it: the wire event, its internal id and
 #: when it came.
 StoredEvent = _sqlite_store.StoredEvent
-
-
-class _EventLog(Protocol):
-    """What the API lists events from: the store, or a MemoryEventLog."""
-
-    def append_events(
-        self,
-        events: Sequence[Mapping[str, Any]],
-        *,
-        received_at: float,
-        internal_ids: Sequence[str] | None = None,
-    ) -> list[int]: ...
-
-    def events(
-        self, limit: int = 20, before: str | None = None, *, name: str | None = None
-    ) -> list[_sqlite_store.StoredEvent]: ...
-
-    def event(self, internal_id: str) -> _sqlite_store.StoredEvent | None: ...
-
-    def internal_id_for(
-        self, event_id: str, received_by: float | None = None
-    ) -> str | None: ...
 
 
 class Driver:
