@@ -48,7 +48,13 @@ from .. import _json
 from .._http_values import OutboundRequest, OutboundResponse, canonical_header_name
 from .._opcodes import Opcode, StepOp
 from ._actions import CallAI
-from ._fetch import fetch_failure_memo, fetch_request, fetch_success_memo
+from ._fetch import (
+    TOO_LARGE,
+    fetch_failure_memo,
+    fetch_request,
+    fetch_success_memo,
+    opts_url_and_headers,
+)
 from ._reply import MAX_REPLY_BYTES, NestedTooDeep, parse_storable
 from ._runbook import Tick
 from ._state import ExecutorState, Job, Run, TimerKind
@@ -70,7 +76,6 @@ _PREFIXES = (_PREFIX, _FETCH_PREFIX)
 _STEP_AT = len(_PREFIX) + 26 + 1
 #: The server's body for a failure that had none (``handleGeneratorAIGateway``).
 _NO_BODY = b'{"error":"Error making AI request"}'
-_TOO_LARGE = "http response size is greater than the limit"
 
 
 def ai_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
@@ -81,20 +86,11 @@ def ai_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
     if not isinstance(opts, Mapping):
         msg = "the op has no opts (want url, format, auth_key, headers, body)"
         raise ValueError(msg)
-    url = opts.get("url")
-    if not isinstance(url, str) or not url:
-        msg = "opts.url must be the provider's URL"
-        raise ValueError(msg)
+    url, extra = opts_url_and_headers(opts)
     fmt = opts.get("format") or "openai-chat"
     auth_key = opts.get("auth_key") or ""
-    extra = opts.get("headers") or {}
     if not isinstance(fmt, str) or not isinstance(auth_key, str):
         msg = "opts.format and opts.auth_key must be strings"
-        raise ValueError(msg)
-    if not isinstance(extra, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in extra.items()
-    ):
-        msg = "opts.headers must map header names to string values"
         raise ValueError(msg)
     headers = {"Content-Type": "application/json"}
     if fmt == "gemini":
@@ -128,7 +124,7 @@ def _with_query(url: str, name: str, value: str) -> str:
 def ai_success_memo(response: OutboundResponse) -> dict[str, Any] | str:
     """``{"data": <JSON>}`` for a usable reply, else the failure's reason."""
     if len(response.body) > MAX_REPLY_BYTES:
-        return _TOO_LARGE
+        return TOO_LARGE
     if response.status > 299 or response.status < 200:
         return f"unsuccessful status code: {response.status}"
     try:

@@ -25,9 +25,35 @@ from typing import Any
 from .._http_values import OutboundRequest, OutboundResponse, canonical_header_name
 from ._reply import MAX_REPLY_BYTES
 
-__all__ = ["fetch_failure_memo", "fetch_request", "fetch_success_memo"]
+__all__ = [
+    "TOO_LARGE",
+    "fetch_failure_memo",
+    "fetch_request",
+    "fetch_success_memo",
+    "opts_url_and_headers",
+]
 
-_TOO_LARGE = "http response size is greater than the limit"
+#: Why a gateway reply over :data:`MAX_REPLY_BYTES` fails the attempt.
+TOO_LARGE = "http response size is greater than the limit"
+
+
+def opts_url_and_headers(opts: Mapping[str, Any]) -> tuple[str, Mapping[str, str]]:
+    """The ``url`` and ``headers`` of a gateway op's ``opts``, read as the
+    ``Gateway`` and ``AIGateway`` ops both read them.
+
+    Raises ``ValueError`` naming what is wrong.
+    """
+    url = opts.get("url")
+    if not isinstance(url, str) or not url:
+        msg = "opts.url must be the URL to request"
+        raise ValueError(msg)
+    headers = opts.get("headers") or {}
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        msg = "opts.headers must map header names to string values"
+        raise ValueError(msg)
+    return url, headers
 
 
 def fetch_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
@@ -38,19 +64,10 @@ def fetch_request(opts: Mapping[str, Any] | None) -> OutboundRequest:
     if not isinstance(opts, Mapping):
         msg = "the op has no opts (want url, method, headers, body)"
         raise ValueError(msg)
-    url = opts.get("url")
-    if not isinstance(url, str) or not url:
-        msg = "opts.url must be the URL to request"
-        raise ValueError(msg)
+    url, headers = opts_url_and_headers(opts)
     method = opts.get("method") or "GET"
     if not isinstance(method, str):
         msg = "opts.method must be a string"
-        raise ValueError(msg)
-    headers = opts.get("headers") or {}
-    if not isinstance(headers, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-    ):
-        msg = "opts.headers must map header names to string values"
         raise ValueError(msg)
     body = opts.get("body")
     if body is not None and not isinstance(body, str):
@@ -68,7 +85,7 @@ def fetch_success_memo(url: str, response: OutboundResponse) -> dict[str, Any] |
     """``{"data": {url, headers, body, status_code}}``, or why the reply is
     unusable (the attempt then fails)."""
     if len(response.body) > MAX_REPLY_BYTES:
-        return _TOO_LARGE
+        return TOO_LARGE
     return {
         "data": {
             "url": url,
