@@ -406,6 +406,26 @@ async def test_non_ascii_header_values_go_out_as_utf8(stub: Stub, mode: str) -> 
 
 
 @pytest.mark.anyio
+async def test_a_header_value_http_forbids_is_refused_and_not_resent(
+    stub: Stub, sleeps: Sleeps, mode: str
+) -> None:
+    # UTF-8 goes out as is, but CR/LF would split the head: refused before
+    # anything is sent, and a second attempt could not do better.
+    transport = make_transport(sleeps)
+    headers = {"x-inngest-job-id": "fn:key\r\nx-injected: yes"}
+    try:
+        req = OutboundRequest("POST", f"{stub.url}/call", headers, b"{}")
+        with pytest.raises(TransportError) as info:
+            await perform(transport, req, mode)
+    finally:
+        await close(transport)
+    assert isinstance(info.value.last_error, httpx.LocalProtocolError)
+    assert info.value.attempts == 1
+    assert sleeps.delays == []
+    assert stub.received == []
+
+
+@pytest.mark.anyio
 async def test_5xx_is_returned_without_retry_on_5xx(
     stub: Stub, sleeps: Sleeps, mode: str
 ) -> None:
