@@ -76,7 +76,7 @@ _WRAPPERS = frozenset(
 
 
 _built_parser: lark.Lark | None = None
-_parser_LOCK = threading.Lock()
+_parser_lock = threading.Lock()
 
 
 def _bool_literal(token: lark.Token) -> lark.Token:
@@ -89,7 +89,7 @@ def _bool_literal(token: lark.Token) -> lark.Token:
 
 def _parser() -> lark.Lark:
     global _built_parser  # noqa: PLW0603 - built once, on first use (it takes ~100 ms)
-    with _parser_LOCK:
+    with _parser_lock:
         if _built_parser is None:
             grammar = Path(celpy.celparser.__file__).with_name("cel.lark")
             _built_parser = lark.Lark(
