@@ -13,13 +13,13 @@ checkpoint produces is the driver's (``accept``, ``apply``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
+from .. import _json
 from .._http_values import OutboundRequest, OutboundResponse
 from ._actions import Action
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
@@ -60,8 +60,8 @@ class InProcessAPI:
         path = urlsplit(req.url).path
         if path.startswith("/v1/checkpoint/") and path.endswith("/async"):
             return self._checkpoint(path.split("/")[3], req.body)
-        ids = [self._accept(event) for event in json.loads(req.body)]
-        body = json.dumps({"ids": ids, "status": 200}).encode()
+        ids = [self._accept(event) for event in _json.loads(req.body)]
+        body = _json.dumps({"ids": ids, "status": 200})
         return OutboundResponse(200, dict(_JSON), body)
 
     def _checkpoint(self, run_id: str, body: bytes) -> OutboundResponse:
@@ -70,7 +70,7 @@ class InProcessAPI:
             checkpoint = parse_checkpoint(body, run_id)
             self._apply(self._executor.checkpoint(checkpoint, self._now()))
         except CheckpointRejected as err:
-            text = json.dumps({"error": str(err)}).encode()
+            text = _json.dumps({"error": str(err)})
             return OutboundResponse(err.status, dict(_JSON), text)
         self.checkpoints.append(checkpoint)
         return OutboundResponse(200, {}, b"")
@@ -83,7 +83,7 @@ class InProcessAPI:
             return OutboundResponse(404, {}, b"{}")
         self.fetched.append(what)
         data = run.events if what == "batch" else run.steps
-        return OutboundResponse(200, dict(_JSON), json.dumps(data).encode())
+        return OutboundResponse(200, dict(_JSON), _json.dumps(data))
 
     # -- the transport protocol ----------------------------------------------------
 
