@@ -33,6 +33,7 @@ from typing import Any
 import attrs
 
 from .. import _json
+from .._function_config import MAX_RETRIES
 from .._http_values import OutboundRequest
 from .._opcodes import StepOp
 from .._signing import compute_signature
@@ -72,7 +73,6 @@ _REQUEST_FIELDS = (
     "query_params",
     "body",
 )
-_MAX_RETRIES = 20
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 # The run-claim JWT, as the real server issues it (same dev-mode secret as
 # realtime tokens, its own issuer and subject).
@@ -176,7 +176,7 @@ def parse_endpoint_run(body: bytes) -> EndpointRun:
         run_id=run_id,
         event=out,
         ops=_ops(raw, len(body)),
-        max_attempts=min(retries, _MAX_RETRIES) + 1,
+        max_attempts=min(retries, MAX_RETRIES) + 1,
         request_version=version,
     )
 

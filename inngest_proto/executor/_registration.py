@@ -45,6 +45,7 @@ from .._converter import strip_none, structure
 from .._durations import parse_duration, parse_iso_time
 from .._errors import FunctionConfigInvalidError
 from .._function_config import (
+    MAX_CONCURRENCY_ENTRIES,
     MAX_RETRIES,
     FunctionConfig,
     StepConfig,
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 MAX_TRIGGERS = 10
-MAX_CONCURRENCY_LIMITS = 2
+MAX_CONCURRENCY_LIMITS = MAX_CONCURRENCY_ENTRIES
 MAX_CANCELS = 5
 _MAX_EVENT_NAME = 255
 _RUNTIME_SCHEMES = frozenset({"http", "https", "ws", "wss"})

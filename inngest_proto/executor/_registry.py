@@ -6,7 +6,7 @@ import urllib.parse
 
 import attrs
 
-from .._function_config import ROOT_STEP_ID, FunctionConfig
+from .._function_config import MAX_RETRIES, ROOT_STEP_ID, FunctionConfig
 from ._ids import function_uuid
 
 __all__ = ["DEFAULT_RETRIES", "RegisteredFunction", "register_function"]
@@ -14,7 +14,6 @@ __all__ = ["DEFAULT_RETRIES", "RegisteredFunction", "register_function"]
 #: Retries when a function's config sets none: 4, so 5 attempts
 #: (docs/protocol/executor.rst#retries).
 DEFAULT_RETRIES = 4
-_MAX_RETRIES = 20
 
 
 @attrs.frozen
@@ -39,7 +38,7 @@ def register_function(app_url: str, config: FunctionConfig) -> RegisteredFunctio
         runtime_url = f"{app_url}?{query}"
     retries = DEFAULT_RETRIES
     if step is not None and step.retries is not None:
-        retries = min(max(step.retries.attempts, 0), _MAX_RETRIES)
+        retries = min(max(step.retries.attempts, 0), MAX_RETRIES)
     return RegisteredFunction(
         config=config,
         app_url=app_url,
