@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -10,7 +12,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
-from inngest_transports.connect import ConnectionState, connect
+from inngest_transports.connect import ConnectionState, WorkerConnection, connect
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
 
@@ -19,7 +21,9 @@ pytestmark = pytest.mark.anyio
 APP_ID = "connect-e2e"
 
 
-async def test_functions_run_over_connect_on_the_dev_server() -> None:
+@asynccontextmanager
+async def _dev_server() -> AsyncGenerator[tuple[DevServer, inngest.Inngest], None]:
+    """A dev server on 127.0.0.1 and a client of it, both closed after."""
     dev = DevServer(port=0, poll=False, retry_scale=0.0001)
     async with anyio.create_task_group() as tg:
         url = await tg.start(dev.serve)
@@ -28,6 +32,33 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
             environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
             logger=logging.getLogger("tests.connect"),
         )
+        try:
+            yield dev, client
+        finally:
+            if isinstance(client.transport, HttpTransport):
+                await client.transport.aclose()
+            await dev.shutdown()
+
+
+@asynccontextmanager
+async def _worker(
+    client: inngest.Inngest, functions: Sequence[inngest.Function[Any]]
+) -> AsyncGenerator[WorkerConnection, None]:
+    """A Connect worker serving ``functions``, active, then closed."""
+    worker = connect([(client, functions)], instance_id="e2e", shutdown_signals=[])
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker.start)
+        with anyio.fail_after(10):
+            await worker.wait_for_state(ConnectionState.ACTIVE)
+        try:
+            yield worker
+        finally:
+            with anyio.fail_after(10):
+                await worker.close(wait=True)
+
+
+async def test_functions_run_over_connect_on_the_dev_server() -> None:
+    async with _dev_server() as (dev, client):
         ran: list[str] = []
 
         @client.create_function(
@@ -49,13 +80,7 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
             # A sync function runs off the event loop.
             return ctx.step.run("s", lambda: "done")
 
-        worker = connect(
-            [(client, [two, blocking])], instance_id="e2e", shutdown_signals=[]
-        )
-        tg.start_soon(worker.start)
-        with anyio.fail_after(10):
-            await worker.wait_for_state(ConnectionState.ACTIVE)
-        try:
+        async with _worker(client, [two, blocking]):
             (first_id,) = await client.send(
                 inngest.Event(name="t/connect", data={"n": 7})
             )
@@ -65,23 +90,10 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
             assert run.output == {"a": "A", "b": "AB", "n": 7}
             assert sync_run.output == "done"
             assert ran == ["a"]  # memoized: the step ran once
-        finally:
-            with anyio.fail_after(10):
-                await worker.close(wait=True)
-            if isinstance(client.transport, HttpTransport):
-                await client.transport.aclose()
-            await dev.shutdown()
 
 
 async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
-    dev = DevServer(port=0, poll=False, retry_scale=0.0001)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        client = inngest.Inngest(
-            app_id=APP_ID,
-            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
-            logger=logging.getLogger("tests.connect"),
-        )
+    async with _dev_server() as (dev, client):
         handled: list[str] = []
 
         async def on_failure(ctx: inngest.Context) -> None:
@@ -105,13 +117,7 @@ async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
         async def refused(ctx: inngest.Context) -> None:
             raise inngest.NonRetriableError("no way")
 
-        worker = connect(
-            [(client, [retried, refused])], instance_id="e2e", shutdown_signals=[]
-        )
-        tg.start_soon(worker.start)
-        with anyio.fail_after(10):
-            await worker.wait_for_state(ConnectionState.ACTIVE)
-        try:
+        async with _worker(client, [retried, refused]):
             for name, error in (
                 ("t/retried", "RuntimeError"),
                 ("t/refused", "NonRetriableError"),
@@ -124,12 +130,6 @@ async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
                 (run,) = await dev.wait_for_runs(event_id, timeout=10)
                 assert run.status is RunStatus.FAILED, run.output
                 assert handled == [error]
-        finally:
-            with anyio.fail_after(10):
-                await worker.close(wait=True)
-            if isinstance(client.transport, HttpTransport):
-                await client.transport.aclose()
-            await dev.shutdown()
 
 
 def _broken() -> None:
