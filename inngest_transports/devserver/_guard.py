@@ -30,9 +30,10 @@ import ipaddress
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
-__all__ = ["RequestGuard"]
+__all__ = ["SAFE_METHODS", "RequestGuard"]
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Methods that change nothing, so a cross-site page may send them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104
 _CORS = {
     "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
@@ -125,7 +126,7 @@ class RequestGuard:
         # A WebSocket is not subject to CORS: a page of any site may open
         # one and read it, so its handshake (a GET) counts as a write.
         upgrade = headers.get("upgrade", "").strip().lower() == "websocket"
-        if method.upper() in _SAFE_METHODS and not upgrade:
+        if method.upper() in SAFE_METHODS and not upgrade:
             return None
         page = self._browser_page(headers)
         if page is not None and not self._is_local_origin(page, host):

@@ -20,28 +20,20 @@ import hashlib
 import hmac
 import urllib.parse
 from collections.abc import Mapping
-from typing import Protocol
 
 from inngest_proto import json_codec
 from inngest_proto.executor import ServerAuth
 from inngest_proto.wire import Response
 
+from ._guard import SAFE_METHODS
+from ._ui_api import UiRequest
 from ._ui_plain import login_page
 from ._ui_static import NO_CACHE, html_response
 
 __all__ = ["UiLogin"]
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: A form longer than this is not a sign-in.
 _MAX_FORM_BYTES = 4096
-
-
-class _RequestLike(Protocol):
-    method: str
-    parts: list[str]
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
 
 
 class UiLogin:
@@ -64,13 +56,13 @@ class UiLogin:
     def is_login(parts: list[str]) -> bool:
         return parts == ["ui", "login"]
 
-    def allows(self, r: _RequestLike) -> bool:
+    def allows(self, r: UiRequest) -> bool:
         """Whether the request may use the UI (always, without a key)."""
         if self._token is None or self._auth.bearer_ok(r.headers):
             return True
         if not self._has_session(r.headers):
             return False
-        if r.method in _SAFE_METHODS:
+        if r.method in SAFE_METHODS:
             return True
         # A write on the strength of the cookie alone: from the UI's page.
         origin = r.headers.get("origin")
@@ -80,7 +72,7 @@ class UiLogin:
         site = r.headers.get("sec-fetch-site", "same-origin").strip().lower()
         return site in ("same-origin", "none")
 
-    def refuse(self, r: _RequestLike) -> Response:
+    def refuse(self, r: UiRequest) -> Response:
         """401 for the UI's API; the sign-in page for everything else."""
         if r.parts[:2] == ["ui", "api"]:
             body = {"error": "Sign in first: open /ui/login", "login": "/ui/login"}
@@ -88,7 +80,7 @@ class UiLogin:
             return Response(401, headers, json_codec.dumps_compact(body))
         return _redirect("/ui/login")
 
-    async def answer(self, r: _RequestLike) -> Response:
+    async def answer(self, r: UiRequest) -> Response:
         """``GET /ui/login[?token=]`` and ``POST /ui/login`` (the form)."""
         if self._token is None:
             return _redirect("/")  # nothing to sign in to
