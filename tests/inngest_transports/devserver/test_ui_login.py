@@ -56,3 +56,26 @@ def test_the_cli_takes_allowed_hosts() -> None:
     args = build_parser().parse_args(["--allow-host", "inngest", "--allow-host", "h"])
     assert args.allow_host == ["inngest", "h"]
     assert build_parser().parse_args([]).allow_host == []
+
+
+def test_a_cookie_write_without_origin_is_judged_by_sec_fetch_site() -> None:
+    login = UiLogin(ServerAuth(KEY))
+    assert login.token is not None
+    signed_in = anyio.run(
+        login.answer, _Request("GET", ["ui", "login"], {"token": login.token}, {}, b"")
+    )
+    cookie = signed_in.headers["set-cookie"].partition(";")[0]
+
+    def allows(method: str, **headers: str) -> bool:
+        request = _Request(
+            method, ["ui", "api", "events"], {}, {"cookie": cookie, **headers}, b""
+        )
+        return login.allows(request)
+
+    assert allows("GET", **{"sec-fetch-site": "cross-site"})  # reads are not writes
+    assert allows("POST")  # no browser header: not a page's request
+    assert allows("POST", **{"sec-fetch-site": "same-origin"})
+    assert allows("POST", **{"sec-fetch-site": "none"})  # typed by the user
+    # Another port of localhost is the same site, so it has the cookie.
+    assert not allows("POST", **{"sec-fetch-site": "same-site"})
+    assert not allows("DELETE", **{"sec-fetch-site": "cross-site"})
