@@ -24,7 +24,7 @@ from ._apps import App, Apps
 from ._driver import Driver, StoredEvent
 from ._ingest import EventIds, normalize_event
 from ._timeline import error_view
-from ._ui_static import NO_CACHE, UI_DIR, html_response, static_file
+from ._ui_static import NO_CACHE, UI_DIR, html_response, json_body, static_file
 
 __all__ = ["UI_DIR", "UiApi", "UiRequest"]
 
@@ -59,11 +59,6 @@ class UiRequest(Protocol):
 
 class BadRequest(ValueError):
     """A request body or query the UI API refuses with 400."""
-
-
-def json_body(status: int, body: Any) -> Response:
-    headers = {"content-type": "application/json", **NO_CACHE}
-    return Response(status, headers, json_codec.dumps_compact(body))
 
 
 def _error(status: int, message: str) -> Response:

@@ -21,14 +21,13 @@ import hmac
 import urllib.parse
 from collections.abc import Mapping
 
-from inngest_proto import json_codec
 from inngest_proto.executor import ServerAuth
 from inngest_proto.wire import Response
 
 from ._guard import SAFE_METHODS
 from ._ui_api import UiRequest
 from ._ui_plain import login_page
-from ._ui_static import NO_CACHE, html_response
+from ._ui_static import NO_CACHE, html_response, json_body
 
 __all__ = ["UiLogin"]
 
@@ -76,8 +75,7 @@ class UiLogin:
         """401 for the UI's API; the sign-in page for everything else."""
         if r.parts[:2] == ["ui", "api"]:
             body = {"error": "Sign in first: open /ui/login", "login": "/ui/login"}
-            headers = {"content-type": "application/json", **NO_CACHE}
-            return Response(401, headers, json_codec.dumps_compact(body))
+            return json_body(401, body)
         return _redirect("/ui/login")
 
     async def answer(self, r: UiRequest) -> Response:

@@ -1,16 +1,18 @@
-"""The web UI's static files (``ui/`` next to this module) and HTML answers."""
+"""The web UI's static files (``ui/`` next to this module) and its HTML and
+JSON answers."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from inngest_proto import json_codec
 from inngest_proto.wire import Response
 
 from . import _ui_plain
 
-__all__ = ["NO_CACHE", "UI_DIR", "html_response", "static_file"]
+__all__ = ["NO_CACHE", "UI_DIR", "html_response", "json_body", "static_file"]
 
 #: Where the front end's files are (package data).
 UI_DIR = Path(__file__).with_name("ui")
@@ -34,6 +36,11 @@ def html_response(status: int, page: str) -> Response:
     return Response(status, headers, page.encode())
 
 
+def json_body(status: int, body: Any) -> Response:
+    headers = {"content-type": "application/json", **NO_CACHE}
+    return Response(status, headers, json_codec.dumps_compact(body))
+
+
 def static_file(name: str) -> Response:
     """``ui/<name>`` with its content type, or a 404."""
     path = UI_DIR / name
@@ -44,7 +51,5 @@ def static_file(name: str) -> Response:
                 "Web UI not installed", "The page is missing; see /ui/plain"
             )
             return html_response(404, page)
-        body = {"error": f"No such file: /ui/{name}"}
-        headers = {"content-type": "application/json", **NO_CACHE}
-        return Response(404, headers, json_codec.dumps_compact(body))
+        return json_body(404, {"error": f"No such file: /ui/{name}"})
     return Response(200, {"content-type": content_type, **NO_CACHE}, path.read_bytes())
