@@ -67,6 +67,9 @@ class ServerAuth:
         if scheme.lower() != "bearer" or not token.strip():
             return False
         token = strip_key_prefix(token.strip())
+        if not token.isascii():
+            # No key or hash is (and compare_digest refuses such text).
+            return False
         # Every candidate is compared, so timing does not say which matched.
         matches = [hmac.compare_digest(token, ok) for ok in self._tokens]
         return any(matches)

@@ -42,7 +42,16 @@ def test_bearer_accepts_the_key_or_its_hash(token: str) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["", "Bearer ", f"Basic {HEX}", "Bearer " + hash_signing_key("ab" * 32), HEX],
+    [
+        "",
+        "Bearer ",
+        f"Basic {HEX}",
+        "Bearer " + hash_signing_key("ab" * 32),
+        HEX,
+        # Not ASCII (a header read as Latin-1, a key typed in the UI's form).
+        f"Bearer {HEX[:-1]}\u00e9",
+        "Bearer \u00e9",
+    ],
 )
 def test_bearer_refuses_anything_else(header: str) -> None:
     assert not ServerAuth(KEY).bearer_ok({"authorization": header})

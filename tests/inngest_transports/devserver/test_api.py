@@ -391,6 +391,9 @@ async def test_a_signing_key_requires_a_bearer() -> None:
         for token in (hash_signing_key(KEY), "signkey-test-" + hash_signing_key(KEY)):
             headers = {"authorization": f"Bearer {token}"}
             assert (await http.get("/v1/events", headers=headers)).status_code == 200
+        # A token that is not ASCII is refused, not a crash.
+        latin = {b"authorization": "Bearer \u00e9".encode("latin-1")}
+        assert (await http.get("/v1/events", headers=latin)).status_code == 401
         # The event API and health stay open (event keys are not configured).
         assert (await http.post("/e/k", json={"name": "a"})).status_code == 200
         assert (await http.get("/health")).status_code == 200
