@@ -41,6 +41,7 @@ __all__ = [
     "SyncRequest",
     "normalize_event",
     "parse_sync",
+    "too_deep",
 ]
 
 #: Per-event ceiling of ``/e`` in the dev server
@@ -112,11 +113,7 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     for field in ("data", "user"):
         # Before anything recurses into it (encoding, cattrs, CEL).
         if json_codec.deeper_than(raw.get(field), MAX_DATA_DEPTH):
-            msg = (
-                f"event {field} is nested deeper than the {MAX_DATA_DEPTH} levels"
-                " of objects and arrays this dev server accepts"
-            )
-            raise ValueError(msg)
+            raise ValueError(too_deep(f"event {field}"))
     try:
         # Types (data an object, ts an integer, ...) as the SDK checks them;
         # unknown fields are dropped, as the server's decoding does.
@@ -142,6 +139,14 @@ def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
     if not event.get("id"):
         event["id"] = internal_id
     return event
+
+
+def too_deep(what: str) -> str:
+    """Why ``what`` (e.g. ``event data``) nested too deep is refused."""
+    return (
+        f"{what} is nested deeper than the {MAX_DATA_DEPTH} levels"
+        " of objects and arrays this dev server accepts"
+    )
 
 
 def _check_utf8(value: Any, what: str) -> None:

@@ -15,14 +15,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from inngest_proto import json_codec
-from inngest_proto.executor import MAX_DATA_DEPTH, Run, RunStatus
+from inngest_proto.executor import Run, RunStatus
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
 
 from . import _ui_plain
 from ._apps import App, Apps
 from ._driver import Driver, StoredEvent
-from ._ingest import EventIds, normalize_event
+from ._ingest import EventIds, normalize_event, too_deep
 from ._timeline import error_view
 from ._ui_static import NO_CACHE, UI_DIR, html_response, json_body, static_file
 
@@ -347,11 +347,8 @@ class UiApi:
                 json_codec.loads(form["data"]) if form.get("data", "").strip() else {}
             )
             self.send(form.get("name"), data)
-        except RecursionError:
-            message = (
-                f"event data is nested deeper than the {MAX_DATA_DEPTH} levels"
-                " of objects and arrays this dev server accepts"
-            )
+        except RecursionError:  # before normalize_event could measure it
+            message = too_deep("event data")
             return html_response(400, _ui_plain.message_page("Event not sent", message))
         except ValueError as err:  # BadRequest, or the data is not JSON
             return html_response(
