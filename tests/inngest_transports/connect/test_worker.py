@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -390,6 +391,39 @@ async def test_a_worker_started_off_the_main_thread_runs_without_signals(
     assert worker.get_state() is ConnectionState.CLOSED
     assert probe.runs == 1
     assert any("not on the main thread" in m for m in caplog.messages)
+
+
+async def test_a_loop_that_cannot_receive_signals_leaves_the_worker_running(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the main thread, but where the event loop refuses signal handlers:
+    said, and the worker runs on, stopped by close()."""
+
+    def refuse(*signals: int) -> Any:
+        raise NotImplementedError("no signal handlers on this loop")
+
+    monkeypatch.setattr(anyio, "open_signal_receiver", refuse)
+    caplog.set_level(logging.WARNING, "inngest")
+    probe = Probe(hold_seconds=0.01)
+
+    def make(api: FakeApi) -> WorkerConnection:
+        client = make_client(api)
+        return WorkerConnection(
+            [(client, [sync_function(client, probe)])],
+            shutdown_signals=[signal.SIGTERM],
+            reconnect_delay=fast_delay,
+        )
+
+    async with rig(make) as r:
+        socket = await active_socket(r)
+        await socket.send(
+            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
+        )
+        await wait_for(lambda: bool(replies_to(r.gateway.replies, "r1")))
+        await r.worker.close(wait=True)
+    assert r.returned == [None]
+    assert probe.runs == 1
+    assert any("cannot handle shutdown signals" in m for m in caplog.messages)
 
 
 async def wait_for_socket(gateway: FakeGateway, started: Any) -> Any:
