@@ -195,8 +195,11 @@ def parse_endpoint_steps(body: bytes, path_run_id: str) -> EndpointSteps:
 
 
 def _object(body: bytes) -> dict[str, Any]:
+    # As Go's decoder reads it (and as ``parse_checkpoint`` does): a lone
+    # surrogate becomes U+FFFD, so the request can be encoded to call the
+    # endpoint again and the run stored.
     try:
-        raw = _json.loads(body)
+        raw = _json.loads_replacing_surrogates(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise CheckpointRejected("Invalid request body: not JSON") from None
     if not isinstance(raw, dict):

@@ -138,6 +138,24 @@ def test_a_sleep_hands_over_and_the_endpoint_is_called_again() -> None:
     assert finished.output["body"] == "ok"
 
 
+def test_a_lone_surrogate_in_the_request_is_read_as_go_reads_it() -> None:
+    # ``json.dumps`` writes "\ud800" as the escape; UTF-8 cannot encode it,
+    # so kept as is it broke the call that resumes the run.
+    executor = Executor()
+    new_run = _new_run()
+    new_run["event"]["data"]["body"] = "\ud800{}"
+    executor.start_endpoint_run(parse_endpoint_run(json.dumps(new_run).encode()), NOW)
+    sleep = {"id": "z", "op": "Sleep", "name": "z", "opts": {"duration": "5s"}}
+    actions = executor.endpoint_steps(_steps([sleep]), NOW)
+    (timer,) = [a for a in actions if isinstance(a, SetTimer)]
+    (call,) = [
+        a
+        for a in executor.timer_fired(timer.timer_id, NOW + 5)
+        if isinstance(a, CallSDK)
+    ]
+    assert call.request.body == "\ufffd{}".encode()
+
+
 def test_a_step_error_is_retried_by_calling_the_endpoint() -> None:
     executor = Executor(retry_scale=0)
     _start(executor, steps=[], retries=1)
