@@ -45,6 +45,7 @@ from ._errors import (
     SigningKeyMissingError,
 )
 from ._function import Function, is_async_handler, run_handler, run_handler_sync
+from ._function_config import FunctionConfig
 from ._http_values import IncomingRequest, Response
 from ._responses import ResponseBuilder
 from ._server_timing import ServerTimings, Timer, timing_the_loop
@@ -284,6 +285,11 @@ class CommHandler:
     def streaming(self) -> bool:
         """Whether calls should be answered as a streamed 201 with keepalives."""
         return self._settings.streaming_enabled
+
+    def function_configs(self, url: str) -> list[FunctionConfig]:
+        """The configs a sync registers, each function's once, with ``url``
+        as its base: for a transport that registers the app itself (Connect)."""
+        return self._sync.configs(url)
 
     # -- drivers --------------------------------------------------------------------
 

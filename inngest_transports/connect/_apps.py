@@ -80,9 +80,7 @@ class Apps:
                 msg = f"the app {client.app_id!r} is listed twice"
                 raise LocalProtocolError(msg)
             self._handlers[client.app_id] = handler
-            # A function listed twice is served (and registered) once.
-            unique = {id(fn): fn for fn in functions}.values()
-            configs = [c for fn in unique for c in fn.get_configs(CONNECT_URL)]
+            configs = handler.function_configs(CONNECT_URL)
             app = pb.AppConfiguration(
                 app_name=client.app_id,
                 functions=json_codec.dumps_compact(unstructure(configs)),

@@ -393,6 +393,20 @@ async def test_a_worker_started_off_the_main_thread_runs_without_signals(
     assert any("not on the main thread" in m for m in caplog.messages)
 
 
+async def test_a_function_listed_twice_is_registered_once() -> None:
+    def make(api: FakeApi) -> WorkerConnection:
+        client = make_client(api)
+        fn = sync_function(client, Probe())
+        return WorkerConnection(
+            [(client, [fn, fn])], shutdown_signals=[], reconnect_delay=fast_delay
+        )
+
+    async with rig(make) as r:
+        await active_socket(r)
+        functions = json.loads(r.gateway.connects[0].apps[0].functions)
+    assert [f["id"] for f in functions] == [FN]
+
+
 async def test_a_loop_that_cannot_receive_signals_leaves_the_worker_running(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
