@@ -42,7 +42,7 @@ from ._checkpoint import CheckpointRejected
 from ._ids import function_uuid
 from ._lifecycle import failure_error
 from ._registry import DEFAULT_RETRIES
-from ._reply import MAX_STEP_DATA_BYTES, StepTooLarge, parse_op_list
+from ._reply import MAX_STEP_DATA_BYTES, StepTooLarge, kept_body, parse_op_list
 from ._state import Job, Run, RunStatus
 
 __all__ = [
@@ -253,7 +253,8 @@ def run_complete_outcome(
         return RunStatus.COMPLETED, data, None
     status = result["status"]
     if status >= 500:
-        body = _loose_json(result["body"])
+        # Read as a call's failed reply is (lone surrogates as U+FFFD).
+        body = kept_body(result["body"].encode("utf-8", "replace"))
         error = failure_error(f"invalid status code: {status}", body)
         return RunStatus.FAILED, result, error
     return RunStatus.COMPLETED, result, None
@@ -282,13 +283,6 @@ def api_result(data: Any) -> dict[str, Any] | None:
         else {},
         "body": body if isinstance(body, str) else "",
     }
-
-
-def _loose_json(text: str) -> Any:
-    try:
-        return _json.loads(text)
-    except (ValueError, RecursionError):
-        return text or None
 
 
 # -- calling the endpoint again --------------------------------------------------------

@@ -38,6 +38,7 @@ __all__ = [
     "Reply",
     "StepOps",
     "StepTooLarge",
+    "kept_body",
     "parse_op_list",
     "parse_ops",
     "parse_storable",
@@ -144,10 +145,10 @@ def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:
         # Not parsed (nor kept): the point of the limit is to not hold it.
         return AttemptFailed(OUTPUT_TOO_LARGE)
     if not 200 <= status < 300:
-        return AttemptFailed(f"invalid status code: {status}", _kept_body(body))
+        return AttemptFailed(f"invalid status code: {status}", kept_body(body))
     if "x-inngest-sdk" not in headers:
         # A proxy or a framework error page answered, not the SDK: retry.
-        return AttemptFailed(NOT_SDK, _kept_body(body))
+        return AttemptFailed(NOT_SDK, kept_body(body))
     if status != _PARTIAL:
         try:
             return FunctionOutput(_loose_json(body))
@@ -156,7 +157,7 @@ def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:
     try:
         return StepOps(parse_ops(body))
     except ValueError as err:
-        return AttemptFailed(f"invalid opcodes: {err}", _kept_body(body))
+        return AttemptFailed(f"invalid opcodes: {err}", kept_body(body))
 
 
 class NestedTooDeep(ValueError):
@@ -194,8 +195,9 @@ def _loose_json(body: bytes) -> Any:
         return body.decode("utf-8", errors="replace")
 
 
-def _kept_body(body: bytes) -> Any:
-    """A failed attempt's body as kept: parsed, else its text."""
+def kept_body(body: bytes) -> Any:
+    """A failed attempt's body as kept: parsed as the dev server may store
+    it, else its text; ``None`` without a body."""
     try:
         return _loose_json(body)
     except NestedTooDeep:

@@ -104,6 +104,16 @@ def test_run_complete_ends_the_run_with_the_response() -> None:
     with pytest.raises(CheckpointRejected, match="already finished"):
         executor.endpoint_steps(_steps([]), NOW)
 
+    # The body is read as a call's failed reply is: a lone surrogate escape
+    # becomes U+FFFD, so the error can be stored and encoded.
+    executor = Executor()
+    _start(executor, steps=[])
+    done["data"] = {"status": 500, "body": '{"message":"\\ud800 down"}'}
+    actions = executor.endpoint_steps(_steps([done]), NOW)
+    (finished,) = [a for a in actions if isinstance(a, RunFinished)]
+    assert finished.error is not None
+    assert finished.error["message"] == "\ufffd down"
+
 
 def test_a_sleep_hands_over_and_the_endpoint_is_called_again() -> None:
     executor = Executor(signing_key=KEY)
