@@ -54,6 +54,7 @@ from .._function_config import (
     Trigger,
 )
 from .._options import (
+    MAX_EVENT_NAME_LENGTH,
     Batch,
     Cancel,
     Concurrency,
@@ -83,7 +84,6 @@ __all__ = [
 MAX_TRIGGERS = 10
 MAX_CONCURRENCY_LIMITS = MAX_CONCURRENCY_ENTRIES
 MAX_CANCELS = 5
-_MAX_EVENT_NAME = 255
 _RUNTIME_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 _SCOPES = ("fn", "env", "account")
 _MODES = ("skip", "cancel")
@@ -290,8 +290,9 @@ def _triggers(value: Any) -> list[Trigger]:
         key: tuple[str, str | None]
         if event is not None:
             name = _required_text(event, f"{field}.event")
-            if len(name) > _MAX_EVENT_NAME:
-                _fail(f"{field}.event", f"is longer than {_MAX_EVENT_NAME} characters")
+            if len(name) > MAX_EVENT_NAME_LENGTH:
+                longest = MAX_EVENT_NAME_LENGTH
+                _fail(f"{field}.event", f"is longer than {longest} characters")
             expression = _text(trigger.get("expression"), f"{field}.expression")
             out.append(TriggerEvent(event=name, expression=expression))
             key = (f"event {name}", expression)
