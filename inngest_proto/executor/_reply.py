@@ -54,6 +54,8 @@ RETRY_AT = "retry at"
 _PARTIAL = 206
 _STREAMED = 201
 _MAX_OPS = 1000
+#: Most digits of a request version read (more are no version).
+_MAX_DIGITS = 18
 #: A reply body above this fails the attempt (docs/protocol/executor.rst#limits).
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 #: One step's output (or input) above this makes the ops unparsable.
@@ -121,8 +123,7 @@ def read_reply(response: OutboundResponse) -> Reply:
         status, headers, body = _unwrap_stream(headers, body)
     no_retry_header = headers.get("x-inngest-no-retry")
     no_retry = None if no_retry_header is None else no_retry_header.lower() == "true"
-    version_header = headers.get("x-inngest-req-version", "")
-    version = int(version_header) if version_header.lstrip("-").isdigit() else None
+    version = _request_version(headers.get("x-inngest-req-version", ""))
     retry_after = headers.get("retry-after")
     outcome = _outcome(status, headers, body)
     if isinstance(outcome, FunctionOutput):
@@ -138,6 +139,15 @@ def read_reply(response: OutboundResponse) -> Reply:
         retry_after=retry_after,
         request_version=version,
     )
+
+
+def _request_version(value: str) -> int | None:
+    # int() would raise for "--1", for digits that are not ASCII ("\u00b2",
+    # which a Latin-1 header can hold) and past 4,300 digits.
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= _MAX_DIGITS):
+        return None
+    return int(value)
 
 
 def _outcome(status: int, headers: dict[str, str], body: bytes) -> Outcome:

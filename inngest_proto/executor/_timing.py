@@ -57,7 +57,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     text = value.strip()
     at: float
     if len(text) <= _RETRY_AFTER_SECONDS_CHARS:
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # int() refuses "\u00b2"
             return None
         at = now + int(text)
     else:

@@ -73,6 +73,12 @@ def test_reply_headers_are_read() -> None:
     assert bare.outcome == FunctionOutput(1)
 
 
+@pytest.mark.parametrize("version", ["--1", "\u00b2", "9" * 5000, "1.5", "-"])
+def test_an_unreadable_request_version_is_none(version: str) -> None:
+    reply = read_reply(fake_reply(200, 1, {"x-inngest-req-version": version}))
+    assert (reply.request_version, reply.outcome) == (None, FunctionOutput(1))
+
+
 @pytest.mark.parametrize(
     ("status", "headers", "expected"),
     [
@@ -198,7 +204,7 @@ def test_backoff_follows_the_table_and_scales() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, "", "  ", "-5", "1.5", "soon", "Not a date at all"]
+    "value", [None, "", "  ", "-5", "1.5", "soon", "Not a date at all", "\u00b2"]
 )
 def test_unreadable_retry_after(value: str | None) -> None:
     assert parse_retry_after(value, START) is None
