@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
-import socket
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio.from_thread
 import httpx
@@ -24,11 +20,12 @@ import inngest_proto as inngest
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
+from ._process import DevProcess, free_port, until
+
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="relies on SIGKILL and POSIX process handling"
 )
 
-_REPO = Path(__file__).resolve().parents[3]
 _RUNS = 3
 _DEADLINE = 8.0
 
@@ -71,21 +68,6 @@ def _functions(client: inngest.Inngest, counts: _Counts) -> list[inngest.Functio
     return [nap]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _until(check: Callable[[], bool], what: str, timeout: float = _DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @contextmanager
 def _app(dev_url: str, counts: _Counts) -> Iterator[str]:
     """Our SDK's app, served on a thread of its own; yields its URL."""
@@ -105,35 +87,6 @@ def _app(dev_url: str, counts: _Counts) -> Iterator[str]:
                 portal.call(client.transport.aclose)
 
 
-class _DevProcess:
-    def __init__(self, db: Path, port: int, app_url: str, log: IO[bytes]) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_REPO), env.get("PYTHONPATH")) if p
-        )
-        args = ["--db", str(db), "-p", str(port), "-u", app_url]
-        args += ["--retry-scale", "0.01", "--no-poll"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inngest_transports.devserver", *args],
-            cwd=db.parent,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: no shutdown code runs
-        self.proc.wait(timeout=5)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 def _synced(http: httpx.Client) -> bool:
     try:
         apps = http.get("/v1/apps").json()["data"]
@@ -149,7 +102,7 @@ def _memos(http: httpx.Client, run_id: str) -> int:
 
 def test_kill_9_mid_run_loses_nothing_and_reruns_no_step(tmp_path: Path) -> None:
     counts = _Counts()
-    port = _free_port()
+    port = free_port()
     dev_url = f"http://127.0.0.1:{port}"
     db = tmp_path / "dev.db"
     with (
@@ -157,9 +110,9 @@ def test_kill_9_mid_run_loses_nothing_and_reruns_no_step(tmp_path: Path) -> None
         httpx.Client(base_url=dev_url, timeout=5) as http,
         (tmp_path / "dev.log").open("wb") as log,
     ):
-        dev = _DevProcess(db, port, app_url, log)
+        dev = DevProcess(db, port, log, "-u", app_url, "--retry-scale", "0.01")
         try:
-            _until(lambda: _synced(http), "the first sync")
+            until(lambda: _synced(http), "the first sync", timeout=_DEADLINE)
             batch = [{"name": "t/nap", "data": {"n": n}} for n in range(_RUNS)]
             batch.append({"name": "t/unrelated", "data": {}})
             resp = http.post("/e/key", json=batch)
@@ -170,15 +123,23 @@ def test_kill_9_mid_run_loses_nothing_and_reruns_no_step(tmp_path: Path) -> None
                 listed = http.get(f"/v1/events/{event_id}/runs").json()["data"]
                 return [run["run_id"] for run in listed]
 
-            _until(lambda: all(runs_of(e) for e in event_ids[:_RUNS]), "the runs")
+            until(
+                lambda: all(runs_of(e) for e in event_ids[:_RUNS]),
+                "the runs",
+                timeout=_DEADLINE,
+            )
             run_ids = [runs_of(e)[0] for e in event_ids[:_RUNS]]
             # Step a's memo is visible once saved; its call out was made
             # after that, so from here a crash cannot make step a run again.
-            _until(lambda: all(_memos(http, r) == 1 for r in run_ids), "step a")
+            until(
+                lambda: all(_memos(http, r) == 1 for r in run_ids),
+                "step a",
+                timeout=_DEADLINE,
+            )
             dev.kill()
             assert all(counts.get("b", n) == 0 for n in range(_RUNS)), "not mid-run"
 
-            dev = _DevProcess(db, port, app_url, log)
+            dev = DevProcess(db, port, log, "-u", app_url, "--retry-scale", "0.01")
 
             def finished() -> bool:
                 try:
@@ -187,7 +148,7 @@ def test_kill_9_mid_run_loses_nothing_and_reruns_no_step(tmp_path: Path) -> None
                     return False  # restarting
                 return all(run["status"] != "Running" for run in got)
 
-            _until(finished, "the runs to finish after the restart")
+            until(finished, "the runs to finish after the restart", timeout=_DEADLINE)
             for n, run_id in enumerate(run_ids):
                 run = http.get(f"/v1/runs/{run_id}").json()["data"]
                 assert run["status"] == "Completed", run

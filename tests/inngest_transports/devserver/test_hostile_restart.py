@@ -5,27 +5,22 @@ every run finishes as it should."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
 
 from inngest_proto.executor import MAX_DATA_DEPTH
 
+from ._process import DevProcess, free_port, until
 from ._raw_app import HOSTILE_OUTPUTS, nested, raw_app
 
 pytestmark = pytest.mark.skipif(
     sys.platform == "win32", reason="relies on SIGKILL and POSIX process handling"
 )
 
-_REPO = Path(__file__).resolve().parents[3]
 _DEADLINE = 15.0
 #: A function whose call is still in flight when the server is killed.
 _SLOW = "slow"
@@ -38,49 +33,6 @@ _REFUSED = [
     json.dumps({"name": "t/\ud800"}).encode(),
     json.dumps({"name": "t/x", "data": {"s": "\udfff"}}).encode(),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + _DEADLINE
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-class _DevProcess:
-    def __init__(self, db: Path, port: int, log: IO[bytes]) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_REPO), env.get("PYTHONPATH")) if p
-        )
-        args = ["--db", str(db), "-p", str(port), "--no-poll"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inngest_transports.devserver", *args],
-            cwd=db.parent,
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-
-    def kill(self) -> None:
-        self.proc.kill()  # SIGKILL: no shutdown code runs
-        self.proc.wait(timeout=5)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def _healthy(http: httpx.Client) -> bool:
@@ -127,7 +79,7 @@ def _check_finished(http: httpx.Client, ids: dict[str, str]) -> None:
     expected = {fn: status for fn, (_, status, _) in HOSTILE_OUTPUTS.items()}
     expected[_SLOW] = "Completed"
     for fn_id, event_id in ids.items():
-        _until(_status_is(http, event_id, expected[fn_id]), fn_id)
+        until(_status_is(http, event_id, expected[fn_id]), fn_id, timeout=_DEADLINE)
 
 
 def test_a_restart_on_a_database_of_hostile_inputs_finishes_every_run(
@@ -135,34 +87,34 @@ def test_a_restart_on_a_database_of_hostile_inputs_finishes_every_run(
 ) -> None:
     replies = {fn: reply for fn, (reply, _, _) in HOSTILE_OUTPUTS.items()}
     replies[_SLOW] = (200, b'"done"')
-    port = _free_port()
+    port = free_port()
     db = tmp_path / "dev.db"
     with (
         raw_app(replies, delays={_SLOW: 0.5}) as app,
         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
         (tmp_path / "dev.log").open("wb") as log,
     ):
-        dev = _DevProcess(db, port, log)
+        dev = DevProcess(db, port, log)
         try:
-            _until(lambda: _healthy(http), "the dev server")
+            until(lambda: _healthy(http), "the dev server", timeout=_DEADLINE)
             synced = http.post("/fn/register", json=app.sync_body())
             assert synced.status_code == 200, synced.text
             first = _send_everything(http)
             for fn_id in HOSTILE_OUTPUTS:
-                _until(_status_is(http, first[fn_id], None), fn_id)
+                until(_status_is(http, first[fn_id], None), fn_id, timeout=_DEADLINE)
             assert _status(http, first[_SLOW]) == "Running"
             dev.kill()  # the slow call is in flight: its reply is lost
 
-            dev = _DevProcess(db, port, log)
-            _until(lambda: _healthy(http), "the restart")
+            dev = DevProcess(db, port, log)
+            until(lambda: _healthy(http), "the restart", timeout=_DEADLINE)
             _check_finished(http, first)
             # A second round on the restarted server, then a restart after a
             # clean stop: the database with all of it loads too.
             second = _send_everything(http)
             _check_finished(http, second)
             dev.stop()
-            dev = _DevProcess(db, port, log)
-            _until(lambda: _healthy(http), "the second restart")
+            dev = DevProcess(db, port, log)
+            until(lambda: _healthy(http), "the second restart", timeout=_DEADLINE)
             _check_finished(http, {**first, **second})
         finally:
             dev.stop()
