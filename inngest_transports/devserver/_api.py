@@ -23,8 +23,8 @@ Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 
 from __future__ import annotations
 
-import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -57,6 +57,7 @@ from ._ingest import (
     parse_sync,
 )
 from ._realtime_hub import RealtimeApi
+from ._rfc3339 import rfc3339
 from ._ui_api import UiApi
 from ._ui_login import UiLogin
 
@@ -127,7 +128,7 @@ def error(status: int, message: str, data: Any = None) -> Response:
 
 def _envelope(data: Any) -> Response:
     return json_response(
-        200, {"data": data, "metadata": {"fetched_at": _rfc3339(None)}}
+        200, {"data": data, "metadata": {"fetched_at": rfc3339(time.time())}}
     )
 
 
@@ -557,7 +558,7 @@ class DevApi:
         }
         ticks = self._driver.executor.next_ticks(fn.id)
         if ticks:
-            out["next_cron_ticks"] = [_rfc3339(t) for t in ticks]
+            out["next_cron_ticks"] = [rfc3339(t) for t in ticks]
         return out
 
     def _run_json(self, run: Run) -> dict[str, Any]:
@@ -565,7 +566,7 @@ class DevApi:
         internal = self._driver.internal_id(str(first)) if first else None
         out: dict[str, Any] = {
             "run_id": run.run_id,
-            "run_started_at": _rfc3339(run.created_at),
+            "run_started_at": rfc3339(run.created_at),
             "function_id": function_uuid(run.function_id),
             "function_slug": run.function_id,
             "function_version": 1,
@@ -574,7 +575,7 @@ class DevApi:
             # The server's v1 API knows no status before a run ends: a queued
             # run is "Running" there too (GraphQL and the UI say Queued).
             "status": _V1_STATUS.get(run.status, run.status.value),
-            "ended_at": None if run.ended_at is None else _rfc3339(run.ended_at),
+            "ended_at": None if run.ended_at is None else rfc3339(run.ended_at),
         }
         if not run.is_running:
             out["output"] = run.output
@@ -594,7 +595,7 @@ def _event_json(stored: StoredEvent) -> dict[str, Any]:
         "environment_id": ENVIRONMENT_ID,
         "source": "",
         "source_id": None,
-        "received_at": _rfc3339(stored.received_at),
+        "received_at": rfc3339(stored.received_at),
         "id": event.get("id"),
         "name": event.get("name"),
         "data": event.get("data"),
@@ -612,12 +613,3 @@ def _is_ulid(text: str) -> bool:
 
 def _now_ms(driver: Driver) -> int:
     return int(driver.now() * 1000)
-
-
-def _rfc3339(at: float | None) -> str:
-    moment = (
-        datetime.datetime.now(datetime.timezone.utc)
-        if at is None
-        else datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
-    )
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -23,7 +23,6 @@ there is one (no step runs twice because of us).
 from __future__ import annotations
 
 import collections
-import datetime
 import logging
 import secrets
 import time
@@ -49,6 +48,7 @@ from ._apps import Apps
 from ._driver import Driver, WorkerLost
 from ._gateway_ws import SocketState, WorkerSocket
 from ._ingest import InvalidSync, parse_sync
+from ._rfc3339 import rfc3339
 
 __all__ = [
     "ACCOUNT_ID",
@@ -584,7 +584,7 @@ class Gateway:
                 "state": sock.state.value,
                 "in_flight": self._in_flight(sock),
                 "max_worker_concurrency": self._limits.get(sock.instance_id),
-                "connected_at": _rfc3339(sock.connected_at),
+                "connected_at": rfc3339(sock.connected_at),
             }
             for sock in self._sockets.values()
         ]
@@ -621,8 +621,3 @@ def to_response(reply: pb.SDKResponse) -> OutboundResponse:
 
 def _new_id() -> str:
     return str(uuid.uuid4())
-
-
-def _rfc3339(at: float) -> str:
-    moment = datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +44,7 @@ from inngest_proto.executor import Run, RunStatus, function_uuid
 from ._apps import App, Apps
 from ._driver import Driver, StoredEvent
 from ._graphql_schema import SCHEMA_SDL
+from ._rfc3339 import rfc3339
 
 __all__ = ["MAX_BODY_BYTES", "MAX_DEPTH", "MAX_TOKENS", "GraphQLApi"]
 
@@ -565,10 +565,9 @@ def _time(at: float | None) -> str | None:
     if at is None:
         return None
     try:
-        moment = datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+        return rfc3339(at)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _sdk_part(sdk: str, index: int) -> str:

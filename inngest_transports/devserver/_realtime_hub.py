@@ -23,7 +23,6 @@ falls :data:`_QUEUE_SIZE` messages behind is disconnected.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import time
@@ -55,6 +54,7 @@ from inngest_proto.wire import Response
 from inngest_transports._server_connection import TakeOver
 
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID
+from ._rfc3339 import rfc3339
 
 __all__ = ["Hub", "RealtimeApi", "TakeOver"]
 
@@ -101,11 +101,6 @@ def _topic_key(topic: Mapping[str, Any]) -> _Key:
     if kind == "run":
         return (kind, str(topic.get("channel") or ""), str(topic.get("name") or ""))
     return (kind, "", str(topic.get("name") or ""))
-
-
-def _rfc3339(now: float) -> str:
-    moment = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 # --- the broadcaster ----------------------------------------------------------------
@@ -236,7 +231,7 @@ class RealtimeApi:
             except ValueError:
                 return _error(400, "metadata must be JSON")
         message.update(
-            created_at=_rfc3339(self._clock()),
+            created_at=rfc3339(self._clock(), timespec="microseconds"),
             channel=channel,
             env_id=ENVIRONMENT_ID,
             topic=topic,
