@@ -473,7 +473,13 @@ def _extend(lease: _Lease) -> pb.WorkerRequestExtendLeaseData:
 
 def _request_version(headers: dict[str, str]) -> int:
     value = headers.get("x-inngest-req-version", "")
-    return int(value) if value.isdigit() else 0
+    # A uint32 field: int() would raise for "\u00b2" or 5,000 digits, and
+    # protobuf for a number that does not fit.
+    digits = value.lstrip("0") or "0"
+    if not (value.isascii() and value.isdigit() and len(digits) <= 10):
+        return 0
+    number = int(digits)
+    return number if number < 2**32 else 0
 
 
 def _seconds(text: str, default: float) -> float:

@@ -148,6 +148,23 @@ def test_out_of_order_frames_are_protocol_errors(frame: bytes) -> None:
 # -- requests, acks, replies --------------------------------------------------------
 
 
+@pytest.mark.parametrize("version", ["\u00b2", "9" * 5000, str(2**32), "-1", ""])
+def test_a_reply_with_an_unusable_request_version_sends_zero(version: str) -> None:
+    conn = active()
+    conn.receive_data(request(), T0)
+    drain(conn)
+    conn.reply(
+        "R1",
+        status=200,
+        body=b"1",
+        headers={"x-inngest-req-version": version},
+        sdk_version="inngest-py:v0.1.0",
+        now=T0 + 1,
+    )
+    ((_, response),) = sent(drain(conn))
+    assert response.request_version == 0
+
+
 def test_a_request_is_acked_at_once_and_its_reply_sent_and_acked() -> None:
     conn = active()
     conn.receive_data(request(), T0)
