@@ -41,7 +41,7 @@ from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 from wsproto.utilities import generate_accept_token
 
 from inngest_proto import json_codec
-from inngest_proto.executor import ulid
+from inngest_proto.executor import MAX_DATA_DEPTH, ulid
 from inngest_proto.realtime import (
     DEV_JWT_SECRET,
     JWT_ISSUER,
@@ -54,6 +54,7 @@ from inngest_proto.wire import Response
 from inngest_transports._server_connection import TakeOver
 
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID
+from ._ingest import too_deep
 from ._rfc3339 import rfc3339
 
 __all__ = ["Hub", "RealtimeApi", "TakeOver"]
@@ -228,8 +229,14 @@ class RealtimeApi:
         if metadata:
             try:
                 message["metadata"] = json_codec.loads(metadata)
+            except RecursionError:  # before deeper_than could measure it
+                return _error(400, too_deep("metadata"))
             except ValueError:
                 return _error(400, "metadata must be JSON")
+            # Encoded again below, one level deeper: it must not be near
+            # the recursion limit the parser stopped just short of.
+            if json_codec.deeper_than(message["metadata"], MAX_DATA_DEPTH):
+                return _error(400, too_deep("metadata"))
         message.update(
             created_at=rfc3339(self._clock(), timespec="microseconds"),
             channel=channel,

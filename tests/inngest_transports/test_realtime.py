@@ -14,6 +14,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._http_values import OutboundRequest, OutboundResponse
 from inngest_proto._signing import hash_signing_key
+from inngest_proto.executor import MAX_DATA_DEPTH
 from inngest_proto.realtime import (
     DEV_JWT_SECRET,
     InvalidTokenError,
@@ -327,6 +328,18 @@ async def test_dev_routes_mint_and_check_tokens() -> None:
     with_token = _Req("GET", query={"token": jwt})
     assert (await _call(api, "connect", with_token))[0] == 426
     assert api.route(["nope"], "GET") is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("depth", [MAX_DATA_DEPTH + 1, 5000])
+async def test_dev_publish_refuses_metadata_nested_too_deep(depth: int) -> None:
+    api = RealtimeApi(lambda headers: True)
+    query = {"channel": "c", "topic": "t", "metadata": "[" * depth + "]" * depth}
+    status, body = await _call(api, "publish", _Req("POST", b"1", query))
+    assert status == 400
+    assert f"deeper than the {MAX_DATA_DEPTH} levels" in json.loads(body)["error"]
+    fine = {**query, "metadata": "[" * MAX_DATA_DEPTH + "]" * MAX_DATA_DEPTH}
+    assert (await _call(api, "publish", _Req("POST", b"1", fine)))[0] == 200
 
 
 # --- end to end, through the dev server -----------------------------------------------
