@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -12,53 +9,16 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
-from inngest_transports.connect import ConnectionState, WorkerConnection, connect
-from inngest_transports.devserver import DevServer
-from inngest_transports.http import HttpTransport
+
+from ._on_devserver import active_worker, client_for, dev_server
 
 pytestmark = pytest.mark.anyio
 
 APP_ID = "connect-e2e"
 
 
-@asynccontextmanager
-async def _dev_server() -> AsyncGenerator[tuple[DevServer, inngest.Inngest], None]:
-    """A dev server on 127.0.0.1 and a client of it, both closed after."""
-    dev = DevServer(port=0, poll=False, retry_scale=0.0001)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        client = inngest.Inngest(
-            app_id=APP_ID,
-            environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
-            logger=logging.getLogger("tests.connect"),
-        )
-        try:
-            yield dev, client
-        finally:
-            if isinstance(client.transport, HttpTransport):
-                await client.transport.aclose()
-            await dev.shutdown()
-
-
-@asynccontextmanager
-async def _worker(
-    client: inngest.Inngest, functions: Sequence[inngest.Function[Any]]
-) -> AsyncGenerator[WorkerConnection, None]:
-    """A Connect worker serving ``functions``, active, then closed."""
-    worker = connect([(client, functions)], instance_id="e2e", shutdown_signals=[])
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(worker.start)
-        with anyio.fail_after(10):
-            await worker.wait_for_state(ConnectionState.ACTIVE)
-        try:
-            yield worker
-        finally:
-            with anyio.fail_after(10):
-                await worker.close(wait=True)
-
-
 async def test_functions_run_over_connect_on_the_dev_server() -> None:
-    async with _dev_server() as (dev, client):
+    async with dev_server() as (dev, url), client_for(url, APP_ID) as client:
         ran: list[str] = []
 
         @client.create_function(
@@ -80,7 +40,7 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
             # A sync function runs off the event loop.
             return ctx.step.run("s", lambda: "done")
 
-        async with _worker(client, [two, blocking]):
+        async with active_worker(client, [two, blocking]):
             (first_id,) = await client.send(
                 inngest.Event(name="t/connect", data={"n": 7})
             )
@@ -93,7 +53,7 @@ async def test_functions_run_over_connect_on_the_dev_server() -> None:
 
 
 async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
-    async with _dev_server() as (dev, client):
+    async with dev_server() as (dev, url), client_for(url, APP_ID) as client:
         handled: list[str] = []
 
         async def on_failure(ctx: inngest.Context) -> None:
@@ -117,7 +77,7 @@ async def test_a_failed_run_over_connect_fails_and_runs_on_failure() -> None:
         async def refused(ctx: inngest.Context) -> None:
             raise inngest.NonRetriableError("no way")
 
-        async with _worker(client, [retried, refused]):
+        async with active_worker(client, [retried, refused]):
             for name, error in (
                 ("t/retried", "RuntimeError"),
                 ("t/refused", "NonRetriableError"),

@@ -13,8 +13,6 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,10 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto.functions import Function
-from inngest_transports.connect import ConnectionState, WorkerConnection, connect
+from inngest_transports.connect import ConnectionState, WorkerConnection
 from inngest_transports.devserver import DevServer, GatewayConfig
-from inngest_transports.http import HttpTransport
+
+from ._on_devserver import active_worker, client_for, dev_server
 
 pytestmark = pytest.mark.anyio
 
@@ -41,59 +40,6 @@ EXTENDED = "connect gateway: extended the lease of"
 #: A connect worker SIGKILLed mid-step: its run completes on another worker
 #: within 40 s, with the gateway's default timings.
 FAILOVER_ACCEPTANCE = 40.0
-
-
-def fast_reconnect(attempt: int, instance_id: str) -> float:
-    return 0.05
-
-
-@asynccontextmanager
-async def dev_server(
-    config: GatewayConfig = CONFIG, retry_scale: float = 0.0001
-) -> AsyncIterator[tuple[DevServer, str]]:
-    dev = DevServer(port=0, poll=False, retry_scale=retry_scale, connect=config)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        try:
-            yield dev, url
-        finally:
-            await dev.shutdown()
-
-
-@asynccontextmanager
-async def client_for(url: str, app_id: str = APP_ID) -> AsyncIterator[inngest.Inngest]:
-    client = inngest.Inngest(
-        app_id=app_id,
-        environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": url},
-        logger=logging.getLogger("tests.connect"),
-    )
-    try:
-        yield client
-    finally:
-        if isinstance(client.transport, HttpTransport):
-            await client.transport.aclose()
-
-
-@asynccontextmanager
-async def active_worker(
-    client: inngest.Inngest, functions: Sequence[Function[Any]]
-) -> AsyncIterator[WorkerConnection]:
-    worker = connect(
-        [(client, functions)],
-        instance_id="resilience",
-        shutdown_signals=[],
-        reconnect_delay=fast_reconnect,
-        shutdown_timeout=2.0,  # a failed test leaves its step blocked
-    )
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(worker.start)
-        try:
-            with anyio.fail_after(10):
-                await worker.wait_for_state(ConnectionState.ACTIVE)
-            yield worker
-        finally:
-            with anyio.fail_after(10):
-                await worker.close(wait=True)
 
 
 def gated_function(
@@ -131,7 +77,7 @@ async def wait_for_state(worker: WorkerConnection, state: ConnectionState) -> No
 async def test_killed_mid_run_reconnects_and_the_step_runs_once() -> None:
     started, go = anyio.Event(), anyio.Event()
     ran: list[str] = []
-    async with dev_server() as (dev, url), client_for(url) as client:
+    async with dev_server(CONFIG) as (dev, url), client_for(url, APP_ID) as client:
         fn = gated_function(client, started, go, ran)
         async with active_worker(client, [fn]) as worker:
             (event_id,) = await client.send(inngest.Event(name=EVENT, data={"n": 1}))
@@ -160,7 +106,7 @@ async def test_killed_mid_run_with_a_step_outliving_its_lease() -> None:
     started, go = anyio.Event(), anyio.Event()
     ran: list[str] = []
     config = GatewayConfig(lease_seconds=0.5, heartbeat_interval=0.2)
-    async with dev_server(config) as (dev, url), client_for(url) as client:
+    async with dev_server(config) as (dev, url), client_for(url, APP_ID) as client:
         fn = gated_function(client, started, go, ran)
         async with active_worker(client, [fn]) as worker:
             (event_id,) = await client.send(inngest.Event(name=EVENT, data={"n": 3}))
@@ -180,8 +126,8 @@ async def test_drained_mid_run_moves_to_a_new_connection() -> None:
     started, go = anyio.Event(), anyio.Event()
     ran: list[str] = []
     async with (
-        dev_server() as (dev, url),
-        client_for(url) as client,
+        dev_server(CONFIG) as (dev, url),
+        client_for(url, APP_ID) as client,
         httpx.AsyncClient(base_url=url) as http,
     ):
         fn = gated_function(client, started, go, ran)
@@ -227,7 +173,7 @@ async def test_a_blocking_sync_step_keeps_its_lease(
     )
     caplog.set_level(logging.DEBUG, logger="inngest.devserver")
     ran: list[str] = []
-    async with dev_server(config) as (dev, url), client_for(url) as client:
+    async with dev_server(config) as (dev, url), client_for(url, APP_ID) as client:
 
         @client.create_function(fn_id="nap", trigger=inngest.TriggerEvent(event=EVENT))
         def nap(ctx: inngest.ContextSync) -> str:
@@ -301,7 +247,10 @@ async def test_sigterm_finishes_the_run_in_flight_then_exits(
     script = Path(__file__).with_name("_signal_worker.py")
     env = worker_env()
     # retry_scale 1: a call no worker can take waits seconds for its retry.
-    async with dev_server(retry_scale=1.0) as (dev, url), client_for(url) as client:
+    async with (
+        dev_server(CONFIG, retry_scale=1.0) as (dev, url),
+        client_for(url, APP_ID) as client,
+    ):
         env["SIGNAL_WORKER_DEV_URL"] = url
         with (tmp_path / "worker.log").open("wb") as log:
             process = await anyio.open_process(
@@ -367,7 +316,7 @@ async def test_sigkilled_mid_step_the_run_completes_on_another_worker(
     ran: list[str] = []
     async with (
         dev_server(config, retry_scale=1.0) as (dev, url),
-        client_for(url) as client,
+        client_for(url, APP_ID) as client,
     ):
 
         @client.create_function(
