@@ -18,7 +18,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,15 +27,10 @@ from pathlib import Path
 import httpx
 
 from tests.docs_blocks import ROOT, Block, blocks
+from tests.inngest_transports.devserver._process import free_port
 
 README = ROOT / "README.rst"
 FILES = ("shop.py", "signup.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _quick_start() -> tuple[list[Block], list[Block]]:
@@ -49,9 +43,9 @@ def _quick_start() -> tuple[list[Block], list[Block]]:
 class QuickStart:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.app_port = _free_port()
-        self.dev_port = _free_port()
-        self.gateway_port = _free_port()
+        self.app_port = free_port()
+        self.dev_port = free_port()
+        self.gateway_port = free_port()
         self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def localize(self, text: str) -> str:

@@ -14,7 +14,6 @@ import importlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inngest_transports.devserver._process import free_port
 from tests.official.test_parity import (
     counterpart_module,
     documented_gaps,
@@ -131,22 +131,16 @@ def test_an_official_app_runs_on_the_server_origin_names() -> None:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_the_official_dev_server_helper_unchanged_reaches_ours(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """As migrating.rst says: DEV_SERVER_ENABLED=0, and inngest-dev allowing 0.0.0.0."""
     pytest.importorskip("flask")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dev.log"
     command = [sys.executable, "-m", "inngest_transports.devserver", "-p", str(port)]
     command += ["--allow-host", "0.0.0.0", "--no-poll", "--db", ":memory:"]
-    command += ["--connect-gateway-port", str(_free_port())]
+    command += ["--connect-gateway-port", str(free_port())]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("wb") as out:
         dev = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
