@@ -24,7 +24,6 @@ Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -44,6 +43,7 @@ from inngest_proto.executor import (
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
 
+from ._api_responses import JSON_HEADERS, envelope, error, json_response
 from ._apps import Apps
 from ._driver import Driver, StoredEvent
 from ._durable_endpoints import DurableEndpoints
@@ -63,9 +63,6 @@ from ._ui_login import UiLogin
 
 __all__ = ["ACCOUNT_ID", "ENVIRONMENT_ID", "DevApi"]
 
-# ``x-inngest-server-kind`` is added to every answer by :meth:`DevApi.handle`;
-# CORS headers are added by the server's guard, for local pages only.
-_BASE_HEADERS = {"content-type": "application/json"}
 _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
@@ -114,24 +111,6 @@ class _Request:
         self.body = body
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(status, dict(_BASE_HEADERS), json_codec.dumps_compact(body))
-
-
-def error(status: int, message: str, data: Any = None) -> Response:
-    """The server's generic error body ("publicerr").
-
-    See docs/protocol/devserver-api.rst#errors-and-auth.
-    """
-    return json_response(status, {"error": message, "data": data, "status": status})
-
-
-def _envelope(data: Any) -> Response:
-    return json_response(
-        200, {"data": data, "metadata": {"fetched_at": rfc3339(time.time())}}
-    )
-
-
 class DevApi:
     """Answers one request; ``sync_url`` PUTs the sync request to an app.
 
@@ -167,9 +146,6 @@ class DevApi:
         #: ``/v1/checkpoint`` in sync mode: durable endpoints.
         self.endpoints = DurableEndpoints(
             driver,
-            json_response=json_response,
-            envelope=_envelope,
-            error=error,
             mint_realtime=self.realtime.mint,
         )
         #: ``POST /v0/gql``: the GraphQL subset tools use.
@@ -193,7 +169,7 @@ class DevApi:
 
     async def _answer(self, request: _Request) -> Response:
         if request.method == "OPTIONS":
-            return Response(204, dict(_BASE_HEADERS), b"")
+            return Response(204, dict(JSON_HEADERS), b"")
         if not request.parts or request.parts[0] == "ui":
             # Every UI route, present and future, is behind the sign-in.
             if self.ui_login.is_login(request.parts):
@@ -443,7 +419,7 @@ class DevApi:
         if len(r.parts) == 3:
             if stored is None:
                 return error(404, f"Event not found: {internal}")
-            return _envelope(_event_json(stored))
+            return envelope(_event_json(stored))
         if r.parts[3] != "runs":
             return error(404, f"Not found: {r.parts[3]}")
         runs = [
@@ -451,7 +427,7 @@ class DevApi:
             for run_id in self._driver.runs_by_event.get(internal, [])
             if (run := self._driver.executor.get_run(run_id)) is not None
         ]
-        return _envelope([self._run_json(run) for run in runs])
+        return envelope([self._run_json(run) for run in runs])
 
     def _list_events(self, query: Mapping[str, str]) -> Response:
         try:
@@ -465,7 +441,7 @@ class DevApi:
         # Newest first by internal id; the cursor is the last id of the
         # previous page, so events that came in one request page in order.
         listed = self._driver.list_events(limit, cursor, name=name)
-        return _envelope([_event_json(stored) for stored in listed])
+        return envelope([_event_json(stored) for stored in listed])
 
     async def _v1_run(self, r: _Request) -> Response:
         run_id = r.parts[2]
@@ -475,12 +451,12 @@ class DevApi:
                 return error(404, f"Run not found: {run_id}")
             # A finished run: a no-op (docs/protocol/devserver-api.rst#rest-runs).
             self._driver.cancel(run_id)
-            return Response(200, dict(_BASE_HEADERS), b"")
+            return Response(200, dict(JSON_HEADERS), b"")
         if run is None:
             # The real server answers 500 here, not 404
             # (docs/protocol/devserver-api.rst#rest-runs).
             return error(500, f"Unable to load function run: {run_id}")
-        return _envelope(self._run_json(run))
+        return envelope(self._run_json(run))
 
     async def _v1_signals(self, r: _Request) -> Response:
         """Resume the run waiting for ``{"signal": name, "data": ...}``."""
@@ -494,11 +470,11 @@ class DevApi:
         run_id = self._driver.signal(signal, body.get("data"))
         if run_id is None:
             return error(404, "No signal found")
-        return _envelope({"run_id": run_id})
+        return envelope({"run_id": run_id})
 
     async def _v1_apps(self, r: _Request) -> Response:
         if len(r.parts) == 2:
-            return _envelope([app.describe() for app in self._apps.by_url.values()])
+            return envelope([app.describe() for app in self._apps.by_url.values()])
         if len(r.parts) == 4 and r.parts[3] == "functions":
             name = r.parts[2]
             return json_response(
@@ -542,7 +518,7 @@ class DevApi:
         except CheckpointRejected as err:
             _log.warning("dev server: checkpoint for run %s refused: %s", run_id, err)
             return error(err.status, "Failed to checkpoint steps", str(err))
-        return Response(200, dict(_BASE_HEADERS), b"")
+        return Response(200, dict(JSON_HEADERS), b"")
 
     def _function_json(self, app_name: str, fn: FunctionConfig) -> dict[str, Any]:
         """A function as the API lists it: what it runs on, its flow control,
@@ -583,7 +559,7 @@ class DevApi:
 
 
 def _protobuf(body: bytes) -> Response:
-    headers = {**_BASE_HEADERS, "content-type": "application/octet-stream"}
+    headers = {**JSON_HEADERS, "content-type": "application/octet-stream"}
     return Response(200, headers, body)
 
 

@@ -36,6 +36,7 @@ from inngest_proto.executor import (
 )
 from inngest_proto.wire import Response
 
+from ._api_responses import envelope, error, json_response
 from ._driver import Driver
 from ._gateway import ENVIRONMENT_ID
 
@@ -49,31 +50,21 @@ _FRAMING_HEADERS = frozenset(
 )
 _log = logging.getLogger("inngest.devserver")
 
-JsonResponse = Callable[[int, Any], Response]
-#: The v1 envelope: ``{"data": ..., "metadata": {"fetched_at": ...}}``.
-Envelope = Callable[[Any], Response]
-ErrorResponse = Callable[[int, str], Response]
 #: Mints a realtime subscription JWT for these topics.
 MintRealtime = Callable[[list[dict[str, Any]]], str]
 
 
 class DurableEndpoints:
-    """The sync-checkpoint routes, answering through the API's own helpers."""
+    """The sync-checkpoint routes."""
 
     def __init__(
         self,
         driver: Driver,
         *,
-        json_response: JsonResponse,
-        envelope: Envelope,
-        error: ErrorResponse,
         mint_realtime: MintRealtime,
         output_wait: float = OUTPUT_WAIT_SECONDS,
     ) -> None:
         self._driver = driver
-        self._json = json_response
-        self._envelope = envelope
-        self._error = error
         self._mint_realtime = mint_realtime
         #: Seconds ``/output`` waits for the run to end.
         self.output_wait = output_wait
@@ -83,7 +74,7 @@ class DurableEndpoints:
             start = parse_endpoint_run(body)
             self._driver.start_endpoint_run(start)
         except CheckpointRejected as err:
-            return self._error(err.status, str(err))
+            return error(err.status, str(err))
         data: dict[str, Any] = {
             "fn_id": endpoint_function_uuid(start.event),
             "app_id": endpoint_app_uuid(start.event),
@@ -97,7 +88,7 @@ class DurableEndpoints:
         data["realtime_token"] = self._mint_realtime(
             [{"kind": "run", "channel": start.run_id, "name": "$stream"}]
         )
-        return self._envelope(data)
+        return envelope(data)
 
     def steps(self, run_id: str, body: bytes) -> Response:
         try:
@@ -106,13 +97,13 @@ class DurableEndpoints:
             _log.warning(
                 "dev server: endpoint steps of run %s refused: %s", run_id, err
             )
-            return self._error(err.status, str(err))
+            return error(err.status, str(err))
         return Response(200, {"content-length": "0"}, b"")
 
     async def output(self, run_id: str, query: Mapping[str, str]) -> Response:
         granted = output_token_run(query.get("token", ""), self._driver.now())
         if granted is None or granted != run_id.upper():
-            return self._error(401, "Unable to find run with auth token")
+            return error(401, "Unable to find run with auth token")
         executor = self._driver.executor
 
         def ended() -> bool:
@@ -122,13 +113,13 @@ class DurableEndpoints:
         try:
             await self._driver.wait_until(ended, self.output_wait)
         except TimeoutError:
-            return self._json(200, _STILL_RUNNING)
+            return json_response(200, _STILL_RUNNING)
         run = executor.get_run(granted)
         if run is None:
-            return self._error(401, "Unable to find run with auth token")
+            return error(401, "Unable to find run with auth token")
         result = api_result(run.output)
         if result is None:
-            return self._json(200, run.output)
+            return json_response(200, run.output)
         # The body is re-framed here: its old length and encoding do not apply.
         headers = {
             name: value

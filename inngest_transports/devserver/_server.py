@@ -35,7 +35,8 @@ from inngest_transports._server_connection import (
     TakeOver,
 )
 
-from ._api import DevApi, error
+from ._api import DevApi
+from ._api_responses import error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
 from ._driver import Driver, Store
 from ._gateway import DEFAULT_GATEWAY_PORT, Gateway, GatewayConfig
