@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from inngest_proto.connect import LeaseTimings
-from inngest_transports.devserver import GatewayConfig, _cli
+from inngest_transports.devserver import DevServer, GatewayConfig, _cli
 
 
 class _Captured:
@@ -91,3 +91,19 @@ def test_a_port_in_use_is_reported_not_a_traceback(
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in caplog.text
     assert "Address already in use" in caplog.text
+
+
+def test_keep_events_reaches_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect_config(monkeypatch, "--keep-events", "7")
+    assert _Captured.seen["keep_events"] == 7
+    _connect_config(monkeypatch)
+    assert _Captured.seen["keep_events"] is None
+
+
+def test_keep_events_below_one_is_a_usage_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were it accepted, nothing would be served: the test ends either way.
+    monkeypatch.setattr(DevServer, "run", lambda self, backend: None)
+    assert _cli.main(["--db", ":memory:", "--keep-events", "0"]) == 2
+    assert "keep_events must be at least 1, not 0" in caplog.text
