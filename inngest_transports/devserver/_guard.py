@@ -30,7 +30,7 @@ import ipaddress
 import urllib.parse
 from collections.abc import Iterable, Mapping
 
-__all__ = ["SAFE_METHODS", "RequestGuard"]
+__all__ = ["SAFE_METHODS", "RequestGuard", "is_same_origin"]
 
 #: Methods that change nothing, so a cross-site page may send them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -97,8 +97,8 @@ class RequestGuard:
         parts = urllib.parse.urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             return False  # "null" (sandboxed, file://) and the like
-        if host is not None and parts.netloc.lower() == host.strip().lower():
-            return True  # same origin
+        if is_same_origin(origin, host):
+            return True
         name = _host_name(parts.netloc)
         if name is None:
             return False
@@ -157,6 +157,15 @@ class RequestGuard:
         if origin is None or not self._is_local_origin(origin, headers.get("host")):
             return {}
         return {"access-control-allow-origin": origin, "vary": "Origin", **_CORS}
+
+
+def is_same_origin(origin: str, host: str | None) -> bool:
+    """Whether a page at ``origin`` is served by this very server: an
+    ``http(s)`` origin whose host and port are the request's ``Host``."""
+    parts = urllib.parse.urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or host is None:
+        return False  # "null" (sandboxed, file://) and the like
+    return parts.netloc.lower() == host.strip().lower()
 
 
 def _normalize(name: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from inngest_proto.executor import ServerAuth
 from inngest_proto.wire import Response
 
-from ._guard import SAFE_METHODS
+from ._guard import SAFE_METHODS, is_same_origin
 from ._ui_api import UiRequest
 from ._ui_plain import login_page
 from ._ui_static import NO_CACHE, html_response, json_body
@@ -66,8 +66,7 @@ class UiLogin:
         # A write on the strength of the cookie alone: from the UI's page.
         origin = r.headers.get("origin")
         if origin is not None:
-            own = urllib.parse.urlsplit(origin).netloc.lower()
-            return own == r.headers.get("host", "").strip().lower()
+            return is_same_origin(origin, r.headers.get("host"))
         site = r.headers.get("sec-fetch-site", "same-origin").strip().lower()
         return site in ("same-origin", "none")
 

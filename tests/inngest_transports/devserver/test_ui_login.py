@@ -58,13 +58,18 @@ def test_the_cli_takes_allowed_hosts() -> None:
     assert build_parser().parse_args([]).allow_host == []
 
 
-def test_a_cookie_write_without_origin_is_judged_by_sec_fetch_site() -> None:
-    login = UiLogin(ServerAuth(KEY))
+def _session_cookie(login: UiLogin) -> str:
+    """``name=value`` of the cookie signing in with the printed link sets."""
     assert login.token is not None
     signed_in = anyio.run(
         login.answer, _Request("GET", ["ui", "login"], {"token": login.token}, {}, b"")
     )
-    cookie = signed_in.headers["set-cookie"].partition(";")[0]
+    return signed_in.headers["set-cookie"].partition(";")[0]
+
+
+def test_a_cookie_write_without_origin_is_judged_by_sec_fetch_site() -> None:
+    login = UiLogin(ServerAuth(KEY))
+    cookie = _session_cookie(login)
 
     def allows(method: str, **headers: str) -> bool:
         request = _Request(
@@ -79,3 +84,19 @@ def test_a_cookie_write_without_origin_is_judged_by_sec_fetch_site() -> None:
     # Another port of localhost is the same site, so it has the cookie.
     assert not allows("POST", **{"sec-fetch-site": "same-site"})
     assert not allows("DELETE", **{"sec-fetch-site": "cross-site"})
+
+
+def test_a_cookie_write_from_an_opaque_origin_is_refused() -> None:
+    # "null" (a sandboxed page, file://) has no host to be ours, even when
+    # the request names none either.
+    login = UiLogin(ServerAuth(KEY))
+    cookie = _session_cookie(login)
+    for headers in ({}, {"host": "127.0.0.1:8288"}):
+        request = _Request(
+            "POST",
+            ["ui", "api", "events"],
+            {},
+            {"cookie": cookie, "origin": "null", **headers},
+            b"",
+        )
+        assert not login.allows(request)
