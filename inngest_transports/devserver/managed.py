@@ -262,17 +262,20 @@ class _Threaded:
         # The server does not own a store it is given: this one is closed
         # here, when serving ends or cannot start (an unclosed SQLite
         # connection is a ResourceWarning on Python 3.13).
-        store = SQLiteStore(MEMORY)
-        dev = DevServer(host=_HOST, port=port, poll=False, store=store)
-        portal_cm = anyio.from_thread.start_blocking_portal()
-        portal = portal_cm.__enter__()
-        try:
-            serving, _url = portal.start_task(dev.serve)
-        except OSError as err:
-            portal_cm.__exit__(None, None, None)
-            store.close()
-            msg = f"the dev server cannot listen on {_HOST}:{port}: {err}"
-            raise RuntimeError(msg) from err
+        # Whatever stops the start undoes it: the portal's thread ends and
+        # the store closes.
+        with contextlib.ExitStack() as undo:
+            store = SQLiteStore(MEMORY)
+            undo.callback(store.close)
+            dev = DevServer(host=_HOST, port=port, poll=False, store=store)
+            portal_cm = anyio.from_thread.start_blocking_portal()
+            portal = undo.enter_context(portal_cm)
+            try:
+                serving, _url = portal.start_task(dev.serve)
+            except OSError as err:
+                msg = f"the dev server cannot listen on {_HOST}:{port}: {err}"
+                raise RuntimeError(msg) from err
+            undo.pop_all()
         return cls(dev, portal_cm, portal, serving, store)
 
     @property

@@ -17,6 +17,8 @@ import httpx
 import pytest
 
 from inngest_proto import LocalProtocolError
+from inngest_transports.devserver import managed
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.devserver.managed import ManagedDevServer
 
 ROOT = Path(__file__).parents[3]
@@ -93,6 +95,41 @@ def test_in_process_a_busy_port_is_a_clear_error(busy_port: int) -> None:
     with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{busy_port}"):
         server.start()
     assert not server.is_running
+
+
+class _CountingStore(SQLiteStore):
+    """A store that counts the stores still open."""
+
+    open_now = 0
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        _CountingStore.open_now += 1
+
+    def close(self) -> None:
+        super().close()
+        _CountingStore.open_now -= 1
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["stopped", "failed-start"])
+def test_in_process_the_store_is_closed_when_serving_ends(
+    monkeypatch: pytest.MonkeyPatch, busy: bool, busy_port: int
+) -> None:
+    # An unclosed SQLite connection is a ResourceWarning (Python 3.13), raised
+    # in whatever test happens to collect it.
+    monkeypatch.setattr(managed, "SQLiteStore", _CountingStore)
+    _CountingStore.open_now = 0
+    server = ManagedDevServer(
+        port=busy_port if busy else 0, in_process=True, environ={}
+    )
+    if busy:
+        with pytest.raises(RuntimeError, match="cannot listen"):
+            server.start()
+    else:
+        server.start()
+        assert _CountingStore.open_now == 1
+        server.stop()
+    assert _CountingStore.open_now == 0
 
 
 # --- subprocess ---------------------------------------------------------------
