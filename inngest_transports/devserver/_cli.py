@@ -147,35 +147,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         log.info("state is kept in %s", store.path)
     try:
-        connect = GatewayConfig(
-            lease_seconds=args.connect_lease,
-            lease_extend_interval=args.connect_lease_extend_interval,
-            lease_grace=args.connect_lease_grace,
-        )
-        server = DevServer(
-            host=args.host,
-            port=args.port,
-            apps=args.sdk_url,
-            retry_scale=args.retry_scale,
-            signing_key=args.signing_key,
-            poll=not args.no_poll,
-            poll_interval=args.poll_interval,
-            store=store,
-            connect_gateway_port=args.connect_gateway_port,
-            allowed_hosts=args.allow_host,
-            connect=connect,
-            keep_events=args.keep_events,
-        )
+        try:
+            server = _server(args, store)
+        except ValueError as err:
+            # A flag value the server refuses: a usage error, as argparse's.
+            log.error("inngest-dev: %s", err)
+            return 2
         server.run(backend=args.backend)
     except StoreError as err:
         log.error("inngest-dev: %s", err)
         return 1
-    except ValueError as err:
-        log.error("inngest-dev: %s", err)
-        return 2
     except OSError as err:
         log.error("inngest-dev: cannot listen on %s:%s: %s", args.host, args.port, err)
         return 1
     finally:
         store.close()
     return 0
+
+
+def _server(args: argparse.Namespace, store: SQLiteStore) -> DevServer:
+    """The server the flags describe; ``ValueError`` for a value it refuses."""
+    connect = GatewayConfig(
+        lease_seconds=args.connect_lease,
+        lease_extend_interval=args.connect_lease_extend_interval,
+        lease_grace=args.connect_lease_grace,
+    )
+    return DevServer(
+        host=args.host,
+        port=args.port,
+        apps=args.sdk_url,
+        retry_scale=args.retry_scale,
+        signing_key=args.signing_key,
+        poll=not args.no_poll,
+        poll_interval=args.poll_interval,
+        store=store,
+        connect_gateway_port=args.connect_gateway_port,
+        allowed_hosts=args.allow_host,
+        connect=connect,
+        keep_events=args.keep_events,
+    )

@@ -107,3 +107,18 @@ def test_keep_events_below_one_is_a_usage_error(
     monkeypatch.setattr(DevServer, "run", lambda self, backend: None)
     assert _cli.main(["--db", ":memory:", "--keep-events", "0"]) == 2
     assert "keep_events must be at least 1, not 0" in caplog.text
+
+
+def test_a_value_error_while_serving_is_not_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only values the flags give are usage errors (exit 2); a ValueError from
+    # inside the running server is a bug, and shows as one.
+    class _Failing(_Captured):
+        def run(self, backend: str) -> None:
+            msg = "a bug while serving"
+            raise ValueError(msg)
+
+    monkeypatch.setattr(_cli, "DevServer", _Failing)
+    with pytest.raises(ValueError, match="a bug while serving"):
+        _cli.main(["--db", ":memory:"])
