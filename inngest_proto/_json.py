@@ -29,6 +29,7 @@ __all__ = [
     "json_type",
     "loads",
     "loads_replacing_surrogates",
+    "utf8_size",
 ]
 
 JSONDecodeError = json.JSONDecodeError
@@ -149,6 +150,14 @@ def dumps(value: Any) -> bytes:
 def dumps_compact(value: Any) -> bytes:
     """Compact encoding for request bodies (sync payloads, events)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def utf8_size(value: Any) -> int:
+    """The length of :func:`dumps_utf8`'s bytes, as a peer that sends UTF-8
+    measures it; a lone surrogate, which UTF-8 cannot hold, counts as the
+    three bytes of its code point instead of raising."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def dumps_utf8(value: Any) -> bytes:

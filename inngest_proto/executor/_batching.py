@@ -11,10 +11,10 @@ flow control that holds it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from .. import _json
 from .._durations import to_seconds
 from ._limits import batch_bucket, debounce_bucket
 from ._matching import ExpressionError, ValueEvaluator, log_expression_error
@@ -157,7 +157,8 @@ class EventHolds:
         if any(e["id"] == event["id"] for e in batch.events):
             return  # the same event is appended once
         batch.events.append(event)
-        batch.size += len(json.dumps(event, separators=(",", ":")))
+        # Counted in UTF-8 bytes, as Go measures the batch it stores.
+        batch.size += _json.utf8_size(event)
         if len(batch.events) >= config.max_size or batch.size >= MAX_BATCH_BYTES:
             self._host._drop_timer(batch.timer_id, tick)
             self._start_batch(bucket, tick)

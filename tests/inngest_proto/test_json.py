@@ -68,3 +68,14 @@ def test_lone_surrogates_become_replacement_characters(value: Any) -> None:
     # Adjacent high and low halves are a pair in JSON: parsed first.
     assert read == _replaced(json.loads(text))
     _json.dumps_utf8(read)  # every string has a UTF-8 form now
+
+
+@given(_values)
+def test_utf8_size_is_the_length_of_the_utf8_form(value: Any) -> None:
+    # A lone surrogate counts three bytes, as U+FFFD does in UTF-8.
+    assert _json.utf8_size(value) == len(_json.dumps_utf8(_replaced(value)))
+
+
+def test_utf8_size_counts_a_lone_surrogate_as_three_bytes() -> None:
+    # dumps_utf8 cannot encode it; the size is still measurable.
+    assert _json.utf8_size({"a": "\ud800"}) == len('{"a":""}') + 3

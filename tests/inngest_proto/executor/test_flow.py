@@ -184,6 +184,21 @@ def test_a_full_batch_starts_at_once_and_a_partial_one_at_its_timeout() -> None:
     assert h.runs("fn")[1].created_at == START + 5
 
 
+def test_a_batch_fills_by_its_utf8_bytes() -> None:
+    # Two events of 2,000,000 "é" each: 4 MB each in UTF-8, as Go counts a
+    # batch (8 MB < 10 MiB: the batch waits), 12 MB each with the "\u00e9"
+    # escapes (which would have started it at the second event).
+    h = harness()
+    h.serve(batcher(h, max_size=10, timeout=5 * SECOND))
+    for n in range(2):
+        h.send("t/go", {"n": n, "text": "\u00e9" * 2_000_000})
+    h.drain()
+    assert outputs(h) == []
+    h.run()
+    assert outputs(h) == [[0, 1]]
+    assert h.runs("fn")[0].created_at == START + 5
+
+
 def test_batch_keys_and_a_false_if_run_events_alone() -> None:
     h = harness()
     h.serve(
