@@ -38,6 +38,14 @@ from ._endpoints import (
 from ._event_api import InProcessAPI
 from ._executor import Executor
 from ._ids import function_uuid, ulid
+from ._ingest import (
+    MAX_EVENT_BYTES,
+    InvalidEventBody,
+    normalize_event,
+    read_event_body,
+    surrogate_message,
+    too_deep,
+)
 from ._lifecycle import failure_error
 from ._matching import (
     ExpressionError,
@@ -83,6 +91,7 @@ __all__ = [
     "DEFAULT_RETRIES",
     "HTTP_REQUEST_EVENT",
     "MAX_DATA_DEPTH",
+    "MAX_EVENT_BYTES",
     "SERVER_KIND_CLOUD",
     "SERVER_KIND_DEV",
     "Action",
@@ -107,6 +116,7 @@ __all__ = [
     "ExpressionUse",
     "FunctionOutput",
     "InProcessAPI",
+    "InvalidEventBody",
     "InvalidFunctionConfig",
     "Invoke",
     "Job",
@@ -133,13 +143,17 @@ __all__ = [
     "expressions_of",
     "failure_error",
     "function_uuid",
+    "normalize_event",
     "output_token",
     "output_token_run",
     "parse_checkpoint",
     "parse_endpoint_run",
     "parse_endpoint_steps",
+    "read_event_body",
     "read_function_config",
     "read_reply",
     "resolve_time",
+    "surrogate_message",
+    "too_deep",
     "ulid",
 ]

@@ -24,6 +24,7 @@ from .._http_values import OutboundRequest, OutboundResponse
 from ._actions import Action
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
 from ._executor import Executor
+from ._ingest import InvalidEventBody, normalize_event, read_event_body
 
 __all__ = ["InProcessAPI"]
 
@@ -34,10 +35,12 @@ _JSON = {"content-type": "application/json"}
 class InProcessAPI:
     """A client transport answered by ``executor`` (see the module docstring).
 
-    ``accept`` takes each sent event in wire form and returns its id (the
-    driver queues it for the executor, as the Event API would); ``apply``
-    performs the actions a checkpoint returns; ``random_bytes`` is the
-    client's randomness (deterministic in tests).
+    ``accept`` takes each sent event, checked and filled in as the dev
+    server's ``/e`` does (an event sent without an id has none: the driver
+    names it), and returns its id (the driver queues it for the executor, as
+    the Event API would); ``apply`` performs the actions a checkpoint
+    returns; ``random_bytes`` is the client's randomness (deterministic in
+    tests).
     """
 
     _executor: Executor
@@ -60,9 +63,29 @@ class InProcessAPI:
         path = urlsplit(req.url).path
         if path.startswith("/v1/checkpoint/") and path.endswith("/async"):
             return self._checkpoint(path.split("/")[3], req.body)
-        ids = [self._accept(event) for event in _json.loads(req.body)]
-        body = _json.dumps({"ids": ids, "status": 200})
-        return OutboundResponse(200, dict(_JSON), body)
+        return self._events(req.body)
+
+    def _events(self, body: bytes) -> OutboundResponse:
+        """``POST /e``: events read and checked as the dev server's ``/e`` does.
+
+        Events before an invalid one are accepted, and the invalid one's id
+        stays empty, as there.
+        """
+        try:
+            raw_events = read_event_body(body)
+        except InvalidEventBody as err:
+            return _reply(400, {"error": str(err), "status": 400})
+        now_ms = int(self._now() * 1000)
+        ids: list[str] = []
+        for raw in raw_events:
+            try:
+                event = normalize_event(raw, None, now_ms)
+            except ValueError as err:
+                return _reply(
+                    400, {"ids": [*ids, ""], "status": 400, "error": str(err)}
+                )
+            ids.append(self._accept(event))
+        return _reply(200, {"ids": ids, "status": 200})
 
     def _checkpoint(self, run_id: str, body: bytes) -> OutboundResponse:
         """``POST /v1/checkpoint/{id}/async``: steps a call ran and goes on from."""
@@ -70,8 +93,7 @@ class InProcessAPI:
             checkpoint = parse_checkpoint(body, run_id)
             self._apply(self._executor.checkpoint(checkpoint, self._now()))
         except CheckpointRejected as err:
-            text = _json.dumps({"error": str(err)})
-            return OutboundResponse(err.status, dict(_JSON), text)
+            return _reply(err.status, {"error": str(err)})
         self.checkpoints.append(checkpoint)
         return OutboundResponse(200, {}, b"")
 
@@ -83,7 +105,7 @@ class InProcessAPI:
             return OutboundResponse(404, {}, b"{}")
         self.fetched.append(what)
         data = run.events if what == "batch" else run.steps
-        return OutboundResponse(200, dict(_JSON), _json.dumps(data))
+        return _reply(200, data)
 
     # -- the transport protocol ----------------------------------------------------
 
@@ -98,3 +120,7 @@ class InProcessAPI:
 
     def random_bytes(self, n: int) -> bytes:
         return self._random_bytes(n)
+
+
+def _reply(status: int, body: Any) -> OutboundResponse:
+    return OutboundResponse(status, dict(_JSON), _json.dumps(body))

@@ -32,13 +32,14 @@ from google.protobuf.message import DecodeError
 from inngest_proto import json_codec
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.executor import (
-    MAX_DATA_DEPTH,
     CheckpointRejected,
+    InvalidEventBody,
     Run,
     RunStatus,
     ServerAuth,
     function_uuid,
     parse_checkpoint,
+    read_event_body,
 )
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
@@ -67,10 +68,6 @@ _log = logging.getLogger("inngest.devserver")
 _ULID_CHARS = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _ULID_LENGTH = 26
 _DEFAULT_LIMIT, _MAX_LIMIT = 20, 51
-_TOO_DEEP = (
-    f"nested deeper than the {MAX_DATA_DEPTH} levels of objects and arrays"
-    " this dev server accepts in event data"
-)
 #: The function config fields ``/v1/apps/{name}/functions`` shows under ``config``.
 _FLOW_OPTIONS = frozenset(
     {
@@ -269,23 +266,12 @@ class DevApi:
         )
 
     async def _events(self, r: _Request) -> Response:
-        if not r.body.strip():
-            return json_response(200, {"ids": [], "status": 200})
         try:
-            parsed = json_codec.loads(r.body)
-        except (ValueError, UnicodeDecodeError):
-            parsed = None
-        except RecursionError:
-            return error(400, f"Request body is {_TOO_DEEP}")
-        if isinstance(parsed, dict):
-            raw_events = [parsed]
-        elif isinstance(parsed, list):
-            raw_events = parsed
-        else:
-            message = (
-                "Request body must contain an event object or an array of event objects"
-            )
-            return error(400, message)
+            raw_events = read_event_body(r.body)
+        except InvalidEventBody as err:
+            return error(400, str(err))
+        if not raw_events:
+            return json_response(200, {"ids": [], "status": 200})
         if len(raw_events) > MAX_EVENTS_PER_REQUEST:
             return error(
                 400, f"Too many events: at most {MAX_EVENTS_PER_REQUEST} per request"

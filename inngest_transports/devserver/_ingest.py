@@ -1,10 +1,12 @@
 """Checking what apps send the dev server: events (``POST /e``) and syncs.
 
-Both follow the dev server: docs/protocol/devserver-api.rst#event-ingestion for
-events (normalisation order, error texts, internal ULIDs and the
-``X-Inngest-Event-Id-Seed`` header) and docs/protocol/devserver-api.rst#register
-for ``POST /fn/register`` (case-insensitive keys, the checks the server does
-before accepting a sync).  Nothing here does I/O or keeps state.
+Events are read and normalised by the executor's :func:`read_event_body` and
+:func:`normalize_event` (shared with the in-process Event API); this module
+adds what only the HTTP endpoint has, the internal ULIDs and the
+``X-Inngest-Event-Id-Seed`` header (docs/protocol/devserver-api.rst#event-ingestion).
+``POST /fn/register`` follows docs/protocol/devserver-api.rst#register
+(case-insensitive keys, the checks the server does before accepting a sync).
+Nothing here does I/O or keeps state.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from typing import Any
 import attrs
 
 from inngest_proto import json_codec
-from inngest_proto.errors import BodyInvalidError
 from inngest_proto.executor import (
     MAX_DATA_DEPTH,
+    MAX_EVENT_BYTES,
     ConfigProblem,
     InvalidFunctionConfig,
     expressions_of,
+    normalize_event,
     read_function_config,
+    surrogate_message,
+    too_deep,
     ulid,
 )
 from inngest_proto.functions import FunctionConfig
-from inngest_proto.wire import parse_event, unstructure
 
 from ..expressions import ExpressionError, check_expression
 
@@ -44,14 +48,9 @@ __all__ = [
     "too_deep",
 ]
 
-#: Per-event ceiling of ``/e`` in the dev server
-#: (docs/protocol/devserver-api.rst#event-ingestion).
-MAX_EVENT_BYTES = 3 * 1024 * 1024
+#: How many events one ``/e`` request may send (an HTTP limit of the dev
+#: server; each event is checked by the executor's ``normalize_event``).
 MAX_EVENTS_PER_REQUEST = 5000
-_RESERVED_PREFIX = "inngest/"
-# ts bounds in ms: 1980-01-01 and 2100-01-01 (UTC).
-_MIN_TS = 315_532_800_000
-_MAX_TS = 4_102_444_800_000
 _SEED_ENTROPY_BYTES = 10
 
 
@@ -92,79 +91,6 @@ def _parse_seed(header: str | None) -> tuple[int, bytes] | None:
     if millis < 0 or len(raw) != _SEED_ENTROPY_BYTES:
         return None
     return millis, raw
-
-
-def normalize_event(raw: Any, internal_id: str, now_ms: int) -> dict[str, Any]:
-    """One event of ``/e`` as stored and routed; raises ``ValueError`` with
-    the text the server answers
-    (docs/protocol/devserver-api.rst#event-ingestion, steps 1-8)."""
-    if not isinstance(raw, dict):
-        msg = f"event must be a JSON object, got {json_codec.json_type(raw)}"
-        raise ValueError(msg)
-    name = raw.get("name")
-    if isinstance(name, str) and name.lower().startswith(_RESERVED_PREFIX):
-        msg = f"event name is reserved for internal use: {name}"
-        raise ValueError(msg)
-    if name == "" or name is None:
-        msg = "event name is empty"
-        raise ValueError(msg)
-    for field in ("name", "id"):
-        _check_utf8(raw.get(field), f"event {field}")
-    for field in ("data", "user"):
-        # Before anything recurses into it (encoding, cattrs, CEL).
-        if json_codec.deeper_than(raw.get(field), MAX_DATA_DEPTH):
-            raise ValueError(too_deep(f"event {field}"))
-    try:
-        # Types (data an object, ts an integer, ...) as the SDK checks them;
-        # unknown fields are dropped, as the server's decoding does.
-        event: dict[str, Any] = unstructure(parse_event(raw))
-    except (BodyInvalidError, TypeError, ValueError) as err:
-        raise ValueError(str(err)) from err
-    try:
-        size = len(json_codec.dumps_utf8(event))
-    except UnicodeEncodeError as err:
-        # In data or user: SQLite, SDKs and key hashes all need UTF-8.
-        raise ValueError(_surrogate_message("the event", err)) from None
-    if size > MAX_EVENT_BYTES:
-        msg = f"event is larger than the limit of {MAX_EVENT_BYTES} bytes"
-        raise ValueError(msg)
-    data = event["data"]
-    data.pop("_inngest", None)  # reserved for the server's own metadata
-    ts = event.get("ts") or 0
-    if ts and not _MIN_TS <= ts <= _MAX_TS:
-        msg = f"event ts {ts} is not between 1980 and 2100 (Unix milliseconds)"
-        raise ValueError(msg)
-    event["ts"] = ts or now_ms
-    event.setdefault("user", {})
-    if not event.get("id"):
-        event["id"] = internal_id
-    return event
-
-
-def too_deep(what: str) -> str:
-    """Why ``what`` (e.g. ``event data``) nested too deep is refused."""
-    return (
-        f"{what} is nested deeper than the {MAX_DATA_DEPTH} levels"
-        " of objects and arrays this dev server accepts"
-    )
-
-
-def _check_utf8(value: Any, what: str) -> None:
-    """Refuse a string with a lone surrogate: JSON can escape one (``\\ud800``)
-    but UTF-8 cannot encode it, so it could be neither stored nor sent on."""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError as err:
-            raise ValueError(_surrogate_message(what, err)) from None
-
-
-def _surrogate_message(what: str, err: UnicodeEncodeError) -> str:
-    code = ord(err.object[err.start])
-    return (
-        f"{what} holds a lone surrogate (U+{code:04X}), which is not valid"
-        " Unicode: escape pairs must come in high-low order"
-    )
 
 
 # --- sync --------------------------------------------------------------------
@@ -243,7 +169,7 @@ def parse_sync(body: bytes) -> SyncRequest:
         # Names, ids and URLs go into the database and into hashes.
         json_codec.dumps_utf8(parsed)
     except UnicodeEncodeError as err:
-        msg = f"Invalid request: {_surrogate_message('the body', err)}"
+        msg = f"Invalid request: {surrogate_message('the body', err)}"
         raise InvalidSync(msg) from None
     # Go's JSON decoding matches keys case-insensitively (the official SDK
     # sends ``appname``); later spellings win, as there.

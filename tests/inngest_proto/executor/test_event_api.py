@@ -41,6 +41,43 @@ def test_sent_events_are_accepted_and_answered_with_their_ids() -> None:
     assert (api.now(), api.random_bytes(3)) == (START, b"\0\0\0")
 
 
+def _send(api: InProcessAPI, body: bytes) -> tuple[int, Any]:
+    resp = api.request_sync(OutboundRequest("POST", f"{BASE}/e/key", {}, body))
+    return resp.status, json.loads(resp.body)
+
+
+def test_sent_events_are_checked_and_filled_in_as_the_dev_servers_are() -> None:
+    api, accepted, _ = _api()
+    events = [
+        {"name": "a", "data": {"_inngest": {"x": 1}, "n": 1}},
+        {"name": "inngest/function.finished"},
+        {"name": "c"},
+    ]
+    status, body = _send(api, json.dumps(events).encode())
+    # Those before the invalid one are taken; its id stays empty.
+    assert (status, body["ids"]) == (400, ["id-1", ""])
+    assert body["error"] == (
+        "event name is reserved for internal use: inngest/function.finished"
+    )
+    assert accepted == [
+        {"name": "a", "data": {"n": 1}, "user": {}, "ts": int(START * 1000)}
+    ]
+
+
+def test_one_event_may_be_sent_as_an_object_and_nonsense_is_refused() -> None:
+    api, accepted, _ = _api()
+    assert _send(api, b'{"name": "a", "id": "mine"}') == (
+        200,
+        {"ids": ["id-1"], "status": 200},
+    )
+    assert accepted[0]["id"] == "mine"
+    status, body = _send(api, b"42")
+    assert status == 400
+    assert body["error"].startswith("Request body must contain an event object")
+    assert _send(api, b"  ") == (200, {"ids": [], "status": 200})
+    assert len(accepted) == 1
+
+
 def test_run_data_of_an_unknown_run_or_kind_is_404() -> None:
     api, _, _ = _api()
     for what in ("batch", "actions", "other"):
