@@ -65,6 +65,7 @@ from ._app_client import AppTransport
 from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
 from ._ingest import EventIds
+from ._timeline import error_line
 
 __all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 
@@ -658,17 +659,10 @@ class Driver:
                 action.run_id,
                 fn,
                 took,
-                _excerpt(_error_line(action.error)),
+                _excerpt(error_line(action.error)),
             )
         else:
             _log.info("run %s %s cancelled after %s", action.run_id, fn, took)
-
-
-def _error_line(error: Mapping[str, Any] | None) -> str:
-    """``Name: message``, as the UI shows the error (the server's String())."""
-    error = error or {}
-    name, message = error.get("name") or "Error", error.get("message")
-    return f"{name}: {message}" if message else str(name)
 
 
 def _unroutable(stored: StoredEvent) -> str | None:

@@ -19,6 +19,7 @@ __all__ = [
     "FUNCTION_ITEM_ID",
     "Attempt",
     "StepRecord",
+    "error_line",
     "error_view",
     "function_item",
     "step_item",
@@ -73,6 +74,14 @@ def error_view(error: Any) -> dict[str, Any] | None:
         "message": message if isinstance(message, str) else str(error.get("error", "")),
         "stack": stack if isinstance(stack, str) else None,
     }
+
+
+def error_line(error: Any) -> str:
+    """``Name: message`` of :func:`error_view`, as the server's String() writes
+    an error on one line (logs)."""
+    view = error_view(error) or {"name": "Error", "message": ""}
+    name, message = view["name"], view["message"]
+    return f"{name}: {message}" if message else str(name)
 
 
 def _memo_parts(memo: Any) -> tuple[Any, dict[str, Any] | None]:
