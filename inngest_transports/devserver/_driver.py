@@ -122,7 +122,10 @@ class Store(_EventLog, Protocol):
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
         changes: Changes | None = None,
+        history: Mapping[str, str] | None = None,
     ) -> None: ...
+
+    def history(self) -> list[tuple[str, str]]: ...
 
     def prune_events(self, keep: int) -> int: ...
 
@@ -217,10 +220,18 @@ class Driver:
         #: Attempts and timings of recent runs, for the web UI.
         self.history = RunHistory()
         if store is not None:
-            self._reload_records()
+            self._reload_records(store)
 
-    def _reload_records(self) -> None:
-        """Link each loaded run to the logged events that started it."""
+    def _reload_records(self, store: Store) -> None:
+        """Link each loaded run to the logged events that started it, and
+        put back the history of its steps."""
+        for run_id, saved in store.history():
+            try:
+                self.history.restore(run_id, saved)
+            except ValueError as err:
+                # The UI's record only: the run itself loaded, and its
+                # timeline falls back to its memos.
+                _log.warning("%s", err)
         for run in self.executor.state.runs.values():  # in creation order
             self._list_run(
                 run.run_id,
@@ -313,8 +324,10 @@ class Driver:
 
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         """Save checkpointed steps; raises :class:`CheckpointRejected`."""
-        self._perform(self.executor.checkpoint(checkpoint, self._now()))
+        actions = self.executor.checkpoint(checkpoint, self._now())
+        # Recorded before the save, to be saved with the steps.
         self.history.checkpoint(checkpoint.run_id, checkpoint.ops, self._now())
+        self._perform(actions)
 
     def start_endpoint_run(self, start: EndpointRun) -> None:
         """A durable endpoint's new run; raises :class:`CheckpointRejected`."""
@@ -456,10 +469,11 @@ class Driver:
         full: bool = False,
     ) -> None:
         changes = self.executor.take_changes()
+        history = self.history.take_changes()
         if self._store is None:
             return
         routed, emitted = list(routed), list(emitted)
-        nothing = not (changes.runs or changes.flow or changes.seen_keys)
+        nothing = not (changes.runs or changes.flow or changes.seen_keys or history)
         quiet = nothing and not routed and not emitted and not self._timers_changed
         if quiet and not full:
             return  # e.g. a timer that fired after it was cancelled
@@ -469,6 +483,7 @@ class Driver:
             routed=routed,
             emitted=emitted,
             changes=None if full else changes,
+            history=history,
         )
         keep = self._keep_events
         # In batches of a hundredth, not a few rows every request.

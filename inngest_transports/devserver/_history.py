@@ -8,12 +8,20 @@ turns it into the timeline items of the UI's JSON API
 (docs/protocol/devserver-api.rst#timeline-items).  Like the executor it reads no
 clock: times come in as arguments (Unix seconds).
 
-A run whose history was lost (a restart, or evicted) still gets a timeline
-from its memos, with no attempts or times.
+With a store the history is kept with the runs: :meth:`RunHistory.take_changes`
+hands over the records that changed since the last save (the driver saves
+them in the same transaction as the executor's state), and
+:meth:`RunHistory.restore` puts saved ones back after a restart, so a
+timeline reads the same before and after.  Calls in flight are not kept: a
+restart retries them, and the retry is recorded anew.
+
+A run whose history was lost (evicted, or saved by a version that did not
+keep it) still gets a timeline from its memos, with no attempts or times.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -31,7 +39,7 @@ from inngest_proto.executor import (
     resolve_time,
 )
 from inngest_proto.functions import ROOT_STEP_ID, Opcode, StepOp
-from inngest_proto.wire import OutboundResponse
+from inngest_proto.wire import OutboundResponse, structure, unstructure
 
 from ..expressions import wait_warning
 from ._timeline import (
@@ -78,6 +86,25 @@ class _RunRecord:
     function: StepRecord | None = None
     calls: dict[str, _Call] = attrs.field(factory=dict)
 
+    def saved(self) -> dict[str, Any]:
+        """What is kept of it: its steps in order and the function's
+        attempts, as JSON values (calls in flight are not kept)."""
+        return {
+            "steps": [unstructure(step) for step in self.steps.values()],
+            "function": None if self.function is None else unstructure(self.function),
+        }
+
+    @classmethod
+    def from_saved(cls, raw: Mapping[str, Any]) -> _RunRecord:
+        """The record :meth:`saved` returned; raises what cattrs raises
+        for anything else."""
+        steps = [structure(step, StepRecord) for step in raw["steps"]]
+        function = raw.get("function")
+        return cls(
+            steps={step.id: step for step in steps},
+            function=None if function is None else structure(function, StepRecord),
+        )
+
 
 class RunHistory:
     """Per-run call history, fed by the driver; see the module docstring.
@@ -90,6 +117,8 @@ class RunHistory:
     def __init__(self, max_runs: int = MAX_RUNS) -> None:
         self._max_runs = max_runs
         self._runs: OrderedDict[str, _RunRecord] = OrderedDict()
+        # Runs whose record changed since :meth:`take_changes`.
+        self._changed: set[str] = set()
         self.version = 0
         #: When each app (by URL) last synced.
         self.synced_at: dict[str, float] = {}
@@ -97,7 +126,36 @@ class RunHistory:
     def bump(self) -> None:
         self.version += 1
 
+    def take_changes(self) -> dict[str, str]:
+        """The records changed since the last call, as JSON texts to keep
+        (see :meth:`restore`), by run id."""
+        changed, self._changed = self._changed, set()
+        return {
+            run_id: json.dumps(self._runs[run_id].saved(), separators=(",", ":"))
+            for run_id in sorted(changed)
+            if run_id in self._runs
+        }
+
+    def restore(self, run_id: str, saved: str) -> None:
+        """Put back a record :meth:`take_changes` handed over, as the newest
+        (restore runs in the order they were created).
+
+        Raises ``ValueError`` if ``saved`` is not such a record.
+        """
+        try:
+            record = _RunRecord.from_saved(json.loads(saved))
+        # Not narrower: JSON raises ValueError or RecursionError, cattrs its
+        # validation errors (exception groups), a wrong shape KeyError,
+        # TypeError or AttributeError.
+        except Exception as err:
+            msg = f"run {run_id}: its saved history is unreadable: {err!r}"
+            raise ValueError(msg) from err
+        self._runs[run_id] = record
+        while len(self._runs) > self._max_runs:
+            self._runs.popitem(last=False)
+
     def _record(self, run_id: str) -> _RunRecord:
+        self._changed.add(run_id)
         record = self._runs.get(run_id)
         if record is None:
             record = self._runs[run_id] = _RunRecord()

@@ -2,7 +2,8 @@
 
 What is stored: the event log (every accepted event, and every event the
 executor emitted), the executor's :class:`ExecutorState` laid out per row
-(runs, their step memos, timers, run idempotency keys, the id counter), and
+(runs, their step memos, timers, run idempotency keys, the id counter), each
+run's history for the UI's timeline (``_history.RunHistory``), and
 the apps last synced, so a restart can register their functions again.
 Queue items live inside each run (``Run.in_flight``) and, when delayed, in
 the timers table; there is no separate queue table to keep in step.  How
@@ -77,7 +78,7 @@ __all__ = [
 
 #: Bumped on every incompatible change; an older file is migrated on open,
 #: a newer one refused (an old binary would misread it).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Relative to the working directory, as ``--db`` defaults.
 DEFAULT_DB_PATH = os.path.join(".inngest", "dev.db")
 MEMORY = ":memory:"
@@ -112,6 +113,12 @@ _FLOW_TABLE = (
 # was started by without reading every event.
 _EVENT_ID_INDEX = (
     "CREATE INDEX IF NOT EXISTS events_by_event_id ON events (event_id, seq)"
+)
+# Schema 4 added each run's history (its steps' names, kinds, attempts and
+# times, for its timeline), one JSON row per run.  A run saved before has
+# none: its timeline is built from its memos alone, as before.
+_HISTORY_TABLE = (
+    "CREATE TABLE IF NOT EXISTS history (run_id TEXT PRIMARY KEY, json TEXT NOT NULL)"
 )
 # Events the executor emits wrap an event's data a few levels deeper (a
 # finished run's event holds its trigger and its output); a logged event
@@ -225,7 +232,8 @@ class SQLiteStore(StateTables):
                     msg = f"{self._path} is not an Inngest dev server database"
                     raise StoreError(msg)
                 # Statement by statement: executescript would COMMIT first.
-                for statement in [*_SCHEMA.split(";"), _FLOW_TABLE, _EVENT_ID_INDEX]:
+                extra = [_FLOW_TABLE, _EVENT_ID_INDEX, _HISTORY_TABLE]
+                for statement in [*_SCHEMA.split(";"), *extra]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.executemany(
@@ -237,6 +245,7 @@ class SQLiteStore(StateTables):
                 conn.execute(_FLOW_TABLE)
                 if version < 3:
                     self._add_event_ids()
+                conn.execute(_HISTORY_TABLE)
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                     (str(SCHEMA_VERSION),),
@@ -428,6 +437,7 @@ class SQLiteStore(StateTables):
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
         changes: Changes | None = None,
+        history: Mapping[str, str] | None = None,
     ) -> None:
         """Persist ``state`` in one transaction, writing only what changed.
 
@@ -438,6 +448,8 @@ class SQLiteStore(StateTables):
         ``routed``: seqs of logged events the executor has now received.
         ``emitted``: ``(internal id, event)`` of ``EmitEvent`` actions (the
         executor routed them itself), logged received at their ``ts``.
+        ``history``: run id -> the JSON text of its history, for the runs
+        whose history changed (``RunHistory.take_changes``).
         """
         rows = [_event_row(i, e, float(e["ts"]) / 1000) for i, e in emitted]
         with self._lock, self._guard():
@@ -453,6 +465,10 @@ class SQLiteStore(StateTables):
                     )
                     for row in rows:
                         self._insert_event(row, routed=True)
+                    self._conn.executemany(
+                        "INSERT OR REPLACE INTO history VALUES (?, ?)",
+                        (history or {}).items(),
+                    )
             except BaseException:
                 # The cache was updated as rows were written: make it say
                 # what the file holds again.
@@ -483,6 +499,16 @@ class SQLiteStore(StateTables):
             )
             raise StoreError(msg) from err
         return state
+
+    def history(self) -> list[tuple[str, str]]:
+        """``(run id, JSON text)`` of every kept run history, in the order
+        the runs were created (as ``save`` got them)."""
+        with self._lock, self._guard():
+            rows = self._conn.execute(
+                "SELECT history.run_id, history.json FROM history"
+                " JOIN runs USING (run_id) ORDER BY runs.seq"
+            )
+            return [(str(run_id), str(text)) for run_id, text in rows]
 
     # -- apps -----------------------------------------------------------------------
 

@@ -93,6 +93,7 @@ class StateTables:
         gone = [(r,) for r in [*self._texts, *self._finished] if r not in state.runs]
         conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
         conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM history WHERE run_id = ?", gone)
         for (run_id,) in gone:
             self._texts.pop(run_id, None)
             self._finished.discard(run_id)

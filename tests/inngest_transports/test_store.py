@@ -306,6 +306,40 @@ def test_a_version_2_file_gains_the_event_id_column(tmp_path: Path) -> None:
         assert store.internal_id_for("B") is None  # it had no id of its own
 
 
+def test_run_history_is_saved_with_the_state_and_goes_with_its_run(
+    tmp_path: Path,
+) -> None:
+    h = mid_run(SQLiteStore(tmp_path / "dev.db"))
+    first, second = list(h.executor.state.runs)[:2]
+    # Saved in the order given; listed in the order the runs were created.
+    h.store.save(h.executor.state, history={second: '{"n":2}', first: '{"n":1}'})
+    h.store.save(h.executor.state, history={second: '{"n":3}'})
+    with SQLiteStore(tmp_path / "dev.db") as reopened:
+        assert reopened.history() == [(first, '{"n":1}'), (second, '{"n":3}')]
+    # A full save drops the rows of runs the state no longer has.
+    del h.executor.state.runs[first]
+    h.store.save(h.executor.state)
+    assert h.store.history() == [(second, '{"n":3}')]
+
+
+def test_a_version_3_file_gains_the_history_table(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "dev.db").close()
+    conn = sqlite3.connect(tmp_path / "dev.db")
+    with conn:
+        conn.execute("DROP TABLE history")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    conn.close()
+    with SQLiteStore(tmp_path / "dev.db") as store:
+        assert store.history() == []
+        store.save(ExecutorState(), history={"R1": "{}"})
+    conn = sqlite3.connect(tmp_path / "dev.db")
+    with conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        assert version.fetchone() == (str(SCHEMA_VERSION),)
+        assert conn.execute("SELECT * FROM history").fetchall() == [("R1", "{}")]
+    conn.close()
+
+
 def mid_run(store: SQLiteStore) -> Durable:
     counts: collections.Counter[str] = collections.Counter()
     h = first_half(store, lambda name: counts.update([name]))

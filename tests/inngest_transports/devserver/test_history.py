@@ -9,6 +9,7 @@ import json
 import logging
 from typing import Any
 
+import attrs
 import pytest
 
 from inngest_proto.executor import Run, RunStatus
@@ -334,3 +335,42 @@ def test_version_bounds_and_lost_history() -> None:
     assert (item["attempts"], item["started_at"]) == ([], None)
     # Unknown calls (history lost) are ignored.
     h.call_finished("r9", "q9", _reply(200, 1), T0)
+
+
+def test_a_restored_history_gives_the_same_timeline() -> None:
+    h = RunHistory()
+    fail = _op("StepError", "s1", "shaky", error=_error("flake"))
+    wait = _op("WaitForEvent", "w1", "answer", opts={"event": "t/a", "timeout": "1h"})
+    _call(h, 1, T0, _reply(206, [fail]))
+    _call(h, 2, T0 + 1, _reply(206, [_op("StepRun", "s1", "shaky", data=[1.5])]))
+    _call(h, 3, T0 + 2, _reply(206, [wait]), memos={"s1": {"data": [1.5]}})
+    h.call_started("r1", "q4", attempt=0, target="step", now=T0 + 3)
+    h.call_failed("r1", "q4", "connection refused", T0 + 4)
+    run = _run()
+    run.steps["s1"] = {"data": [1.5]}
+    saved = h.take_changes()
+    assert list(saved) == ["r1"]
+    assert h.take_changes() == {}  # handed over once
+
+    restored = RunHistory()
+    restored.restore("r1", saved["r1"])
+    assert restored.timeline(run) == h.timeline(run)
+    names = [i["name"] for i in restored.timeline(run)]
+    assert names == ["shaky", "answer", "function"]  # its failed attempt
+    # It goes on from there as the original does.
+    for each in (h, restored):
+        _call(each, 5, T0 + 9, _reply(200, "done"), memos={"w1": None})
+    run.steps["w1"] = None
+    run = attrs.evolve(run, status=RunStatus.COMPLETED, output="done", ended_at=T0 + 10)
+    assert restored.timeline(run) == h.timeline(run)
+
+
+@pytest.mark.parametrize(
+    "saved",
+    ["", "[]", "{}", '{"steps": [{"id": 1}]}', '{"steps": "x"}', "[" * 100_000],
+)
+def test_an_unreadable_saved_history_is_a_value_error(saved: str) -> None:
+    h = RunHistory()
+    with pytest.raises(ValueError, match="r1"):
+        h.restore("r1", saved)
+    assert h.timeline(_run()) == []

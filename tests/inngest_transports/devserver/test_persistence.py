@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,29 @@ def test_cli_refuses_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 
 def test_cli_defaults_to_the_db_in_the_working_directory() -> None:
     assert build_parser().parse_args([]).db == DEFAULT_DB_PATH
+
+
+async def test_an_unreadable_run_history_is_skipped_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "dev.db"
+    with SQLiteStore(db) as store:
+        async with harness(_echo, store=store) as h:
+            run = await h.finished_run(await h.send("t/echo", {"n": 3}))
+            named = [
+                i["name"]
+                for i in (await h.get(f"/ui/api/runs/{run['run_id']}"))["data"][
+                    "timeline"
+                ]
+            ]
+            assert named == ["s", "function"]
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE history SET json = '{\"steps\": 5}'")
+    conn.close()
+    with SQLiteStore(db) as store, caplog.at_level(logging.WARNING):
+        async with harness(_echo, store=store) as h:
+            detail = (await h.get(f"/ui/api/runs/{run['run_id']}"))["data"]
+            # From the memos alone, as before history was kept.
+            assert [i["status"] for i in detail["timeline"]] == ["completed"] * 2
+    assert f"run {run['run_id']}: its saved history is unreadable" in caplog.text
