@@ -157,8 +157,9 @@ class _Dev:
         return found
 
 
-def _item(run: dict[str, Any], step_id_or_name: str) -> dict[str, Any]:
-    (item,) = [i for i in run["timeline"] if i["name"] == step_id_or_name]
+def _item(run: dict[str, Any], name: str) -> dict[str, Any]:
+    items: list[dict[str, Any]] = run["timeline"]
+    (item,) = [i for i in items if i["name"] == name]
     return item
 
 
