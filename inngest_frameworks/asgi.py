@@ -32,12 +32,14 @@ from inngest_proto import (
 )
 from inngest_transports.serving import (
     KEEPALIVE_INTERVAL_SECONDS,
+    InvalidContentLength,
     Offload,
     answer,
     answer_streaming,
     comm_handler,
     incoming,
     not_found,
+    parse_content_length,
     route_path,
     streaming_enabled,
 )
@@ -285,13 +287,11 @@ async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool] | None:
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # the server rejects it, or we read what comes
-    return None
+    value = next((v for n, v in headers if n.lower() == "content-length"), None)
+    try:
+        return parse_content_length(value)
+    except InvalidContentLength:
+        return None  # the server rejects it, or we read what comes
 
 
 def _full_path(scope: Scope) -> str:

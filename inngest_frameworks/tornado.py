@@ -32,11 +32,13 @@ from inngest_proto import (
 from inngest_transports.serving import (
     KEEPALIVE_INTERVAL_SECONDS,
     METHODS,
+    InvalidContentLength,
     Offload,
     answer,
     answer_streaming,
     comm_handler,
     incoming,
+    parse_content_length,
     route_path,
     streaming_enabled,
 )
@@ -196,9 +198,7 @@ def serve(
 
 
 def _content_length(value: str | None) -> int | None:
-    if value is None:
-        return None
     try:
-        return int(value)
-    except ValueError:
+        return parse_content_length(value)
+    except InvalidContentLength:
         return None  # Tornado itself refuses a malformed length

@@ -28,10 +28,12 @@ from inngest_proto import CommHandler, Framework, Function, Inngest, Response
 from inngest_proto.errors import BodyInvalidError
 from inngest_transports.serving import (
     METHODS,
+    InvalidContentLength,
     answer_sync,
     comm_handler,
     incoming,
     not_found,
+    parse_content_length,
     route_path,
 )
 
@@ -139,16 +141,13 @@ def read_body(
     parsed as if it were whole.
     """
     limit = handler.max_body_bytes + 1
-    declared = _content_length(content_length)
-    if declared is None:
-        return body_error(
-            handler,
-            f"the Content-Length header {str(content_length)[:32]!r} is not a "
-            "number of bytes, so the body's end is unknown",
-        )
-    if declared == -1 and not chunked:
+    try:
+        declared = parse_content_length(content_length)
+    except InvalidContentLength as err:
+        return body_error(handler, f"{err}, so the body's end is unknown")
+    if declared is None and not chunked:
         return b""
-    wanted = limit if declared == -1 else min(declared, limit)
+    wanted = limit if declared is None else min(declared, limit)
     chunks: list[bytes] = []
     got = 0
     while got < wanted:
@@ -162,7 +161,7 @@ def read_body(
             break
         chunks.append(chunk)
         got += len(chunk)
-    if declared != -1 and got < wanted:
+    if declared is not None and got < wanted:
         return body_error(
             handler,
             f"the request body ended after {got} of its {declared} bytes (the "
@@ -176,17 +175,6 @@ def body_error(handler: CommHandler, message: str) -> Response:
     return handler.responses.error(
         BodyInvalidError(message), signing_key=None, now=time.time()
     )
-
-
-def _content_length(value: str | int | None) -> int | None:
-    """The declared length, -1 when there is none, None when it is invalid."""
-    if value is None or value == "":
-        return -1
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    text = value.strip()
-    # int() would accept "+5", "1_000" and " 5 "; HTTP allows digits only.
-    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def request_url(environ: WSGIEnvironment) -> str:

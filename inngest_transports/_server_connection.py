@@ -40,6 +40,7 @@ from .serving import (
     answer_streaming,
     incoming,
     not_found,
+    parse_content_length,
 )
 
 __all__ = ["Connection", "Endpoint", "EndpointLike", "Request", "TakeOver"]
@@ -495,8 +496,6 @@ def _check_framing(event: h11.Request, head: bytes | bytearray) -> None:
 
 
 def _content_length(event: h11.Request) -> int | None:
-    for name, value in event.headers:
-        if name == b"content-length":
-            # h11 has checked it is digits (and that copies agree).
-            return int(value)
-    return None
+    value = next((v for n, v in event.headers if n == b"content-length"), None)
+    # h11 has checked it is digits (and that copies agree): this cannot raise.
+    return parse_content_length(value)

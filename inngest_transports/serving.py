@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_WORKERS",
     "KEEPALIVE_INTERVAL_SECONDS",
     "METHODS",
+    "InvalidContentLength",
     "Offload",
     "answer",
     "answer_streaming",
@@ -40,6 +41,7 @@ __all__ = [
     "comm_handler",
     "incoming",
     "not_found",
+    "parse_content_length",
     "parse_query",
     "route_path",
     "streaming_enabled",
@@ -147,6 +149,36 @@ def parse_query(query: str) -> dict[str, str]:
             name, _, value = field.partition("=")
             pairs[name] = value
     return pairs
+
+
+class InvalidContentLength(ValueError):
+    """A ``Content-Length`` that is not a number of bytes: the body's end is
+    unknown."""
+
+
+def parse_content_length(value: str | bytes | int | None) -> int | None:
+    """The body length a ``Content-Length`` value declares; ``None`` when the
+    request has none (absent, or empty as CGI and WSGI write it).
+
+    Raises :class:`InvalidContentLength` for anything but digits (RFC 9110
+    section 8.6; white space around them is allowed): ``int()`` would also
+    take ``+5``, ``-1`` and ``1_000``, lengths a proxy in front may read
+    differently.
+    """
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidContentLength(f"a negative Content-Length: {value}")
+        return value
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    if not text:
+        return None
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        msg = f"the Content-Length header {text[:32]!r} is not a number of bytes"
+        raise InvalidContentLength(msg)
+    return int(digits)
 
 
 # --- answering -------------------------------------------------------------------

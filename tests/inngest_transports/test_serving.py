@@ -13,7 +13,13 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from inngest_transports.serving import DEFAULT_MAX_WORKERS, Offload, parse_query
+from inngest_transports.serving import (
+    DEFAULT_MAX_WORKERS,
+    InvalidContentLength,
+    Offload,
+    parse_content_length,
+    parse_query,
+)
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
 # Generous: only reached if the offload is broken, never waited out otherwise.
@@ -147,3 +153,29 @@ async def test_a_cancelled_caller_waits_for_the_thread_to_finish() -> None:
 )
 def test_parse_query_agrees_with_parse_qsl(query: str) -> None:
     assert parse_query(query) == dict(parse_qsl(query, keep_blank_values=True))
+
+
+@pytest.mark.parametrize(
+    ("value", "declared"),
+    [
+        (None, None),
+        ("", None),
+        (b"", None),
+        ("0", 0),
+        (" 12 ", 12),
+        (b"34", 34),
+        (5, 5),
+    ],
+)
+def test_a_content_length_is_read_as_digits_or_as_none(
+    value: str | bytes | int | None, declared: int | None
+) -> None:
+    assert parse_content_length(value) == declared
+
+
+@pytest.mark.parametrize("value", ["+5", "-1", "1_000", "5x", "٣", " ", b"0x10", -1])
+def test_a_content_length_that_is_not_digits_is_refused(
+    value: str | bytes | int,
+) -> None:
+    with pytest.raises(InvalidContentLength, match="Content-Length"):
+        parse_content_length(value)
