@@ -20,18 +20,18 @@ from typing import Any
 import anyio
 import anyio.abc
 import h11
-import httpcore
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import inngest_proto as inngest
-from inngest_proto.wire import OutboundRequest
+from inngest_proto.errors import TransportError
+from inngest_proto.wire import OutboundRequest, OutboundResponse
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._app_client import (
-    _Stream,
-    app_client,
+    AppTransport,
+    HeadFilter,
     without_faulty_framing,
 )
 from inngest_transports.http import HttpTransport
@@ -89,15 +89,18 @@ async def peer(*replies: bytes, keep_open: bool = False) -> AsyncIterator[str]:
 
 
 async def post(url: str) -> tuple[int, bytes]:
-    client = app_client(5.0)
-    transport = HttpTransport(5.0, max_attempts=1, async_client=client)
+    transport = AppTransport(5.0)
     try:
         reply = await transport.request(
             OutboundRequest("POST", f"{url}/api/inngest", {}, b"{}")
         )
     finally:
-        await client.aclose()
+        await transport.aclose()
     return reply.status, reply.body
+
+
+def _post(transport: AppTransport, url: str, body: bytes = b"{}") -> Any:
+    return transport.request(OutboundRequest("POST", url, {}, body))
 
 
 async def test_http_1_0_with_transfer_encoding_is_read_until_close() -> None:
@@ -122,14 +125,14 @@ async def test_http_1_1_chunked_replies_on_a_kept_connection_are_decoded() -> No
         return head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
     async with peer(chunked(b"[1]"), chunked(b"[2]"), keep_open=True) as url:
-        client = app_client(5.0)
+        transport = AppTransport(5.0)
         try:
-            first = await client.post(f"{url}/a", content=b"{}")
-            second = await client.post(f"{url}/b", content=b"{}")
+            first: OutboundResponse = await _post(transport, f"{url}/a")
+            second: OutboundResponse = await _post(transport, f"{url}/b")
         finally:
-            await client.aclose()
-    assert (first.status_code, first.content) == (206, b"[1]")
-    assert (second.status_code, second.content) == (206, b"[2]")
+            await transport.aclose()
+    assert (first.status, first.body) == (206, b"[1]")
+    assert (second.status, second.body) == (206, b"[2]")
 
 
 @pytest.mark.parametrize(
@@ -142,12 +145,13 @@ async def test_http_1_1_chunked_replies_on_a_kept_connection_are_decoded() -> No
 )
 async def test_a_bad_head_is_a_protocol_error(reply: bytes) -> None:
     async with peer(reply) as url:
-        client = app_client(5.0)
+        transport = AppTransport(5.0)
         try:
-            with anyio.fail_after(2), pytest.raises(httpx.RemoteProtocolError):
-                await client.post(f"{url}/api/inngest", content=b"{}")
+            with anyio.fail_after(2), pytest.raises(TransportError) as failed:
+                await _post(transport, f"{url}/api/inngest")
         finally:
-            await client.aclose()
+            await transport.aclose()
+    assert isinstance(failed.value.last_error, httpx.RemoteProtocolError)
 
 
 @pytest.mark.parametrize(
@@ -171,23 +175,6 @@ def test_only_http_1_0_heads_lose_transfer_encoding(
     head: bytes, rewritten: bytes
 ) -> None:
     assert without_faulty_framing(head) == rewritten
-
-
-class Pieces(httpcore.AsyncNetworkStream):
-    """Bytes arriving in the given pieces; a read takes up to max_bytes of one."""
-
-    def __init__(self, pieces: list[bytes]) -> None:
-        self._pieces = [piece for piece in pieces if piece]
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if not self._pieces:
-            return b""
-        data, rest = self._pieces[0][:max_bytes], self._pieces[0][max_bytes:]
-        self._pieces[0:1] = [rest] if rest else []
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        pass
 
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -223,21 +210,20 @@ def test_heads_are_rewritten_however_the_bytes_arrive(
             rest = rest[cut:]
         pieces.append(rest)
 
-    async def exchange() -> list[bytes]:
-        stream = _Stream(Pieces(pieces))
-        got = []
-        for want in expected:
-            await stream.write(b"a request")
-            data = b""
-            while len(data) < len(want):
-                chunk = await stream.read(max_bytes)
-                assert 0 < len(chunk) <= max_bytes
-                data += chunk
-            got.append(data)
-        assert await stream.read(max_bytes) == b""
-        return got
-
-    assert anyio.run(exchange) == expected
+    heads = HeadFilter()
+    got = []
+    for want in expected:
+        heads.request_sent()
+        data = b""
+        while len(data) < len(want):
+            assert pieces, "a head was held back for good"
+            piece = pieces.pop(0)
+            for at in range(0, len(piece), max_bytes):
+                data += heads.feed(piece[at : at + max_bytes])
+        got.append(data)
+    assert all(not piece for piece in pieces)
+    assert heads.end() == b""
+    assert got == expected
 
 
 # -- end to end: an app behind an HTTP/1.0 proxy --------------------------------
@@ -331,16 +317,126 @@ async def test_a_body_cut_off_by_the_peer_leaves_nothing_to_collect() -> None:
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    client = app_client(5.0)
+    transport = AppTransport(5.0)
     try:
         async with listener, anyio.create_task_group() as tg:
             tg.start_soon(listener.serve, reset)
-            with pytest.raises(httpx.TransportError):
-                await client.post(
-                    f"http://127.0.0.1:{port}/api/inngest", content=b"x" * (32 << 20)
+            with pytest.raises(TransportError):
+                await _post(
+                    transport,
+                    f"http://127.0.0.1:{port}/api/inngest",
+                    b"x" * (32 << 20),
                 )
             tg.cancel_scope.cancel()
     finally:
-        await client.aclose()
+        await transport.aclose()
     gc.collect()
     await anyio.sleep(0)
+
+
+# -- the connection pool ----------------------------------------------------------
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]"
+
+
+@asynccontextmanager
+async def counting_peer(
+    replies_per_connection: int,
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A keep-alive server: each connection answers up to
+    ``replies_per_connection`` requests with :data:`OK`, then closes (while
+    the client thinks it idle).  Yields its URL and the requests each
+    connection served."""
+    served: list[int] = []
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        served.append(0)
+        at = len(served) - 1
+        async with stream:
+            while served[at] < replies_per_connection:
+                if await _read_request(stream, b"") is None:
+                    return
+                await stream.send(OK)
+                served[at] += 1
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}", served
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def test_calls_one_after_another_reuse_one_connection() -> None:
+    async with counting_peer(100) as (url, served):
+        transport = AppTransport(5.0)
+        try:
+            for _ in range(5):
+                assert (await _post(transport, f"{url}/x")).status == 200
+        finally:
+            await transport.aclose()
+    assert served == [5]
+
+
+async def test_an_idle_connection_the_app_closed_is_not_used() -> None:
+    async with counting_peer(1) as (url, served):
+        transport = AppTransport(5.0)
+        try:
+            for _ in range(3):
+                assert (await _post(transport, f"{url}/x")).status == 200
+                await anyio.sleep(0.05)  # the peer's close reaches us
+        finally:
+            await transport.aclose()
+    assert served == [1, 1, 1]
+
+
+async def test_concurrent_calls_keep_at_most_max_idle_connections() -> None:
+    async with counting_peer(100) as (url, served):
+        transport = AppTransport(5.0, max_idle=2)
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(6):
+                    tg.start_soon(_post, transport, f"{url}/x")
+            assert sum(served) == 6
+            for _ in range(4):
+                await _post(transport, f"{url}/x")
+        finally:
+            await transport.aclose()
+    # The 4 later calls went over the 2 connections kept, no new one.
+    assert sum(served) == 10
+    assert len(served) == 6
+
+
+async def test_no_reply_in_time_is_a_read_timeout() -> None:
+    async def silent(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            await anyio.sleep_forever()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    transport = AppTransport(0.2)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, silent)
+        with pytest.raises(TransportError) as failed:
+            await _post(transport, f"http://127.0.0.1:{port}/x")
+        tg.cancel_scope.cancel()
+    assert isinstance(failed.value.last_error, httpx.ReadTimeout)
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: refused
+        with pytest.raises(TransportError) as failed:
+            await _post(AppTransport(5.0), f"http://127.0.0.1:{port}/x")
+    assert isinstance(failed.value.last_error, httpx.ConnectError)
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "http:///x", "http://[::1/x"])
+async def test_a_url_that_cannot_be_called_is_a_clear_error(url: str) -> None:
+    with pytest.raises(TransportError) as failed:
+        await _post(AppTransport(5.0), url)
+    assert isinstance(failed.value.last_error, httpx.UnsupportedProtocol)
