@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import _outbound
@@ -106,13 +107,8 @@ class Inngest:
                 f"{request_timeout!r}"
             )
             raise LocalProtocolError(msg)
-        if transport is not None and not isinstance(transport, Transport):
-            msg = (
-                "Inngest(transport=...) must implement inngest.Transport "
-                "(request, request_sync, now, random_bytes), got "
-                f"{type(transport).__name__}"
-            )
-            raise LocalProtocolError(msg)
+        if transport is not None:
+            _check_transport(transport, "Inngest(transport=...)")
         self.app_id = app_id
         self._app_version = app_version
         self.logger = logger or logging.getLogger("inngest")
@@ -186,6 +182,24 @@ class Inngest:
         if self._transport is None:
             self._transport = default_transport(_seconds(self.request_timeout))
         return self._transport
+
+    @contextlib.contextmanager
+    def using_transport(self, transport: Transport) -> Iterator[None]:
+        """Reach Inngest through ``transport`` inside the ``with`` block, and
+        through the transport before it again after.
+
+        For tools that answer the client's calls themselves for a while: the
+        ``TestEngine`` routes the events a function sends to its executor.
+        The client is one object: a call made from another thread meanwhile
+        goes through ``transport`` too.
+        """
+        _check_transport(transport, "using_transport(...)")
+        saved = self._transport
+        self._transport = transport
+        try:
+            yield
+        finally:
+            self._transport = saved
 
     def set_logger(self, logger: logging.Logger | Any) -> None:
         self.logger = logger
@@ -479,3 +493,12 @@ def _checked_serializer(serializer: object) -> Serializer:
         )
         raise LocalProtocolError(msg)
     return serializer  # type: ignore[return-value]
+
+
+def _check_transport(transport: object, where: str) -> None:
+    if not isinstance(transport, Transport):
+        msg = (
+            f"{where} must implement inngest.Transport (request, request_sync, "
+            f"now, random_bytes), got {type(transport).__name__}"
+        )
+        raise LocalProtocolError(msg)

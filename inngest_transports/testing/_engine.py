@@ -14,8 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import random
-from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -203,7 +202,7 @@ class TestEngine:
 
         No time passes: sleeps, waits and retries stay pending.
         """
-        with self._client_routed():
+        with self.client.using_transport(self._feed):
             for _ in range(self._max_calls):
                 self._flush_outbox()
                 if not self._queue:
@@ -335,17 +334,6 @@ class TestEngine:
         return [x for x in self.exchanges if x.run_id == run_id]
 
     # -- internals ------------------------------------------------------------------
-
-    @contextmanager
-    def _client_routed(self) -> Generator[None, None, None]:
-        # The client has no public setter for its transport: swap the private
-        # attribute for the duration of the call only.
-        saved = self.client._transport
-        self.client._transport = self._feed
-        try:
-            yield
-        finally:
-            self.client._transport = saved
 
     def _accept_sent(self, event: dict[str, Any]) -> str:
         self._sent += 1

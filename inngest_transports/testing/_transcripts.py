@@ -349,13 +349,8 @@ def diff(
         body = {**call.request, "ctx": {**ctx, "disable_immediate_execution": True}}
         raw = json.dumps(body).encode()
         incoming = IncomingRequest("POST", url, _HEADERS, raw, query_from_url(url))
-        # As in the engine: the client has no public transport setter; the
-        # swap lasts only as long as one replayed call.
-        saved, client._transport = client._transport, _Sink(call.now)
-        try:
+        with client.using_transport(_Sink(call.now)):
             resp = handler.handle_sync(incoming, now=call.now, run_async=run_async)
-        finally:
-            client._transport = saved
         try:
             answer = json.loads(resp.body)
         except ValueError:

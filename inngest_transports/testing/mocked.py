@@ -92,11 +92,11 @@ class Inngest(inngest.Inngest):
     ``transport=`` to send elsewhere after all.
     """
 
-    @property
-    def transport(self) -> Transport:
-        if self._transport is None:
-            self._transport = NoNetworkTransport()
-        return self._transport
+    def __init__(self, *, transport: Transport | None = None, **options: Any) -> None:
+        # The options are the core client's, all keywords.
+        if transport is None:
+            transport = NoNetworkTransport()
+        super().__init__(transport=transport, **options)
 
 
 class RunError(Exception):

@@ -198,6 +198,20 @@ def test_given_transport_is_used() -> None:
     assert client_for(transport=transport).transport is transport
 
 
+def test_using_transport_lasts_as_long_as_its_block() -> None:
+    given, borrowed = FakeTransport(), FakeTransport()
+    client = client_for(transport=given)
+    with client.using_transport(borrowed):
+        assert client.transport is borrowed
+    assert client.transport is given
+    with pytest.raises(KeyError), client.using_transport(borrowed):
+        raise KeyError
+    assert client.transport is given
+    with pytest.raises(LocalProtocolError, match=r"using_transport\(...\) must"):
+        client.using_transport(object()).__enter__()  # type: ignore[arg-type]
+    assert client.transport is given
+
+
 def test_no_transport_without_the_http_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "inngest_transports.http", None)
     client = client_for()
