@@ -1,34 +1,36 @@
-"""Benchmark of the embedded dev server: events ingested and runs per second.
+"""Benchmark of the embedded dev server: runs, events and /health under load.
 
 ::
 
-    python -m bench.devserver [--runs N] [--events N] [--db memory|file]
-                              [--json PATH]
+    python -m bench.devserver [--db memory|file] [--only NAME] [--quick]
+                              [--baseline REV] [--json PATH]
 
-Two measurements, each with the in-memory store and with a SQLite file in a
-temporary directory (durable mode: every acknowledged ``POST /e`` is
-fsynced), or only the one ``--db`` names:
+Scenarios, each with the in-memory store and with a SQLite file in a
+temporary directory (durable: every acknowledged ``POST /e`` is committed),
+or only the ``--db`` named:
 
-* **ingest**: ``--events`` events POSTed to ``/e/{key}`` with httpx over one
-  keep-alive connection, one request after another, first 100 events per
-  request, then 1 per request.  No app is synced, so only ingestion (parsing,
-  storing, routing to no function) is measured.
-* **runs**: an app (this SDK on the h11 :class:`~inngest_transports.server.Server`)
-  with one function of three ``step.run`` steps is synced; ``--runs`` events
-  are sent (100 per request, all requests at once) and the clock stops when
-  every run has completed.  Latency is per run, from the start of the POST
-  that carried its event to the run's end.  Every run's output is checked.
+* ``runs-S-xC``: an app (this SDK on the h11
+  :class:`~inngest_transports.server.Server`) with a function of ``S``
+  ``step.run`` steps (1, 3, 20) is synced; runs are started ``C`` at a time
+  (1, 16, 200: ``C`` events in one POST, then wait for all ``C`` runs to
+  end), a few rounds; runs per second, and each run's latency from its
+  POST to its end.  Every output is checked.
+* ``events-single`` / ``events-batched``: events POSTed to ``/e/{key}`` one
+  request after another over one keep-alive connection, 1 or 100 per
+  request, no app synced.
+* ``health-burst``: 10,000 events POSTed by 10 clients at once, 100 per
+  request, while another client GETs ``/health`` one after another; the
+  latency of those answers (p50, p99, max) and the burst's events/s.
 
-The dev server, the app and the benchmark's client share one process and
-one event loop (as in ``examples/demo.py``), on 127.0.0.1 only: the figures
-are for all three together on one core.  The SQLite file goes in the
-temporary directory (``TMPDIR`` picks the disk).
+The dev server, the app and the benchmark's clients share one process and
+one event loop (as in ``examples/demo.py``), on 127.0.0.1 only.
 
-Past a few hundred runs in flight the runs figure falls steeply (400 runs:
-about 10 runs/s against about 100 for 200): the driver makes every call at
-once through one httpx client, whose connection pool (httpcore 1.0.9)
-spends time quadratic in the requests queued for its 100 connections
-(encode/httpcore#1035).
+``--baseline REV`` checks REV out into a temporary git worktree and runs
+every scenario there too, in a subprocess with that tree first on
+``PYTHONPATH`` (this file is run as a script, so the scenarios are the same
+code), alternating with this tree's, and prints the two side by side with
+their ratio.  Machines shared with other work are noisy: compare runs made
+side by side like this, not figures from different days.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,9 +60,17 @@ from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
 EVENT_KEY = "bench"
-EVENT_NAME = "bench/run.requested"
 BATCH = 100
 DB_KINDS = ("memory", "file")
+STEPS = (1, 3, 20)
+CONCURRENCY = (1, 16, 200)
+BURST_EVENTS = 10_000
+BURST_CLIENTS = 10
+
+
+def scenario_names() -> list[str]:
+    runs = [f"runs-{s}-x{c}" for s in STEPS for c in CONCURRENCY]
+    return [*runs, "events-single", "events-batched", "health-burst"]
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -105,10 +116,10 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-# -- ingestion -------------------------------------------------------------------------
+# -- events ----------------------------------------------------------------------------
 
 
-async def bench_ingest(db: str, count: int, per_request: int) -> dict[str, Any]:
+async def bench_events(db: str, count: int, per_request: int) -> dict[str, Any]:
     """Events per second POSTed ``per_request`` at a time, no app synced."""
     events = [{"name": "bench/ingested", "data": {"i": i}} for i in range(count)]
     async with dev_server(db) as dev, httpx.AsyncClient(timeout=60) as http:
@@ -124,86 +135,114 @@ async def bench_ingest(db: str, count: int, per_request: int) -> dict[str, Any]:
     if accepted != count or stored != count + 1:
         msg = f"ingest: {accepted} accepted, {stored} stored, of {count} (+1)"
         raise RuntimeError(msg)
+    return {"value": count / elapsed, "unit": "events/s", "seconds": elapsed}
+
+
+async def bench_health(db: str, count: int) -> dict[str, Any]:
+    """/health latency while ``count`` events arrive from several clients."""
+    per_client = count // BURST_CLIENTS
+    latencies: list[float] = []
+    async with dev_server(db) as dev, httpx.AsyncClient(timeout=60) as probe:
+        (await probe.get(f"{dev.url}/health")).raise_for_status()
+        done = anyio.Event()
+
+        async def sender(first: int) -> None:
+            async with httpx.AsyncClient(timeout=120) as http:
+                for at in range(first, first + per_client, BATCH):
+                    events = [
+                        {"name": "bench/burst", "data": {"i": i}}
+                        for i in range(at, min(at + BATCH, first + per_client))
+                    ]
+                    await post_events(http, dev.url, events)
+
+        async def prober() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                (await probe.get(f"{dev.url}/health")).raise_for_status()
+                latencies.append(time.perf_counter() - started)
+                await anyio.sleep(0.005)
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(prober)
+            async with anyio.create_task_group() as senders:
+                for client in range(BURST_CLIENTS):
+                    senders.start_soon(sender, client * per_client)
+            elapsed = time.perf_counter() - started
+            done.set()
+        stored = len(dev.driver.list_events(count + 10))
+    if stored != per_client * BURST_CLIENTS:
+        msg = f"burst: {stored} stored of {per_client * BURST_CLIENTS}"
+        raise RuntimeError(msg)
     return {
-        "db": db,
-        "events": count,
-        "per_request": per_request,
-        "seconds": elapsed,
-        "events_per_s": count / elapsed,
+        "value": percentile(latencies, 99) * 1000,
+        "unit": "ms p99",
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "max_ms": max(latencies) * 1000,
+        "probes": len(latencies),
+        "events_per_s": per_client * BURST_CLIENTS / elapsed,
     }
 
 
 # -- runs ------------------------------------------------------------------------------
 
 
-def build_functions(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+def _plus_one(value: int) -> int:
+    return value + 1
+
+
+def build_function(client: inngest.Inngest, steps: int) -> inngest.Function[Any]:
     @client.create_function(
-        fn_id="three-steps", trigger=inngest.TriggerEvent(event=EVENT_NAME)
+        fn_id=f"steps-{steps}",
+        trigger=inngest.TriggerEvent(event=f"bench/steps-{steps}"),
     )
-    async def three_steps(ctx: inngest.Context) -> dict[str, Any]:
-        n = int(ctx.event.data["n"])
-        a = await ctx.step.run("one", lambda: n + 1)
-        b = await ctx.step.run("two", lambda: a * 2)
-        c = await ctx.step.run("three", lambda: f"{n}:{b}")
-        return {"n": n, "a": a, "b": b, "c": c}
+    async def chain(ctx: inngest.Context) -> int:
+        total = int(ctx.event.data["n"])
+        for step in range(steps):
+            total = await ctx.step.run(f"s{step}", _plus_one, total)
+        return total
 
-    return [three_steps]
-
-
-def expected_output(n: int) -> dict[str, Any]:
-    return {"n": n, "a": n + 1, "b": (n + 1) * 2, "c": f"{n}:{(n + 1) * 2}"}
+    return chain
 
 
-async def send_and_wait(
-    dev: DevServer, http: httpx.AsyncClient, first: int, count: int, timeout: float
-) -> tuple[float, list[float]]:
-    """Send ``count`` events (n = first, first+1, ...) at once, wait for every
-    run; the wall time and each run's latency.  Checks every output."""
-    sent_at: dict[str, tuple[int, float]] = {}  # event id -> (n, send time)
-
-    async def send(at: int, size: int) -> None:
-        events = [{"name": EVENT_NAME, "data": {"n": n}} for n in range(at, at + size)]
-        now = time.time()  # the executor's clock
-        ids = await post_events(http, dev.url, events)
-        for n, event_id in zip(range(at, at + size), ids, strict=True):
-            sent_at[event_id] = (n, now)
-
-    pending: set[str] = set()
-
-    def all_done() -> bool:
-        for event_id in list(pending):
-            runs = dev.runs_for_event(event_id)
-            if runs and not runs[0].is_running:
-                pending.discard(event_id)
-        return not pending
-
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for at in range(first, first + count, BATCH):
-            tg.start_soon(send, at, min(BATCH, first + count - at))
-    pending.update(sent_at)
-    with anyio.fail_after(timeout):
-        while not all_done():
-            await anyio.sleep(0.005)
-    elapsed = time.perf_counter() - started
-
+async def run_round(
+    dev: DevServer,
+    http: httpx.AsyncClient,
+    name: str,
+    *,
+    first: int,
+    count: int,
+    steps: int,
+) -> list[float]:
+    """Start ``count`` runs in one POST, wait for all; their latencies.
+    Checks every output."""
+    events = [{"name": name, "data": {"n": n}} for n in range(first, first + count)]
+    sent = time.time()  # the executor's clock
+    ids = await post_events(http, dev.url, events)
+    pending = dict(zip(ids, range(first, first + count), strict=True))
     latencies = []
-    for event_id, (n, sent) in sent_at.items():
-        runs = dev.runs_for_event(event_id)
-        if len(runs) != 1:
-            msg = f"event {n}: {len(runs)} runs, expected 1"
-            raise RuntimeError(msg)
-        run = runs[0]
-        if run.status.name != "COMPLETED" or run.output != expected_output(n):
-            msg = f"event {n}: run {run.status.name}, {run.output!r} {run.error!r}"
-            raise RuntimeError(msg)
-        assert run.ended_at is not None
-        latencies.append(run.ended_at - sent)
-    return elapsed, latencies
+    with anyio.fail_after(60 + count * steps):
+        while pending:
+            for event_id, n in list(pending.items()):
+                runs = dev.runs_for_event(event_id)
+                if not runs or runs[0].is_running:
+                    continue
+                run = runs[0]
+                if run.status.name != "COMPLETED" or run.output != n + steps:
+                    msg = f"event {n}: {run.status.name} {run.output!r} {run.error!r}"
+                    raise RuntimeError(msg)
+                assert run.ended_at is not None
+                latencies.append(run.ended_at - sent)
+                del pending[event_id]
+            await anyio.sleep(0.002)
+    return latencies
 
 
-async def bench_runs(db: str, count: int, warmup: int = 10) -> dict[str, Any]:
-    """Runs per second of the three-step function, and their latencies."""
+async def bench_runs(
+    db: str, steps: int, concurrency: int, rounds: int
+) -> dict[str, Any]:
+    """Runs per second of a ``steps``-step function, ``concurrency`` at once."""
+    name = f"bench/steps-{steps}"
     async with dev_server(db) as dev, anyio.create_task_group() as tg:
         transport = HttpTransport()
         client = inngest.Inngest(
@@ -211,80 +250,171 @@ async def bench_runs(db: str, count: int, warmup: int = 10) -> dict[str, Any]:
             environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": dev.url},
             transport=transport,
         )
-        app = Server(client, build_functions(client), host="127.0.0.1", port=0)
+        app = Server(client, [build_function(client, steps)], host="127.0.0.1", port=0)
         host, port = await tg.start(app.serve)
         try:
             await dev.sync_app(f"http://{host}:{port}/api/inngest")
-            timeout = 30 + count * 0.5
-            async with httpx.AsyncClient(timeout=60) as http:
+            async with httpx.AsyncClient(timeout=120) as http:
                 # Warm-up: connections opened, code paths taken once.
-                await send_and_wait(dev, http, -warmup, warmup, timeout)
-                elapsed, latencies = await send_and_wait(dev, http, 0, count, timeout)
+                await run_round(dev, http, name, first=-5, count=5, steps=steps)
+                latencies: list[float] = []
+                started = time.perf_counter()
+                for at in range(rounds):
+                    latencies += await run_round(
+                        dev,
+                        http,
+                        name,
+                        first=at * concurrency,
+                        count=concurrency,
+                        steps=steps,
+                    )
+                elapsed = time.perf_counter() - started
         finally:
             await transport.aclose()
             await app.shutdown()
     return {
-        "db": db,
-        "runs": count,
-        "steps_per_run": 3,
-        "seconds": elapsed,
-        "runs_per_s": count / elapsed,
+        "value": len(latencies) / elapsed,
+        "unit": "runs/s",
+        "runs": len(latencies),
         "latency_p50_ms": percentile(latencies, 50) * 1000,
-        "latency_p95_ms": percentile(latencies, 95) * 1000,
-        "latency_max_ms": max(latencies) * 1000,
+        "latency_p99_ms": percentile(latencies, 99) * 1000,
     }
+
+
+def rounds_for(concurrency: int, quick: bool) -> int:
+    """Rounds of a runs scenario: about as many runs at every concurrency."""
+    if quick:
+        return 1 if concurrency > 1 else 5
+    return {1: 20, 16: 4}.get(concurrency, 1)
+
+
+async def run_scenario(name: str, db: str, quick: bool) -> dict[str, Any]:
+    if name.startswith("runs-"):
+        _, steps, concurrency = name.split("-")
+        c = int(concurrency.removeprefix("x"))
+        return await bench_runs(db, int(steps), c, rounds_for(c, quick))
+    if name == "events-single":
+        return await bench_events(db, 200 if quick else 1000, 1)
+    if name == "events-batched":
+        return await bench_events(db, 2000 if quick else 10_000, BATCH)
+    if name == "health-burst":
+        return await bench_health(db, 2000 if quick else BURST_EVENTS)
+    msg = f"unknown scenario {name!r}"
+    raise ValueError(msg)
+
+
+# -- side by side ----------------------------------------------------------------------
+
+
+def run_child(
+    tree: Path, names: Sequence[str], db: str, quick: bool
+) -> dict[str, dict[str, Any]]:
+    """The scenarios run in a subprocess that imports the packages of ``tree``."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        out = Path(tmp) / "out.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--db", db]
+        cmd += [arg for name in names for arg in ("--only", name)]
+        cmd += ["--json", str(out)] + (["--quick"] if quick else [])
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        # Run from the tree, so that nothing of ours shadows its packages.
+        subprocess.run(cmd, cwd=tree, env=env, check=True)  # noqa: S603 - this file
+        results: dict[str, dict[str, Any]] = json.loads(out.read_text())["results"]
+        return results
+
+
+@contextlib.contextmanager
+def checked_out(rev: str) -> Any:
+    """``rev`` checked out into a temporary worktree: (its path, its hash)."""
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}").strip()
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        _git("worktree", "add", "--detach", str(tree), commit)
+        try:
+            yield tree, commit
+        finally:
+            _git("worktree", "remove", "--force", str(tree))
+
+
+def _git(*args: str) -> str:
+    """Run git in this repository; its output."""
+    repo = Path(__file__).resolve().parent.parent
+    return subprocess.run(  # noqa: S603 - git with our own arguments
+        ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as a user runs it
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
+    ours = Path(__file__).resolve().parent.parent
+    names = args.only or scenario_names()
+    results: dict[str, Any] = {"baseline": {}, "current": {}}
+    with checked_out(args.baseline) as (tree, commit):
+        results["baseline_commit"] = commit
+        for db in args.db or DB_KINDS:
+            for name in names:
+                key = f"{db}/{name}"
+                print(f"{key} ...", file=sys.stderr, flush=True)
+                base = run_child(tree, [name], db, args.quick)
+                cur = run_child(ours, [name], db, args.quick)
+                results["baseline"][key] = base[key]
+                results["current"][key] = cur[key]
+    return results
 
 
 # -- main ------------------------------------------------------------------------------
 
 
-async def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    dbs: list[str] = args.db or list(DB_KINDS)
-    ingest, runs = [], []
-    for db in dbs:
-        for per_request in (BATCH, 1):
-            ingest.append(await bench_ingest(db, args.events, per_request))
-        runs.append(await bench_runs(db, args.runs))
+def machine() -> dict[str, Any]:
     return {
-        "args": {"runs": args.runs, "events": args.events, "db": dbs},
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-        },
-        "ingest": ingest,
-        "runs": runs,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
     }
 
 
+async def run_here(args: argparse.Namespace) -> dict[str, Any]:
+    results = {}
+    for db in args.db or DB_KINDS:
+        for name in args.only or scenario_names():
+            results[f"{db}/{name}"] = await run_scenario(name, db, args.quick)
+    return {"results": results}
+
+
+def _figure(result: dict[str, Any]) -> str:
+    value = result["value"]
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
 def render(summary: dict[str, Any]) -> str:
-    lines = [
-        "events ingested (no app synced; sequential POSTs, one keep-alive connection)",
-        f"  {'db':<7} {'events/req':>10} {'events':>7} {'seconds':>8} {'events/s':>9}",
-    ]
-    lines.extend(
-        f"  {r['db']:<7} {r['per_request']:>10} {r['events']:>7} "
-        f"{r['seconds']:>8.2f} {r['events_per_s']:>9.0f}"
-        for r in summary["ingest"]
-    )
-    lines += [
-        "",
-        "runs of a 3-step function (send all events, wait for every run)",
-        f"  {'db':<7} {'runs':>5} {'seconds':>8} {'runs/s':>7} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}",
-    ]
-    lines.extend(
-        f"  {r['db']:<7} {r['runs']:>5} {r['seconds']:>8.2f} {r['runs_per_s']:>7.1f} "
-        f"{r['latency_p50_ms']:>7.0f} {r['latency_p95_ms']:>7.0f} "
-        f"{r['latency_max_ms']:>7.0f}"
-        for r in summary["runs"]
-    )
-    machine = summary["machine"]
-    lines += [
-        "",
-        f"Python {machine['python']}, {machine['cpus']} CPUs, {machine['platform']}; "
-        "every run's output checked",
-    ]
+    lines = []
+    if "baseline" in summary:
+        lines.append(f"baseline {summary['baseline_commit'][:12]} vs this tree")
+        lines.append(
+            f"  {'scenario':<28} {'unit':<9} {'baseline':>9} {'this':>9} {'ratio':>6}"
+        )
+        for key, cur in summary["current"].items():
+            base = summary["baseline"][key]
+            ratio = cur["value"] / base["value"] if base["value"] else math.inf
+            lines.append(
+                f"  {key:<28} {cur['unit']:<9} {_figure(base):>9} "
+                f"{_figure(cur):>9} {ratio:>5.2f}x"
+            )
+        lines.append("  (ms p99: lower is better; the others: higher is better)")
+    else:
+        lines.append(f"  {'scenario':<28} {'unit':<9} {'value':>9}  details")
+        for key, result in summary["results"].items():
+            details = ", ".join(
+                f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in result.items()
+                if k not in ("value", "unit")
+            )
+            lines.append(
+                f"  {key:<28} {result['unit']:<9} {_figure(result):>9}  {details}"
+            )
+    m = summary["machine"]
+    lines.append(f"Python {m['python']}, {m['cpus']} CPUs, {m['platform']}")
     return "\n".join(lines)
 
 
@@ -293,34 +423,38 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.devserver", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--runs", type=int, default=200, help="runs to time (default 200)"
-    )
-    parser.add_argument(
-        "--events",
-        type=int,
-        default=5000,
-        help="events to ingest per measurement (default 5000)",
-    )
-    parser.add_argument(
         "--db",
         choices=DB_KINDS,
         action="append",
-        help="store to measure: memory or file (SQLite, durable); "
-        "repeatable; default both",
+        help="store: memory or file (SQLite, durable); repeatable; default both",
     )
+    parser.add_argument(
+        "--only",
+        choices=scenario_names(),
+        action="append",
+        help="run only this scenario; repeatable; default all",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer runs and events (a smoke test)"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run every scenario on this git revision, side by side",
+    )
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--json", type=Path, help="also write the results as JSON to this file"
     )
-    args = parser.parse_args(argv)
-    if args.runs < 1 or args.events < 1:
-        parser.error("--runs and --events must be at least 1")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    summary = anyio.run(run_all, args)
-    print(render(summary))
+    summary = side_by_side(args) if args.baseline else anyio.run(run_here, args)
+    summary["machine"] = machine()
+    if not args.child:
+        print(render(summary))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
