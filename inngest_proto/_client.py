@@ -180,8 +180,17 @@ class Inngest:
         installs ``inngest_transports.http``, registered as the default).
         """
         if self._transport is None:
-            self._transport = default_transport(_seconds(self.request_timeout))
+            self._transport = self.create_default_transport()
         return self._transport
+
+    def create_default_transport(self) -> Transport:
+        """The transport of a client given none: the installed default (the
+        httpx one), waiting ``request_timeout``.
+
+        Called once, on first use.  A subclass may make another:
+        ``mocked.Inngest`` makes one that reaches nothing.
+        """
+        return default_transport(_seconds(self.request_timeout))
 
     @contextlib.contextmanager
     def using_transport(self, transport: Transport) -> Iterator[None]:

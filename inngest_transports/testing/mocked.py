@@ -92,11 +92,8 @@ class Inngest(inngest.Inngest):
     ``transport=`` to send elsewhere after all.
     """
 
-    def __init__(self, *, transport: Transport | None = None, **options: Any) -> None:
-        # The options are the core client's, all keywords.
-        if transport is None:
-            transport = NoNetworkTransport()
-        super().__init__(transport=transport, **options)
+    def create_default_transport(self) -> Transport:
+        return NoNetworkTransport()
 
 
 class RunError(Exception):
