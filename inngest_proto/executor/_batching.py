@@ -20,7 +20,15 @@ from ._limits import batch_bucket, debounce_bucket
 from ._matching import ExpressionError, ValueEvaluator, log_expression_error
 from ._registry import RegisteredFunction
 from ._runbook import Tick
-from ._state import Batched, Debounced, ExecutorState, Run, Timer, TimerKind
+from ._state import (
+    Batched,
+    Debounced,
+    ExecutorState,
+    FlowDelay,
+    Run,
+    Timer,
+    TimerKind,
+)
 
 __all__ = ["MAX_BATCH_BYTES", "EventHolds", "HoldsHost"]
 
@@ -180,7 +188,9 @@ class EventHolds:
         fn = self._host._functions.get(held.function_id)
         if fn is None:
             return
-        self._host._admit(fn, [held.event], tick, debounced=True)
+        run = self._host._admit(fn, [held.event], tick, debounced=True)
+        if run is not None:
+            run.delays.append(FlowDelay("debounce", held.first_at, tick.now))
 
     def on_timer(self, timer: Timer, tick: Tick) -> None:
         """A debounce or batch timer fired."""

@@ -303,15 +303,25 @@ class Executor(FlowControl):
             self._finalize(run, RunStatus.CANCELLED, tick, output={})
         return tick.out
 
-    def rerun(self, run_id: str, now: float) -> list[Action]:
+    def rerun(
+        self, run_id: str, now: float, *, from_step: str | None = None
+    ) -> list[Action]:
         """Start a new run of ``run_id``'s function with the same trigger events.
 
         Only that function runs: the events are not routed again.  Being an
         explicit request, the rerun skips rate limits, debounce and run
         idempotency; concurrency, throttling and singletons still apply.
         Its :class:`RunStarted` (or :class:`RunSkipped`) is among the actions.
+
+        ``from_step`` (a hashed step id the run saved) reruns from that
+        step, as the Inngest server's "rerun from step" does: the memos the
+        run saved before it are copied into the new run, so the SDK skips
+        those steps and runs that step and everything after it again.
+        The new run's ``rerun_of`` names ``run_id``.
+
         Raises :class:`KeyError` for an unknown run and :class:`ValueError`
-        when its function is no longer registered.
+        when its function is no longer registered or ``from_step`` is not a
+        step the run saved.
         """
         run = self.state.runs.get(run_id)
         if run is None:
@@ -320,10 +330,23 @@ class Executor(FlowControl):
         if fn is None:
             msg = f"function {run.function_id!r} is not registered"
             raise ValueError(msg)
+        kept: list[str] = []
+        if from_step is not None:
+            if from_step not in run.steps:
+                msg = f"step {from_step!r} is not a step the run saved"
+                raise ValueError(msg)
+            kept = run.stack[: run.stack.index(from_step)]
+
+        def seed(new: Run) -> None:
+            new.rerun_of = run.run_id
+            new.rerun_from_step = from_step
+            for step_id in kept:
+                self._save_memo(new, step_id, run.steps[step_id])
+
         tick = self._tick(now)
         events = [dict(event) for event in run.events]
         # A fresh idempotency key: the original run's key is taken.
-        self._admit(fn, events, tick, debounced=True, key=self._mint(now))
+        self._admit(fn, events, tick, debounced=True, key=self._mint(now), seed=seed)
         return tick.out
 
     def checkpoint(self, checkpoint: Checkpoint, now: float) -> list[Action]:

@@ -20,6 +20,7 @@ import abc
 import heapq
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .._durations import to_seconds
@@ -46,7 +47,16 @@ from ._matching import (
 )
 from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
-from ._state import CancelPause, Job, Run, RunStatus, Timer, TimerKind, Wait
+from ._state import (
+    CancelPause,
+    FlowDelay,
+    Job,
+    Run,
+    RunStatus,
+    Timer,
+    TimerKind,
+    Wait,
+)
 
 __all__ = ["FlowControl"]
 
@@ -111,12 +121,15 @@ class FlowControl(RunBook):
         debounced: bool = False,
         key: str | None = None,
         batch_id: str | None = None,
+        seed: Callable[[Run], None] | None = None,
     ) -> Run | None:
         """Schedule a run of ``fn`` for ``events``, through the flow control.
 
         ``debounced``: the events come out of a debounce (neither rate
         limited nor debounced again).  ``key``: the run idempotency key
-        (default: the first event's id).  Returns the run, if one was made.
+        (default: the first event's id).  ``seed`` fills in the new run
+        before its first call is made (a rerun's origin and memos).
+        Returns the run, if one was made.
         """
         event = events[0]
         if not debounced:
@@ -137,6 +150,8 @@ class FlowControl(RunBook):
         if run is None:
             return None
         run.batch_id = batch_id
+        if seed is not None:
+            seed(run)
         if isinstance(lock, str):
             run.singleton = lock
             self.state.singletons[lock] = run.run_id
@@ -151,8 +166,10 @@ class FlowControl(RunBook):
             if timeouts is not None and timeouts.start is not None:
                 at = tick.now + to_seconds(timeouts.start)
                 self._set_timer(run, TimerKind.START_TIMEOUT, at, tick)
-        start_at = self._throttled(fn, event, start_at)
-        self._start_run(run, start_at, tick)
+        throttled_to = self._throttled(fn, event, start_at)
+        if throttled_to > start_at:
+            run.delays.append(FlowDelay("throttle", start_at, throttled_to))
+        self._start_run(run, throttled_to, tick)
         return run
 
     def _skip(
@@ -423,6 +440,7 @@ class FlowControl(RunBook):
             self._touch(run)
             run.queued.append(job)
             job.ready_at = job.ready_at or tick.now
+            run.delays.append(FlowDelay("concurrency", tick.now))
             self._queue_for_slot(run, job, full)
             return
         if run.first_call_at is None:
@@ -477,6 +495,9 @@ class FlowControl(RunBook):
             heapq.heappop(heap)
             self._touch(run)
             run.queued.remove(job)
+            for delay in run.delays:
+                if delay.reason == "concurrency" and delay.until is None:
+                    delay.until = tick.now
             self._dispatch(run, job, tick)
         self._waiting.pop(bucket, None)
 

@@ -191,6 +191,19 @@ class Batched:
 
 
 @attrs.define
+class FlowDelay:
+    """A time flow control held a run back (for people: why it waited).
+
+    ``reason`` is ``"throttle"``, ``"concurrency"`` or ``"debounce"``;
+    ``until`` is ``None`` while it still waits for a concurrency slot.
+    """
+
+    reason: str
+    since: float
+    until: float | None = None
+
+
+@attrs.define
 class Run:
     run_id: str
     #: Composite id of the function (``<app>-<fn>``).
@@ -246,6 +259,12 @@ class Run:
     #: ``_endpoints``): the attempts each step gets.  ``None`` for the runs
     #: of synced functions.
     endpoint_attempts: int | None = None
+    #: A rerun: the run it repeats, and the step it was rerun from (its
+    #: memos before that step were copied), if any.
+    rerun_of: str | None = None
+    rerun_from_step: str | None = None
+    #: When flow control held the run back, oldest first.
+    delays: list[FlowDelay] = attrs.field(factory=list)
 
     @property
     def event(self) -> dict[str, Any]:

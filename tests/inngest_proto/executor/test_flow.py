@@ -791,3 +791,54 @@ def test_a_cancel_if_that_fails_cancels_nothing_and_is_logged(
     line = _failed_expression(caplog, "cancel if")
     assert "does not cancel the run" in line
     assert h.only_run("fn").run_id in line
+
+
+# -- why a run waited (Run.delays, shown by the dev server's UI) ----------------------
+
+
+def test_a_throttled_run_records_how_long_throttle_held_it() -> None:
+    h = harness()
+    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    h.run()
+    first, second = h.runs("fn")
+    assert first.delays == []
+    (delay,) = second.delays
+    assert (delay.reason, delay.since) == ("throttle", START)
+    assert delay.until == second.first_call_at == START + 10
+
+
+def test_a_run_that_waited_for_a_concurrency_slot_records_the_wait() -> None:
+    h = harness()
+
+    @h.client.create_function(
+        fn_id="nap", trigger=TRIGGER, concurrency=[inngest.Concurrency(limit=1)]
+    )
+    def nap(ctx: inngest.ContextSync) -> str:
+        ctx.step.run("s", lambda: None)
+        return "up"
+
+    h.serve(nap)
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    second = h.runs("nap")[1]
+    (delay,) = second.delays
+    assert (delay.reason, delay.since, delay.until) == ("concurrency", START, None)
+    h.now += 3
+    h.run()
+    assert second.status is RunStatus.COMPLETED
+    assert delay.until == START + 3
+    assert all(d.until is not None for d in second.delays)
+
+
+def test_a_debounced_run_records_the_debounce_period() -> None:
+    h = harness()
+    h.serve(echo(h, debounce=inngest.Debounce(period=10 * SECOND)))
+    h.send("t/go", {"n": 1})
+    h.now += 5
+    h.send("t/go", {"n": 2})
+    h.run()
+    (run,) = h.runs("fn")
+    (delay,) = run.delays
+    assert (delay.reason, delay.since, delay.until) == ("debounce", START, START + 15)

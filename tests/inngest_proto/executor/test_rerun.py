@@ -79,3 +79,72 @@ def test_rerun_of_unknown_run_or_unregistered_function() -> None:
     h.apply(h.executor.register_app(APP_URL, [], h.now))
     with pytest.raises(ValueError, match="not registered"):
         h.executor.rerun(first.run_id, h.now)
+
+
+def _three_steps(h: Harness, calls: list[str]) -> inngest.Function[Any]:
+    @h.client.create_function(fn_id="three", trigger=TRIGGER)
+    def three(ctx: inngest.ContextSync) -> Any:
+        def step(name: str, value: str) -> str:
+            calls.append(name)
+            return value
+
+        a = ctx.step.run("a", step, "a", "A")
+        b = ctx.step.run("b", step, "b", a + "B")
+        return ctx.step.run("c", step, "c", b + ctx.event.data.get("tail", "C"))
+
+    return three
+
+
+def test_rerun_from_a_step_keeps_the_memos_before_it() -> None:
+    h = Harness()
+    calls: list[str] = []
+    h.serve(_three_steps(h, calls))
+    h.send("t/go", {}, id="evt-1")
+    h.run()
+    (first,) = h.runs("three")
+    assert (first.output, calls) == ("ABC", ["a", "b", "c"])
+    a_id, b_id, _ = first.stack
+
+    calls.clear()
+    actions = h.executor.rerun(first.run_id, h.now, from_step=b_id)
+    (started,) = [a for a in actions if isinstance(a, RunStarted)]
+    h.apply(actions)
+    h.run()
+    new = h.executor.get_run(started.run_id)
+    assert new is not None
+    assert (new.status, new.output) == (RunStatus.COMPLETED, "ABC")
+    # Step "a" came from the memo copied over; "b" and "c" ran again.
+    assert calls == ["b", "c"]
+    assert new.stack[0] == a_id
+    assert new.steps[a_id] == first.steps[a_id]
+    assert (new.rerun_of, new.rerun_from_step) == (first.run_id, b_id)
+    # The first request already carried the memo of "a".
+    (first_body, *_) = h.bodies(new)
+    assert set(first_body["steps"]) == {a_id}
+
+
+def test_a_plain_rerun_names_its_original_and_copies_no_memo() -> None:
+    h = Harness()
+    calls: list[str] = []
+    h.serve(_three_steps(h, calls))
+    h.send("t/go", {}, id="evt-1")
+    h.run()
+    (first,) = h.runs("three")
+    calls.clear()
+    h.apply(h.executor.rerun(first.run_id, h.now))
+    h.run()
+    new = h.runs("three")[1]
+    assert (new.rerun_of, new.rerun_from_step) == (first.run_id, None)
+    assert calls == ["a", "b", "c"]
+
+
+def test_rerun_from_a_step_the_run_did_not_save_is_refused() -> None:
+    h = Harness()
+    h.serve(_three_steps(h, []))
+    h.send("t/go", {}, id="evt-1")
+    h.run()
+    (first,) = h.runs("three")
+    started = len(h.started)
+    with pytest.raises(ValueError, match="not a step the run saved"):
+        h.executor.rerun(first.run_id, h.now, from_step="no-such-step")
+    assert len(h.started) == started
