@@ -160,12 +160,22 @@ class CronTimers:
         except CronError:
             return 0.0
 
-    def next_ticks(self, function_id: str) -> list[float]:
-        """When ``function_id``'s cron triggers fire next (Unix seconds)."""
-        return sorted(
-            t.at
-            for t in self._host.state.timers.values()
-            if t.kind is TimerKind.CRON
-            and t.key is not None
-            and json.loads(t.key)[0] == function_id
-        )
+    def next_ticks(self, function_id: str, count: int = 1) -> list[float]:
+        """When ``function_id``'s cron triggers fire next (Unix seconds):
+        the next ``count`` ticks of each trigger, merged in order."""
+        ticks: list[float] = []
+        for timer in self._host.state.timers.values():
+            if timer.kind is not TimerKind.CRON or timer.key is None:
+                continue
+            owner, cron = json.loads(timer.key)
+            if owner != function_id:
+                continue
+            at = timer.at
+            ticks.append(at)
+            for _ in range(count - 1):
+                try:
+                    at = _schedule(cron).next_after(at)
+                except CronError:
+                    break  # a schedule that never fires again
+                ticks.append(at)
+        return sorted(ticks) if count <= 1 else sorted(ticks)[:count]

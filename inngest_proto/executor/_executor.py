@@ -290,9 +290,13 @@ class Executor(FlowControl):
         self._ops.on_timer(run, timer, tick)
         return tick.out
 
-    def next_ticks(self, function_id: str) -> list[float]:
-        """When ``function_id``'s cron triggers fire next (Unix seconds)."""
-        return self._crons.next_ticks(function_id)
+    def next_ticks(self, function_id: str, count: int = 1) -> list[float]:
+        """When ``function_id``'s cron triggers fire next (Unix seconds).
+
+        ``count=1``: the next tick of each cron trigger; more: the first
+        ``count`` ticks of all its triggers, in order.
+        """
+        return self._crons.next_ticks(function_id, count)
 
     def cancel(self, run_id: str, now: float) -> list[Action]:
         """Cancel a run (``DELETE /v1/runs/{id}``); a call in flight keeps

@@ -138,7 +138,7 @@ class DevApi:
         )
         #: ``/`` and ``/ui/*``: the web UI; with a signing key, behind
         #: :attr:`ui_login`.
-        self.ui = UiApi(driver, apps, sync_url)
+        self.ui = UiApi(driver, apps, sync_url, gateway)
         self.ui_login = UiLogin(self._auth)
         #: ``/v1/checkpoint`` in sync mode: durable endpoints.
         self.endpoints = DurableEndpoints(
@@ -187,6 +187,8 @@ class DevApi:
         if not p or p[0] == "ui":
             ui = self.ui.route(p, m)
             return None if ui is None else (ui, True)
+        if p == ["favicon.ico"] and m == "GET":
+            return self.ui.favicon, True  # an icon: public, even with a key
         if p == ["health"] and m == "GET":
             return self._health, True
         if p == ["dev"] and m == "GET":

@@ -350,11 +350,12 @@ class Driver:
         self._perform(actions)
         return run_id
 
-    def rerun(self, run_id: str) -> str | None:
-        """A new run of ``run_id``'s function with its events; its id, or
-        ``None`` when flow control skipped it.  Raises :class:`KeyError`
-        (unknown run) or :class:`ValueError` (function gone)."""
-        actions = self.executor.rerun(run_id, self._now())
+    def rerun(self, run_id: str, *, from_step: str | None = None) -> str | None:
+        """A new run of ``run_id``'s function with its events (from step
+        ``from_step``: ``Executor.rerun``); its id, or ``None`` when flow
+        control skipped it.  Raises :class:`KeyError` (unknown run) or
+        :class:`ValueError` (function gone, or not a step of the run)."""
+        actions = self.executor.rerun(run_id, self._now(), from_step=from_step)
         self._perform(actions)
         started = [a.run_id for a in actions if isinstance(a, RunStarted)]
         return started[0] if started else None

@@ -589,6 +589,15 @@ class Gateway:
             for sock in self._sockets.values()
         ]
 
+    def heartbeat_ages(self) -> dict[str, float]:
+        """Seconds since each connection's worker last sent a heartbeat (or
+        connected), by connection id; call it from the event loop."""
+        now = anyio.current_time()
+        return {
+            sock.connection_id: max(now - sock.last_heartbeat, 0.0)
+            for sock in self._sockets.values()
+        }
+
     def _app_id(self, app_name: str) -> str:
         app = self._apps.by_url.get(connect_app_url(app_name))
         return app.app_id if app is not None else ""

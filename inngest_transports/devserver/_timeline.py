@@ -28,6 +28,7 @@ __all__ = [
 #: The timeline item of the function's own attempts and result.
 FUNCTION_ITEM_ID = "function"
 _OPEN_STATUS = {"sleep": "sleeping", "wait": "waiting", "invoke": "waiting"}
+_ENDED = ("completed", "failed", "cancelled")
 
 
 @attrs.define
@@ -128,6 +129,9 @@ def step_item(step: StepRecord, run: Run, in_flight: Iterable[str]) -> dict[str,
         failed = last is not None and run.status is RunStatus.FAILED
         status = "failed" if failed else "cancelled"
         error = last.error if last is not None else None
+        # It stopped when the run ended (a cancelled sleep or wait has no
+        # attempt to say when), not never.
+        ended = last.ended_at if failed and last is not None else run.ended_at
     elif step.id in in_flight:
         status = "running"
     elif last is not None:
@@ -143,10 +147,8 @@ def step_item(step: StepRecord, run: Run, in_flight: Iterable[str]) -> dict[str,
         "kind": step.kind,
         "status": status,
         "started_at": started or None,
-        "ended_at": ended if status in ("completed", "failed") else None,
-        "duration_ms": _duration(started or None, ended)
-        if status in ("completed", "failed")
-        else None,
+        "ended_at": ended if status in _ENDED else None,
+        "duration_ms": _duration(started or None, ended) if status in _ENDED else None,
         "attempts": [_attempt_json(a) for a in step.attempts],
         "output": output,
         "error": error,

@@ -15,15 +15,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from inngest_proto import json_codec
-from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor import FlowDelay, Run, RunStatus
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
 
 from . import _ui_plain
 from ._apps import App, Apps
 from ._driver import Driver, StoredEvent
+from ._gateway import Gateway
 from ._ingest import EventIds, normalize_event, too_deep
 from ._timeline import error_view
+from ._ui_flow import describe_flow
 from ._ui_static import NO_CACHE, UI_DIR, html_response, json_body, static_file
 
 __all__ = ["UI_DIR", "UiApi", "UiRequest"]
@@ -43,6 +45,19 @@ _FLOW_KEYS = (
 )
 _STATUSES = {status.value: status for status in RunStatus}
 _MAX_LIMIT = 1000
+#: The event that starts a run of one function directly (``step.invoke``
+#: sends it; so does the UI's Invoke button, without a caller to resume).
+_INVOKED = "inngest/function.invoked"
+#: Run ids one bulk action takes at most.
+_MAX_BULK = 1000
+#: Cron ticks listed per function.
+_NEXT_TICKS = 3
+#: What Re-sync means for a Connect app (the gateway cannot ask a worker to
+#: send its functions again: the protocol has no such message).
+_CONNECT_RESYNC = (
+    "Connect apps sync when a worker connects: the functions shown are the"
+    " ones its workers sent then. Restart the worker to sync changes."
+)
 
 Handler = Callable[["UiRequest"], Awaitable[Response]]
 
@@ -73,10 +88,12 @@ class UiApi:
         driver: Driver,
         apps: Apps,
         sync_url: Callable[[str], Awaitable[dict[str, Any]]],
+        gateway: Gateway | None = None,
     ) -> None:
         self._driver = driver
         self._apps = apps
         self._sync_url = sync_url
+        self._gateway = gateway
         # What the apps looked like at the last version poll: their sync
         # states change outside the driver (Apps.sync), so we compare.
         self._apps_seen: tuple[tuple[str, str, str | None], ...] = ()
@@ -104,14 +121,24 @@ class UiApi:
             return self._list_apps
         if p == ["apps", "resync"] and post:
             return self._resync
+        if p == ["apps", "remove"] and post:
+            return self._remove_app
+        if p == ["workers"] and get:
+            return self._list_workers
         if p == ["functions"] and get:
             return self._list_functions
+        if len(p) == 3 and p[0] == "functions" and p[2] == "invoke" and post:
+            return self._invoke
         if p == ["events"]:
             return self._list_events if get else self._send_event if post else None
         if p == ["runs"] and get:
             return self._list_runs
         if len(p) == 2 and p[0] == "runs" and get:
             return self._get_run
+        if p == ["runs", "cancel"] and post:
+            return self._bulk_cancel
+        if p == ["runs", "rerun"] and post:
+            return self._bulk_rerun
         if len(p) == 3 and p[0] == "runs" and p[2] in ("cancel", "rerun") and post:
             return self._cancel if p[2] == "cancel" else self._rerun
         return None
@@ -136,6 +163,11 @@ class UiApi:
     async def _static(self, r: UiRequest) -> Response:
         return static_file(r.parts[1])
 
+    async def favicon(self, r: UiRequest) -> Response:
+        """``GET /favicon.ico``, which browsers ask for on any page without
+        an icon ``<link>`` (the JSON API's, a 404's): the UI's icon."""
+        return static_file("favicon.svg")
+
     # -- JSON: apps, functions -----------------------------------------------------
 
     async def _version(self, r: UiRequest) -> Response:
@@ -155,15 +187,25 @@ class UiApi:
         error = app.error if not synced else None
         if not synced and error is None:
             error = "not synced yet"
+        status = "synced" if synced else app.state
+        if status not in ("synced", "unreachable"):
+            status = "error"
+        workers = None
+        if app.is_connect and self._gateway is not None:
+            workers = sum(
+                1 for c in self._gateway.connections() if app.name in c["apps"]
+            )
         return {
             "name": app.name,
             "url": app.url,
+            "kind": "connect" if app.is_connect else "http",
             "sdk": app.sdk,
             "framework": app.framework,
-            "status": "synced" if synced else "error",
+            "status": status,
             "error": error,
             "synced_at": self._driver.history.synced_at.get(app.url),
             "functions": len(app.functions),
+            "workers": workers,
         }
 
     async def _resync(self, r: UiRequest) -> Response:
@@ -174,16 +216,58 @@ class UiApi:
         app = self._apps.by_url.get(url) if isinstance(url, str) else None
         if app is None:
             return _error(404, f"App not found: {url}")
-        if not app.is_connect:  # connect apps sync through their workers
-            await self._sync_url(app.url)
+        if app.is_connect:
+            return json_body(200, {"state": "connect", "message": _CONNECT_RESYNC})
+        await self._sync_url(app.url)
         self._driver.history.bump()
         if app.state == "synced":
             return json_body(200, {"state": "synced"})
         return json_body(200, {"state": "error", "error": app.error or app.state})
 
+    async def _remove_app(self, r: UiRequest) -> Response:
+        """Forget an app and its functions (as ``DELETE /fn/remove`` does);
+        its runs stay listed, and fail at their next call."""
+        try:
+            url = _object_body(r.body).get("url")
+        except BadRequest as err:
+            return _error(400, str(err))
+        if not isinstance(url, str) or not self._apps.remove(url):
+            return _error(404, f"App not found: {url}")
+        self._driver.history.bump()
+        return json_body(200, {"ok": True})
+
+    async def _list_workers(self, r: UiRequest) -> Response:
+        if self._gateway is None:
+            return json_body(200, {"data": [], "gateway": None})
+        ages = self._gateway.heartbeat_ages()
+        workers = []
+        for conn in self._gateway.connections():
+            workers.append({**conn, "heartbeat_age": ages.get(conn["id"])})
+        return json_body(200, {"data": workers, "gateway": self._gateway.url})
+
     async def _list_functions(self, r: UiRequest) -> Response:
-        out = [_function(app, fn) for app, fn in self._apps.functions()]
+        out = []
+        for app, fn in self._apps.functions():
+            item = _function(app, fn)
+            item["next_ticks"] = self._driver.executor.next_ticks(fn.id, _NEXT_TICKS)
+            out.append(item)
         return json_body(200, {"data": out})
+
+    async def _invoke(self, r: UiRequest) -> Response:
+        """Start a run of one function with ``{"data": {...}}``, as
+        ``step.invoke`` would but with no caller waiting for it."""
+        function_id = r.parts[3]
+        if function_id not in self._driver.executor.functions:
+            return _error(404, f"Function not found: {function_id}")
+        try:
+            data = _object_body(r.body).get("data")
+            internal = self._accept(_INVOKED, data, {"fn_id": function_id})
+        except BadRequest as err:
+            return _error(400, str(err))
+        runs = self._driver.runs_by_event.get(internal, [])
+        if not runs:
+            return _error(409, "Cannot invoke: flow control skipped the run")
+        return json_body(200, {"run_id": runs[0], "event_id": internal})
 
     # -- JSON: events --------------------------------------------------------------
 
@@ -230,19 +314,34 @@ class UiApi:
         if not isinstance(name, str) or not name.strip():
             msg = "name must be a non-empty string"
             raise BadRequest(msg)
+        return [self._accept(name, data)]
+
+    def _accept(
+        self, name: str, data: Any, internal_meta: dict[str, Any] | None = None
+    ) -> str:
+        """Check, store and route one event; its internal id.
+
+        ``internal_meta`` makes it an event of the server's own (its
+        ``data._inngest``, which events from outside may not set): the
+        checks run on the data alone, then the metadata is added.
+        """
         if data is not None and not isinstance(data, dict):
             msg = "data must be a JSON object"
             raise BadRequest(msg)
         now_ms = int(self._driver.now() * 1000)
         internal = EventIds(None, now_ms).for_index(0)
+        checked_name = name if internal_meta is None else "ui/invoke"
         try:
             event = normalize_event(
-                {"name": name, "data": data or {}}, internal, now_ms
+                {"name": checked_name, "data": data or {}}, internal, now_ms
             )
         except ValueError as err:
             raise BadRequest(str(err)) from None
+        if internal_meta is not None:
+            event["name"] = name
+            event["data"]["_inngest"] = internal_meta
         self._driver.receive([event], [internal])
-        return [internal]
+        return internal
 
     # -- JSON: runs ----------------------------------------------------------------
 
@@ -283,6 +382,7 @@ class UiApi:
             "ended_at": run.ended_at,
             "event_name": run.event.get("name"),
             "event_id": run.event.get("id"),
+            "rerun_of": run.rerun_of,
         }
 
     def run_detail(self, run: Run) -> dict[str, Any]:
@@ -295,7 +395,43 @@ class UiApi:
         out["output"] = run.output if completed else None
         out["error"] = error_view(run.error or run.output) if failed else None
         out["timeline"] = self._driver.history.timeline(run)
+        out["rerun_from_step"] = run.rerun_from_step
+        out["event_internal_ids"] = self._event_internal_ids(run)
+        out.update(self._relatives(run, out["timeline"]))
+        out["delays"] = [_delay(d, run) for d in run.delays]
         return out
+
+    def _event_internal_ids(self, run: Run) -> list[str | None]:
+        return [
+            self._driver.internal_id(str(e.get("id"))) if e.get("id") else None
+            for e in run.events
+        ]
+
+    def _relatives(self, run: Run, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+        """The runs linked to ``run``: its reruns, the run that invoked it,
+        and the runs its invoke steps started (set on their items)."""
+        reruns: list[str] = []
+        children: dict[str, str] = {}  # correlation id -> child run id
+        prefix = run.run_id + "."
+        for other in self._driver.executor.state.runs.values():
+            if other.rerun_of == run.run_id:
+                reruns.append(other.run_id)
+            correlation = _invoked_meta(other).get("correlation_id")
+            if isinstance(correlation, str) and correlation.startswith(prefix):
+                children[correlation] = other.run_id
+        for item in timeline:
+            if item.get("kind") == "invoke":
+                item["child_run_id"] = children.get(prefix + str(item.get("id")))
+        invoked_by: dict[str, Any] | None = None
+        meta = _invoked_meta(run)
+        if meta:
+            correlation = meta.get("correlation_id")
+            if isinstance(correlation, str) and "." in correlation:
+                parent, _, step = correlation.partition(".")
+                invoked_by = {"run_id": parent, "step_id": step}
+            else:  # by the UI's Invoke button or the API: no caller
+                invoked_by = {"run_id": None, "step_id": None}
+        return {"reruns": reruns, "invoked_by": invoked_by}
 
     def _function_name(self, function_id: str) -> str:
         fn = self._driver.executor.functions.get(function_id)
@@ -315,9 +451,18 @@ class UiApi:
         return json_body(200, {"ok": True})
 
     async def _rerun(self, r: UiRequest) -> Response:
+        """A new run; ``{"from_step": id}`` reruns from that step (the steps
+        before it are not run again)."""
         run_id = r.parts[3]
         try:
-            new = self._driver.rerun(run_id)
+            body = _object_body(r.body) if r.body.strip() else {}
+        except BadRequest as err:
+            return _error(400, str(err))
+        from_step = body.get("from_step")
+        if from_step is not None and not isinstance(from_step, str):
+            return _error(400, "from_step must be a step id (a string)")
+        try:
+            new = self._driver.rerun(run_id, from_step=from_step)
         except KeyError:
             return _error(404, f"Run not found: {run_id}")
         except ValueError as err:
@@ -325,6 +470,49 @@ class UiApi:
         if new is None:
             return _error(409, "Cannot rerun: flow control skipped the new run")
         return json_body(200, {"run_id": new})
+
+    async def _bulk_cancel(self, r: UiRequest) -> Response:
+        """Cancel every run of ``{"run_ids": [...]}``; the ones not found or
+        already ended are said so, not an error."""
+        try:
+            run_ids = _run_ids(r.body)
+        except BadRequest as err:
+            return _error(400, str(err))
+        results = []
+        for run_id in run_ids:
+            run = self._driver.executor.get_run(run_id)
+            if run is None:
+                results.append({"run_id": run_id, "result": "not found"})
+            elif not run.is_running:
+                results.append({"run_id": run_id, "result": "already ended"})
+            else:
+                self._driver.cancel(run_id)
+                results.append({"run_id": run_id, "result": "cancelled"})
+        return json_body(200, {"data": results})
+
+    async def _bulk_rerun(self, r: UiRequest) -> Response:
+        """Rerun every run of ``{"run_ids": [...]}``; each result names the
+        new run, or why there is none."""
+        try:
+            run_ids = _run_ids(r.body)
+        except BadRequest as err:
+            return _error(400, str(err))
+        results: list[dict[str, Any]] = []
+        for run_id in run_ids:
+            try:
+                new = self._driver.rerun(run_id)
+            except KeyError:
+                results.append({"run_id": run_id, "result": "not found"})
+                continue
+            except ValueError as err:
+                results.append({"run_id": run_id, "result": f"cannot rerun: {err}"})
+                continue
+            if new is None:
+                skipped = "skipped by flow control"
+                results.append({"run_id": run_id, "result": skipped})
+            else:
+                results.append({"run_id": run_id, "result": "rerun", "new_run_id": new})
+        return json_body(200, {"data": results})
 
     # -- no-JS pages ---------------------------------------------------------------
 
@@ -370,7 +558,40 @@ def _function(app: App, fn: FunctionConfig) -> dict[str, Any]:
         "app": app.name,
         "triggers": config["triggers"],
         "config": flow,
+        "flow": describe_flow(flow),
     }
+
+
+def _invoked_meta(run: Run) -> dict[str, Any]:
+    """The ``_inngest`` metadata of a run started by an invoke, else ``{}``."""
+    event = run.events[0] if run.events else {}
+    if event.get("name") != _INVOKED or not isinstance(event.get("data"), dict):
+        return {}
+    meta = event["data"].get("_inngest")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _delay(delay: FlowDelay, run: Run) -> dict[str, Any]:
+    """A flow-control hold as the UI shows it; one still open when the run
+    ended lasted until then."""
+    until = delay.until if delay.until is not None else run.ended_at
+    return {
+        "reason": delay.reason,
+        "since": delay.since,
+        "until": until,
+        "seconds": None if until is None else max(until - delay.since, 0.0),
+    }
+
+
+def _run_ids(body: bytes) -> list[str]:
+    ids = _object_body(body).get("run_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        msg = "run_ids must be a list of run ids"
+        raise BadRequest(msg)
+    if len(ids) > _MAX_BULK:
+        msg = f"at most {_MAX_BULK} run ids at once"
+        raise BadRequest(msg)
+    return list(dict.fromkeys(ids))
 
 
 def _object_body(body: bytes) -> dict[str, Any]:

@@ -24,6 +24,10 @@ _STYLE = (
 )
 
 
+#: Timeline statuses of a step still waiting for its deadline.
+_OPEN = ("sleeping", "waiting")
+
+
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -46,6 +50,7 @@ def _page(title: str, body: Iterable[str]) -> str:
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)} - Inngest dev server</title>",
+            '<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">',
             f"<style>{_STYLE}</style></head><body>",
             '<p><a href="/ui/plain">Runs and events</a> | <a href="/">Full UI</a></p>',
             f"<h1>{_e(title)}</h1>",
@@ -133,7 +138,7 @@ def _item_html(item: Mapping[str, Any]) -> str:
     ]
     if item.get("duration_ms") is not None:
         parts.append(f" in {item['duration_ms']:.0f} ms")
-    if item.get("deadline") is not None:
+    if item.get("deadline") is not None and item["status"] in _OPEN:
         parts.append(f", until {_e(_time(item['deadline']))}")
     if item.get("wait"):
         parts.append(f", waiting for {_e(item['wait'].get('event'))}")

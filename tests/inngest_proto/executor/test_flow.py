@@ -486,6 +486,11 @@ def test_cron_ticks_start_runs_with_the_scheduled_timer_event() -> None:
 
     h.serve(tick)
     assert h.executor.next_ticks("exec-app-tick") == [START + 300]
+    assert h.executor.next_ticks("exec-app-tick", 3) == [
+        START + 300,
+        START + 600,
+        START + 900,
+    ]
     for _ in range(2):
         h.advance()
         h.drain()
