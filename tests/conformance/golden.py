@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,11 +14,10 @@ from inngest_proto._call_handler import query_from_url
 from inngest_proto._version import SDK_IDENTITY, __version__
 from tests.fakes import FakeTransport
 from tests.golden_app import APP_ID, CLOUD_FUNCTIONS, FLASK_FUNCTIONS, build_functions
+from tests.golden_files import GOLDEN_DIR, GOLDEN_SDK, load_golden
 
-GOLDEN_DIR = Path(__file__).parent.parent / "fixtures" / "golden"
 #: The timestamp every golden request signature was made with.
 SIGNED_AT = 1735689600
-GOLDEN_SDK = "inngest-py:v0.5.19"
 NOT_HTTP = {"auth_vectors.json", "connect_session.json", "send_event_client.json"}
 
 
@@ -28,8 +26,7 @@ def http_scenarios() -> list[str]:
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((GOLDEN_DIR / f"{name}.json").read_text())
-    return data
+    return load_golden(f"{name}.json")
 
 
 def headers_of(pairs: list[list[str]]) -> dict[str, str]:

@@ -8,25 +8,22 @@ bodies without re-declaring any option here.
 
 from __future__ import annotations
 
-import json
-import pathlib
 from typing import Any
 
 import inngest_proto as inngest
 from inngest_proto._function_config import FunctionConfig
 from tests.golden_app import APP_ID, FLASK_FUNCTIONS, build_functions
+from tests.golden_files import load_golden
 
 __all__ = [
     "APP_ID",
     "ASYNC_FUNCTION_IDS",
     "GOLDEN_FUNCTIONS",
     "configs_for",
-    "load",
     "local_ids",
     "register_request",
 ]
 
-GOLDEN_DIR = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 
 #: Local fn id -> function, in the order the golden app serves them.
 GOLDEN_FUNCTIONS = build_functions(
@@ -57,14 +54,9 @@ def local_ids(functions: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((GOLDEN_DIR / name).read_text())
-    return data
-
-
 def register_request(name: str) -> dict[str, Any]:
     """The ``POST /fn/register`` request a golden sync transcript captured."""
-    for exchange in load(name)["exchanges"]:
+    for exchange in load_golden(name)["exchanges"]:
         for outbound in exchange.get("sdk_outbound_requests") or []:
             request: dict[str, Any] = outbound["request"]
             if request["path"].startswith("/fn/register"):

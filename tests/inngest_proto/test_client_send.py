@@ -12,7 +12,6 @@ import base64
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,20 +24,9 @@ from inngest_proto._errors import (
     SendEventsError,
 )
 from inngest_proto._http_values import OutboundRequest, OutboundResponse
-from inngest_proto._version import SDK_IDENTITY
 from tests.fakes import FakeTransport
+from tests.golden_files import golden_headers, load_golden
 from tests.inngest_proto._client_helpers import DEV, KEY, client_for
-
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
-GOLDEN_SDK = "inngest-py:v0.5.19"
-#: Headers the HTTP client adds; not the core's business.
-TRANSPORT_HEADERS = {
-    "host",
-    "accept",
-    "accept-encoding",
-    "connection",
-    "content-length",
-}
 
 CLOUD = {"INNGEST_EVENT_KEY": "ek", "INNGEST_SIGNING_KEY": KEY}
 #: The seed FakeTransport's clock (1735689600.0) and bytes(range(10)) give.
@@ -88,19 +76,6 @@ class SeededTransport(FakeTransport):
         return self._entropy
 
 
-def load_golden() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((GOLDEN / "send_event_client.json").read_text())
-    return data
-
-
-def golden_headers(request: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: SDK_IDENTITY if value == GOLDEN_SDK else value
-        for name, value in request["headers"]
-        if name not in TRANSPORT_HEADERS
-    }
-
-
 def golden_reply(exchange: dict[str, Any]) -> OutboundResponse:
     stub = exchange["stub_response"]
     return reply(stub["status"], stub["body"])
@@ -135,7 +110,7 @@ def check_golden_request(sent: OutboundRequest, expected: dict[str, Any]) -> Non
 
 @pytest.mark.anyio
 async def test_golden_cloud(mode: str) -> None:
-    golden = load_golden()
+    golden = load_golden("send_event_client.json")
     [exchange] = golden["cloud"]
     expected = exchange["request"]
     seed = golden_headers(expected)["x-inngest-event-id-seed"]
@@ -153,7 +128,7 @@ async def test_golden_cloud(mode: str) -> None:
 
 @pytest.mark.anyio
 async def test_golden_dev_single_event(mode: str) -> None:
-    golden = load_golden()
+    golden = load_golden("send_event_client.json")
     [exchange] = golden["dev"]
     expected = exchange["request"]
     seed = golden_headers(expected)["x-inngest-event-id-seed"]

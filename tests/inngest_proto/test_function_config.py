@@ -25,11 +25,11 @@ from inngest_proto._options import (
     TriggerCron,
     TriggerEvent,
 )
+from tests.golden_files import load_golden
 
 from ._golden_functions import (
     ASYNC_FUNCTION_IDS,
     configs_for,
-    load,
     local_ids,
     register_request,
 )
@@ -73,7 +73,7 @@ def test_golden_config_structures_and_round_trips(expected: dict[str, Any]) -> N
 
 def test_connect_configs_use_ws_runtime() -> None:
     """connect_session.json: functions built for ``wss://connect``."""
-    session = load("connect_session.json")
+    session = load_golden("connect_session.json")
     apps = _find_key(session, "apps")
     raw = base64.b64decode(apps[0]["functions"])
     ours = build_function_configs(

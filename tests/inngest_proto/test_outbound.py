@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,17 +32,7 @@ from inngest_proto._outbound import (
 )
 from inngest_proto._settings import Settings, resolve_settings
 from inngest_proto._version import REQUEST_VERSION, SDK_IDENTITY
-
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
-GOLDEN_SDK = "inngest-py:v0.5.19"
-#: Headers the HTTP client adds; not the core's business.
-TRANSPORT_HEADERS = {
-    "host",
-    "accept",
-    "accept-encoding",
-    "connection",
-    "content-length",
-}
+from tests.golden_files import golden_headers, load_golden
 
 KEY = "signkey-test-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 KEY2 = "signkey-test-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -53,26 +42,12 @@ ENTROPY = bytes(range(10))
 NOW_MS = 1_735_689_600_123
 
 
-def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((GOLDEN / name).read_text())
-    return data
-
-
 def outbound(golden: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         out
         for exchange in golden["exchanges"]
         for out in exchange.get("sdk_outbound_requests") or []
     ]
-
-
-def golden_headers(request: dict[str, Any]) -> dict[str, str]:
-    """The golden request's headers minus the transport's, with our SDK identity."""
-    return {
-        name: SDK_IDENTITY if value == GOLDEN_SDK else value
-        for name, value in request["headers"]
-        if name not in TRANSPORT_HEADERS
-    }
 
 
 def path_of(url: str) -> str:
@@ -179,7 +154,7 @@ def _events_from_golden_body(body: list[dict[str, Any]], now_ms: int) -> list[Ev
 def test_send_event_client_golden(
     name: str, mode: str, settings_env: dict[str, str]
 ) -> None:
-    golden = load("send_event_client.json")
+    golden = load_golden("send_event_client.json")
     [exchange] = golden[name]
     expected = exchange["request"]
     now_ms, entropy = _seed_parts(expected)
@@ -211,7 +186,7 @@ def test_send_event_client_golden(
 
 
 def test_send_event_from_function_golden() -> None:
-    golden = load("exec_send_event.json")
+    golden = load_golden("exec_send_event.json")
     [out] = outbound(golden)
     expected = out["request"]
     now_ms, entropy = _seed_parts(expected)
@@ -381,7 +356,7 @@ def test_parse_send_error_body_excerpt_is_short() -> None:
     [("exec_use_api_dev.json", False), ("exec_cloud_use_api.json", True)],
 )
 def test_use_api_golden(file: str, authed: bool) -> None:
-    golden = load(file)
+    golden = load_golden(file)
     settings = (
         resolve_settings(golden["env"])
         if "env" in golden
@@ -522,7 +497,7 @@ def test_parse_run_data_excerpt_is_short() -> None:
     ],
 )
 def test_register_golden(file: str) -> None:
-    golden = load(file)
+    golden = load_golden(file)
     settings = resolve_settings(golden.get("env") or {"INNGEST_DEV": "1"})
     assert settings.mode == golden["mode"]
     [exchange] = [e for e in golden["exchanges"] if e.get("sdk_outbound_requests")]

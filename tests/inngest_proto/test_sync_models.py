@@ -16,8 +16,9 @@ from inngest_proto._sync_models import (
     UnauthenticatedIntrospection,
 )
 from inngest_proto._version import __version__
+from tests.golden_files import load_golden
 
-from ._golden_functions import APP_ID, configs_for, load, local_ids, register_request
+from ._golden_functions import APP_ID, configs_for, local_ids, register_request
 
 OFFICIAL_VERSION = "0.5.19"
 
@@ -102,7 +103,7 @@ def test_register_request_needs_functions(functions: Any) -> None:
 
 
 def _response_body(golden: str) -> tuple[dict[str, Any], str]:
-    response = load(golden)["exchanges"][0]["response"]
+    response = load_golden(golden)["exchanges"][0]["response"]
     return response["body"], response["body_raw"]
 
 
