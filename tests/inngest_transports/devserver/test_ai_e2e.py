@@ -19,6 +19,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto.experimental.ai import anthropic, openai
 
+from .._raw_peer import read_h11_request, serving
 from ._harness import harness
 
 pytestmark = pytest.mark.anyio
@@ -44,20 +45,8 @@ class FakeProvider:
 
     async def _handle(self, stream: anyio.abc.SocketStream) -> None:
         conn = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        body = b""
         async with stream:
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(await stream.receive())
-                elif isinstance(event, h11.Request):
-                    request = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-            assert request is not None
+            request, body = await read_h11_request(stream, conn)
             headers = {k.decode().lower(): v.decode() for k, v in request.headers}
             self.raw_names.append(
                 [name.decode() for name, _ in request.headers.raw_items()]
@@ -82,15 +71,9 @@ class FakeProvider:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[FakeProvider]:
-        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        self.url = f"http://127.0.0.1:{port}/v1"
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, self._handle)
-            try:
-                yield self
-            finally:
-                tg.cancel_scope.cancel()
+        async with serving(self._handle) as port:
+            self.url = f"http://127.0.0.1:{port}/v1"
+            yield self
 
 
 MESSAGES = [{"role": "user", "content": "2+2?"}]

@@ -37,6 +37,8 @@ from inngest_transports.devserver._app_client import (
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
+from .._raw_peer import read_h11_request, serving
+
 pytestmark = pytest.mark.anyio
 
 BODY = b'{"ok": true, "text": "not chunked"}'
@@ -78,14 +80,8 @@ async def peer(*replies: bytes, keep_open: bool = False) -> AsyncIterator[str]:
                 if not keep_open:
                     return
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            tg.cancel_scope.cancel()
+    async with serving(handle) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def post(url: str) -> tuple[int, bytes]:
@@ -236,20 +232,7 @@ async def http_1_0_proxy(app_port: int) -> AsyncIterator[str]:
 
     async def handle(stream: anyio.abc.SocketStream) -> None:
         async with stream, httpx.AsyncClient() as forward:
-            conn = h11.Connection(h11.SERVER)
-            request: h11.Request | None = None
-            body = b""
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(await stream.receive())
-                elif isinstance(event, h11.Request):
-                    request = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-            assert request is not None
+            request, body = await read_h11_request(stream, h11.Connection(h11.SERVER))
             reply = await forward.request(
                 request.method.decode(),
                 f"http://127.0.0.1:{app_port}{request.target.decode()}",
@@ -263,14 +246,8 @@ async def http_1_0_proxy(app_port: int) -> AsyncIterator[str]:
             head.append(b"Transfer-Encoding: chunked")
             await stream.send(b"\r\n".join(head) + b"\r\n\r\n" + reply.content)
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            tg.cancel_scope.cancel()
+    async with serving(handle) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_a_run_of_an_app_behind_an_http_1_0_proxy_completes() -> None:
@@ -315,19 +292,15 @@ async def test_a_body_cut_off_by_the_peer_leaves_nothing_to_collect() -> None:
         await stream.receive()
         await stream.aclose()
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
     transport = AppTransport(5.0)
     try:
-        async with listener, anyio.create_task_group() as tg:
-            tg.start_soon(listener.serve, reset)
+        async with serving(reset) as port:
             with pytest.raises(TransportError):
                 await _post(
                     transport,
                     f"http://127.0.0.1:{port}/api/inngest",
                     b"x" * (32 << 20),
                 )
-            tg.cancel_scope.cancel()
     finally:
         await transport.aclose()
     gc.collect()
@@ -360,14 +333,8 @@ async def counting_peer(
                 await stream.send(OK)
                 served[at] += 1
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}", served
-        finally:
-            tg.cancel_scope.cancel()
+    async with serving(handle) as port:
+        yield f"http://127.0.0.1:{port}", served
 
 
 async def test_calls_one_after_another_reuse_one_connection() -> None:
@@ -415,14 +382,10 @@ async def test_no_reply_in_time_is_a_read_timeout() -> None:
         async with stream:
             await anyio.sleep_forever()
 
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
     transport = AppTransport(0.2)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, silent)
+    async with serving(silent) as port:
         with pytest.raises(TransportError) as failed:
             await _post(transport, f"http://127.0.0.1:{port}/x")
-        tg.cancel_scope.cancel()
     assert isinstance(failed.value.last_error, httpx.ReadTimeout)
 
 
