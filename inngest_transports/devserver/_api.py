@@ -23,8 +23,9 @@ Unlike the real server, nothing is cached: a test may poll ``/v1`` freely.
 
 from __future__ import annotations
 
+import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -125,8 +126,11 @@ class DevApi:
         auth: ServerAuth | None = None,
         info: Mapping[str, Any] | None = None,
         gateway: Gateway | None = None,
+        event_keys: Sequence[str] = (),
     ) -> None:
         self._driver = driver
+        # As on Inngest: without configured keys, any key is accepted.
+        self._event_keys = [key.encode() for key in event_keys]
         self._gateway = gateway
         self._apps = apps
         self._sync_url = sync_url
@@ -262,12 +266,24 @@ class DevApi:
                 "handlers": None,
                 "isSingleNodeService": True,
                 "isMissingSigningKey": not self._auth.enabled,
-                "isMissingEventKeys": True,
+                "isMissingEventKeys": not self._event_keys,
                 "features": {},
             },
         )
 
+    def _event_key_known(self, key: str) -> bool:
+        if not self._event_keys:
+            return True
+        given = key.encode()
+        # Every key compared, in constant time: timing tells nothing.
+        matches = [hmac.compare_digest(given, known) for known in self._event_keys]
+        return any(matches)
+
     async def _events(self, r: _Request) -> Response:
+        if not self._event_key_known(r.parts[1]):
+            return json_response(
+                401, {"status": 401, "message": "", "error": "Event key not found"}
+            )
         try:
             raw_events = read_event_body(r.body)
         except InvalidEventBody as err:

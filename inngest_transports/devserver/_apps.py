@@ -59,6 +59,9 @@ class App:
     #: Why a sync was refused since the last sync PUT began (``None`` if
     #: none was): the PUT's own answer does not say.
     refused: str | None = None
+    #: The last sync's outcome as logged (``synced``, ``unreachable`` or
+    #: ``error: ...``; ``None`` before the first): only changes are logged.
+    outcome: str | None = None
 
     @property
     def app_id(self) -> str:
@@ -132,6 +135,9 @@ class Apps:
         app.checksum = sync.checksum
         app.sync_id = str(uuid.uuid4())
         app.state, app.error, app.refused = "synced", None, None
+        if app.outcome != "unreachable":
+            # (After "unreachable", the sync that PUT this logs it is back.)
+            app.outcome = "synced"
         self._driver.register_app(
             url,
             sync.functions,
@@ -155,20 +161,28 @@ class Apps:
         succeeds.
         """
         who = refusal.app_name or "(no app name)"
-        _log.warning(
-            "sync of app %s from %s refused: %s", who, refusal.url, refusal.detail
-        )
-        if not refusal.app_name:
-            return
         app = self.by_url.get(refusal.url) or next(
             (a for a in self.by_url.values() if a.name == refusal.app_name), None
         )
+        # An app polled every few seconds is refused as often: say it once,
+        # until the reason changes or a sync succeeds.
+        repeated = app is not None and app.outcome == f"error: {refusal.detail}"
+        _log.log(
+            logging.DEBUG if repeated else logging.WARNING,
+            "sync of app %s from %s refused: %s",
+            who,
+            refusal.url,
+            refusal.detail,
+        )
+        if not refusal.app_name:
+            return
         if app is None:
             if not refusal.url:
                 return
             app = self.add(refusal.url)
         app.name = app.name or refusal.app_name
         app.state, app.error, app.refused = "error", refusal.detail, refusal.detail
+        app.outcome = f"error: {refusal.detail}"
         app.checksum = None
         stored = StoredApp(
             list(app.functions), app.name, app.sdk, app.framework, refusal.detail
@@ -208,35 +222,62 @@ class Apps:
     def add(self, url: str) -> App:
         return self.by_url.setdefault(url, App(url=url))
 
-    async def sync(self, url: str) -> App:
-        """PUT the sync request to ``url``, retrying while it is unreachable.
+    async def sync(self, url: str, *, attempts: int | None = None) -> App:
+        """PUT the sync request to ``url``, retrying while it is unreachable
+        (``attempts`` times, by default the server's ``sync_attempts``).
 
         Returns the app, in state ``synced`` or with ``error`` set (the SDK's
-        ``message``, or why it could not be reached).
+        ``message``, or why it could not be reached).  What went wrong is
+        logged when it changes, not at every sync: an app that stays down
+        is reported once, and again when it answers.
         """
         app = self.add(url)
         delay = self._backoff
-        for attempt in range(1, self._attempts + 1):
+        tries = self._attempts if attempts is None else attempts
+        for attempt in range(1, tries + 1):
             app.refused = None
             error, retry = await self._put(url)
             if app.refused is not None:
                 # The app POSTed /fn/register while answering, and we refused
-                # it: that is why, whatever the PUT says.
+                # it: that is why, whatever the PUT says (:meth:`refuse`
+                # logged it).
                 app.state, app.error = "error", app.refused
                 return app
             if error is None:
                 # The app has POSTed /fn/register by the time it answers the PUT.
                 if app.state != "synced":
                     app.state, app.error = "synced", None
-                return app
+                break
             app.error = error
             app.state = "unreachable" if retry else "error"
-            if not retry or attempt == self._attempts:
+            if not retry or attempt == tries:
                 break
             await anyio.sleep(delay)
             delay *= 2
-        _log.warning("could not sync the app at %s: %s", url, app.error)
+        self._report(app)
         return app
+
+    def _report(self, app: App) -> None:
+        """Log the outcome of a sync if it differs from the last one."""
+        if app.state == "synced":
+            outcome = "synced"
+        elif app.state == "unreachable":
+            outcome = "unreachable"
+        else:
+            outcome = f"error: {app.error}"
+        before, app.outcome = app.outcome, outcome
+        if outcome == before:
+            return
+        if app.state == "unreachable":
+            _log.warning(
+                "app at %s is unreachable (%s); polling it less often until it answers",
+                app.url,
+                app.error,
+            )
+        elif app.state != "synced":
+            _log.warning("could not sync the app at %s: %s", app.url, app.error)
+        elif before == "unreachable":
+            _log.info("app at %s is reachable again", app.url)
 
     async def _put(self, url: str) -> tuple[str | None, bool]:
         """One PUT: the error (``None`` when synced), and whether to retry."""

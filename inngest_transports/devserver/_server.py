@@ -17,6 +17,7 @@ through :class:`~._api.DevApi` instead of an app.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import sys
 import urllib.parse
@@ -38,17 +39,21 @@ from inngest_transports._server_connection import (
 from ._api import DevApi
 from ._api_responses import error
 from ._apps import SYNC_ATTEMPTS, SYNC_BACKOFF, Apps
+from ._discovery import Discovery
 from ._driver import Driver, Store
 from ._gateway import DEFAULT_GATEWAY_PORT, Gateway, GatewayConfig
 from ._guard import RequestGuard
+from ._polling import PollSchedule
 
 if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["DEFAULT_PORT", "DevEndpoint", "DevServer"]
+__all__ = ["DEFAULT_POLL_INTERVAL", "DEFAULT_PORT", "DevEndpoint", "DevServer"]
 
 _log = logging.getLogger("inngest.devserver")
 DEFAULT_PORT = 8288
+#: Seconds between two polls of an app (``inngest dev``'s default).
+DEFAULT_POLL_INTERVAL = 5.0
 # Big enough for the 5 000 x 3 MiB of docs/protocol/devserver-api.rst#event-ingestion
 # in spirit, not in full: a dev
 # server holding 15 GB bodies in memory helps nobody.
@@ -126,11 +131,16 @@ class DevServer:
     executor's retry backoff (``0.001`` for tests).  ``signing_key`` makes
     the server act as Inngest Cloud does (apps must run in cloud mode): it
     says ``X-Inngest-Server-Kind: cloud``, signs sync and call requests, and
-    its API routes require the key as a bearer token.  ``poll``
+    its API routes require the key as a bearer token.  ``event_keys``, when
+    given, are the only keys ``POST /e/{key}`` accepts.  ``poll``
     re-syncs every app each ``poll_interval`` seconds (without it, only apps
-    not synced yet are retried).  Connect workers reach the gateway on
-    ``connect_gateway_port`` (default 8289, or a free port when ``port`` is
-    0), with ``connect``'s timings (lease, heartbeat, drain).  ``store`` (a
+    not synced yet are retried), each app on its own schedule, backing off
+    while it cannot be reached (see :mod:`._polling`).  ``discovery`` looks
+    for apps on this machine's usual ports, as ``inngest dev`` does (see
+    :mod:`._discovery`; off by default here, on for the CLI).  Connect
+    workers reach the gateway on ``connect_gateway_port`` (default 8289, or
+    a free port when ``port`` is 0), with ``connect``'s timings (lease,
+    heartbeat, drain).  ``store`` (a
     :class:`~._sqlite_store.SQLiteStore`, which the caller opens and closes) makes
     the server durable: events, runs and synced apps survive a restart, even
     a ``kill -9``; without one everything is in memory.  It answers only
@@ -149,8 +159,10 @@ class DevServer:
         apps: Sequence[str] = (),
         retry_scale: float = 1.0,
         signing_key: str | None = None,
+        event_keys: Sequence[str] = (),
         poll: bool = True,
-        poll_interval: float = 5.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        discovery: bool = False,
         store: Store | None = None,
         sync_attempts: int = SYNC_ATTEMPTS,
         sync_backoff: float = SYNC_BACKOFF,
@@ -166,7 +178,11 @@ class DevServer:
         #: Which ``Host`` names it answers to (DNS rebinding).
         self.guard = RequestGuard(host, allowed_hosts)
         self._app_urls = [_normalize_url(url) for url in apps]
+        if not poll_interval > 0:
+            msg = f"poll_interval must be a positive number of seconds: {poll_interval}"
+            raise ValueError(msg)
         self._poll, self._poll_interval = poll, poll_interval
+        self._discovery = discovery
         #: The signing key's rules: with one, this server acts as Inngest Cloud.
         self.auth = ServerAuth(signing_key)
         self.driver = Driver(
@@ -202,6 +218,7 @@ class DevServer:
             auth=self.auth,
             info={"version": __version__, "startOpts": {"urls": self._app_urls}},
             gateway=self.gateway,
+            event_keys=event_keys,
         )
         self._endpoint = DevEndpoint(self.api, self.guard, _log)
         self._bound: tuple[str, int] | None = None
@@ -258,6 +275,9 @@ class DevServer:
                 for url in self._app_urls:
                     tg.start_soon(self.sync_app, url)
                 tg.start_soon(self._poll_apps)
+                if self._discovery:
+                    own_ports = {self._bound[1], self.gateway.port}
+                    tg.start_soon(self._discover_apps, own_ports)
                 await self._stop.wait()
                 tg.cancel_scope.cancel()
         finally:
@@ -331,13 +351,43 @@ class DevServer:
         return await self.sync_app(url)
 
     async def _poll_apps(self) -> None:
-        while True:
-            await anyio.sleep(self._poll_interval)
-            for app in list(self.apps.by_url.values()):
-                if app.is_connect:
-                    continue  # registered by their workers' sockets
-                if self._poll or app.state != "synced":
-                    await self.apps.sync(app.url)
+        """Re-sync apps, each in its own task (see :class:`PollSchedule`)."""
+        schedule = PollSchedule(self._poll_interval)
+        async with anyio.create_task_group() as polls:
+            while True:
+                now = anyio.current_time()
+                for url in schedule.start(self._pollable(), now):
+                    polls.start_soon(self._poll_one, schedule, url)
+                # Apps added meanwhile are noticed within an interval.
+                wake = min(schedule.next_due() or math.inf, now + self._poll_interval)
+                await anyio.sleep(max(wake - now, 0.0))
+
+    def _pollable(self) -> list[str]:
+        return [
+            app.url
+            for app in self.apps.by_url.values()
+            # Connect apps are registered by their workers' sockets.
+            if not app.is_connect and (self._poll or app.state != "synced")
+        ]
+
+    async def _poll_one(self, schedule: PollSchedule, url: str) -> None:
+        # One attempt: the schedule's backoff does the retrying.
+        app = await self.apps.sync(url, attempts=1)
+        schedule.finished(url, reachable=app.state != "unreachable")
+
+    async def _discover_apps(self, own_ports: set[int]) -> None:
+        """Sync apps found on this machine's usual ports, every interval."""
+        discovery = Discovery(own_ports)
+        try:
+            while True:
+                for url in await discovery.scan():
+                    if url not in self.apps.by_url:
+                        _log.info("found an app at %s", url)
+                        await self.apps.sync(url)
+                await anyio.sleep(self._poll_interval)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await discovery.aclose()
 
     # -- test helpers ------------------------------------------------------------------
 

@@ -40,7 +40,15 @@ class DevProcess:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(_REPO), env.get("PYTHONPATH")) if p
         )
-        command = ["--db", str(db), "-p", str(port), "--no-poll", *args]
+        command = [
+            "--db",
+            str(db),
+            "-p",
+            str(port),
+            "--no-poll",
+            "--no-discovery",
+            *args,
+        ]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "inngest_transports.devserver", *command],
             cwd=db.parent,
