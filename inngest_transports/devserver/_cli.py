@@ -1,6 +1,9 @@
 """The ``inngest-dev`` command line, shaped like ``inngest dev``'s flags.
 
-See docs/protocol/devserver-api.rst#command-line.
+See docs/devserver.rst (Flags, Logging, Configuration file).  It fails in
+one line, never a traceback: a flag (or configuration file) value it
+refuses exits with status 2, a server that cannot start (its port is
+taken) with 1.
 """
 
 from __future__ import annotations
@@ -9,156 +12,259 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
+from inngest_proto.wire import __version__
+
+from ._cli_config import ConfigError, Repeated, config_tokens, find_config, read_config
+from ._cli_logging import LEVELS, logging_configured
 from ._gateway import DEFAULT_GATEWAY_PORT, GatewayConfig
-from ._server import DEFAULT_PORT, DevServer
+from ._server import DEFAULT_POLL_INTERVAL, DEFAULT_PORT, DevServer
 from ._sqlite_store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "parse_args"]
 
 _DEFAULTS = GatewayConfig()
+_log = logging.getLogger("inngest.devserver")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every flag's help says its default: ``(default: X)`` is added unless
+    the help already says what happens without the flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is argparse.SUPPRESS or "default" in text:
+            return text  # --help and --version; or the help says it already
+        if action.nargs == 0:
+            return f"{text} (default: off)"
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Says what is wrong in one line, without the long usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class _Refused(Exception):
+    """argparse refused a value read from the configuration file."""
+
+
+class _FileParser(_Parser):
+    """Parses a configuration file's flags: refusals raise, not exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Refused(message)
+
+
+def build_parser(
+    parser_class: type[_Parser] = _Parser,
+) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="inngest-dev",
-        description="An embedded Inngest dev server, durable in one SQLite file.",
+        description=(
+            "An embedded Inngest dev server, durable in one SQLite file. Flags may"
+            " also be set in inngest.json or inngest.yaml in the working directory"
+            " (or --config FILE), with the long flag names as keys; flags given"
+            " here win over the file."
+        ),
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--version", action="version", version=f"%(prog)s {__version__}")
+    add(
+        "--config",
+        metavar="FILE",
+        help="a JSON or YAML file of flag values (default: inngest.json,"
+        " inngest.yaml or inngest.yml in the working directory, if there is one)",
+    )
+    add(
         "-u",
         "--sdk-url",
-        action="append",
-        default=[],
+        action=Repeated,
         metavar="URL",
-        help="app URL to sync at start (repeatable; http:// is added if missing)",
+        help="app URL to sync at start (repeatable; http:// is added if missing;"
+        " default: none)",
     )
-    parser.add_argument("-p", "--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    add(
+        "-p",
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the HTTP API and UI",
     )
-    parser.add_argument(
+    add("--host", default="127.0.0.1", help="address to bind")
+    add(
         "--allow-host",
-        action="append",
-        default=[],
+        action=Repeated,
         metavar="NAME",
         help=(
-            "another name this server answers to (repeatable); requests for "
-            "names other than localhost, loopback addresses and --host are "
-            "refused (DNS rebinding)"
+            "another name this server answers to (repeatable; default: none);"
+            " requests for names other than localhost, loopback addresses and"
+            " --host are refused (DNS rebinding)"
         ),
     )
-    parser.add_argument(
+    add(
         "--connect-gateway-port",
         type=int,
         default=DEFAULT_GATEWAY_PORT,
         metavar="PORT",
-        help=f"port of the Connect gateway (WebSocket; default {DEFAULT_GATEWAY_PORT})",
+        help="port of the Connect gateway (WebSocket; the next free one if busy)",
     )
-    parser.add_argument(
+    add(
         "--connect-lease",
         type=float,
         default=_DEFAULTS.lease_seconds,
         metavar="SECONDS",
-        help=(
-            "how long a Connect worker holds a call without extending it"
-            f" (default {_DEFAULTS.lease_seconds:g}; 120 as inngest dev since 2026)"
-        ),
+        help="how long a Connect worker holds a call without extending it"
+        " (120 as inngest dev since 2026)",
     )
-    parser.add_argument(
+    add(
         "--connect-lease-extend-interval",
         type=float,
-        default=None,
         metavar="SECONDS",
-        help="how often Connect workers extend their leases (default: a quarter of"
-        " the lease)",
+        help="how often Connect workers extend their leases (default: a quarter"
+        " of the lease)",
     )
-    parser.add_argument(
+    add(
         "--connect-lease-grace",
         type=float,
         default=_DEFAULTS.lease_grace,
         metavar="SECONDS",
-        help=(
-            "how long a call waits for a late reply once its lease expired"
-            f" (default {_DEFAULTS.lease_grace:g})"
-        ),
+        help="how long a call waits for a late reply once its lease expired",
     )
-    parser.add_argument(
+    add(
         "--no-discovery",
         action="store_true",
-        help="accepted for compatibility: this server never scans ports",
+        help="do not look for apps on this machine's usual ports (3000, 8000, ...)",
     )
-    parser.add_argument(
+    add(
         "--no-poll",
         action="store_true",
-        help="re-sync only apps not synced yet, not every app",
+        help="do not re-sync synced apps every --poll-interval (apps not synced"
+        " yet are still retried)",
     )
-    parser.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS")
-    parser.add_argument(
+    add(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help="how often apps are re-synced (an unreachable one less often, up to"
+        " a minute apart)",
+    )
+    add(
         "--retry-scale",
         type=float,
         default=1.0,
+        metavar="FACTOR",
         help="multiply retry backoff (0 retries at once)",
     )
-    parser.add_argument(
+    add(
         "--signing-key",
-        default=None,
+        metavar="KEY",
         help=(
             "act as Inngest Cloud: apps run in production mode with this key, "
             "which the API and the web UI require (the UI's sign-in link is "
-            "logged at start)"
+            "logged at start; default: none, the dev server's rules)"
         ),
     )
-    parser.add_argument(
+    add(
+        "--event-key",
+        action=Repeated,
+        metavar="KEY",
+        help="accept events only with this key in POST /e/{key} (repeatable;"
+        " default: none, any key is accepted)",
+    )
+    add(
         "--db",
         default=DEFAULT_DB_PATH,
         metavar="PATH",
-        help=(
-            "SQLite file keeping events, runs and apps across restarts "
-            f"(default {DEFAULT_DB_PATH}; {MEMORY} keeps nothing)"
-        ),
+        help=f"SQLite file keeping events, runs and apps across restarts ({MEMORY}"
+        " keeps nothing)",
     )
-    parser.add_argument(
+    add(
         "--keep-events",
         type=int,
-        default=None,
         metavar="N",
-        help=(
-            "keep only the newest N events in the database, deleting older ones"
-            " (default: keep every event)"
-        ),
+        help="keep only the newest N events in the database, deleting older ones"
+        " (default: keep every event)",
     )
-    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    add(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        type=str.lower,
+        help="the server's log level; other libraries log only warnings and worse",
+    )
+    add("--json", action="store_true", help="log JSON lines instead of text")
+    add(
+        "--backend",
+        choices=("asyncio", "trio"),
+        default="asyncio",
+        help="the event loop (trio needs the trio package)",
+    )
     return parser
 
 
+def parse_args(
+    argv: Sequence[str] | None = None, cwd: Path | None = None
+) -> argparse.Namespace:
+    """The flags, over the configuration file's values; exits 2 on a bad one
+    (argparse's usage line and one line saying why)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        path = find_config(args.config, cwd or Path.cwd())
+        if path is None:
+            return args
+        tokens = config_tokens(parser, read_config(path), path)
+        try:
+            from_file = build_parser(_FileParser).parse_args(tokens)
+        except _Refused as err:
+            raise ConfigError(f"{path}: {err}") from None
+    except ConfigError as err:
+        parser.error(str(err))
+    named = {
+        action.dest
+        for action in parser._actions  # argparse has no public list
+        if set(action.option_strings) & set(tokens)
+    }
+    parser.set_defaults(**{dest: getattr(from_file, dest) for dest in named})
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
-    )
-    log = logging.getLogger("inngest.devserver")
+    args = parse_args(argv)
+    with logging_configured(args.log_level, json_lines=args.json, stream=sys.stderr):
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         store = SQLiteStore(args.db)
     except StoreError as err:
-        log.error("inngest-dev: %s", err)
+        _log.error("inngest-dev: %s", err)
         return 2
     if store.path == MEMORY:
-        log.warning("--db %s: nothing is persisted", MEMORY)
+        _log.warning("--db %s: nothing is persisted", MEMORY)
     else:
-        log.info("state is kept in %s", store.path)
+        _log.info("state is kept in %s", store.path)
     try:
         try:
             server = _server(args, store)
         except ValueError as err:
             # A flag value the server refuses: a usage error, as argparse's.
-            log.error("inngest-dev: %s", err)
+            _log.error("inngest-dev: %s", err)
             return 2
         server.run(backend=args.backend)
     except StoreError as err:
-        log.error("inngest-dev: %s", err)
+        _log.error("inngest-dev: %s", err)
         return 1
     except OSError as err:
-        log.error("inngest-dev: cannot listen on %s:%s: %s", args.host, args.port, err)
+        _log.error("inngest-dev: cannot listen on %s:%s: %s", args.host, args.port, err)
         return 1
     finally:
         store.close()
@@ -178,8 +284,10 @@ def _server(args: argparse.Namespace, store: SQLiteStore) -> DevServer:
         apps=args.sdk_url,
         retry_scale=args.retry_scale,
         signing_key=args.signing_key,
+        event_keys=args.event_key,
         poll=not args.no_poll,
         poll_interval=args.poll_interval,
+        discovery=not args.no_discovery,
         store=store,
         connect_gateway_port=args.connect_gateway_port,
         allowed_hosts=args.allow_host,
