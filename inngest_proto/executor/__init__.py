@@ -49,10 +49,10 @@ from ._ingest import (
 from ._lifecycle import failure_error
 from ._matching import (
     ExpressionError,
+    KeyEvaluator,
     TriggerMatcher,
+    ValueEvaluator,
     WaitMatcher,
-    default_trigger_matcher,
-    default_wait_matcher,
 )
 from ._registration import (
     ConfigProblem,
@@ -123,6 +123,7 @@ __all__ = [
     "Invoke",
     "Job",
     "JobKind",
+    "KeyEvaluator",
     "RegisteredFunction",
     "Reply",
     "Run",
@@ -135,11 +136,10 @@ __all__ = [
     "Timer",
     "TimerKind",
     "TriggerMatcher",
+    "ValueEvaluator",
     "Wait",
     "WaitMatcher",
     "api_result",
-    "default_trigger_matcher",
-    "default_wait_matcher",
     "endpoint_app_uuid",
     "endpoint_function_uuid",
     "expressions_of",

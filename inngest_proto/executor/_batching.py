@@ -51,7 +51,9 @@ class HoldsHost(Protocol):
 
     def _touch_flow(self, row: str) -> None: ...
 
-    def _key(self, expression: str | None, event: dict[str, Any]) -> str | None: ...
+    def _key(
+        self, expression: str | None, event: dict[str, Any], now: float
+    ) -> str | None: ...
 
     def _key_or_false(
         self,
@@ -59,6 +61,7 @@ class HoldsHost(Protocol):
         fn: RegisteredFunction,
         expression: str | None,
         event: dict[str, Any],
+        now: float,
     ) -> str | None: ...
 
     def _set_flow_timer(
@@ -99,7 +102,7 @@ class EventHolds:
         assert config is not None  # only called for debounced functions
         failed = False
         try:
-            value = self._host._key(config.key, event)
+            value = self._host._key(config.key, event, tick.now)
         except ExpressionError as err:
             log_expression_error(
                 "debounce key",
@@ -134,7 +137,7 @@ class EventHolds:
         assert config is not None  # only called for batching functions
         if config.if_exp is not None:
             try:
-                wanted = self._value_evaluator(config.if_exp, event) is True
+                wanted = self._value_evaluator(config.if_exp, event, tick.now) is True
             except ExpressionError as err:
                 log_expression_error(
                     "batchEvents.if",
@@ -147,7 +150,7 @@ class EventHolds:
             if not wanted:
                 self._host._admit(fn, [event], tick)  # runs at once, alone
                 return
-        value = self._host._key_or_false("batch key", fn, config.key, event)
+        value = self._host._key_or_false("batch key", fn, config.key, event, tick.now)
         bucket = batch_bucket(fn.uuid, value)
         self._host._touch_flow(f"batch:{bucket}")
         batch = self._host.state.batches.get(bucket)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .. import expressions
 from .._converter import unstructure
 from .._events import Event
 from .._function_config import FunctionConfig
@@ -47,10 +48,6 @@ from ._matching import (
     TriggerMatcher,
     ValueEvaluator,
     WaitMatcher,
-    default_key_evaluator,
-    default_trigger_matcher,
-    default_value_evaluator,
-    default_wait_matcher,
     log_expression_error,
     name_patterns,
 )
@@ -94,9 +91,9 @@ class Executor(FlowControl):
     tests); an explicit ``Retry-After`` is not scaled.  ``trigger_matcher``
     and ``wait_matcher`` evaluate trigger ``expression``s and wait ``if``
     conditions on events in wire form, and ``key_evaluator`` and
-    ``value_evaluator`` the flow-control keys and values (the defaults are
-    stand-ins for CEL, see :mod:`._matching`).  ``state`` resumes from
-    persisted state.
+    ``value_evaluator`` the flow-control keys and values, each at the time
+    of the input (the defaults are CEL, :mod:`inngest_proto.expressions`).
+    ``state`` resumes from persisted state.
     ``max_request_bytes`` is the call request size above which the state is
     left for the SDK to fetch (``use_api``).
     """
@@ -106,10 +103,10 @@ class Executor(FlowControl):
         *,
         signing_key: str | None = None,
         retry_scale: float = 1.0,
-        trigger_matcher: TriggerMatcher = default_trigger_matcher,
-        wait_matcher: WaitMatcher = default_wait_matcher,
-        key_evaluator: KeyEvaluator = default_key_evaluator,
-        value_evaluator: ValueEvaluator = default_value_evaluator,
+        trigger_matcher: TriggerMatcher = expressions.trigger_matcher,
+        wait_matcher: WaitMatcher = expressions.wait_matcher,
+        key_evaluator: KeyEvaluator = expressions.evaluate_key,
+        value_evaluator: ValueEvaluator = expressions.evaluate_value,
         state: ExecutorState | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
@@ -486,7 +483,7 @@ class Executor(FlowControl):
         See docs/protocol/executor.rst#run-creation-from-an-event.
         """
         for fn in list(self._functions.values()):
-            if self._triggers(fn, event):
+            if self._triggers(fn, event, tick.now):
                 batch = fn.config.batch_events
                 if batch is not None and batch.max_size > 1:
                     self._holds.batch(fn, event, tick)
@@ -499,7 +496,9 @@ class Executor(FlowControl):
         if event["name"] == FUNCTION_FINISHED:
             self._resume_invoker(event, tick)
 
-    def _triggers(self, fn: RegisteredFunction, event: dict[str, Any]) -> bool:
+    def _triggers(
+        self, fn: RegisteredFunction, event: dict[str, Any], now: float
+    ) -> bool:
         """Whether ``event`` passes one of ``fn``'s triggers (first one wins)."""
         patterns = name_patterns(event["name"])
         for trigger in fn.config.triggers:
@@ -508,7 +507,7 @@ class Executor(FlowControl):
             if trigger.expression is None:
                 return True
             try:
-                if self._trigger_matcher(trigger.expression, event):
+                if self._trigger_matcher(trigger.expression, event, now):
                     return True
             except ExpressionError as err:
                 log_expression_error(
@@ -557,7 +556,9 @@ class Executor(FlowControl):
                 if wait.event_name != event["name"]:
                     continue
                 try:
-                    hit = self._wait_matcher(wait.expression, run.event, event)
+                    hit = self._wait_matcher(
+                        wait.expression, run.event, event, tick.now
+                    )
                 except ExpressionError as err:
                     log_expression_error(
                         "wait_for_event if",

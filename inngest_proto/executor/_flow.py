@@ -156,9 +156,9 @@ class FlowControl(RunBook):
             run.singleton = lock
             self.state.singletons[lock] = run.run_id
             self._changed_flow.add(f"singleton:{lock}")
-        run.concurrency = self._concurrency_buckets(fn, event)
+        run.concurrency = self._concurrency_buckets(fn, event, tick.now)
         if fn.config.priority is not None:
-            run.priority = self._priority(fn, fn.config.priority.run, event)
+            run.priority = self._priority(fn, fn.config.priority.run, event, tick.now)
         start_at = max(tick.now, event["ts"] / 1000)
         if batch_id is None:
             self._listen_for_cancels(fn, run, tick)
@@ -166,7 +166,7 @@ class FlowControl(RunBook):
             if timeouts is not None and timeouts.start is not None:
                 at = tick.now + to_seconds(timeouts.start)
                 self._set_timer(run, TimerKind.START_TIMEOUT, at, tick)
-        throttled_to = self._throttled(fn, event, start_at)
+        throttled_to = self._throttled(fn, event, start_at, tick.now)
         if throttled_to > start_at:
             run.delays.append(FlowDelay("throttle", start_at, throttled_to))
         self._start_run(run, throttled_to, tick)
@@ -200,15 +200,17 @@ class FlowControl(RunBook):
     def _emit(self, event: dict[str, Any], tick: Tick) -> None:
         """Publish an event of the executor's own (it routes events)."""
 
-    def _key(self, expression: str | None, event: dict[str, Any]) -> str | None:
-        """A key expression's bucket string; ``None`` without an expression.
+    def _key(
+        self, expression: str | None, event: dict[str, Any], now: float
+    ) -> str | None:
+        """A key expression's bucket string at ``now``; ``None`` without one.
 
         Raises ExpressionError for an expression that does not compile or
         evaluate: each feature decides what that means.
         """
         if expression is None:
             return None
-        return self._key_evaluator(expression, event)
+        return self._key_evaluator(expression, event, now)
 
     def _key_or_false(
         self,
@@ -216,11 +218,12 @@ class FlowControl(RunBook):
         fn: RegisteredFunction,
         expression: str | None,
         event: dict[str, Any],
+        now: float,
     ) -> str | None:
         """:meth:`_key`, or ``"false"`` (logged) when the key fails: the
         bucket of a missing field, shared by every event the key fails on."""
         try:
-            return self._key(expression, event)
+            return self._key(expression, event, now)
         except ExpressionError as err:
             log_expression_error(
                 use,
@@ -247,7 +250,7 @@ class FlowControl(RunBook):
             limits.append(("idempotency-", config.idempotency, 1, IDEMPOTENCY_PERIOD))
         for prefix, expression, limit, period in limits:
             try:
-                value = self._key(expression, event)
+                value = self._key(expression, event, tick.now)
             except ExpressionError as err:  # the schedule call fails: no run
                 use = "rate limit key" if prefix == "" else "idempotency key"
                 log_expression_error(
@@ -277,7 +280,7 @@ class FlowControl(RunBook):
         if singleton is None:
             return True
         # A key that fails is "false", which turns singleton off for the event.
-        value = self._key_or_false("singleton key", fn, singleton.key, event)
+        value = self._key_or_false("singleton key", fn, singleton.key, event, tick.now)
         bucket = singleton_bucket(fn.uuid, value)
         if bucket is None:
             return True
@@ -289,30 +292,34 @@ class FlowControl(RunBook):
         return bucket
 
     def _concurrency_buckets(
-        self, fn: RegisteredFunction, event: dict[str, Any]
+        self, fn: RegisteredFunction, event: dict[str, Any], now: float
     ) -> dict[str, int]:
         buckets: dict[str, int] = {}
         for constraint in fn.config.concurrency or ():
             if constraint.limit < 1:
                 continue  # 0 is no limit, as the Inngest server reads it
-            bucket = self._concurrency_bucket(fn, constraint, event)
+            bucket = self._concurrency_bucket(fn, constraint, event, now)
             buckets[bucket] = min(buckets.get(bucket, _NO_LIMIT), constraint.limit)
         return buckets
 
     def _concurrency_bucket(
-        self, fn: RegisteredFunction, constraint: Concurrency, event: dict[str, Any]
+        self,
+        fn: RegisteredFunction,
+        constraint: Concurrency,
+        event: dict[str, Any],
+        now: float,
     ) -> str:
-        value = self._key_or_false("concurrency key", fn, constraint.key, event)
+        value = self._key_or_false("concurrency key", fn, constraint.key, event, now)
         scope = constraint.scope or "fn"
         if scope != "fn" and value is None:
             scope = "fn"  # rejected at sync; per function if it gets here
         return concurrency_bucket(scope, fn.uuid, value)
 
     def _priority(
-        self, fn: RegisteredFunction, expression: str, event: dict[str, Any]
+        self, fn: RegisteredFunction, expression: str, event: dict[str, Any], now: float
     ) -> int:
         try:
-            return priority_factor(self._value_evaluator(expression, event))
+            return priority_factor(self._value_evaluator(expression, event, now))
         except ExpressionError as err:
             log_expression_error(
                 "priority.run",
@@ -324,13 +331,13 @@ class FlowControl(RunBook):
             return 0
 
     def _throttled(
-        self, fn: RegisteredFunction, event: dict[str, Any], start_at: float
+        self, fn: RegisteredFunction, event: dict[str, Any], start_at: float, now: float
     ) -> float:
         """When ``throttle`` lets the run start (never earlier than ``start_at``)."""
         config = fn.config.throttle
         if config is None:
             return start_at
-        value = self._key_or_false("throttle key", fn, config.key, event)
+        value = self._key_or_false("throttle key", fn, config.key, event, now)
         bucket = throttle_bucket(fn.uuid, value)
         decision = throttle(
             self.state.limiters.get(bucket),
@@ -372,7 +379,9 @@ class FlowControl(RunBook):
                 if pause.event_name != event["name"] or pause.expires_at < tick.now:
                     continue
                 try:
-                    hit = self._wait_matcher(pause.expression, run.event, event)
+                    hit = self._wait_matcher(
+                        pause.expression, run.event, event, tick.now
+                    )
                 except ExpressionError as err:
                     log_expression_error(
                         "cancel if",

@@ -35,7 +35,7 @@ import datetime
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import cattrs
@@ -67,6 +67,7 @@ from .._options import (
     TriggerCron,
     TriggerEvent,
 )
+from ..expressions import ExpressionCheck
 from ._cron import CronError, parse_jitter, validate_for_sync
 
 __all__ = [
@@ -96,12 +97,6 @@ _MIN_BATCH_SIZE = 2
 _GO_DURATION_UNITS = re.compile(r"[dw]")
 
 T = TypeVar("T")
-
-#: How registration checks an expression: ``syntax`` (it parses),
-#: ``types`` (it parses and names only declared variables and functions),
-#: ``restrictive`` (``types``, and only comparisons, logic, indexing, ``in``
-#: and ``int()``/``uint()``/``double()``: what a ``cancel`` ``if`` may use).
-ExpressionCheck: TypeAlias = Literal["syntax", "types", "restrictive"]
 
 
 @attrs.frozen

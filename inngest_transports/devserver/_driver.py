@@ -59,7 +59,6 @@ from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import OutboundResponse
 from inngest_transports.http import utf8_headers
 
-from ..expressions import evaluate_key, evaluate_value, trigger_matcher, wait_matcher
 from . import _sqlite_store
 from ._app_client import AppTransport
 from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
@@ -179,12 +178,6 @@ class Driver:
             signing_key=signing_key,
             retry_scale=retry_scale,
             state=state,
-            # Trigger expressions, wait_for_event ``if`` and flow-control keys
-            # in Inngest's CEL.
-            trigger_matcher=trigger_matcher,
-            wait_matcher=wait_matcher,
-            key_evaluator=evaluate_key,
-            value_evaluator=evaluate_value,
         )
         self._store = store
         self._now = now

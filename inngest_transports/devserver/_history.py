@@ -38,10 +38,10 @@ from inngest_proto.executor import (
     read_reply,
     resolve_time,
 )
+from inngest_proto.expressions import wait_warning
 from inngest_proto.functions import ROOT_STEP_ID, Opcode, StepOp
 from inngest_proto.wire import OutboundResponse, structure, unstructure
 
-from ..expressions import wait_warning
 from ._timeline import (
     FUNCTION_ITEM_ID,
     Attempt,

@@ -33,9 +33,8 @@ from inngest_proto.executor import (
     too_deep,
     ulid,
 )
+from inngest_proto.expressions import ExpressionError, check_expression
 from inngest_proto.functions import FunctionConfig
-
-from ..expressions import ExpressionError, check_expression
 
 __all__ = [
     "MAX_EVENTS_PER_REQUEST",

@@ -6,7 +6,8 @@ code (or from a worker thread), not from inside a running event loop.
 
 Retries use Inngest's real backoff table: with the virtual clock that costs
 nothing.  Trigger, ``wait_for_event``, ``cancel`` and flow-control
-expressions are real CEL (:mod:`inngest_transports.expressions`).
+expressions are real CEL (:mod:`inngest_proto.expressions`), evaluated at
+the virtual time.
 """
 
 from __future__ import annotations
@@ -43,12 +44,6 @@ from inngest_proto.wire import (
     OutboundResponse,
     query_from_url,
     unstructure,
-)
-from inngest_transports.expressions import (
-    evaluate_key,
-    evaluate_value,
-    trigger_matcher,
-    wait_matcher,
 )
 
 from ._stubs import Exchange, Stubs
@@ -119,10 +114,6 @@ class TestEngine:
         self._signing_key = settings.signing_key if settings.is_cloud else None
         self.executor = Executor(
             signing_key=self._signing_key,
-            trigger_matcher=trigger_matcher,
-            wait_matcher=wait_matcher,
-            key_evaluator=evaluate_key,
-            value_evaluator=evaluate_value,
         )
         self._backend = backend
         self._max_calls = max_calls

@@ -15,19 +15,10 @@ from hypothesis import strategies as st
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
-from inngest_transports.expressions import evaluate_key, evaluate_value, wait_matcher
 from tests.inngest_proto.executor._harness import APP_ID, START, Harness
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
 SECOND = datetime.timedelta(seconds=1)
-
-
-def harness() -> Harness:
-    return Harness(
-        key_evaluator=evaluate_key,
-        value_evaluator=evaluate_value,
-        wait_matcher=wait_matcher,
-    )
 
 
 def echo(h: Harness, fn_id: str = "fn", **options: Any) -> inngest.Function[Any]:
@@ -53,7 +44,7 @@ def first_call_times(h: Harness, fn_id: str = "fn") -> list[float]:
 
 
 def test_a_rate_limit_drops_events_over_the_limit() -> None:
-    h = harness()
+    h = Harness()
     limit = inngest.RateLimit(limit=1, period=datetime.timedelta(minutes=1))
     h.serve(echo(h, rate_limit=limit))
     for n in range(3):
@@ -68,7 +59,7 @@ def test_a_rate_limit_drops_events_over_the_limit() -> None:
 
 
 def test_rate_limit_keys_make_buckets_and_a_missing_key_is_not_limited() -> None:
-    h = harness()
+    h = Harness()
     limit = inngest.RateLimit(
         limit=1, period=datetime.timedelta(hours=1), key="event.data.user"
     )
@@ -80,7 +71,7 @@ def test_rate_limit_keys_make_buckets_and_a_missing_key_is_not_limited() -> None
 
 
 def test_idempotency_allows_one_run_per_key_per_day() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, idempotency="event.data.order"))
     for n, order in enumerate(["x", "x", "y"]):
         h.send("t/go", {"n": n, "order": order})
@@ -94,7 +85,7 @@ def test_idempotency_allows_one_run_per_key_per_day() -> None:
 
 
 def test_an_invoke_of_a_rate_limited_function_fails_the_invoker() -> None:
-    h = harness()
+    h = Harness()
     limited = echo(
         h,
         "limited",
@@ -120,7 +111,7 @@ def test_an_invoke_of_a_rate_limited_function_fails_the_invoker() -> None:
 
 
 def test_debounce_runs_once_with_the_last_event_after_the_period() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, debounce=inngest.Debounce(period=10 * SECOND)))
     h.send("t/go", {"n": 1})
     h.now += 5
@@ -135,7 +126,7 @@ def test_debounce_runs_once_with_the_last_event_after_the_period() -> None:
 
 
 def test_debounce_ignores_an_older_event_and_its_timeout_caps_the_wait() -> None:
-    h = harness()
+    h = Harness()
     debounce = inngest.Debounce(period=10 * SECOND, timeout=25 * SECOND)
     h.serve(echo(h, debounce=debounce))
     h.send("t/go", {"n": 1}, ts=int(START * 1000))
@@ -151,7 +142,7 @@ def test_debounce_ignores_an_older_event_and_its_timeout_caps_the_wait() -> None
 
 
 def test_debounce_keys_debounce_separately() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, debounce=inngest.Debounce(period=SECOND, key="event.data.k")))
     for n, k in enumerate(["a", "b", "a"]):
         h.send("t/go", {"n": n, "k": k})
@@ -173,7 +164,7 @@ def batcher(h: Harness, **batch: Any) -> inngest.Function[Any]:
 
 
 def test_a_full_batch_starts_at_once_and_a_partial_one_at_its_timeout() -> None:
-    h = harness()
+    h = Harness()
     h.serve(batcher(h, max_size=3, timeout=5 * SECOND))
     for n in range(4):
         h.send("t/go", {"n": n})
@@ -188,7 +179,7 @@ def test_a_batch_fills_by_its_utf8_bytes() -> None:
     # Two events of 2,000,000 "é" each: 4 MB each in UTF-8, as Go counts a
     # batch (8 MB < 10 MiB: the batch waits), 12 MB each with the "\u00e9"
     # escapes (which would have started it at the second event).
-    h = harness()
+    h = Harness()
     h.serve(batcher(h, max_size=10, timeout=5 * SECOND))
     for n in range(2):
         h.send("t/go", {"n": n, "text": "\u00e9" * 2_000_000})
@@ -200,7 +191,7 @@ def test_a_batch_fills_by_its_utf8_bytes() -> None:
 
 
 def test_batch_keys_and_a_false_if_run_events_alone() -> None:
-    h = harness()
+    h = Harness()
     h.serve(
         batcher(
             h,
@@ -238,7 +229,7 @@ class InFlight:
 
 
 def test_concurrency_limits_calls_in_flight_and_everything_completes() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, concurrency=[inngest.Concurrency(limit=2)]))
     seen = InFlight(h, "fn")
     for n in range(6):
@@ -253,7 +244,7 @@ def statuses(h: Harness, fn_id: str = "fn") -> list[RunStatus]:
 
 
 def test_a_run_waiting_for_a_concurrency_slot_is_queued() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, concurrency=[inngest.Concurrency(limit=1)]))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
@@ -265,7 +256,7 @@ def test_a_run_waiting_for_a_concurrency_slot_is_queued() -> None:
 
 
 def test_a_throttled_run_is_queued_until_it_starts() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
@@ -276,7 +267,7 @@ def test_a_throttled_run_is_queued_until_it_starts() -> None:
 
 
 def test_a_queued_run_can_be_cancelled() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
@@ -289,7 +280,7 @@ def test_a_queued_run_can_be_cancelled() -> None:
 
 
 def test_sleeping_runs_hold_no_concurrency_slot() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="nap", trigger=TRIGGER, concurrency=[inngest.Concurrency(limit=1)]
@@ -309,7 +300,7 @@ def test_sleeping_runs_hold_no_concurrency_slot() -> None:
 
 
 def test_an_env_scoped_key_is_shared_by_functions() -> None:
-    h = harness()
+    h = Harness()
     shared = [inngest.Concurrency(limit=1, key="event.data.acct", scope="env")]
     h.serve(echo(h, "one", concurrency=shared), echo(h, "two", concurrency=shared))
     seen = InFlight(h, "one", "two")
@@ -320,7 +311,7 @@ def test_an_env_scoped_key_is_shared_by_functions() -> None:
 
 
 def test_priority_lets_a_run_jump_the_concurrency_queue() -> None:
-    h = harness()
+    h = Harness()
     h.serve(
         echo(
             h,
@@ -347,7 +338,7 @@ def test_priority_lets_a_run_jump_the_concurrency_queue() -> None:
 
 
 def test_throttle_delays_starts_and_drops_nothing() -> None:
-    h = harness()
+    h = Harness()
     throttle = inngest.Throttle(limit=1, period=10 * SECOND, burst=1)
     h.serve(echo(h, throttle=throttle))
     for n in range(4):
@@ -362,7 +353,7 @@ def test_throttle_delays_starts_and_drops_nothing() -> None:
 def test_throttle_without_burst_starts_limit_at_once(burst: int | None) -> None:
     # An absent burst (what the JS SDK sends by default) is 0, as in Go:
     # ``limit`` runs start at once, then one per ``period / limit``.
-    h = harness()
+    h = Harness()
     throttle = inngest.Throttle(limit=1, period=4 * SECOND, burst=burst)
     h.serve(echo(h, throttle=throttle))
     for n in range(3):
@@ -385,7 +376,7 @@ def sleeper(h: Harness, **options: Any) -> inngest.Function[Any]:
 
 
 def test_singleton_skip_makes_no_run_while_one_runs() -> None:
-    h = harness()
+    h = Harness()
     h.serve(sleeper(h, singleton=inngest.Singleton(mode="skip")))
     h.send("t/go", {"n": 1})
     h.drain()
@@ -399,7 +390,7 @@ def test_singleton_skip_makes_no_run_while_one_runs() -> None:
 
 
 def test_singleton_cancel_cancels_the_holder() -> None:
-    h = harness()
+    h = Harness()
     h.serve(sleeper(h, singleton=inngest.Singleton(mode="cancel", key="event.data.k")))
     h.send("t/go", {"n": 1, "k": "a"})
     h.send("t/go", {"n": 2, "k": "b"})
@@ -418,7 +409,7 @@ def test_singleton_cancel_cancels_the_holder() -> None:
 
 
 def test_a_matching_later_event_cancels_the_run() -> None:
-    h = harness()
+    h = Harness()
     cancel = inngest.Cancel(
         event="t/stop", if_exp="event.data.id == async.data.id", timeout=SECOND * 600
     )
@@ -435,7 +426,7 @@ def test_a_matching_later_event_cancels_the_run() -> None:
 
 
 def test_a_cancel_entry_expires() -> None:
-    h = harness()
+    h = Harness()
     h.serve(sleeper(h, cancel=[inngest.Cancel(event="t/stop", timeout=10 * SECOND)]))
     h.send("t/go")
     h.drain()
@@ -446,7 +437,7 @@ def test_a_cancel_entry_expires() -> None:
 
 
 def test_a_finish_timeout_cancels_a_run_that_takes_too_long() -> None:
-    h = harness()
+    h = Harness()
     h.serve(sleeper(h, timeouts=inngest.Timeouts(finish=30 * SECOND)))
     h.send("t/go")
     h.run()
@@ -456,7 +447,7 @@ def test_a_finish_timeout_cancels_a_run_that_takes_too_long() -> None:
 
 
 def test_a_start_timeout_cancels_a_run_that_could_not_start() -> None:
-    h = harness()
+    h = Harness()
     h.serve(
         echo(
             h,
@@ -476,7 +467,7 @@ def test_a_start_timeout_cancels_a_run_that_could_not_start() -> None:
 
 
 def test_cron_ticks_start_runs_with_the_scheduled_timer_event() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="tick", trigger=inngest.TriggerCron(cron="*/5 * * * *")
@@ -505,7 +496,7 @@ def test_cron_ticks_start_runs_with_the_scheduled_timer_event() -> None:
 
 
 def test_cron_jitter_delays_the_start_not_the_tick() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="tick", trigger=inngest.TriggerCron(cron="0 * * * *", jitter="30s")
@@ -538,7 +529,7 @@ def test_cron_jitter_delays_the_start_not_the_tick() -> None:
 def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
     limit: int, steps: int, keys: list[str]
 ) -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="fn",
@@ -579,7 +570,7 @@ def test_concurrency_per_key_is_never_exceeded_and_every_run_ends(
 
 
 def test_a_debounced_run_is_not_rate_limited_again() -> None:
-    h = harness()
+    h = Harness()
     h.serve(
         echo(
             h,
@@ -597,7 +588,7 @@ def test_a_debounced_run_is_not_rate_limited_again() -> None:
 
 
 def test_a_rate_limit_key_that_does_not_compile_makes_no_run() -> None:
-    h = harness()
+    h = Harness()
     limit = inngest.RateLimit(limit=5, period=60 * SECOND, key="event.data.(")
     h.serve(echo(h, rate_limit=limit))
     h.send("t/go", {"n": 1})
@@ -607,7 +598,7 @@ def test_a_rate_limit_key_that_does_not_compile_makes_no_run() -> None:
 
 
 def test_a_debounce_key_that_fails_shares_one_bucket() -> None:
-    h = harness()
+    h = Harness()
     debounce = inngest.Debounce(period=SECOND, key="event.data.(")
     h.serve(echo(h, debounce=debounce))
     for n in range(3):
@@ -617,7 +608,7 @@ def test_a_debounce_key_that_fails_shares_one_bucket() -> None:
 
 
 def test_a_batch_holds_an_event_once_and_gets_no_cancel_or_start_timeout() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="fn",
@@ -641,7 +632,7 @@ def test_a_batch_holds_an_event_once_and_gets_no_cancel_or_start_timeout() -> No
 
 
 def test_an_event_sent_with_the_trigger_does_not_cancel_its_run() -> None:
-    h = harness()
+    h = Harness()
     h.serve(sleeper(h, cancel=[inngest.Cancel(event="t/go")]))
     h.send("t/go", {"n": 1})  # the trigger is also a cancel event
     h.run()
@@ -650,7 +641,7 @@ def test_an_event_sent_with_the_trigger_does_not_cancel_its_run() -> None:
 
 
 def test_throttle_keys_throttle_separately() -> None:
-    h = harness()
+    h = Harness()
     throttle = inngest.Throttle(
         limit=1, period=10 * SECOND, burst=1, key="event.data.k"
     )
@@ -665,7 +656,7 @@ def test_throttle_keys_throttle_separately() -> None:
 
 
 def test_removing_a_function_ends_its_cron() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="tick", trigger=inngest.TriggerCron(cron="* * * * *")
@@ -686,7 +677,7 @@ def test_removing_a_function_ends_its_cron() -> None:
 
 
 def test_a_concurrency_limit_of_zero_is_no_limit() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, concurrency=[inngest.Concurrency(limit=0)]))
     seen = InFlight(h, "fn")
     for n in range(4):
@@ -697,7 +688,7 @@ def test_a_concurrency_limit_of_zero_is_no_limit() -> None:
 
 
 def test_a_throttle_limit_of_zero_is_one() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, throttle=inngest.Throttle(limit=0, period=10 * SECOND, burst=0)))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
@@ -772,7 +763,7 @@ def test_a_flow_control_expression_that_fails_is_decided_and_logged(
     caplog: pytest.LogCaptureFixture, use: str
 ) -> None:
     options, outcome, runs = _WHEN_IT_FAILS[use]
-    h = harness()
+    h = Harness()
     h.serve(echo(h, **options))
     with caplog.at_level(logging.WARNING, logger="inngest_proto.executor"):
         h.send("t/go", {"n": 1, "x": 1}, id="evt-1")
@@ -784,7 +775,7 @@ def test_a_flow_control_expression_that_fails_is_decided_and_logged(
 def test_a_cancel_if_that_fails_cancels_nothing_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    h = harness()
+    h = Harness()
     cancel = inngest.Cancel(event="t/stop", if_exp="async.data.x / 0")
     h.serve(sleeper(h, cancel=[cancel]))
     h.send("t/go", {"n": 1}, id="evt-1")
@@ -802,7 +793,7 @@ def test_a_cancel_if_that_fails_cancels_nothing_and_is_logged(
 
 
 def test_a_throttled_run_records_how_long_throttle_held_it() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
@@ -815,7 +806,7 @@ def test_a_throttled_run_records_how_long_throttle_held_it() -> None:
 
 
 def test_a_run_that_waited_for_a_concurrency_slot_records_the_wait() -> None:
-    h = harness()
+    h = Harness()
 
     @h.client.create_function(
         fn_id="nap", trigger=TRIGGER, concurrency=[inngest.Concurrency(limit=1)]
@@ -838,7 +829,7 @@ def test_a_run_that_waited_for_a_concurrency_slot_records_the_wait() -> None:
 
 
 def test_a_debounced_run_records_the_debounce_period() -> None:
-    h = harness()
+    h = Harness()
     h.serve(echo(h, debounce=inngest.Debounce(period=10 * SECOND)))
     h.send("t/go", {"n": 1})
     h.now += 5

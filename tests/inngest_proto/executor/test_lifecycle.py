@@ -124,7 +124,7 @@ def test_the_failure_trigger_expression_selects_the_function() -> None:
 
 
 def test_the_trigger_matcher_is_injected() -> None:
-    h = Harness(trigger_matcher=lambda expression, event: event["data"]["n"] > 1)
+    h = Harness(trigger_matcher=lambda expression, event, now: event["data"]["n"] > 1)
 
     @h.client.create_function(
         fn_id="big", trigger=inngest.TriggerEvent(event="t/n", expression="whatever")

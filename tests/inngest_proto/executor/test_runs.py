@@ -201,7 +201,7 @@ def test_wildcard_triggers_match_name_prefixes() -> None:
 def test_a_trigger_expression_that_fails_skips_the_trigger_and_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def fails(expression: str, event: Any) -> bool:
+    def fails(expression: str, event: Any, now: float) -> bool:
         # What the CEL matcher raises for ``event.data.x / 0``.
         raise ExpressionError("division by zero", expression=expression)
 
@@ -228,6 +228,68 @@ def test_a_trigger_expression_that_fails_skips_the_trigger_and_is_logged(
         f"trigger expression of {APP_ID}-picky failed on event evt-1 (t/go): "
         "division by zero in 'event.data.x / 0'; the trigger is skipped"
     )
+
+
+def test_trigger_expressions_are_cel_by_default() -> None:
+    h = Harness()
+
+    @h.client.create_function(
+        fn_id="big",
+        trigger=inngest.TriggerEvent(event="t/n", expression="event.data.n > 3"),
+    )
+    def big(ctx: inngest.ContextSync) -> int:
+        return int(ctx.event.data["n"])
+
+    h.serve(big)
+    for n in (1, 5, 3):
+        h.send("t/n", {"n": n})
+    h.run()
+    assert [r.output for r in h.runs("big")] == [5]
+
+
+def test_expressions_are_evaluated_at_the_time_of_the_input() -> None:
+    """``now()`` is the time the executor is given with the event, never the
+    clock: the deadline passes between the two events on the virtual clock."""
+    h = Harness()
+
+    @h.client.create_function(
+        fn_id="early",
+        trigger=inngest.TriggerEvent(
+            event="t/go", expression="now() < date(event.data.deadline)"
+        ),
+    )
+    def early(ctx: inngest.ContextSync) -> int:
+        return int(ctx.event.data["n"])
+
+    h.serve(early)
+    deadline = START + 60
+    h.send("t/go", {"deadline": deadline, "n": 1})
+    h.now += 120
+    h.send("t/go", {"deadline": deadline, "n": 2})
+    h.run()
+    assert [r.output for r in h.runs("early")] == [1]
+
+
+def test_the_matchers_are_given_the_time_of_the_input() -> None:
+    seen: list[float] = []
+
+    def matcher(expression: str, event: Any, now: float) -> bool:
+        seen.append(now)
+        return True
+
+    h = Harness(trigger_matcher=matcher)
+
+    @h.client.create_function(
+        fn_id="fn", trigger=inngest.TriggerEvent(event="t/go", expression="x")
+    )
+    def fn(ctx: inngest.ContextSync) -> None:
+        return None
+
+    h.serve(fn)
+    h.send("t/go")
+    h.now += 7.5
+    h.send("t/go")
+    assert seen == [START, START + 7.5]
 
 
 def test_an_event_in_the_future_starts_its_run_then() -> None:

@@ -21,8 +21,6 @@ from inngest_proto.executor._lifecycle import (
     reported_error_name,
 )
 from inngest_proto.executor._matching import (
-    default_trigger_matcher,
-    default_wait_matcher,
     name_patterns,
 )
 from inngest_proto.executor._reply import (
@@ -220,40 +218,6 @@ def test_name_patterns() -> None:
         "app/user.*",
     }
     assert name_patterns("plain") == {"plain"}
-
-
-@pytest.mark.parametrize(
-    ("expression", "event", "result"),
-    [
-        (
-            "event.data.function_id == 'app-fn'",
-            {"data": {"function_id": "app-fn"}},
-            True,
-        ),
-        (
-            "event.data.function_id == 'app-fn'",
-            {"data": {"function_id": "app-fnx"}},
-            False,
-        ),
-        ("event.data.function_id == 'app-fn'", {"data": {}}, False),
-        ("event.data.n == 3", {"data": {"n": 3}}, True),
-        ("event.data.ok == true", {"data": {"ok": True}}, True),
-        ("event.data.n > 3", {"data": {"n": 1}}, True),  # not understood: true
-    ],
-)
-def test_default_trigger_matcher(
-    expression: str, event: dict[str, Any], result: bool
-) -> None:
-    assert default_trigger_matcher(expression, event) is result
-
-
-def test_default_wait_matcher() -> None:
-    run_event = {"data": {"id": 1}}
-    assert default_wait_matcher(None, run_event, {"data": {}}) is True
-    expr = "event.data.id == async.data.id"
-    assert default_wait_matcher(expr, run_event, {"data": {"id": 1}}) is True
-    assert default_wait_matcher(expr, run_event, {"data": {"id": 2}}) is False
-    assert default_wait_matcher(expr, run_event, {"data": {}}) is False
 
 
 # --- lifecycle shapes -----------------------------------------------------------

@@ -92,6 +92,7 @@ def test_the_wait_matcher_is_injected() -> None:
         expression: str | None,
         run_event: Mapping[str, Any],
         candidate: Mapping[str, Any],
+        now: float,
     ) -> bool:
         seen.append((expression, run_event["name"], candidate["name"]))
         return bool(candidate["data"].get("yes"))
@@ -108,7 +109,9 @@ def test_the_wait_matcher_is_injected() -> None:
 
 
 def test_a_matcher_that_raises_is_no_match() -> None:
-    def matcher(expression: str | None, run_event: Any, candidate: Any) -> bool:
+    def matcher(
+        expression: str | None, run_event: Any, candidate: Any, now: float
+    ) -> bool:
         raise ExpressionError("cannot evaluate")
 
     h = Harness(wait_matcher=matcher)

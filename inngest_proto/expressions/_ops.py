@@ -20,14 +20,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pendulum.parsing
 from celpy import celtypes
 from celpy.evaluation import CELFunction, base_functions
 
-from inngest_transports._expressions_values import (
+from ._errors import ExpressionError
+from ._go import go_string
+from ._values import (
     UNKNOWN,
     LenientMap,
     from_cel,
-    go_string,
     is_bool,
     is_number,
     norm,
@@ -35,7 +37,7 @@ from inngest_transports._expressions_values import (
     truthy,
 )
 
-__all__ = ["FUNCTIONS", "equal", "parse_duration"]
+__all__ = ["FUNCTIONS", "clock_functions", "equal", "parse_duration"]
 
 Bool = celtypes.BoolType
 TRUE = Bool(True)
@@ -338,17 +340,44 @@ def _date(value: Any) -> celtypes.TimestampType:
     text = _string_arg(value, "date").strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
         return _date(celtypes.DoubleType(text))
-    for parse in (_pendulum_date, email.utils.parsedate_to_datetime):
-        try:
-            return celtypes.TimestampType(parse(text))
-        except Exception:  # noqa: S112 - pendulum raises its own error types
-            continue
-    msg = f"date: cannot parse {text!r}"
-    raise ValueError(msg)
+    try:
+        return _timestamp_text(text)
+    except ValueError:
+        pass
+    try:
+        return celtypes.TimestampType(email.utils.parsedate_to_datetime(text))
+    except ValueError:
+        msg = f"date: cannot parse {text!r}"
+        raise ValueError(msg) from None
 
 
-def _pendulum_date(text: str) -> celtypes.TimestampType:
-    return celtypes.TimestampType(text)  # pendulum: ISO 8601 and many layouts
+def _timestamp(value: Any) -> celtypes.TimestampType:
+    """CEL's ``timestamp()``: strings parse as :func:`_timestamp_text` does,
+    since cel-python's own parse reads the clock for some."""
+    if isinstance(value, str):
+        return _timestamp_text(value)
+    return celtypes.TimestampType(value)
+
+
+def _timestamp_text(text: str) -> celtypes.TimestampType:
+    """An ISO 8601 date and time, or a date (midnight UTC); no zone is UTC.
+
+    Evaluation never reads the clock, so this refuses what would need it:
+    ``"now"`` and a time without a date, which pendulum's top-level ``parse``
+    (and so cel-python's timestamps) answer from the clock.  Raises
+    ValueError (pendulum's ParserError is one) for anything else.
+    """
+    parsed = pendulum.parsing.parse(text, exact=True)
+    if isinstance(parsed, datetime.datetime):
+        moment = parsed
+    elif isinstance(parsed, datetime.date):
+        moment = datetime.datetime(parsed.year, parsed.month, parsed.day)
+    else:  # a time of day, a duration or an interval: no single instant
+        msg = f"{text!r} is not a date"
+        raise ValueError(msg)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return celtypes.TimestampType(moment)
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d|w)")
@@ -378,18 +407,31 @@ def parse_duration(text: str) -> datetime.timedelta:
     return datetime.timedelta(seconds=sign * total)
 
 
-def _now() -> celtypes.TimestampType:
-    return celtypes.TimestampType(datetime.datetime.now(datetime.timezone.utc))
+def clock_functions(now: float | None) -> dict[str, CELFunction]:
+    """``now()``, ``now_plus()`` and ``now_minus()`` at ``now`` (Unix seconds).
 
+    Evaluation never reads the clock: the caller gives the time.  Without
+    one, these raise ExpressionError, which cel-python lets through (it
+    turns only TypeError, ValueError and AttributeError into CEL errors), so
+    the whole evaluation fails rather than reading as unknown.
+    """
 
-def _now_plus(value: Any) -> celtypes.TimestampType:
-    delta = parse_duration(_string_arg(value, "now_plus"))
-    return celtypes.TimestampType(_now() + delta)
+    def current() -> celtypes.TimestampType:
+        if now is None:
+            msg = "now() needs the time of evaluation, and none was given"
+            raise ExpressionError(msg)
+        moment = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        return celtypes.TimestampType(moment)
 
+    def now_plus(value: Any) -> celtypes.TimestampType:
+        delta = parse_duration(_string_arg(value, "now_plus"))
+        return celtypes.TimestampType(current() + delta)
 
-def _now_minus(value: Any) -> celtypes.TimestampType:
-    delta = parse_duration(_string_arg(value, "now_minus"))
-    return celtypes.TimestampType(_now() + -delta)
+    def now_minus(value: Any) -> celtypes.TimestampType:
+        delta = parse_duration(_string_arg(value, "now_minus"))
+        return celtypes.TimestampType(current() + -delta)
+
+    return {"now": current, "now_plus": now_plus, "now_minus": now_minus}
 
 
 #: The functions mapping handed to cel-python: standard library plus overrides.
@@ -417,9 +459,9 @@ FUNCTIONS: dict[str, CELFunction] = {
     "b64decode": _b64decode,
     "json_parse": _json_parse,
     "date": _date,
-    "now": _now,
-    "now_plus": _now_plus,
-    "now_minus": _now_minus,
+    "timestamp": _timestamp,
+    # Declared here so they compile; evaluation binds them to its time.
+    **clock_functions(None),
 }
 # cel-python extras that are not in cel-go's standard library.
 for _name in ("list", "map", "null_type"):

@@ -20,9 +20,9 @@ import lark
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from inngest_transports._expressions_engine import Node, evaluate_tree, macro_variable
-from inngest_transports._expressions_ops import FUNCTIONS
-from inngest_transports._expressions_values import Absent, is_bool, norm
+from ._engine import Node, evaluate_tree, macro_variable
+from ._ops import FUNCTIONS
+from ._values import Absent, is_bool, norm
 
 __all__ = ["interpolate", "render_literal"]
 

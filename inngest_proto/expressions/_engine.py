@@ -12,8 +12,9 @@ source text by position).
 
 from __future__ import annotations
 
+import collections
+import functools
 import re
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias, cast
@@ -29,9 +30,9 @@ from celpy.evaluation import (
     Result,
 )
 
-from inngest_proto.executor import ExpressionError
-from inngest_transports._expressions_ops import FUNCTIONS
-from inngest_transports._expressions_values import UNKNOWN, is_absent, norm, truthy
+from ._errors import ExpressionError
+from ._ops import FUNCTIONS, clock_functions
+from ._values import UNKNOWN, is_absent, norm, truthy
 
 __all__ = [
     "DECLARED",
@@ -75,10 +76,6 @@ _WRAPPERS = frozenset(
 # --- compile ------------------------------------------------------------------
 
 
-_built_parser: lark.Lark | None = None
-_parser_lock = threading.Lock()
-
-
 def _bool_literal(token: lark.Token) -> lark.Token:
     # CEL's grammar lexes ``true``/``false`` as identifiers; retype them,
     # keeping the position (cel-python's own callback loses it).
@@ -87,22 +84,21 @@ def _bool_literal(token: lark.Token) -> lark.Token:
     return token
 
 
+@functools.cache
 def _parser() -> lark.Lark:
-    global _built_parser  # noqa: PLW0603 - built once, on first use (it takes ~100 ms)
-    with _parser_lock:
-        if _built_parser is None:
-            grammar = Path(celpy.celparser.__file__).with_name("cel.lark")
-            _built_parser = lark.Lark(
-                grammar.read_text(encoding="utf-8"),
-                parser="lalr",
-                start="expr",
-                g_regex_flags=re.M,
-                lexer_callbacks={"IDENT": _bool_literal},
-                propagate_positions=True,
-                maybe_placeholders=False,
-                priority="invert",
-            )
-        return _built_parser
+    # Built once, on first use (it takes ~100 ms).  Two threads racing here
+    # build two equal parsers, so the core needs no lock.
+    grammar = Path(celpy.celparser.__file__).with_name("cel.lark")
+    return lark.Lark(
+        grammar.read_text(encoding="utf-8"),
+        parser="lalr",
+        start="expr",
+        g_regex_flags=re.M,
+        lexer_callbacks={"IDENT": _bool_literal},
+        propagate_positions=True,
+        maybe_placeholders=False,
+        priority="invert",
+    )
 
 
 def _syntax_error(exc: lark.exceptions.UnexpectedInput) -> str:
@@ -369,11 +365,20 @@ class _Evaluator(Evaluator):
         return self.visit_node(tree.children[branch])
 
 
-_BASE = Activation(functions=FUNCTIONS)
+_WITHOUT_CLOCK = Activation(functions=FUNCTIONS)
 
 
-def evaluate_tree(tree: Node, values: Mapping[str, Any]) -> Any:
-    """Evaluate a parsed (sub-)tree; the result may be a sentinel or an error."""
-    evaluator = _Evaluator(tree, activation=_BASE)
+def evaluate_tree(
+    tree: Node, values: Mapping[str, Any], now: float | None = None
+) -> Any:
+    """Evaluate a parsed (sub-)tree at ``now`` (Unix seconds, what ``now()``
+    answers; without it ``now()`` raises ExpressionError); the result may be
+    a sentinel or an error."""
+    if now is None:
+        base = _WITHOUT_CLOCK
+    else:
+        functions = collections.ChainMap(clock_functions(now), FUNCTIONS)
+        base = Activation(functions=functions)
+    evaluator = _Evaluator(tree, activation=base)
     evaluator.set_activation(dict(values))
     return evaluator.visit_node(tree)

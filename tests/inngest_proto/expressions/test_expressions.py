@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 import inngest_proto as inngest
 from inngest_proto import InngestError, LocalProtocolError
-from inngest_proto.functions import hash_step_id
-from inngest_transports.expressions import (
+from inngest_proto.expressions import (
     Evaluation,
     Expression,
     ExpressionError,
@@ -33,7 +32,11 @@ from inngest_transports.expressions import (
     wait_matcher,
     wait_warning,
 )
-from tests.inngest_proto.executor._harness import Harness
+from inngest_proto.functions import hash_step_id
+from tests.inngest_proto.executor._harness import START, Harness
+
+#: The time of evaluation, what ``now()`` answers.
+NOW = START
 
 # --- the examples: (id, expression, activation, value Inngest's Go gives) -------
 
@@ -260,13 +263,74 @@ def test_there_are_58_examples() -> None:
     ],
 )
 def test_leniency(expression: str, data: dict[str, Any], expected: Any) -> None:
-    value = compile_expression(expression).evaluate({"event": {"data": data}})
+    value = compile_expression(expression).evaluate({"event": {"data": data}}, now=NOW)
     assert same(value, expected), value
 
 
 def test_a_timestamp_result_is_a_datetime() -> None:
     value = compile_expression("date('2020-01-01T12:00:00Z')").evaluate({})
     assert value == datetime.datetime(2020, 1, 1, 12, tzinfo=datetime.timezone.utc)
+
+
+# --- time is a value ---------------------------------------------------------------
+
+
+def test_now_is_the_time_given() -> None:
+    expression = compile_expression("now()")
+    moment = datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)
+    assert expression.evaluate({}, now=NOW) == moment
+    later = compile_expression("now_plus('1h')").evaluate({}, now=NOW + 60)
+    assert later == moment + datetime.timedelta(hours=1, minutes=1)
+    earlier = compile_expression("now_minus('1d')").evaluate({}, now=NOW)
+    assert earlier == moment - datetime.timedelta(days=1)
+    # The matchers evaluate at the time they are given, not the clock's.
+    ts = {"data": {"at": NOW - 3600}}
+    assert trigger_matcher("now_minus('30m') > date(event.data.at)", ts, NOW)
+    assert not trigger_matcher("now_minus('2h') > date(event.data.at)", ts, NOW)
+    assert evaluate_value("now()", {}, NOW) == moment
+    assert evaluate_key("now() == date(0)", {}, 0.0) == "true"
+    assert wait_matcher("now() > date(async.data.at)", {}, ts, NOW)
+
+
+def test_without_a_time_now_fails_rather_than_read_the_clock() -> None:
+    for text in (
+        "now() > date(0)",
+        "now_plus('1h') > date(0)",
+        "now_minus('1h') == null",
+    ):
+        result = explain_match(text, {})
+        assert result.error == "now() needs the time of evaluation, and none was given"
+        with pytest.raises(ExpressionError, match="now\\(\\) needs the time"):
+            compile_expression(text).value({})
+
+
+@pytest.mark.parametrize(
+    "text", ["date('now')", "timestamp('now')", "date('12:00')", "timestamp('12:00')"]
+)
+def test_dates_that_would_need_the_clock_do_not_parse(text: str) -> None:
+    # pendulum, which cel-python parses timestamps with, answers "now" and a
+    # time of day from the clock; Inngest's date() parses neither.
+    result = explain_match(text, {}, now=NOW)
+    assert result.error is not None
+    assert result.value is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("date('2020-01-01')", datetime.datetime(2020, 1, 1)),
+        ("date('2020-01-01T10:00:00')", datetime.datetime(2020, 1, 1, 10)),
+        ("timestamp('2020-01-01T10:00:00Z')", datetime.datetime(2020, 1, 1, 10)),
+        (
+            "date('2020-01-01T10:00:00+02:00')",
+            datetime.datetime(2020, 1, 1, 8),
+        ),
+        ("date('Wed, 01 Jan 2020 10:00:00 GMT')", datetime.datetime(2020, 1, 1, 10)),
+    ],
+)
+def test_dates_parse_without_the_clock(text: str, expected: datetime.datetime) -> None:
+    value = compile_expression(text).evaluate({})
+    assert value == expected.replace(tzinfo=datetime.timezone.utc)
 
 
 # --- compiling --------------------------------------------------------------------
@@ -367,11 +431,11 @@ def test_activations_must_be_json_like() -> None:
     # The executor's matchers raise ExpressionError and nothing else: the
     # executor decides what a failure means (tests/inngest_proto/executor).
     with pytest.raises(ExpressionError, match="cannot be used"):
-        trigger_matcher("event.data.x == 1", {"data": {"x": object()}})
+        trigger_matcher("event.data.x == 1", {"data": {"x": object()}}, NOW)
     with pytest.raises(ExpressionError):
-        wait_matcher("event.data.x == 1", {"data": {"x": object()}}, {})
+        wait_matcher("event.data.x == 1", {"data": {"x": object()}}, {}, NOW)
     with pytest.raises(ExpressionError, match="syntax error"):
-        wait_matcher("event ==", {}, {})
+        wait_matcher("event ==", {}, {}, NOW)
     # matches() never raises: a failure is no match.
     assert not matches("event.data.x == 1", {"event": {"data": {"x": object()}}})
 
@@ -379,11 +443,11 @@ def test_activations_must_be_json_like() -> None:
 @pytest.mark.parametrize(
     ("evaluate", "problem"),
     [
-        (lambda: trigger_matcher("event.data.x / 0", {"data": {"x": 1}}), "zero"),
-        (lambda: evaluate_key("event.data.x / 0", {"data": {"x": 1}}), "zero"),
-        (lambda: evaluate_value("event.data.x / 0", {"data": {"x": 1}}), "zero"),
+        (lambda: trigger_matcher("event.data.x / 0", {"data": {"x": 1}}, NOW), "zero"),
+        (lambda: evaluate_key("event.data.x / 0", {"data": {"x": 1}}, NOW), "zero"),
+        (lambda: evaluate_value("event.data.x / 0", {"data": {"x": 1}}, NOW), "zero"),
         (
-            lambda: wait_matcher("async.data.x / 0", {}, {"data": {"x": 1}}),
+            lambda: wait_matcher("async.data.x / 0", {}, {"data": {"x": 1}}, NOW),
             "zero",
         ),
     ],
@@ -399,26 +463,27 @@ def test_evaluation_errors_raise_expression_error(
 
 def test_the_trigger_matcher_sees_the_event() -> None:
     fail = {"name": "inngest/function.failed", "data": {"function_id": "app-fn"}}
-    assert trigger_matcher("event.data.function_id == 'app-fn'", fail)
-    assert not trigger_matcher("event.data.function_id == 'other'", fail)
-    assert trigger_matcher("event.name.startsWith('inngest/')", fail)
-    assert not trigger_matcher("async.data.x == 1", fail)
+    assert trigger_matcher("event.data.function_id == 'app-fn'", fail, NOW)
+    assert not trigger_matcher("event.data.function_id == 'other'", fail, NOW)
+    assert trigger_matcher("event.name.startsWith('inngest/')", fail, NOW)
+    assert not trigger_matcher("async.data.x == 1", fail, NOW)
 
 
 def test_the_wait_matcher_treats_missing_event_fields_as_null() -> None:
     text = "event.data.id == async.data.id && event.data.foo == async.data.foo"
     run_event = {"name": "t/go", "data": {"id": "ab_1"}}
-    assert wait_matcher(text, run_event, {"data": {"id": "ab_1"}})
-    assert wait_matcher(text, run_event, {"data": {"id": "ab_1", "foo": None}})
-    assert not wait_matcher(text, run_event, {"data": {"id": "ab_1", "foo": 1}})
-    assert not wait_matcher(text, run_event, {"data": {"id": "ab_2"}})
+    assert wait_matcher(text, run_event, {"data": {"id": "ab_1"}}, NOW)
+    assert wait_matcher(text, run_event, {"data": {"id": "ab_1", "foo": None}}, NOW)
+    assert not wait_matcher(text, run_event, {"data": {"id": "ab_1", "foo": 1}}, NOW)
+    assert not wait_matcher(text, run_event, {"data": {"id": "ab_2"}}, NOW)
     # In a trigger the same missing field is unknown, which is not ``1``.
-    assert not trigger_matcher("event.data.foo == 1", run_event)
-    assert wait_matcher(None, run_event, {})
+    assert not trigger_matcher("event.data.foo == 1", run_event, NOW)
+    assert wait_matcher(None, run_event, {}, NOW)
     assert wait_matcher(
         "event.data.issue.field == async.data.field",
         {"data": {"issue": None}},
         {"data": {}},
+        NOW,
     )
 
 
@@ -478,7 +543,7 @@ def test_interpolation_matches_inngest(
         # Inngest's stored text, ours and the direct matcher agree.
         expected = matches(inngest, {"async": candidate})
         assert matches(ours, {"async": candidate}) is expected
-        assert wait_matcher(text, event, candidate) is expected
+        assert wait_matcher(text, event, candidate, NOW) is expected
 
 
 def test_interpolation_keeps_what_is_not_constant() -> None:
@@ -526,7 +591,7 @@ def test_interpolation_keeps_what_is_not_constant() -> None:
     ],
 )
 def test_keys_render_as_go_does(text: str, data: dict[str, Any], key: str) -> None:
-    assert evaluate_key(text, {"name": "t/e", "data": data}) == key
+    assert evaluate_key(text, {"name": "t/e", "data": data}, NOW) == key
 
 
 def test_keys_group_events_into_buckets() -> None:
@@ -539,10 +604,12 @@ def test_keys_group_events_into_buckets() -> None:
     ]
     buckets: dict[str, list[int]] = {}
     for index, event in enumerate(events):
-        buckets.setdefault(evaluate_key("event.data.customer", event), []).append(index)
+        buckets.setdefault(evaluate_key("event.data.customer", event, NOW), []).append(
+            index
+        )
     assert buckets == {"1": [0, 1], "2": [2], "false": [3, 4]}
     with pytest.raises(ExpressionError):
-        evaluate_key("event.data.customer ==", events[0])
+        evaluate_key("event.data.customer ==", events[0], NOW)
 
 
 # --- robustness -----------------------------------------------------------------------
@@ -639,9 +706,9 @@ def test_evaluation_only_ever_raises_expression_error(
     assert isinstance(matches(text, {"event": event}), bool)
     # The executor's matchers give their type or raise ExpressionError.
     for call, kind in (
-        (lambda: wait_matcher(text, event, candidate), bool),
-        (lambda: trigger_matcher(text, event), bool),
-        (lambda: evaluate_key(text, event), str),
+        (lambda: wait_matcher(text, event, candidate, NOW), bool),
+        (lambda: trigger_matcher(text, event, NOW), bool),
+        (lambda: evaluate_key(text, event, NOW), str),
     ):
         with contextlib.suppress(ExpressionError):
             assert isinstance(call(), kind)
@@ -656,18 +723,16 @@ def test_an_interpolated_wait_compiles_and_is_what_the_matcher_uses(
         compile_expression(text)
     except ExpressionError:
         return
-    if "now()" in text:
-        return  # the clock moves between the two evaluations
     stored = interpolate_event(text, event)
     # What Inngest stores mentions only ``async`` and is itself valid.
     assert "event" not in stored.replace("async", "")
     compile_expression(stored)
-    expected = explain_match(stored, {"async": candidate})
+    expected = explain_match(stored, {"async": candidate}, now=NOW)
     if expected.error is not None:
         with pytest.raises(ExpressionError):
-            wait_matcher(text, event, candidate)
+            wait_matcher(text, event, candidate, NOW)
     else:
-        assert wait_matcher(text, event, candidate) is expected.matched
+        assert wait_matcher(text, event, candidate, NOW) is expected.matched
 
 
 # --- the executor with these matchers ------------------------------------------------
