@@ -45,6 +45,21 @@ class Harness:
         return body
 
 
+@asynccontextmanager
+async def dev_api(
+    *, timeout: float = 5.0, **dev_options: Any
+) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
+    """A dev server on 127.0.0.1 and an HTTP client of its API, with no app."""
+    dev = DevServer(port=0, poll=False, **dev_options)
+    async with anyio.create_task_group() as tg:
+        url = await tg.start(dev.serve)
+        async with httpx.AsyncClient(base_url=url, timeout=timeout) as http:
+            try:
+                yield dev, http
+            finally:
+                await dev.shutdown()
+
+
 Functions = Callable[[inngest.Inngest], Sequence[inngest.Function[Any]]]
 
 

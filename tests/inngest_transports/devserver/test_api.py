@@ -4,36 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 import inngest_proto as inngest
 from inngest_proto._signing import hash_signing_key
-from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._cli import build_parser
 from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
+from ._harness import dev_api
+
 pytestmark = pytest.mark.anyio
 
 KEY = "signkey-test-" + "ab" * 16
-
-
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
-    dev = DevServer(port=0, poll=False, **options)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            yield dev, http
-        await dev.shutdown()
 
 
 def _fn(url: str = "http://127.0.0.1:9/api/inngest") -> dict[str, Any]:
@@ -52,7 +40,7 @@ def _fn(url: str = "http://127.0.0.1:9/api/inngest") -> dict[str, Any]:
 
 
 async def test_events_are_validated() -> None:
-    async with serving() as (_, http):
+    async with dev_api() as (_, http):
         assert (await http.get("/health")).json() == {"status": 200, "message": "OK"}
         ok = await http.post(
             "/e/KEY", json=[{"name": "a/b"}, {"name": "a/c", "id": "x"}]
@@ -90,7 +78,7 @@ async def test_events_are_validated() -> None:
 
 async def test_seeded_ids_are_reproducible() -> None:
     seed = "1700000000000,AAAAAAAAAAAAAA=="
-    async with serving() as (_, http):
+    async with dev_api() as (_, http):
         headers = {"x-inngest-event-id-seed": seed}
         first = await http.post(
             "/e/K", json=[{"name": "a"}, {"name": "b"}], headers=headers
@@ -103,7 +91,7 @@ async def test_seeded_ids_are_reproducible() -> None:
 
 
 async def test_register_validation() -> None:
-    async with serving() as (dev, http):
+    async with dev_api() as (dev, http):
         body = {
             "appname": "app",
             "url": "http://127.0.0.1:9/api/inngest",
@@ -179,7 +167,7 @@ async def test_register_takes_the_typescript_and_go_shapes() -> None:
         "url": "http://127.0.0.1:9/api/inngest",
         "functions": [shorthand, single, go],
     }
-    async with serving() as (dev, http):
+    async with dev_api() as (dev, http):
         resp = await http.post("/fn/register", json=body)
         assert resp.status_code == 200, resp.text
         functions = dev.driver.executor.functions
@@ -202,7 +190,7 @@ async def test_a_refused_sync_says_why(
     bad = {**good, "functions": [bad_fn]}
     db = tmp_path / "dev.db"
     with SQLiteStore(db) as store:
-        async with serving(store=store) as (dev, http):
+        async with dev_api(store=store) as (dev, http):
             assert (await http.post("/fn/register", json=good)).status_code == 200
             caplog.set_level(logging.WARNING, logger="inngest.devserver")
             resp = await http.post("/fn/register", json=bad)
@@ -235,7 +223,7 @@ async def test_a_refused_sync_says_why(
             assert shown["status"] == "error"
             assert "concurrency: must be a number" in shown["error"]
     with SQLiteStore(db) as store:
-        async with serving(store=store) as (dev, http):
+        async with dev_api(store=store) as (dev, http):
             (app,) = (await http.get("/v1/apps")).json()["data"]
             assert (app["state"], app["functions"]) == ("error", ["app-fn"])
             assert "throttle.period: is required" in app["error"]
@@ -243,14 +231,14 @@ async def test_a_refused_sync_says_why(
             (app,) = (await http.get("/v1/apps")).json()["data"]
             assert (app["state"], app["error"]) == ("synced", None)
     with SQLiteStore(db) as store:
-        async with serving(store=store) as (dev, http):
+        async with dev_api(store=store) as (dev, http):
             (app,) = (await http.get("/v1/apps")).json()["data"]
             assert (app["state"], app["error"]) == ("synced", None)
 
 
 async def test_a_sync_put_reports_why_the_register_was_refused() -> None:
     """The app answers the PUT, but its functions were refused: say why."""
-    async with serving() as (dev, http):
+    async with dev_api() as (dev, http):
         client = inngest.Inngest(
             app_id="batchy",
             environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": str(http.base_url)},
@@ -341,7 +329,7 @@ async def test_expressions_that_cannot_compile_are_refused(
         "url": "http://127.0.0.1:9/a",
         "functions": [{**_fn(), **extra}],
     }
-    async with serving() as (dev, http):
+    async with dev_api() as (dev, http):
         resp = await http.post("/fn/register", json=body)
         assert resp.status_code == 400, resp.text
         (problem,) = resp.json()["data"]["errors"]
@@ -363,7 +351,7 @@ async def test_expressions_that_the_real_server_accepts_are_accepted() -> None:
         "url": "http://127.0.0.1:9/a",
         "functions": [{**_fn(), **extra}],
     }
-    async with serving() as (_, http):
+    async with dev_api() as (_, http):
         resp = await http.post("/fn/register", json=body)
         assert resp.status_code == 200, resp.text
 
@@ -371,7 +359,7 @@ async def test_expressions_that_the_real_server_accepts_are_accepted() -> None:
 async def test_an_app_that_is_down() -> None:
     with anyio.fail_after(5):
         # Port 9 (discard) on loopback: nothing listens there.
-        async with serving(sync_attempts=2, sync_backoff=0.01) as (_, http):
+        async with dev_api(sync_attempts=2, sync_backoff=0.01) as (_, http):
             resp = await http.post(
                 "/v0/apps/sync", params={"url": "http://127.0.0.1:9/api/inngest"}
             )
@@ -386,7 +374,7 @@ async def test_an_app_that_is_down() -> None:
 
 
 async def test_a_signing_key_requires_a_bearer() -> None:
-    async with serving(signing_key=KEY) as (_, http):
+    async with dev_api(signing_key=KEY) as (_, http):
         assert (await http.get("/v1/events")).status_code == 401
         for token in (hash_signing_key(KEY), "signkey-test-" + hash_signing_key(KEY)):
             headers = {"authorization": f"Bearer {token}"}
@@ -426,7 +414,7 @@ def test_cli_flags() -> None:
 
 
 async def test_signals_answer_404_when_no_run_waits_and_400_for_bad_bodies() -> None:
-    async with serving() as (_, http):
+    async with dev_api() as (_, http):
         nobody = await http.post("/v1/signals", json={"signal": "s", "data": 1})
         assert nobody.status_code == 404
         assert nobody.json()["error"] == "No signal found"

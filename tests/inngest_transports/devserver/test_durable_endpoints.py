@@ -12,7 +12,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._sqlite_store import SQLiteStore
 
 from .._stub import Reply, Stub
+from ._harness import RETRY_SCALE, dev_api
 from .test_api import KEY
 
 pytestmark = pytest.mark.anyio
@@ -93,15 +94,11 @@ def _steps(fn_id: str, app_id: str, steps: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
-    options.setdefault("retry_scale", 0.0001)
-    dev = DevServer(port=0, poll=False, **options)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            yield dev, http
-        await dev.shutdown()
+def serving(
+    **options: Any,
+) -> AbstractAsyncContextManager[tuple[DevServer, httpx.AsyncClient]]:
+    options.setdefault("retry_scale", RETRY_SCALE)
+    return dev_api(**options)
 
 
 @asynccontextmanager

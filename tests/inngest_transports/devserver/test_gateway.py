@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -34,6 +33,8 @@ from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect.frames import decode, encode
 from inngest_proto.wire import IncomingRequest, unstructure
 from inngest_transports.devserver import DevServer, GatewayConfig
+
+from ._harness import RETRY_SCALE, dev_api
 
 pytestmark = pytest.mark.anyio
 
@@ -218,19 +219,11 @@ def run_sdk(
     )
 
 
-@asynccontextmanager
-async def dev_server(
+def dev_server(
     **options: Any,
-) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
-    options.setdefault("retry_scale", 0.0001)
-    dev = DevServer(port=0, poll=False, **options)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            try:
-                yield dev, http
-            finally:
-                await dev.shutdown()
+) -> AbstractAsyncContextManager[tuple[DevServer, httpx.AsyncClient]]:
+    options.setdefault("retry_scale", RETRY_SCALE)
+    return dev_api(**options)
 
 
 async def send_event(http: httpx.AsyncClient, name: str) -> str:

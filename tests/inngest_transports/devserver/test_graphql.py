@@ -15,8 +15,8 @@ import inngest_proto as inngest
 from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver._graphql import MAX_BODY_BYTES, MAX_DEPTH, MAX_TOKENS
 
-from ._harness import APP_ID, Harness, harness
-from .test_api import KEY, serving
+from ._harness import APP_ID, Harness, dev_api, harness
+from .test_api import KEY
 
 pytestmark = pytest.mark.anyio
 
@@ -170,7 +170,7 @@ async def _post(http: Any, body: bytes | dict[str, Any]) -> tuple[int, dict[str,
 
 
 async def test_hostile_queries_get_clear_errors() -> None:
-    async with serving() as (_, http):
+    async with dev_api() as (_, http):
         cases: list[tuple[bytes | dict[str, Any], int, str]] = [
             (b"{not json", 400, "could not be decoded"),
             (b"[1]", 400, "not an object"),
@@ -263,7 +263,7 @@ async def test_hostile_queries_get_clear_errors() -> None:
 
 
 async def test_graphql_needs_the_key_when_the_server_has_one() -> None:
-    async with serving(signing_key=KEY) as (_, http):
+    async with dev_api(signing_key=KEY) as (_, http):
         query = {"query": "{ apps { name } }"}
         assert (await http.post("/v0/gql", json=query)).status_code == 401
         bearer = {"authorization": f"Bearer {hash_signing_key(KEY)}"}

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
-import anyio
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._guard import RequestGuard
 
+from ._harness import dev_api
+
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def _serving(
-    **options: Any,
-) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
-    dev = DevServer(port=0, poll=False, **options)
-    async with anyio.create_task_group() as tg:
-        url = await tg.start(dev.serve)
-        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            try:
-                yield dev, http
-            finally:
-                await dev.shutdown()
 
 
 # -- Host (DNS rebinding) ------------------------------------------------------------
@@ -101,7 +82,7 @@ def test_any_host_header_is_judged_without_crashing(host: str) -> None:
 async def test_a_foreign_host_is_refused_on_every_route(
     signing_key: str | None,
 ) -> None:
-    async with _serving(signing_key=signing_key) as (dev, http):
+    async with dev_api(signing_key=signing_key) as (dev, http):
         evil = {"host": f"evil.example:{dev.url.rsplit(':', 1)[1]}"}
         for method, path in [
             ("GET", "/health"),
@@ -132,7 +113,7 @@ async def test_a_foreign_host_is_refused_on_every_route(
 
 
 async def test_allowed_hosts_are_served() -> None:
-    async with _serving(allowed_hosts=["inngest"]) as (_, http):
+    async with dev_api(allowed_hosts=["inngest"]) as (_, http):
         resp = await http.get("/health", headers={"host": "inngest:8288"})
         assert resp.status_code == 200
         resp = await http.get("/health", headers={"host": "other:8288"})
@@ -197,7 +178,7 @@ def test_cors_is_for_local_pages_only() -> None:
 async def test_a_web_page_cannot_send_events_or_change_runs(
     signing_key: str | None,
 ) -> None:
-    async with _serving(signing_key=signing_key) as (dev, http):
+    async with dev_api(signing_key=signing_key) as (dev, http):
         evil = {"origin": "https://evil.example"}
         form = {**evil, "content-type": "application/x-www-form-urlencoded"}
         text = {**evil, "content-type": "text/plain"}
@@ -231,7 +212,7 @@ async def test_a_web_page_cannot_send_events_or_change_runs(
 
 
 async def test_a_web_page_cannot_open_a_realtime_stream() -> None:
-    async with _serving() as (dev, http):
+    async with dev_api() as (dev, http):
         # Without a signing key anyone can mint a token: the Origin decides.
         jwt = dev.api.realtime.mint([{"kind": "run", "channel": "c", "name": "t"}])
         upgrade = {

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
@@ -18,7 +17,7 @@ from inngest_proto.executor import MAX_DATA_DEPTH
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._sqlite_store import SQLiteStore
 
-from ._harness import harness
+from ._harness import dev_api, harness
 from ._raw_app import HOSTILE_OUTPUTS, nested, raw_app
 
 pytestmark = pytest.mark.anyio
@@ -29,12 +28,8 @@ async def serving(
     db: Path | str = ":memory:",
 ) -> AsyncIterator[tuple[DevServer, httpx.AsyncClient]]:
     with SQLiteStore(db) as store:
-        dev = DevServer(port=0, poll=False, store=store)
-        async with anyio.create_task_group() as tg:
-            url = await tg.start(dev.serve)
-            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-                yield dev, http
-            await dev.shutdown()
+        async with dev_api(store=store, timeout=10) as (dev, http):
+            yield dev, http
 
 
 async def _alive(http: httpx.AsyncClient) -> None:
