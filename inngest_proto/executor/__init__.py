@@ -3,8 +3,8 @@
 :class:`Executor` takes events, SDK replies, model replies, timer firings and
 cancellations, each with the current time, and returns actions
 (:class:`CallSDK`, :class:`CallAI`, :class:`SetTimer`, :class:`CancelTimer`,
-:class:`EmitEvent`, :class:`RunStarted`, :class:`RunFinished`) for a driver
-to perform.  Its whole
+:class:`EmitEvent`, :class:`RunStarted`, :class:`RunFinished`,
+:class:`WaitResumed`) for a driver to perform.  Its whole
 memory is :class:`ExecutorState`, plain data a storage layer can persist.
 """
 
@@ -21,6 +21,7 @@ from ._actions import (
     RunSkipped,
     RunStarted,
     SetTimer,
+    WaitResumed,
 )
 from ._checkpoint import Checkpoint, CheckpointRejected, parse_checkpoint
 from ._endpoints import (
@@ -139,6 +140,7 @@ __all__ = [
     "ValueEvaluator",
     "Wait",
     "WaitMatcher",
+    "WaitResumed",
     "api_result",
     "endpoint_app_uuid",
     "endpoint_function_uuid",

@@ -27,6 +27,7 @@ __all__ = [
     "RunSkipped",
     "RunStarted",
     "SetTimer",
+    "WaitResumed",
 ]
 
 
@@ -129,6 +130,19 @@ class RunFinished:
     error: dict[str, Any] | None = None
 
 
+@attrs.frozen
+class WaitResumed:
+    """An event resumed a run's ``wait_for_event`` (its memo is the event).
+
+    Nothing to perform: a driver may record it, to show which waits an
+    event matched.  ``event_id`` is the event's ``id``.
+    """
+
+    run_id: str
+    step_id: str
+    event_id: str
+
+
 Action: TypeAlias = (
     CallSDK
     | CallAI
@@ -138,4 +152,5 @@ Action: TypeAlias = (
     | RunStarted
     | RunFinished
     | RunSkipped
+    | WaitResumed
 )

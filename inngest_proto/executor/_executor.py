@@ -19,7 +19,14 @@ from .._function_config import FunctionConfig
 from .._http_values import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
-from ._actions import Action, CallFailure, EmitEvent, RunFinished, RunStarted
+from ._actions import (
+    Action,
+    CallFailure,
+    EmitEvent,
+    RunFinished,
+    RunStarted,
+    WaitResumed,
+)
 from ._ai import AIGateway
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._cron_timers import CronTimers
@@ -575,6 +582,8 @@ class Executor(FlowControl):
             if run.is_running and run.waits.get(wait.step_id) is wait:
                 del run.waits[wait.step_id]
                 self._clear_timer(run, wait.timer_id, tick)
+                resumed = WaitResumed(run.run_id, wait.step_id, str(event.get("id")))
+                tick.out.append(resumed)
                 self._complete_step(run, wait.step_id, event, "event", tick)
 
     def _resume_invoker(self, event: dict[str, Any], tick: Tick) -> None:

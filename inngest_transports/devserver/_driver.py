@@ -54,6 +54,7 @@ from inngest_proto.executor import (
     RunStarted,
     RunStatus,
     SetTimer,
+    WaitResumed,
 )
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import OutboundResponse
@@ -65,6 +66,7 @@ from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
 from ._ingest import EventIds
 from ._timeline import error_line
+from ._run_search import RunPage, RunSearch, search_memory_runs
 
 __all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 
@@ -99,7 +101,14 @@ class _EventLog(Protocol):
     ) -> list[int]: ...
 
     def events(
-        self, limit: int = 20, before: str | None = None, *, name: str | None = None
+        self,
+        limit: int = 20,
+        before: str | None = None,
+        *,
+        name: str | None = None,
+        received_from: float | None = None,
+        received_until: float | None = None,
+        hide_internal: bool = False,
     ) -> list[_sqlite_store.StoredEvent]: ...
 
     def event(self, internal_id: str) -> _sqlite_store.StoredEvent | None: ...
@@ -122,9 +131,14 @@ class Store(_EventLog, Protocol):
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
         changes: Changes | None = None,
         history: Mapping[str, str] | None = None,
+        resumed: Iterable[tuple[str, str, str]] = (),
     ) -> None: ...
 
     def history(self) -> list[tuple[str, str]]: ...
+
+    def search_runs(self, search: RunSearch) -> RunPage: ...
+
+    def wait_matches(self, internal_id: str) -> list[tuple[str, str]]: ...
 
     def prune_events(self, keep: int) -> int: ...
 
@@ -209,6 +223,9 @@ class Driver:
             collections.OrderedDict()
         )
         self.runs_by_event: dict[str, list[str]] = {}
+        # Without a store: the waits each event resumed (the store keeps
+        # them otherwise), by the event's internal id.
+        self._wait_matches: dict[str, list[tuple[str, str]]] = {}
         self._changed: anyio.Event | None = None
         #: Attempts and timings of recent runs, for the web UI.
         self.history = RunHistory()
@@ -414,6 +431,7 @@ class Driver:
         calls: list[CallSDK] = []
         ai_calls: list[CallAI] = []
         emitted: list[tuple[str, Mapping[str, Any]]] = []
+        resumed: list[tuple[str, str, str]] = []
         for action in actions:
             if isinstance(action, CallSDK):
                 calls.append(action)
@@ -440,6 +458,12 @@ class Driver:
                 self._run_started(action)
             elif isinstance(action, RunFinished):
                 self._run_finished(action)
+            elif isinstance(action, WaitResumed):
+                # The event was remembered when it came in, or by its
+                # EmitEvent above (emitted before the executor routes it).
+                resumed_by = self.internal_id(action.event_id)
+                if resumed_by is not None:
+                    resumed.append((resumed_by, action.run_id, action.step_id))
             elif isinstance(action, RunSkipped):
                 events = ", ".join(action.event_ids)
                 _log.info(
@@ -448,7 +472,7 @@ class Driver:
                     events,
                     action.reason,
                 )
-        self._save(routed=routed, emitted=emitted)
+        self._save(routed=routed, emitted=emitted, resumed=resumed)
         for call in calls:
             self._start(self._call, call)
         for ai_call in ai_calls:
@@ -460,11 +484,14 @@ class Driver:
         *,
         routed: Iterable[int] = (),
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        resumed: Iterable[tuple[str, str, str]] = (),
         full: bool = False,
     ) -> None:
         changes = self.executor.take_changes()
         history = self.history.take_changes()
         if self._store is None:
+            for internal, run_id, step_id in resumed:
+                self._wait_matches.setdefault(internal, []).append((run_id, step_id))
             return
         routed, emitted = list(routed), list(emitted)
         nothing = not (changes.runs or changes.flow or changes.seen_keys or history)
@@ -478,6 +505,7 @@ class Driver:
             emitted=emitted,
             changes=None if full else changes,
             history=history,
+            resumed=resumed,
         )
         keep = self._keep_events
         # In batches of a hundredth, not a few rows every request.
@@ -624,6 +652,39 @@ class Driver:
     def event(self, internal_id: str) -> StoredEvent | None:
         """The first event logged with this internal id."""
         return self._log.event(internal_id)
+
+    def search_events(
+        self,
+        limit: int,
+        before: str | None,
+        *,
+        name: str | None,
+        received_from: float | None,
+        received_until: float | None,
+        hide_internal: bool,
+    ) -> list[StoredEvent]:
+        """:meth:`list_events` with the UI's filters (the store's ``events``)."""
+        return self._log.events(
+            limit,
+            before,
+            name=name,
+            received_from=received_from,
+            received_until=received_until,
+            hide_internal=hide_internal,
+        )
+
+    def search_runs(self, search: RunSearch) -> RunPage:
+        """A page of runs for the UI: from the store's indexed tables when
+        there is one, else from the runs in memory."""
+        if self._store is not None:
+            return self._store.search_runs(search)
+        return search_memory_runs(self.executor.state.runs.values(), search)
+
+    def wait_matches(self, internal_id: str) -> list[tuple[str, str]]:
+        """``(run id, step id)`` of the waits an event resumed."""
+        if self._store is not None:
+            return self._store.wait_matches(internal_id)
+        return list(self._wait_matches.get(internal_id, []))
 
     def _list_run(
         self,

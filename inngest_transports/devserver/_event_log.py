@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._sqlite_store import StoredEvent, page_of
+from ._sqlite_store import StoredEvent, is_internal_event, page_of
 
 __all__ = ["DEFAULT_MEMORY_EVENTS", "MemoryEventLog"]
 
@@ -63,21 +63,38 @@ class MemoryEventLog:
         return seqs
 
     def events(
-        self, limit: int = 20, before: str | None = None, *, name: str | None = None
+        self,
+        limit: int = 20,
+        before: str | None = None,
+        *,
+        name: str | None = None,
+        received_from: float | None = None,
+        received_until: float | None = None,
+        hide_internal: bool = False,
     ) -> list[StoredEvent]:
         """As :meth:`~._sqlite_store.SQLiteStore.events`."""
+
+        def wanted(e: StoredEvent) -> bool:
+            return (
+                (name is None or e.name == name)
+                and (received_from is None or e.received_at >= received_from)
+                and (received_until is None or e.received_at < received_until)
+                and not (hide_internal and is_internal_event(e.name))
+            )
+
         rows = sorted(
             (
                 e
                 for e in self._events
-                if (before is None or e.internal_id < before)
-                and (name is None or e.name == name)
+                if (before is None or e.internal_id < before) and wanted(e)
             ),
             key=lambda e: (e.internal_id, e.seq),
             reverse=True,
         )
         return page_of(
-            rows, limit, lambda last: [e for e in rows if e.internal_id == last]
+            rows,
+            limit,
+            lambda last: [e for e in rows if e.internal_id == last],
         )
 
     def event(self, internal_id: str) -> StoredEvent | None:

@@ -63,7 +63,15 @@ from inngest_proto.wire import structure, unstructure
 
 # ``requeue_in_flight`` is part of the store's contract (step 4 above), so
 # it is exported from here too.
-from ._state_rows import StateTables, dumps, load_rows, requeue_in_flight
+from ._run_queries import RUN_INDEXES, RUN_SEARCH_TABLES, search_runs
+from ._run_search import RunPage, RunSearch
+from ._state_rows import (
+    StateTables,
+    dumps,
+    load_rows,
+    requeue_in_flight,
+    trigger_ids,
+)
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -72,13 +80,14 @@ __all__ = [
     "StoreError",
     "StoredApp",
     "StoredEvent",
+    "is_internal_event",
     "page_of",
     "requeue_in_flight",
 ]
 
 #: Bumped on every incompatible change; an older file is migrated on open,
 #: a newer one refused (an old binary would misread it).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Relative to the working directory, as ``--db`` defaults.
 DEFAULT_DB_PATH = os.path.join(".inngest", "dev.db")
 MEMORY = ":memory:"
@@ -125,6 +134,11 @@ _HISTORY_TABLE = (
 # nested deeper than this came from an older version without the ingest
 # limit, and is served as a placeholder rather than break its readers.
 _LOGGED_DEPTH = MAX_DATA_DEPTH + 10
+# Schema 5 added what the UI searches runs and events by: indexes, each
+# run's trigger event ids, and the events that resumed waits.
+_SEARCH_SCHEMA = (*RUN_SEARCH_TABLES, *RUN_INDEXES)
+#: Names of the events Inngest emits itself, hidden from the UI by default.
+INTERNAL_EVENT_PREFIX = "inngest/"
 _CONFIGS = list[FunctionConfig]
 
 #: Statuses of runs that have not ended (their rows are rewritten).
@@ -232,7 +246,7 @@ class SQLiteStore(StateTables):
                     msg = f"{self._path} is not an Inngest dev server database"
                     raise StoreError(msg)
                 # Statement by statement: executescript would COMMIT first.
-                extra = [_FLOW_TABLE, _EVENT_ID_INDEX, _HISTORY_TABLE]
+                extra = [_FLOW_TABLE, _EVENT_ID_INDEX, _HISTORY_TABLE, *_SEARCH_SCHEMA]
                 for statement in [*_SCHEMA.split(";"), *extra]:
                     if statement.strip():
                         conn.execute(statement)
@@ -246,6 +260,8 @@ class SQLiteStore(StateTables):
                 if version < 3:
                     self._add_event_ids()
                 conn.execute(_HISTORY_TABLE)
+                if version < 5:
+                    self._add_search_tables()
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                     (str(SCHEMA_VERSION),),
@@ -272,6 +288,21 @@ class SQLiteStore(StateTables):
             ids.append((None if event_id is None else str(event_id), seq))
         conn.executemany("UPDATE events SET event_id = ? WHERE seq = ?", ids)
         conn.execute(_EVENT_ID_INDEX)
+
+    def _add_search_tables(self) -> None:
+        """Schema 5: the search indexes, and ``run_events`` from the runs."""
+        conn = self._conn
+        for statement in _SEARCH_SCHEMA:
+            conn.execute(statement)
+        for run_id, text in conn.execute("SELECT run_id, json FROM runs").fetchall():
+            try:
+                events = json.loads(text).get("events") or []
+            except (ValueError, AttributeError):
+                continue  # load() reports an unreadable run
+            conn.executemany(
+                "INSERT OR IGNORE INTO run_events VALUES (?, ?)",
+                [(event_id, run_id) for event_id in trigger_ids(events)],
+            )
 
     def _prime(self) -> None:
         """Learn which rows exist, so the first save is incremental too."""
@@ -354,28 +385,55 @@ class SQLiteStore(StateTables):
         return cur.lastrowid
 
     def events(
-        self, limit: int = 20, before: str | None = None, *, name: str | None = None
+        self,
+        limit: int = 20,
+        before: str | None = None,
+        *,
+        name: str | None = None,
+        received_from: float | None = None,
+        received_until: float | None = None,
+        hide_internal: bool = False,
     ) -> list[StoredEvent]:
         """Newest first, as Inngest lists them: by internal id, descending.
 
         ``before``: the internal id of the last event already seen (the
         API's cursor).  Copies of one event (a client's retry repeats its
         internal id) are never split across pages: a page ends before them
-        unless they would be all of it.
+        unless they would be all of it.  ``received_from``/``received_until``
+        bound ``received_at`` (from inclusive, until exclusive);
+        ``hide_internal`` leaves out the events Inngest emits itself
+        (``inngest/...``).
         """
-        # Plain "?" placeholders: numbered ones with a sequence are
-        # deprecated in Python 3.12 and an error from 3.14.
-        where = "WHERE (? IS NULL OR internal_id < ?) AND (? IS NULL OR name = ?)"
-        args = (before, before, name, name)
+        # Only the conditions in use, so that a name filter is one range of
+        # the events_by_name index.
+        where: list[str] = []
+        args: list[Any] = []
+        if name is not None:
+            where.append("name = ?")
+            args.append(name)
+        if received_from is not None:
+            where.append("received_at >= ?")
+            args.append(received_from)
+        if received_until is not None:
+            where.append("received_at < ?")
+            args.append(received_until)
+        if hide_internal:
+            # A range test rather than LIKE, whose case folding and
+            # wildcards in the prefix would need escaping.
+            where.append("NOT (name >= ? AND name < ?)")
+            args += _prefix_range(INTERNAL_EVENT_PREFIX)
         order = "ORDER BY internal_id DESC, seq DESC"
-        rows = self._events(f"{where} {order} LIMIT ?", (*args, limit + 1))
+        page_where = " AND ".join([*where, "internal_id < ?"] if before else where)
+        page_args = [*args, before] if before else args
+        rows = self._events(
+            f"{'WHERE ' + page_where if page_where else ''} {order} LIMIT ?",
+            (*page_args, limit + 1),
+        )
+        copies = " AND ".join(["internal_id = ?", *where])
         return page_of(
             rows,
             limit,
-            lambda last: self._events(
-                f"WHERE internal_id = ? AND (? IS NULL OR name = ?) {order}",
-                (last, name, name),
-            ),
+            lambda last: self._events(f"WHERE {copies} {order}", (last, *args)),
         )
 
     def internal_id_for(
@@ -438,6 +496,7 @@ class SQLiteStore(StateTables):
         emitted: Iterable[tuple[str, Mapping[str, Any]]] = (),
         changes: Changes | None = None,
         history: Mapping[str, str] | None = None,
+        resumed: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         """Persist ``state`` in one transaction, writing only what changed.
 
@@ -450,6 +509,8 @@ class SQLiteStore(StateTables):
         executor routed them itself), logged received at their ``ts``.
         ``history``: run id -> the JSON text of its history, for the runs
         whose history changed (``RunHistory.take_changes``).
+        ``resumed``: ``(internal id, run id, step id)`` of waits events
+        resumed, for the UI's event page (:meth:`wait_matches`).
         """
         rows = [_event_row(i, e, float(e["ts"]) / 1000) for i, e in emitted]
         with self._lock, self._guard():
@@ -469,11 +530,36 @@ class SQLiteStore(StateTables):
                         "INSERT OR REPLACE INTO history VALUES (?, ?)",
                         (history or {}).items(),
                     )
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO wait_matches VALUES (?, ?, ?)",
+                        list(resumed),
+                    )
             except BaseException:
                 # The cache was updated as rows were written: make it say
                 # what the file holds again.
                 self._prime()
                 raise
+
+    # -- searching (the web UI) -----------------------------------------------------
+
+    def search_runs(self, search: RunSearch) -> RunPage:
+        """A page of runs, newest first, by indexed SQL (see :mod:`._run_queries`)."""
+        with self._lock, self._guard():
+            try:
+                return search_runs(self._conn, search)
+            except (ValueError, AttributeError, TypeError) as err:
+                msg = f"{self._path}: a stored run is unreadable: {err!r}"
+                raise StoreError(msg) from err
+
+    def wait_matches(self, internal_id: str) -> list[tuple[str, str]]:
+        """``(run id, step id)`` of the waits the event ``internal_id`` resumed."""
+        with self._lock, self._guard():
+            rows = self._conn.execute(
+                "SELECT run_id, step_id FROM wait_matches WHERE internal_id = ?"
+                " ORDER BY run_id, step_id",
+                (internal_id,),
+            ).fetchall()
+        return [(str(run_id), str(step_id)) for run_id, step_id in rows]
 
     def load(self) -> ExecutorState | None:
         """The saved state, or ``None`` if nothing was ever saved."""
@@ -544,6 +630,16 @@ class SQLiteStore(StateTables):
         except Exception as err:
             msg = f"{self._path}: a stored app is unreadable: {err!r}"
             raise StoreError(msg) from err
+
+
+def is_internal_event(name: str) -> bool:
+    """Whether ``name`` is one of the events Inngest emits itself."""
+    return name.startswith(INTERNAL_EVENT_PREFIX)
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """``[low, high)`` holding exactly the strings that start with ``prefix``."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 def page_of(

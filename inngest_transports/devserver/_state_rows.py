@@ -33,7 +33,13 @@ from inngest_proto.executor import (
 )
 from inngest_proto.wire import structure, unstructure
 
-__all__ = ["StateTables", "dumps", "load_rows", "requeue_in_flight"]
+__all__ = [
+    "StateTables",
+    "dumps",
+    "load_rows",
+    "requeue_in_flight",
+    "trigger_ids",
+]
 
 _COMPACT = (",", ":")
 
@@ -94,6 +100,7 @@ class StateTables:
         conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
         conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
         conn.executemany("DELETE FROM history WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM run_events WHERE run_id = ?", gone)
         for (run_id,) in gone:
             self._texts.pop(run_id, None)
             self._finished.discard(run_id)
@@ -137,6 +144,11 @@ class StateTables:
         # Memos are kept out of the run's row: they are append-only and can
         # be large, so each save inserts only the new ones.
         text = dumps(unstructure(attrs.evolve(run, steps={})))
+        if run_id not in self._texts:  # a new row: index its trigger events
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO run_events VALUES (?, ?)",
+                [(event_id, run_id) for event_id in trigger_ids(run.events)],
+            )
         if self._texts.get(run_id) != text:
             status, times = run.status.value, (run.created_at, run.ended_at)
             # An upsert, not REPLACE: the run keeps its seq, so runs load in
@@ -163,6 +175,12 @@ class StateTables:
             [(run_id, p, i, dumps(m)) for p, (i, m) in enumerate(fresh, saved)],
         )
         self._memo_counts[run_id] = len(run.steps)
+
+
+def trigger_ids(events: Iterable[Any]) -> list[str]:
+    """The distinct ``id``s of a run's trigger events, for ``run_events``."""
+    ids = (e.get("id") for e in events if isinstance(e, dict))
+    return list(dict.fromkeys(str(i) for i in ids if i is not None))
 
 
 def _flow_row(state: ExecutorState, key: str) -> str | None:

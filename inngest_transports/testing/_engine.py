@@ -37,6 +37,7 @@ from inngest_proto.executor import (
     RunStarted,
     RunStatus,
     SetTimer,
+    WaitResumed,
 )
 from inngest_proto.wire import (
     IncomingRequest,
@@ -351,7 +352,9 @@ class TestEngine:
                 self.emitted_events.append(action.event)
             elif isinstance(action, RunSkipped):
                 self.skipped.append(action)
-            elif not isinstance(action, RunStarted | RunFinished):  # pragma: no cover
+            elif not isinstance(
+                action, RunStarted | RunFinished | WaitResumed
+            ):  # pragma: no cover
                 msg = f"unexpected executor action {action!r}"
                 raise TestEngineError(msg)
 

@@ -37,6 +37,7 @@ from inngest_proto.executor import (
     RunFinished,
     RunSkipped,
     RunStarted,
+    WaitResumed,
     SetTimer,
 )
 
@@ -85,6 +86,7 @@ class Harness:
         self.emitted: list[dict[str, Any]] = []
         self.finished: dict[str, RunFinished] = {}
         self.started: list[RunStarted] = []
+        self.resumed: list[WaitResumed] = []
         self.skipped: list[RunSkipped] = []
         self.timers: dict[str, float] = {}
         self.actions: list[Action] = []
@@ -123,6 +125,8 @@ class Harness:
                 self.skipped.append(action)
             elif isinstance(action, RunFinished):
                 self.finished[action.run_id] = action
+            elif isinstance(action, WaitResumed):
+                self.resumed.append(action)
             else:
                 msg = f"unexpected action {action!r}"
                 raise AssertionError(msg)

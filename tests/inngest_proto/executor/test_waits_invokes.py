@@ -11,7 +11,7 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
-from inngest_proto.executor import ExpressionError, RunStatus
+from inngest_proto.executor import ExpressionError, RunStatus, WaitResumed
 from tests.inngest_proto.executor._harness import APP_ID, START, Harness, fake_reply, op
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
@@ -56,6 +56,8 @@ def test_a_wait_resumes_with_the_matching_event() -> None:
     }
     # The timeout was cancelled with the match: the clock never jumped an hour.
     assert h.now == START + 10
+    # Only the matching event resumed the wait, and the driver is told so.
+    assert h.resumed == [WaitResumed(run.run_id, WAIT, "match")]
 
 
 def test_a_wait_times_out_with_a_null_memo() -> None:
