@@ -65,8 +65,8 @@ from ._app_client import AppTransport
 from ._event_log import DEFAULT_MEMORY_EVENTS, MemoryEventLog
 from ._history import RunHistory
 from ._ingest import EventIds
-from ._timeline import error_line
 from ._run_search import RunPage, RunSearch, search_memory_runs
+from ._timeline import error_line
 
 __all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 

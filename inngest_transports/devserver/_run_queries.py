@@ -123,7 +123,9 @@ def _select(
 
 def _summary(row: tuple[Any, ...]) -> RunSummary:
     run_id, function_id, status, created_at, ended_at, text = row
-    events = json.loads(text).get("events") or [{}]
+    raw = json.loads(text)
+    events = raw.get("events") or [{}]
+    rerun_of = raw.get("rerun_of")
     return RunSummary(
         run_id,
         function_id,
@@ -131,4 +133,5 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         created_at,
         ended_at,
         events[0] if isinstance(events[0], dict) else {},
+        rerun_of if isinstance(rerun_of, str) else None,
     )

@@ -42,6 +42,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "search_memory_runs",
+    "unbase64",
 ]
 
 #: The most runs (or events) one page may ask for.
@@ -92,6 +93,8 @@ class RunSummary:
     ended_at: float | None
     #: The first trigger event, in wire form.
     event: dict[str, Any]
+    #: The run this one reran, if any.
+    rerun_of: str | None = None
 
     @property
     def key(self) -> RunKey:
@@ -106,6 +109,7 @@ class RunSummary:
             run.created_at,
             run.ended_at,
             run.event,
+            run.rerun_of,
         )
 
 
@@ -132,7 +136,7 @@ def decode_cursor(text: str) -> RunKey:
         raise problem
     body = text[len(_CURSOR_PREFIX) :]
     try:
-        raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        raw = json.loads(unbase64(body))
     except (binascii.Error, ValueError):
         raise problem from None
     if (
@@ -145,6 +149,13 @@ def decode_cursor(text: str) -> RunKey:
     ):
         raise problem
     return (float(raw[0]), raw[1])
+
+
+def unbase64(text: str) -> bytes:
+    """Unpadded URL-safe base64, strictly: any other character is an error
+    (``binascii.Error``), where the lenient decoder would skip it."""
+    padded = text + "=" * (-len(text) % 4)
+    return base64.b64decode(padded, altchars=b"-_", validate=True)
 
 
 def compile_query(text: str) -> Expression:

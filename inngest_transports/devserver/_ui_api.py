@@ -24,8 +24,11 @@ from ._apps import App, Apps
 from ._driver import Driver, StoredEvent
 from ._gateway import Gateway
 from ._ingest import EventIds, normalize_event, too_deep
+from ._run_search import BadSearch, RunSummary, encode_cursor
+from ._sqlite_store import is_internal_event
 from ._timeline import error_view
 from ._ui_flow import describe_flow
+from ._ui_search import encode_event_cursor, event_search, run_search
 from ._ui_static import NO_CACHE, UI_DIR, html_response, json_body, static_file
 
 __all__ = ["UI_DIR", "UiApi", "UiRequest"]
@@ -43,8 +46,6 @@ _FLOW_KEYS = (
     "timeouts",
     "idempotency",
 )
-_STATUSES = {status.value: status for status in RunStatus}
-_MAX_LIMIT = 1000
 #: The event that starts a run of one function directly (``step.invoke``
 #: sends it; so does the UI's Invoke button, without a caller to resume).
 _INVOKED = "inngest/function.invoked"
@@ -131,6 +132,8 @@ class UiApi:
             return self._invoke
         if p == ["events"]:
             return self._list_events if get else self._send_event if post else None
+        if len(p) == 2 and p[0] == "events" and get:
+            return self._get_event
         if p == ["runs"] and get:
             return self._list_runs
         if len(p) == 2 and p[0] == "runs" and get:
@@ -148,6 +151,8 @@ class UiApi:
             return self._plain_index
         if len(p) == 2 and p[0] == "runs" and m == "GET":
             return self._plain_run
+        if len(p) == 2 and p[0] == "events" and m == "GET":
+            return self._plain_event
         if p == ["events"] and m == "POST":
             return self._plain_send
         return None
@@ -273,14 +278,40 @@ class UiApi:
 
     async def _list_events(self, r: UiRequest) -> Response:
         try:
-            limit = _limit(r.query, 50)
-        except BadRequest as err:
+            events, cursor = self.events(r.query)
+        except BadSearch as err:
             return _error(400, str(err))
-        return json_body(200, {"data": self.events(limit)})
+        return json_body(200, {"data": events, "next_cursor": cursor})
 
-    def events(self, limit: int) -> list[dict[str, Any]]:
-        """The latest ``limit`` events, newest first, with the runs they started."""
-        return [self._event(stored) for stored in self._driver.list_events(limit)]
+    def events(
+        self, query: Mapping[str, str], default_limit: int = 50
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of events, newest first, with the runs they started, and
+        the next page's cursor; raises :class:`BadSearch`."""
+        search = event_search(query, default_limit=default_limit)
+        listed = self._driver.search_events(
+            search.limit + 1,
+            search.before,
+            name=search.name,
+            received_from=search.received_from,
+            received_until=search.received_until,
+            hide_internal=search.hide_internal,
+        )
+        # One more than the page was asked for, to know whether there is a
+        # next page; the store never splits copies of one event, so the
+        # page ends before the last one's copies (they lead the next page).
+        page = listed[: search.limit]
+        if len(listed) > search.limit and (
+            listed[search.limit].internal_id == page[-1].internal_id
+        ):
+            last = page[-1].internal_id
+            page = [e for e in page if e.internal_id != last] or [
+                e for e in listed if e.internal_id == last
+            ]
+        cursor = None
+        if len(listed) > len(page):
+            cursor = encode_event_cursor(page[-1].internal_id)
+        return [self._event(stored) for stored in page], cursor
 
     def _event(self, stored: StoredEvent) -> dict[str, Any]:
         event, runs = stored.event, []
@@ -298,8 +329,45 @@ class UiApi:
             "data": event.get("data"),
             "ts": event.get("ts"),
             "received_at": stored.received_at,
+            "internal": is_internal_event(stored.name),
             "runs": runs,
         }
+
+    def event_detail(self, stored: StoredEvent) -> dict[str, Any]:
+        """An event's page: its whole payload, the runs it started and the
+        waits it resumed."""
+        out = self._event(stored)
+        out["event"] = stored.event
+        out["unreadable"] = stored.unreadable
+        resumed = []
+        for run_id, step_id in self._driver.wait_matches(stored.internal_id):
+            run = self._driver.executor.get_run(run_id)
+            resumed.append(
+                {
+                    "run_id": run_id,
+                    "step_id": step_id,
+                    "step_name": self._step_name(run, step_id),
+                    "function_id": None if run is None else run.function_id,
+                    "status": None if run is None else run.status.value,
+                }
+            )
+        out["resumed"] = resumed
+        return out
+
+    def _step_name(self, run: Run | None, step_id: str) -> str:
+        """The name the timeline shows for a step (its hashed id if unknown)."""
+        if run is None:
+            return step_id
+        for item in self._driver.history.timeline(run):
+            if item.get("id") == step_id:
+                return str(item.get("name") or step_id)
+        return step_id
+
+    async def _get_event(self, r: UiRequest) -> Response:
+        stored = self._driver.event(r.parts[3])
+        if stored is None:
+            return _error(404, f"Event not found: {r.parts[3]}")
+        return json_body(200, {"data": self.event_detail(stored)})
 
     async def _send_event(self, r: UiRequest) -> Response:
         try:
@@ -347,43 +415,51 @@ class UiApi:
 
     async def _list_runs(self, r: UiRequest) -> Response:
         try:
-            runs = self.runs(r.query)
-        except BadRequest as err:
+            page = self.runs(r.query)
+        except BadSearch as err:
             return _error(400, str(err))
-        return json_body(200, {"data": runs})
+        return json_body(200, page)
 
-    def runs(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
-        """Runs newest first, filtered by ``status`` and ``function``."""
-        limit = _limit(query, 100)
-        status_text = query.get("status") or ""
-        status = _STATUSES.get(status_text)
-        if status_text and status is None:
-            msg = f"status must be one of {', '.join(_STATUSES)}"
-            raise BadRequest(msg)
-        function = query.get("function") or ""
-        out: list[dict[str, Any]] = []
-        for run in reversed(list(self._driver.executor.state.runs.values())):
-            if status is not None and run.status is not status:
-                continue
-            if function and run.function_id != function:
-                continue
-            out.append(self.run_summary(run))
-            if len(out) >= limit:
-                break
-        return out
+    def runs(
+        self, query: Mapping[str, str], default_limit: int = 100
+    ) -> dict[str, Any]:
+        """A page of runs newest first, as ``/ui/api/runs`` answers it:
+        ``data``, ``next_cursor`` and ``partial`` (a ``query`` search
+        stopped at its scan budget); raises :class:`BadSearch`."""
+        search = run_search(
+            query,
+            default_limit=default_limit,
+            functions_of_app=self._functions_of_app,
+        )
+        page = self._driver.search_runs(search)
+        cursor = page.next_cursor
+        return {
+            "data": [self._summary_json(s) for s in page.runs],
+            "next_cursor": None if cursor is None else encode_cursor(cursor),
+            "partial": page.partial,
+        }
+
+    def _functions_of_app(self, name: str) -> list[str] | None:
+        apps = [a for a in self._apps.by_url.values() if a.name == name]
+        if not apps:
+            return None
+        return [fn.id for app in apps for fn in app.functions]
+
+    def _summary_json(self, summary: RunSummary) -> dict[str, Any]:
+        return {
+            "run_id": summary.run_id,
+            "function_id": summary.function_id,
+            "function_name": self._function_name(summary.function_id),
+            "status": summary.status.value,
+            "started_at": summary.created_at,
+            "ended_at": summary.ended_at,
+            "event_name": summary.event.get("name"),
+            "event_id": summary.event.get("id"),
+            "rerun_of": summary.rerun_of,
+        }
 
     def run_summary(self, run: Run) -> dict[str, Any]:
-        return {
-            "run_id": run.run_id,
-            "function_id": run.function_id,
-            "function_name": self._function_name(run.function_id),
-            "status": run.status.value,
-            "started_at": run.created_at,
-            "ended_at": run.ended_at,
-            "event_name": run.event.get("name"),
-            "event_id": run.event.get("id"),
-            "rerun_of": run.rerun_of,
-        }
+        return self._summary_json(RunSummary.of(run))
 
     def run_detail(self, run: Run) -> dict[str, Any]:
         """A run with its trigger events, result and timeline."""
@@ -517,8 +593,31 @@ class UiApi:
     # -- no-JS pages ---------------------------------------------------------------
 
     async def _plain_index(self, r: UiRequest) -> Response:
-        runs = self.runs({"limit": "50"})
-        return html_response(200, _ui_plain.index_page(runs, self.events(50)))
+        # Each list pages on its own: ``runs_cursor`` and ``events_cursor``
+        # are the lists' cursors; the other parameters are the filters.
+        runs_query = {**r.query, "cursor": r.query.get("runs_cursor", "")}
+        events_query = {**r.query, "cursor": r.query.get("events_cursor", "")}
+        try:
+            runs = self.runs(runs_query, default_limit=50)
+            events, events_cursor = self.events(events_query)
+        except BadSearch as err:
+            return html_response(400, _ui_plain.message_page("Bad request", str(err)))
+        page = _ui_plain.index_page(
+            runs["data"],
+            events,
+            query=r.query,
+            runs_cursor=runs["next_cursor"],
+            events_cursor=events_cursor,
+        )
+        return html_response(200, page)
+
+    async def _plain_event(self, r: UiRequest) -> Response:
+        stored = self._driver.event(r.parts[3])
+        if stored is None:
+            return html_response(
+                404, _ui_plain.message_page("Event not found", r.parts[3])
+            )
+        return html_response(200, _ui_plain.event_page(self.event_detail(stored)))
 
     async def _plain_run(self, r: UiRequest) -> Response:
         run = self._driver.executor.get_run(r.parts[3])
@@ -604,12 +703,3 @@ def _object_body(body: bytes) -> dict[str, Any]:
         msg = "the body must be a JSON object"
         raise BadRequest(msg)
     return parsed
-
-
-def _limit(query: Mapping[str, str], default: int) -> int:
-    try:
-        limit = int(query.get("limit") or default)
-    except ValueError:
-        msg = "limit must be an integer"
-        raise BadRequest(msg) from None
-    return min(max(limit, 1), _MAX_LIMIT)

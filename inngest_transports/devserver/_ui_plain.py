@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["index_page", "login_page", "message_page", "run_page"]
+__all__ = ["event_page", "index_page", "login_page", "message_page", "run_page"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
@@ -80,10 +81,51 @@ def login_page(error: str | None = None) -> str:
     return _page("Sign in", body)
 
 
-def index_page(
-    runs: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]
+def _older_link(
+    query: Mapping[str, str], cursor_param: str, cursor: str | None, text: str
 ) -> str:
-    """The latest runs and events, and a form to send an event."""
+    """A link to the next page of one list, keeping the filters."""
+    if cursor is None:
+        return ""
+    params = {k: v for k, v in query.items() if v and k != cursor_param}
+    params[cursor_param] = cursor
+    href = "/ui/plain?" + urllib.parse.urlencode(params)
+    return f'<p><a class="older" href="{_e(href)}">{_e(text)}</a></p>'
+
+
+def _filter_form(query: Mapping[str, str]) -> list[str]:
+    def field(name: str, label: str, size: int = 20) -> str:
+        value = _e(query.get(name, ""))
+        return (
+            f'<label>{_e(label)} <input name="{name}" value="{value}"'
+            f' size="{size}"></label> '
+        )
+
+    checked = " checked" if query.get("internal") in ("1", "true") else ""
+    return [
+        '<form method="get" action="/ui/plain"><p>',
+        field("status", "Run status"),
+        field("function", "Function"),
+        field("query", "Query (CEL)", 30),
+        field("name", "Event name"),
+        f'<label><input type="checkbox" name="internal" value="1"{checked}>'
+        " internal events</label> ",
+        '<button type="submit">Filter</button> <a href="/ui/plain">clear</a>',
+        "</p></form>",
+    ]
+
+
+def index_page(
+    runs: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any]],
+    *,
+    query: Mapping[str, str] | None = None,
+    runs_cursor: str | None = None,
+    events_cursor: str | None = None,
+) -> str:
+    """A page of runs and one of events (filtered as ``query`` says, each
+    with a link to its next page), and a form to send an event."""
+    query = query or {}
     body = [
         "<h2>Send an event</h2>",
         '<form method="post" action="/ui/plain/events">',
@@ -91,6 +133,8 @@ def index_page(
         '<p><label>Data (JSON)<br><textarea name="data" rows="4" cols="60">'
         "{}</textarea></label></p>",
         '<p><button type="submit">Send</button></p></form>',
+        "<h2>Filter</h2>",
+        *_filter_form(query),
         "<h2>Runs</h2>",
         "<table><tr><th>Function</th><th>Status</th><th>Started</th><th>Run</th></tr>",
     ]
@@ -104,6 +148,7 @@ def index_page(
         )
     body += [
         "</table>",
+        _older_link(query, "runs_cursor", runs_cursor, "Older runs"),
         "<h2>Events</h2>",
         "<table><tr><th>Name</th><th>Received</th><th>Data</th><th>Runs</th></tr>",
     ]
@@ -112,14 +157,41 @@ def index_page(
             f'<a href="/ui/plain/runs/{_e(r["run_id"])}">{_e(r["status"])}</a>'
             for r in event["runs"]
         )
+        href = f"/ui/plain/events/{urllib.parse.quote(event['internal_id'], safe='')}"
         body.append(
-            f"<tr><td>{_e(event['name'])}</td>"
+            f'<tr><td><a href="{_e(href)}">{_e(event["name"])}</a></td>'
             f"<td>{_e(_time(event['received_at']))}</td>"
             f"<td><pre>{_e(_json_text(event['data']))}</pre></td>"
             f"<td>{links}</td></tr>"
         )
-    body.append("</table>")
+    body += [
+        "</table>",
+        _older_link(query, "events_cursor", events_cursor, "Older events"),
+    ]
     return _page("Inngest dev server", body)
+
+
+def event_page(event: Mapping[str, Any]) -> str:
+    """One event: its payload, the runs it started and the waits it resumed."""
+    body = [
+        f"<p>Event <b>{_e(event['name'])}</b>, id {_e(event['id'])};"
+        f" received {_e(_time(event['received_at']))}</p>",
+        f"<h2>Payload</h2><pre>{_e(_json_text(event['event']))}</pre>",
+        "<h2>Runs it started</h2><ul>",
+    ]
+    for run in event["runs"]:
+        body.append(
+            f'<li><a href="/ui/plain/runs/{_e(run["run_id"])}">{_e(run["run_id"])}'
+            f"</a> {_e(run['function_id'])}: {_e(run['status'])}</li>"
+        )
+    body.append("</ul><h2>Waits it resumed</h2><ul>")
+    for wait in event["resumed"]:
+        body.append(
+            f'<li><a href="/ui/plain/runs/{_e(wait["run_id"])}">'
+            f"{_e(wait['run_id'])}</a> step {_e(wait['step_name'])}</li>"
+        )
+    body.append("</ul>")
+    return _page(f"Event {event['name']}", body)
 
 
 def _error_html(error: Mapping[str, Any] | None) -> str:

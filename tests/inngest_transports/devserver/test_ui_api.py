@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
+from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.devserver._ui_api import UI_DIR
 
 from ._harness import APP_ID, Harness, harness
@@ -216,6 +217,37 @@ async def test_wait_deadline_then_matched() -> None:
         assert wait["ended_at"] is not None
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["memory", "sqlite"])
+async def test_event_page_lists_the_runs_started_and_the_waits_resumed(
+    stored: bool,
+) -> None:
+    options = {"store": SQLiteStore(":memory:")} if stored else {}
+    async with harness(_functions, **options) as h:
+        started_by = await h.send("t/w")
+        waiting = await _until(h, started_by, "waiting")
+        answer = await h.send("t/answer", {"ok": 2})
+        await _run(h, started_by, "wait")
+
+        page = (await h.get(f"/ui/api/events/{started_by}"))["data"]
+        assert page["event"]["name"] == "t/w"
+        assert [r["run_id"] for r in page["runs"]] == [waiting["run_id"]]
+        assert page["resumed"] == []
+
+        page = (await h.get(f"/ui/api/events/{answer}"))["data"]
+        assert page["event"]["data"] == {"ok": 2}
+        assert page["runs"] == []
+        (resumed,) = page["resumed"]
+        assert resumed["run_id"] == waiting["run_id"]
+        assert resumed["step_name"] == "w"
+        assert resumed["status"] == "Completed"
+        html = (await h.http.get(f"/ui/plain/events/{answer}")).text
+        assert f"/ui/plain/runs/{waiting['run_id']}" in html
+
+        # The runs list finds the run by its trigger's id.
+        runs = (await h.get(f"/ui/api/runs?event_id={started_by}"))["data"]
+        assert [r["run_id"] for r in runs] == [waiting["run_id"]]
+
+
 async def test_rerun_makes_a_new_run_of_only_that_function() -> None:
     async with harness(_functions) as h:
         event_id = await h.send("t/go")
@@ -254,8 +286,12 @@ async def test_events_send_and_list() -> None:
             (f"{APP_ID}-three", "Completed"),
             (f"{APP_ID}-twin", "Completed"),
         ]
-        # Newest first: the function.finished events came after it.
-        assert events[0]["name"] == "inngest/function.finished"
+        # Inngest's own events are hidden unless asked for: newest first,
+        # the function.finished events came after it.
+        assert not any(e["internal"] for e in events)
+        shown = (await h.get("/ui/api/events?limit=50&internal=1"))["data"]
+        assert shown[0]["name"] == "inngest/function.finished"
+        assert shown[0]["internal"] is True
         assert len((await h.get("/ui/api/events?limit=1"))["data"]) == 1
 
         for body in (
