@@ -37,8 +37,8 @@ from inngest_proto.executor import (
     RunFinished,
     RunSkipped,
     RunStarted,
-    WaitResumed,
     SetTimer,
+    WaitResumed,
 )
 
 APP_ID = "exec-app"
