@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.inngest_transports.devserver._process import free_port
+from tests.official._dev_server_suite import dev_server_conftest, dev_server_suite
 from tests.official.test_parity import (
     counterpart_module,
     documented_gaps,
@@ -62,74 +63,6 @@ def test_each_row_is_the_import_map_and_imports() -> None:
 
 # -- the official dev_server helper, unchanged, on our dev server -------------------
 
-OFFICIAL_CONFTEST = """
-import pytest
-
-from inngest.experimental import dev_server
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    dev_server.server.start()  # DEV_SERVER_ENABLED=0: starts nothing
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    dev_server.server.stop()
-"""
-
-OFFICIAL_SUITE = """
-import threading
-import time
-import warnings
-
-import flask
-import httpx
-import werkzeug.serving
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import inngest
-    import inngest.flask
-    from inngest.experimental import dev_server
-
-client = inngest.Inngest(
-    api_base_url=dev_server.server.origin,
-    app_id="suite",
-    event_api_base_url=dev_server.server.origin,
-    is_production=False,
-)
-
-
-@client.create_function(fn_id="double", trigger=inngest.TriggerEvent(event="t/double"))
-def double(ctx: inngest.ContextSync) -> int:
-    return ctx.step.run("double", lambda: ctx.event.data["n"] * 2)
-
-
-def test_an_official_app_runs_on_the_server_origin_names() -> None:
-    web = flask.Flask(__name__)
-    inngest.flask.serve(web, client, [double])
-    server = werkzeug.serving.make_server("127.0.0.1", 0, web, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/api/inngest"
-        assert httpx.put(url).status_code == 200
-        (event_id,) = client.send_sync(inngest.Event(name="t/double", data={"n": 21}))
-        runs_url = f"{dev_server.server.origin}/v1/events/{event_id}/runs"
-        deadline = time.monotonic() + 15
-        while True:
-            runs = httpx.get(runs_url).json()["data"]
-            if runs and runs[0]["status"] != "Running":
-                break
-            assert time.monotonic() < deadline, runs
-            time.sleep(0.05)
-        assert runs[0]["status"] == "Completed"
-        assert runs[0]["output"] == 42
-    finally:
-        server.shutdown()
-        thread.join(10)
-        client._http_client._http_client_sync.close()
-"""
-
 
 def test_the_official_dev_server_helper_unchanged_reaches_ours(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -155,8 +88,9 @@ def test_the_official_dev_server_helper_unchanged_reaches_ours(
         monkeypatch.setenv("DEV_SERVER_PORT", str(port))
         for name in ("INNGEST_DEV", "INNGEST_BASE_URL", "INNGEST_SIGNING_KEY"):
             monkeypatch.delenv(name, raising=False)
-        pytester.makeconftest(OFFICIAL_CONFTEST)
-        pytester.makepyfile(test_suite=OFFICIAL_SUITE)
+        # DEV_SERVER_ENABLED=0: the official helper's start() starts nothing.
+        pytester.makeconftest(dev_server_conftest("inngest.experimental"))
+        pytester.makepyfile(test_suite=dev_server_suite("inngest.experimental"))
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
         result.assert_outcomes(passed=1)
     finally:
