@@ -74,7 +74,7 @@ def search_runs(conn: sqlite3.Connection, search: RunSearch) -> RunPage:
             return RunPage(found, last, len(found) < search.limit)
         summary = _summary(row)
         last, scanned = summary.key, scanned + 1
-        if query_matches(search.query, summary.event):
+        if query_matches(search.query, summary.event, search.now):
             found.append(summary)
     return RunPage(found, None)
 

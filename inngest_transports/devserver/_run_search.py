@@ -27,8 +27,7 @@ from typing import Any
 import attrs
 
 from inngest_proto.executor import Run, RunStatus
-
-from ..expressions import Expression, ExpressionError, compile_expression
+from inngest_proto.expressions import Expression, ExpressionError, compile_expression
 
 __all__ = [
     "CEL_SCAN_BUDGET",
@@ -76,8 +75,10 @@ class RunSearch:
     created_until: float | None = None
     #: The ``id`` of one of the run's trigger events.
     event_id: str | None = None
-    #: CEL over the triggering event (``event``), compiled.
+    #: CEL over the triggering event (``event``), compiled ...
     query: Expression | None = None
+    #: ... and the time its ``now()`` answers (Unix seconds).
+    now: float | None = None
     #: An app filter that names no function: the page is empty.
     nothing: bool = False
 
@@ -166,10 +167,12 @@ def compile_query(text: str) -> Expression:
         raise BadSearch(f"query is not a valid expression: {err}") from None
 
 
-def query_matches(query: Expression, event: Mapping[str, Any]) -> bool:
-    """Whether the run whose trigger is ``event`` passes ``query``."""
+def query_matches(
+    query: Expression, event: Mapping[str, Any], now: float | None
+) -> bool:
+    """Whether the run whose trigger is ``event`` passes ``query`` at ``now``."""
     try:
-        return query.matches({"event": event})
+        return query.matches({"event": event}, now=now)
     except (ExpressionError, RecursionError):
         return False  # a stored event CEL cannot read matches nothing
 
@@ -194,7 +197,7 @@ def search_memory_runs(runs: Iterable[Run], search: RunSearch) -> RunPage:
             # the last one tested.
             return RunPage(found, last.key, len(found) < search.limit)
         last = summary
-        if query_matches(search.query, summary.event):
+        if query_matches(search.query, summary.event, search.now):
             found.append(summary)
     return RunPage(found, None)
 

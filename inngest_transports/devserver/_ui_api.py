@@ -430,6 +430,7 @@ class UiApi:
             query,
             default_limit=default_limit,
             functions_of_app=self._functions_of_app,
+            now=self._driver.now(),
         )
         page = self._driver.search_runs(search)
         cursor = page.next_cursor

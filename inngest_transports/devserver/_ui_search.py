@@ -79,11 +79,13 @@ def run_search(
     *,
     default_limit: int,
     functions_of_app: Callable[[str], Iterable[str] | None],
+    now: float,
 ) -> RunSearch:
     """The :class:`RunSearch` a query string asks for.
 
     ``functions_of_app``: the function ids of the app with that name,
-    ``None`` when no app has it.
+    ``None`` when no app has it; ``now``: the time a ``query``'s ``now()``
+    answers.
     """
     limit = page_limit(query, default_limit)
     cursor = _text(query, "cursor")
@@ -108,6 +110,7 @@ def run_search(
         created_until=_time(query, "to"),
         event_id=_text(query, "event_id"),
         query=None if text is None else compile_query(text),
+        now=now,
         nothing=nothing,
     )
 
