@@ -33,6 +33,7 @@ import httpx
 import pytest
 
 from inngest_transports.devserver import DevServer
+from tests.dev_api import DevApiReader
 
 APP_DIR = Path(__file__).with_name("app")
 REQUIRED = "INNGEST_JS_TESTS_REQUIRED"
@@ -96,7 +97,7 @@ def parse_time(stamp: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-class JsApp:
+class JsApp(DevApiReader):
     """Our dev server and the node app, driven as a user would."""
 
     def __init__(
@@ -110,7 +111,7 @@ class JsApp:
         self.portal = portal
         self.app_url = app_url
         self.mode = mode
-        self.http = httpx.Client(base_url=dev.url, timeout=10)
+        super().__init__(httpx.Client(base_url=dev.url, timeout=10), RUN_TIMEOUT)
 
     def send(self, name: str, data: dict[str, Any] | None = None) -> str:
         (event_id,) = self.send_many(name, [data or {}])
@@ -125,36 +126,6 @@ class JsApp:
         ids: list[str] = resp.json()["ids"]
         assert len(ids) == len(data)
         return ids
-
-    def get(self, path: str) -> Any:
-        resp = self.http.get(path)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def runs(self, event_id: str) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.get(f"/v1/events/{event_id}/runs")["data"]
-        return data
-
-    def finished_runs(
-        self, event_id: str, count: int = 1, timeout: float = RUN_TIMEOUT
-    ) -> list[dict[str, Any]]:
-        """The ``count`` runs of ``event_id`` once all have finished, as
-        ``/v1/runs/{id}`` shows them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            runs = self.runs(event_id)
-            if len(runs) >= count and all(r["status"] != "Running" for r in runs):
-                break
-            assert time.monotonic() < deadline, f"runs of {event_id}: {runs}"
-            time.sleep(0.05)
-        assert len(runs) == count, runs
-        return [self.get(f"/v1/runs/{r['run_id']}")["data"] for r in runs]
-
-    def finished_run(
-        self, event_id: str, timeout: float = RUN_TIMEOUT
-    ) -> dict[str, Any]:
-        (run,) = self.finished_runs(event_id, 1, timeout)
-        return run
 
     def outcome(self, event_id: str) -> tuple[str, Any]:
         """The status and output of the one run of ``event_id``, once finished."""

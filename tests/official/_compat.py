@@ -11,7 +11,6 @@ test module where the official SDK or a framework is absent.
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ import werkzeug.serving  # noqa: E402
 from inngest_proto._signing import hash_signing_key  # noqa: E402
 from inngest_proto.executor import Run  # noqa: E402
 from inngest_transports.devserver import DevServer, GatewayConfig  # noqa: E402
+from tests.dev_api import DevApiReader  # noqa: E402
 from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 #: Retry backoff of seconds becomes milliseconds: the retry test stays fast.
@@ -64,7 +64,7 @@ class ServedApp(Protocol):
 AppT = TypeVar("AppT", bound=ServedApp)
 
 
-class Compat(Generic[AppT]):
+class Compat(DevApiReader, Generic[AppT]):
     """A running dev server and official app, driven as a user would."""
 
     def __init__(
@@ -81,7 +81,8 @@ class Compat(Generic[AppT]):
         headers = {}
         if signing_key is not None:
             headers["authorization"] = f"Bearer {hash_signing_key(signing_key)}"
-        self.http = httpx.Client(base_url=dev.url, timeout=5, headers=headers)
+        http = httpx.Client(base_url=dev.url, timeout=5, headers=headers)
+        super().__init__(http, RUN_TIMEOUT)
 
     def send(self, name: str, data: dict[str, Any] | None = None) -> str:
         (event_id,) = self.send_many(name, [data or {}])
@@ -96,34 +97,6 @@ class Compat(Generic[AppT]):
         assert all(isinstance(i, str) for i in ids)
         assert len(ids) == len(data)
         return list(ids)
-
-    def get(self, path: str) -> Any:
-        resp = self.http.get(path)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    def runs(self, event_id: str) -> list[dict[str, Any]]:
-        """The runs of ``event_id`` as ``/v1/events/{id}/runs`` lists them."""
-        data: list[dict[str, Any]] = self.get(f"/v1/events/{event_id}/runs")["data"]
-        return data
-
-    def finished_run(self, event_id: str) -> dict[str, Any]:
-        """The one run of ``event_id`` once finished, as ``/v1/runs`` shows it.
-
-        Polls ``/v1/events/{id}/runs`` (our server caches nothing, so polling
-        is cheap) instead of reaching into the dev server.
-        """
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while True:
-            runs = self.runs(event_id)
-            if runs and all(r["status"] != "Running" for r in runs):
-                break
-            assert time.monotonic() < deadline, f"runs of {event_id}: {runs}"
-            time.sleep(0.02)
-        (run,) = runs
-        body: dict[str, Any] = self.get(f"/v1/runs/{run['run_id']}")["data"]
-        assert body["run_id"] == run["run_id"]
-        return body
 
     def wait_for_runs(
         self, event_id: str, count: int = 1, timeout: float = RUN_TIMEOUT

@@ -18,7 +18,6 @@ import importlib.util
 import json
 import re
 import sys
-import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +35,7 @@ with warnings.catch_warnings():
 
 import httpx  # noqa: E402
 
+from tests.dev_api import DevApiReader  # noqa: E402
 from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 from ._compat import RUN_TIMEOUT, _dev_server, close_official_client  # noqa: E402
@@ -99,17 +99,7 @@ def load(name: str, source: str, directory: Path) -> ModuleType:
 
 
 def finished_run(http: httpx.Client, event_id: str) -> dict[str, Any]:
-    """The one run of ``event_id`` once finished, as ``/v1/runs`` shows it."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while True:
-        runs = http.get(f"/v1/events/{event_id}/runs").json()["data"]
-        if runs and all(r["status"] != "Running" for r in runs):
-            break
-        assert time.monotonic() < deadline, f"runs of {event_id}: {runs}"
-        time.sleep(0.02)
-    (run,) = runs
-    body: dict[str, Any] = http.get(f"/v1/runs/{run['run_id']}").json()["data"]
-    return body
+    return DevApiReader(http, RUN_TIMEOUT).finished_run(event_id)
 
 
 def the_only_event(http: httpx.Client, name: str) -> str:
