@@ -23,6 +23,8 @@
     function: "function",
   };
   const DEADLINE_KINDS = new Set(["sleep", "wait", "invoke"]);
+  // Timeline statuses of a step that has not ended: only these wait for a deadline or tick.
+  const OPEN_STATUSES = new Set(["running", "sleeping", "waiting", "retrying"]);
 
   // ---------------------------------------------------------------- DOM helpers
 
@@ -256,7 +258,7 @@
     const params = new URLSearchParams(qi >= 0 ? raw.slice(qi + 1) : "");
     const parts = path.split("/").filter(Boolean).map((p) => decodeURIComponent(p));
     if (parts[0] === "runs" && parts.length > 1) return { page: "run", runId: parts[1], params };
-    if (["events", "functions", "apps"].includes(parts[0])) return { page: parts[0], params };
+    if (["events", "functions", "apps", "workers"].includes(parts[0])) return { page: parts[0], params };
     return { page: "runs", params };
   }
 
@@ -285,13 +287,15 @@
     return el("tr", { class: "empty" }, el("td", { colspan, text }));
   }
 
+  // A table in a box that scrolls sideways on a narrow screen (the page itself never does).
+  // A header is text, or a ready <th>.
   function table(headers, rows, emptyText) {
-    return el(
+    return el("div", { class: "table-wrap" }, el(
       "table",
       { class: "grid" },
-      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { text: h })))),
+      el("thead", {}, el("tr", {}, headers.map((h) => (h instanceof Node ? h : el("th", { text: h }))))),
       el("tbody", {}, rows.length ? rows : emptyRow(headers.length, emptyText)),
-    );
+    ));
   }
 
   // ---------------------------------------------------------------- pages
@@ -323,6 +327,7 @@
     setFunctionOptions(fnSel, [], filters.function);
     const count = el("span", { class: "muted count" });
     const region = el("div", { class: "region" });
+    const bulk = bulkActions();
     const root = el(
       "section",
       { class: "page page-runs" },
@@ -334,6 +339,7 @@
           count,
         ),
       ),
+      bulk.bar,
       region,
     );
 
@@ -359,6 +365,7 @@
         el(
           "tr",
           { class: "run-row", dataset: { runId: r.run_id, status: r.status } },
+          bulk.cell(r),
           el("td", {}, badge(r.status)),
           el("td", {},
             el("div", { class: "fn-name", text: r.function_name || r.function_id }),
@@ -371,10 +378,11 @@
         ),
       );
       swap(region, [
-        table(["Status", "Function", "Event", "Started", "Duration", "Run"], rows,
+        table([bulk.headerCell(), "Status", "Function", "Event", "Started", "Duration", "Run"], rows,
           filters.status || filters.function ? "No run matches the filters." :
             "No runs yet. Send an event from the Events page."),
       ]);
+      bulk.shown(data.runs);
     }
 
     return { root, load, render };
@@ -483,6 +491,8 @@
         el("dd", {}, runDuration(run.started_at, run.ended_at)),
       );
       swap(region, [
+        runLinks(run),
+        delayList(run),
         el("div", { class: "run-grid" },
           el("div", { class: "run-side" },
             el("div", { class: "card" }, el("h2", { text: "Details" }), facts),
@@ -494,10 +504,27 @@
           el("div", { class: "card" }, el("h2", { text: "Result" }), resultBlock(run)),
         ),
         el("div", { class: "card" },
+          el("h2", { text: "Trace" }),
+          traceView(run),
+        ),
+        el("div", { class: "card" },
           el("h2", { text: "Timeline" }),
-          timeline(run.timeline || [], run.started_at),
+          timeline(run.timeline || [], run.started_at, (stepId, button) => rerunFrom(stepId, button)),
         ),
       ]);
+    }
+
+    // "Rerun from here": a new run that keeps the memos saved before this step.
+    async function rerunFrom(stepId, button) {
+      button.disabled = true;
+      actionMsg.textContent = "Starting a new run from this step…";
+      try {
+        const res = await api("/runs/" + encodeURIComponent(runId) + "/rerun", { body: { from_step: stepId } });
+        location.hash = runHref(res.run_id);
+      } catch (err) {
+        actionMsg.textContent = "Rerun failed: " + err.message;
+        button.disabled = false;
+      }
     }
 
     return { root, load, render };
@@ -528,13 +555,14 @@
     ));
   }
 
-  function timeline(items, runStart) {
+  function timeline(items, runStart, onRerunFrom) {
     if (!items.length) return el("ol", { id: "timeline", class: "timeline" },
       el("li", { class: "muted empty-timeline", text: "No steps yet." }));
-    return el("ol", { id: "timeline", class: "timeline" }, items.map((item, i) => timelineItem(item, i, runStart)));
+    return el("ol", { id: "timeline", class: "timeline" },
+      items.map((item, i) => timelineItem(item, i, runStart, onRerunFrom)));
   }
 
-  function timelineItem(item, index, runStart) {
+  function timelineItem(item, index, runStart, onRerunFrom) {
     const kind = item.kind || "run";
     const key = "step-" + (item.id || index);
     const offset = item.started_at !== null && item.started_at !== undefined && runStart
@@ -542,7 +570,8 @@
     let duration;
     if (item.duration_ms !== null && item.duration_ms !== undefined) duration = fmtDurationMs(item.duration_ms);
     else if (item.ended_at === null || item.ended_at === undefined) {
-      duration = item.started_at ? liveSpan("since", item.started_at) : "—";
+      // Only a step still going counts up; one that ended without a time has no duration.
+      duration = item.started_at && OPEN_STATUSES.has(item.status) ? liveSpan("since", item.started_at) : "—";
     } else duration = runDuration(item.started_at, item.ended_at);
 
     const head = el("div", { class: "step-head" },
@@ -556,7 +585,8 @@
     );
 
     const body = [];
-    if (DEADLINE_KINDS.has(kind)) {
+    if (DEADLINE_KINDS.has(kind) && OPEN_STATUSES.has(item.status)) {
+      // A finished sleep, wait or invoke no longer "times out" at anything.
       const label = kind === "sleep" ? "Wakes" : "Times out";
       body.push(el("div", { class: "step-deadline" },
         item.deadline !== null && item.deadline !== undefined
@@ -576,7 +606,16 @@
     }
     if (item.invoke) {
       body.push(el("div", { class: "step-invoke small" },
-        "Invokes ", el("code", { text: item.invoke.function_id || "?" })));
+        "Invokes ", el("code", { text: item.invoke.function_id || "?" }),
+        item.child_run_id ? [" · ", el("a", { class: "child-run run-link", href: runHref(item.child_run_id),
+          dataset: { runId: item.child_run_id }, text: "child run " + shortId(item.child_run_id) })] : null));
+    }
+    const rerunnable = kind !== "function" && (item.status === "completed" || item.status === "failed");
+    if (onRerunFrom && rerunnable && item.id) {
+      const button = el("button", { type: "button", class: "rerun-from", dataset: { stepId: item.id },
+        title: "A new run that reuses the results of the steps before this one" }, "Rerun from this step");
+      button.addEventListener("click", () => onRerunFrom(item.id, button));
+      body.push(el("div", { class: "step-actions" }, button));
     }
 
     const attempts = item.attempts || [];
@@ -726,7 +765,9 @@
   // Functions: triggers and flow-control configuration as synced.
   pages.functions = () => {
     const region = el("div", { class: "region" });
+    const invoker = invokeForm();
     const root = el("section", { class: "page page-functions" },
+      invoker.form,
       el("div", { class: "page-head" }, el("h1", { text: "Functions" })), region);
 
     async function load() {
@@ -734,26 +775,24 @@
     }
 
     function render(fns) {
+      invoker.setFunctions(fns);
       const rows = fns.map((f) => {
-        const config = {};
-        for (const [k, v] of Object.entries(f.config || {})) if (v !== null && v !== undefined) config[k] = v;
+        const invoke = el("button", { type: "button", class: "invoke-fn", dataset: { functionId: f.id } }, "Invoke…");
+        invoke.addEventListener("click", () => invoker.choose(f.id));
         return el("tr", { class: "function-row", dataset: { functionId: f.id } },
           el("td", {},
             el("div", { class: "fn-name", text: f.name || f.id }),
             el("div", { class: "muted small mono", text: f.id }),
-            el("a", { class: "small", href: "#/runs" + query({ function: f.id }), text: "runs →" }),
+            el("div", { class: "row-actions" },
+              el("a", { class: "small", href: "#/runs" + query({ function: f.id }), text: "runs →" }),
+              invoke),
           ),
           el("td", { class: "small", text: f.app || "—" }),
-          el("td", {}, triggerList(f.triggers || [])),
-          el("td", {}, Object.keys(config).length
-            ? el("dl", { class: "config" }, Object.entries(config).map(([k, v]) => [
-              el("dt", { text: k }),
-              el("dd", {}, el("code", { text: JSON.stringify(v) })),
-            ]))
-            : el("span", { class: "muted", text: "defaults" })),
+          el("td", {}, triggerList(f.triggers || []), cronTicks(f.next_ticks || [])),
+          el("td", {}, flowList(f)),
         );
       });
-      swap(region, [table(["Function", "App", "Triggers", "Configuration"], rows,
+      swap(region, [table(["Function", "App", "Triggers", "Flow control"], rows,
         "No functions. Sync an app from the Apps page.")]);
     }
 
@@ -785,9 +824,10 @@
       render(lastApps);
       try {
         const res = await api("/apps/resync", { body: { url } });
-        resyncResults.set(url, res.state === "synced"
-          ? { state: "ok", text: "Synced." }
-          : { state: "error", text: "Sync failed" + (res.error ? ": " + res.error : ".") });
+        // A Connect app cannot be asked to sync: the server says what happens instead.
+        resyncResults.set(url, res.state === "synced" ? { state: "ok", text: "Synced." }
+          : res.state === "connect" ? { state: "info", text: res.message }
+            : { state: "error", text: "Sync failed" + (res.error ? ": " + res.error : ".") });
       } catch (err) {
         resyncResults.set(url, { state: "error", text: "Sync failed: " + err.message });
       }
@@ -795,6 +835,19 @@
     }
 
     let lastApps = [];
+
+    async function removeApp(app, button) {
+      if (!window.confirm("Remove " + appTitle(app) + "? Its functions go; its runs stay listed.")) return;
+      button.disabled = true;
+      try {
+        await api("/apps/remove", { body: { url: app.url } });
+        resyncResults.delete(app.url);
+      } catch (err) {
+        resyncResults.set(app.url, { state: "error", text: "Remove failed: " + err.message });
+        button.disabled = false;
+      }
+      refresh();
+    }
 
     async function load() {
       return (await api("/apps")).data || [];
@@ -807,10 +860,15 @@
         const button = el("button", { type: "button", class: "resync" }, "Re-sync");
         button.addEventListener("click", () => resync(a.url, button));
         if (note && note.state === "pending") button.disabled = true;
-        return el("tr", { class: "app-row", dataset: { appUrl: a.url, status: a.status } },
+        const remove = el("button", { type: "button", class: "remove-app danger",
+          title: "Forget this app and its functions (its runs stay listed)" }, "Remove");
+        remove.addEventListener("click", () => removeApp(a, remove));
+        return el("tr", { class: "app-row", dataset: { appUrl: a.url, status: a.status, kind: a.kind } },
           el("td", {},
-            el("div", { class: "fn-name", text: a.name || "(unnamed)" }),
+            el("div", { class: "fn-name", text: appTitle(a) }),
             el("div", { class: "muted small mono", text: a.url }),
+            a.kind === "connect" ? el("a", { class: "small", href: "#/workers",
+              text: (a.workers || 0) + (a.workers === 1 ? " worker connected" : " workers connected") }) : null,
           ),
           el("td", { class: "small" }, [a.sdk, a.framework].filter(Boolean).join(" · ") || "—"),
           el("td", {},
@@ -819,12 +877,296 @@
           ),
           el("td", { title: fullTime(a.synced_at), text: fmtTime(a.synced_at) }),
           el("td", { class: "num", text: a.functions === undefined ? "—" : a.functions }),
-          el("td", {}, button,
+          el("td", {}, el("div", { class: "row-actions" }, button, remove),
             note ? el("div", { class: "resync-result small " + note.state, text: note.text }) : null),
         );
       });
       swap(region, [table(["App", "SDK", "Sync status", "Synced", "Functions", ""], rows,
         "No apps. Start the dev server with -u <your app URL>.")]);
+    }
+
+    return { root, load, render };
+  };
+
+  // ---------------------------------------------------------------- actions, links, trace, workers
+  //
+  // Kept apart from the page factories above, which call into them.
+
+  // The runs list's selection and its bulk Cancel / Rerun. The selection survives refreshes;
+  // runs no longer listed (another filter, another page) leave it.
+  function bulkActions() {
+    const selected = new Set();
+    let shownIds = [];
+    const result = el("span", { id: "bulk-result", class: "bulk-result", role: "status", "aria-live": "polite" });
+    const cancelBtn = el("button", { id: "bulk-cancel", type: "button", class: "danger", disabled: true },
+      "Cancel selected");
+    const rerunBtn = el("button", { id: "bulk-rerun", type: "button", disabled: true }, "Rerun selected");
+    const selectAll = el("input", { id: "select-all", type: "checkbox", "aria-label": "Select every run shown" });
+    const bar = el("div", { class: "bulk-bar" }, cancelBtn, rerunBtn, result);
+    cancelBtn.addEventListener("click", () => act("cancel", "cancelled"));
+    rerunBtn.addEventListener("click", () => act("rerun", "rerun"));
+    selectAll.addEventListener("change", () => {
+      for (const id of shownIds) {
+        if (selectAll.checked) selected.add(id);
+        else selected.delete(id);
+      }
+      for (const box of document.querySelectorAll("input.select-run")) box.checked = selectAll.checked;
+      update();
+    });
+
+    function update() {
+      const n = selected.size;
+      cancelBtn.textContent = n ? "Cancel " + n + " selected" : "Cancel selected";
+      rerunBtn.textContent = n ? "Rerun " + n + " selected" : "Rerun selected";
+      cancelBtn.disabled = rerunBtn.disabled = n === 0;
+      selectAll.checked = shownIds.length > 0 && shownIds.every((id) => selected.has(id));
+    }
+
+    async function act(action, doneWord) {
+      const ids = Array.from(selected);
+      if (action === "cancel" && !window.confirm("Cancel " + ids.length + " run(s)?")) return;
+      cancelBtn.disabled = rerunBtn.disabled = true;
+      result.textContent = "Working…";
+      try {
+        const res = await api("/runs/" + action, { body: { run_ids: ids } });
+        const counts = new Map();
+        for (const r of res.data || []) counts.set(r.result, (counts.get(r.result) || 0) + 1);
+        result.textContent = Array.from(counts, ([what, n]) => n + " " + what).join(", ") || "nothing to do";
+        result.dataset.done = String(counts.get(doneWord) || 0);
+        selected.clear();
+      } catch (err) {
+        result.textContent = "Failed: " + err.message;
+      }
+      update();
+      refresh();
+    }
+
+    return {
+      bar,
+      headerCell: () => el("th", { class: "select" }, selectAll),
+      cell(run) {
+        const box = el("input", { type: "checkbox", class: "select-run", dataset: { runId: run.run_id },
+          "aria-label": "Select run " + run.run_id });
+        box.checked = selected.has(run.run_id);
+        box.addEventListener("change", () => {
+          if (box.checked) selected.add(run.run_id);
+          else selected.delete(run.run_id);
+          update();
+        });
+        return el("td", { class: "select" }, box);
+      },
+      shown(runs) {
+        shownIds = runs.map((r) => r.run_id);
+        const keep = new Set(shownIds);
+        for (const id of Array.from(selected)) if (!keep.has(id)) selected.delete(id);
+        update();
+      },
+    };
+  }
+
+  // How this run relates to others: the run it reruns, its reruns, who invoked it, its events.
+  function runLinks(run) {
+    const parts = [];
+    if (run.rerun_of) {
+      const from = run.rerun_from_step
+        ? (run.timeline || []).find((i) => i.id === run.rerun_from_step) : null;
+      parts.push(el("span", {}, "Rerun of ", el("a", { class: "rerun-of run-link", href: runHref(run.rerun_of),
+        dataset: { runId: run.rerun_of }, text: shortId(run.rerun_of) }),
+      run.rerun_from_step ? " from step " + (from ? from.name : shortId(run.rerun_from_step)) : null));
+    }
+    if ((run.reruns || []).length) {
+      parts.push(el("span", {}, "Rerun as ", run.reruns.map((id, i) => [i ? ", " : null,
+        el("a", { class: "rerun run-link", href: runHref(id), dataset: { runId: id }, text: shortId(id) })])));
+    }
+    if (run.invoked_by) {
+      parts.push(run.invoked_by.run_id
+        ? el("span", {}, "Invoked by ", el("a", { class: "invoked-by run-link", href: runHref(run.invoked_by.run_id),
+          dataset: { runId: run.invoked_by.run_id }, text: shortId(run.invoked_by.run_id) }))
+        : el("span", { class: "invoked-by", text: "Invoked from the UI or the API" }));
+    }
+    (run.events || []).forEach((ev, i) => {
+      const internal = (run.event_internal_ids || [])[i];
+      parts.push(el("span", {}, "Event ", el("a", { class: "event-link mono", href: "#/events",
+        dataset: { eventId: ev.id, internalId: internal }, text: ev.name || ev.id })));
+    });
+    return el("div", { id: "run-links", class: "links" }, parts);
+  }
+
+  const DELAY_TEXT = {
+    throttle: "Throttled: its function's throttle held the start back",
+    concurrency: "Waited for a concurrency slot",
+    debounce: "Debounced: started once events stopped coming",
+  };
+
+  // Why the run waited: each flow-control hold, how long, and until when.
+  function delayList(run) {
+    const delays = run.delays || [];
+    if (!delays.length) return null;
+    return el("ul", { id: "run-delays", class: "delays" }, delays.map((d) =>
+      el("li", { class: "delay", dataset: { reason: d.reason } },
+        (DELAY_TEXT[d.reason] || d.reason) + " for ",
+        d.until === null || d.until === undefined ? liveSpan("since", d.since)
+          : el("b", { text: fmtDurationMs(d.seconds * 1000) }),
+        d.until ? el("span", { class: "muted", title: fullTime(d.until), text: " (until " + fmtTime(d.until) + ")" })
+          : " (still waiting)")));
+  }
+
+  // The trace: a Gantt of the run's steps, waits and flow-control holds along its time, in
+  // plain elements positioned by percentage (no canvas, no library).
+  function traceView(run) {
+    const now = nowSec();
+    const start = Math.min(run.started_at || now, ...(run.delays || []).map((d) => d.since));
+    const end = Math.max(run.ended_at || now, start + 0.001);
+    const rows = [];
+    for (const d of run.delays || []) {
+      rows.push({ label: d.reason, kind: "delay", status: "delay", from: d.since, to: d.until || end,
+        title: (DELAY_TEXT[d.reason] || d.reason) });
+    }
+    for (const item of run.timeline || []) {
+      if (item.started_at === null || item.started_at === undefined) continue;
+      const to = item.ended_at || (OPEN_STATUSES.has(item.status) ? end : item.started_at);
+      rows.push({ label: item.name || item.id, kind: item.kind, status: item.status, from: item.started_at, to,
+        title: (KIND_LABELS[item.kind] || item.kind) + ", " + item.status });
+    }
+    if (!rows.length) return el("p", { id: "trace", class: "muted", text: "Nothing to trace yet." });
+    const span = end - start;
+    const pct = (t) => Math.min(100, Math.max(0, ((t - start) / span) * 100));
+    const axis = el("div", { class: "trace-axis", "aria-hidden": "true" }, el("span"),
+      el("div", { class: "ticks-line" }, [0, 0.5, 1].map((f) =>
+        el("span", { style: "left:" + f * 100 + "%", text: "+" + fmtDurationMs(span * f * 1000) }))));
+    return el("div", { id: "trace", class: "trace", role: "list", "aria-label": "Trace of the run" }, axis,
+      rows.map((r) => {
+        const left = pct(r.from);
+        const width = Math.max(pct(r.to) - left, 0);
+        const text = r.label + ": " + r.title + ", +" + fmtDurationMs((r.from - start) * 1000) + " for "
+          + fmtDurationMs((r.to - r.from) * 1000);
+        return el("div", { class: "trace-row", role: "listitem", tabindex: "0", "aria-label": text, title: text,
+          dataset: { stepName: r.label, kind: r.kind, status: r.status } },
+        el("span", { class: "trace-label", text: r.label }),
+        el("div", { class: "trace-track" },
+          el("span", { class: "trace-bar kind-" + r.kind + " status-" + r.status,
+            style: "left:" + left.toFixed(2) + "%;width:" + width.toFixed(2) + "%" })));
+      }));
+  }
+
+  // Invoke a function with a payload: a form built once per visit (so typing survives
+  // refreshes); each function's "Invoke…" button picks it here.
+  const invokeDraft = { functionId: "", data: "{}" };
+
+  function invokeForm() {
+    const select = el("select", { id: "invoke-function", name: "function" });
+    const data = el("textarea", { id: "invoke-data", name: "data", rows: "3", spellcheck: "false", class: "mono" });
+    data.value = invokeDraft.data;
+    const result = el("div", { id: "invoke-result", role: "status", "aria-live": "polite" });
+    const submit = el("button", { type: "submit" }, "Invoke");
+    const form = el("form", { id: "invoke-form", class: "card send-form", novalidate: true },
+      el("h2", { text: "Invoke a function" }),
+      el("label", { class: "field" }, el("span", { text: "Function" }), select),
+      el("label", { class: "field" }, el("span", {}, "Data ", el("span", { class: "muted", text: "(JSON)" })), data),
+      el("div", { class: "form-foot" }, submit, result));
+    select.addEventListener("change", () => { invokeDraft.functionId = select.value; });
+    data.addEventListener("input", () => { invokeDraft.data = data.value; });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      let payload = {};
+      try {
+        payload = data.value.trim() ? JSON.parse(data.value) : {};
+      } catch (err) {
+        result.textContent = "Invalid JSON in data: " + err.message;
+        result.className = "send-result error";
+        return;
+      }
+      submit.disabled = true;
+      result.textContent = "Invoking…";
+      try {
+        const res = await api("/functions/" + encodeURIComponent(select.value) + "/invoke", { body: { data: payload } });
+        location.hash = runHref(res.run_id);
+      } catch (err) {
+        result.textContent = "Error: " + err.message;
+        result.className = "send-result error";
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return {
+      form,
+      setFunctions(fns) {
+        const ids = fns.map((f) => f.id);
+        const have = Array.from(select.options).map((o) => o.value);
+        if (have.join("\n") !== ids.join("\n")) {
+          select.replaceChildren(...fns.map((f) => el("option", { value: f.id, text: f.name ? f.name + " (" + f.id + ")" : f.id })));
+        }
+        if (invokeDraft.functionId && ids.includes(invokeDraft.functionId)) select.value = invokeDraft.functionId;
+      },
+      choose(functionId) {
+        invokeDraft.functionId = functionId;
+        select.value = functionId;
+        form.scrollIntoView({ block: "nearest" });
+        data.focus();
+      },
+    };
+  }
+
+  // Flow control in words (the server describes it); the synced JSON is in each line's title.
+  function flowList(fn) {
+    const flow = fn.flow || [];
+    if (!flow.length) return el("span", { class: "muted", text: "defaults" });
+    return el("dl", { class: "flow" }, flow.map((f) => [
+      el("dt", { text: f.label }),
+      el("dd", { dataset: { setting: f.setting }, title: JSON.stringify((fn.config || {})[f.setting]), text: f.text }),
+    ]));
+  }
+
+  function cronTicks(ticks) {
+    if (!ticks.length) return null;
+    return el("ul", { class: "ticks" }, ticks.map((t, i) =>
+      el("li", { class: "tick", title: fullTime(t) }, (i ? "then " : "Next: ") + fmtTime(t) + " (",
+        liveSpan("deadline", t), ")")));
+  }
+
+  // An app that never synced has no name yet: say where it is and why.
+  function appTitle(app) {
+    if (app.name) return app.name;
+    let where = app.url;
+    try {
+      where = new URL(app.url).host || app.url;
+    } catch (_err) {
+      where = app.url;
+    }
+    return where + (app.status === "unreachable" ? " (unreachable, never synced)" : " (never synced)");
+  }
+
+  // Workers: the Connect gateway's connections.
+  pages.workers = () => {
+    const region = el("div", { class: "region" });
+    const gateway = el("span", { class: "muted small mono" });
+    const root = el("section", { class: "page page-workers" },
+      el("div", { class: "page-head" }, el("h1", { text: "Connect workers" }), gateway), region);
+
+    async function load() {
+      return await api("/workers");
+    }
+
+    function render(res) {
+      gateway.textContent = res.gateway ? "gateway " + res.gateway : "no gateway";
+      const rows = (res.data || []).map((w) => {
+        const age = w.heartbeat_age;
+        const cap = w.max_worker_concurrency;
+        return el("tr", { class: "worker-row", dataset: { connectionId: w.id, state: w.state } },
+          el("td", {},
+            el("div", { class: "mono small", text: w.instance_id || "—" }),
+            el("div", { class: "muted small mono", text: w.id })),
+          el("td", {}, el("ul", { class: "triggers" }, (w.apps || []).map((name) => el("li", { text: name })))),
+          el("td", { class: "small", text: w.sdk || "—" }),
+          el("td", {}, badge(w.state)),
+          el("td", { class: "num", text: w.in_flight + " / " + (cap === null || cap === undefined ? "∞" : cap) }),
+          el("td", { class: "small", title: w.connected_at, text: w.connected_at ? fmtTime(Date.parse(w.connected_at) / 1000) : "—" }),
+          el("td", { class: "num" + (age > 30 ? " heartbeat-stale" : ""),
+            text: age === null || age === undefined ? "—" : fmtSpan(age) + " ago" }),
+        );
+      });
+      swap(region, [table(["Instance", "Apps", "SDK", "State", "In flight / capacity", "Connected", "Last heartbeat"],
+        rows, "No Connect worker is connected.")]);
     }
 
     return { root, load, render };

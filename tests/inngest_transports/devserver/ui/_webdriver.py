@@ -210,6 +210,16 @@ class Browser:
             },
         )
 
+    def color_scheme(self, scheme: str) -> None:
+        """Make the page see ``prefers-color-scheme: scheme`` (``"light"``,
+        ``"dark"``; ``""`` for the system's), through Chromium's DevTools."""
+        features = [{"name": "prefers-color-scheme", "value": scheme}]
+        self._call(
+            "POST",
+            "/goog/cdp/execute",
+            {"cmd": "Emulation.setEmulatedMedia", "params": {"features": features}},
+        )
+
     def page_text(self) -> str:
         """The visible text of the whole page ('' before a body exists)."""
         text = self.execute("return document.body ? document.body.innerText : '';")

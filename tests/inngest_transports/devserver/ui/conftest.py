@@ -12,6 +12,7 @@ Screenshots go to ``$INNGEST_UI_SCREENSHOTS``, else ``build/screenshots/``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -20,11 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.from_thread
 import httpx
 import pytest
 
 import inngest_proto as inngest
+from inngest_transports.connect import ConnectionState, WorkerConnection, connect
 from inngest_transports.devserver import DevServer
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
@@ -85,7 +88,30 @@ def build_functions(client: inngest.Inngest) -> list[inngest.Function[Any]]:
         await ctx.step.sleep("nap", 3600 * 1000)
         return "rested"
 
-    return [quick, flaky, sleeper]
+    @client.create_function(
+        fn_id="parent", trigger=inngest.TriggerEvent(event="ui/parent")
+    )
+    async def parent(ctx: inngest.Context) -> Any:
+        n = ctx.event.data.get("n")
+        return await ctx.step.invoke("call-quick", function=quick, data={"n": n})
+
+    @client.create_function(
+        fn_id="weekly",
+        trigger=inngest.TriggerCron(cron="0 9 * * 1"),
+        throttle=inngest.Throttle(limit=1, period=60_000, burst=0, key="event.data.k"),
+    )
+    async def weekly(ctx: inngest.Context) -> str:
+        return "report"
+
+    @client.create_function(
+        fn_id="throttled",
+        trigger=inngest.TriggerEvent(event="ui/throttled"),
+        throttle=inngest.Throttle(limit=1, period=60_000, burst=0, key="event.data.k"),
+    )
+    async def throttled(ctx: inngest.Context) -> str:
+        return "let through"
+
+    return [quick, flaky, sleeper, parent, weekly, throttled]
 
 
 class Env:
@@ -125,6 +151,21 @@ class Env:
                 return str(run["run_id"])
             assert time.monotonic() < deadline, f"no run of event {event_id}"
             time.sleep(0.05)
+
+
+CONNECT_APP_ID = "ui-connect"
+
+
+def build_connect_functions(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    """The Connect worker's app: one function."""
+
+    @client.create_function(
+        fn_id="hello", trigger=inngest.TriggerEvent(event="ui/hello")
+    )
+    async def hello(ctx: inngest.Context) -> str:
+        return "hello over connect"
+
+    return [hello]
 
 
 def missing_browser() -> str | None:
@@ -183,6 +224,37 @@ def env(browser: Browser) -> Iterator[Env]:
             portal.call(dev.shutdown)
             app_serving.result(timeout=10)
             serving.result(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def connect_worker(env: Env) -> Iterator[WorkerConnection]:
+    """A Connect worker of app ``ui-connect``, active on the dev server."""
+    client = inngest.Inngest(
+        app_id=CONNECT_APP_ID,
+        environ={"INNGEST_DEV": "1", "INNGEST_BASE_URL": env.url},
+        logger=logging.getLogger("tests.devserver.ui.connect"),
+    )
+    worker = connect(
+        [(client, build_connect_functions(client))],
+        instance_id="ui-worker",
+        shutdown_signals=[],
+        max_worker_concurrency=4,
+        shutdown_timeout=2.0,
+    )
+    running = env.portal.start_task_soon(worker.start)
+    try:
+        env.portal.call(_wait_active, worker)
+        yield worker
+    finally:
+        env.portal.call(functools.partial(worker.close, wait=True))
+        running.result(timeout=10)
+        if isinstance(client.transport, HttpTransport):
+            env.portal.call(client.transport.aclose)
+
+
+async def _wait_active(worker: WorkerConnection) -> None:
+    with anyio.fail_after(TIMEOUT):
+        await worker.wait_for_state(ConnectionState.ACTIVE)
 
 
 @pytest.fixture(scope="session")
