@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterable
 
@@ -51,3 +52,14 @@ class FakeTransport:
 
     def random_bytes(self, n: int) -> bytes:
         return bytes(range(n))
+
+
+class RecordingHandler(logging.Handler):
+    """Keeps every log record it is given, at every level."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)

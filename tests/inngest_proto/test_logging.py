@@ -13,19 +13,11 @@ import inngest_proto as inngest
 from inngest_proto._comm import RunAsync
 from inngest_proto._http_values import IncomingRequest, Response
 from inngest_proto._logging import ReplaySafeLogger
+from tests.fakes import RecordingHandler
 from tests.inngest_proto.executor._harness import APP_ID, Harness
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
 STEPS = 5
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 def _run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
@@ -53,8 +45,8 @@ class _AsyncCommHandler(inngest.CommHandler):
 
 
 @pytest.fixture
-def records() -> Iterator[_Records]:
-    handler = _Records()
+def records() -> Iterator[RecordingHandler]:
+    handler = RecordingHandler()
     yield handler
     for name in ("test-inngest-ctx", "test-inngest-plain"):
         logging.getLogger(name).removeHandler(handler)
@@ -107,7 +99,7 @@ def _make(h: Harness, log: Any, *, is_async: bool) -> inngest.Function[Any]:
     return sfn
 
 
-def _check(h: Harness, records: _Records, fn: inngest.Function[Any]) -> None:
+def _check(h: Harness, records: RecordingHandler, fn: inngest.Function[Any]) -> None:
     run = h.only_run(fn.local_id)
     assert run.output == STEPS
     assert len(h.bodies(run)) == STEPS + 1
@@ -123,7 +115,7 @@ def _check(h: Harness, records: _Records, fn: inngest.Function[Any]) -> None:
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_ctx_logger_emits_each_step_message_once(
-    records: _Records, is_async: bool
+    records: RecordingHandler, is_async: bool
 ) -> None:
     h = Harness()
     base = logging.getLogger("test-inngest-ctx")
@@ -138,7 +130,9 @@ def test_ctx_logger_emits_each_step_message_once(
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-def test_replay_filter_on_a_plain_logger(records: _Records, is_async: bool) -> None:
+def test_replay_filter_on_a_plain_logger(
+    records: RecordingHandler, is_async: bool
+) -> None:
     h = Harness()
     plain = logging.getLogger("test-inngest-plain")
     plain.setLevel(logging.DEBUG)
@@ -152,7 +146,7 @@ def test_replay_filter_on_a_plain_logger(records: _Records, is_async: bool) -> N
 
 
 def test_without_the_filter_a_plain_logger_repeats_replayed_lines(
-    records: _Records,
+    records: RecordingHandler,
 ) -> None:
     h = Harness()
     plain = logging.getLogger("test-inngest-plain")
@@ -178,7 +172,9 @@ def test_replay_filter_passes_records_outside_a_run() -> None:
     assert not hasattr(record, "inngest_run_id")
 
 
-def test_lines_outside_steps_are_dropped_while_replaying(records: _Records) -> None:
+def test_lines_outside_steps_are_dropped_while_replaying(
+    records: RecordingHandler,
+) -> None:
     h = Harness()
     base = logging.getLogger("test-inngest-ctx")
     base.setLevel(logging.DEBUG)

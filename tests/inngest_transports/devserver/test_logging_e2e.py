@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
+from tests.fakes import RecordingHandler
 
 from ._harness import harness
 
@@ -19,18 +20,9 @@ STEPS = 5
 LOGGER = "tests.devserver"
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def records() -> Iterator[_Records]:
-    handler = _Records()
+def records() -> Iterator[RecordingHandler]:
+    handler = RecordingHandler()
     logger = logging.getLogger(LOGGER)
     level = logger.level
     logger.setLevel(logging.INFO)
@@ -53,7 +45,9 @@ def _five_steps(client: inngest.Inngest) -> list[inngest.Function[Any]]:
     return [five]
 
 
-async def test_five_steps_that_log_once_each_emit_five_lines(records: _Records) -> None:
+async def test_five_steps_that_log_once_each_emit_five_lines(
+    records: RecordingHandler,
+) -> None:
     async with harness(_five_steps) as h:
         run = await h.finished_run(await h.send("t/five"))
     assert run["status"] == "Completed"
