@@ -19,23 +19,15 @@ from __future__ import annotations
 
 import itertools
 import time
-import warnings
 from collections.abc import Iterator
 
 import pytest
 
-#: The official SDK's pydantic models use v1-style ``class Config``; pydantic
-#: warns at import, and our ``filterwarnings = error`` would make it fatal.
-_PYDANTIC_CONFIG = "Support for class-based `config` is deprecated"
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", _PYDANTIC_CONFIG, DeprecationWarning)
-    # Skipped, not failed, where the official SDK or a framework is absent.
-    for _name in ("inngest", "fastapi", "flask", "uvicorn"):
-        pytest.importorskip(_name)
-
-from ._compat import Compat as _Compat  # noqa: E402
-from ._compat import running_compat, serve_fastapi  # noqa: E402
-from .official_flow_app import (  # noqa: E402
+# Importing _compat skips this module where the official SDK or a framework
+# is absent (and the official modules import without pydantic's warning).
+from ._compat import Compat as _Compat
+from ._compat import running_compat, serve_fastapi
+from .official_flow_app import (
     APP_ID,
     HOURLY,
     PER_USER_STEP,
