@@ -68,30 +68,10 @@ def _env(sdk: str) -> dict[str, str]:
 def run_mypy(sdk: str, target: Path, cache_root: Path) -> tuple[str, list[int]]:
     _require("mypy", importlib.util.find_spec("mypy") is not None)
     _require_sdk(sdk)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-error-summary",
-            # One cache per SDK: the two ``_sdk`` shims share a module name.
-            "--cache-dir",
-            str(cache_root / f"mypy-{sdk}"),
-            str(target),
-        ],
-        cwd=REPO,
-        env=_env(sdk),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [
-        int(m["line"])
-        for m in MYPY_ERROR.finditer(proc.stdout)
-        if Path(m["path"]).name == target.name
-    ]
-    return proc.stdout + proc.stderr, lines
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-error-summary"]
+    # One cache per SDK: the two ``_sdk`` shims share a module name.
+    command += ["--cache-dir", str(cache_root / f"mypy-{sdk}"), str(target)]
+    return _error_lines(command, sdk, target, MYPY_ERROR)
 
 
 def run_pyright(sdk: str, target: Path, cache_root: Path) -> tuple[str, list[int]]:
@@ -110,17 +90,21 @@ def run_pyright(sdk: str, target: Path, cache_root: Path) -> tuple[str, list[int
             }
         )
     )
+    return _error_lines(
+        [pyright, "--project", str(config), str(target)], sdk, target, PYRIGHT_ERROR
+    )
+
+
+def _error_lines(
+    command: list[str], sdk: str, target: Path, error: re.Pattern[str]
+) -> tuple[str, list[int]]:
+    """The checker's output, and the lines of ``target`` it reports errors on."""
     proc = subprocess.run(
-        [pyright, "--project", str(config), str(target)],
-        cwd=REPO,
-        env=_env(sdk),
-        capture_output=True,
-        text=True,
-        check=False,
+        command, cwd=REPO, env=_env(sdk), capture_output=True, text=True, check=False
     )
     lines = [
         int(m["line"])
-        for m in PYRIGHT_ERROR.finditer(proc.stdout)
+        for m in error.finditer(proc.stdout)
         if Path(m["path"]).name == target.name
     ]
     return proc.stdout + proc.stderr, lines
