@@ -23,7 +23,10 @@ or only the ``--db`` named:
   latency of those answers (p50, p99, max) and the burst's events/s.
 
 The dev server, the app and the benchmark's clients share one process and
-one event loop (as in ``examples/demo.py``), on 127.0.0.1 only.
+one event loop (as in ``examples/demo.py``), on 127.0.0.1 only.  Besides
+wall-clock rates, runs and events report the process's CPU time per run or
+event (``cpu_per_unit_ms``): on a machine shared with other work, the
+wall-clock figures follow the load, the CPU figures much less.
 
 ``--baseline REV`` checks REV out into a temporary git worktree and runs
 every scenario there too, in a subprocess with that tree first on
@@ -124,18 +127,24 @@ async def bench_events(db: str, count: int, per_request: int) -> dict[str, Any]:
     events = [{"name": "bench/ingested", "data": {"i": i}} for i in range(count)]
     async with dev_server(db) as dev, httpx.AsyncClient(timeout=60) as http:
         await post_events(http, dev.url, events[:1])  # warm-up: the connection
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         accepted = 0
         for at in range(0, count, per_request):
             accepted += len(
                 await post_events(http, dev.url, events[at : at + per_request])
             )
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         stored = len(dev.driver.list_events(count + 10))
     if accepted != count or stored != count + 1:
         msg = f"ingest: {accepted} accepted, {stored} stored, of {count} (+1)"
         raise RuntimeError(msg)
-    return {"value": count / elapsed, "unit": "events/s", "seconds": elapsed}
+    return {
+        "value": count / elapsed,
+        "unit": "events/s",
+        "seconds": elapsed,
+        "cpu_per_unit_ms": cpu * 1000 / count,
+    }
 
 
 async def bench_health(db: str, count: int) -> dict[str, Any]:
@@ -146,8 +155,12 @@ async def bench_health(db: str, count: int) -> dict[str, Any]:
         (await probe.get(f"{dev.url}/health")).raise_for_status()
         done = anyio.Event()
 
-        async def sender(first: int) -> None:
-            async with httpx.AsyncClient(timeout=120) as http:
+        # Made before the burst: an httpx client loads its CA certificates
+        # when made, which stalls the loop for a while.
+        senders_http = [httpx.AsyncClient(timeout=120) for _ in range(BURST_CLIENTS)]
+
+        async def sender(first: int, http: httpx.AsyncClient) -> None:
+            async with http:
                 for at in range(first, first + per_client, BATCH):
                     events = [
                         {"name": "bench/burst", "data": {"i": i}}
@@ -166,8 +179,8 @@ async def bench_health(db: str, count: int) -> dict[str, Any]:
         async with anyio.create_task_group() as tg:
             tg.start_soon(prober)
             async with anyio.create_task_group() as senders:
-                for client in range(BURST_CLIENTS):
-                    senders.start_soon(sender, client * per_client)
+                for client, http in enumerate(senders_http):
+                    senders.start_soon(sender, client * per_client, http)
             elapsed = time.perf_counter() - started
             done.set()
         stored = len(dev.driver.list_events(count + 10))
@@ -258,7 +271,7 @@ async def bench_runs(
                 # Warm-up: connections opened, code paths taken once.
                 await run_round(dev, http, name, first=-5, count=5, steps=steps)
                 latencies: list[float] = []
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 for at in range(rounds):
                     latencies += await run_round(
                         dev,
@@ -269,6 +282,7 @@ async def bench_runs(
                         steps=steps,
                     )
                 elapsed = time.perf_counter() - started
+                cpu = time.process_time() - cpu
         finally:
             await transport.aclose()
             await app.shutdown()
@@ -276,6 +290,7 @@ async def bench_runs(
         "value": len(latencies) / elapsed,
         "unit": "runs/s",
         "runs": len(latencies),
+        "cpu_per_unit_ms": cpu * 1000 / len(latencies),
         "latency_p50_ms": percentile(latencies, 50) * 1000,
         "latency_p99_ms": percentile(latencies, 99) * 1000,
     }
@@ -393,15 +408,23 @@ def render(summary: dict[str, Any]) -> str:
         lines.append(f"baseline {summary['baseline_commit'][:12]} vs this tree")
         lines.append(
             f"  {'scenario':<28} {'unit':<9} {'baseline':>9} {'this':>9} {'ratio':>6}"
+            f" {'CPU/unit ratio':>15}"
         )
         for key, cur in summary["current"].items():
             base = summary["baseline"][key]
             ratio = cur["value"] / base["value"] if base["value"] else math.inf
+            cpu = ""
+            if "cpu_per_unit_ms" in cur:
+                cpu_ratio = base["cpu_per_unit_ms"] / cur["cpu_per_unit_ms"]
+                cpu = f"{cpu_ratio:.2f}x less"
             lines.append(
                 f"  {key:<28} {cur['unit']:<9} {_figure(base):>9} "
-                f"{_figure(cur):>9} {ratio:>5.2f}x"
+                f"{_figure(cur):>9} {ratio:>5.2f}x {cpu:>15}"
             )
-        lines.append("  (ms p99: lower is better; the others: higher is better)")
+        lines.append(
+            "  (ms p99: lower is better; the others: higher is better; CPU: the "
+            "baseline's CPU time per run or event over this tree's)"
+        )
     else:
         lines.append(f"  {'scenario':<28} {'unit':<9} {'value':>9}  details")
         for key, result in summary["results"].items():

@@ -163,6 +163,10 @@ class DevApi:
         parts = [p for p in path.split("/") if p]
         request = _Request(method.upper(), parts, query, headers, body)
         response = await self._answer(request)
+        # Nothing is acknowledged, or shown, before it is stored: the
+        # writes of this request (and of others handled meanwhile) are
+        # committed together first.  A failed commit raises: a 500.
+        await self._driver.durable()
         # Every answer says what kind of server this is, as the real
         # server's middleware does: SDKs compare it with their own mode.
         response.headers["x-inngest-server-kind"] = self._auth.server_kind
@@ -308,9 +312,10 @@ class DevApi:
                 break
             ids.append(internal)
         try:
-            # Committed (with a store) before we answer: an acknowledged
-            # event survives a crash.  Events before an invalid one are
-            # published, as the real server does.
+            # Committed (with a store) before we answer (``handle`` waits
+            # for the commit): an acknowledged event survives a crash.
+            # Events before an invalid one are published, as the real
+            # server does.
             self._driver.receive(events, ids)
         # Not narrower: storing goes through the driver and the database,
         # which fail in many ways; the client gets a 500, the server stays up.

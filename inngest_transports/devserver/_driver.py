@@ -15,8 +15,11 @@ cooperative scheduler already serialises them.
 Persistence: a :class:`Store` (the SQLite store) may be given; the driver
 then follows the contract in :mod:`._sqlite_store`'s docstring: events are logged
 before ``/e`` answers, the state is saved after every input and before its
-calls go out, and a restart recovers (see :meth:`Driver.run`).  Without one,
-everything lives in memory.
+calls go out, and a restart recovers (see :meth:`Driver.run`).  While
+serving, the writes of all inputs handled in one iteration of the event loop
+share one transaction and one fsync (group commit): the calls they lead to
+go out, and the API answers (:meth:`Driver.durable`), after that commit.
+Without a store, everything lives in memory.
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ from ._timeline import error_line
 __all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
 
 _Call = TypeVar("_Call", CallSDK, CallAI)
+_T = TypeVar("_T")
+#: How a call is made: ``Driver._call`` or ``Driver._call_ai``.
+_CallTask = Callable[[_Call], Coroutine[Any, Any, None]]
 
 _log = logging.getLogger("inngest.devserver")
 # The server's HTTP call timeout (docs/protocol/executor.rst#limits); its model
@@ -132,7 +138,19 @@ class Store(_EventLog, Protocol):
         changes: Changes | None = None,
         history: Mapping[str, str] | None = None,
         resumed: Iterable[tuple[str, str, str]] = (),
+        hold: bool = False,
     ) -> None: ...
+
+    def append_events(
+        self,
+        events: Sequence[Mapping[str, Any]],
+        *,
+        received_at: float,
+        internal_ids: Sequence[str] | None = None,
+        hold: bool = False,
+    ) -> list[int]: ...
+
+    def commit(self) -> None: ...
 
     def history(self) -> list[tuple[str, str]]: ...
 
@@ -194,6 +212,16 @@ class Driver:
             state=state,
         )
         self._store = store
+        # Group commit (with a store, while serving): the writes of every
+        # input handled in one loop iteration are held in one transaction
+        # and committed once by ``_commit_held``; the calls they lead to
+        # wait for that commit, and so do the API's answers (``durable``).
+        self._group_commit = False
+        self._held = False  # writes made, not committed yet
+        self._after_commit: list[tuple[_CallTask[Any], Any]] = []
+        self._commit_wanted: anyio.Event | None = None
+        self._committed: anyio.Event | None = None
+        self._commit_error: BaseException | None = None
         self._now = now
         self._transport = transport or AppTransport(_CALL_TIMEOUT)
         self._tasks: anyio.abc.TaskGroup | None = None
@@ -274,6 +302,12 @@ class Driver:
             )
             self._timer_changed = anyio.Event()
             self._changed = anyio.Event()
+            if self._store is not None:
+                self._commit_wanted = anyio.Event()
+                self._committed = anyio.Event()
+                self._commit_error = None
+                self._group_commit = True
+                tasks.start_soon(self._commit_held)
             # Timers of a loaded state were set before the restart.  Armed
             # before routing below, whose new timers its SetTimers arm.
             for timer in self.executor.state.timers.values():
@@ -285,6 +319,12 @@ class Driver:
                 await anyio.sleep_forever()
             finally:
                 self._tasks = None
+                self._group_commit = False
+                # What was held is committed; the calls it led to are not
+                # made (a restart requeues them, as calls cut off).
+                self._after_commit.clear()
+                if self._held and self._commit_error is None:
+                    self._commit_now()
                 with anyio.CancelScope(shield=True):
                     await self._transport.aclose()
                     await self._ai_client.aclose()
@@ -297,13 +337,22 @@ class Driver:
     ) -> None:
         """Store validated events (``/e``) and route them, in order.
 
-        With a store, the events are committed before anything else: if
+        With a store, the events are written before anything else: if
         that raises, nothing was routed and ``/e`` must not acknowledge.
+        While serving, they are committed with the routing's writes by the
+        next group commit: acknowledge after :meth:`durable`.
         """
         now = self._now()
-        seqs = self._log.append_events(
-            events, received_at=now, internal_ids=internal_ids
-        )
+        if self._store is not None and self._group_commit:
+            seqs = self._hold_write(
+                lambda store: store.append_events(
+                    events, received_at=now, internal_ids=internal_ids, hold=True
+                )
+            )
+        else:
+            seqs = self._log.append_events(
+                events, received_at=now, internal_ids=internal_ids
+            )
         actions: list[Action] = []
         for event, internal_id in zip(events, internal_ids, strict=True):
             self._remember_event(event, internal_id)
@@ -499,14 +548,28 @@ class Driver:
         if quiet and not full:
             return  # e.g. a timer that fired after it was cancelled
         self._timers_changed = False
-        self._store.save(
-            self.executor.state,
-            routed=routed,
-            emitted=emitted,
-            changes=None if full else changes,
-            history=history,
-            resumed=resumed,
-        )
+        state = self.executor.state
+        if self._group_commit:
+            self._hold_write(
+                lambda store: store.save(
+                    state,
+                    routed=routed,
+                    emitted=emitted,
+                    changes=None if full else changes,
+                    history=history,
+                    resumed=resumed,
+                    hold=True,
+                )
+            )
+        else:
+            self._store.save(
+                state,
+                routed=routed,
+                emitted=emitted,
+                changes=None if full else changes,
+                history=history,
+                resumed=resumed,
+            )
         keep = self._keep_events
         # In batches of a hundredth, not a few rows every request.
         if keep is not None and (routed or emitted):
@@ -515,9 +578,78 @@ class Driver:
                 dropped += self._store.prune_events(keep)
                 _log.info("events: %d old ones dropped, %d kept", dropped, keep)
 
+    # -- group commit ------------------------------------------------------------------
+
+    def _hold_write(self, write: Callable[[Store], _T]) -> _T:
+        """Make a ``hold=True`` write; it is committed by ``_commit_held``.
+
+        A failed write is rolled back.  If writes were held before it, they
+        went with it, and inputs already acted on them: the server must stop
+        (fail-stop, as for any failed save), so the error is also handed to
+        ``_commit_held``.  Alone, it lost nothing else (``/e`` answers 500).
+        """
+        assert self._store is not None
+        assert self._commit_wanted is not None
+        if self._commit_error is not None:
+            raise self._commit_error
+        try:
+            result = write(self._store)
+        except BaseException as err:
+            if self._held:
+                self._commit_error = err
+                self._commit_wanted.set()
+            raise
+        self._held = True
+        self._commit_wanted.set()
+        return result
+
+    async def _commit_held(self) -> None:
+        """Commit the held writes once per loop iteration, then make the
+        calls they led to and wake who waits in :meth:`durable`."""
+        while True:
+            assert self._commit_wanted is not None
+            await self._commit_wanted.wait()
+            self._commit_wanted = anyio.Event()
+            # Inputs ready in this iteration of the loop join this commit.
+            await anyio.sleep(0)
+            self._commit_now()
+
+    def _commit_now(self) -> None:
+        assert self._store is not None
+        assert self._committed is not None
+        waiters, self._committed = self._committed, anyio.Event()
+        calls, self._after_commit = self._after_commit, []
+        try:
+            if self._commit_error is not None:
+                raise self._commit_error
+            self._held = False
+            self._store.commit()
+        except BaseException as err:
+            self._commit_error = err
+            raise
+        finally:
+            waiters.set()
+        for fn, action in calls:
+            self._start(fn, action)
+
+    async def durable(self) -> None:
+        """Return once every write made so far is committed.
+
+        Raises the store's error if the commit failed (the server is
+        stopping then): what was written is not acknowledged.
+        """
+        if self._held and self._committed is not None:
+            await self._committed.wait()
+        if self._commit_error is not None:
+            raise self._commit_error
+
     def _start(
         self, fn: Callable[[_Call], Coroutine[Any, Any, None]], action: _Call
     ) -> None:
+        if self._held:
+            # Not before the state that led to it is committed.
+            self._after_commit.append((fn, action))
+            return
         if self._tasks is None:
             # Not serving (yet, or any more): the call is dropped, so the run
             # stalls like a call lost in flight, rather than crashing here.

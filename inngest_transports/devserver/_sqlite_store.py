@@ -30,6 +30,13 @@ The contract for the host (the driver):
    ``emitted``, BEFORE performing the ``CallSDK`` actions.  A step whose
    reply was saved is then never run again; a call lost in a crash is made
    again (at-least-once, as on the real server).
+
+Group commit: ``append_events`` and ``save`` take ``hold=True`` to leave
+their transaction open; the next ``hold`` write joins it, and
+:meth:`SQLiteStore.commit` commits them all with one fsync.  The host then
+answers the senders, and performs the calls, only after that commit; a
+failed write rolls back everything held, so the host must stop then (as
+for any failed save).
 4. Start-up: ``load()``; re-register the stored ``apps()`` (functions are
    not in the state); :func:`requeue_in_flight` (calls cut off by the crash
    become due retry timers, same attempt); route ``unrouted_events()`` (step
@@ -343,17 +350,28 @@ class SQLiteStore(StateTables):
             raise StoreError(msg) from err
 
     @contextlib.contextmanager
-    def _transaction(self) -> Generator[None, None, None]:
-        # IMMEDIATE takes the write lock up front, so a transaction never
-        # fails half-way for want of it.
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _transaction(self, *, hold: bool = False) -> Generator[None, None, None]:
+        """One transaction, committed at the end unless ``hold``: then it is
+        left open for :meth:`commit`.  A transaction left open is joined:
+        its writes commit with this one's, or roll back with them."""
+        if not self._conn.in_transaction:
+            # IMMEDIATE takes the write lock up front, so a transaction
+            # never fails half-way for want of it.
+            self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-            self._conn.execute("COMMIT")
+            if not hold:
+                self._conn.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+
+    def commit(self) -> None:
+        """Commit the writes made with ``hold=True`` (one fsync for all)."""
+        with self._lock, self._guard():
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
 
     # -- events ---------------------------------------------------------------------
 
@@ -363,15 +381,17 @@ class SQLiteStore(StateTables):
         *,
         received_at: float,
         internal_ids: Sequence[str] | None = None,
+        hold: bool = False,
     ) -> list[int]:
-        """Log accepted events, unrouted; committed when this returns.
+        """Log accepted events, unrouted; committed when this returns, or
+        with ``hold``, by the next :meth:`commit`.
 
-        Answer the sender only after this returns.  ``internal_ids`` default
-        to each event's ``id``.  Returns the events' seqs.
+        Answer the sender only once they are committed.  ``internal_ids``
+        default to each event's ``id``.  Returns the events' seqs.
         """
         ids = [str(e["id"]) for e in events] if internal_ids is None else internal_ids
         rows = [_event_row(i, e, received_at) for i, e in zip(ids, events, strict=True)]
-        with self._lock, self._guard(), self._transaction():
+        with self._lock, self._guard(), self._transaction(hold=hold):
             return [self._insert_event(row, routed=False) for row in rows]
 
     def _insert_event(self, row: _EventRow, *, routed: bool) -> int:
@@ -497,8 +517,11 @@ class SQLiteStore(StateTables):
         changes: Changes | None = None,
         history: Mapping[str, str] | None = None,
         resumed: Iterable[tuple[str, str, str]] = (),
+        hold: bool = False,
     ) -> None:
         """Persist ``state`` in one transaction, writing only what changed.
+        With ``hold`` it is committed by the next :meth:`commit`, with the
+        writes of other saves and appends held until then.
 
         ``changes`` (from ``Executor.take_changes``) names the runs, flow
         rows and seen keys that changed; without it every running run is
@@ -515,7 +538,7 @@ class SQLiteStore(StateTables):
         rows = [_event_row(i, e, float(e["ts"]) / 1000) for i, e in emitted]
         with self._lock, self._guard():
             try:
-                with self._transaction():
+                with self._transaction(hold=hold):
                     if changes is None:
                         self._write_state(state)
                     else:

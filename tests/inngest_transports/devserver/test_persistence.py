@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx
 import pytest
 
 import inngest_proto as inngest
+from inngest_proto.executor import normalize_event
 from inngest_transports.devserver import DevServer, main
 from inngest_transports.devserver._cli import build_parser
+from inngest_transports.devserver._ingest import EventIds
 from inngest_transports.devserver._sqlite_store import (
     DEFAULT_DB_PATH,
     SQLiteStore,
@@ -45,6 +48,7 @@ class _FailingStore(SQLiteStore):
         *,
         received_at: float,
         internal_ids: Sequence[str] | None = None,
+        hold: bool = False,
     ) -> list[int]:
         raise StoreError("disk full")
 
@@ -185,3 +189,83 @@ async def test_an_unreadable_run_history_is_skipped_at_start(
             # From the memos alone, as before history was kept.
             assert [i["status"] for i in detail["timeline"]] == ["completed"] * 2
     assert f"run {run['run_id']}: its saved history is unreadable" in caplog.text
+
+
+class _CountingStore(SQLiteStore):
+    """Counts the group commits."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+        super().commit()
+
+
+async def test_inputs_of_one_loop_iteration_share_one_commit(tmp_path: Path) -> None:
+    db = tmp_path / "dev.db"
+    store = _CountingStore(db)
+    with store:
+        async with harness(_echo, store=store) as h:
+            driver = h.dev.driver
+            await driver.durable()
+            before = store.commits
+            now_ms = int(driver.now() * 1000)
+            ids = EventIds(None, now_ms)
+            internal = [ids.for_index(n) for n in range(3)]
+            for n, internal_id in enumerate(internal):
+                event = normalize_event(
+                    {"name": "t/echo", "data": {"n": n}}, internal_id, now_ms
+                )
+                # Three inputs, no await between them: one loop iteration.
+                driver.receive([event], [internal_id])
+            await driver.durable()
+            assert store.commits == before + 1
+            with SQLiteStore(db) as other:
+                assert all(other.event(i) is not None for i in internal)
+            # The calls waited for the commit, then went out.
+            for n, internal_id in enumerate(internal):
+                assert (await h.finished_run(internal_id))["output"] == n
+
+
+class _CommitFailsStore(SQLiteStore):
+    """A store whose disk goes away at the first group commit."""
+
+    def commit(self) -> None:
+        raise StoreError("disk gone")
+
+
+async def test_e_is_not_acknowledged_when_its_commit_fails() -> None:
+    statuses: list[int | str] = []
+    stopped: list[BaseException] = []
+    with _CommitFailsStore(":memory:") as store:
+        dev = DevServer(port=0, poll=False, store=store)
+
+        async def serve(*, task_status: anyio.abc.TaskStatus[str]) -> None:
+            try:
+                await dev.serve(task_status=task_status)
+            except Exception as err:
+                stopped.append(err)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                url = await tg.start(serve)
+                async with httpx.AsyncClient(base_url=url) as http:
+                    try:
+                        resp = await http.post("/e/key", json={"name": "t/e"})
+                    except httpx.TransportError:
+                        statuses.append("cut off as the server stopped")
+                    else:
+                        statuses.append(resp.status_code)
+    # Never a 200: an answer, if it got out first, says it failed.
+    assert statuses in ([500], ["cut off as the server stopped"])
+    # The server stopped by itself (fail-stop), with the store's error.
+    (error,) = stopped
+    assert [str(e) for e in _leaves(error)] == ["disk gone"]
+
+
+def _leaves(err: BaseException) -> list[BaseException]:
+    """The exceptions of an exception group, however nested."""
+    inner = getattr(err, "exceptions", None)
+    return [err] if inner is None else [leaf for e in inner for leaf in _leaves(e)]
