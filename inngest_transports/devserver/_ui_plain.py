@@ -17,11 +17,17 @@ from typing import Any
 __all__ = ["event_page", "index_page", "login_page", "message_page", "run_page"]
 
 _STYLE = (
+    ":root{color-scheme:light dark}"
     "body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem}"
-    "table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left;"
-    "border-bottom:1px solid #ddd;vertical-align:top}"
-    "pre{background:#f4f4f4;padding:.4rem;overflow:auto;max-height:20rem}"
-    ".failed{color:#b00}.completed{color:#070}"
+    # Wide tables scroll in their own box: the page never does (phones).
+    "table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%}"
+    "td,th{padding:.2rem .6rem;text-align:left;"
+    "border-bottom:1px solid #8884;vertical-align:top}"
+    "pre{background:#8881;padding:.4rem;overflow:auto;max-height:20rem;"
+    "white-space:pre-wrap;overflow-wrap:anywhere}"
+    "input,textarea{max-width:100%;box-sizing:border-box}"
+    ".failed{color:#c22}.completed{color:#2a2}"
+    "@media (max-width:600px){body{margin:.75rem}}"
 )
 
 

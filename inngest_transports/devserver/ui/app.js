@@ -273,7 +273,7 @@
     for (const node of region.querySelectorAll("[data-key]")) {
       kept.set(node.dataset.key, { open: node.open, top: node.scrollTop });
     }
-    region.replaceChildren(...nodes);
+    region.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
     for (const node of region.querySelectorAll("[data-key]")) {
       const k = kept.get(node.dataset.key);
       if (!k) continue;
@@ -290,6 +290,13 @@
   // A table in a box that scrolls sideways on a narrow screen (the page itself never does).
   // A header is text, or a ready <th>.
   function table(headers, rows, emptyText) {
+    // Each cell is labelled with its column, for narrow screens where rows stack as cards.
+    const labels = headers.map((h) => (h instanceof Node ? "" : h));
+    for (const row of rows) {
+      Array.from(row.children).forEach((cell, i) => {
+        if (labels[i] && !cell.dataset.label) cell.dataset.label = labels[i];
+      });
+    }
     return el("div", { class: "table-wrap" }, el(
       "table",
       { class: "grid" },

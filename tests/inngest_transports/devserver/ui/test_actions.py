@@ -190,6 +190,12 @@ def test_the_trace_shows_steps_along_the_run(
 
     shown = browser.retrying(rows)
     assert {"first", "second"} <= set(shown)
+    # A run that never waited has no delay list, not a stray "null" text.
+    stray = browser.execute(
+        "return Array.from(document.querySelector('.page-run .region').childNodes)"
+        ".filter(n => n.nodeType === Node.TEXT_NODE).map(n => n.textContent);"
+    )
+    assert stray == []
     bars = browser.execute(
         "return Array.from(document.querySelectorAll('#trace .trace-bar'))"
         ".map(b => [b.closest('.trace-row').dataset.stepName,"
