@@ -335,7 +335,13 @@ def _date(value: Any) -> celtypes.TimestampType:
         # ``ts``), small ones Unix seconds.
         if abs(seconds) >= 1e11:
             seconds /= 1000
-        moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        try:
+            moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        except (OverflowError, OSError):  # the platform's time_t cannot hold it
+            # A ValueError is a CEL error value, unknown to the enclosing
+            # operator, rather than a failure of the whole evaluation.
+            msg = f"date: {value} is out of range"
+            raise ValueError(msg) from None
         return celtypes.TimestampType(moment)
     text = _string_arg(value, "date").strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
