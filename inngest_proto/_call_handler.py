@@ -179,8 +179,8 @@ class CallHandler:
             batch_resp, actions_resp = yield Fetch(requests, label="use_api")
         except InngestError:
             raise
-        # Not narrower: user code and middleware (or the pluggable transport)
-        # may raise anything; each becomes a failure reply, not a traceback.
+        # Not narrower: the transport is pluggable, so whatever it raises
+        # means the state could not be fetched, which the reply says.
         except Exception as err:
             msg = (
                 f"could not fetch the run's state from {settings.api_origin} "

@@ -332,7 +332,10 @@ class CommHandler:
             except StopIteration as stop:
                 response: Response = stop.value
                 return response
-            except Exception as err:  # a bug here must not become a bare traceback
+            # Not narrower: the flow is this SDK's code and hands user errors
+            # back as responses, so anything raised here is a bug, which must
+            # become an error response, not a bare traceback.
+            except Exception as err:
                 return self._internal_error(err, now)
             error = None
             try:
@@ -376,7 +379,8 @@ class CommHandler:
                 effect = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
                 return _stamped(stop.value, timings)
-            except Exception as err:  # a bug here must not become a bare traceback
+            # Not narrower: as in handle, anything the flow raises is a bug.
+            except Exception as err:
                 return _stamped(self._internal_error(err, now), timings)
             error = None
             try:

@@ -150,14 +150,17 @@ class WorkerConnection:
                     if not self._closing:
                         try:
                             await self._reconnect_loop(tg)
-                        except Exception as err:  # ConnectAuthError, or a bug
+                        # Not narrower: a ConnectAuthError ends the worker, and
+                        # so does a bug, after the same orderly shutdown.
+                        except Exception as err:
                             fatal = err
                             self._log.error("inngest connect: stopping: %s", err)
                 await self._shutdown()
                 tg.cancel_scope.cancel()
+        # Not narrower: whatever stops the worker is said, not only raised (and
+        # it is re-raised): a worker beside a web app often runs where nobody
+        # reads what it raises.
         except Exception as err:
-            # Whatever stops the worker is said, not only raised: a worker
-            # beside a web app often runs where nobody reads what it raises.
             self._log.error("inngest connect: stopped by an error: %r", err)
             raise
         finally:

@@ -60,6 +60,7 @@ from ._ingest import (
 )
 from ._realtime_hub import RealtimeApi
 from ._rfc3339 import rfc3339
+from ._sqlite_store import StoreError
 from ._ui_api import UiApi
 from ._ui_login import UiLogin
 
@@ -317,9 +318,9 @@ class DevApi:
             # Events before an invalid one are published, as the real
             # server does.
             self._driver.receive(events, ids)
-        # Not narrower: storing goes through the driver and the database,
-        # which fail in many ways; the client gets a 500, the server stays up.
-        except Exception:
+        # The database's failures; any other error is a bug, which the
+        # server answers 500 too, without claiming the events went unstored.
+        except StoreError:
             _log.exception("dev server: could not store %d event(s)", len(events))
             return error(500, "Could not store the events")
         if invalid is not None:

@@ -705,7 +705,10 @@ class Driver:
             resp = await self._ai_client.request(
                 req.method, req.url, headers=utf8_headers(req.headers), content=req.body
             )
-        except Exception as err:  # any failure to get a reply is the step's
+        # Not narrower: the SDK chose the URL, method and headers, and httpx
+        # raises HTTPError, InvalidURL or a ValueError for what it cannot send;
+        # any failure to get a reply is the step's, never the server's.
+        except Exception as err:
             # Like Go's url.Error, without the query (Gemini's key is there).
             where = urllib.parse.urlsplit(req.url)._replace(query="").geturl()
             text = f'{req.method.title()} "{where}": {type(err).__name__}: {err}'

@@ -46,7 +46,7 @@ from inngest_proto.wire import OutboundResponse
 
 from ._apps import Apps
 from ._driver import Driver, WorkerLost
-from ._gateway_ws import SocketState, WorkerSocket
+from ._gateway_ws import SEND_FAILURES, SocketState, WorkerSocket
 from ._ingest import InvalidSync, parse_sync
 from ._rfc3339 import rfc3339
 
@@ -457,9 +457,7 @@ class Gateway:
         try:
             try:
                 await sock.send(pb.GATEWAY_EXECUTOR_REQUEST, request)
-            # Not narrower: the socket's library raises its own errors when the
-            # connection is gone.
-            except Exception as err:
+            except SEND_FAILURES as err:
                 # Nothing whole reached the worker: fail now, not at the lease.
                 raise NoWorker(f"connection {sock.connection_id} closed") from err
             self.deliveries.append((action.request_id, sock.connection_id))
@@ -551,7 +549,7 @@ class Gateway:
         sock.mark(SocketState.DRAINING)
         try:
             await sock.send(pb.GATEWAY_CLOSING)
-        except Exception:  # already gone: nothing to drain
+        except SEND_FAILURES:  # already gone: nothing to drain
             return False
 
         async def close_later() -> None:

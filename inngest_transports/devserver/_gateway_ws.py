@@ -41,7 +41,7 @@ from inngest_proto.connect.frames import ConnectProtocolError, Kind, decode, enc
 if TYPE_CHECKING:
     from ._gateway import Gateway
 
-__all__ = ["SUBPROTOCOL", "SocketState", "WorkerSocket"]
+__all__ = ["SEND_FAILURES", "SUBPROTOCOL", "SocketState", "WorkerSocket"]
 
 _log = logging.getLogger("inngest.devserver")
 SUBPROTOCOL = "v0.connect.inngest.com"
@@ -68,6 +68,10 @@ class SocketState(enum.Enum):
 
 class _Closed(Exception):
     """The socket is closed (by either side); nothing more is read."""
+
+
+#: What :meth:`WorkerSocket.send` raises once the connection is gone.
+SEND_FAILURES: tuple[type[Exception], ...] = (_Closed, *_GONE)
 
 
 class WorkerSocket:

@@ -601,7 +601,9 @@ class SQLiteStore(StateTables):
         state = ExecutorState(seen_keys=keys, counter=counter)
         try:
             load_rows(state, runs=runs, memos=memos, timers=timers, flow=flow)
-        except Exception as err:  # JSON and cattrs raise a variety of errors
+        # Not narrower: JSON and cattrs raise a variety of errors for a damaged
+        # row; each is reported as an unreadable store, never a traceback.
+        except Exception as err:
             msg = (
                 f"{self._path}: a stored run, memo, timer or flow-control row"
                 f" is unreadable: {err!r}"

@@ -408,7 +408,9 @@ class TestEngine:
             raise TestEngineError(msg)
         try:
             reply = self._ai_provider(call.request)
-        except Exception as err:  # the provider's way to say "no reply"
+        # Not narrower: the provider is the test's own code, and whatever it
+        # raises is its way to say the request got no reply.
+        except Exception as err:
             text = f"{type(err).__name__}: {err}"
             self._apply(
                 self.executor.ai_failed(call.run_id, call.request_id, text, self.now)

@@ -13,7 +13,7 @@ import pytest
 import inngest_proto as inngest
 from inngest_proto._signing import hash_signing_key
 from inngest_transports.devserver._cli import build_parser
-from inngest_transports.devserver._sqlite_store import SQLiteStore
+from inngest_transports.devserver._sqlite_store import SQLiteStore, StoreError
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
@@ -74,6 +74,32 @@ async def test_events_are_validated() -> None:
         assert (await http.get("/v1/events?name=ok/first")).status_code == 200
         assert (await http.get("/v1/events/not-a-ulid")).status_code == 400
         assert (await http.get("/nowhere")).status_code == 404
+
+
+async def test_a_store_failure_and_a_bug_are_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/e answers 500 both ways, but says the events went unstored only when
+    the database failed."""
+    async with dev_api(store=SQLiteStore(tmp_path / "dev.db")) as (dev, http):
+
+        def full(*args: Any, **kwargs: Any) -> None:
+            raise StoreError("dev.db: database or disk is full")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(dev.driver._store, "append_events", full)
+            resp = await http.post("/e/KEY", json={"name": "a/b"})
+        assert resp.status_code == 500
+        assert resp.json()["error"] == "Could not store the events"
+
+        def bug(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("a bug in routing")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(dev.driver.executor, "receive_event", bug)
+            resp = await http.post("/e/KEY", json={"name": "a/c"})
+        assert resp.status_code == 500
+        assert resp.json()["error"] == "Internal server error"
 
 
 async def test_seeded_ids_are_reproducible() -> None:

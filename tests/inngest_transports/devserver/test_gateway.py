@@ -33,6 +33,7 @@ from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect.frames import decode, encode
 from inngest_proto.wire import IncomingRequest, unstructure
 from inngest_transports.devserver import DevServer, GatewayConfig
+from inngest_transports.devserver._gateway_ws import WorkerSocket
 
 from ._harness import RETRY_SCALE, dev_api
 
@@ -706,6 +707,32 @@ async def test_drain_sends_gateway_closing() -> None:
         assert conn["state"] == "draining"
         assert (await worker.recv())[0] == -1  # force-closed after drain_delay
         assert (await http.get("/v0/connect/connections")).json()["data"] == []
+        await worker.close()
+
+
+async def test_a_failure_to_send_that_is_no_closed_socket_is_not_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a socket that is gone makes a drain "not found"; anything else
+    sending raises is a bug, answered 500 and logged, not passed off as a
+    closed connection."""
+    _, _, functions = make_app()
+    async with dev_server(connect=FAST) as (dev, http):
+        worker = FakeWorker(dev, http)
+        assert await worker.handshake(functions) is not None
+        assert worker.start is not None
+
+        async def broken_send(
+            self: WorkerSocket, kind: int, payload: Any = None
+        ) -> None:
+            raise RuntimeError("a bug in send")
+
+        monkeypatch.setattr(WorkerSocket, "send", broken_send)
+        resp = await http.post(
+            "/v0/connect/drain", params={"connection_id": worker.start.connection_id}
+        )
+        assert resp.status_code == 500, resp.text
+        monkeypatch.undo()
         await worker.close()
 
 
