@@ -218,6 +218,8 @@ def _item_html(item: Mapping[str, Any]) -> str:
         parts.append(f" in {item['duration_ms']:.0f} ms")
     if item.get("deadline") is not None and item["status"] in _OPEN:
         parts.append(f", until {_e(_time(item['deadline']))}")
+    if item.get("child_run_id"):
+        parts.append(f", child run {_run_link(item['child_run_id'])}")
     if item.get("wait"):
         parts.append(f", waiting for {_e(item['wait'].get('event'))}")
     attempts = item.get("attempts") or []
@@ -236,6 +238,41 @@ def _item_html(item: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _run_link(run_id: Any) -> str:
+    return f'<a href="/ui/plain/runs/{_e(run_id)}">{_e(run_id)}</a>'
+
+
+#: Why a run waited, by ``delays[].reason`` (as the JS page words it).
+_DELAY_TEXT = {
+    "throttle": "Throttled",
+    "concurrency": "Waited for a concurrency slot",
+    "debounce": "Debounced",
+}
+
+
+def _relations_html(run: Mapping[str, Any]) -> list[str]:
+    """The runs a run is linked to, and why it waited."""
+    out = []
+    if run.get("rerun_of"):
+        out.append(f"<p>Rerun of {_run_link(run['rerun_of'])}</p>")
+    if run.get("reruns"):
+        links = ", ".join(_run_link(r) for r in run["reruns"])
+        out.append(f"<p>Rerun as {links}</p>")
+    invoked_by = run.get("invoked_by")
+    if invoked_by:
+        caller = invoked_by.get("run_id")
+        by = _run_link(caller) if caller else "the UI or the API"
+        out.append(f"<p>Invoked by {by}</p>")
+    for delay in run.get("delays") or []:
+        reason = _DELAY_TEXT.get(delay["reason"], _e(delay["reason"]))
+        if delay.get("seconds") is None:
+            out.append(f"<p>{reason} since {_e(_time(delay['since']))}</p>")
+        else:
+            seconds = delay["seconds"]
+            out.append(f"<p>{reason} for {seconds:.1f} s</p>")
+    return out
+
+
 def run_page(run: Mapping[str, Any]) -> str:
     """One run: status, output or error, trigger events and timeline."""
     body = [
@@ -244,6 +281,7 @@ def run_page(run: Mapping[str, Any]) -> str:
         f"{_e(run['status'])}</b>; started {_e(_time(run['started_at']))}"
         + (f", ended {_e(_time(run['ended_at']))}" if run["ended_at"] else "")
         + "</p>",
+        *_relations_html(run),
     ]
     if run.get("output") is not None:
         body.append(f"<h2>Output</h2><pre>{_e(_json_text(run['output']))}</pre>")

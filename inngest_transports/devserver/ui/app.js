@@ -993,7 +993,9 @@
     }
     (run.events || []).forEach((ev, i) => {
       const internal = (run.event_internal_ids || [])[i];
-      parts.push(el("span", {}, "Event ", el("a", { class: "event-link mono", href: "#/events",
+      // The event's own page (#/events/<internal id>); the events list where there is none.
+      const href = internal ? "#/events/" + encodeURIComponent(internal) : "#/events";
+      parts.push(el("span", {}, "Event ", el("a", { class: "event-link mono", href,
         dataset: { eventId: ev.id, internalId: internal }, text: ev.name || ev.id })));
     });
     return el("div", { id: "run-links", class: "links" }, parts);

@@ -4,6 +4,7 @@ flow control in words, cron ticks, why a run waited, the favicon."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -262,3 +263,28 @@ async def test_favicon() -> None:
         assert (
             'rel="icon" href="/ui/favicon.svg"' in (await h.http.get("/ui/plain")).text
         )
+
+
+async def test_the_plain_run_page_links_runs_and_says_why_it_waited() -> None:
+    async with harness(_functions) as h:
+        parent = await _finished(h, await _run_of(h, await h.send("t/p")))
+        (call,) = [i for i in parent["timeline"] if i["kind"] == "invoke"]
+        child = call["child_run_id"]
+        page = (await h.http.get(f"/ui/plain/runs/{parent['run_id']}")).text
+        assert f'child run <a href="/ui/plain/runs/{child}">' in page
+        page = (await h.http.get(f"/ui/plain/runs/{child}")).text
+        assert f'Invoked by <a href="/ui/plain/runs/{parent["run_id"]}">' in page
+        resp = await h.http.post(f"/ui/api/runs/{child}/rerun")
+        rerun = resp.json()["run_id"]
+        page = (await h.http.get(f"/ui/plain/runs/{rerun}")).text
+        assert f'Rerun of <a href="/ui/plain/runs/{child}">' in page
+        page = (await h.http.get(f"/ui/plain/runs/{child}")).text
+        assert f'Rerun as <a href="/ui/plain/runs/{rerun}">' in page
+
+
+async def test_the_plain_run_page_says_a_run_was_throttled() -> None:
+    async with harness(_throttled) as h:
+        await _finished(h, await _run_of(h, await h.send("t/slow")))
+        run_id = await _run_of(h, await h.send("t/slow"))
+        page = (await h.http.get(f"/ui/plain/runs/{run_id}")).text
+        assert re.search(r"<p>Throttled for (59\d|600)\.\d s</p>", page), page
