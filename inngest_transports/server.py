@@ -53,6 +53,7 @@ import anyio.abc
 
 from inngest_proto import Framework, Function, Inngest
 
+from ._announce import announce
 from ._server_connection import Connection, Endpoint
 from .serving import (
     Offload,
@@ -146,6 +147,8 @@ class Server:
         self._stopped: anyio.Event | None = None
         self._changed: anyio.Event | None = None
         self._stopping = False
+        # run() says it is ready where its user sees it (see ._announce).
+        self._announce = False
 
     # -- public -----------------------------------------------------------------
 
@@ -205,8 +208,11 @@ class Server:
         """Serve until SIGINT or SIGTERM, then shut down gracefully.
 
         A second signal stops at once.  ``backend`` is ``"asyncio"`` or
-        ``"trio"``, as for :func:`anyio.run`.
+        ``"trio"``, as for :func:`anyio.run`.  Once listening it says where,
+        in one line (``inngest: serving at URL``) through the client's
+        logger at INFO, or on stderr when logging is not configured.
         """
+        self._announce = True
         anyio.run(
             self._serve_until_signalled,
             backend=backend,
@@ -238,7 +244,7 @@ class Server:
                 async with anyio.create_task_group() as accepting:
                     for sock in sockets:
                         accepting.start_soon(self._accept, sock, slots, connections)
-                    self._logger.info("inngest: serving at %s", self.url)
+                    self._say("inngest: serving at %s", self.url)
                     task_status.started(self._bound)
                     await stop.wait()
                     self._stopping = True
@@ -251,6 +257,12 @@ class Server:
                     accepting.cancel_scope.cancel()  # loops waiting for a slot
                 await self._drain()
                 connections.cancel_scope.cancel()
+
+    def _say(self, message: str, *args: object) -> None:
+        if self._announce:
+            announce(self._logger, message, *args)
+        else:
+            self._logger.info(message, *args)
 
     async def _accept(
         self,
@@ -332,7 +344,7 @@ class Server:
                     if stop is None or stop.is_set():
                         scope.cancel()
                         return
-                    self._logger.info(
+                    self._say(
                         "inngest: %s: finishing requests in flight (again to quit)",
                         signal.Signals(signum).name,
                     )

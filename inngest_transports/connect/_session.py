@@ -68,6 +68,8 @@ class Session:
         self.conn = conn
         self.ws = ws
         self.connection_id = connection_id
+        #: The gateway's URL, for the log.
+        self.gateway = ""
         #: Handshake done (READY received).
         self.ready = False
         #: The gateway said GATEWAY_CLOSING.

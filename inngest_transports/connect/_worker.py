@@ -39,6 +39,7 @@ from inngest_proto.transport import Transport
 from inngest_proto.wire import SDK_IDENTITY
 from inngest_transports.http import HttpTransport
 
+from .._announce import announce
 from ._apps import Apps
 from ._options import ConnectionState, hostname, max_concurrency
 from ._session import Session
@@ -193,7 +194,13 @@ class WorkerConnection:
             self._current = session
             self._adopt_orphans(session)
             self._set_state(ConnectionState.ACTIVE)
-            self._log.info("inngest connect: connected (%s)", session.connection_id)
+            # Said even when logging is not configured: see _announce.
+            announce(
+                self._log,
+                "inngest connect: connected to %s (%s)",
+                session.gateway,
+                session.connection_id,
+            )
             await self._wait_until(partial(_gone_or_draining, session))
             self._set_state(ConnectionState.RECONNECTING)
             if not session.ended:
@@ -236,7 +243,9 @@ class WorkerConnection:
         conn = Connection(
             data, now=time.monotonic(), handshake_timeout=self._handshake_timeout
         )
-        return Session(self, conn, ws, start.connection_id)
+        session = Session(self, conn, ws, start.connection_id)
+        session.gateway = start.gateway_endpoint
+        return session
 
     async def _backoff(self, attempt: int, reason: str) -> None:
         delay = self._delay(attempt, self._instance_id)
