@@ -258,6 +258,7 @@
     const params = new URLSearchParams(qi >= 0 ? raw.slice(qi + 1) : "");
     const parts = path.split("/").filter(Boolean).map((p) => decodeURIComponent(p));
     if (parts[0] === "runs" && parts.length > 1) return { page: "run", runId: parts[1], params };
+    if (parts[0] === "events" && parts.length > 1) return { page: "event", eventId: parts[1], params };
     if (["events", "functions", "apps", "workers"].includes(parts[0])) return { page: parts[0], params };
     return { page: "runs", params };
   }
@@ -312,13 +313,83 @@
 
   const pages = {};
 
+  // ---------------------------------------------------------------- list search and pages
+  //
+  // The run and event lists are searched and paged by the server (keyset cursors): a pager
+  // keeps the cursors of the pages before the one shown, so "Newer" can step back.
+
+  function pager(onChange) {
+    const state = { before: [], cursor: "", next: null };
+    const newer = el("button", { type: "button", class: "pager-newer", onclick: onNewer }, "← Newer");
+    const older = el("button", { type: "button", class: "pager-older", onclick: onOlder }, "Older →");
+    const label = el("span", { class: "muted small pager-label" });
+    const root = el("div", { class: "pager" }, newer, label, older);
+
+    function onNewer() {
+      if (!state.before.length) return;
+      state.cursor = state.before.pop();
+      onChange();
+    }
+
+    function onOlder() {
+      if (!state.next) return;
+      state.before.push(state.cursor);
+      state.cursor = state.next;
+      onChange();
+    }
+
+    function update(next, note) {
+      state.next = next;
+      newer.disabled = state.before.length === 0;
+      older.disabled = !next;
+      label.textContent = "page " + (state.before.length + 1) + (note ? " · " + note : "");
+      root.dataset.page = String(state.before.length + 1);
+    }
+
+    function reset() {
+      state.before = [];
+      state.cursor = "";
+    }
+
+    return { root, state, update, reset };
+  }
+
+  // <input type="datetime-local"> speaks local time without a zone; the API takes RFC 3339.
+  function localToIso(value) {
+    if (!value) return "";
+    const t = new Date(value);
+    return isNaN(t.getTime()) ? "" : t.toISOString();
+  }
+
+  function isoToLocal(value) {
+    const t = new Date(value);
+    if (!value || isNaN(t.getTime())) return "";
+    const local = new Date(t.getTime() - t.getTimezoneOffset() * 60000);
+    return local.toISOString().slice(0, 16);
+  }
+
+  // A search the server refused (400) is shown next to the filters, not as a load error.
+  async function searchOrError(path) {
+    try {
+      return { page: await api(path) };
+    } catch (err) {
+      if (err.status === 400) return { error: err.message };
+      throw err;
+    }
+  }
+
+  function searchError(node, message) {
+    node.textContent = message ? "Search refused: " + message : "";
+    node.hidden = !message;
+  }
+
   // Runs: filters stay put across refreshes; they are mirrored in the hash query
-  // (#/runs?status=Failed&function=slug) so a filtered list can be bookmarked.
+  // (#/runs?status=Failed&function=slug&query=...) so a search can be bookmarked.
+  const RUN_FILTERS = ["status", "function", "app", "from", "to", "event_id", "query"];
+
   pages.runs = (route) => {
-    const filters = {
-      status: route.params.get("status") || "",
-      function: route.params.get("function") || "",
-    };
+    const filters = {};
+    for (const k of RUN_FILTERS) filters[k] = route.params.get(k) || "";
     const statusSel = el(
       "select",
       { id: "filter-status", name: "status", onchange: onFilter },
@@ -332,6 +403,35 @@
       el("option", { value: "", text: "All functions" }),
     );
     setFunctionOptions(fnSel, [], filters.function);
+    const appSel = el(
+      "select",
+      { id: "filter-app", name: "app", onchange: onFilter },
+      el("option", { value: "", text: "All apps" }),
+    );
+    setFunctionOptions(appSel, [], filters.app);
+    const fromInput = el("input", { id: "filter-from", name: "from", type: "datetime-local" });
+    fromInput.value = isoToLocal(filters.from);
+    const toInput = el("input", { id: "filter-to", name: "to", type: "datetime-local" });
+    toInput.value = isoToLocal(filters.to);
+    const eventInput = el("input", {
+      id: "filter-event", name: "event_id", type: "text", placeholder: "event id", autocomplete: "off",
+      spellcheck: "false", class: "mono",
+    });
+    eventInput.value = filters.event_id;
+    const queryInput = el("input", {
+      id: "filter-query", name: "query", type: "text", autocomplete: "off", spellcheck: "false",
+      class: "mono query-input", placeholder: 'event.data.plan == "pro"',
+    });
+    queryInput.value = filters.query;
+    const searchForm = el("form", { id: "run-search", class: "search-form", onsubmit: onSearch },
+      el("label", {}, "From ", fromInput),
+      el("label", {}, "To ", toInput),
+      el("label", {}, "Event ", eventInput),
+      el("label", { class: "query-field" }, "Query ", queryInput),
+      el("button", { type: "submit" }, "Search"),
+    );
+    const problem = el("div", { id: "search-error", class: "search-error", role: "alert", hidden: true });
+    const paging = pager(() => refresh());
     const count = el("span", { class: "muted count" });
     const region = el("div", { class: "region" });
     const bulk = bulkActions();
@@ -343,32 +443,53 @@
         el("div", { class: "filters" },
           el("label", {}, "Status ", statusSel),
           el("label", {}, "Function ", fnSel),
+          el("label", {}, "App ", appSel),
           count,
         ),
       ),
+      searchForm,
+      problem,
       bulk.bar,
       region,
+      paging.root,
     );
 
     function onFilter() {
       filters.status = statusSel.value;
       filters.function = fnSel.value;
+      filters.app = appSel.value;
+      filters.from = localToIso(fromInput.value);
+      filters.to = localToIso(toInput.value);
+      filters.event_id = eventInput.value.trim();
+      filters.query = queryInput.value.trim();
       history.replaceState(null, "", "#/runs" + query(filters));
+      paging.reset();
       refresh();
     }
 
+    function onSearch(ev) {
+      ev.preventDefault();
+      onFilter();
+    }
+
     async function load() {
-      const [runs, fns] = await Promise.all([
-        api("/runs" + query({ status: filters.status, function: filters.function, limit: "100" })),
+      const [found, fns, apps] = await Promise.all([
+        searchOrError("/runs" + query(Object.assign({}, filters, { cursor: paging.state.cursor, limit: "50" }))),
         api("/functions"),
+        api("/apps"),
       ]);
-      return { runs: runs.data || [], functions: fns.data || [] };
+      return { found, functions: fns.data || [], apps: apps.data || [] };
     }
 
     function render(data) {
       setFunctionOptions(fnSel, data.functions.map((f) => f.id), fnSel.value);
-      count.textContent = data.runs.length + (data.runs.length === 1 ? " run" : " runs");
-      const rows = data.runs.map((r) =>
+      setFunctionOptions(appSel, data.apps.map((a) => a.name).filter(Boolean), appSel.value);
+      searchError(problem, data.found.error);
+      const page = data.found.page || { data: [], next_cursor: null, partial: false };
+      const runs = page.data || [];
+      count.textContent = runs.length + (runs.length === 1 ? " run" : " runs");
+      paging.update(page.next_cursor, page.partial ? "searched part of the runs: more may match, older" : "");
+      const rows = runs.map((r) =>
         el(
           "tr",
           { class: "run-row", dataset: { runId: r.run_id, status: r.status } },
@@ -384,12 +505,13 @@
           el("td", { class: "mono small" }, runLink(r.run_id, r.run_id, r.status)),
         ),
       );
+      const filtered = RUN_FILTERS.some((k) => filters[k]);
       swap(region, [
         table([bulk.headerCell(), "Status", "Function", "Event", "Started", "Duration", "Run"], rows,
-          filters.status || filters.function ? "No run matches the filters." :
+          filtered ? "No run matches the filters." :
             "No runs yet. Send an event from the Events page."),
       ]);
-      bulk.shown(data.runs);
+      bulk.shown(runs);
     }
 
     return { root, load, render };
@@ -733,37 +855,122 @@
       refresh();
     }
 
+    // The list: filters by name and time, Inngest's own events hidden unless asked, paged.
+    const filters = { name: "", from: "", to: "", internal: "" };
+    const nameFilter = el("input", {
+      id: "filter-event-name", name: "name", type: "text", placeholder: "event name", autocomplete: "off",
+      spellcheck: "false", class: "mono",
+    });
+    const fromInput = el("input", { id: "events-from", name: "from", type: "datetime-local" });
+    const toInput = el("input", { id: "events-to", name: "to", type: "datetime-local" });
+    const internalBox = el("input", { id: "show-internal", name: "internal", type: "checkbox", onchange: onFilter });
+    const filterForm = el("form", { id: "event-search", class: "search-form", onsubmit: onSearch },
+      el("label", {}, "Name ", nameFilter),
+      el("label", {}, "From ", fromInput),
+      el("label", {}, "To ", toInput),
+      el("label", {}, internalBox, " Show internal events"),
+      el("button", { type: "submit" }, "Search"),
+    );
+    const problem = el("div", { id: "search-error", class: "search-error", role: "alert", hidden: true });
+    const paging = pager(() => refresh());
     const region = el("div", { class: "region" });
     const root = el("section", { class: "page page-events" },
       form,
       el("div", { class: "page-head" }, el("h1", { text: "Events" }),
-        el("span", { class: "muted small", text: "latest 50, newest first" })),
+        el("span", { class: "muted small", text: "newest first" })),
+      filterForm,
+      problem,
       region,
+      paging.root,
     );
 
-    async function load() {
-      return (await api("/events?limit=50")).data || [];
+    function onFilter() {
+      filters.name = nameFilter.value.trim();
+      filters.from = localToIso(fromInput.value);
+      filters.to = localToIso(toInput.value);
+      filters.internal = internalBox.checked ? "1" : "";
+      paging.reset();
+      refresh();
     }
 
-    function render(events) {
-      const rows = events.map((ev) =>
-        el("tr", { class: "event-row", dataset: { eventId: ev.id } },
+    function onSearch(ev) {
+      ev.preventDefault();
+      onFilter();
+    }
+
+    async function load() {
+      return searchOrError("/events" + query(Object.assign({}, filters, { cursor: paging.state.cursor, limit: "50" })));
+    }
+
+    function render(found) {
+      searchError(problem, found.error);
+      const page = found.page || { data: [], next_cursor: null };
+      paging.update(page.next_cursor, "");
+      const rows = (page.data || []).map((ev) =>
+        el("tr", { class: "event-row" + (ev.internal ? " internal" : ""), dataset: { eventId: ev.id, internalId: ev.internal_id } },
           el("td", {},
-            el("div", { class: "mono event-name", text: ev.name }),
+            el("a", { class: "mono event-name", href: eventHref(ev.internal_id), text: ev.name }),
             el("div", { class: "muted small mono", text: ev.id }),
           ),
           el("td", { title: fullTime(ev.received_at) }, fmtTime(ev.received_at)),
           el("td", { class: "payload" },
             el("pre", { class: "event-data json", "data-key": "ev-" + ev.internal_id, text: json(ev.data) })),
-          el("td", { class: "runs-cell" },
-            (ev.runs || []).length
-              ? el("ul", { class: "run-links" }, ev.runs.map((r) =>
-                el("li", {}, runLink(r.run_id, r.function_id, r.status), " ", badge(r.status))))
-              : el("span", { class: "muted", text: "no runs" }),
-          ),
+          el("td", { class: "runs-cell" }, eventRuns(ev.runs)),
         ),
       );
-      swap(region, [table(["Event", "Received", "Data", "Runs"], rows, "No events yet.")]);
+      const filtered = filters.name || filters.from || filters.to;
+      swap(region, [table(["Event", "Received", "Data", "Runs"], rows,
+        filtered ? "No event matches the filters." : "No events yet.")]);
+    }
+
+    return { root, load, render };
+  };
+
+  function eventHref(internalId) {
+    return "#/events/" + encodeURIComponent(internalId);
+  }
+
+  function eventRuns(runs) {
+    return (runs || []).length
+      ? el("ul", { class: "run-links" }, runs.map((r) =>
+        el("li", {}, runLink(r.run_id, r.function_id, r.status), " ", badge(r.status))))
+      : el("span", { class: "muted", text: "no runs" });
+  }
+
+  // Event: its whole payload, the runs it started and the waits it resumed.
+  pages.event = (route) => {
+    const region = el("div", { class: "region" });
+    const root = el("section", { class: "page page-event" },
+      el("div", { class: "crumbs" }, el("a", { href: "#/events", text: "← Events" })),
+      region,
+    );
+
+    async function load() {
+      return (await api("/events/" + encodeURIComponent(route.eventId))).data;
+    }
+
+    function render(ev) {
+      const resumed = (ev.resumed || []).map((w) =>
+        el("li", { class: "resumed-wait", dataset: { runId: w.run_id } },
+          runLink(w.run_id, w.function_id || w.run_id, w.status), " ",
+          el("span", { class: "muted", text: "step " }), el("b", { text: w.step_name }), " ",
+          w.status ? badge(w.status) : null));
+      swap(region, [
+        el("div", { class: "page-head" },
+          el("h1", { class: "mono", id: "event-name", text: ev.name }),
+          ev.internal ? el("span", { class: "muted small", text: "internal event" }) : null),
+        el("p", { class: "muted small" },
+          "id ", el("code", { id: "event-id", text: ev.id }),
+          " · received ", el("span", { title: fullTime(ev.received_at), text: fmtTime(ev.received_at) })),
+        el("div", { class: "card" }, el("h2", { text: "Payload" }),
+          ev.unreadable ? el("p", { class: "muted", text: "Stored event unreadable: " + ev.unreadable }) : null,
+          el("pre", { id: "event-payload", class: "json", "data-key": "payload", text: json(ev.event) })),
+        el("div", { class: "card" }, el("h2", { text: "Runs it started" }),
+          el("div", { id: "event-runs" }, eventRuns(ev.runs))),
+        el("div", { class: "card" }, el("h2", { text: "Waits it resumed" }),
+          resumed.length ? el("ul", { id: "event-resumed", class: "run-links" }, resumed)
+            : el("span", { id: "event-resumed", class: "muted", text: "none" })),
+      ]);
     }
 
     return { root, load, render };
@@ -1197,7 +1404,8 @@
     delete document.body.dataset.version;
     for (const a of document.querySelectorAll("nav a")) {
       const target = a.getAttribute("href").slice(2);
-      const active = target === route.page || (target === "runs" && route.page === "run");
+      const active = target === route.page || (target === "runs" && route.page === "run") ||
+        (target === "events" && route.page === "event");
       a.classList.toggle("active", active);
       if (active) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
