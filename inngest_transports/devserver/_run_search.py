@@ -47,7 +47,7 @@ __all__ = [
 #: The most runs (or events) one page may ask for.
 MAX_PAGE = 1000
 #: Runs a ``query`` search tests per page at most (see the module's doc).
-CEL_SCAN_BUDGET = 2000
+CEL_SCAN_BUDGET = 500
 
 #: A run's place in the list: ``(created_at, run_id)``, newest first.
 RunKey = tuple[float, str]
