@@ -38,6 +38,7 @@ from inngest_proto.executor import (
     RunStatus,
     SetTimer,
     WaitResumed,
+    normalize_event,
 )
 from inngest_proto.wire import (
     IncomingRequest,
@@ -161,7 +162,9 @@ class TestEngine:
         ``event`` is an event name (with ``data`` and other ``fields`` such
         as ``id`` or ``user``), an :class:`inngest_proto.Event`, a mapping in
         wire form, or a list of events.  Returns the event ids (given ones
-        are kept).  Runs until idle; no time passes.
+        are kept).  Each is checked and filled in as the dev server's ``/e``
+        does (``normalize_event``); one it refuses raises
+        :class:`TestEngineError`.  Runs until idle; no time passes.
         """
         if isinstance(event, str):
             events: list[EventLike] = [
@@ -173,10 +176,15 @@ class TestEngine:
             events = list(event)
         ids = []
         for one in events:
-            wire = unstructure(one) if isinstance(one, inngest.Event) else dict(one)
+            raw = unstructure(one) if isinstance(one, inngest.Event) else dict(one)
             self._received += 1
-            if not wire.get("id"):
-                wire["id"] = f"test-event-{self._received:06d}"
+            try:
+                wire = normalize_event(
+                    raw, f"test-event-{self._received:06d}", int(self.now * 1000)
+                )
+            except ValueError as err:
+                msg = f"the Event API refuses {raw.get('name')!r}: {err}"
+                raise TestEngineError(msg) from None
             ids.append(str(wire["id"]))
             self._apply(self.executor.receive_event(wire, self.now))
         self.run_until_idle()

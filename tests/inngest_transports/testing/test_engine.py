@@ -167,6 +167,26 @@ def test_invoke_and_send_event_between_functions() -> None:
     assert [r.output for r in engine.runs("square")] == [49]
 
 
+def test_sent_events_are_checked_and_filled_in_as_the_event_api_does() -> None:
+    client = make_client()
+
+    @client.create_function(fn_id="echo", trigger=inngest.TriggerEvent(event="t/echo"))
+    def echo(ctx: inngest.ContextSync) -> dict[str, Any]:
+        return {"ts": ctx.event.ts, "user": ctx.event.user, "data": ctx.event.data}
+
+    engine = TestEngine(client, [echo])
+    (event_id,) = engine.send("t/echo", {"n": 1, "_inngest": {"server": "only"}})
+    assert engine.output(event_id) == {
+        "ts": int(DEFAULT_START * 1000),
+        "user": {},
+        "data": {"n": 1},
+    }
+    with pytest.raises(TestEngineError, match="reserved for internal use"):
+        engine.send("inngest/function.finished")
+    with pytest.raises(TestEngineError, match="event name is empty"):
+        engine.send({"data": {}})
+
+
 def test_advance_fires_timers_in_order_and_does_not_pass_them() -> None:
     client = make_client()
     log: list[tuple[str, float]] = []
