@@ -54,6 +54,15 @@ def records() -> Iterator[RecordingHandler]:
             logging.getLogger(name).removeFilter(f)
 
 
+def _kept_by(records: RecordingHandler, name: str) -> logging.Logger:
+    """The logger ``name`` at DEBUG, its records kept by ``records`` (the
+    fixture removes the handler after the test)."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(records)
+    return logger
+
+
 def _serve(h: Harness, fn: inngest.Function[Any], *, is_async: bool) -> None:
     h.serve(fn)
     if is_async:
@@ -118,9 +127,7 @@ def test_ctx_logger_emits_each_step_message_once(
     records: RecordingHandler, is_async: bool
 ) -> None:
     h = Harness()
-    base = logging.getLogger("test-inngest-ctx")
-    base.setLevel(logging.DEBUG)
-    base.addHandler(records)
+    base = _kept_by(records, "test-inngest-ctx")
     h.client.set_logger(base)
     fn = _make(h, lambda ctx: ctx.logger, is_async=is_async)
     _serve(h, fn, is_async=is_async)
@@ -134,9 +141,7 @@ def test_replay_filter_on_a_plain_logger(
     records: RecordingHandler, is_async: bool
 ) -> None:
     h = Harness()
-    plain = logging.getLogger("test-inngest-plain")
-    plain.setLevel(logging.DEBUG)
-    plain.addHandler(records)
+    plain = _kept_by(records, "test-inngest-plain")
     plain.addFilter(inngest.ReplayFilter())
     fn = _make(h, lambda ctx: plain, is_async=is_async)
     _serve(h, fn, is_async=is_async)
@@ -149,9 +154,7 @@ def test_without_the_filter_a_plain_logger_repeats_replayed_lines(
     records: RecordingHandler,
 ) -> None:
     h = Harness()
-    plain = logging.getLogger("test-inngest-plain")
-    plain.setLevel(logging.DEBUG)
-    plain.addHandler(records)
+    plain = _kept_by(records, "test-inngest-plain")
 
     @h.client.create_function(fn_id="repeats", trigger=TRIGGER)
     def fn(ctx: inngest.ContextSync) -> None:
@@ -176,9 +179,7 @@ def test_lines_outside_steps_are_dropped_while_replaying(
     records: RecordingHandler,
 ) -> None:
     h = Harness()
-    base = logging.getLogger("test-inngest-ctx")
-    base.setLevel(logging.DEBUG)
-    base.addHandler(records)
+    base = _kept_by(records, "test-inngest-ctx")
     h.client.set_logger(base)
 
     @h.client.create_function(fn_id="outside", trigger=TRIGGER)
