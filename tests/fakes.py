@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 from inngest_proto import OutboundRequest, OutboundResponse
 
@@ -63,3 +64,24 @@ class RecordingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+def synced_function(
+    url: str = "http://127.0.0.1:9/api/inngest", **fields: Any
+) -> dict[str, Any]:
+    """Function ``app-fn`` as a sync sends it: triggered by ``t/x``, its one
+    step served at ``url``, with ``fields`` added or replaced."""
+    step_url = f"{url}?fnId=app-fn&stepId=step"
+    function: dict[str, Any] = {
+        "id": "app-fn",
+        "name": "fn",
+        "triggers": [{"event": "t/x"}],
+        "steps": {
+            "step": {
+                "id": "step",
+                "name": "step",
+                "runtime": {"type": "http", "url": step_url},
+            }
+        },
+    }
+    return {**function, **fields}

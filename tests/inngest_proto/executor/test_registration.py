@@ -26,24 +26,9 @@ from inngest_proto.executor import (
     expressions_of,
     read_function_config,
 )
+from tests.fakes import synced_function
 
 URL = "http://127.0.0.1:9/api/inngest?fnId=app-fn&stepId=step"
-
-
-def _fn(**extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": "app-fn",
-        "name": "fn",
-        "triggers": [{"event": "t/x"}],
-        "steps": {
-            "step": {
-                "id": "step",
-                "name": "step",
-                "runtime": {"type": "http", "url": URL},
-            }
-        },
-    }
-    return {**base, **extra}
 
 
 def _problems(raw: Any) -> list[ConfigProblem]:
@@ -76,7 +61,7 @@ def _problems(raw: Any) -> list[ConfigProblem]:
     ],
 )
 def test_concurrency_in_every_shape(given: Any, expected: list[Concurrency]) -> None:
-    config = read_function_config(_fn(concurrency=given))
+    config = read_function_config(synced_function(concurrency=given))
     assert config.concurrency == expected
 
 
@@ -99,7 +84,7 @@ def test_concurrency_in_every_shape(given: Any, expected: list[Concurrency]) -> 
     ],
 )
 def test_bad_concurrency_says_where(given: Any, field: str, text: str) -> None:
-    (problem,) = _problems(_fn(concurrency=given))
+    (problem,) = _problems(synced_function(concurrency=given))
     assert problem.function == "app-fn"
     assert problem.field == field
     assert text in problem.message
@@ -149,7 +134,7 @@ def test_go_sdk_shapes() -> None:
 def test_typescript_shapes() -> None:
     """An invoke-only function lists no triggers; ``priority: {}`` is none."""
     ws = "wss://gw.example/connect?fnId=app-fn&stepId=step"
-    raw = _fn(triggers=[], priority={}, idempotency="")
+    raw = synced_function(triggers=[], priority={}, idempotency="")
     raw["steps"]["step"]["runtime"] = {"url": ws}
     raw["steps"]["step"]["retries"] = {"attempts": 99}
     config = read_function_config(raw)
@@ -162,7 +147,7 @@ def test_typescript_shapes() -> None:
 
 
 def test_the_canonical_shape_reads_back_unchanged() -> None:
-    raw = _fn(
+    raw = synced_function(
         concurrency=[{"key": "event.data.user", "limit": 5, "scope": "fn"}],
         throttle={"key": "event.data.user", "limit": 3, "period": "10s", "burst": 2},
         rateLimit={"key": "event.data.user", "limit": 10, "period": "1m"},
@@ -225,18 +210,18 @@ def test_the_canonical_shape_reads_back_unchanged() -> None:
     ],
 )
 def test_refusals_name_the_field(extra: dict[str, Any], field: str, text: str) -> None:
-    (problem,) = _problems(_fn(**extra))
+    (problem,) = _problems(synced_function(**extra))
     assert (problem.field, problem.function) == (field, "app-fn")
     assert text in problem.message
 
 
 def test_every_problem_is_listed() -> None:
-    problems = _problems(_fn(concurrency="x", throttle={"limit": 1}))
+    problems = _problems(synced_function(concurrency="x", throttle={"limit": 1}))
     assert [p.field for p in problems] == ["concurrency", "throttle.period"]
 
 
 def test_a_function_without_an_id_is_named_by_its_name_or_place() -> None:
-    raw = _fn(concurrency=-1)
+    raw = synced_function(concurrency=-1)
     del raw["id"]
     raw["name"] = "My Fn"
     assert _problems(raw)[0].function == "my-fn"
@@ -245,7 +230,7 @@ def test_a_function_without_an_id_is_named_by_its_name_or_place() -> None:
 
 def test_expressions_are_listed_with_their_check() -> None:
     config = read_function_config(
-        _fn(
+        synced_function(
             triggers=[{"event": "a", "expression": "event.data.ok"}],
             concurrency=[{"limit": 1, "key": "event.data.k"}],
             priority={"run": "event.data.p"},
@@ -320,7 +305,7 @@ _KEYS = st.sampled_from(
 def test_any_json_is_read_or_refused_never_crashes(extra: dict[str, Any]) -> None:
     problems: tuple[ConfigProblem, ...] = ()
     try:
-        config = read_function_config(_fn(**extra))
+        config = read_function_config(synced_function(**extra))
     except InvalidFunctionConfig as err:
         problems = err.problems
         assert problems

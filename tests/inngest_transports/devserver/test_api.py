@@ -16,27 +16,13 @@ from inngest_transports.devserver._cli import build_parser
 from inngest_transports.devserver._sqlite_store import SQLiteStore, StoreError
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
+from tests.fakes import synced_function
 
 from ._harness import dev_api
 
 pytestmark = pytest.mark.anyio
 
 KEY = "signkey-test-" + "ab" * 16
-
-
-def _fn(url: str = "http://127.0.0.1:9/api/inngest") -> dict[str, Any]:
-    return {
-        "id": "app-fn",
-        "name": "fn",
-        "triggers": [{"event": "t/x"}],
-        "steps": {
-            "step": {
-                "id": "step",
-                "name": "step",
-                "runtime": {"type": "http", "url": f"{url}?fnId=app-fn&stepId=step"},
-            }
-        },
-    }
 
 
 async def test_events_are_validated() -> None:
@@ -121,7 +107,7 @@ async def test_register_validation() -> None:
         body = {
             "appname": "app",
             "url": "http://127.0.0.1:9/api/inngest",
-            "functions": [_fn()],
+            "functions": [synced_function()],
         }
         ok = await http.post("/fn/register", json=body)
         assert ok.status_code == 200, ok.text
@@ -143,7 +129,7 @@ async def test_register_validation() -> None:
             ),
             (
                 json.dumps(
-                    {"appName": "app", "functions": [_fn("ftp://h/x")]}
+                    {"appName": "app", "functions": [synced_function("ftp://h/x")]}
                 ).encode(),
                 {},
                 "At least one function is invalid",
@@ -167,9 +153,9 @@ async def test_register_validation() -> None:
 
 async def test_register_takes_the_typescript_and_go_shapes() -> None:
     """``concurrency: 1`` (TypeScript), ``{limit, key}``, and Go's key spellings."""
-    shorthand = {**_fn(), "id": "app-a", "concurrency": 1}
+    shorthand = {**synced_function(), "id": "app-a", "concurrency": 1}
     single = {
-        **_fn(),
+        **synced_function(),
         "id": "app-b",
         "concurrency": {"limit": 1, "key": "event.data.user"},
         "triggers": [],
@@ -211,8 +197,8 @@ async def test_a_refused_sync_says_why(
 ) -> None:
     """The reply, the log, the app (API and web UI, after a restart too)."""
     url = "http://127.0.0.1:9/api/inngest"
-    good = {"appName": "app", "url": url, "functions": [_fn()]}
-    bad_fn = {**_fn(), "concurrency": "5", "throttle": {"limit": 1}}
+    good = {"appName": "app", "url": url, "functions": [synced_function()]}
+    bad_fn = {**synced_function(), "concurrency": "5", "throttle": {"limit": 1}}
     bad = {**good, "functions": [bad_fn]}
     db = tmp_path / "dev.db"
     with SQLiteStore(db) as store:
@@ -353,7 +339,7 @@ async def test_expressions_that_cannot_compile_are_refused(
     body = {
         "appName": "app",
         "url": "http://127.0.0.1:9/a",
-        "functions": [{**_fn(), **extra}],
+        "functions": [{**synced_function(), **extra}],
     }
     async with dev_api() as (dev, http):
         resp = await http.post("/fn/register", json=body)
@@ -375,7 +361,7 @@ async def test_expressions_that_the_real_server_accepts_are_accepted() -> None:
     body = {
         "appName": "app",
         "url": "http://127.0.0.1:9/a",
-        "functions": [{**_fn(), **extra}],
+        "functions": [{**synced_function(), **extra}],
     }
     async with dev_api() as (_, http):
         resp = await http.post("/fn/register", json=body)
