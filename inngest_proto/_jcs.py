@@ -15,6 +15,7 @@ JCS in short:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -49,6 +50,17 @@ def canonicalize(value: Any) -> bytes:
     surrogates (none of which JCS can represent), and ``TypeError`` for
     anything that is not JSON.
     """
+    if _plain(value):
+        # Without floats, big integers or astral-plane keys, JCS is what the
+        # json module's C encoder writes compactly with sorted keys: the
+        # same escapes, and code point order is UTF-16 order then.  Several
+        # times faster than the writer below, and the executor
+        # canonicalizes every call request it sends.
+        text = _PLAIN_ENCODER.encode(value)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the writer below says so
     parts: list[str] = []
     _write_value(value, parts)
     text = "".join(parts)
@@ -60,6 +72,37 @@ def canonicalize(value: Any) -> bytes:
             "surrogate, which has no UTF-8 form"
         )
         raise ValueError(msg) from None
+
+
+_PLAIN_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+#: Above every character a UTF-16 code unit holds alone.
+_ASTRAL = "\U00010000"
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only what the json module writes as JCS does:
+    exact ``str``, ``bool``, ``None``, ``int`` up to 2**53, ``list``,
+    ``tuple`` and ``dict`` with ``str`` keys free of astral characters."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_MAX_EXACT_INTEGER <= value <= _MAX_EXACT_INTEGER)
+    if kind is dict:
+        for name, item in value.items():
+            if type(name) is not str or not (name.isascii() or max(name) < _ASTRAL):
+                return False
+            if not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # noqa: SIM110 - all() would cost a generator
+            if not _plain(item):
+                return False
+        return True
+    return False  # a float, a subclass, or not JSON: the writer decides
 
 
 def _write_value(value: Any, parts: list[str]) -> None:

@@ -1,8 +1,12 @@
 """The engine: a client's functions on the executor core and a virtual clock.
 
-Sync functions run inline; async ones run on an event loop of their own per
-call (``anyio.run``, on asyncio or trio), so call the engine from sync test
-code (or from a worker thread), not from inside a running event loop.
+Sync functions run inline; async ones on an event loop the engine runs
+(on asyncio, one loop for all the calls one :meth:`TestEngine.send`,
+:meth:`~TestEngine.advance` or :meth:`~TestEngine.run` makes, each call in a
+copy of the caller's context, its leftover tasks cancelled when it returns,
+as ``asyncio.run`` would; on trio, ``trio.run`` per call), so call the
+engine from sync test code (or from a worker thread), not from inside a
+running event loop.
 
 Retries use Inngest's real backoff table: with the virtual clock that costs
 nothing.  Trigger, ``wait_for_event``, ``cancel`` and flow-control
@@ -12,12 +16,13 @@ the virtual time.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime
 import json
 import random
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import anyio
 
@@ -202,7 +207,7 @@ class TestEngine:
 
         No time passes: sleeps, waits and retries stay pending.
         """
-        with self.client.using_transport(self._feed):
+        with self.client.using_transport(self._feed), _CallLoop(self._backend) as loop:
             for _ in range(self._max_calls):
                 self._flush_outbox()
                 if not self._queue:
@@ -211,7 +216,7 @@ class TestEngine:
                 if isinstance(call, CallAI):
                     self._perform_ai(call)
                 else:
-                    self._perform(call)
+                    self._perform(call, loop)
         msg = f"still calling after {self._max_calls} calls: a loop?"
         raise TestEngineError(msg)
 
@@ -366,7 +371,7 @@ class TestEngine:
                 msg = f"unexpected executor action {action!r}"
                 raise TestEngineError(msg)
 
-    def _perform(self, call: CallSDK) -> None:
+    def _perform(self, call: CallSDK, loop: _CallLoop) -> None:
         req = call.request
         headers = dict(req.headers)
         body = self._stubs.inject(req.body, headers, self._signing_key, self.now)
@@ -375,11 +380,7 @@ class TestEngine:
             method=req.method, url=req.url, headers=headers, body=body, query=query
         )
         saved_before = len(self.checkpoints)
-        resp = self.handler.handle_sync(
-            incoming,
-            now=self.now,
-            run_async=partial(anyio.run, backend=self._backend),
-        )
+        resp = self.handler.handle_sync(incoming, now=self.now, run_async=loop.run)
         checkpointed = tuple(
             unstructure(op)
             for checkpoint in self.checkpoints[saved_before:]
@@ -441,6 +442,59 @@ class TestEngine:
         self._apply(self.executor.timer_fired(timer_id, self.now))
         self.run_until_idle()
         return True
+
+
+_T = TypeVar("_T")
+
+
+class _CallLoop:
+    """Runs the async functions of one stretch of calls.
+
+    On asyncio, one event loop serves them all: a loop per call (as
+    ``anyio.run`` makes) cost more than the rest of a call's work.  Each
+    call still gets what ``asyncio.run`` gives it: a copy of the caller's
+    context, and its tasks left running are cancelled when it returns.
+    Other backends get ``anyio.run`` per call.
+    """
+
+    def __init__(self, backend: str) -> None:
+        self._backend = backend
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> _CallLoop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                loop.close()
+
+    def run(self, fn: Callable[[], Awaitable[_T]]) -> _T:
+        if self._backend != "asyncio":
+            return anyio.run(fn, backend=self._backend)
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        loop = self._loop
+        # The task runs in a copy of the context it is made in.
+        task = contextvars.copy_context().run(loop.create_task, _awaited(fn))
+        try:
+            return loop.run_until_complete(task)
+        finally:
+            leftovers = asyncio.all_tasks(loop)
+            if leftovers:
+                for leftover in leftovers:
+                    leftover.cancel()
+                loop.run_until_complete(
+                    asyncio.gather(*leftovers, return_exceptions=True)
+                )
+
+
+async def _awaited(fn: Callable[[], Awaitable[_T]]) -> _T:
+    return await fn()
 
 
 def _parsed(body: bytes) -> Any:

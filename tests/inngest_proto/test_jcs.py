@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inngest_proto._jcs import canonicalize, format_number
+from inngest_proto._jcs import _write_value, canonicalize, format_number
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
 
@@ -276,3 +276,56 @@ def test_agrees_with_sorted_compact_json_dumps(value: Any) -> None:
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     assert canonicalize(value) == expected.encode("utf-8")
+
+
+# The fast path (the json module) and the writer agree wherever both apply:
+# values with astral-plane keys, floats and big integers go to the writer.
+ASTRAL_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=4)
+MIXED_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ASTRAL_TEXT,
+    lambda children: (
+        st.lists(children)
+        | st.tuples(children, children)
+        | st.dictionaries(ASTRAL_TEXT, children)
+    ),
+    max_leaves=30,
+)
+
+
+@given(MIXED_JSON_VALUES)
+def test_the_fast_path_writes_what_the_writer_writes(value: Any) -> None:
+    parts: list[str] = []
+    _write_value(value, parts)
+    assert canonicalize(value) == "".join(parts).encode("utf-8")
+
+
+def test_astral_keys_sort_by_utf16_with_the_fast_path_too() -> None:
+    # U+10000 is D800 DC00 in UTF-16: before U+E000, though its code point
+    # is above it.  Plain values elsewhere must not tempt the fast path.
+    value = {"\ue000": 1, "\U00010000": 2, "list": [1, "a", None, True]}
+    expected = '{"list":[1,"a",null,true],"\U00010000":2,"\ue000":1}'
+    assert canonicalize(value) == expected.encode()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": "\ud800"}, ["x", "\udfff"], {"\ud800": 1}],
+    ids=["in a value", "in a list", "in a key"],
+)
+def test_lone_surrogates_are_rejected_on_the_fast_path_too(value: Any) -> None:
+    with pytest.raises(ValueError, match="lone UTF-16 surrogate"):
+        canonicalize(value)
+
+
+def test_subclasses_of_str_and_int_are_written_as_json() -> None:
+    class Name(str):
+        pass
+
+    class Count(int):
+        pass
+
+    assert canonicalize({Name("b"): Count(2), "a": Name("x")}) == b'{"a":"x","b":2}'

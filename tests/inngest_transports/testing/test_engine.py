@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime
 import itertools
 import time
@@ -272,3 +274,58 @@ def test_a_step_out_of_retries_fails_with_the_users_error_name() -> None:
         engine.output(event_id)
     assert "RuntimeError" in str(raised.value)
     assert "NonRetriableError" not in str(raised.value)
+
+
+# -- async functions on asyncio: one loop per stretch of calls ----------------------
+
+
+def test_the_calls_of_one_send_share_one_asyncio_loop() -> None:
+    client = make_client()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    @client.create_function(fn_id="steps", trigger=inngest.TriggerEvent(event="t/s"))
+    async def steps(ctx: inngest.Context) -> int:
+        loops.append(asyncio.get_running_loop())  # once per call
+        for n in range(3):
+            await ctx.step.run(f"s{n}", int, n)
+        return 3
+
+    engine = TestEngine(client, [steps])
+    (event_id,) = engine.send("t/s")
+    assert engine.output(event_id) == 3
+    assert len(loops) == 4  # a call per step, and one to return
+    assert all(loop is loops[0] for loop in loops)
+    assert loops[0].is_closed()  # closed once the send is done
+
+
+def test_each_async_call_gets_a_fresh_context_and_its_leftover_tasks_cancelled() -> (
+    None
+):
+    client = make_client()
+    seen: list[str | None] = []
+    leftovers: list[str] = []
+    where = contextvars.ContextVar[str]("where")
+
+    async def linger() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            leftovers.append("cancelled")
+            raise
+
+    @client.create_function(fn_id="ctx", trigger=inngest.TriggerEvent(event="t/c"))
+    async def fn(ctx: inngest.Context) -> str:
+        seen.append(where.get(None))
+        where.set("set by a call")
+        tasks.append(asyncio.get_running_loop().create_task(linger()))
+        await asyncio.sleep(0)  # the task starts
+        return await ctx.step.run("s", lambda: "done")
+
+    tasks: list[asyncio.Task[None]] = []
+    engine = TestEngine(client, [fn])
+    (event_id,) = engine.send("t/c")
+    assert engine.output(event_id) == "done"
+    # The second call did not see what the first set: as with asyncio.run.
+    assert seen == [None, None]
+    assert leftovers == ["cancelled", "cancelled"]
+    assert all(task.done() for task in tasks)
