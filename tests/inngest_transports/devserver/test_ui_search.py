@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inngest_proto import json_codec
 from inngest_proto.executor import ExecutorState, Run, RunStatus
@@ -504,3 +506,110 @@ def test_each_run_search_is_an_indexed_range_not_a_scan_and_sort(
     assert "USING INDEX" in plan[0], plan
     if search.event_id is None:
         assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+# -- property: paging finds exactly what a filter over every run finds ----------------
+
+_QUERIES = ["event.data.n >= 2", "event.data.n == 1"]
+_RUN_SETS = st.lists(
+    st.tuples(
+        st.integers(0, 5),  # created_at: few values, so that runs tie on it
+        st.sampled_from(STATUSES),
+        st.sampled_from(FUNCTIONS),
+        st.sampled_from(["e1", "e2", "e3"]),
+        st.integers(0, 3),  # event.data.n
+    ),
+    max_size=25,
+)
+_SEARCHES = st.fixed_dictionaries(
+    {
+        "limit": st.integers(1, 6),
+        "statuses": st.frozensets(st.sampled_from(STATUSES), max_size=2),
+        "function_ids": st.frozensets(st.sampled_from(FUNCTIONS), max_size=2),
+        "created_from": st.none() | st.integers(0, 5).map(float),
+        "created_until": st.none() | st.integers(0, 6).map(float),
+        "event_id": st.none() | st.sampled_from(["e1", "e2"]),
+        "query": st.none()
+        | st.sampled_from(["event.data.n >= 2", "event.data.n == 1"]),
+    }
+)
+
+
+def _page_through(search: _run_search.RunSearch, answer: Any, total: int) -> list[str]:
+    found: list[str] = []
+    for _ in range(total + 2):
+        page = answer(search)
+        found += [summary.run_id for summary in page.runs]
+        if page.next_cursor is None:
+            return found
+        cursor = _run_search.encode_cursor(page.next_cursor)
+        search = attrs.evolve(search, after=_run_search.decode_cursor(cursor))
+    raise AssertionError("the pages never ended")
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=_RUN_SETS, spec=_SEARCHES, budget=st.integers(1, 4))
+def test_paging_finds_what_filtering_every_run_finds(
+    rows: list[tuple[int, RunStatus, str, str, int]],
+    spec: dict[str, Any],
+    budget: int,
+) -> None:
+    """SQL and memory agree with a plain filter, with ties on the time, a
+    scan budget that stops query searches early, and cursors round-tripped."""
+    runs = {}
+    for i, (at, status, fn, event_id, n) in enumerate(rows):
+        event = {"id": event_id, "name": "t/x", "data": {"n": n}, "ts": 0, "user": {}}
+        run_id = f"01R{(i * 7919) % 1000:04d}"  # ids not in creation order
+        runs[run_id] = Run(
+            run_id=run_id,
+            function_id=fn,
+            events=[event],
+            created_at=T0 + at,
+            status=status,
+        )
+    query = spec.pop("query")
+    frm, until = spec.pop("created_from"), spec.pop("created_until")
+    search = _run_search.RunSearch(
+        **spec,
+        created_from=None if frm is None else T0 + frm,
+        created_until=None if until is None else T0 + until,
+        query=None if query is None else _run_search.compile_query(query),
+    )
+
+    def wanted(run: Run) -> bool:
+        n = run.event["data"]["n"]
+        return (
+            (not search.statuses or run.status in search.statuses)
+            and (not search.function_ids or run.function_id in search.function_ids)
+            and (frm is None or run.created_at >= T0 + frm)
+            and (until is None or run.created_at < T0 + until)
+            and (search.event_id is None or run.event["id"] == search.event_id)
+            and (query != "event.data.n >= 2" or n >= 2)
+            and (query != "event.data.n == 1" or n == 1)
+        )
+
+    expected = [
+        run.run_id
+        for run in sorted(
+            runs.values(), key=lambda r: (r.created_at, r.run_id), reverse=True
+        )
+        if wanted(run)
+    ]
+    budgets = (_run_search, _run_queries)
+    saved = [getattr(module, "CEL_SCAN_BUDGET") for module in budgets]  # noqa: B009
+    for module in budgets:
+        setattr(module, "CEL_SCAN_BUDGET", budget)  # noqa: B010
+    try:
+        in_memory = _page_through(
+            search,
+            lambda s: _run_search.search_memory_runs(runs.values(), s),
+            len(runs),
+        )
+        with SQLiteStore(":memory:") as store:
+            store.save(ExecutorState(runs=dict(runs)))
+            in_sql = _page_through(search, store.search_runs, len(runs))
+    finally:
+        for module, value in zip(budgets, saved, strict=True):
+            setattr(module, "CEL_SCAN_BUDGET", value)  # noqa: B010
+    assert in_memory == expected
+    assert in_sql == expected
