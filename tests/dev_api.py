@@ -1,4 +1,5 @@
-"""A dev server's ``/v1`` API read over HTTP, as a user's test would read it.
+"""A dev server for tests written as sync code, and its ``/v1`` API read over
+HTTP as a user's test would read it.
 
 Polling is cheap (our server caches nothing), so the tests wait for runs
 this way instead of reaching into the dev server.
@@ -7,9 +8,14 @@ this way instead of reaching into the dev server.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import anyio.from_thread
 import httpx
+
+from inngest_transports.devserver import DevServer
 
 
 class DevApiReader:
@@ -53,3 +59,20 @@ class DevApiReader:
         """The one run of ``event_id`` once finished."""
         (run,) = self.finished_runs(event_id, 1, timeout)
         return run
+
+
+@contextmanager
+def dev_server_thread(
+    **options: Any,
+) -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
+    """A dev server (a free port, no polling, ``options``) serving on a
+    blocking portal's thread, for tests written as sync code; the portal
+    reaches into it."""
+    dev = DevServer(port=0, poll=False, **options)
+    with anyio.from_thread.start_blocking_portal() as portal:
+        serving, _url = portal.start_task(dev.serve)
+        try:
+            yield dev, portal
+        finally:
+            portal.call(dev.shutdown)
+            serving.result(timeout=10)

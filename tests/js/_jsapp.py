@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 from inngest_transports.devserver import DevServer
-from tests.dev_api import DevApiReader
+from tests.dev_api import DevApiReader, dev_server_thread
 
 APP_DIR = Path(__file__).with_name("app")
 REQUIRED = "INNGEST_JS_TESTS_REQUIRED"
@@ -205,18 +205,6 @@ def most_at_once(spans: Sequence[dict[str, Any]]) -> int:
     return most
 
 
-@contextmanager
-def _dev_server() -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
-    dev = DevServer(host=HOST, port=0, poll=False, retry_scale=RETRY_SCALE)
-    with anyio.from_thread.start_blocking_portal() as portal:
-        serving, _url = portal.start_task(dev.serve)
-        try:
-            yield dev, portal
-        finally:
-            portal.call(dev.shutdown)
-            serving.result(timeout=10)
-
-
 def app_env(dev_url: str, mode: Mode, apps: Sequence[str]) -> dict[str, str]:
     """The node app's environment: our server's URL, and no other Inngest."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INNGEST_")}
@@ -269,7 +257,10 @@ def running_js_app(mode: Mode, apps: Sequence[str] = ("js-app",)) -> Iterator[Js
     require_node()
     node = shutil.which("node")
     assert node is not None
-    with _dev_server() as (dev, portal), tempfile.TemporaryDirectory() as tmp:
+    with (
+        dev_server_thread(host=HOST, retry_scale=RETRY_SCALE) as (dev, portal),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         ready = Path(tmp) / "ready.json"
         env = app_env(dev.url, mode, apps)
         env["JS_APP_READY_FILE"] = str(ready)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Generic, Protocol, TypeVar
 
 import pytest
@@ -41,7 +41,7 @@ import werkzeug.serving  # noqa: E402
 from inngest_proto._signing import hash_signing_key  # noqa: E402
 from inngest_proto.executor import Run  # noqa: E402
 from inngest_transports.devserver import DevServer, GatewayConfig  # noqa: E402
-from tests.dev_api import DevApiReader  # noqa: E402
+from tests.dev_api import DevApiReader, dev_server_thread  # noqa: E402
 from tests.inngest_frameworks._async_hosts import uvicorn_server  # noqa: E402
 
 #: Retry backoff of seconds becomes milliseconds: the retry test stays fast.
@@ -127,27 +127,14 @@ class Compat(DevApiReader, Generic[AppT]):
         self.wait_until(waiting)
 
 
-@contextmanager
 def _dev_server(
     signing_key: str | None = None,
     connect: GatewayConfig | None = None,
     retry_scale: float = RETRY_SCALE,
-) -> Iterator[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
-    dev = DevServer(
-        host=HOST,
-        port=0,
-        poll=False,
-        retry_scale=retry_scale,
-        signing_key=signing_key,
-        connect=connect,
+) -> AbstractContextManager[tuple[DevServer, anyio.from_thread.BlockingPortal]]:
+    return dev_server_thread(
+        host=HOST, retry_scale=retry_scale, signing_key=signing_key, connect=connect
     )
-    with anyio.from_thread.start_blocking_portal() as portal:
-        serving, _url = portal.start_task(dev.serve)
-        try:
-            yield dev, portal
-        finally:
-            portal.call(dev.shutdown)
-            serving.result(timeout=10)
 
 
 @contextmanager
