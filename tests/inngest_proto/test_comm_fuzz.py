@@ -296,6 +296,18 @@ def _sign_if(mode: Mode, body: bytes) -> dict[str, str]:
     return {"x-inngest-signature": signature(body, KEY, NOW)} if mode == "cloud" else {}
 
 
+def _call(mode: Mode, fn_id: str, step_id: str, body: Any) -> inngest.IncomingRequest:
+    """A call request of ``body`` (as JSON), signed in cloud mode."""
+    raw = _encode(body)
+    return inngest.IncomingRequest(
+        method="POST",
+        url=URL,
+        headers=_sign_if(mode, raw),
+        body=raw,
+        query={"fnId": fn_id, "stepId": step_id},
+    )
+
+
 @FUZZ
 @given(
     st.sampled_from(["dev", "cloud"]),
@@ -307,14 +319,7 @@ def test_mutated_call_requests_always_answer(
     mode: Mode, fn_id: str, step_id: str, body: Any
 ) -> None:
     """Every call request reaches the parser (signed, known function)."""
-    raw = _encode(body)
-    request = inngest.IncomingRequest(
-        method="POST",
-        url=URL,
-        headers=_sign_if(mode, raw),
-        body=raw,
-        query={"fnId": fn_id, "stepId": step_id},
-    )
+    request = _call(mode, fn_id, step_id, body)
     handler, _ = APPS[mode]
     resp = handler.handle_sync(request, now=NOW)
     _check(resp)
@@ -331,14 +336,7 @@ def test_mutated_call_requests_always_answer(
 async def test_mutated_call_requests_always_answer_async(
     mode: Mode, fn_id: str, body: Any
 ) -> None:
-    raw = _encode(body)
-    request = inngest.IncomingRequest(
-        method="POST",
-        url=URL,
-        headers=_sign_if(mode, raw),
-        body=raw,
-        query={"fnId": fn_id, "stepId": "step"},
-    )
+    request = _call(mode, fn_id, "step", body)
     handler, _ = APPS[mode]
     resp = await handler.handle(request, now=NOW)
     _check(resp)
