@@ -56,8 +56,8 @@ from ._fetch import (
     opts_url_and_headers,
 )
 from ._reply import MAX_REPLY_BYTES, NestedTooDeep, parse_storable
-from ._runbook import Tick
-from ._state import ExecutorState, Job, Run, TimerKind
+from ._runbook import RunBook, Tick
+from ._state import Job, Run, TimerKind
 
 __all__ = [
     "AIGateway",
@@ -157,26 +157,14 @@ def _step_of(request_id: str) -> str:
 
 
 class GatewayHost(Protocol):
-    """What the AI gateway uses of the executor that holds it."""
-
-    @property
-    def state(self) -> ExecutorState: ...
-
-    def _mint(self, now: float) -> str: ...
-
-    def _touch(self, run: Run) -> None: ...
+    """What the AI gateway uses of the executor that holds it: the calls in
+    flight (their concurrency slots), the step it ends, and failing a run."""
 
     def _occupied(self, run: Run) -> None: ...
 
     def _in_flight(
         self, run_id: str, request_id: str, tick: Tick
     ) -> tuple[Run, Job] | None: ...
-
-    def _max_attempts(self, run: Run) -> int: ...
-
-    def _retry(
-        self, run: Run, job: Job, retry_after: str | None, tick: Tick
-    ) -> None: ...
 
     def _complete_step(
         self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
@@ -191,10 +179,11 @@ class AIGateway:
 
     Held by the executor, which hands it each such op (:meth:`start`) and the
     two inputs about its request (:meth:`finished`, :meth:`failed`); it acts
-    on runs only through ``host``.
+    on runs through ``book`` and, beyond them, only through ``host``.
     """
 
-    def __init__(self, host: GatewayHost) -> None:
+    def __init__(self, book: RunBook, host: GatewayHost) -> None:
+        self._book = book
         self._host = host
 
     # -- inputs ---------------------------------------------------------------------
@@ -237,8 +226,8 @@ class AIGateway:
             host._fail(run, f"invalid {op.op.value} op {op.id!r}: {err}", tick)
             return
         prefix = _FETCH_PREFIX if fetch else _PREFIX
-        request_id = f"{prefix}{host._mint(tick.now)}-{op.id}"
-        host._touch(run)
+        request_id = f"{prefix}{self._book.mint(tick.now)}-{op.id}"
+        self._book.touch(run)
         # The call's queue item, kept to be retried if the request fails.
         run.in_flight[request_id] = attrs.evolve(job)
         host._occupied(run)
@@ -266,7 +255,7 @@ class AIGateway:
         run, job = found
         step_id = _step_of(request_id)
         if failure is not None:
-            if job.attempt + 1 < self._host._max_attempts(run):
+            if job.attempt + 1 < self._book.max_attempts(run):
                 self._retry_call(run, job, tick)
                 return
             if request_id.startswith(_FETCH_PREFIX):
@@ -278,7 +267,7 @@ class AIGateway:
     def _retry_call(self, run: Run, job: Job, tick: Tick) -> None:
         """Retry the call that reported the op, once even if several ops fail."""
         for timer_id in run.timer_ids:
-            timer = self._host.state.timers.get(timer_id)
+            timer = self._book.state.timers.get(timer_id)
             if (
                 timer is not None
                 and timer.kind is TimerKind.RETRY
@@ -287,4 +276,4 @@ class AIGateway:
                 and timer.job.attempt == job.attempt + 1
             ):
                 return
-        self._host._retry(run, job, None, tick)
+        self._book.retry(run, job, None, tick)

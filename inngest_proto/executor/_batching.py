@@ -5,13 +5,12 @@ See docs/protocol/executor.rst#debounce and docs/protocol/executor.rst#batching.
 Both keep their events in :class:`~._state.ExecutorState` under a bucket key
 and set a timer of no run (``run_id`` empty, ``key`` the bucket); when it
 fires, or a batch fills up, the events go on through
-:meth:`~._flow.FlowControl._admit`.  :class:`EventHolds` does this for the
+:meth:`~._flow.FlowControl.admit`.  :class:`EventHolds` does this for the
 flow control that holds it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .. import _json
@@ -19,16 +18,8 @@ from .._durations import to_seconds
 from ._limits import batch_bucket, debounce_bucket
 from ._matching import ExpressionError, ValueEvaluator, log_expression_error
 from ._registry import RegisteredFunction
-from ._runbook import Tick
-from ._state import (
-    Batched,
-    Debounced,
-    ExecutorState,
-    FlowDelay,
-    Run,
-    Timer,
-    TimerKind,
-)
+from ._runbook import RunBook, Tick
+from ._state import Batched, Debounced, FlowDelay, Run, Timer, TimerKind
 
 __all__ = ["MAX_BATCH_BYTES", "EventHolds", "HoldsHost"]
 
@@ -41,21 +32,11 @@ _DEFAULT_BATCH_SECONDS = 60.0
 class HoldsHost(Protocol):
     """What debounce and batching use of the flow control that holds them."""
 
-    @property
-    def state(self) -> ExecutorState: ...
-
-    @property
-    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
-
-    def _mint(self, now: float) -> str: ...
-
-    def _touch_flow(self, row: str) -> None: ...
-
-    def _key(
+    def key(
         self, expression: str | None, event: dict[str, Any], now: float
     ) -> str | None: ...
 
-    def _key_or_false(
+    def key_or_false(
         self,
         use: str,
         fn: RegisteredFunction,
@@ -64,13 +45,7 @@ class HoldsHost(Protocol):
         now: float,
     ) -> str | None: ...
 
-    def _set_flow_timer(
-        self, kind: TimerKind, key: str, at: float, tick: Tick
-    ) -> str: ...
-
-    def _drop_timer(self, timer_id: str, tick: Tick) -> None: ...
-
-    def _admit(
+    def admit(
         self,
         fn: RegisteredFunction,
         events: list[dict[str, Any]],
@@ -85,13 +60,16 @@ class EventHolds:
     """Debounced events and open batches, and the timers that release them.
 
     Held by the flow control, which hands it each event of a debounced
-    function (:meth:`debounce`); the executor hands it each event of a
-    batching function (:meth:`batch`) and each of their timers that fires
-    (:meth:`on_timer`).  It acts only through ``host``; ``value_evaluator``
-    evaluates a batch's ``if`` expression.
+    function (:meth:`debounce`), each event of a batching function
+    (:meth:`batch`) and each of their timers that fires (:meth:`on_timer`).
+    It keeps its events and timers in ``book`` and starts runs through
+    ``host``; ``value_evaluator`` evaluates a batch's ``if`` expression.
     """
 
-    def __init__(self, host: HoldsHost, value_evaluator: ValueEvaluator) -> None:
+    def __init__(
+        self, book: RunBook, host: HoldsHost, value_evaluator: ValueEvaluator
+    ) -> None:
+        self._book = book
         self._host = host
         self._value_evaluator = value_evaluator
 
@@ -102,7 +80,7 @@ class EventHolds:
         assert config is not None  # only called for debounced functions
         failed = False
         try:
-            value = self._host._key(config.key, event, tick.now)
+            value = self._host.key(config.key, event, tick.now)
         except ExpressionError as err:
             log_expression_error(
                 "debounce key",
@@ -113,8 +91,8 @@ class EventHolds:
             )
             value, failed = None, True
         bucket = debounce_bucket(fn.uuid, value, failed)
-        self._host._touch_flow(f"debounce:{bucket}")
-        held = self._host.state.debounces.get(bucket)
+        self._book.touch_flow(f"debounce:{bucket}")
+        held = self._book.state.debounces.get(bucket)
         if held is not None and held.function_id != fn.config.id:
             held = None  # a bucket string of another function: cannot happen
         first_at = tick.now if held is None else held.first_at
@@ -122,14 +100,14 @@ class EventHolds:
             # Out-of-order older events do not replace a newer one.
             if event["ts"] >= held.event["ts"]:
                 held.event = event
-            self._host._drop_timer(held.timer_id, tick)
+            self._book.drop_timer(held.timer_id, tick)
         at = tick.now + to_seconds(config.period)
         if config.timeout is not None:
             at = min(at, first_at + to_seconds(config.timeout))
-        timer_id = self._host._set_flow_timer(TimerKind.DEBOUNCE, bucket, at, tick)
+        timer_id = self._book.set_flow_timer(TimerKind.DEBOUNCE, bucket, at, tick)
         if held is None:
             held = Debounced(fn.config.id, event, first_at, timer_id)
-            self._host.state.debounces[bucket] = held
+            self._book.state.debounces[bucket] = held
         held.timer_id = timer_id
 
     def batch(self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick) -> None:
@@ -148,50 +126,50 @@ class EventHolds:
                 )
                 wanted = False
             if not wanted:
-                self._host._admit(fn, [event], tick)  # runs at once, alone
+                self._host.admit(fn, [event], tick)  # runs at once, alone
                 return
-        value = self._host._key_or_false("batch key", fn, config.key, event, tick.now)
+        value = self._host.key_or_false("batch key", fn, config.key, event, tick.now)
         bucket = batch_bucket(fn.uuid, value)
-        self._host._touch_flow(f"batch:{bucket}")
-        batch = self._host.state.batches.get(bucket)
+        self._book.touch_flow(f"batch:{bucket}")
+        batch = self._book.state.batches.get(bucket)
         if batch is None:
             timeout = (
                 to_seconds(config.timeout)
                 if config.timeout is not None
                 else _DEFAULT_BATCH_SECONDS
             )
-            timer_id = self._host._set_flow_timer(
+            timer_id = self._book.set_flow_timer(
                 TimerKind.BATCH, bucket, tick.now + timeout, tick
             )
-            batch = Batched(fn.config.id, self._host._mint(tick.now), [], timer_id)
-            self._host.state.batches[bucket] = batch
+            batch = Batched(fn.config.id, self._book.mint(tick.now), [], timer_id)
+            self._book.state.batches[bucket] = batch
         if any(e["id"] == event["id"] for e in batch.events):
             return  # the same event is appended once
         batch.events.append(event)
         # Counted in UTF-8 bytes, as Go measures the batch it stores.
         batch.size += _json.utf8_size(event)
         if len(batch.events) >= config.max_size or batch.size >= MAX_BATCH_BYTES:
-            self._host._drop_timer(batch.timer_id, tick)
+            self._book.drop_timer(batch.timer_id, tick)
             self._start_batch(bucket, tick)
 
     def _start_batch(self, bucket: str, tick: Tick) -> None:
-        self._host._touch_flow(f"batch:{bucket}")
-        batch = self._host.state.batches.pop(bucket, None)
-        fn = None if batch is None else self._host._functions.get(batch.function_id)
+        self._book.touch_flow(f"batch:{bucket}")
+        batch = self._book.state.batches.pop(bucket, None)
+        fn = None if batch is None else self._book.functions.get(batch.function_id)
         if batch is None or fn is None or not batch.events:
             return
-        self._host._admit(fn, batch.events, tick, batch_id=batch.batch_id)
+        self._host.admit(fn, batch.events, tick, batch_id=batch.batch_id)
 
     def _fire_debounce(self, bucket: str, timer_id: str, tick: Tick) -> None:
-        held = self._host.state.debounces.get(bucket)
+        held = self._book.state.debounces.get(bucket)
         if held is None or held.timer_id != timer_id:
             return  # a timer the debounce moved on from
-        del self._host.state.debounces[bucket]
-        self._host._touch_flow(f"debounce:{bucket}")
-        fn = self._host._functions.get(held.function_id)
+        del self._book.state.debounces[bucket]
+        self._book.touch_flow(f"debounce:{bucket}")
+        fn = self._book.functions.get(held.function_id)
         if fn is None:
             return
-        run = self._host._admit(fn, [held.event], tick, debounced=True)
+        run = self._host.admit(fn, [held.event], tick, debounced=True)
         if run is not None:
             run.delays.append(FlowDelay("debounce", held.first_at, tick.now))
 
@@ -202,6 +180,6 @@ class EventHolds:
         if timer.kind is TimerKind.DEBOUNCE:
             self._fire_debounce(timer.key, timer.timer_id, tick)
         elif timer.kind is TimerKind.BATCH:
-            batch = self._host.state.batches.get(timer.key)
+            batch = self._book.state.batches.get(timer.key)
             if batch is not None and batch.timer_id == timer.timer_id:
                 self._start_batch(timer.key, tick)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -34,8 +34,8 @@ from ._cron import (
     scheduled_timer_event,
 )
 from ._registry import RegisteredFunction
-from ._runbook import Tick
-from ._state import ExecutorState, Run, Timer, TimerKind
+from ._runbook import RunBook, Tick
+from ._state import Run, Timer, TimerKind
 
 __all__ = ["CronHost", "CronTimers"]
 
@@ -56,19 +56,8 @@ def _crons_of(fn: RegisteredFunction) -> list[TriggerCron]:
 
 
 class CronHost(Protocol):
-    """What the cron timers use of the executor that holds them."""
-
-    @property
-    def state(self) -> ExecutorState: ...
-
-    @property
-    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
-
-    def _set_flow_timer(
-        self, kind: TimerKind, key: str, at: float, tick: Tick
-    ) -> str: ...
-
-    def _drop_timer(self, timer_id: str, tick: Tick) -> None: ...
+    """What the cron timers use of the executor that holds them: publishing
+    a tick's event, and scheduling the run it starts."""
 
     def _normalize(self, event: dict[str, Any], now: float) -> dict[str, Any]: ...
 
@@ -88,10 +77,12 @@ class CronTimers:
     """The timers of cron triggers: set at sync, firing runs on their ticks.
 
     Held by the executor, which hands it each sync (:meth:`sync`) and each
-    cron timer that fires (:meth:`on_timer`); it acts only through ``host``.
+    cron timer that fires (:meth:`on_timer`); it keeps its timers in
+    ``book`` and acts beyond them only through ``host``.
     """
 
-    def __init__(self, host: CronHost) -> None:
+    def __init__(self, book: RunBook, host: CronHost) -> None:
+        self._book = book
         self._host = host
 
     def sync(
@@ -106,13 +97,13 @@ class CronTimers:
             for trigger in _crons_of(fn)
         }
         mine = {fn.config.id for fn in functions} | set(gone)
-        for timer in list(self._host.state.timers.values()):
+        for timer in list(self._book.state.timers.values()):
             if timer.kind is not TimerKind.CRON or timer.key is None:
                 continue
             if timer.key in wanted:
                 del wanted[timer.key]  # set already (a re-sync or a restart)
             elif json.loads(timer.key)[0] in mine:
-                self._host._drop_timer(timer.timer_id, tick)
+                self._book.drop_timer(timer.timer_id, tick)
         for key, (fn, cron) in wanted.items():
             self._next_tick(fn.config.id, cron, key, tick.now, tick)
 
@@ -125,13 +116,13 @@ class CronTimers:
             # Validated at sync, so only a schedule that never fires again.
             _log.warning("cron %r of %s stops: %s", cron, function_id, err)
             return
-        self._host._set_flow_timer(TimerKind.CRON, key, at, tick)
+        self._book.set_flow_timer(TimerKind.CRON, key, at, tick)
 
     def on_timer(self, timer: Timer, tick: Tick) -> None:
         """The cron timer ``timer`` fired."""
         assert timer.key is not None  # cron timers are always keyed
         function_id, cron = json.loads(timer.key)
-        fn = self._host._functions.get(function_id)
+        fn = self._book.functions.get(function_id)
         crons = _crons_of(fn) if fn is not None else []
         trigger = next((t for t in crons if t.cron == cron), None)
         if fn is None or trigger is None:
@@ -164,7 +155,7 @@ class CronTimers:
         """When ``function_id``'s cron triggers fire next (Unix seconds):
         the next ``count`` ticks of each trigger, merged in order."""
         ticks: list[float] = []
-        for timer in self._host.state.timers.values():
+        for timer in self._book.state.timers.values():
             if timer.kind is not TimerKind.CRON or timer.key is None:
                 continue
             owner, cron = json.loads(timer.key)

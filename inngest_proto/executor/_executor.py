@@ -5,6 +5,14 @@ a run was cancelled), each with the current time; each returns the actions
 the driver must perform.  Nothing here reads a clock, sleeps, or does I/O, so
 the same inputs always give the same actions, and a dev server, a test
 toolkit or a simulation can run it on any clock.
+
+The executor takes the inputs, routes events and ends runs; the rest it hands
+to collaborators it holds, each given the :class:`~._runbook.RunBook` (the run
+state, moved only as :data:`~._lifecycle.RUN_LIFECYCLE` says) and a narrow
+host interface the executor implements: :class:`~._flow.FlowControl` (limits,
+keys, queues), :class:`~._ops.OpHandler` (reply ops and run timers),
+:class:`~._ai.AIGateway` and :class:`~._cron_timers.CronTimers`.  None of
+them reaches another but through the executor.
 """
 
 from __future__ import annotations
@@ -19,14 +27,7 @@ from .._function_config import FunctionConfig
 from .._http_values import OutboundResponse
 from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
-from ._actions import (
-    Action,
-    CallFailure,
-    EmitEvent,
-    RunFinished,
-    RunStarted,
-    WaitResumed,
-)
+from ._actions import Action, CallFailure, EmitEvent, WaitResumed
 from ._ai import AIGateway
 from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
 from ._cron_timers import CronTimers
@@ -47,7 +48,6 @@ from ._lifecycle import (
     invoke_memo,
     missing_function_finished,
     reported_error_name,
-    transition,
 )
 from ._matching import (
     ExpressionError,
@@ -69,13 +69,14 @@ from ._reply import (
     read_reply,
 )
 from ._request import MAX_REQUEST_BYTES
-from ._runbook import Tick
+from ._runbook import Changes, RunBook, Tick
 from ._state import (
     ExecutorState,
     Job,
     JobKind,
     Run,
     RunStatus,
+    Timer,
     TimerKind,
     Wait,
 )
@@ -90,7 +91,7 @@ _ENDING = {
 }
 
 
-class Executor(FlowControl):
+class Executor:
     """Runs functions of synced apps: events and SDK replies in, actions out.
 
     ``signing_key`` signs call requests (leave it ``None`` in dev mode).
@@ -117,7 +118,7 @@ class Executor(FlowControl):
         state: ExecutorState | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
-        super().__init__(
+        self._book = RunBook(
             state=state if state is not None else ExecutorState(),
             signing_key=signing_key,
             retry_scale=retry_scale,
@@ -125,12 +126,31 @@ class Executor(FlowControl):
         )
         self._trigger_matcher = trigger_matcher
         self._wait_matcher = wait_matcher
-        self._key_evaluator = key_evaluator
-        self._value_evaluator = value_evaluator
-        self._ai = AIGateway(self)
-        self._ops = OpHandler(self, self._ai)
-        self._crons = CronTimers(self)
-        self._index_flow()
+        self._flow = FlowControl(
+            self._book,
+            self,
+            key_evaluator=key_evaluator,
+            value_evaluator=value_evaluator,
+            wait_matcher=wait_matcher,
+        )
+        self._ai = AIGateway(self._book, self)
+        self._ops = OpHandler(self._book, self, self._ai)
+        self._crons = CronTimers(self._book, self)
+        #: Event name -> ids of runs that may wait for it (an ordered set,
+        #: dropped from lazily), so an event is not matched against every run.
+        self._waiting_runs: dict[str, dict[str, None]] = {}
+        for run in self.state.runs.values():
+            for wait in run.waits.values() if run.is_running else ():
+                self._index_wait(run, wait)
+
+    @property
+    def state(self) -> ExecutorState:
+        """Everything a store persists (the run book's)."""
+        return self._book.state
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call (for incremental persistence)."""
+        return self._book.take_changes()
 
     # -- registry -------------------------------------------------------------------
 
@@ -147,23 +167,23 @@ class Executor(FlowControl):
         then (and the actions set their timers); without, crons wait for a
         sync that gives the time.
         """
-        gone = [k for k, f in self._functions.items() if f.app_url == app_url]
+        gone = [k for k, f in self._book.functions.items() if f.app_url == app_url]
         for fn_id in gone:
-            del self._functions[fn_id]
+            del self._book.functions[fn_id]
         registered = []
         for config in configs:
             fn = register_function(app_url, config)
-            self._functions[config.id] = fn
+            self._book.functions[config.id] = fn
             registered.append(fn)
         if now is None:
             return []
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         self._crons.sync(registered, gone, tick)
         return tick.out
 
     @property
     def functions(self) -> Mapping[str, RegisteredFunction]:
-        return self._functions
+        return self._book.functions
 
     def get_run(self, run_id: str) -> Run | None:
         return self.state.runs.get(run_id)
@@ -179,7 +199,7 @@ class Executor(FlowControl):
         ``now``; give the id yourself to know it.
         """
         raw = unstructure(event) if isinstance(event, Event) else dict(event)
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         self._route(self._normalize(raw, now), tick)
         return tick.out
 
@@ -187,7 +207,7 @@ class Executor(FlowControl):
         self, run_id: str, request_id: str, response: OutboundResponse, now: float
     ) -> list[Action]:
         """The app answered the call ``request_id`` of ``run_id``."""
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         found = self._in_flight(run_id, request_id, tick)
         if found is None:
             return tick.out  # the run ended (e.g. cancelled) meanwhile: discard
@@ -220,7 +240,7 @@ class Executor(FlowControl):
         :class:`CallFailure`); ``error_text`` is the run's error once the
         retries are spent.
         """
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         found = self._in_flight(run_id, request_id, tick)
         if found is not None:
             run, job = found
@@ -241,7 +261,7 @@ class Executor(FlowControl):
     ) -> list[Action]:
         """The :class:`CallAI` ``request_id`` got a reply (any status) from
         ``url`` (which a ``Gateway`` op's memo names)."""
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         self._ai.finished(run_id, request_id, response, url, tick)
         return tick.out
 
@@ -249,7 +269,7 @@ class Executor(FlowControl):
         self, run_id: str, request_id: str, error_text: str, now: float
     ) -> list[Action]:
         """The :class:`CallAI` ``request_id`` got no reply (connection, timeout)."""
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         self._ai.failed(run_id, request_id, error_text, tick)
         return tick.out
 
@@ -261,21 +281,21 @@ class Executor(FlowControl):
         Its step ends with ``{"signal": name, "data": data}``.  The id of the
         run resumed (the oldest waiting), or ``None`` when none waits.
         """
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         for run in self.state.runs.values():
             if not run.is_running:
                 continue
             for wait in run.waits.values():
                 if wait.signal == name:
                     del run.waits[wait.step_id]
-                    self._clear_timer(run, wait.timer_id, tick)
+                    self._book.clear_timer(run, wait.timer_id, tick)
                     memo = {"signal": name, "data": data}
                     self._complete_step(run, wait.step_id, memo, "signal", tick)
                     return run.run_id, tick.out
         return None, tick.out
 
     def timer_fired(self, timer_id: str, now: float) -> list[Action]:
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         timer = self.state.timers.pop(timer_id, None)
         if timer is None:
             return tick.out  # cancelled, or fired twice
@@ -283,14 +303,14 @@ class Executor(FlowControl):
             if timer.kind is TimerKind.CRON:
                 self._crons.on_timer(timer, tick)
             else:
-                self._holds.on_timer(timer, tick)
+                self._flow.on_hold_timer(timer, tick)
             return tick.out
         run = self.state.runs.get(timer.run_id)
         if run is None or not run.is_running:
             return tick.out
         if timer_id in run.timer_ids:
             run.timer_ids.remove(timer_id)
-        self._touch(run)
+        self._book.touch(run)
         self._ops.on_timer(run, timer, tick)
         return tick.out
 
@@ -305,7 +325,7 @@ class Executor(FlowControl):
     def cancel(self, run_id: str, now: float) -> list[Action]:
         """Cancel a run (``DELETE /v1/runs/{id}``); a call in flight keeps
         going but its reply is discarded."""
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         run = self.state.runs.get(run_id)
         if run is not None and run.is_running:
             self._finalize(run, RunStatus.CANCELLED, tick, output={})
@@ -334,7 +354,7 @@ class Executor(FlowControl):
         run = self.state.runs.get(run_id)
         if run is None:
             raise KeyError(run_id)
-        fn = self._functions.get(run.function_id)
+        fn = self._book.functions.get(run.function_id)
         if fn is None:
             msg = f"function {run.function_id!r} is not registered"
             raise ValueError(msg)
@@ -349,12 +369,13 @@ class Executor(FlowControl):
             new.rerun_of = run.run_id
             new.rerun_from_step = from_step
             for step_id in kept:
-                self._save_memo(new, step_id, run.steps[step_id])
+                self._book.save_memo(new, step_id, run.steps[step_id])
 
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         events = [dict(event) for event in run.events]
         # A fresh idempotency key: the original run's key is taken.
-        self._admit(fn, events, tick, debounced=True, key=self._mint(now), seed=seed)
+        key = self._book.mint(now)
+        self._flow.admit(fn, events, tick, debounced=True, key=key, seed=seed)
         return tick.out
 
     def checkpoint(self, checkpoint: Checkpoint, now: float) -> list[Action]:
@@ -365,9 +386,9 @@ class Executor(FlowControl):
         Raises :class:`CheckpointRejected` for a run that is not running
         (or not of the function named), as the server answers 400.
         """
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         run = self.state.runs.get(checkpoint.run_id)
-        fn = None if run is None else self._functions.get(run.function_id)
+        fn = None if run is None else self._book.functions.get(run.function_id)
         if run is None or (
             checkpoint.fn_id and fn is not None and fn.uuid != checkpoint.fn_id
         ):
@@ -376,9 +397,9 @@ class Executor(FlowControl):
         if not run.is_running:
             msg = f"run {checkpoint.run_id} has already finished"
             raise CheckpointRejected(msg)
-        self._touch(run)
+        self._book.touch(run)
         for op in checkpoint.ops:
-            self._save_memo(run, op.id, step_memo(op))
+            self._book.save_memo(run, op.id, step_memo(op))
         job_id = queue_item_job_id(checkpoint.queue_item)
         for job in run.in_flight.values():
             if job.job_id == job_id:
@@ -399,7 +420,7 @@ class Executor(FlowControl):
         """
         if start.run_id in self.state.runs:
             raise CheckpointRejected("Run already exists", status=409)
-        tick = self._tick(now)
+        tick = self._book.tick(now)
         event = self._normalize(start.event, now)
         self._emit(event, tick)
         run = Run(
@@ -410,11 +431,8 @@ class Executor(FlowControl):
             created_input=self.state.inputs,
             request_version=start.request_version,
             endpoint_attempts=start.max_attempts,
-            status=transition(None, RunInput.OPENED).target,
         )
-        self.state.runs[run.run_id] = run
-        self._touch(run)
-        tick.out.append(RunStarted(run.run_id, run.function_id, (event["id"],)))
+        self._book.open_run(RunInput.OPENED, run, tick)
         self._endpoint_ops(run, start.ops, tick)
         return tick.out
 
@@ -436,8 +454,8 @@ class Executor(FlowControl):
             raise CheckpointRejected(
                 f"run {steps.run_id} is not of function {steps.fn_id}"
             )
-        tick = self._tick(now)
-        self._touch(run)
+        tick = self._book.tick(now)
+        self._book.touch(run)
         self._endpoint_ops(run, steps.ops, tick)
         return tick.out
 
@@ -449,7 +467,7 @@ class Executor(FlowControl):
         complete: StepOp | None = None
         for op in ops:
             if op.op in {Opcode.STEP_RUN, Opcode.STEP}:
-                self._save_memo(run, op.id, step_memo(op))
+                self._book.save_memo(run, op.id, step_memo(op))
             elif op.op is Opcode.RUN_COMPLETE:
                 complete = op
             elif op.op is not Opcode.NONE:
@@ -469,7 +487,7 @@ class Executor(FlowControl):
         """The event as stored and sent: with ``id``, ``ts``, ``data`` and ``user``."""
         event = dict(event)
         if not event.get("id"):
-            event["id"] = self._mint(now)
+            event["id"] = self._book.mint(now)
         if not event.get("ts"):
             event["ts"] = int(now * 1000)
         if event.get("data") is None:
@@ -489,16 +507,16 @@ class Executor(FlowControl):
 
         See docs/protocol/executor.rst#run-creation-from-an-event.
         """
-        for fn in list(self._functions.values()):
+        for fn in list(self._book.functions.values()):
             if self._triggers(fn, event, tick.now):
                 batch = fn.config.batch_events
                 if batch is not None and batch.max_size > 1:
-                    self._holds.batch(fn, event, tick)
+                    self._flow.batch(fn, event, tick)
                 else:
-                    self._admit(fn, [event], tick)
+                    self._flow.admit(fn, [event], tick)
         if event["name"] == FUNCTION_INVOKED:
             self._start_invoked(event, tick)
-        self._match_cancels(event, tick)
+        self._flow.match_cancels(event, tick)
         self._match_waits(event, tick)
         if event["name"] == FUNCTION_FINISHED:
             self._resume_invoker(event, tick)
@@ -530,18 +548,18 @@ class Executor(FlowControl):
         meta = event["data"].get("_inngest")
         meta = meta if isinstance(meta, dict) else {}
         fn_id = str(meta.get("fn_id", ""))
-        target = self._functions.get(fn_id) or next(
-            (f for f in self._functions.values() if f.uuid == fn_id), None
+        target = self._book.functions.get(fn_id) or next(
+            (f for f in self._book.functions.values() if f.uuid == fn_id), None
         )
         if target is not None:
-            self._admit(target, [event], tick)
+            self._flow.admit(target, [event], tick)
             return
         # The invoker must not wait forever for a function that cannot run.
         correlation = meta.get("correlation_id")
         finished = missing_function_finished(
             fn_id,
             correlation if isinstance(correlation, str) else None,
-            self._mint(tick.now),
+            self._book.mint(tick.now),
             tick.now_ms,
         )
         self._emit(finished, tick)
@@ -581,7 +599,7 @@ class Executor(FlowControl):
         for run, wait in matched:
             if run.is_running and run.waits.get(wait.step_id) is wait:
                 del run.waits[wait.step_id]
-                self._clear_timer(run, wait.timer_id, tick)
+                self._book.clear_timer(run, wait.timer_id, tick)
                 resumed = WaitResumed(run.run_id, wait.step_id, str(event.get("id")))
                 tick.out.append(resumed)
                 self._complete_step(run, wait.step_id, event, "event", tick)
@@ -598,7 +616,7 @@ class Executor(FlowControl):
         if invoke is None or invoke.correlation_id != correlation:
             return
         del run.invokes[step_id]
-        self._clear_timer(run, invoke.timer_id, tick)
+        self._book.clear_timer(run, invoke.timer_id, tick)
         self._complete_step(run, step_id, invoke_memo(event), "invoke", tick)
 
     # -- replies --------------------------------------------------------------------
@@ -613,8 +631,8 @@ class Executor(FlowControl):
         job = run.in_flight.pop(request_id, None)
         if job is None:
             return None
-        self._touch(run)
-        self._vacate(run, 1, tick)
+        self._book.touch(run)
+        self._flow.vacate(run, 1, tick)
         return run, job
 
     def _attempt_failed(
@@ -634,8 +652,8 @@ class Executor(FlowControl):
             # to retry, and the user's error has one name everywhere (the
             # API, the UI, the log, function.failed): the one the SDK reports.
             error = reported_error_name(failure.body) or NON_RETRIABLE
-        elif job.attempt + 1 < self._max_attempts(run):
-            self._retry(run, job, reply.retry_after, tick, at_once=at_once)
+        elif job.attempt + 1 < self._book.max_attempts(run):
+            self._book.retry(run, job, reply.retry_after, tick, at_once=at_once)
             return
         shape = failure_error(error, failure.body)
         # The run's output is the SDK's error body
@@ -646,6 +664,7 @@ class Executor(FlowControl):
     # -- finishing ------------------------------------------------------------------
 
     def _fail(self, run: Run, message: str, tick: Tick) -> None:
+        """Fail ``run`` for a reason of the executor's own."""
         error = failure_error(message, None)
         self._finalize(run, RunStatus.FAILED, tick, output=error, error=error)
 
@@ -658,19 +677,12 @@ class Executor(FlowControl):
         output: Any,
         error: dict[str, Any] | None = None,
     ) -> None:
-        """End the run, drop its timers and calls, publish its lifecycle events."""
-        row = self._move(run, _ENDING[status])
-        self._forget(run, tick)
-        run.output = output
-        run.error = error
-        run.ended_at = tick.now
-        for timer_id in list(run.timer_ids):
-            self._clear_timer(run, timer_id, tick)
-        run.in_flight.clear()
-        run.waits.clear()
-        run.invokes.clear()
-        run.pending.clear()
-        tick.out.append(RunFinished(run.run_id, status, output, error))
+        """End the run, drop its timers and calls, and emit and publish what
+        its lifecycle row says."""
+        # Moved first: what releasing its slots sets off sees it ended.
+        row = self._book.move(run, _ENDING[status])
+        self._flow.forget(run, tick)
+        self._book.end_run(run, row, tick, output=output, error=error)
         # Runs of a lifecycle event emit none themselves, so a failing
         # on-failure handler cannot loop.
         if run.event["name"] in {FUNCTION_FINISHED, FUNCTION_FAILED}:
@@ -682,3 +694,41 @@ class Executor(FlowControl):
             else:
                 # The run id as event id: handlers of these fire once per run.
                 self._emit({"name": name, "id": run.run_id, "data": data}, tick)
+
+    # -- what the collaborators use of the executor (their host interfaces) --------
+
+    def _complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
+    ) -> None:
+        """Save a step's memo, then call the function again if it is time."""
+        discovery = self._book.complete_step(run, step_id, memo, job_suffix)
+        if discovery is not None:
+            self._flow.enqueue(run, discovery, tick)
+
+    def _index_wait(self, run: Run, wait: Wait) -> None:
+        """``run`` now waits for events named ``wait.event_name``."""
+        if wait.signal is not None:
+            return  # a signal is no event
+        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
+
+    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None:
+        self._flow.enqueue(run, job, tick)
+
+    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
+        self._flow.dispatch(run, job, tick)
+
+    def _occupied(self, run: Run) -> None:
+        self._flow.occupied(run)
+
+    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+        self._flow.on_timeout_timer(run, timer, tick)
+
+    def _admit(
+        self,
+        fn: RegisteredFunction,
+        events: list[dict[str, Any]],
+        tick: Tick,
+        *,
+        key: str | None = None,
+    ) -> Run | None:
+        return self._flow.admit(fn, events, tick, key=key)

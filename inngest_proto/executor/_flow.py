@@ -1,13 +1,15 @@
 """Flow control: what stands between an event and a run's calls.
 
-:class:`FlowControl` adds to :class:`~._runbook.RunBook` the "Schedule" path of
+:class:`FlowControl`, held by the executor, is the "Schedule" path of
 docs/protocol/executor.rst#scheduling-order (rate limit and idempotency,
 debounce, singleton, then the run with its concurrency keys, priority, cancel
 entries and timeouts) and the queue's gates
 (docs/protocol/executor.rst#flow-control: throttle delays a run's start,
 concurrency holds any call while its buckets are full, priority orders what
-waits).  Batching and cron, which make the events a run starts with, are in
-:mod:`._batching`.
+waits).  It keeps runs through the :class:`~._runbook.RunBook` it is
+given; ending a run or publishing an event it asks of its
+:class:`FlowHost`, the executor, which routes events.  Debounce and
+batching, which hold the events a run starts with, are in :mod:`._batching`.
 
 Only state in :class:`~._state.ExecutorState` and on runs is persisted; the
 indexes here (slots in use, who waits for which bucket, which runs listen
@@ -16,12 +18,11 @@ for which cancel event) are rebuilt from it when an executor is created.
 
 from __future__ import annotations
 
-import abc
 import heapq
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .._durations import to_seconds
 from .._options import Concurrency
@@ -47,18 +48,9 @@ from ._matching import (
 )
 from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
-from ._state import (
-    CancelPause,
-    FlowDelay,
-    Job,
-    Run,
-    RunStatus,
-    Timer,
-    TimerKind,
-    Wait,
-)
+from ._state import CancelPause, FlowDelay, Job, Run, RunStatus, Timer, TimerKind
 
-__all__ = ["FlowControl"]
+__all__ = ["FlowControl", "FlowHost"]
 
 _log = logging.getLogger(__name__)
 #: A ``cancel`` entry without ``timeout`` listens this long
@@ -67,17 +59,55 @@ _DEFAULT_CANCEL_SECONDS = 365 * 24 * 3600.0
 _NO_LIMIT = 1 << 62
 
 
-class FlowControl(RunBook):
-    """The scheduling path and the queue gates (mixed into the executor)."""
+class FlowHost(Protocol):
+    """What flow control uses of the executor that holds it: the moves that
+    end a run, and publishing an event (both route events, the executor's)."""
 
-    _key_evaluator: KeyEvaluator
-    _value_evaluator: ValueEvaluator
-    _wait_matcher: WaitMatcher
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
 
-    def _index_flow(self) -> None:
-        """Build the in-memory indexes from the (possibly loaded) state, and
-        the debounce and batch holds (whose events the state keeps)."""
-        self._holds = EventHolds(self, self._value_evaluator)
+    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
+
+    def _finalize(
+        self,
+        run: Run,
+        status: RunStatus,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class FlowControl:
+    """The scheduling path and the queue gates.
+
+    Held by the executor, which hands it each run to schedule
+    (:meth:`admit`), each queue item to run (:meth:`enqueue`,
+    :meth:`dispatch`), each call that ends (:meth:`vacate`) and run that ends
+    (:meth:`forget`), and each event that may cancel runs
+    (:meth:`match_cancels`).  ``key_evaluator`` and ``value_evaluator``
+    evaluate flow-control keys and values, ``wait_matcher`` a cancel's ``if``.
+
+    The indexes (slots in use, who waits for which bucket, which runs listen
+    for which cancel event) are built from the book's (possibly loaded)
+    state here.
+    """
+
+    def __init__(
+        self,
+        book: RunBook,
+        host: FlowHost,
+        *,
+        key_evaluator: KeyEvaluator,
+        value_evaluator: ValueEvaluator,
+        wait_matcher: WaitMatcher,
+    ) -> None:
+        self._book = book
+        self._host = host
+        self._key_evaluator = key_evaluator
+        self._value_evaluator = value_evaluator
+        self._wait_matcher = wait_matcher
+        self._holds = EventHolds(book, self, value_evaluator)
         #: Calls in flight per concurrency bucket.
         self._in_use: dict[str, int] = {}
         #: Per bucket, a heap of ``(order, seq, run id, job id)`` waiting for it.
@@ -85,18 +115,9 @@ class FlowControl(RunBook):
         self._seq = itertools.count()
         #: Event name -> ids of running runs with a cancel entry for it.
         self._cancellable: dict[str, set[str]] = {}
-        # Only the order of inputs matters: a loaded state that lost count
-        # goes on from its newest run.
-        newest = max((r.created_input for r in self.state.runs.values()), default=0)
-        self.state.inputs = max(self.state.inputs, newest)
-        #: Event name -> ids of runs that may wait for it (an ordered set,
-        #: dropped from lazily), so an event is not matched against every run.
-        self._waiting_runs: dict[str, dict[str, None]] = {}
-        for run in self.state.runs.values():
+        for run in book.state.runs.values():
             if not run.is_running:
                 continue
-            for wait in run.waits.values():
-                self._index_wait(run, wait)
             for bucket in run.concurrency:
                 self._in_use[bucket] = self._in_use.get(bucket, 0) + len(run.in_flight)
             for job in run.queued if run.concurrency else ():
@@ -104,15 +125,17 @@ class FlowControl(RunBook):
             for pause in run.cancels:
                 self._cancellable.setdefault(pause.event_name, set()).add(run.run_id)
 
-    def _index_wait(self, run: Run, wait: Wait) -> None:
-        """``run`` now waits for events named ``wait.event_name``."""
-        if wait.signal is not None:
-            return  # a signal is no event
-        self._waiting_runs.setdefault(wait.event_name, {})[run.run_id] = None
-
     # -- scheduling (docs/protocol/executor.rst#scheduling-order) -----------------
 
-    def _admit(
+    def batch(self, fn: RegisteredFunction, event: dict[str, Any], tick: Tick) -> None:
+        """An event for ``fn``, which batches its events (see :mod:`._batching`)."""
+        self._holds.batch(fn, event, tick)
+
+    def on_hold_timer(self, timer: Timer, tick: Tick) -> None:
+        """A debounce or batch timer fired."""
+        self._holds.on_timer(timer, tick)
+
+    def admit(
         self,
         fn: RegisteredFunction,
         events: list[dict[str, Any]],
@@ -144,7 +167,7 @@ class FlowControl(RunBook):
         if lock is False:
             self._skip(fn, events, "singleton: a run holds the lock", tick)
             return None
-        run = self._create_run(
+        run = self._book.create_run(
             fn, events, tick, key=batch_id or (event["id"] if key is None else key)
         )
         if run is None:
@@ -154,8 +177,8 @@ class FlowControl(RunBook):
             seed(run)
         if isinstance(lock, str):
             run.singleton = lock
-            self.state.singletons[lock] = run.run_id
-            self._changed_flow.add(f"singleton:{lock}")
+            self._book.state.singletons[lock] = run.run_id
+            self._book.touch_flow(f"singleton:{lock}")
         run.concurrency = self._concurrency_buckets(fn, event, tick.now)
         if fn.config.priority is not None:
             run.priority = self._priority(fn, fn.config.priority.run, event, tick.now)
@@ -165,11 +188,15 @@ class FlowControl(RunBook):
             timeouts = fn.config.timeouts
             if timeouts is not None and timeouts.start is not None:
                 at = tick.now + to_seconds(timeouts.start)
-                self._set_timer(run, TimerKind.START_TIMEOUT, at, tick)
+                self._book.set_timer(run, TimerKind.START_TIMEOUT, at, tick)
         throttled_to = self._throttled(fn, event, start_at, tick.now)
         if throttled_to > start_at:
             run.delays.append(FlowDelay("throttle", start_at, throttled_to))
-        self._start_run(run, throttled_to, tick)
+        job = self._book.start_job(run)
+        if throttled_to > tick.now:
+            self._book.set_timer(run, TimerKind.START, throttled_to, tick, job=job)
+        else:
+            self.dispatch(run, job, tick)
         return run
 
     def _skip(
@@ -190,17 +217,13 @@ class FlowControl(RunBook):
         finished = missing_function_finished(
             fn.config.id,
             correlation if isinstance(correlation, str) else None,
-            self._mint(tick.now),
+            self._book.mint(tick.now),
             tick.now_ms,
             message=f"invoked function is {reason}",
         )
-        self._emit(finished, tick)
+        self._host._emit(finished, tick)
 
-    @abc.abstractmethod
-    def _emit(self, event: dict[str, Any], tick: Tick) -> None:
-        """Publish an event of the executor's own (it routes events)."""
-
-    def _key(
+    def key(
         self, expression: str | None, event: dict[str, Any], now: float
     ) -> str | None:
         """A key expression's bucket string at ``now``; ``None`` without one.
@@ -212,7 +235,7 @@ class FlowControl(RunBook):
             return None
         return self._key_evaluator(expression, event, now)
 
-    def _key_or_false(
+    def key_or_false(
         self,
         use: str,
         fn: RegisteredFunction,
@@ -220,10 +243,10 @@ class FlowControl(RunBook):
         event: dict[str, Any],
         now: float,
     ) -> str | None:
-        """:meth:`_key`, or ``"false"`` (logged) when the key fails: the
+        """:meth:`key`, or ``"false"`` (logged) when the key fails: the
         bucket of a missing field, shared by every event the key fails on."""
         try:
-            return self._key(expression, event, now)
+            return self.key(expression, event, now)
         except ExpressionError as err:
             log_expression_error(
                 use,
@@ -250,7 +273,7 @@ class FlowControl(RunBook):
             limits.append(("idempotency-", config.idempotency, 1, IDEMPOTENCY_PERIOD))
         for prefix, expression, limit, period in limits:
             try:
-                value = self._key(expression, event, tick.now)
+                value = self.key(expression, event, tick.now)
             except ExpressionError as err:  # the schedule call fails: no run
                 use = "rate limit key" if prefix == "" else "idempotency key"
                 log_expression_error(
@@ -261,11 +284,14 @@ class FlowControl(RunBook):
             if bucket is None:
                 continue  # the key is false: not limited
             decision = rate_limit(
-                self.state.limiters.get(bucket), tick.now, limit=limit, period=period
+                self._book.state.limiters.get(bucket),
+                tick.now,
+                limit=limit,
+                period=period,
             )
             if decision.tat is not None:
-                self.state.limiters[bucket] = decision.tat
-                self._changed_flow.add(f"limiter:{bucket}")
+                self._book.state.limiters[bucket] = decision.tat
+                self._book.touch_flow(f"limiter:{bucket}")
             if not decision.allowed:
                 return "rate limited" if prefix == "" else "a duplicate (idempotency)"
         return None
@@ -280,11 +306,11 @@ class FlowControl(RunBook):
         if singleton is None:
             return True
         # A key that fails is "false", which turns singleton off for the event.
-        value = self._key_or_false("singleton key", fn, singleton.key, event, tick.now)
+        value = self.key_or_false("singleton key", fn, singleton.key, event, tick.now)
         bucket = singleton_bucket(fn.uuid, value)
         if bucket is None:
             return True
-        holder = self.state.runs.get(self.state.singletons.get(bucket, ""))
+        holder = self._book.state.runs.get(self._book.state.singletons.get(bucket, ""))
         if holder is not None and holder.is_running:
             if singleton.mode == "skip":
                 return False
@@ -309,7 +335,7 @@ class FlowControl(RunBook):
         event: dict[str, Any],
         now: float,
     ) -> str:
-        value = self._key_or_false("concurrency key", fn, constraint.key, event, now)
+        value = self.key_or_false("concurrency key", fn, constraint.key, event, now)
         scope = constraint.scope or "fn"
         if scope != "fn" and value is None:
             scope = "fn"  # rejected at sync; per function if it gets here
@@ -337,10 +363,10 @@ class FlowControl(RunBook):
         config = fn.config.throttle
         if config is None:
             return start_at
-        value = self._key_or_false("throttle key", fn, config.key, event, now)
+        value = self.key_or_false("throttle key", fn, config.key, event, now)
         bucket = throttle_bucket(fn.uuid, value)
         decision = throttle(
-            self.state.limiters.get(bucket),
+            self._book.state.limiters.get(bucket),
             start_at,
             limit=config.limit,
             period=to_seconds(config.period),
@@ -349,8 +375,8 @@ class FlowControl(RunBook):
             burst=config.burst or 0,
         )
         if decision.tat is not None:
-            self.state.limiters[bucket] = decision.tat
-            self._changed_flow.add(f"limiter:{bucket}")
+            self._book.state.limiters[bucket] = decision.tat
+            self._book.touch_flow(f"limiter:{bucket}")
         return max(start_at, decision.at)
 
     # -- cancellation and timeouts (docs/protocol/executor.rst#timeouts) ----------
@@ -362,18 +388,18 @@ class FlowControl(RunBook):
             run.cancels.append(CancelPause(entry.event, entry.if_exp, expires))
             self._cancellable.setdefault(entry.event, set()).add(run.run_id)
 
-    def _match_cancels(self, event: dict[str, Any], tick: Tick) -> None:
+    def match_cancels(self, event: dict[str, Any], tick: Tick) -> None:
         """Cancel the runs ``event`` cancels: later than the run, matching."""
         listening = self._cancellable.get(event["name"])
         if not listening:
             return
         doomed = []
         for run_id in list(listening):
-            run = self.state.runs.get(run_id)
+            run = self._book.state.runs.get(run_id)
             if run is None or not run.is_running:
                 listening.discard(run_id)
                 continue
-            if run.created_input >= self.state.inputs:
+            if run.created_input >= self._book.state.inputs:
                 continue  # the event came with (or before) the run's own
             for pause in run.cancels:
                 if pause.event_name != event["name"] or pause.expires_at < tick.now:
@@ -400,26 +426,14 @@ class FlowControl(RunBook):
                 self._cancel_run(run, tick)
 
     def _cancel_run(self, run: Run, tick: Tick) -> None:
-        self._finalize(run, RunStatus.CANCELLED, tick, output={})
-
-    @abc.abstractmethod
-    def _finalize(
-        self,
-        run: Run,
-        status: RunStatus,
-        tick: Tick,
-        *,
-        output: Any,
-        error: dict[str, Any] | None = None,
-    ) -> None:
-        """End ``run`` (the executor's: it publishes the lifecycle events)."""
+        self._host._finalize(run, RunStatus.CANCELLED, tick, output={})
 
     def _timed_out(self, run: Run, tick: Tick) -> bool:
         """Whether ``timeouts`` end the run before its next call.
 
         See docs/protocol/executor.rst#timeouts.
         """
-        fn = self._functions.get(run.function_id)
+        fn = self._book.functions.get(run.function_id)
         timeouts = None if fn is None else fn.config.timeouts
         if timeouts is None:
             return False
@@ -434,19 +448,19 @@ class FlowControl(RunBook):
             self._cancel_run(run, tick)
         return late
 
-    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
+    def on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None:
         if timer.kind is TimerKind.START_TIMEOUT and run.first_call_at is not None:
             return  # it started in time
         self._cancel_run(run, tick)
 
     # -- the queue gates (docs/protocol/executor.rst#concurrency) ------------------
 
-    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
+    def dispatch(self, run: Run, job: Job, tick: Tick) -> None:
         if self._timed_out(run, tick):
             return
         full = self._full_bucket(run)
         if full is not None:
-            self._touch(run)
+            self._book.touch(run)
             run.queued.append(job)
             job.ready_at = job.ready_at or tick.now
             run.delays.append(FlowDelay("concurrency", tick.now))
@@ -455,13 +469,26 @@ class FlowControl(RunBook):
         if run.first_call_at is None:
             # The run starts: Queued until now.
             run.first_call_at = tick.now
-            self._move(run, RunInput.FIRST_CALL)
-            fn = self._functions.get(run.function_id)
+            row = self._book.move(run, RunInput.FIRST_CALL)
+            self._book.announce(row, run, tick)
+            fn = self._book.functions.get(run.function_id)
             timeouts = None if fn is None else fn.config.timeouts
             if timeouts is not None and timeouts.finish is not None:
                 at = tick.now + to_seconds(timeouts.finish)
-                self._set_timer(run, TimerKind.FINISH_TIMEOUT, at, tick)
-        self._call(run, job, tick)
+                self._book.set_timer(run, TimerKind.FINISH_TIMEOUT, at, tick)
+        reason = self._book.uncallable(run)
+        if reason is not None:
+            self._host._fail(run, reason, tick)
+            return
+        self._book.call(run, job, tick)
+        self.occupied(run)
+
+    def enqueue(self, run: Run, job: Job, tick: Tick) -> None:
+        """Dispatch ``job`` unless a queue item with its id was already enqueued."""
+        if job.job_id in run.job_ids:
+            return
+        run.job_ids.append(job.job_id)
+        self.dispatch(run, job, tick)
 
     def _full_bucket(self, run: Run) -> str | None:
         for bucket, limit in run.concurrency.items():
@@ -475,11 +502,12 @@ class FlowControl(RunBook):
         entry = (order, next(self._seq), run.run_id, job.job_id)
         heapq.heappush(self._waiting.setdefault(bucket, []), entry)
 
-    def _occupied(self, run: Run) -> None:
+    def occupied(self, run: Run) -> None:
+        """A call of ``run`` went out: it takes a slot of each of its buckets."""
         for bucket in run.concurrency:
             self._in_use[bucket] = self._in_use.get(bucket, 0) + 1
 
-    def _vacate(self, run: Run, calls: int, tick: Tick) -> None:
+    def vacate(self, run: Run, calls: int, tick: Tick) -> None:
         """``calls`` of ``run`` ended: their slots go to whoever waits."""
         if not calls:
             return
@@ -492,7 +520,7 @@ class FlowControl(RunBook):
         heap = self._waiting.get(bucket)
         while heap:
             _, _, run_id, job_id = heap[0]
-            run = self.state.runs.get(run_id)
+            run = self._book.state.runs.get(run_id)
             job = None
             if run is not None and run.is_running:
                 job = next((j for j in run.queued if j.job_id == job_id), None)
@@ -502,24 +530,24 @@ class FlowControl(RunBook):
             if self._in_use.get(bucket, 0) >= run.concurrency.get(bucket, _NO_LIMIT):
                 return
             heapq.heappop(heap)
-            self._touch(run)
+            self._book.touch(run)
             run.queued.remove(job)
             for delay in run.delays:
                 if delay.reason == "concurrency" and delay.until is None:
                     delay.until = tick.now
-            self._dispatch(run, job, tick)
+            self.dispatch(run, job, tick)
         self._waiting.pop(bucket, None)
 
-    def _forget(self, run: Run, tick: Tick) -> None:
+    def forget(self, run: Run, tick: Tick) -> None:
         """A run ended: release what it held (slots, lock, cancel listeners)."""
         calls = len(run.in_flight)
         run.queued.clear()
         lock = run.singleton
-        if lock is not None and self.state.singletons.get(lock) == run.run_id:
-            del self.state.singletons[lock]
-            self._changed_flow.add(f"singleton:{lock}")
+        if lock is not None and self._book.state.singletons.get(lock) == run.run_id:
+            del self._book.state.singletons[lock]
+            self._book.touch_flow(f"singleton:{lock}")
         for pause in run.cancels:
             listening = self._cancellable.get(pause.event_name)
             if listening is not None:
                 listening.discard(run.run_id)
-        self._vacate(run, calls, tick)
+        self.vacate(run, calls, tick)

@@ -3,7 +3,9 @@
 :data:`RUN_LIFECYCLE` is the transition table: every status a run can move
 to, from which status, on which input, and what the move emits.  It is the
 one place that says so: the run book moves a run only through
-:func:`transition`, which refuses any move the table does not list.
+:func:`transition`, which refuses any move the table does not list, and the
+actions a move emits are made from its row (:func:`lifecycle_actions`), as
+the events the executor publishes for it are.
 
 The rest are the internal events the executor publishes and the memos they
 become; shapes follow docs/protocol/executor.rst#invoke,
@@ -14,10 +16,12 @@ docs/protocol/events.rst#internal-events.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from ._actions import Action, RunFinished, RunStarted
 from ._state import Run, RunStatus
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "finished_data",
     "invoke_memo",
     "invoked_event",
+    "lifecycle_actions",
     "missing_function_finished",
     "reported_error_name",
     "transition",
@@ -70,39 +75,43 @@ class RunInput(str, enum.Enum):
 class Transition:
     """One row of the table: ``source`` + ``input`` -> ``target``.
 
-    ``source`` ``None``: the run does not exist yet.  ``actions`` names the
-    driver actions the move emits, ``events`` the internal events it
+    ``source`` ``None``: the run does not exist yet.  ``actions`` are the
+    kinds of driver action the move emits, made from the run once it has
+    moved (:func:`lifecycle_actions`); ``events`` the internal events it
     publishes (a run whose own event is ``function.finished`` or
     ``function.failed`` publishes none, so failure handlers cannot loop).
+    A :class:`~._actions.CallSDK` is no row's: every call emits one, whether
+    it moves the run or not.
     """
 
     source: RunStatus | None
     input: RunInput
     target: RunStatus
-    actions: tuple[str, ...] = ()
+    actions: tuple[type[RunStarted | RunFinished], ...] = ()
     events: tuple[str, ...] = ()
 
 
 #: The run lifecycle, as data: the only moves a run makes.
 RUN_LIFECYCLE: tuple[Transition, ...] = (
-    Transition(None, RunInput.SCHEDULED, RunStatus.QUEUED, ("RunStarted",)),
-    Transition(None, RunInput.OPENED, RunStatus.RUNNING, ("RunStarted",)),
-    Transition(RunStatus.QUEUED, RunInput.FIRST_CALL, RunStatus.RUNNING, ("CallSDK",)),
+    Transition(None, RunInput.SCHEDULED, RunStatus.QUEUED, (RunStarted,)),
+    Transition(None, RunInput.OPENED, RunStatus.RUNNING, (RunStarted,)),
+    # The first call's CallSDK is the call's own (see Transition).
+    Transition(RunStatus.QUEUED, RunInput.FIRST_CALL, RunStatus.RUNNING),
     # An opened run's first call from the executor (after the app handed it
     # over, e.g. at a sleep): it was running already.
-    Transition(RunStatus.RUNNING, RunInput.FIRST_CALL, RunStatus.RUNNING, ("CallSDK",)),
+    Transition(RunStatus.RUNNING, RunInput.FIRST_CALL, RunStatus.RUNNING),
     Transition(
         RunStatus.RUNNING,
         RunInput.RETURNED,
         RunStatus.COMPLETED,
-        ("RunFinished",),
+        (RunFinished,),
         (FUNCTION_FINISHED,),
     ),
     Transition(
         RunStatus.RUNNING,
         RunInput.FAILED,
         RunStatus.FAILED,
-        ("RunFinished",),
+        (RunFinished,),
         (FUNCTION_FINISHED, FUNCTION_FAILED),
     ),
     *(
@@ -110,7 +119,7 @@ RUN_LIFECYCLE: tuple[Transition, ...] = (
             source,
             RunInput.CANCELLED,
             RunStatus.CANCELLED,
-            ("RunFinished",),
+            (RunFinished,),
             (FUNCTION_FINISHED, FUNCTION_CANCELLED),
         )
         for source in (RunStatus.QUEUED, RunStatus.RUNNING)
@@ -133,6 +142,26 @@ def transition(source: RunStatus | None, what: RunInput) -> Transition:
         msg = f"no run lifecycle transition for {what.value!r} on {where}"
         raise InvalidTransition(msg)
     return found
+
+
+def _started(run: Run) -> Action:
+    return RunStarted(run.run_id, run.function_id, tuple(e["id"] for e in run.events))
+
+
+def _finished(run: Run) -> Action:
+    return RunFinished(run.run_id, run.status, run.output, run.error)
+
+
+_MAKERS: dict[type[RunStarted | RunFinished], Callable[[Run], Action]] = {
+    RunStarted: _started,
+    RunFinished: _finished,
+}
+
+
+def lifecycle_actions(row: Transition, run: Run) -> list[Action]:
+    """The actions ``row`` emits, for ``run`` as the move left it (its status,
+    and for a final move its output and error)."""
+    return [_MAKERS[kind](run) for kind in row.actions]
 
 
 _TIMEOUT_MESSAGE = "Timed out waiting for invoked function to complete"

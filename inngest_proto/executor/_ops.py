@@ -16,7 +16,6 @@ runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .._function_config import ROOT_STEP_ID
@@ -25,11 +24,9 @@ from ._ai import AIGateway
 from ._checkpoint import WAITING_OPS, step_memo
 from ._endpoints import run_complete_outcome
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
-from ._registry import RegisteredFunction
 from ._reply import Reply
-from ._runbook import TRACKED_PARALLEL_VERSION, Tick
+from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, Tick
 from ._state import (
-    ExecutorState,
     Invoke,
     Job,
     JobKind,
@@ -56,48 +53,11 @@ _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_AB
 
 
 class OpsHost(Protocol):
-    """What the op handler uses of the executor that holds it."""
-
-    @property
-    def state(self) -> ExecutorState: ...
-
-    @property
-    def _functions(self) -> Mapping[str, RegisteredFunction]: ...
-
-    def _mint(self, now: float) -> str: ...
+    """What the op handler uses of the executor that holds it: the moves that
+    end a run, queueing the run's next call, and the waits and events it
+    routes."""
 
     def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
-
-    def _max_attempts(self, run: Run) -> int: ...
-
-    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None: ...
-
-    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None: ...
-
-    def _retry(
-        self, run: Run, job: Job, retry_after: str | None, tick: Tick
-    ) -> None: ...
-
-    def _set_timer(
-        self,
-        run: Run,
-        kind: TimerKind,
-        at: float,
-        tick: Tick,
-        *,
-        step_id: str | None = None,
-        job: Job | None = None,
-    ) -> str: ...
-
-    def _complete_step(
-        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
-    ) -> None: ...
-
-    def _index_wait(self, run: Run, wait: Wait) -> None: ...
-
-    def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
-
-    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None: ...
 
     def _finalize(
         self,
@@ -109,17 +69,32 @@ class OpsHost(Protocol):
         error: dict[str, Any] | None = None,
     ) -> None: ...
 
+    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None: ...
+
+    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None: ...
+
+    def _complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
+    ) -> None: ...
+
+    def _index_wait(self, run: Run, wait: Wait) -> None: ...
+
+    def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
+
+    def _on_timeout_timer(self, run: Run, timer: Timer, tick: Tick) -> None: ...
+
 
 class OpHandler:
     """The ops of an SDK reply and the timers of a run.
 
     Held by the executor, which hands it the ops of each 206 reply
     (:meth:`handle_ops`) and each run timer that fires (:meth:`on_timer`); it
-    acts on runs only through ``host``, and hands ``AIGateway`` and
-    ``Gateway`` ops to ``ai``.
+    keeps runs through ``book``, acts beyond them only through ``host``, and
+    hands ``AIGateway`` and ``Gateway`` ops to ``ai``.
     """
 
-    def __init__(self, host: OpsHost, ai: AIGateway) -> None:
+    def __init__(self, book: RunBook, host: OpsHost, ai: AIGateway) -> None:
+        self._book = book
         self._host = host
         self._ai = ai
 
@@ -160,7 +135,7 @@ class OpHandler:
         if kind in {Opcode.STEP_RUN, Opcode.STEP}:
             self._host._complete_step(run, op.id, step_memo(op), "discover", tick)
         elif kind is Opcode.STEP_ERROR:
-            if reply.no_retry is True or job.attempt + 1 >= self._host._max_attempts(
+            if reply.no_retry is True or job.attempt + 1 >= self._book.max_attempts(
                 run
             ):
                 # The server turns a last-attempt StepError into StepFailed.
@@ -168,7 +143,7 @@ class OpHandler:
                     run, op.id, {"error": op.error}, "failure", tick
                 )
             else:
-                self._host._retry(run, job, reply.retry_after, tick)
+                self._book.retry(run, job, reply.retry_after, tick)
         elif kind is Opcode.STEP_FAILED:
             self._host._complete_step(run, op.id, {"error": op.error}, "failure", tick)
         elif kind is Opcode.STEP_PLANNED:
@@ -194,7 +169,7 @@ class OpHandler:
             self._host._finalize(run, status, tick, output=output, error=error)
         elif kind is Opcode.DISCOVERY_REQUEST:
             discovery = Job(
-                job_id=f"{run.run_id}-{self._host._mint(tick.now)}-discovery",
+                job_id=f"{run.run_id}-{self._book.mint(tick.now)}-discovery",
                 kind=JobKind.DISCOVERY,
                 target=ROOT_STEP_ID,
                 follows=job.follows,
@@ -215,7 +190,7 @@ class OpHandler:
         if step_id in run.steps or step_id in run.waits or step_id in run.invokes:
             return True
         return any(
-            (timer := self._host.state.timers.get(t)) is not None
+            (timer := self._book.state.timers.get(t)) is not None
             and timer.step_id == step_id
             for t in run.timer_ids
         )
@@ -238,7 +213,7 @@ class OpHandler:
         opts = op.opts or {}
         at = self._until(run, opts.get("duration") or op.name, "sleep", tick)
         if at is not None:
-            self._host._set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
+            self._book.set_timer(run, TimerKind.SLEEP, at, tick, step_id=op.id)
 
     def _wait(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):
@@ -250,7 +225,7 @@ class OpHandler:
         if at is None:
             return
         expression = opts.get("if")
-        timer_id = self._host._set_timer(
+        timer_id = self._book.set_timer(
             run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id
         )
         wait = Wait(
@@ -279,7 +254,7 @@ class OpHandler:
         else:
             at = tick.now + _DEFAULT_SIGNAL_TIMEOUT
         # Its timeout is a wait's: the step ends with null.
-        timer_id = self._host._set_timer(
+        timer_id = self._book.set_timer(
             run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id
         )
         run.waits[op.id] = Wait(
@@ -305,20 +280,20 @@ class OpHandler:
         else:
             at = tick.now + _DEFAULT_INVOKE_TIMEOUT
         correlation = f"{run.run_id}.{op.id}"
-        timer_id = self._host._set_timer(
+        timer_id = self._book.set_timer(
             run, TimerKind.INVOKE_TIMEOUT, at, tick, step_id=op.id
         )
         run.invokes[op.id] = Invoke(op.id, correlation, timer_id)
-        fn = self._host._functions[run.function_id]
+        fn = self._book.functions[run.function_id]
         event = invoked_event(
             opts=opts,
             correlation_id=correlation,
             expire_ms=int(at * 1000),
-            group_id=self._host._mint(tick.now),
+            group_id=self._book.mint(tick.now),
             display_name=op.display_name or op.id,
             source_fn_uuid=fn.uuid,
             source_app_uuid=fn.app_uuid,
-            new_id=self._host._mint(tick.now),
+            new_id=self._book.mint(tick.now),
             now_ms=tick.now_ms,
         )
         self._host._emit(event, tick)

@@ -1,22 +1,25 @@
-"""The executor's bookkeeping: ids, timers, queue items, steps saved.
+"""The executor's bookkeeping: ids, timers, calls, steps saved.
 
-:class:`RunBook` holds the state and the primitives every transition uses;
-:class:`~._executor.Executor` builds the transitions on top.  Each input
-works on one :class:`Tick`: the time it happened and the actions it yields.
+:class:`RunBook` owns the run state and the primitives every transition
+uses, and moves runs only as :data:`~._lifecycle.RUN_LIFECYCLE` says.  The
+executor holds one and hands it to its collaborators (flow control, the op
+handler, the AI gateway, the cron timers), which act on runs through it.  It
+calls none of them: what a move sets off beyond the run book (publishing
+events, freeing concurrency slots) the caller does.  Each input works on one
+:class:`Tick`: the time it happened and the actions it yields.
 """
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
 import attrs
 
 from .._function_config import ROOT_STEP_ID
-from ._actions import Action, CallSDK, CancelTimer, RunStarted, SetTimer
+from ._actions import Action, CallSDK, CancelTimer, SetTimer
 from ._endpoints import build_endpoint_request
 from ._ids import ulid
-from ._lifecycle import RunInput, Transition, transition
+from ._lifecycle import RunInput, Transition, lifecycle_actions, transition
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._request import MAX_REQUEST_BYTES, build_call_request
 from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
@@ -58,12 +61,11 @@ class Tick:
         return int(self.now * 1000)
 
 
-class RunBook(abc.ABC):
+class RunBook:
     """The run state and the primitives every transition uses.
 
-    Abstract: failing a run publishes lifecycle events, which only the
-    executor can route, so :meth:`_fail` is the executor's; the slots a call
-    takes (:meth:`_occupied`) are the flow control's.
+    ``functions`` is the registry of synced functions (the executor's sync
+    fills it).  Held by the executor and handed to its collaborators.
     """
 
     def __init__(
@@ -78,17 +80,17 @@ class RunBook(abc.ABC):
             msg = f"retry_scale must be >= 0, got {retry_scale!r}"
             raise ValueError(msg)
         self.state = state
+        # Only the order of inputs matters: a loaded state that lost count
+        # goes on from its newest run.
+        newest = max((r.created_input for r in state.runs.values()), default=0)
+        state.inputs = max(state.inputs, newest)
+        self.functions: dict[str, RegisteredFunction] = {}
         self._signing_key = signing_key
         self._retry_scale = retry_scale
         self._max_request_bytes = max_request_bytes
         self._changed_runs: set[str] = set()
         self._changed_flow: set[str] = set()
         self._changed_keys: set[str] = set()
-        self._functions: dict[str, RegisteredFunction] = {}
-
-    @abc.abstractmethod
-    def _fail(self, run: Run, message: str, tick: Tick) -> None:
-        """Fail ``run`` for a reason of the executor's own."""
 
     def take_changes(self) -> Changes:
         """What changed since the last call (for incremental persistence)."""
@@ -102,33 +104,54 @@ class RunBook(abc.ABC):
         self._changed_keys.clear()
         return changes
 
-    def _touch(self, run: Run) -> None:
+    def touch(self, run: Run) -> None:
         """``run`` changed in this input: it must be persisted again."""
         self._changed_runs.add(run.run_id)
 
-    def _touch_flow(self, row: str) -> None:
+    def touch_flow(self, row: str) -> None:
         """A flow-control row (see :class:`Changes`) changed in this input."""
         self._changed_flow.add(row)
 
-    def _move(self, run: Run, what: RunInput) -> Transition:
-        """Move ``run`` as the lifecycle table says ``what`` does; the row."""
-        row = transition(run.status, what)
-        self._touch(run)
-        run.status = row.target
-        return row
-
-    def _tick(self, now: float) -> Tick:
+    def tick(self, now: float) -> Tick:
         """A new input: counted, so the executor can tell which came first."""
         self.state.inputs += 1
         return Tick(now)
 
+    # -- the lifecycle (see ._lifecycle) ----------------------------------------------
+
+    def open_run(self, what: RunInput, run: Run, tick: Tick) -> Transition:
+        """Record the new ``run`` in the status ``what`` starts a run in, and
+        announce the row (its events are the caller's to publish)."""
+        row = transition(None, what)
+        run.status = row.target
+        self.state.runs[run.run_id] = run
+        self.touch(run)
+        self.announce(row, run, tick)
+        return row
+
+    def move(self, run: Run, what: RunInput) -> Transition:
+        """Move ``run`` as the lifecycle table says ``what`` does; the row.
+
+        The caller announces the row (:meth:`announce`) once the run shows
+        the move's outcome, and publishes its events.
+        """
+        row = transition(run.status, what)
+        self.touch(run)
+        run.status = row.target
+        return row
+
+    @staticmethod
+    def announce(row: Transition, run: Run, tick: Tick) -> None:
+        """The driver actions ``row`` emits, made from ``run``."""
+        tick.out.extend(lifecycle_actions(row, run))
+
     # -- ids and timers -------------------------------------------------------------
 
-    def _mint(self, now: float) -> str:
+    def mint(self, now: float) -> str:
         self.state.counter += 1
         return ulid(int(now * 1000), self.state.counter)
 
-    def _set_timer(
+    def set_timer(
         self,
         run: Run,
         kind: TimerKind,
@@ -138,8 +161,8 @@ class RunBook(abc.ABC):
         step_id: str | None = None,
         job: Job | None = None,
     ) -> str:
-        self._touch(run)
-        timer_id = f"{kind.value}-{self._mint(tick.now)}"
+        self.touch(run)
+        timer_id = f"{kind.value}-{self.mint(tick.now)}"
         self.state.timers[timer_id] = Timer(
             timer_id=timer_id,
             run_id=run.run_id,
@@ -152,63 +175,48 @@ class RunBook(abc.ABC):
         tick.out.append(SetTimer(timer_id, at))
         return timer_id
 
-    def _clear_timer(self, run: Run, timer_id: str, tick: Tick) -> None:
-        self._touch(run)
+    def clear_timer(self, run: Run, timer_id: str, tick: Tick) -> None:
+        self.touch(run)
         if self.state.timers.pop(timer_id, None) is not None:
             tick.out.append(CancelTimer(timer_id))
         if timer_id in run.timer_ids:
             run.timer_ids.remove(timer_id)
 
-    def _set_flow_timer(self, kind: TimerKind, key: str, at: float, tick: Tick) -> str:
+    def set_flow_timer(self, kind: TimerKind, key: str, at: float, tick: Tick) -> str:
         """A timer of no run (debounce, batch, cron), named by ``key``."""
-        timer_id = f"{kind.value}-{self._mint(tick.now)}"
+        timer_id = f"{kind.value}-{self.mint(tick.now)}"
         self.state.timers[timer_id] = Timer(
             timer_id=timer_id, run_id="", kind=kind, at=at, key=key
         )
         tick.out.append(SetTimer(timer_id, at))
         return timer_id
 
-    def _drop_timer(self, timer_id: str, tick: Tick) -> None:
+    def drop_timer(self, timer_id: str, tick: Tick) -> None:
         """Drop a timer of no run."""
         if self.state.timers.pop(timer_id, None) is not None:
             tick.out.append(CancelTimer(timer_id))
 
-    # -- queue items ----------------------------------------------------------------
+    # -- calls ------------------------------------------------------------------------
 
-    def _max_attempts(self, run: Run) -> int:
+    def max_attempts(self, run: Run) -> int:
         if run.endpoint_attempts is not None:
             return run.endpoint_attempts
-        fn = self._functions.get(run.function_id)
+        fn = self.functions.get(run.function_id)
         return DEFAULT_RETRIES + 1 if fn is None else fn.max_attempts
 
-    def _enqueue(self, run: Run, job: Job, tick: Tick) -> None:
-        """Dispatch ``job`` unless a queue item with its id was already enqueued."""
-        if job.job_id in run.job_ids:
-            return
-        run.job_ids.append(job.job_id)
-        self._dispatch(run, job, tick)
+    def uncallable(self, run: Run) -> str | None:
+        """Why no call of ``run`` can go out (its function is gone), or ``None``."""
+        if run.endpoint_attempts is None and run.function_id not in self.functions:
+            return f"function {run.function_id!r} is not registered"
+        return None
 
-    def _dispatch(self, run: Run, job: Job, tick: Tick) -> None:
-        """Make ``job``'s call; flow control may hold it back (``FlowControl``)."""
-        self._call(run, job, tick)
-
-    @abc.abstractmethod
-    def _occupied(self, run: Run) -> None:
-        """A call of ``run`` went out (flow control: it takes concurrency slots)."""
-
-    def _call(self, run: Run, job: Job, tick: Tick) -> None:
-        fn = None
-        if run.endpoint_attempts is None:
-            fn = self._functions.get(run.function_id)
-            if fn is None:
-                msg = f"function {run.function_id!r} is not registered"
-                self._fail(run, msg, tick)
-                return
-        request_id = self._mint(tick.now)
-        self._touch(run)
+    def call(self, run: Run, job: Job, tick: Tick) -> None:
+        """Make ``job``'s call (flow control has let it through, and checked
+        :meth:`uncallable`)."""
+        request_id = self.mint(tick.now)
+        self.touch(run)
         run.in_flight[request_id] = job
-        self._occupied(run)
-        if fn is None:
+        if run.endpoint_attempts is not None:
             # A durable endpoint: no synced function; its first request is
             # the one to make again.
             request = build_endpoint_request(
@@ -219,6 +227,7 @@ class RunBook(abc.ABC):
                 now=tick.now,
             )
         else:
+            fn = self.functions[run.function_id]
             request = build_call_request(
                 run=run,
                 job=job,
@@ -232,7 +241,7 @@ class RunBook(abc.ABC):
             )
         tick.out.append(CallSDK(run.run_id, request_id, request))
 
-    def _retry(
+    def retry(
         self,
         run: Run,
         job: Job,
@@ -249,11 +258,11 @@ class RunBook(abc.ABC):
             delay = backoff_seconds(job.job_id, job.attempt, self._retry_scale)
             at = tick.now + delay
         retry = attrs.evolve(job, attempt=job.attempt + 1)
-        self._set_timer(run, TimerKind.RETRY, at, tick, job=retry)
+        self.set_timer(run, TimerKind.RETRY, at, tick, job=retry)
 
     # -- runs and steps ---------------------------------------------------------------
 
-    def _create_run(
+    def create_run(
         self,
         fn: RegisteredFunction,
         events: list[dict[str, Any]],
@@ -265,7 +274,7 @@ class RunBook(abc.ABC):
         docs/protocol/executor.rst#scheduling-order).
 
         ``key`` is the first event's id, a batch's id, or a cron tick's time;
-        the caller starts the run with :meth:`_start_run`.
+        the caller starts the run (its first job: :meth:`start_job`).
         """
         key = f"{fn.config.id}:{key}"
         seen = self.state.seen_keys
@@ -278,48 +287,42 @@ class RunBook(abc.ABC):
         seen[key] = tick.now + _IDEMPOTENCY_SECONDS
         self._changed_keys.add(key)
         run = Run(
-            run_id=self._mint(tick.now),
+            run_id=self.mint(tick.now),
             function_id=fn.config.id,
             events=events,
             created_at=tick.now,
             created_input=self.state.inputs,
-            # Queued until its first call goes out.
-            status=transition(None, RunInput.SCHEDULED).target,
         )
         # The start queue item is named by the key, as the server's is.
         run.job_ids.append(key)
-        self.state.runs[run.run_id] = run
-        self._touch(run)
-        event_ids = tuple(e["id"] for e in events)
-        tick.out.append(RunStarted(run.run_id, fn.config.id, event_ids))
+        # Queued until its first call goes out.
+        self.open_run(RunInput.SCHEDULED, run, tick)
         return run
 
-    def _start_run(self, run: Run, start_at: float, tick: Tick) -> None:
-        """Dispatch the run's first call, at ``start_at`` if that is later."""
-        job = Job(job_id=run.job_ids[0], kind=JobKind.START, target=ROOT_STEP_ID)
-        if start_at > tick.now:
-            self._set_timer(run, TimerKind.START, start_at, tick, job=job)
-        else:
-            self._dispatch(run, job, tick)
+    @staticmethod
+    def start_job(run: Run) -> Job:
+        """The queue item of a run's first call."""
+        return Job(job_id=run.job_ids[0], kind=JobKind.START, target=ROOT_STEP_ID)
 
-    def _save_memo(self, run: Run, step_id: str, memo: Any) -> None:
+    def save_memo(self, run: Run, step_id: str, memo: Any) -> None:
         """Record a finished step; the first report of a step wins."""
-        self._touch(run)
+        self.touch(run)
         if step_id not in run.steps:
             run.steps[step_id] = memo
             run.stack.append(step_id)
 
-    def _complete_step(
-        self, run: Run, step_id: str, memo: Any, job_suffix: str, tick: Tick
-    ) -> None:
-        """Save a step's memo, then call the function again.
+    def complete_step(
+        self, run: Run, step_id: str, memo: Any, job_suffix: str
+    ) -> Job | None:
+        """Save a step's memo; the queue item that calls the function again,
+        if it is to be called now.
 
         See docs/protocol/executor.rst#parallel-steps.
 
         A step of a tracked parallel group calls again only once the whole
         group is done (or at once in race mode); a duplicate save is tolerated.
         """
-        self._save_memo(run, step_id, memo)
+        self.save_memo(run, step_id, memo)
         discovery = Job(
             job_id=f"{run.run_id}-{step_id}-{job_suffix}",
             kind=JobKind.DISCOVERY,
@@ -331,12 +334,37 @@ class RunBook(abc.ABC):
             if step_id in run.race_steps:
                 run.race_steps.remove(step_id)
                 if run.pending:
-                    self._enqueue(run, discovery, tick)
-                    return
+                    return discovery
         if run.pending:
-            return
+            return None
         run.race_steps.clear()
         # The group is over: later steps may run inline again.
         if run.request_version >= TRACKED_PARALLEL_VERSION:
             run.force_step_plan = False
-        self._enqueue(run, discovery, tick)
+        return discovery
+
+    def end_run(
+        self,
+        run: Run,
+        row: Transition,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None,
+    ) -> None:
+        """``run`` made the final move ``row``: record its outcome, drop its
+        timers and calls, and announce the row.
+
+        The caller has released what flow control held for it (its slots
+        are counted by its calls in flight, dropped here).
+        """
+        run.output = output
+        run.error = error
+        run.ended_at = tick.now
+        for timer_id in list(run.timer_ids):
+            self.clear_timer(run, timer_id, tick)
+        run.in_flight.clear()
+        run.waits.clear()
+        run.invokes.clear()
+        run.pending.clear()
+        self.announce(row, run, tick)

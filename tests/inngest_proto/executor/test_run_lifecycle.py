@@ -1,11 +1,14 @@
-"""The run lifecycle table: every status a run takes is a move the table lists.
+"""The run lifecycle table: every status a run takes is a move the table lists,
+and every move emits what its row says.
 
 A hypothesis state machine drives an executor with runs that complete, fail,
 sleep, wait for a concurrency slot and get cancelled, on a virtual clock.
 Every move the run book makes is recorded; after each step, each run's
 recorded moves must chain from a status a new run starts in to the run's
 current status (from the status a scheduled run starts in), so no status
-changed outside the table.
+changed outside the table; and the run's lifecycle actions and events, in
+the order the driver got them, must be exactly its rows' ``actions`` and
+``events``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import inngest_proto as inngest
-from inngest_proto.executor import RunStatus
+from inngest_proto.executor import EmitEvent, RunFinished, RunStarted, RunStatus
 from inngest_proto.executor._lifecycle import (
+    FUNCTION_CANCELLED,
+    FUNCTION_FAILED,
+    FUNCTION_FINISHED,
     RUN_LIFECYCLE,
     InvalidTransition,
     RunInput,
     Transition,
     transition,
 )
+from inngest_proto.executor._runbook import Tick
 from inngest_proto.executor._state import Run
 from tests.inngest_proto.executor._harness import Harness
 
@@ -38,15 +45,64 @@ _START = transition(None, RunInput.SCHEDULED).target
 def _recording(h: Harness) -> dict[str, list[Transition]]:
     """Record every move the executor of ``h`` makes, per run."""
     moves: dict[str, list[Transition]] = {}
-    move = h.executor._move
+    move = h.executor._book.move
 
     def recorded(run: Run, what: RunInput) -> Transition:
         row = move(run, what)
         moves.setdefault(run.run_id, []).append(row)
         return row
 
-    setattr(h.executor, "_move", recorded)  # noqa: B010  (a method of the instance)
+    setattr(h.executor._book, "move", recorded)  # noqa: B010  (a method of the instance)
     return moves
+
+
+def _recording_rows(h: Harness) -> dict[str, list[Transition]]:
+    """Record every row the run book applies to a run, the one that opens it
+    first."""
+    rows: dict[str, list[Transition]] = {}
+    book = h.executor._book
+    open_run, move = book.open_run, book.move
+
+    def opened(what: RunInput, run: Run, tick: Tick) -> Transition:
+        row = open_run(what, run, tick)
+        rows.setdefault(run.run_id, []).append(row)
+        return row
+
+    def moved(run: Run, what: RunInput) -> Transition:
+        row = move(run, what)
+        rows.setdefault(run.run_id, []).append(row)
+        return row
+
+    setattr(book, "open_run", opened)  # noqa: B010  (a method of the instance)
+    setattr(book, "move", moved)  # noqa: B010
+    return rows
+
+
+_LIFECYCLE_EVENTS = {FUNCTION_FINISHED, FUNCTION_FAILED, FUNCTION_CANCELLED}
+
+
+def _check_emitted(h: Harness, rows: dict[str, list[Transition]]) -> None:
+    """Each run got exactly the actions and events its rows list, in order."""
+    for run in h.executor.state.runs.values():
+        chain = rows[run.run_id]
+        actions = [
+            a
+            for a in h.actions
+            if isinstance(a, (RunStarted, RunFinished)) and a.run_id == run.run_id
+        ]
+        assert [type(a) for a in actions] == [k for row in chain for k in row.actions]
+        for action in actions:
+            if isinstance(action, RunFinished):
+                assert action.status is run.status
+                assert (action.output, action.error) == (run.output, run.error)
+        published = [
+            a.event["name"]
+            for a in h.actions
+            if isinstance(a, EmitEvent)
+            and a.event["name"] in _LIFECYCLE_EVENTS
+            and a.event["data"].get("run_id") == run.run_id
+        ]
+        assert published == [name for row in chain for name in row.events]
 
 
 def _check_chains(h: Harness, moves: dict[str, list[Transition]]) -> None:
@@ -89,6 +145,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.h = Harness()
         _serve(self.h)
         self.moves = _recording(self.h)
+        self.rows = _recording_rows(self.h)
 
     @rule(name=st.sampled_from(["t/ok", "t/bad"]))
     def send(self, name: str) -> None:
@@ -113,6 +170,10 @@ class Lifecycle(RuleBasedStateMachine):
     def every_status_is_reached_through_the_table(self) -> None:
         _check_chains(self.h, self.moves)
 
+    @invariant()
+    def every_move_emits_what_its_row_says(self) -> None:
+        _check_emitted(self.h, self.rows)
+
 
 Lifecycle.TestCase.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None
@@ -124,6 +185,7 @@ def test_every_row_but_opened_is_made_by_runs_of_events() -> None:
     h = Harness()
     _serve(h)
     moves = _recording(h)
+    rows = _recording_rows(h)
     h.send("t/ok", {"n": 0})
     h.send("t/ok", {"n": 1})  # queued behind the first's call (limit 1)
     (queued,) = [r for r in h.executor.state.runs.values() if not r.first_call_at]
@@ -137,6 +199,7 @@ def test_every_row_but_opened_is_made_by_runs_of_events() -> None:
     h.send("t/bad")
     h.run()
     _check_chains(h, moves)
+    _check_emitted(h, rows)
     made = {(row.source, row.input) for chain in moves.values() for row in chain}
     made |= {(None, RunInput.SCHEDULED)}  # every run here was scheduled
     table = {(row.source, row.input) for row in RUN_LIFECYCLE}
