@@ -8,6 +8,9 @@ memos at once, so a crash of the app mid-call loses none of them, and resets the
 attempt counter of the queue item in flight: work that got checkpointed was
 progress, not a failed try.  The call's own reply later repeats some of those
 steps or finishes the run; duplicates are ignored there as here.
+
+:func:`save_checkpoint` does this on the :class:`CheckpointBook` it is
+given (the executor's run book).
 """
 
 from __future__ import annotations
@@ -15,21 +18,26 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import attrs
 
 from .. import _json
 from .._opcodes import Opcode, StepOp
+from ._registry import RegisteredFunction
 from ._reply import MAX_STEP_DATA_BYTES, StepTooLarge, parse_op_list
+from ._state import ExecutorState, Run
 
 __all__ = [
     "WAITING_OPS",
     "Checkpoint",
+    "CheckpointBook",
     "CheckpointRejected",
     "parse_checkpoint",
     "queue_item_job_id",
     "queue_item_ref",
+    "save_checkpoint",
     "step_memo",
 ]
 
@@ -95,6 +103,48 @@ def step_memo(op: StepOp) -> Any:
     is stored as given.
     """
     return {"data": op.data} if op.op is Opcode.STEP_RUN else op.data
+
+
+class CheckpointBook(Protocol):
+    """What saving a checkpoint uses of the run book."""
+
+    @property
+    def state(self) -> ExecutorState: ...
+
+    @property
+    def functions(self) -> Mapping[str, RegisteredFunction]: ...
+
+    def touch(self, run: Run) -> None: ...
+
+    def save_memo(self, run: Run, step_id: str, memo: Any) -> None: ...
+
+
+def save_checkpoint(book: CheckpointBook, checkpoint: Checkpoint) -> None:
+    """Save the steps of ``checkpoint`` to its run, and reset the attempts of
+    the queue item it names.
+
+    Raises :class:`CheckpointRejected` for a run that is not running (or not
+    of the function named), as the server answers 400.
+    """
+    run = book.state.runs.get(checkpoint.run_id)
+    fn = None if run is None else book.functions.get(run.function_id)
+    if run is None or (
+        checkpoint.fn_id and fn is not None and fn.uuid != checkpoint.fn_id
+    ):
+        msg = f"run {checkpoint.run_id} not found"
+        raise CheckpointRejected(msg)
+    if not run.is_running:
+        msg = f"run {checkpoint.run_id} has already finished"
+        raise CheckpointRejected(msg)
+    book.touch(run)
+    for op in checkpoint.ops:
+        book.save_memo(run, op.id, step_memo(op))
+    job_id = queue_item_job_id(checkpoint.queue_item)
+    for job in run.in_flight.values():
+        if job.job_id == job_id:
+            # Checkpointed work is progress: a later failure of this call
+            # starts counting its attempts afresh.
+            job.attempt = 0
 
 
 def parse_checkpoint(body: bytes, path_run_id: str) -> Checkpoint:

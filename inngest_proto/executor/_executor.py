@@ -29,7 +29,7 @@ from .._opcodes import Opcode, StepOp
 from .._options import TriggerEvent
 from ._actions import Action, CallFailure, EmitEvent, WaitResumed
 from ._ai import AIGateway
-from ._checkpoint import Checkpoint, CheckpointRejected, queue_item_job_id, step_memo
+from ._checkpoint import Checkpoint, CheckpointRejected, save_checkpoint, step_memo
 from ._cron_timers import CronTimers
 from ._endpoints import (
     EndpointRun,
@@ -387,25 +387,7 @@ class Executor:
         (or not of the function named), as the server answers 400.
         """
         tick = self._book.tick(now)
-        run = self.state.runs.get(checkpoint.run_id)
-        fn = None if run is None else self._book.functions.get(run.function_id)
-        if run is None or (
-            checkpoint.fn_id and fn is not None and fn.uuid != checkpoint.fn_id
-        ):
-            msg = f"run {checkpoint.run_id} not found"
-            raise CheckpointRejected(msg)
-        if not run.is_running:
-            msg = f"run {checkpoint.run_id} has already finished"
-            raise CheckpointRejected(msg)
-        self._book.touch(run)
-        for op in checkpoint.ops:
-            self._book.save_memo(run, op.id, step_memo(op))
-        job_id = queue_item_job_id(checkpoint.queue_item)
-        for job in run.in_flight.values():
-            if job.job_id == job_id:
-                # Checkpointed work is progress: a later failure of this call
-                # starts counting its attempts afresh.
-                job.attempt = 0
+        save_checkpoint(self._book, checkpoint)
         return tick.out
 
     # -- durable endpoints (see ._endpoints) -------------------------------------------
