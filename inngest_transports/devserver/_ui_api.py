@@ -471,12 +471,39 @@ class UiApi:
         out["events"] = run.events
         out["output"] = run.output if completed else None
         out["error"] = error_view(run.error or run.output) if failed else None
-        out["timeline"] = self._driver.history.timeline(run)
+        out["timeline"] = self._reused_first(run, self._driver.history.timeline(run))
         out["rerun_from_step"] = run.rerun_from_step
         out["event_internal_ids"] = self._event_internal_ids(run)
         out.update(self._relatives(run, out["timeline"]))
         out["delays"] = [_delay(d, run) for d in run.delays]
         return out
+
+    def _reused_first(
+        self, run: Run, timeline: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A rerun from a step: the steps whose results it copied come first,
+        under their names in the original run, with ``reused_from`` set (the
+        history knows them only by their memo, so by their hashed ids)."""
+        original = (
+            self._driver.executor.get_run(run.rerun_of)
+            if run.rerun_of is not None and run.rerun_from_step is not None
+            else None
+        )
+        if original is None or run.rerun_from_step not in original.stack:
+            return timeline
+        copied = set(original.stack[: original.stack.index(run.rerun_from_step)])
+        source = {i["id"]: i for i in self._driver.history.timeline(original)}
+        reused, rest = [], []
+        for item in timeline:
+            if item["id"] in copied and not item["attempts"]:
+                known = source.get(item["id"])
+                if known is not None:
+                    item["name"], item["kind"] = known["name"], known["kind"]
+                item["reused_from"] = original.run_id
+                reused.append(item)
+            else:
+                rest.append(item)
+        return reused + rest
 
     def _event_internal_ids(self, run: Run) -> list[str | None]:
         return [

@@ -26,6 +26,7 @@ _STYLE = (
     "pre{background:#8881;padding:.4rem;overflow:auto;max-height:20rem;"
     "white-space:pre-wrap;overflow-wrap:anywhere}"
     "input,textarea{max-width:100%;box-sizing:border-box}"
+    "h1{overflow-wrap:anywhere}"
     ".failed{color:#c22}.completed{color:#2a2}"
     "@media (max-width:600px){body{margin:.75rem}}"
 )

@@ -643,3 +643,34 @@ def test_a_queued_run_reopened_is_still_saved_as_it_starts(tmp_path: Path) -> No
     loaded = SQLiteStore(tmp_path / "dev.db").load()
     assert loaded is not None
     assert [r.status for r in loaded.runs.values()] == [RunStatus.COMPLETED] * 2
+
+
+def test_a_rerun_s_origin_and_a_run_s_delays_survive_a_reload(tmp_path: Path) -> None:
+    h = Durable(SQLiteStore(tmp_path / "dev.db"), verify=True)
+
+    @h.client.create_function(
+        fn_id="steps",
+        trigger=inngest.TriggerEvent(event="t/go"),
+        throttle=inngest.Throttle(
+            limit=1, period=datetime.timedelta(seconds=10), burst=0
+        ),
+    )
+    def steps(ctx: inngest.ContextSync) -> str:
+        a = ctx.step.run("a", lambda: "A")
+        return ctx.step.run("b", lambda: a + "B")
+
+    h.serve(steps)
+    h.send("t/go", {}, id="e1")
+    h.send("t/go", {}, id="e2")  # throttled: starts 10 s later
+    h.run()
+    first, second = h.runs("steps")
+    assert [d.reason for d in second.delays] == ["throttle"]
+    h.apply(h.executor.rerun(first.run_id, h.now, from_step=first.stack[1]))
+    h.run()
+    rerun = h.runs("steps")[2]
+    assert (rerun.rerun_of, rerun.rerun_from_step) == (first.run_id, first.stack[1])
+    loaded = SQLiteStore(h.store.path).load()
+    assert loaded is not None
+    assert loaded.runs[rerun.run_id].rerun_of == first.run_id
+    assert loaded.runs[second.run_id].delays == second.delays
+    assert loaded == h.executor.state

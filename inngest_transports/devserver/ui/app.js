@@ -739,6 +739,11 @@
         item.child_run_id ? [" · ", el("a", { class: "child-run run-link", href: runHref(item.child_run_id),
           dataset: { runId: item.child_run_id }, text: "child run " + shortId(item.child_run_id) })] : null));
     }
+    if (item.reused_from) {
+      body.push(el("div", { class: "step-reused small muted" }, "Result reused from run ",
+        el("a", { class: "run-link", href: runHref(item.reused_from), dataset: { runId: item.reused_from },
+          text: shortId(item.reused_from) }), ": not run again"));
+    }
     const rerunnable = kind !== "function" && (item.status === "completed" || item.status === "failed");
     if (onRerunFrom && rerunnable && item.id) {
       const button = el("button", { type: "button", class: "rerun-from", dataset: { stepId: item.id },

@@ -103,6 +103,16 @@ async def test_rerun_from_a_step_keeps_the_steps_before_it() -> None:
             i["name"] for i in new["timeline"] if i["kind"] == "run" and i["attempts"]
         ]
         assert called == ["two", "three"]
+        # "one" is listed first, by its name, as reused from the original run.
+        (one, *_) = new["timeline"]
+        assert (one["name"], one["kind"], one["status"], one["output"]) == (
+            "one",
+            "run",
+            "completed",
+            "1",
+        )
+        assert one["reused_from"] == first["run_id"]
+        assert "reused_from" not in new["timeline"][1]
         original = (await h.get(f"/ui/api/runs/{first['run_id']}"))["data"]
         assert original["reruns"] == [new["run_id"]]
         listed = (await h.get("/ui/api/runs"))["data"]

@@ -91,6 +91,8 @@ def test_rerun_from_a_step_keeps_the_steps_before_it(
     # Step "first" was not run again: the new run never called it.
     ran = [i["name"] for i in new["timeline"] if i["kind"] == "run" and i["attempts"]]
     assert ran == ["second"]
+    reused = browser.retrying(lambda: timeline(browser)["first"].find(".step-reused"))
+    assert "Result reused from run" in reused.text
     link = browser.wait_for(f'#run-links a.rerun-of[data-run-id="{first}"]', TIMEOUT)
     assert "from step second" in browser.find("#run-links").text
     shot(browser, shots, "run-rerun-from-step")

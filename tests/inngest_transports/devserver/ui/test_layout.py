@@ -71,7 +71,19 @@ def _pages(browser: Browser, env: Env) -> dict[str, tuple[str, str]]:
         "functions": ("functions", "functions"),
         "apps": ("apps", "apps"),
         "workers": ("workers", "workers"),
+        # The JavaScript-free pages: a path, not a route.
+        "plain": ("/ui/plain", ""),
+        "plain-run": (f"/ui/plain/runs/{done}", ""),
     }
+
+
+def _open(browser: Browser, env: Env, route: str, page: str) -> None:
+    if not page:  # a plain page
+        browser.navigate(env.url + route)
+        return
+    open_page(browser, env, route, page)
+    if page == "run":
+        browser.wait_for("#timeline", TIMEOUT)
 
 
 def test_every_page_fits_every_width_with_screenshots(
@@ -84,14 +96,7 @@ def test_every_page_fits_every_width_with_screenshots(
     for width in WIDTHS:
         browser.set_viewport(width, HEIGHT)
         for name, (route, page) in pages.items():
-            open_page(browser, env, route, page)
-            if page == "run":
-                browser.wait_for("#timeline", TIMEOUT)
-            problems += [f"{name} at {width}px: {p}" for p in _overflow(browser)]
-            if width in SHOT_WIDTHS:
-                shot(browser, shots, f"{name}-{width}")
-        for name, path in (("plain", "/ui/plain"),):
-            browser.navigate(env.url + path)
+            _open(browser, env, route, page)
             problems += [f"{name} at {width}px: {p}" for p in _overflow(browser)]
             if width in SHOT_WIDTHS:
                 shot(browser, shots, f"{name}-{width}")
@@ -115,7 +120,7 @@ def test_dark_theme_follows_the_system(
     channels = [int(c) for c in str(dark).strip("rgba()").split(",")[:3]]
     assert sum(channels) < 3 * 64, dark
     for name, (route, page) in pages.items():
-        open_page(browser, env, route, page)
+        _open(browser, env, route, page)
         shot(browser, shots, f"{name}-1280-dark")
     browser.set_viewport(390, HEIGHT)
     open_page(browser, env, pages["run"][0], "run")
