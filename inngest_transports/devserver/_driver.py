@@ -252,8 +252,11 @@ class Driver:
         )
         self.runs_by_event: dict[str, list[str]] = {}
         # Without a store: the waits each event resumed (the store keeps
-        # them otherwise), by the event's internal id.
-        self._wait_matches: dict[str, list[tuple[str, str]]] = {}
+        # them otherwise), by the event's internal id, for as many events
+        # as the memory log keeps.
+        self._wait_matches: collections.OrderedDict[str, list[tuple[str, str]]] = (
+            collections.OrderedDict()
+        )
         self._changed: anyio.Event | None = None
         #: Attempts and timings of recent runs, for the web UI.
         self.history = RunHistory()
@@ -541,6 +544,11 @@ class Driver:
         if self._store is None:
             for internal, run_id, step_id in resumed:
                 self._wait_matches.setdefault(internal, []).append((run_id, step_id))
+                self._wait_matches.move_to_end(internal)
+            while len(self._wait_matches) > (
+                self._keep_events or DEFAULT_MEMORY_EVENTS
+            ):
+                self._wait_matches.popitem(last=False)
             return
         routed, emitted = list(routed), list(emitted)
         nothing = not (changes.runs or changes.flow or changes.seen_keys or history)

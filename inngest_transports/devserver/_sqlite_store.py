@@ -482,6 +482,12 @@ class SQLiteStore(StateTables):
                     " WHERE routed = 1 ORDER BY seq LIMIT ?)",
                     (excess,),
                 )
+                # The waits those events resumed go with them: nothing can
+                # show an event's page any more.
+                self._conn.execute(
+                    "DELETE FROM wait_matches WHERE internal_id NOT IN"
+                    " (SELECT internal_id FROM events)"
+                )
             self._event_count -= cur.rowcount
             return cur.rowcount
 

@@ -350,6 +350,22 @@ def test_wait_matches_are_saved_with_the_state() -> None:
         assert store.wait_matches("01OTHER") == []
 
 
+def test_pruned_events_take_their_wait_matches_along() -> None:
+    with SQLiteStore(":memory:") as store:
+        events = [
+            {"id": f"w{i}", "name": "t/answer", "data": {}, "ts": 0, "user": {}}
+            for i in range(3)
+        ]
+        ids = ["01EV0", "01EV1", "01EV2"]
+        seqs = store.append_events(events, received_at=T0, internal_ids=ids)
+        resumed = [(internal, f"01RUN{i}", "wait") for i, internal in enumerate(ids)]
+        store.save(ExecutorState(), routed=seqs, resumed=resumed)
+        assert store.prune_events(1) == 2
+        assert store.wait_matches("01EV0") == []
+        assert store.wait_matches("01EV1") == []
+        assert store.wait_matches("01EV2") == [("01RUN2", "wait")]
+
+
 # -- events ---------------------------------------------------------------------------
 
 
@@ -613,3 +629,11 @@ def test_paging_finds_what_filtering_every_run_finds(
             setattr(module, "CEL_SCAN_BUDGET", value)  # noqa: B010
     assert in_memory == expected
     assert in_sql == expected
+
+
+def test_without_a_store_wait_matches_are_kept_for_as_many_events_as_events() -> None:
+    driver = Driver(keep_events=2)
+    driver._save(resumed=[(f"01EV{i}", f"01RUN{i}", "wait") for i in range(3)])
+    assert driver.wait_matches("01EV0") == []
+    assert driver.wait_matches("01EV1") == [("01RUN1", "wait")]
+    assert driver.wait_matches("01EV2") == [("01RUN2", "wait")]
