@@ -68,6 +68,8 @@ class QuickStart:
             argv = [sys.executable, "-m", "inngest_transports.devserver"]
             argv += [*arguments, "-p", str(self.dev_port)]
             argv += ["--connect-gateway-port", str(self.gateway_port)]
+            # Only the app the page starts: not others on this machine's ports.
+            argv += ["--no-discovery"]
             return argv, env
         assert program == "python", command
         return [sys.executable, *arguments], env

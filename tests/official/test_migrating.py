@@ -72,7 +72,8 @@ def test_the_official_dev_server_helper_unchanged_reaches_ours(
     port = free_port()
     log = tmp_path / "dev.log"
     command = [sys.executable, "-m", "inngest_transports.devserver", "-p", str(port)]
-    command += ["--allow-host", "0.0.0.0", "--no-poll", "--db", ":memory:"]
+    command += ["--allow-host", "0.0.0.0", "--no-poll", "--no-discovery"]
+    command += ["--db", ":memory:"]
     command += ["--connect-gateway-port", str(free_port())]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log.open("wb") as out:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -399,3 +401,18 @@ def test_logging_is_put_back() -> None:
     _logged("debug", json_lines=True)
     after = logging.getLogger("inngest").level, logging.getLogger().handlers[:]
     assert after == before
+
+
+def test_the_documented_example_file_is_accepted(tmp_path: Path) -> None:
+    page = (_REPO / "docs" / "devserver.rst").read_text()
+    section = page.split("Configuration file\n~~~~")[1]
+    lines = section.split(".. code-block:: json\n")[1].splitlines()[1:]
+    block = itertools.takewhile(lambda line: not line or line.startswith(" "), lines)
+    (tmp_path / "inngest.json").write_text(textwrap.dedent("\n".join(block)))
+    args = _cli.parse_args([], cwd=tmp_path)
+    assert args.sdk_url == ["http://127.0.0.1:8000/api/inngest"]
+    assert (args.no_discovery, args.event_key, args.log_level) == (
+        True,
+        ["local-key"],
+        "warning",
+    )
