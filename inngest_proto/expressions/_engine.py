@@ -37,6 +37,7 @@ from ._values import UNKNOWN, is_absent, norm, truthy
 __all__ = [
     "DECLARED",
     "MACROS",
+    "PRECEDENCE_RULES",
     "ExpressionError",
     "Node",
     "evaluate_tree",
@@ -44,6 +45,7 @@ __all__ = [
     "parse",
     "parse_syntax",
     "token",
+    "unwrapped",
 ]
 
 #: A node of the parse tree.
@@ -57,8 +59,10 @@ MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 #: evaluator (each tree level costs about five frames); 200 levels is about
 #: twenty nested parentheses or a hundred-term ``+`` chain.
 _MAX_DEPTH = 200
-#: Single-child nodes between an expression and what it really is.
-_WRAPPERS = frozenset(
+#: The rules of CEL's grammar by precedence, loosest first: a node of one
+#: with a single child is just that child (``a`` is an ``expr`` holding a
+#: ``conditionalor`` holding ... a ``member``).
+PRECEDENCE_RULES = frozenset(
     {
         "expr",
         "conditionalor",
@@ -68,9 +72,10 @@ _WRAPPERS = frozenset(
         "multiplication",
         "unary",
         "member",
-        "exprlist",
     }
 )
+#: Single-child nodes between an argument and what it really is.
+_WRAPPERS = PRECEDENCE_RULES | {"exprlist"}
 
 
 # --- compile ------------------------------------------------------------------
@@ -230,14 +235,19 @@ def _is_field_selection(node: Node) -> bool:
     """``has()`` takes exactly one ``a.b`` argument, as cel-go's macro demands."""
     if len(node.children) != 2:
         return False
-    inner = node.children[1]
-    while (
-        isinstance(inner, lark.Tree)
-        and inner.data in _WRAPPERS
-        and len(inner.children) == 1
-    ):
-        inner = inner.children[0]
+    inner = unwrapped(node.children[1], _WRAPPERS)
     return isinstance(inner, lark.Tree) and inner.data == "member_dot"
+
+
+def unwrapped(node: Node | lark.Token, wrappers: frozenset[str]) -> Node | lark.Token:
+    """``node`` without the single-child ``wrappers`` nodes around what it is."""
+    while (
+        isinstance(node, lark.Tree)
+        and node.data in wrappers
+        and len(node.children) == 1
+    ):
+        node = node.children[0]
+    return node
 
 
 # --- evaluate -----------------------------------------------------------------

@@ -20,7 +20,7 @@ import lark
 from celpy import celtypes
 from celpy.evaluation import CELEvalError
 
-from ._engine import Node, evaluate_tree, macro_variable
+from ._engine import PRECEDENCE_RULES, Node, evaluate_tree, macro_variable, unwrapped
 from ._ops import FUNCTIONS
 from ._values import Absent, is_bool, norm
 
@@ -28,22 +28,12 @@ __all__ = ["interpolate", "render_literal"]
 
 #: Nodes cel-python's evaluator can start from (the others are fragments,
 #: such as ``relation_eq``, only meaningful inside their parent).
-_EVALUABLE = frozenset(
-    {
-        "expr",
-        "conditionalor",
-        "conditionaland",
-        "relation",
-        "addition",
-        "multiplication",
-        "unary",
-        "member",
-        "member_dot",
-        "member_dot_arg",
-        "member_index",
-        "primary",
-    }
-)
+_EVALUABLE = PRECEDENCE_RULES | {
+    "member_dot",
+    "member_dot_arg",
+    "member_index",
+    "primary",
+}
 _VOLATILE = frozenset({"now", "now_plus", "now_minus"})
 _TARGETS = frozenset({"member_dot", "member_dot_arg", "member_index"})
 _NOT_CONSTANT = object()
@@ -206,29 +196,15 @@ class _Folder:
         return "".join(pieces)
 
 
-_PASS_THROUGH = frozenset(
-    {
-        "expr",
-        "conditionalor",
-        "conditionaland",
-        "relation",
-        "addition",
-        "multiplication",
-        "unary",
-        "member",
-        "primary",
-        "paren_expr",
-    }
-)
+_PASS_THROUGH = PRECEDENCE_RULES | {"primary", "paren_expr"}
 
 
 def _boolean(node: Node) -> bool:
     """Whether ``node`` always evaluates to a boolean (or to unknown)."""
-    while node.data in _PASS_THROUGH and len(node.children) == 1:
-        child = node.children[0]
-        if not isinstance(child, lark.Tree):
-            return False
-        node = child
+    inner = unwrapped(node, _PASS_THROUGH)
+    if not isinstance(inner, lark.Tree):
+        return False
+    node = inner
     kind = node.data
     if kind == "relation":  # comparisons and ``in`` answer booleans
         return True
