@@ -269,10 +269,11 @@ class Apps:
         if outcome == before:
             return
         if app.state == "unreachable":
+            why = (app.error or "").removeprefix("unreachable: ")
             _log.warning(
                 "app at %s is unreachable (%s); polling it less often until it answers",
                 app.url,
-                app.error,
+                why,
             )
         elif app.state != "synced":
             _log.warning("could not sync the app at %s: %s", app.url, app.error)

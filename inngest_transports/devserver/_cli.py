@@ -239,7 +239,12 @@ def parse_args(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with logging_configured(args.log_level, json_lines=args.json, stream=sys.stderr):
-        return _serve(args)
+        try:
+            return _serve(args)
+        except KeyboardInterrupt:
+            # Ctrl-C before the server took over the signal (while the
+            # database opens, say): a stop, not a crash.
+            return 130
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -416,3 +416,12 @@ def test_the_documented_example_file_is_accepted(tmp_path: Path) -> None:
         ["local-key"],
         "warning",
     )
+
+
+def test_ctrl_c_before_serving_is_a_quiet_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    class _Interrupted(_Captured):
+        def run(self, backend: str) -> None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "DevServer", _Interrupted)
+    assert _cli.main(["--db", ":memory:"]) == 130

@@ -142,7 +142,7 @@ async def test_a_state_change_is_logged_once(caplog: pytest.LogCaptureFixture) -
     said = _messages(caplog, url)
     assert len(said) == 4, said
     assert "is unreachable" in said[0]
-    assert "ConnectError: connection refused" in said[0]
+    assert "is unreachable (ConnectError: connection refused);" in said[0]
     assert said[1] == f"app at {url} is reachable again"
     assert "is unreachable" in said[2]
     assert said[3] == f"app at {url} is reachable again"
