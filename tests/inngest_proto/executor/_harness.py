@@ -201,6 +201,22 @@ class Harness:
         msg = f"still running after {max_timers} timers"
         raise AssertionError(msg)
 
+    def run_answered_with(self, reply: OutboundResponse) -> Run:
+        """The run, to its end, of a function whose every call is answered
+        with ``reply`` instead of by the SDK (triggered by ``t/go``)."""
+
+        @self.client.create_function(
+            fn_id="answered", trigger=inngest.TriggerEvent(event="t/go")
+        )
+        def answered(ctx: inngest.ContextSync) -> None:
+            raise AssertionError("never called: the reply answers instead")
+
+        self.intercept = lambda call: reply
+        self.serve(answered)
+        self.send("t/go")
+        self.run()
+        return self.only_run("answered")
+
     # -- queries ------------------------------------------------------------------
 
     def only_run(self, fn_id: str) -> Run:

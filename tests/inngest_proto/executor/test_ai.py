@@ -267,16 +267,7 @@ def test_an_op_reported_again_while_its_request_runs_is_not_requested_twice() ->
 
 def test_a_malformed_op_fails_the_run_clearly() -> None:
     h = AIHarness(lambda call: provider_reply(200, {}))
-    h.intercept = lambda call: fake_reply(206, [op("AIGateway", "g", opts={})])
-
-    @h.client.create_function(fn_id="bad", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "unused"
-
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("bad")
+    run = h.run_answered_with(fake_reply(206, [op("AIGateway", "g", opts={})]))
     assert run.status is RunStatus.FAILED
     assert run.error is not None
     assert "invalid AIGateway op 'g': opts.url" in run.error["message"]

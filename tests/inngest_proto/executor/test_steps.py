@@ -190,17 +190,7 @@ def test_sleep_accepts_durations_and_times(
 
 @pytest.mark.parametrize("name", ["367d", "forever"])
 def test_a_sleep_too_long_or_unreadable_fails_the_run(name: str) -> None:
-    h = Harness()
-
-    @h.client.create_function(fn_id="f", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "done"
-
-    h.intercept = lambda call: fake_reply(206, [op("Sleep", "z", name=name)])
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("f")
+    run = Harness().run_answered_with(fake_reply(206, [op("Sleep", "z", name=name)]))
     assert run.status is RunStatus.FAILED
     assert run.error is not None
     assert "sleep" in run.error["message"]
@@ -320,17 +310,8 @@ def test_run_complete_and_discovery_request_ops() -> None:
 
 
 def test_unsupported_ops_fail_the_run_with_a_clear_message() -> None:
-    h = Harness()
-
-    @h.client.create_function(fn_id="gw", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "unused"
-
-    h.intercept = lambda call: fake_reply(206, [op("gateway", "g")])  # any case
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("gw")
+    # Any case: "gateway" is Gateway.
+    run = Harness().run_answered_with(fake_reply(206, [op("gateway", "g")]))
     assert run.status is RunStatus.FAILED
     assert run.error is not None
     assert "Gateway" in run.error["message"]
