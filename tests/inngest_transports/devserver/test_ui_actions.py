@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+import anyio
 import pytest
 
 import inngest_proto as inngest
@@ -298,3 +299,49 @@ async def test_the_plain_run_page_says_a_run_was_throttled() -> None:
         run_id = await _run_of(h, await h.send("t/slow"))
         page = (await h.http.get(f"/ui/plain/runs/{run_id}")).text
         assert re.search(r"<p>Throttled for (59\d|600)\.\d s</p>", page), page
+
+
+async def test_a_run_waiting_for_a_concurrency_slot_says_so_until_it_gets_one() -> None:
+    release = anyio.Event()
+
+    def single(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+        @client.create_function(
+            fn_id="single",
+            trigger=inngest.TriggerEvent(event="t/single"),
+            concurrency=[inngest.Concurrency(limit=1)],
+        )
+        async def single_fn(ctx: inngest.Context) -> str:
+            async def held() -> str:
+                await release.wait()  # the test lets it go
+                return "done"
+
+            return await ctx.step.run("held", held)
+
+        return [single_fn]
+
+    async with harness(single) as h:
+        first = await _run_of(h, await h.send("t/single"))
+        second = await _run_of(h, await h.send("t/single"))
+
+        def queued() -> bool:
+            run = h.dev.get_run(second)
+            return run is not None and bool(run.delays)
+
+        await h.dev.driver.wait_until(queued, 5)
+        run = (await h.get(f"/ui/api/runs/{second}"))["data"]
+        (delay,) = run["delays"]
+        assert (delay["reason"], delay["until"], delay["seconds"]) == (
+            "concurrency",
+            None,
+            None,
+        )
+        release.set()
+        await _finished(h, first)
+        done = await _finished(h, second)
+        # Its start waited; a later call of it may have waited again.
+        waits = done["delays"]
+        assert waits
+        for wait in waits:
+            assert wait["reason"] == "concurrency"
+            assert wait["until"] >= wait["since"]
+            assert wait["seconds"] >= 0

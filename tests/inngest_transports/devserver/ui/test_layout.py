@@ -14,7 +14,7 @@ import pytest
 
 from inngest_transports.connect import WorkerConnection
 
-from ._pages import open_page, run_status, shot
+from ._pages import assert_local_only, open_page, run_status, shot
 from ._webdriver import Browser
 from .conftest import TIMEOUT, Env
 
@@ -98,6 +98,7 @@ def test_every_page_fits_every_width_with_screenshots(
         for name, (route, page) in pages.items():
             _open(browser, env, route, page)
             problems += [f"{name} at {width}px: {p}" for p in _overflow(browser)]
+            assert_local_only(browser, env)
             if width in SHOT_WIDTHS:
                 shot(browser, shots, f"{name}-{width}")
     assert not problems
