@@ -1390,7 +1390,8 @@
         rows, "No Connect worker is connected.")]);
     }
 
-    return { root, load, render };
+    // Heartbeats and in-flight counts change without a version bump: reload every tick.
+    return { root, load, render, everyTick: true };
   };
 
   // ---------------------------------------------------------------- controller
@@ -1478,7 +1479,8 @@
       try {
         const version = await fetchVersion();
         setLive(true);
-        if (view && pending === 0 && version !== view.renderedVersion) await refresh();
+        // A page that shows what changes without a version bump (heartbeats) asks for every tick.
+        if (view && pending === 0 && (version !== view.renderedVersion || view.everyTick)) await refresh();
       } catch (err) {
         setLive(false);
       }
