@@ -28,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import anyio
 from google.protobuf.message import DecodeError
 
 from inngest_proto import json_codec
@@ -47,7 +48,7 @@ from inngest_proto.wire import Response, unstructure
 
 from ._api_responses import JSON_HEADERS, envelope, error, json_response
 from ._apps import Apps
-from ._driver import Driver, StoredEvent
+from ._driver import ROUTE_SLICE, Driver, StoredEvent
 from ._durable_endpoints import DurableEndpoints
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID, Gateway
 from ._graphql import GraphQLApi
@@ -130,6 +131,9 @@ class DevApi:
         event_keys: Sequence[str] = (),
     ) -> None:
         self._driver = driver
+        #: Taken by one ``/e`` request at a time (made on first use, in
+        #: the event loop).
+        self._ingest_turn: anyio.Lock | None = None
         # As on Inngest: without configured keys, any key is accepted.
         self._event_keys = [key.encode() for key in event_keys]
         self._gateway = gateway
@@ -299,12 +303,25 @@ class DevApi:
             return error(
                 400, f"Too many events: at most {MAX_EVENTS_PER_REQUEST} per request"
             )
+        # One request's events at a time, in the order they came, each
+        # batch checked and routed in slices with checkpoints between: a
+        # burst of big batches leaves room for every other request (a
+        # /health among them answers in milliseconds), not a queue of
+        # batches all being worked on at once.
+        if self._ingest_turn is None:
+            self._ingest_turn = anyio.Lock()
+        async with self._ingest_turn:
+            return await self._ingest(r, raw_events)
+
+    async def _ingest(self, r: _Request, raw_events: list[Any]) -> Response:
         now_ms = _now_ms(self._driver)
         minted = EventIds(r.headers.get("x-inngest-event-id-seed"), now_ms)
         ids: list[str] = []
         events: list[dict[str, Any]] = []
         invalid: str | None = None
         for index, raw in enumerate(raw_events):
+            if index and index % ROUTE_SLICE == 0:
+                await anyio.sleep(0)
             internal = minted.for_index(index)
             try:
                 events.append(normalize_event(raw, internal, now_ms))
@@ -317,7 +334,7 @@ class DevApi:
             # for the commit): an acknowledged event survives a crash.
             # Events before an invalid one are published, as the real
             # server does.
-            self._driver.receive(events, ids)
+            await self._driver.receive_in_slices(events, ids)
         # The database's failures; any other error is a bug, which the
         # server answers 500 too, without claiming the events went unstored.
         except StoreError:

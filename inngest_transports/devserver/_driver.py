@@ -89,6 +89,9 @@ _MAX_REDIRECTS = 60
 #: (the client keeps as many idle), and a burst of events does not open
 #: thousands of sockets.
 MAX_CALLS_IN_FLIGHT = 64
+#: Events routed between two checkpoints of a big batch
+#: (:meth:`Driver.receive_in_slices`): a few milliseconds of work.
+ROUTE_SLICE = 10
 _OUTPUT_EXCERPT = 120
 # Wire ids -> internal ids of the latest events, remembered to link the runs
 # they start without asking the log; older ones are looked up there.
@@ -346,21 +349,55 @@ class Driver:
         next group commit: acknowledge after :meth:`durable`.
         """
         now = self._now()
+        seqs = self._append(events, internal_ids, now)
+        self._route(events, internal_ids, seqs, now)
+
+    async def receive_in_slices(
+        self, events: Sequence[dict[str, Any]], internal_ids: list[str]
+    ) -> None:
+        """:meth:`receive` for a batch that may be big: the events are stored
+        at once, then routed :data:`ROUTE_SLICE` at a time, other tasks
+        running between slices, so that a batch of thousands does not stall
+        the server (``/health`` answers meanwhile).
+
+        Once stored, every event is routed even if the caller is cancelled.
+        """
+        now = self._now()
+        seqs = self._append(events, internal_ids, now)
+        with anyio.CancelScope(shield=True):
+            for at in range(0, len(events), ROUTE_SLICE):
+                if at:
+                    await anyio.sleep(0)
+                end = at + ROUTE_SLICE
+                self._route(events[at:end], internal_ids[at:end], seqs[at:end], now)
+
+    def _append(
+        self, events: Sequence[dict[str, Any]], internal_ids: list[str], now: float
+    ) -> list[int]:
+        """Log events (unrouted); their seqs."""
         if self._store is not None and self._group_commit:
-            seqs = self._hold_write(
+            return self._hold_write(
                 lambda store: store.append_events(
                     events, received_at=now, internal_ids=internal_ids, hold=True
                 )
             )
-        else:
-            seqs = self._log.append_events(
-                events, received_at=now, internal_ids=internal_ids
-            )
+        return self._log.append_events(
+            events, received_at=now, internal_ids=internal_ids
+        )
+
+    def _route(
+        self,
+        events: Sequence[dict[str, Any]],
+        internal_ids: Sequence[str],
+        seqs: Sequence[int],
+        now: float,
+    ) -> None:
+        """Route logged events, in order: one input, saved once."""
         actions: list[Action] = []
         for event, internal_id in zip(events, internal_ids, strict=True):
             self._remember_event(event, internal_id)
             actions.extend(self.executor.receive_event(event, now))
-        # One save for the whole request, before any call goes out.
+        # One save for them all, before any call goes out.
         self._perform(actions, routed=seqs)
 
     def _route_unrouted(self) -> None:

@@ -230,16 +230,21 @@ async def test_inputs_of_one_loop_iteration_share_one_commit(tmp_path: Path) -> 
 
 
 class _CommitFailsStore(SQLiteStore):
-    """A store whose disk goes away at the first group commit."""
+    """A store whose disk goes away: commits fail once ``gone`` is set."""
+
+    gone = False
 
     def commit(self) -> None:
-        raise StoreError("disk gone")
+        if self.gone:
+            raise StoreError("disk gone")
+        super().commit()
 
 
 async def test_e_is_not_acknowledged_when_its_commit_fails() -> None:
     statuses: list[int | str] = []
     stopped: list[BaseException] = []
-    with _CommitFailsStore(":memory:") as store:
+    store = _CommitFailsStore(":memory:")
+    with store:
         dev = DevServer(port=0, poll=False, store=store)
 
         async def serve(*, task_status: anyio.abc.TaskStatus[str]) -> None:
@@ -251,6 +256,8 @@ async def test_e_is_not_acknowledged_when_its_commit_fails() -> None:
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
                 url = await tg.start(serve)
+                await dev.driver.durable()  # what the start wrote
+                store.gone = True
                 async with httpx.AsyncClient(base_url=url) as http:
                     try:
                         resp = await http.post("/e/key", json={"name": "t/e"})
