@@ -50,13 +50,15 @@ from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
 from ._state import CancelPause, FlowDelay, Job, Run, RunStatus, Timer, TimerKind
 
-__all__ = ["FlowControl", "FlowHost"]
+__all__ = ["MAX_DELAYS", "FlowControl", "FlowHost"]
 
 _log = logging.getLogger(__name__)
 #: A ``cancel`` entry without ``timeout`` listens this long
 #: (docs/protocol/executor.rst#cancellation-by-event).
 _DEFAULT_CANCEL_SECONDS = 365 * 24 * 3600.0
 _NO_LIMIT = 1 << 62
+#: Flow-control holds a run keeps (``Run.delays``): the newest.
+MAX_DELAYS = 50
 
 
 class FlowHost(Protocol):
@@ -463,6 +465,9 @@ class FlowControl:
             self._book.touch(run)
             run.queued.append(job)
             job.ready_at = job.ready_at or tick.now
+            if len(run.delays) >= MAX_DELAYS:
+                # A long run waiting at every step: the latest holds tell why.
+                del run.delays[0]
             run.delays.append(FlowDelay("concurrency", tick.now))
             self._queue_for_slot(run, job, full)
             return

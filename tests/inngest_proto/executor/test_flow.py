@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import inngest_proto as inngest
 from inngest_proto.executor import RunStatus
+from inngest_proto.executor._flow import MAX_DELAYS
 from tests.inngest_proto.executor._harness import APP_ID, START, Harness
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
@@ -838,3 +839,23 @@ def test_a_debounced_run_records_the_debounce_period() -> None:
     (run,) = h.runs("fn")
     (delay,) = run.delays
     assert (delay.reason, delay.since, delay.until) == ("debounce", START, START + 15)
+
+
+def test_a_run_keeps_only_its_latest_flow_control_holds() -> None:
+    h = Harness()
+
+    @h.client.create_function(
+        fn_id="many", trigger=TRIGGER, concurrency=[inngest.Concurrency(limit=1)]
+    )
+    def many(ctx: inngest.ContextSync) -> str:
+        for i in range(MAX_DELAYS + 10):
+            ctx.step.run(f"s{i}", lambda: None)
+        return "done"
+
+    h.serve(many)
+    h.send("t/go", {"n": 0})
+    h.send("t/go", {"n": 1})
+    h.run(max_timers=5000)
+    runs = h.runs("many")
+    assert [r.status for r in runs] == [RunStatus.COMPLETED] * 2
+    assert max(len(r.delays) for r in runs) == MAX_DELAYS
