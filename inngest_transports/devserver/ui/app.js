@@ -1214,22 +1214,29 @@
   }
 
   const DELAY_TEXT = {
-    throttle: "Throttled: its function's throttle held the start back",
+    throttle: "Throttled by its function's throttle",
     concurrency: "Waited for a concurrency slot",
-    debounce: "Debounced: started once events stopped coming",
+    debounce: "Debounced (started once its events stopped coming)",
   };
 
   // Why the run waited: each flow-control hold, how long, and until when.
   function delayList(run) {
     const delays = run.delays || [];
     if (!delays.length) return null;
-    return el("ul", { id: "run-delays", class: "delays" }, delays.map((d) =>
-      el("li", { class: "delay", dataset: { reason: d.reason } },
-        (DELAY_TEXT[d.reason] || d.reason) + " for ",
-        d.until === null || d.until === undefined ? liveSpan("since", d.since)
-          : el("b", { text: fmtDurationMs(d.seconds * 1000) }),
-        d.until ? el("span", { class: "muted", title: fullTime(d.until), text: " (until " + fmtTime(d.until) + ")" })
-          : " (still waiting)")));
+    return el("ul", { id: "run-delays", class: "delays" }, delays.map((d) => {
+      const what = DELAY_TEXT[d.reason] || d.reason;
+      let how;
+      if (d.until === null || d.until === undefined) how = [" for ", liveSpan("since", d.since), " (still waiting)"];
+      else if (d.until > nowSec()) {
+        // A throttle decides at once when the run may start: it is still ahead.
+        how = [" until ", el("span", { title: fullTime(d.until), text: fmtTime(d.until) }), " (",
+          liveSpan("deadline", d.until), ", ", el("b", { text: fmtDurationMs(d.seconds * 1000) }), " in all)"];
+      } else {
+        how = [" for ", el("b", { text: fmtDurationMs(d.seconds * 1000) }),
+          el("span", { class: "muted", title: fullTime(d.until), text: " (until " + fmtTime(d.until) + ")" })];
+      }
+      return el("li", { class: "delay", dataset: { reason: d.reason } }, what, how);
+    }));
   }
 
   // The trace: a Gantt of the run's steps, waits and flow-control holds along its time, in
@@ -1237,7 +1244,8 @@
   function traceView(run) {
     const now = nowSec();
     const start = Math.min(run.started_at || now, ...(run.delays || []).map((d) => d.since));
-    const end = Math.max(run.ended_at || now, start + 0.001);
+    // A run still held back by a throttle: its axis reaches the time it may start.
+    const end = Math.max(run.ended_at || now, start + 0.001, ...(run.delays || []).map((d) => d.until || 0));
     const rows = [];
     for (const d of run.delays || []) {
       rows.push({ label: d.reason, kind: "delay", status: "delay", from: d.since, to: d.until || end,

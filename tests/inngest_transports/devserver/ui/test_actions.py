@@ -226,7 +226,10 @@ def test_a_throttled_run_says_why_it_waits(
     run_status(browser, "Queued")
     delay = browser.wait_for('#run-delays li.delay[data-reason="throttle"]', TIMEOUT)
     assert "Throttled" in delay.text
-    assert "until" in delay.text
+    # Still ahead: when it may start and how long that is from now.
+    assert " until " in delay.text
+    assert "(in " in delay.text
+    assert "in all" in delay.text
     assert browser.find_all('#trace .trace-row[data-kind="delay"]')
     shot(browser, shots, "run-throttled")
 
