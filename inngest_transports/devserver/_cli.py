@@ -9,6 +9,7 @@ taken) with 1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -248,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.backend == "trio" and importlib.util.find_spec("trio") is None:
+        _log.error(
+            "inngest-dev: --backend trio needs the trio package:"
+            " pip install 'inngest-sansio[trio]'"
+        )
+        return 2
     try:
         store = SQLiteStore(args.db)
     except StoreError as err:

@@ -425,3 +425,13 @@ def test_ctrl_c_before_serving_is_a_quiet_stop(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(_cli, "DevServer", _Interrupted)
     assert _cli.main(["--db", ":memory:"]) == 130
+
+
+def test_trio_backend_without_trio_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "trio", None)  # find_spec now fails
+    monkeypatch.setattr(_cli, "DevServer", _Captured)
+    code = _cli.main(["--db", ":memory:", "--backend", "trio"])
+    assert code == 2
+    assert "--backend trio needs the trio package" in caplog.text
