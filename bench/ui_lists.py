@@ -24,6 +24,15 @@ median and the worst:
   10 (evaluated in Python, so it reads as many rows as it takes to fill
   the page: this one is slower by nature).
 
+The event log holds each run's trigger event and the
+``inngest/function.finished`` it made (twice as many events as runs):
+
+* ``events-page``: the first page of events (50, Inngest's own hidden);
+* ``events-second-page``: the page after it, by its cursor;
+* ``events-by-name``: the ``inngest/function.finished`` events;
+* ``events-old-hour``: the events received in a window of 1,000 seconds
+  near the start of the log.
+
 Targets (docs/devserver.rst): each of the first three under 200 ms.
 """
 
@@ -52,6 +61,7 @@ from inngest_transports.devserver._ui_api import UiApi
 T0 = 1_700_000_000.0
 APPS = ("shop", "mail")
 FUNCTIONS = [f"{app}-fn{i}" for app in APPS for i in range(10)]
+INTERNAL = "inngest/function.finished"
 
 
 @attrs.define
@@ -86,11 +96,45 @@ def _run(i: int) -> Run:
     )
 
 
+#: Events logged per append (one received time each).
+_CHUNK = 20
+
+
+def _events(count: int) -> tuple[list[dict[str, Any]], list[str], list[float]]:
+    """Each run's trigger and the ``inngest/function.finished`` it made."""
+    events: list[dict[str, Any]] = []
+    ids: list[str] = []
+    times: list[float] = []
+    for i in range(count):
+        for k, name in enumerate(("shop/order.placed", INTERNAL)):
+            events.append(
+                {
+                    "id": f"event-{i}" if k == 0 else f"finished-{i}",
+                    "name": name,
+                    "data": {"order": i},
+                    "ts": int((T0 + i) * 1000),
+                    "user": {},
+                }
+            )
+            ids.append(f"01EVENT{i:010d}{k}")
+            times.append(T0 + i + k * 0.25)
+    return events, ids, times
+
+
 def _fill(path: Path, count: int) -> float:
     started = time.perf_counter()
     runs = {run.run_id: run for run in map(_run, range(count))}
+    events, ids, times = _events(count)
     with SQLiteStore(path) as store:
-        store.save(ExecutorState(runs=runs))
+        seqs = []
+        # A commit (and fsync) per chunk of events received at one time.
+        for start in range(0, len(events), _CHUNK):
+            seqs += store.append_events(
+                events[start : start + _CHUNK],
+                received_at=times[start],
+                internal_ids=ids[start : start + _CHUNK],
+            )
+        store.save(ExecutorState(runs=runs), routed=seqs)
     return time.perf_counter() - started
 
 
@@ -98,8 +142,10 @@ def _config(fn_id: str) -> FunctionConfig:
     return FunctionConfig(id=fn_id, name=fn_id, steps={}, triggers=[])
 
 
-async def _time(ui: UiApi, query: Mapping[str, str], repeat: int) -> dict[str, Any]:
-    parts = ["ui", "api", "runs"]
+async def _time(
+    ui: UiApi, query: Mapping[str, str], repeat: int, listing: str = "runs"
+) -> dict[str, Any]:
+    parts = ["ui", "api", listing]
     handler = ui.route(parts, "GET")
     assert handler is not None
     took = []
@@ -150,6 +196,17 @@ async def _bench(count: int, repeat: int) -> dict[str, Any]:
             results["cel-query"] = await _time(
                 ui, {"query": 'event.data.plan == "pro"'}, max(1, repeat // 4)
             )
+            events = await _time(ui, {}, repeat, "events")
+            results["events-page"] = events
+            results["events-second-page"] = await _time(
+                ui, {"cursor": events["next_cursor"]}, repeat, "events"
+            )
+            results["events-by-name"] = await _time(
+                ui, {"name": INTERNAL, "internal": "1"}, repeat, "events"
+            )
+            window = {"from": str(int((T0 + 1000) * 1000))}
+            window["to"] = str(int((T0 + 2000) * 1000))
+            results["events-old-hour"] = await _time(ui, window, repeat, "events")
     for result in results.values():
         del result["next_cursor"]
     return {
@@ -171,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  filled in {report['fill_s']} s, opened in {report['open_s']} s")
     for name, result in report["scenarios"].items():
         print(
-            f"  {name:16} median {result['median_ms']:8.2f} ms"
+            f"  {name:20} median {result['median_ms']:8.2f} ms"
             f"  max {result['max_ms']:8.2f} ms  ({result['runs']} runs)"
         )
     if args.json is not None:

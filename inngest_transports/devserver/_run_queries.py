@@ -28,8 +28,12 @@ from ._run_search import (
     query_matches,
 )
 
-__all__ = ["RUN_INDEXES", "RUN_SEARCH_TABLES", "search_runs"]
+__all__ = ["EVENTS_BY_RECEIVED", "RUN_INDEXES", "RUN_SEARCH_TABLES", "search_runs"]
 
+#: Events by the time they came, for a search in a window of time.
+EVENTS_BY_RECEIVED = (
+    "CREATE INDEX IF NOT EXISTS events_by_received ON events (received_at)"
+)
 #: Tables and indexes of schema 5 (run search), created on open.
 RUN_SEARCH_TABLES = (
     "CREATE TABLE IF NOT EXISTS run_events (event_id TEXT NOT NULL,"
@@ -40,6 +44,7 @@ RUN_SEARCH_TABLES = (
     " run_id TEXT NOT NULL, step_id TEXT NOT NULL,"
     " PRIMARY KEY (internal_id, run_id, step_id)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS events_by_name ON events (name, internal_id)",
+    EVENTS_BY_RECEIVED,
 )
 RUN_INDEXES = (
     "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at, run_id)",

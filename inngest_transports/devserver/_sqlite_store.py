@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -70,7 +71,12 @@ from inngest_proto.wire import structure, unstructure
 
 # ``requeue_in_flight`` is part of the store's contract (step 4 above), so
 # it is exported from here too.
-from ._run_queries import RUN_INDEXES, RUN_SEARCH_TABLES, search_runs
+from ._run_queries import (
+    EVENTS_BY_RECEIVED,
+    RUN_INDEXES,
+    RUN_SEARCH_TABLES,
+    search_runs,
+)
 from ._run_search import RunPage, RunSearch
 from ._state_rows import (
     StateTables,
@@ -144,6 +150,8 @@ _LOGGED_DEPTH = MAX_DATA_DEPTH + 10
 # Schema 5 added what the UI searches runs and events by: indexes, each
 # run's trigger event ids, and the events that resumed waits.
 _SEARCH_SCHEMA = (*RUN_SEARCH_TABLES, *RUN_INDEXES)
+#: Events in a time window few enough to read by time and sort.
+_SORTED_WINDOW = 5000
 #: Names of the events Inngest emits itself, hidden from the UI by default.
 INTERNAL_EVENT_PREFIX = "inngest/"
 _CONFIGS = list[FunctionConfig]
@@ -273,6 +281,9 @@ class SQLiteStore(StateTables):
                     "UPDATE meta SET value = ? WHERE key = 'schema_version'",
                     (str(SCHEMA_VERSION),),
                 )
+            if version == SCHEMA_VERSION:
+                # Added to schema 5 after the first files of it were made.
+                conn.execute(EVENTS_BY_RECEIVED)
         if version > SCHEMA_VERSION:
             msg = (
                 f"{self._path} has schema version {version}, newer than the "
@@ -445,8 +456,10 @@ class SQLiteStore(StateTables):
         order = "ORDER BY internal_id DESC, seq DESC"
         page_where = " AND ".join([*where, "internal_id < ?"] if before else where)
         page_args = [*args, before] if before else args
+        # By name: one range of events_by_name, in order, whatever the time.
+        index = "" if name else self._events_index(received_from, received_until)
         rows = self._events(
-            f"{'WHERE ' + page_where if page_where else ''} {order} LIMIT ?",
+            f"{index} {'WHERE ' + page_where if page_where else ''} {order} LIMIT ?",
             (*page_args, limit + 1),
         )
         copies = " AND ".join(["internal_id = ?", *where])
@@ -455,6 +468,33 @@ class SQLiteStore(StateTables):
             limit,
             lambda last: self._events(f"WHERE {copies} {order}", (last, *args)),
         )
+
+    def _events_index(self, start: float | None, end: float | None) -> str:
+        """How to read a page of events received in ``[start, end)``.
+
+        The list's order is the internal id's: reading that index from the
+        newest skips every event newer than the window, a long way for an
+        old one.  A window of few events is read from ``events_by_received``
+        and sorted instead; a wide one (which a reading in order leaves
+        soon) in order.  SQLite cannot tell the two apart without
+        statistics, so we count, at most :data:`_SORTED_WINDOW` rows.
+        """
+        if start is None and end is None:
+            return ""
+        with self._lock, self._guard():
+            (count,) = self._conn.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM events"
+                " INDEXED BY events_by_received WHERE received_at >= ?"
+                " AND received_at < ? LIMIT ?)",
+                (
+                    -math.inf if start is None else start,
+                    math.inf if end is None else end,
+                    _SORTED_WINDOW,
+                ),
+            ).fetchone()
+        if count < _SORTED_WINDOW:
+            return "INDEXED BY events_by_received"
+        return "INDEXED BY events_by_internal_id"
 
     def internal_id_for(
         self, event_id: str, received_by: float | None = None

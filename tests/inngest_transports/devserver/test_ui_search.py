@@ -637,3 +637,38 @@ def test_without_a_store_wait_matches_are_kept_for_as_many_events_as_events() ->
     assert driver.wait_matches("01EV0") == []
     assert driver.wait_matches("01EV1") == [("01RUN1", "wait")]
     assert driver.wait_matches("01EV2") == [("01RUN2", "wait")]
+
+
+@pytest.mark.parametrize(
+    ("window", "index"),
+    [
+        ((None, None), "events_by_internal_id"),
+        ((T0 + 10, T0 + 20), "events_by_received"),  # 20 events: read by time
+        ((T0, None), "events_by_internal_id"),  # all 6,000: read in order
+        ((None, T0 + 1), "events_by_received"),
+    ],
+)
+def test_an_event_search_in_time_reads_the_index_that_ends_it_soon(
+    window: tuple[float | None, float | None], index: str
+) -> None:
+    events = [
+        {"id": f"e{i}", "name": "t/x", "data": {}, "ts": 0, "user": {}}
+        for i in range(6000)
+    ]
+    with SQLiteStore(":memory:") as store:
+        for start in range(0, len(events), 2):
+            pair = events[start : start + 2]
+            ids = [f"01EV{start + k:06d}" for k in range(2)]
+            store.append_events(pair, received_at=T0 + start // 2, internal_ids=ids)
+        real = store._conn
+        spy = _PlanSpy(real)
+        store._conn = spy  # type: ignore[assignment]
+        try:
+            found = store.events(10, received_from=window[0], received_until=window[1])
+        finally:
+            store._conn = real
+    page_plan = spy.plans[-1]
+    assert index in page_plan[0], page_plan
+    # Either way, the page is the newest of the window.
+    newest = 5999 if window[1] is None else int(window[1] - T0) * 2 - 1
+    assert found[0].internal_id == f"01EV{newest:06d}"
