@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -23,7 +24,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import inngest_proto as inngest
-from inngest_proto.executor import EmitEvent, RunFinished, RunStarted, RunStatus
+from inngest_proto import OutboundResponse
+from inngest_proto.executor import (
+    Action,
+    CallSDK,
+    EmitEvent,
+    Executor,
+    RunFinished,
+    RunStarted,
+    RunStatus,
+    SetTimer,
+    parse_endpoint_run,
+    parse_endpoint_steps,
+)
 from inngest_proto.executor._lifecycle import (
     FUNCTION_CANCELLED,
     FUNCTION_FAILED,
@@ -56,11 +69,11 @@ def _recording(h: Harness) -> dict[str, list[Transition]]:
     return moves
 
 
-def _recording_rows(h: Harness) -> dict[str, list[Transition]]:
+def _recording_rows(executor: Executor) -> dict[str, list[Transition]]:
     """Record every row the run book applies to a run, the one that opens it
     first."""
     rows: dict[str, list[Transition]] = {}
-    book = h.executor._book
+    book = executor._book
     open_run, move = book.open_run, book.move
 
     def opened(what: RunInput, run: Run, tick: Tick) -> Transition:
@@ -81,13 +94,15 @@ def _recording_rows(h: Harness) -> dict[str, list[Transition]]:
 _LIFECYCLE_EVENTS = {FUNCTION_FINISHED, FUNCTION_FAILED, FUNCTION_CANCELLED}
 
 
-def _check_emitted(h: Harness, rows: dict[str, list[Transition]]) -> None:
+def _check_emitted(
+    executor: Executor, emitted: list[Action], rows: dict[str, list[Transition]]
+) -> None:
     """Each run got exactly the actions and events its rows list, in order."""
-    for run in h.executor.state.runs.values():
+    for run in executor.state.runs.values():
         chain = rows[run.run_id]
         actions = [
             a
-            for a in h.actions
+            for a in emitted
             if isinstance(a, (RunStarted, RunFinished)) and a.run_id == run.run_id
         ]
         assert [type(a) for a in actions] == [k for row in chain for k in row.actions]
@@ -97,7 +112,7 @@ def _check_emitted(h: Harness, rows: dict[str, list[Transition]]) -> None:
                 assert (action.output, action.error) == (run.output, run.error)
         published = [
             a.event["name"]
-            for a in h.actions
+            for a in emitted
             if isinstance(a, EmitEvent)
             and a.event["name"] in _LIFECYCLE_EVENTS
             and a.event["data"].get("run_id") == run.run_id
@@ -145,7 +160,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.h = Harness()
         _serve(self.h)
         self.moves = _recording(self.h)
-        self.rows = _recording_rows(self.h)
+        self.rows = _recording_rows(self.h.executor)
 
     @rule(name=st.sampled_from(["t/ok", "t/bad"]))
     def send(self, name: str) -> None:
@@ -172,7 +187,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def every_move_emits_what_its_row_says(self) -> None:
-        _check_emitted(self.h, self.rows)
+        _check_emitted(self.h.executor, self.h.actions, self.rows)
 
 
 Lifecycle.TestCase.settings = settings(
@@ -185,7 +200,7 @@ def test_every_row_but_opened_is_made_by_runs_of_events() -> None:
     h = Harness()
     _serve(h)
     moves = _recording(h)
-    rows = _recording_rows(h)
+    rows = _recording_rows(h.executor)
     h.send("t/ok", {"n": 0})
     h.send("t/ok", {"n": 1})  # queued behind the first's call (limit 1)
     (queued,) = [r for r in h.executor.state.runs.values() if not r.first_call_at]
@@ -199,15 +214,52 @@ def test_every_row_but_opened_is_made_by_runs_of_events() -> None:
     h.send("t/bad")
     h.run()
     _check_chains(h, moves)
-    _check_emitted(h, rows)
+    _check_emitted(h.executor, h.actions, rows)
     made = {(row.source, row.input) for chain in moves.values() for row in chain}
     made |= {(None, RunInput.SCHEDULED)}  # every run here was scheduled
     table = {(row.source, row.input) for row in RUN_LIFECYCLE}
     opened = {
         (None, RunInput.OPENED),
         (RunStatus.RUNNING, RunInput.FIRST_CALL),
-    }  # durable endpoint runs: tests/inngest_proto/executor/test_endpoints.py
+    }  # durable endpoint runs: test_an_opened_run_emits_what_its_rows_say
     assert made == table - opened
+
+
+def test_an_opened_run_emits_what_its_rows_say() -> None:
+    """A durable endpoint's run: opened, handed over at a sleep (its first
+    call from the executor), then completed by that call's reply."""
+    executor = Executor()
+    rows = _recording_rows(executor)
+    start = {
+        "run_id": "01KAAAAAAAAAAAAAAAAAAAAAAA",
+        "event": {
+            "name": "inngest/http.request",
+            "data": {"domain": "http://127.0.0.1:3000", "method": "GET", "path": "/"},
+        },
+        "steps": [],
+    }
+    now = 1_767_225_600.0
+    emitted = executor.start_endpoint_run(
+        parse_endpoint_run(json.dumps(start).encode()), now
+    )
+    (run_id,) = executor.state.runs
+    sleep = {"id": "z", "op": "Sleep", "name": "z", "opts": {"duration": "5s"}}
+    steps = parse_endpoint_steps(json.dumps({"steps": [sleep]}).encode(), run_id)
+    emitted += executor.endpoint_steps(steps, now)
+    (timer,) = [a for a in emitted if isinstance(a, SetTimer)]
+    emitted += executor.timer_fired(timer.timer_id, now + 5)
+    (call,) = [a for a in emitted if isinstance(a, CallSDK)]
+    done = {"id": "c", "op": "RunComplete", "data": {"status": 200, "body": "ok"}}
+    reply = OutboundResponse(
+        206, [("x-inngest-sdk", "js:v4")], json.dumps(done).encode()
+    )
+    emitted += executor.call_finished(run_id, call.request_id, reply, now + 6)
+    assert [(row.source, row.input) for row in rows[run_id]] == [
+        (None, RunInput.OPENED),
+        (RunStatus.RUNNING, RunInput.FIRST_CALL),
+        (RunStatus.RUNNING, RunInput.RETURNED),
+    ]
+    _check_emitted(executor, emitted, rows)
 
 
 def test_a_move_the_table_does_not_list_is_refused() -> None:
