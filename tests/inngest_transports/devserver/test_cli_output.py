@@ -43,6 +43,7 @@ def _demo_app(dev_url: str) -> Iterator[tuple[str, inngest.Inngest]]:
         finally:
             portal.call(app.shutdown)
             portal.call(transport.aclose)
+            transport.close()  # the client send_sync used
 
 
 def test_the_demo_on_inngest_dev_logs_no_library_line(tmp_path: Path) -> None:
