@@ -1254,8 +1254,12 @@
     for (const item of run.timeline || []) {
       if (item.started_at === null || item.started_at === undefined) continue;
       const to = item.ended_at || (OPEN_STATUSES.has(item.status) ? end : item.started_at);
+      // A step tried more than once: each attempt is its own segment, failures in red, and
+      // the gaps between them are the retry backoff.
+      const attempts = (item.attempts || []).length > 1 ? item.attempts.filter((a) => a.started_at) : [];
       rows.push({ label: item.name || item.id, kind: item.kind, status: item.status, from: item.started_at, to,
-        title: (KIND_LABELS[item.kind] || item.kind) + ", " + item.status });
+        attempts, title: (KIND_LABELS[item.kind] || item.kind) + ", " + item.status
+          + (attempts.length ? ", " + attempts.length + " attempts" : "") });
     }
     if (!rows.length) return el("p", { id: "trace", class: "muted", text: "Nothing to trace yet." });
     const span = end - start;
@@ -1273,8 +1277,14 @@
           dataset: { stepName: r.label, kind: r.kind, status: r.status } },
         el("span", { class: "trace-label", text: r.label }),
         el("div", { class: "trace-track" },
-          el("span", { class: "trace-bar kind-" + r.kind + " status-" + r.status,
-            style: "left:" + left.toFixed(2) + "%;width:" + width.toFixed(2) + "%" })));
+          el("span", { class: "trace-bar kind-" + r.kind + " status-" + r.status + (r.attempts && r.attempts.length ? " has-attempts" : ""),
+            style: "left:" + left.toFixed(2) + "%;width:" + width.toFixed(2) + "%" }),
+          (r.attempts || []).map((a) => {
+            const aLeft = pct(a.started_at);
+            const aWidth = Math.max(pct(a.ended_at || end) - aLeft, 0);
+            return el("span", { class: "trace-attempt status-" + a.status, dataset: { attempt: a.attempt },
+              style: "left:" + aLeft.toFixed(2) + "%;width:" + aWidth.toFixed(2) + "%" });
+          })));
       }));
   }
 

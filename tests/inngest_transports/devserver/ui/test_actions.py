@@ -302,3 +302,19 @@ def test_workers_page_and_connect_resync(
         "what a Connect re-sync does",
     )
     assert "Synced." not in browser.find(css).text
+
+
+def test_the_trace_shows_each_attempt_of_a_retried_step(
+    browser: Browser, env: Env, shots: Path
+) -> None:
+    run_id = env.run_id_of(env.send("ui/flaky", {"failures": 1}))
+    _finished(browser, env, run_id)
+    open_page(browser, env, f"runs/{run_id}", "run")
+    run_status(browser, "Completed")
+    css = '#trace .trace-row[data-step-name="shaky"] .trace-attempt'
+    attempts = browser.retrying(lambda: browser.find_all(css))
+    statuses = [a.attribute("data-attempt") for a in attempts]
+    assert statuses == ["0", "1"]
+    assert "status-failed" in str(attempts[0].attribute("class"))
+    assert "status-completed" in str(attempts[1].attribute("class"))
+    shot(browser, shots, "run-trace-retried")
