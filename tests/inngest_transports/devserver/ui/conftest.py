@@ -259,8 +259,20 @@ async def _wait_active(worker: WorkerConnection) -> None:
 
 @pytest.fixture(scope="session")
 def shots() -> Path:
-    """The screenshot folder (created)."""
+    """The screenshot folder (created; the run's summary names it)."""
     folder = os.environ.get("INNGEST_UI_SCREENSHOTS")
     path = Path(folder) if folder else REPO_ROOT / "build" / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
+    _SCREENSHOT_FOLDERS.add(path)
     return path
+
+
+#: Where this session's screenshots went, for the summary.
+_SCREENSHOT_FOLDERS: set[Path] = set()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the screenshots are: people look at them, CI keeps them."""
+    for folder in sorted(_SCREENSHOT_FOLDERS):
+        count = len(list(folder.glob("*.png")))
+        terminalreporter.write_line(f"UI screenshots ({count}): {folder}")

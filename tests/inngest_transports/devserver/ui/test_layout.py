@@ -91,7 +91,6 @@ def test_every_page_fits_every_width_with_screenshots(
 ) -> None:
     browser = sized
     pages = _pages(browser, env)
-    print(f"\nscreenshots: {shots}")  # where to look, for people (pytest -s)
     problems = []
     for width in WIDTHS:
         browser.set_viewport(width, HEIGHT)
