@@ -363,8 +363,17 @@ class UiApi:
                 return str(item.get("name") or step_id)
         return step_id
 
+    def _find_event(self, event_id: str) -> StoredEvent | None:
+        """The event with this internal id, else the latest sent with this
+        ``id`` (what the lists and runs show as the event's id)."""
+        stored = self._driver.event(event_id)
+        if stored is None:
+            internal = self._driver.internal_id(event_id)
+            stored = None if internal is None else self._driver.event(internal)
+        return stored
+
     async def _get_event(self, r: UiRequest) -> Response:
-        stored = self._driver.event(r.parts[3])
+        stored = self._find_event(r.parts[3])
         if stored is None:
             return _error(404, f"Event not found: {r.parts[3]}")
         return json_body(200, {"data": self.event_detail(stored)})
@@ -640,7 +649,7 @@ class UiApi:
         return html_response(200, page)
 
     async def _plain_event(self, r: UiRequest) -> Response:
-        stored = self._driver.event(r.parts[3])
+        stored = self._find_event(r.parts[3])
         if stored is None:
             return html_response(
                 404, _ui_plain.message_page("Event not found", r.parts[3])

@@ -786,7 +786,7 @@
   // Events: the send form (built once, so typing survives refreshes) and the live list.
   const eventDraft = { name: "", data: "{}" };
 
-  pages.events = () => {
+  pages.events = (route) => {
     const nameInput = el("input", {
       name: "name", type: "text", placeholder: "app/user.signed_up", autocomplete: "off",
       spellcheck: "false",
@@ -860,15 +860,21 @@
       refresh();
     }
 
-    // The list: filters by name and time, Inngest's own events hidden unless asked, paged.
-    const filters = { name: "", from: "", to: "", internal: "" };
+    // The list: filters by name and time, Inngest's own events hidden unless asked, paged. The
+    // filters are mirrored in the hash query (#/events?name=...&internal=1), as the runs' are.
+    const filters = {};
+    for (const k of ["name", "from", "to", "internal"]) filters[k] = route.params.get(k) || "";
     const nameFilter = el("input", {
       id: "filter-event-name", name: "name", type: "text", placeholder: "event name", autocomplete: "off",
       spellcheck: "false", class: "mono",
     });
     const fromInput = el("input", { id: "events-from", name: "from", type: "datetime-local" });
     const toInput = el("input", { id: "events-to", name: "to", type: "datetime-local" });
+    nameFilter.value = filters.name;
+    fromInput.value = isoToLocal(filters.from);
+    toInput.value = isoToLocal(filters.to);
     const internalBox = el("input", { id: "show-internal", name: "internal", type: "checkbox", onchange: onFilter });
+    internalBox.checked = filters.internal === "1";
     const filterForm = el("form", { id: "event-search", class: "search-form", onsubmit: onSearch },
       el("label", {}, "Name ", nameFilter),
       el("label", {}, "From ", fromInput),
@@ -894,6 +900,7 @@
       filters.from = localToIso(fromInput.value);
       filters.to = localToIso(toInput.value);
       filters.internal = internalBox.checked ? "1" : "";
+      history.replaceState(null, "", "#/events" + query(filters));
       paging.reset();
       refresh();
     }

@@ -444,6 +444,10 @@ async def test_the_event_page_has_the_payload(kind: str) -> None:
         )
         assert event["event"]["data"] == {"i": 4}
         assert (event["runs"], event["resumed"]) == ([], [])
+        # By the id it was sent with, as the lists show it, too.
+        status, body = await _get(ui, "/ui/api/events/wire-4")
+        assert status == 200, body
+        assert body["data"]["internal_id"] == ids[4]
         status, body = await _get(ui, "/ui/api/events/01NOPE")
         assert status == 404
         status, html = await _get(ui, f"/ui/plain/events/{ids[4]}")

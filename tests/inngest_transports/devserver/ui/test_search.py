@@ -122,6 +122,11 @@ def test_events_hide_internal_ones_until_asked(browser: Browser, env: Env) -> No
     browser.wait_for("tr.event-row.internal", TIMEOUT)
     internal = browser.find("tr.event-row.internal .event-name").text
     assert internal.startswith("inngest/function.")
+    # The choice is in the address: a reload keeps it.
+    assert "internal=1" in browser.url
+    open_page(browser, env, "events?internal=1", "events")
+    assert browser.find("#show-internal").prop("checked") is True
+    browser.wait_for("tr.event-row.internal", TIMEOUT)
 
 
 def test_events_search_by_name_and_page(browser: Browser, env: Env) -> None:
