@@ -76,12 +76,21 @@ class TransformOutputResult:
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
-class _RequestHeaders:
-    """The ``request_headers`` property both bases share."""
+# Middleware and MiddlewareSync each hold their few shared lines (the headers,
+# __init__) rather than inherit them from a common base: users subclass these,
+# and a user's middleware should inherit code through one class only.
+
+
+class Middleware:
+    """Async middleware: override the hooks you need."""
 
     # Set by MiddlewareManager.create right after the factory returns, so a
     # user's factory keeps the official ``(client, raw_request)`` signature.
     _inngest_request_headers: Mapping[str, str] = _NO_HEADERS
+
+    def __init__(self, client: Inngest, raw_request: object) -> None:
+        self.client = client
+        self.raw_request = raw_request
 
     @property
     def request_headers(self) -> Mapping[str, str]:
@@ -92,14 +101,6 @@ class _RequestHeaders:
         the host passed no headers.
         """
         return self._inngest_request_headers
-
-
-class Middleware(_RequestHeaders):
-    """Async middleware: override the hooks you need."""
-
-    def __init__(self, client: Inngest, raw_request: object) -> None:
-        self.client = client
-        self.raw_request = raw_request
 
     async def transform_input(
         self, ctx: Context | ContextSync, function: Function[Any], steps: Any
@@ -131,12 +132,26 @@ class Middleware(_RequestHeaders):
         """After events were sent."""
 
 
-class MiddlewareSync(_RequestHeaders):
+class MiddlewareSync:
     """Sync middleware: usable by sync and async functions alike."""
+
+    # Set by MiddlewareManager.create right after the factory returns, so a
+    # user's factory keeps the official ``(client, raw_request)`` signature.
+    _inngest_request_headers: Mapping[str, str] = _NO_HEADERS
 
     def __init__(self, client: Inngest, raw_request: object) -> None:
         self.client = client
         self.raw_request = raw_request
+
+    @property
+    def request_headers(self) -> Mapping[str, str]:
+        """The call request's HTTP headers, names lower-cased; read-only.
+
+        Filled once the factory has returned (so not yet inside
+        ``__init__``); empty for middleware built for ``client.send`` or when
+        the host passed no headers.
+        """
+        return self._inngest_request_headers
 
     def transform_input(
         self, ctx: Context | ContextSync, function: Function[Any], steps: Any
