@@ -85,10 +85,14 @@ class ModelMethods:
             object.__setattr__(self, "_model_fields_set", given)
         return self
 
-    @classmethod
-    def _model_error(cls, errors: list[ErrorDetails]) -> Exception:
-        """The error to raise for invalid input (the official SDK's class)."""
-        return ValidationError(cls.__name__, errors)
+    @staticmethod
+    def _model_error(name: str, errors: list[ErrorDetails]) -> Exception:
+        """The error invalid input raises: the official SDK's class.
+
+        A model replaces it with a ``staticmethod`` of its own (the options
+        do), so no model needs an intermediate base class to change it.
+        """
+        return ValidationError(name, errors)
 
     # --- reading -------------------------------------------------------------
 
@@ -258,7 +262,7 @@ class ModelMethods:
             )
         missing = _missing(cls, values)
         if missing:
-            raise cls._model_error(missing)
+            raise cls._model_error(cls.__name__, missing)
         return cls(**values)
 
     @classmethod

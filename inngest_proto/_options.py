@@ -169,35 +169,35 @@ def _opt_one_of(
 # --- the classes ------------------------------------------------------------
 
 
-class _Option(ModelMethods):
-    __slots__ = ()
-
-    @classmethod
-    def _model_error(cls, errors: list[ErrorDetails]) -> Exception:
-        # As the official options: "<field>: <problem>" of the first error.
-        first = errors[0]
-        field = str(first["loc"][0]) if first["loc"] else None
-        return FunctionConfigInvalidError(
-            f"{cls.__name__}.{field}: {first['msg']}", field=field
-        )
+def _option_error(name: str, errors: list[ErrorDetails]) -> Exception:
+    """Invalid input to an option's ``model_validate``: as the official options,
+    :class:`FunctionConfigInvalidError` with ``"<field>: <problem>"`` of the
+    first error."""
+    first = errors[0]
+    field = str(first["loc"][0]) if first["loc"] else None
+    return FunctionConfigInvalidError(f"{name}.{field}: {first['msg']}", field=field)
 
 
 @attrs.frozen(kw_only=True)
-class TriggerEvent(_Option):
+class TriggerEvent(ModelMethods):
     """Run the function for every event named ``event`` (``expression``: CEL filter)."""
+
+    _model_error = staticmethod(_option_error)
 
     event: str = attrs.field(validator=_event_name)
     expression: str | None = attrs.field(default=None, validator=_opt_text)
 
 
 @attrs.frozen(kw_only=True)
-class TriggerCron(_Option):
+class TriggerCron(ModelMethods):
     """Run the function on a schedule.
 
     ``cron`` is a 5-field cron expression, optionally prefixed ``TZ=<zone> ``.
     ``jitter`` is sent as given when a string (e.g. ``"5m"``); a duration is
     rendered like the others.
     """
+
+    _model_error = staticmethod(_option_error)
 
     cron: str = attrs.field(
         validator=_required("a cron schedule such as '0 * * * *' or 'TZ=UTC 0 9 * * 1'")
@@ -206,11 +206,13 @@ class TriggerCron(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Batch(_Option):
+class Batch(ModelMethods):
     """Collect up to ``max_size`` events, or for ``timeout``, into one run.
 
     The server requires ``timeout`` although the official SDK lets you omit it.
     """
+
+    _model_error = staticmethod(_option_error)
 
     max_size: int = attrs.field(validator=_positive_int)
     timeout: Duration | None = attrs.field(default=None, validator=_opt_duration)
@@ -219,7 +221,7 @@ class Batch(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Cancel(_Option):
+class Cancel(ModelMethods):
     """Cancel a run when ``event`` arrives.
 
     In ``if_exp``, ``event`` is the triggering event and ``async`` the cancel one.
@@ -227,17 +229,21 @@ class Cancel(_Option):
     that name, so it never cancels.
     """
 
+    _model_error = staticmethod(_option_error)
+
     event: str = attrs.field(validator=_str)
     if_exp: str | None = attrs.field(default=None, validator=_opt_text)
     timeout: Duration | None = attrs.field(default=None, validator=_opt_duration)
 
 
 @attrs.frozen(kw_only=True)
-class Concurrency(_Option):
+class Concurrency(ModelMethods):
     """At most ``limit`` steps running at once, per ``key`` within ``scope``.
 
     A ``limit`` of 0 is no limit, as the Inngest server reads it.
     """
+
+    _model_error = staticmethod(_option_error)
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
     limit: int = attrs.field(validator=_non_negative_int("0 is no limit"))
@@ -247,8 +253,10 @@ class Concurrency(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Debounce(_Option):
+class Debounce(ModelMethods):
     """Run once with the last event after ``period`` of quiet (at most ``timeout``)."""
+
+    _model_error = staticmethod(_option_error)
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
     period: Duration = attrs.field(validator=_duration)
@@ -256,8 +264,10 @@ class Debounce(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Priority(_Option):
+class Priority(ModelMethods):
     """``run``: CEL expression giving seconds to move a run ahead (or back) in line."""
+
+    _model_error = staticmethod(_option_error)
 
     run: str = attrs.field(
         validator=_required(
@@ -268,8 +278,10 @@ class Priority(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class RateLimit(_Option):
+class RateLimit(ModelMethods):
     """Start at most ``limit`` runs per ``period`` (per ``key``); drop the rest."""
+
+    _model_error = staticmethod(_option_error)
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
     limit: int = attrs.field(validator=_positive_int)
@@ -277,11 +289,13 @@ class RateLimit(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Throttle(_Option):
+class Throttle(ModelMethods):
     """Start at most ``limit`` runs per ``period`` (per ``key``); queue the rest.
 
     A ``limit`` of 0 is sent as given; the Inngest server reads it as 1.
     """
+
+    _model_error = staticmethod(_option_error)
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
     limit: int = attrs.field(validator=_non_negative_int("the server reads 0 as 1"))
@@ -292,16 +306,20 @@ class Throttle(_Option):
 
 
 @attrs.frozen(kw_only=True)
-class Timeouts(_Option):
+class Timeouts(ModelMethods):
     """Cancel a run not started within ``start`` or not finished within ``finish``."""
+
+    _model_error = staticmethod(_option_error)
 
     start: Duration | None = attrs.field(default=None, validator=_opt_duration)
     finish: Duration | None = attrs.field(default=None, validator=_opt_duration)
 
 
 @attrs.frozen(kw_only=True)
-class Singleton(_Option):
+class Singleton(ModelMethods):
     """One run per ``key`` at a time; a new one is skipped or cancels the old one."""
+
+    _model_error = staticmethod(_option_error)
 
     key: str | None = attrs.field(default=None, validator=_opt_text)
     mode: SingletonMode = attrs.field(validator=_one_of(*_MODES))
