@@ -27,6 +27,17 @@ def _finished(browser: Browser, env: Env, run_id: str) -> dict[str, Any]:
     return browser.wait_until(done, TIMEOUT, f"run {run_id} to end")
 
 
+def _open_finished_run(
+    browser: Browser, env: Env, event: str, data: dict[str, Any]
+) -> str:
+    """Send ``event``, wait until its run ended and open its page, Completed."""
+    run_id = env.run_id_of(env.send(event, data))
+    _finished(browser, env, run_id)
+    open_page(browser, env, f"runs/{run_id}", "run")
+    run_status(browser, "Completed")
+    return run_id
+
+
 def _on_run_page(browser: Browser, env: Env, other_than: str) -> str:
     """The run id of the run page the browser went to (not ``other_than``)."""
 
@@ -74,10 +85,7 @@ def test_invoke_a_function_with_a_payload_from_the_functions_page(
 def test_rerun_from_a_step_keeps_the_steps_before_it(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    first = env.run_id_of(env.send("ui/quick", {"n": 5}))
-    _finished(browser, env, first)
-    open_page(browser, env, f"runs/{first}", "run")
-    run_status(browser, "Completed")
+    first = _open_finished_run(browser, env, "ui/quick", {"n": 5})
     second = browser.retrying(lambda: timeline(browser)["second"])
     second_id = second.attribute("data-step-id")
     browser.retrying(
@@ -148,10 +156,7 @@ def test_bulk_rerun_and_select_all(browser: Browser, env: Env) -> None:
 def test_an_invoke_links_to_its_child_run_and_back(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    parent = env.run_id_of(env.send("ui/parent", {"n": 3}))
-    _finished(browser, env, parent)
-    open_page(browser, env, f"runs/{parent}", "run")
-    run_status(browser, "Completed")
+    parent = _open_finished_run(browser, env, "ui/parent", {"n": 3})
     call = browser.retrying(lambda: timeline(browser)["call-quick"])
     # A finished invoke does not "time out" any more, and does not tick.
     assert not call.find_all(".step-deadline")
@@ -179,10 +184,7 @@ def test_a_cancelled_sleep_stops_ticking(browser: Browser, env: Env) -> None:
 def test_the_trace_shows_steps_along_the_run(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    run_id = env.run_id_of(env.send("ui/quick", {"n": 1}))
-    _finished(browser, env, run_id)
-    open_page(browser, env, f"runs/{run_id}", "run")
-    run_status(browser, "Completed")
+    _open_finished_run(browser, env, "ui/quick", {"n": 1})
 
     def rows() -> dict[str, Element]:
         return {
@@ -307,10 +309,7 @@ def test_workers_page_and_connect_resync(
 def test_the_trace_shows_each_attempt_of_a_retried_step(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    run_id = env.run_id_of(env.send("ui/flaky", {"failures": 1}))
-    _finished(browser, env, run_id)
-    open_page(browser, env, f"runs/{run_id}", "run")
-    run_status(browser, "Completed")
+    _open_finished_run(browser, env, "ui/flaky", {"failures": 1})
     css = '#trace .trace-row[data-step-name="shaky"] .trace-attempt'
     attempts = browser.retrying(lambda: browser.find_all(css))
     statuses = [a.attribute("data-attempt") for a in attempts]
