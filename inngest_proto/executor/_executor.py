@@ -188,6 +188,18 @@ class Executor:
     def get_run(self, run_id: str) -> Run | None:
         return self.state.runs.get(run_id)
 
+    def forget(self, run_id: str) -> bool:
+        """Drop a run that has ended from the state: nothing the executor
+        does needs it any more, and a host that keeps it (a store) keeps it
+        out of memory.  A run that has not ended stays.  Returns whether it
+        was dropped.  Not a change (``take_changes``): the run is the same,
+        only no longer here."""
+        run = self.state.runs.get(run_id)
+        if run is None or run.is_running:
+            return False
+        del self.state.runs[run_id]
+        return True
+
     # -- inputs ---------------------------------------------------------------------
 
     def receive_event(
@@ -332,7 +344,12 @@ class Executor:
         return tick.out
 
     def rerun(
-        self, run_id: str, now: float, *, from_step: str | None = None
+        self,
+        run_id: str,
+        now: float,
+        *,
+        from_step: str | None = None,
+        run: Run | None = None,
     ) -> list[Action]:
         """Start a new run of ``run_id``'s function with the same trigger events.
 
@@ -347,11 +364,13 @@ class Executor:
         those steps and runs that step and everything after it again.
         The new run's ``rerun_of`` names ``run_id``.
 
+        ``run``: the run itself, when the host kept it after :meth:`forget`.
+
         Raises :class:`KeyError` for an unknown run and :class:`ValueError`
         when its function is no longer registered or ``from_step`` is not a
         step the run saved.
         """
-        run = self.state.runs.get(run_id)
+        run = self.state.runs.get(run_id) if run is None else run
         if run is None:
             raise KeyError(run_id)
         fn = self._book.functions.get(run.function_id)

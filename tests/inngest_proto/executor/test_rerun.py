@@ -148,3 +148,41 @@ def test_rerun_from_a_step_the_run_did_not_save_is_refused() -> None:
     with pytest.raises(ValueError, match="not a step the run saved"):
         h.executor.rerun(first.run_id, h.now, from_step="no-such-step")
     assert len(h.started) == started
+
+
+def test_a_run_forgotten_once_ended_is_rerun_from_the_copy_its_host_kept() -> None:
+    h = Harness()
+    h.serve(*_pair(h))
+    h.send("t/go", {"x": 4}, id="evt-1")
+    h.run()
+    (first,) = h.runs("one")
+    # A host that keeps runs elsewhere drops the ones that ended.
+    assert h.executor.forget(first.run_id)
+    assert h.executor.get_run(first.run_id) is None
+    assert not h.executor.forget(first.run_id)  # gone already
+    with pytest.raises(KeyError):
+        h.executor.rerun(first.run_id, h.now)
+    actions = h.executor.rerun(first.run_id, h.now, run=first)
+    (new,) = [a for a in actions if isinstance(a, RunStarted)]
+    h.apply(actions)
+    h.run()
+    rerun = h.executor.get_run(new.run_id)
+    assert rerun is not None
+    assert (rerun.output, rerun.rerun_of) == (8, first.run_id)
+
+
+def test_a_run_that_has_not_ended_is_not_forgotten() -> None:
+    h = Harness()
+
+    @h.client.create_function(fn_id="nap", trigger=TRIGGER)
+    def nap(ctx: inngest.ContextSync) -> str:
+        ctx.step.sleep("zz", 60_000)
+        return "rested"
+
+    h.serve(nap)
+    h.send("t/go", {}, id="evt-1")
+    h.drain()  # calls answered, timers not fired: it sleeps
+    (sleeping,) = h.runs("nap")
+    assert sleeping.is_running
+    assert not h.executor.forget(sleeping.run_id)
+    assert h.executor.get_run(sleeping.run_id) is sleeping
