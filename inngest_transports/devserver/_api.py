@@ -423,7 +423,7 @@ class DevApi:
             return error(404, f"Not found: {what}")
         if not _is_ulid(run_id):
             return error(400, f"invalid run ID: {run_id}")
-        run = self._driver.executor.get_run(run_id)
+        run = self._driver.get_run(run_id)
         if run is None or not run.is_running:
             return error(
                 410, f"runtime state is no longer available for runID: {run_id}"
@@ -449,11 +449,7 @@ class DevApi:
             return envelope(_event_json(stored))
         if r.parts[3] != "runs":
             return error(404, f"Not found: {r.parts[3]}")
-        runs = [
-            run
-            for run_id in self._driver.runs_by_event.get(internal, [])
-            if (run := self._driver.executor.get_run(run_id)) is not None
-        ]
+        runs = self._driver.runs_for_event(internal)
         return envelope([self._run_json(run) for run in runs])
 
     def _list_events(self, query: Mapping[str, str]) -> Response:
@@ -472,7 +468,7 @@ class DevApi:
 
     async def _v1_run(self, r: _Request) -> Response:
         run_id = r.parts[2]
-        run = self._driver.executor.get_run(run_id)
+        run = self._driver.get_run(run_id)
         if r.method == "DELETE":
             if run is None:
                 return error(404, f"Run not found: {run_id}")

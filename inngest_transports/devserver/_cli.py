@@ -20,6 +20,7 @@ from inngest_proto.wire import __version__
 
 from ._cli_config import ConfigError, Repeated, config_tokens, find_config, read_config
 from ._cli_logging import LEVELS, logging_configured
+from ._driver import DEFAULT_MEMORY_RUNS
 from ._gateway import DEFAULT_GATEWAY_PORT, GatewayConfig
 from ._server import DEFAULT_POLL_INTERVAL, DEFAULT_PORT, DevServer
 from ._sqlite_store import DEFAULT_DB_PATH, MEMORY, SQLiteStore, StoreError
@@ -207,6 +208,20 @@ def build_parser(
         default="asyncio",
         help="the event loop (trio needs the trio package)",
     )
+    add(
+        "--keep-runs",
+        type=int,
+        metavar="N",
+        help="keep only the N runs that ended last, deleting older ones"
+        " (default: keep every run; 1000 with --db :memory:)",
+    )
+    add(
+        "--keep-runs-for",
+        type=_duration,
+        metavar="DURATION",
+        help="delete runs that ended longer ago than this: seconds, or a number"
+        " with s, m, h or d, e.g. 7d (default: keep them whatever their age)",
+    )
     return parser
 
 
@@ -235,6 +250,22 @@ def parse_args(
     }
     parser.set_defaults(**{dest: getattr(from_file, dest) for dest in named})
     return parser.parse_args(argv)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """``--keep-runs-for``: seconds, or a number with a unit (``90m``, ``7d``)."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        msg = f"not a positive duration: {text!r} (e.g. 3600, 90m, 24h, 7d)"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,4 +336,11 @@ def _server(args: argparse.Namespace, store: SQLiteStore) -> DevServer:
         allowed_hosts=args.allow_host,
         connect=connect,
         keep_events=args.keep_events,
+        # Without a file the runs are kept in SQLite's memory: bounded too.
+        keep_runs=(
+            DEFAULT_MEMORY_RUNS
+            if args.keep_runs is None and store.path == MEMORY
+            else args.keep_runs
+        ),
+        keep_runs_for=args.keep_runs_for,
     )

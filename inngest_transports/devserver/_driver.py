@@ -46,6 +46,7 @@ from inngest_proto.executor import (
     CancelTimer,
     Changes,
     Checkpoint,
+    CheckpointRejected,
     EmitEvent,
     EndpointRun,
     EndpointSteps,
@@ -71,7 +72,7 @@ from ._ingest import EventIds
 from ._run_search import RunPage, RunSearch, search_memory_runs
 from ._timeline import error_line
 
-__all__ = ["Driver", "Store", "StoredEvent", "WorkerLost"]
+__all__ = ["DEFAULT_MEMORY_RUNS", "Driver", "Store", "StoredEvent", "WorkerLost"]
 
 _Call = TypeVar("_Call", CallSDK, CallAI)
 _T = TypeVar("_T")
@@ -94,8 +95,12 @@ MAX_CALLS_IN_FLIGHT = 64
 ROUTE_SLICE = 10
 _OUTPUT_EXCERPT = 120
 # Wire ids -> internal ids of the latest events, remembered to link the runs
-# they start without asking the log; older ones are looked up there.
+# they start without asking the log; older ones are looked up there.  The
+# runs of as many latest events are remembered too; a store finds the runs
+# of older ones.
 _RECENT_EVENT_IDS = 10_000
+#: Runs that ended kept in memory without a store (``keep_runs``'s default).
+DEFAULT_MEMORY_RUNS = 1_000
 
 
 class _EventLog(Protocol):
@@ -161,6 +166,24 @@ class Store(_EventLog, Protocol):
 
     def wait_matches(self, internal_id: str) -> list[tuple[str, str]]: ...
 
+    def history_of(self, run_id: str) -> str | None: ...
+
+    def run(self, run_id: str) -> Run | None: ...
+
+    def runs_of_event(self, internal_id: str) -> list[str]: ...
+
+    def linked_runs(
+        self, run_id: str, created_since: float
+    ) -> list[tuple[str, Run]]: ...
+
+    def recent_runs(
+        self, limit: int, *, status: RunStatus | None = None, function: str = ""
+    ) -> list[tuple[str, Run]]: ...
+
+    def prune_runs(
+        self, *, keep: int | None = None, ended_before: float | None = None
+    ) -> int: ...
+
     def prune_events(self, keep: int) -> int: ...
 
     def unrouted_events(self) -> list[_sqlite_store.StoredEvent]: ...
@@ -201,6 +224,8 @@ class Driver:
         now: Callable[[], float] = time.time,
         max_calls_in_flight: int = MAX_CALLS_IN_FLIGHT,
         keep_events: int | None = None,
+        keep_runs: int | None = None,
+        keep_runs_for: float | None = None,
     ) -> None:
         self._max_calls_in_flight = max_calls_in_flight
         self._call_slots: anyio.CapacityLimiter | None = None
@@ -253,7 +278,27 @@ class Driver:
         self._internal_by_id: collections.OrderedDict[str, str] = (
             collections.OrderedDict()
         )
-        self.runs_by_event: dict[str, list[str]] = {}
+        # Internal event id -> the runs it started, for the latest events;
+        # a store lists those of older ones (``runs_for_event``).
+        self._runs_by_event: collections.OrderedDict[str, list[str]] = (
+            collections.OrderedDict()
+        )
+        # Retention of runs that ended (docs/devserver.rst#retention).  With a
+        # store they leave memory once saved, and the store keeps them until
+        # retention deletes them; without one they stay in memory, at most
+        # ``keep_runs`` of them (by default DEFAULT_MEMORY_RUNS).
+        if keep_runs is not None and keep_runs < 1:
+            raise ValueError(f"keep_runs must be at least 1, not {keep_runs}")
+        if keep_runs_for is not None and not keep_runs_for > 0:
+            raise ValueError(f"keep_runs_for must be positive, not {keep_runs_for}")
+        self._keep_runs = (
+            keep_runs if store is not None or keep_runs else DEFAULT_MEMORY_RUNS
+        )
+        self._keep_runs_for = keep_runs_for
+        # Without a store: the runs that ended, by when, oldest first.
+        self._ended: collections.OrderedDict[str, float] = collections.OrderedDict()
+        # With a store: runs ended since its runs were last pruned by count.
+        self._ended_since_prune = 0
         # Without a store: the waits each event resumed (the store keeps
         # them otherwise), by the event's internal id, for as many events
         # as the memory log keeps.
@@ -267,8 +312,9 @@ class Driver:
             self._reload_records(store)
 
     def _reload_records(self, store: Store) -> None:
-        """Link each loaded run to the logged events that started it, and
-        put back the history of its steps."""
+        """Put back the history of the loaded runs' steps (the runs of
+        events logged before the restart are listed from the store), and
+        apply the run retention."""
         for run_id, saved in store.history():
             try:
                 self.history.restore(run_id, saved)
@@ -276,12 +322,7 @@ class Driver:
                 # The UI's record only: the run itself loaded, and its
                 # timeline falls back to its memos.
                 _log.warning("%s", err)
-        for run in self.executor.state.runs.values():  # in creation order
-            self._list_run(
-                run.run_id,
-                [str(e.get("id")) for e in run.events],
-                received_by=run.created_at,
-            )
+        self._prune_stored_runs(count=True)
 
     def now(self) -> float:
         """The executor's clock: Unix seconds."""
@@ -430,6 +471,10 @@ class Driver:
 
     def start_endpoint_run(self, start: EndpointRun) -> None:
         """A durable endpoint's new run; raises :class:`CheckpointRejected`."""
+        if self.get_run(start.run_id) is not None:
+            # Ended and out of the executor's memory, but its id is taken: a
+            # new run under it would overwrite the stored one.
+            raise CheckpointRejected("Run already exists", status=409)
         actions = self.executor.start_endpoint_run(start, self._now())
         self.history.endpoint_ops(start.run_id, start.ops, self._now())
         self._perform(actions)
@@ -454,7 +499,9 @@ class Driver:
         ``from_step``: ``Executor.rerun``); its id, or ``None`` when flow
         control skipped it.  Raises :class:`KeyError` (unknown run) or
         :class:`ValueError` (function gone, or not a step of the run)."""
-        actions = self.executor.rerun(run_id, self._now(), from_step=from_step)
+        actions = self.executor.rerun(
+            run_id, self._now(), from_step=from_step, run=self.get_run(run_id)
+        )
         self._perform(actions)
         started = [a.run_id for a in actions if isinstance(a, RunStarted)]
         return started[0] if started else None
@@ -521,6 +568,7 @@ class Driver:
         ai_calls: list[CallAI] = []
         emitted: list[tuple[str, Mapping[str, Any]]] = []
         resumed: list[tuple[str, str, str]] = []
+        ended: list[str] = []
         for action in actions:
             if isinstance(action, CallSDK):
                 calls.append(action)
@@ -547,6 +595,7 @@ class Driver:
                 self._run_started(action)
             elif isinstance(action, RunFinished):
                 self._run_finished(action)
+                ended.append(action.run_id)
             elif isinstance(action, WaitResumed):
                 # The event was remembered when it came in, or by its
                 # EmitEvent above (emitted before the executor routes it).
@@ -562,6 +611,8 @@ class Driver:
                     action.reason,
                 )
         self._save(routed=routed, emitted=emitted, resumed=resumed)
+        if ended:
+            self._runs_ended(ended, now)
         for call in calls:
             self._start(self._call, call)
         for ai_call in ai_calls:
@@ -687,6 +738,52 @@ class Driver:
             await self._committed.wait()
         if self._commit_error is not None:
             raise self._commit_error
+
+    def _runs_ended(self, run_ids: list[str], now: float) -> None:
+        """Runs ended (and were saved): retention decides what stays."""
+        if self._store is not None:
+            # The store has them: out of memory, and from there on read
+            # from the store (``get_run``, ``timeline``).
+            for run_id in run_ids:
+                self.executor.forget(run_id)
+                self.history.forget(run_id)
+            self._ended_since_prune += len(run_ids)
+            keep = self._keep_runs
+            # By count in batches of a hundredth, as events are.
+            self._prune_stored_runs(
+                count=keep is not None and self._ended_since_prune > keep // 100
+            )
+            return
+        for run_id in run_ids:
+            self._ended[run_id] = now
+        self._prune_memory_runs(now)
+
+    def _prune_stored_runs(self, *, count: bool) -> None:
+        assert self._store is not None
+        keep = self._keep_runs if count else None
+        ended_before = (
+            None if self._keep_runs_for is None else self._now() - self._keep_runs_for
+        )
+        if keep is None and ended_before is None:
+            return
+        if count:
+            self._ended_since_prune = 0
+        dropped = self._store.prune_runs(keep=keep, ended_before=ended_before)
+        if dropped:
+            _log.info("runs: %d that ended long ago deleted", dropped)
+
+    def _prune_memory_runs(self, now: float) -> None:
+        """Without a store, runs that ended beyond the retention are dropped."""
+        keep = self._keep_runs
+        horizon = None if self._keep_runs_for is None else now - self._keep_runs_for
+        while self._ended:
+            run_id, ended_at = next(iter(self._ended.items()))
+            too_many = keep is not None and len(self._ended) > keep
+            if not too_many and (horizon is None or ended_at >= horizon):
+                break
+            del self._ended[run_id]
+            self.executor.forget(run_id)
+            self.history.forget(run_id)
 
     def _start(
         self, fn: Callable[[_Call], Coroutine[Any, Any, None]], action: _Call
@@ -816,6 +913,9 @@ class Driver:
         self._internal_by_id.move_to_end(event_id)
         if len(self._internal_by_id) > _RECENT_EVENT_IDS:
             self._internal_by_id.popitem(last=False)
+        # A new event has started no run yet: no need to ask the store.
+        if internal_id not in self._runs_by_event:
+            self._recent_runs_of(internal_id, [])
 
     def internal_id(self, event_id: str) -> str | None:
         """The internal id of the latest event sent with this ``id``."""
@@ -866,24 +966,93 @@ class Driver:
             return self._store.wait_matches(internal_id)
         return list(self._wait_matches.get(internal_id, []))
 
-    def _list_run(
-        self,
-        run_id: str,
-        event_ids: Iterable[str],
-        received_by: float | None = None,
-    ) -> None:
+    def get_run(self, run_id: str) -> Run | None:
+        """A run in memory, else one the store kept after it ended."""
+        run = self.executor.get_run(run_id)
+        if run is not None or self._store is None:
+            return run
+        try:
+            return self._store.run(run_id)
+        except _sqlite_store.StoreError as err:
+            _log.error("%s", err)
+            return None
+
+    def timeline(self, run: Run) -> list[dict[str, Any]]:
+        """The run's timeline items (docs/protocol/devserver-api.rst#timeline-items)."""
+        saved = None
+        if self._store is not None and self.executor.get_run(run.run_id) is None:
+            saved = self._store.history_of(run.run_id)
+        return self.history.timeline(run, saved)
+
+    def recent_runs(
+        self, limit: int, *, status: RunStatus | None = None, function: str = ""
+    ) -> list[Run]:
+        """The latest ``limit`` runs, newest first, of ``status`` and of the
+        function ``function`` if given: from the store when there is one
+        (it has them all), else from memory."""
+        if self._store is not None:
+            return [
+                self.executor.get_run(run_id) or run
+                for run_id, run in self._store.recent_runs(
+                    limit, status=status, function=function
+                )
+            ]
+        out: list[Run] = []
+        for run in reversed(self.executor.state.runs.values()):
+            if status is not None and run.status is not status:
+                continue
+            if function and run.function_id != function:
+                continue
+            out.append(run)
+            if len(out) >= limit:
+                break
+        return out
+
+    def linked_runs(self, run: Run) -> list[Run]:
+        """The runs that may be ``run``'s reruns or the runs its invokes
+        started (each created after it): from the store when there is one,
+        else from memory."""
+        if self._store is None:
+            return list(self.executor.state.runs.values())
+        return [
+            self.executor.get_run(run_id) or other
+            for run_id, other in self._store.linked_runs(run.run_id, run.created_at)
+        ]
+
+    def runs_for_event(self, internal_id: str) -> list[Run]:
+        """The runs the event ``internal_id`` started, oldest first."""
+        return [
+            run
+            for run_id in self._run_ids_of_event(internal_id)
+            if (run := self.get_run(run_id)) is not None
+        ]
+
+    def _run_ids_of_event(self, internal_id: str) -> list[str]:
+        found = self._runs_by_event.get(internal_id)
+        if found is None:
+            # Not a recent event: the store knows (its runs are saved).
+            store = self._store
+            found = [] if store is None else store.runs_of_event(internal_id)
+            if found:
+                self._recent_runs_of(internal_id, found)
+        return found
+
+    def _recent_runs_of(self, internal_id: str, run_ids: list[str]) -> None:
+        """Remember the runs of an event, among the latest events' only."""
+        self._runs_by_event[internal_id] = run_ids
+        if len(self._runs_by_event) > _RECENT_EVENT_IDS:
+            self._runs_by_event.popitem(last=False)
+
+    def _list_run(self, run_id: str, event_ids: Iterable[str]) -> None:
         """List the run under each of its events: every event of a batch
-        lists it, as the server's UI does (it finds runs by trigger id).
-        ``received_by``: when the run was created, for a run loaded from the
-        store (its events are the latest logged with their ids by then)."""
+        lists it, as the server's UI does (it finds runs by trigger id)."""
         for event_id in dict.fromkeys(event_ids):
-            internal = (
-                self.internal_id(event_id)
-                if received_by is None
-                else self._log.internal_id_for(event_id, received_by)
-            )
+            internal = self.internal_id(event_id)
             if internal is not None:
-                self.runs_by_event.setdefault(internal, []).append(run_id)
+                listed = self._run_ids_of_event(internal)
+                if internal not in self._runs_by_event:
+                    self._recent_runs_of(internal, listed)
+                listed.append(run_id)
 
     def _run_started(self, action: RunStarted) -> None:
         self._list_run(action.run_id, action.event_ids)

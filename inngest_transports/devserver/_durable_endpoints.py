@@ -114,7 +114,8 @@ class DurableEndpoints:
             await self._driver.wait_until(ended, self.output_wait)
         except TimeoutError:
             return json_response(200, _STILL_RUNNING)
-        run = executor.get_run(granted)
+        # Out of the executor's memory once ended: the store has it.
+        run = self._driver.get_run(granted)
         if run is None:
             return error(401, "Unable to find run with auth token")
         result = api_result(run.output)

@@ -292,9 +292,7 @@ class _Root:
             if run.status is RunStatus.FAILED:
                 return {"input": None, "data": None, "error": _step_error(run.error)}
             return {"input": None, "data": None, "error": None}
-        item = next(
-            (i for i in self._driver.history.timeline(run) if i["id"] == step_id), None
-        )
+        item = next((i for i in self._driver.timeline(run) if i["id"] == step_id), None)
         if item is None:
             msg = f"span output not found: {outputID}"
             raise GraphQLError(msg)
@@ -310,7 +308,7 @@ class _Root:
         if len(run_id) != 26 or not set(run_id.upper()) <= _ULID_CHARS:
             msg = f"error parsing runID: {run_id!r} is not a ULID"
             raise GraphQLError(msg)
-        run = self._driver.executor.get_run(run_id.upper())
+        run = self._driver.get_run(run_id.upper())
         if run is None:
             msg = f"error retrieving run: run not found: {run_id}"
             raise GraphQLError(msg)
@@ -369,19 +367,17 @@ class _Root:
 
     def _event(self, stored: StoredEvent) -> dict[str, Any]:
         event = stored.event
-        run_ids = self._driver.runs_by_event.get(stored.internal_id, [])
+        runs = self._driver.runs_for_event(stored.internal_id)
         return {
             "id": stored.internal_id,
             "externalID": event.get("id"),
             "name": event.get("name"),
             "createdAt": _time(_ts_seconds(event.get("ts"), stored.received_at)),
             "payload": _json_text(event.get("data")),
-            "totalRuns": len(run_ids),
+            "totalRuns": len(runs),
             "raw": _json_text(event),
             "functionRuns": lambda info: [
-                self._run_v1(run, stored.internal_id)
-                for run_id in run_ids
-                if (run := self._driver.executor.get_run(run_id)) is not None
+                self._run_v1(run, stored.internal_id) for run in runs
             ],
         }
 
@@ -425,7 +421,7 @@ class _Root:
     def _trace(self, run: Run, fn: Mapping[str, Any]) -> dict[str, Any]:
         """The run's span (the function) with one child span per step."""
         children = []
-        for item in self._driver.history.timeline(run):
+        for item in self._driver.timeline(run):
             if item["kind"] == "function":
                 continue
             status = _SPAN_STATUS.get(item["status"], "RUNNING")

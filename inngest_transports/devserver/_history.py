@@ -3,7 +3,8 @@
 The executor keeps a run's memos (its outcome per step), not how it got there:
 which attempts failed, with what, when a sleep began.  The driver tells a
 :class:`RunHistory` about every call it makes and every reply it gets; the
-history keeps that per run, in memory (the last :data:`MAX_RUNS` runs), and
+history keeps that per run, in memory (at most :data:`MAX_RUNS` runs; with a
+store, only until the run ended and was saved), and
 turns it into the timeline items of the UI's JSON API
 (docs/protocol/devserver-api.rst#timeline-items).  Like the executor it reads no
 clock: times come in as arguments (Unix seconds).
@@ -123,6 +124,10 @@ class RunHistory:
         #: When each app (by URL) last synced.
         self.synced_at: dict[str, float] = {}
 
+    def __len__(self) -> int:
+        """How many runs' records are in memory."""
+        return len(self._runs)
+
     def bump(self) -> None:
         self.version += 1
 
@@ -153,6 +158,13 @@ class RunHistory:
         self._runs[run_id] = record
         while len(self._runs) > self._max_runs:
             self._runs.popitem(last=False)
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run's record from memory (its run ended and was saved, or
+        left the retention); :meth:`timeline` can still show it from what
+        was saved."""
+        self._runs.pop(run_id, None)
+        self._changed.discard(run_id)
 
     def _record(self, run_id: str) -> _RunRecord:
         self._changed.add(run_id)
@@ -205,9 +217,8 @@ class RunHistory:
 
     def call_failed(self, run_id: str, request_id: str, text: str, now: float) -> None:
         """The call got no reply (connection refused, timeout)."""
-        record = self._record(run_id)
-        call = record.calls.pop(request_id, None)
-        if call is not None:
+        record, call = self._ended_call(run_id, request_id)
+        if record is not None and call is not None:
             error = error_view(failure_error(text, None))
             self._failed_attempt(record, call, error, now)
         self.bump()
@@ -216,9 +227,8 @@ class RunHistory:
         self, run_id: str, request_id: str, response: OutboundResponse, now: float
     ) -> None:
         """The app answered: ops, the function's output, or an error."""
-        record = self._record(run_id)
-        call = record.calls.pop(request_id, None)
-        if call is None:
+        record, call = self._ended_call(run_id, request_id)
+        if record is None or call is None:
             self.bump()
             return
         reply: Reply = read_reply(response)
@@ -235,6 +245,21 @@ class RunHistory:
             for op in outcome.ops:
                 self._op(run_id, record, op, call, now)
         self.bump()
+
+    def _ended_call(
+        self, run_id: str, request_id: str
+    ) -> tuple[_RunRecord | None, _Call | None]:
+        """The record and the call that ended, if the call was recorded.
+
+        A call of a run whose record is not here (it ended and was forgotten,
+        say cancelled while the call was out) changes nothing: a new, empty
+        record would be saved over the run's saved one.
+        """
+        record = self._runs.get(run_id)
+        if record is None or request_id not in record.calls:
+            return record, None
+        self._changed.add(run_id)
+        return record, record.calls.pop(request_id)
 
     def checkpoint(self, run_id: str, ops: Iterable[StepOp], now: float) -> None:
         """Steps an SDK checkpointed during a call: completed steps too."""
@@ -286,12 +311,22 @@ class RunHistory:
 
     # -- the timeline --------------------------------------------------------------
 
-    def timeline(self, run: Run) -> list[dict[str, Any]]:
+    def timeline(self, run: Run, saved: str | None = None) -> list[dict[str, Any]]:
         """The run's timeline items, in order of first appearance.
 
-        See docs/protocol/devserver-api.rst#timeline-items.
+        ``saved``: the record :meth:`take_changes` handed over, for a run
+        no longer in memory.  See docs/protocol/devserver-api.rst#timeline-items.
         """
-        record = self._runs.get(run.run_id) or _RunRecord()
+        record = self._runs.get(run.run_id)
+        if record is None and saved is not None:
+            try:
+                record = _RunRecord.from_saved(json.loads(saved))
+            # As in restore: the shape is checked by parsing it.
+            except Exception as err:
+                _log.warning(
+                    "run %s: its saved history is unreadable: %r", run.run_id, err
+                )
+        record = record or _RunRecord()
         in_flight = {call.target for call in record.calls.values()}
         items = [step_item(s, run, in_flight) for s in record.steps.values()]
         # Steps with a memo but no history (a restart lost it): memo only.

@@ -148,7 +148,10 @@ class DevServer:
     and ``allowed_hosts``): see :mod:`._guard`.  ``keep_events`` bounds the
     events kept to the newest that many (older ones are deleted from the
     store; without a store the newest 10,000 are kept); by default a store
-    keeps them all.
+    keeps them all.  ``keep_runs`` and ``keep_runs_for`` (seconds) bound the
+    runs that ended kept: the newest that many, ended that recently (see
+    docs/devserver.rst#retention); by default a store keeps them all, and
+    without a store the 1,000 that ended last are kept.
     """
 
     def __init__(
@@ -170,6 +173,8 @@ class DevServer:
         connect: GatewayConfig | None = None,
         allowed_hosts: Sequence[str] = (),
         keep_events: int | None = None,
+        keep_runs: int | None = None,
+        keep_runs_for: float | None = None,
     ) -> None:
         if keep_events is not None and keep_events < 1:
             msg = f"keep_events must be at least 1, not {keep_events}"
@@ -190,6 +195,8 @@ class DevServer:
             signing_key=signing_key,
             store=store,
             keep_events=keep_events,
+            keep_runs=keep_runs,
+            keep_runs_for=keep_runs_for,
         )
         self.apps = Apps(
             self.driver,
@@ -392,13 +399,12 @@ class DevServer:
     # -- test helpers ------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> Run | None:
-        return self.driver.executor.get_run(run_id)
+        return self.driver.get_run(run_id)
 
     def runs_for_event(self, event_id: str) -> list[Run]:
         """Runs triggered by the event with this internal id (what ``/e``
         and ``client.send`` return)."""
-        ids = self.driver.runs_by_event.get(event_id, [])
-        return [run for run_id in ids if (run := self.get_run(run_id)) is not None]
+        return self.driver.runs_for_event(event_id)
 
     async def wait_for_run(self, run_id: str, timeout: float = 10.0) -> Run:
         """The run once it has finished; :class:`TimeoutError` otherwise."""

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -65,7 +66,13 @@ from typing import Any
 import attrs
 
 from inngest_proto import json_codec
-from inngest_proto.executor import MAX_DATA_DEPTH, Changes, ExecutorState, RunStatus
+from inngest_proto.executor import (
+    MAX_DATA_DEPTH,
+    Changes,
+    ExecutorState,
+    Run,
+    RunStatus,
+)
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import structure, unstructure
 
@@ -83,6 +90,7 @@ from ._state_rows import (
     dumps,
     load_rows,
     requeue_in_flight,
+    run_from_rows,
     trigger_ids,
 )
 
@@ -97,6 +105,10 @@ __all__ = [
     "page_of",
     "requeue_in_flight",
 ]
+
+_log = logging.getLogger("inngest.devserver")
+# The trigger of a run an invoke started (``linked_runs``).
+_INVOKED = "inngest/function.invoked"
 
 #: Bumped on every incompatible change; an older file is migrated on open,
 #: a newer one refused (an old binary would misread it).
@@ -158,6 +170,15 @@ _CONFIGS = list[FunctionConfig]
 
 #: Statuses of runs that have not ended (their rows are rewritten).
 _NOT_ENDED = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
+# The same in SQL, spelled out in the queries below (a constant text, not
+# formatted in): status IN ('Queued', 'Running').
+# Retention deletes the runs that ended longest ago.  Created on open,
+# whatever the file's version: an index changes nothing an older version
+# reads.
+_ENDED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS runs_by_end ON runs (ended_at)"
+    " WHERE ended_at IS NOT NULL"
+)
 
 
 class StoreError(Exception):
@@ -203,10 +224,10 @@ class SQLiteStore(StateTables):
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> None:
         self._path = MEMORY if path == MEMORY else os.fspath(path)
         self._lock = threading.Lock()
-        # What the file holds, so a save writes only what changed.  Finished
-        # runs are never changed by the executor, so they are not compared.
+        # What the file holds, so a save writes only what changed.  Only
+        # runs that have not ended: the others never change, and stay out of
+        # memory (a soak of many runs must not grow the process).
         self._texts: dict[str, str] = {}  # running run id -> its saved JSON
-        self._finished: set[str] = set()
         self._memo_counts: dict[str, int] = {}
         self._timer_ids: set[str] = set()
         self._keys: dict[str, float] = {}
@@ -284,6 +305,8 @@ class SQLiteStore(StateTables):
             if version == SCHEMA_VERSION:
                 # Added to schema 5 after the first files of it were made.
                 conn.execute(EVENTS_BY_RECEIVED)
+            if version <= SCHEMA_VERSION:
+                conn.execute(_ENDED_INDEX)
         if version > SCHEMA_VERSION:
             msg = (
                 f"{self._path} has schema version {version}, newer than the "
@@ -325,16 +348,17 @@ class SQLiteStore(StateTables):
     def _prime(self) -> None:
         """Learn which rows exist, so the first save is incremental too."""
         conn = self._conn
-        self._texts, self._finished = {}, set()
-        for run_id, status, text in conn.execute(
-            "SELECT run_id, status, json FROM runs"
-        ):
-            if status in _NOT_ENDED:
-                self._texts[run_id] = text
-            else:
-                self._finished.add(run_id)
+        self._texts = dict(
+            conn.execute(
+                "SELECT run_id, json FROM runs WHERE status IN ('Queued', 'Running')"
+            )
+        )
         self._memo_counts = dict(
-            conn.execute("SELECT run_id, COUNT(*) FROM memos GROUP BY run_id")
+            conn.execute(
+                "SELECT run_id, COUNT(*) FROM memos WHERE run_id IN"
+                " (SELECT run_id FROM runs WHERE status IN ('Queued', 'Running'))"
+                " GROUP BY run_id"
+            )
         )
         self._timer_ids = {r[0] for r in conn.execute("SELECT timer_id FROM timers")}
         self._keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
@@ -631,18 +655,28 @@ class SQLiteStore(StateTables):
         return [(str(run_id), str(step_id)) for run_id, step_id in rows]
 
     def load(self) -> ExecutorState | None:
-        """The saved state, or ``None`` if nothing was ever saved."""
+        """The saved state, or ``None`` if nothing was ever saved.
+
+        Only runs that have not ended are in it: the others are read one
+        by one (:meth:`run`) when asked for.
+        """
         with self._lock, self._guard():
             conn = self._conn
-            runs = conn.execute("SELECT json FROM runs ORDER BY seq").fetchall()
+            runs = conn.execute(
+                "SELECT json FROM runs WHERE status IN ('Queued', 'Running')"
+                " ORDER BY seq"
+            ).fetchall()
             memos = conn.execute(
-                "SELECT run_id, step_id, json FROM memos ORDER BY run_id, pos"
+                "SELECT run_id, step_id, json FROM memos WHERE run_id IN"
+                " (SELECT run_id FROM runs WHERE status IN ('Queued', 'Running'))"
+                " ORDER BY run_id, pos"
             ).fetchall()
             timers = conn.execute("SELECT json FROM timers ORDER BY seq").fetchall()
             keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
             counter = int(self._meta("counter"))
             flow = conn.execute("SELECT key, json FROM flow").fetchall()
-        if not (runs or timers or keys or counter or flow):
+            any_run = conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone()
+        if not (any_run or timers or keys or counter or flow):
             return None
         state = ExecutorState(seen_keys=keys, counter=counter)
         try:
@@ -658,14 +692,159 @@ class SQLiteStore(StateTables):
         return state
 
     def history(self) -> list[tuple[str, str]]:
-        """``(run id, JSON text)`` of every kept run history, in the order
-        the runs were created (as ``save`` got them)."""
+        """``(run id, JSON text)`` of the history of every run that has not
+        ended, in the order the runs were created (as ``save`` got them)."""
         with self._lock, self._guard():
             rows = self._conn.execute(
                 "SELECT history.run_id, history.json FROM history"
-                " JOIN runs USING (run_id) ORDER BY runs.seq"
+                " JOIN runs USING (run_id) WHERE status IN ('Queued', 'Running')"
+                " ORDER BY runs.seq"
             )
             return [(str(run_id), str(text)) for run_id, text in rows]
+
+    def history_of(self, run_id: str) -> str | None:
+        """The JSON text of one run's history, if it has one."""
+        with self._lock, self._guard():
+            found = self._conn.execute(
+                "SELECT json FROM history WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return None if found is None else str(found[0])
+
+    def run(self, run_id: str) -> Run | None:
+        """One stored run, ended or not, with its memos (as it was last
+        saved).  Raises :class:`StoreError` for an unreadable row."""
+        with self._lock, self._guard():
+            conn = self._conn
+            found = conn.execute(
+                "SELECT json FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if found is None:
+                return None
+            memos = conn.execute(
+                "SELECT step_id, json FROM memos WHERE run_id = ? ORDER BY pos",
+                (run_id,),
+            ).fetchall()
+        try:
+            return run_from_rows(found[0], memos)
+        except Exception as err:  # JSON and cattrs raise a variety of errors
+            msg = f"{self._path}: the stored run {run_id} is unreadable: {err!r}"
+            raise StoreError(msg) from err
+
+    def recent_runs(
+        self, limit: int, *, status: RunStatus | None = None, function: str = ""
+    ) -> list[tuple[str, Run]]:
+        """``(run id, run)`` of the latest ``limit`` runs created, newest
+        first, of ``status`` and of the function ``function`` if given.
+        An unreadable run is left out (and logged)."""
+        with self._lock, self._guard():
+            rows = self._conn.execute(
+                "SELECT run_id FROM runs WHERE (? IS NULL OR status = ?)"
+                " AND (? = '' OR function_id = ?) ORDER BY seq DESC LIMIT ?",
+                (
+                    *[None if status is None else status.value] * 2,
+                    *[function] * 2,
+                    limit,
+                ),
+            ).fetchall()
+        return self._runs_by_id(str(r[0]) for r in rows)
+
+    def linked_runs(self, run_id: str, created_since: float) -> list[tuple[str, Run]]:
+        """``(run id, run)`` of the runs created since ``created_since`` that
+        rerun ``run_id`` or that one of its invokes started (their trigger
+        is an ``inngest/function.invoked`` whose correlation id starts with
+        ``run_id.``), in creation order.  An unreadable run is left out."""
+        prefix = run_id + "."
+        with self._lock, self._guard():
+            rows = self._conn.execute(
+                "SELECT run_id FROM runs WHERE created_at >= ? AND"
+                " (json_extract(json, '$.rerun_of') = ? OR"
+                " (json_extract(json, '$.events[0].name') = ? AND substr(json_extract("
+                "json, '$.events[0].data._inngest.correlation_id'), 1, ?) = ?))"
+                " ORDER BY seq",
+                (created_since, run_id, _INVOKED, len(prefix), prefix),
+            ).fetchall()
+        return self._runs_by_id(str(r[0]) for r in rows)
+
+    def _runs_by_id(self, run_ids: Iterable[str]) -> list[tuple[str, Run]]:
+        found = []
+        for run_id in run_ids:
+            try:
+                run = self.run(run_id)
+            except StoreError as err:
+                _log.error("%s", err)
+                continue
+            if run is not None:
+                found.append((run_id, run))
+        return found
+
+    def runs_of_event(self, internal_id: str) -> list[str]:
+        """Ids of the stored runs the logged event ``internal_id`` started,
+        in the order they were created.
+
+        A run names its trigger events by their ``id``, which a client's
+        retry repeats: a run belongs to the latest event logged with that
+        id by the time it was created.
+        """
+        with self._lock, self._guard():
+            conn = self._conn
+            logged = conn.execute(
+                "SELECT event_id, MIN(received_at) FROM events"
+                " WHERE internal_id = ? AND event_id IS NOT NULL",
+                (internal_id,),
+            ).fetchone()
+            if logged is None or logged[0] is None:
+                return []
+            event_id, received_at = logged
+            candidates = conn.execute(
+                "SELECT runs.run_id, runs.created_at FROM run_events"
+                " JOIN runs USING (run_id) WHERE run_events.event_id = ?"
+                " AND runs.created_at >= ? ORDER BY runs.seq",
+                (event_id, received_at),
+            ).fetchall()
+            found = []
+            for run_id, created_at in candidates:
+                latest = conn.execute(
+                    "SELECT internal_id FROM events WHERE event_id = ?"
+                    " AND received_at <= ? ORDER BY seq DESC LIMIT 1",
+                    (event_id, created_at),
+                ).fetchone()
+                if latest is not None and latest[0] == internal_id:
+                    found.append(str(run_id))
+        return found
+
+    def prune_runs(
+        self, *, keep: int | None = None, ended_before: float | None = None
+    ) -> int:
+        """Delete runs that ended, with their memos and history: those that
+        ended before ``ended_before`` (Unix seconds), and all but the
+        ``keep`` that ended last.  Runs that have not ended are kept
+        whatever their age.  Returns how many went."""
+        with self._lock, self._guard():
+            conn = self._conn
+            doomed: list[str] = []
+            if ended_before is not None:
+                doomed += [
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT run_id FROM runs WHERE ended_at IS NOT NULL"
+                        " AND ended_at < ?",
+                        (ended_before,),
+                    )
+                ]
+            if keep is not None:
+                doomed += [
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT run_id FROM runs WHERE ended_at IS NOT NULL"
+                        " ORDER BY ended_at DESC, seq DESC LIMIT -1 OFFSET ?",
+                        (keep,),
+                    )
+                ]
+            doomed = list(dict.fromkeys(doomed))
+            if doomed:
+                with self._transaction():
+                    self._delete_runs(doomed)
+            return len(doomed)
 
     # -- apps -----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ __all__ = [
     "dumps",
     "load_rows",
     "requeue_in_flight",
+    "run_from_rows",
     "trigger_ids",
 ]
 
@@ -53,10 +54,11 @@ class StateTables:
     """Writing the executor's state, incrementally (mixed into the store)."""
 
     _conn: sqlite3.Connection
-    # What the file holds (see ``SQLiteStore.__init__``); every write keeps
-    # these in step with the rows it writes.
+    # What the file holds of the runs that have not ended (see
+    # ``SQLiteStore.__init__``); every write keeps these in step with the
+    # rows it writes.  A run that ended is written once more and forgotten:
+    # its rows never change, and the host drops it from the state.
     _texts: dict[str, str]
-    _finished: set[str]
     _memo_counts: dict[str, int]
     _timer_ids: set[str]
     _keys: dict[str, float]
@@ -69,7 +71,7 @@ class StateTables:
         # the order they load (and waits are matched) in.
         for run_id in sorted(changes.runs):
             run = state.runs.get(run_id)
-            if run is not None and run_id not in self._finished:
+            if run is not None:
                 self._write_run(run)
         self._write_timers(state)
         keys = state.seen_keys
@@ -93,18 +95,12 @@ class StateTables:
 
     def _write_state(self, state: ExecutorState) -> None:
         conn = self._conn
-        for run_id, run in state.runs.items():
-            if run_id not in self._finished:  # finished runs never change
-                self._write_run(run)
-        gone = [(r,) for r in [*self._texts, *self._finished] if r not in state.runs]
-        conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
-        conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
-        conn.executemany("DELETE FROM history WHERE run_id = ?", gone)
-        conn.executemany("DELETE FROM run_events WHERE run_id = ?", gone)
-        for (run_id,) in gone:
-            self._texts.pop(run_id, None)
-            self._finished.discard(run_id)
-            self._memo_counts.pop(run_id, None)
+        for run in state.runs.values():
+            self._write_run(run)
+        # Runs that ended stay in the file when the host drops them from
+        # the state (retention deletes them: ``_delete_runs``); a running
+        # run missing from the state is gone.
+        self._delete_runs([r for r in self._texts if r not in state.runs])
         self._write_timers(state)
         keys = state.seen_keys
         changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
@@ -119,6 +115,19 @@ class StateTables:
         old_flow = [(k,) for k in self._flow if k not in flow]
         conn.executemany("DELETE FROM flow WHERE key = ?", old_flow)
         self._flow = flow
+
+    def _delete_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete runs and everything kept with them."""
+        gone = [(run_id,) for run_id in run_ids]
+        conn = self._conn
+        conn.executemany("DELETE FROM runs WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM memos WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM history WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM run_events WHERE run_id = ?", gone)
+        conn.executemany("DELETE FROM wait_matches WHERE run_id = ?", gone)
+        for run_id in run_ids:
+            self._texts.pop(run_id, None)
+            self._memo_counts.pop(run_id, None)
 
     def _write_timers(self, state: ExecutorState) -> None:
         conn = self._conn
@@ -160,21 +169,23 @@ class StateTables:
                 " ended_at = excluded.ended_at, json = excluded.json",
                 (run_id, run.function_id, status, *times, text),
             )
-        if run.is_running:
-            self._texts[run_id] = text
-        else:
-            self._texts.pop(run_id, None)
-            self._finished.add(run_id)
         saved = self._memo_counts.get(run_id, 0)
         if len(run.steps) < saved:  # not the executor's doing: rewrite them
             self._conn.execute("DELETE FROM memos WHERE run_id = ?", (run_id,))
             saved = 0
         fresh = itertools.islice(run.steps.items(), saved, None)
+        # REPLACE: a run that ended is not counted any more, so writing it
+        # again (a full save) writes its memos again, over the same rows.
         self._conn.executemany(
-            "INSERT INTO memos VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO memos VALUES (?, ?, ?, ?)",
             [(run_id, p, i, dumps(m)) for p, (i, m) in enumerate(fresh, saved)],
         )
-        self._memo_counts[run_id] = len(run.steps)
+        if run.is_running:
+            self._texts[run_id] = text
+            self._memo_counts[run_id] = len(run.steps)
+        else:
+            self._texts.pop(run_id, None)
+            self._memo_counts.pop(run_id, None)
 
 
 def trigger_ids(events: Iterable[Any]) -> list[str]:
@@ -238,17 +249,27 @@ def load_rows(
     Raises whatever JSON and cattrs raise for an unreadable row.
     """
     _load_flow(state, flow)
-    steps: dict[str, dict[str, Any]] = {}
+    steps: dict[str, list[tuple[str, str]]] = {}
     for run_id, step_id, text in memos:
-        steps.setdefault(run_id, {})[step_id] = json.loads(text)
+        steps.setdefault(run_id, []).append((step_id, text))
     for (text,) in runs:
         raw = json.loads(text)
-        raw["steps"] = steps.get(raw["run_id"], {})
-        run = structure(raw, Run)
+        run = _run(raw, steps.get(raw["run_id"], []))
         state.runs[run.run_id] = run
     for (text,) in timers:
         timer = structure(json.loads(text), Timer)
         state.timers[timer.timer_id] = timer
+
+
+def run_from_rows(text: str, memos: Iterable[tuple[str, str]]) -> Run:
+    """A run from its row's ``json`` and its ``(step id, json)`` memo rows,
+    in order.  Raises whatever JSON and cattrs raise for an unreadable row."""
+    return _run(json.loads(text), memos)
+
+
+def _run(raw: dict[str, Any], memos: Iterable[tuple[str, str]]) -> Run:
+    raw["steps"] = {step_id: json.loads(text) for step_id, text in memos}
+    return structure(raw, Run)
 
 
 def requeue_in_flight(state: ExecutorState, now: float) -> list[str]:

@@ -269,10 +269,10 @@ class UiApi:
             internal = self._accept(_INVOKED, data, {"fn_id": function_id})
         except BadRequest as err:
             return _error(400, str(err))
-        runs = self._driver.runs_by_event.get(internal, [])
+        runs = self._driver.runs_for_event(internal)
         if not runs:
             return _error(409, "Cannot invoke: flow control skipped the run")
-        return json_body(200, {"run_id": runs[0], "event_id": internal})
+        return json_body(200, {"run_id": runs[0].run_id, "event_id": internal})
 
     # -- JSON: events --------------------------------------------------------------
 
@@ -315,13 +315,11 @@ class UiApi:
 
     def _event(self, stored: StoredEvent) -> dict[str, Any]:
         event, runs = stored.event, []
-        for run_id in self._driver.runs_by_event.get(stored.internal_id, []):
-            run = self._driver.executor.get_run(run_id)
-            if run is not None:
-                status = run.status.value
-                runs.append(
-                    {"run_id": run_id, "function_id": run.function_id, "status": status}
-                )
+        for run in self._driver.runs_for_event(stored.internal_id):
+            status = run.status.value
+            runs.append(
+                {"run_id": run.run_id, "function_id": run.function_id, "status": status}
+            )
         return {
             "id": event.get("id"),
             "internal_id": stored.internal_id,
@@ -341,7 +339,7 @@ class UiApi:
         out["unreadable"] = stored.unreadable
         resumed = []
         for run_id, step_id in self._driver.wait_matches(stored.internal_id):
-            run = self._driver.executor.get_run(run_id)
+            run = self._driver.get_run(run_id)
             resumed.append(
                 {
                     "run_id": run_id,
@@ -358,7 +356,7 @@ class UiApi:
         """The name the timeline shows for a step (its hashed id if unknown)."""
         if run is None:
             return step_id
-        for item in self._driver.history.timeline(run):
+        for item in self._driver.timeline(run):
             if item.get("id") == step_id:
                 return str(item.get("name") or step_id)
         return step_id
@@ -480,7 +478,7 @@ class UiApi:
         out["events"] = run.events
         out["output"] = run.output if completed else None
         out["error"] = error_view(run.error or run.output) if failed else None
-        out["timeline"] = self._reused_first(run, self._driver.history.timeline(run))
+        out["timeline"] = self._reused_first(run, self._driver.timeline(run))
         out["rerun_from_step"] = run.rerun_from_step
         out["event_internal_ids"] = self._event_internal_ids(run)
         out.update(self._relatives(run, out["timeline"]))
@@ -494,14 +492,14 @@ class UiApi:
         under their names in the original run, with ``reused_from`` set (the
         history knows them only by their memo, so by their hashed ids)."""
         original = (
-            self._driver.executor.get_run(run.rerun_of)
+            self._driver.get_run(run.rerun_of)
             if run.rerun_of is not None and run.rerun_from_step is not None
             else None
         )
         if original is None or run.rerun_from_step not in original.stack:
             return timeline
         copied = set(original.stack[: original.stack.index(run.rerun_from_step)])
-        source = {i["id"]: i for i in self._driver.history.timeline(original)}
+        source = {i["id"]: i for i in self._driver.timeline(original)}
         reused, rest = [], []
         for item in timeline:
             if item["id"] in copied and not item["attempts"]:
@@ -526,7 +524,7 @@ class UiApi:
         reruns: list[str] = []
         children: dict[str, str] = {}  # correlation id -> child run id
         prefix = run.run_id + "."
-        for other in self._driver.executor.state.runs.values():
+        for other in self._driver.linked_runs(run):
             if other.rerun_of == run.run_id:
                 reruns.append(other.run_id)
             correlation = _invoked_meta(other).get("correlation_id")
@@ -551,14 +549,14 @@ class UiApi:
         return fn.config.name if fn is not None else function_id
 
     async def _get_run(self, r: UiRequest) -> Response:
-        run = self._driver.executor.get_run(r.parts[3])
+        run = self._driver.get_run(r.parts[3])
         if run is None:
             return _error(404, f"Run not found: {r.parts[3]}")
         return json_body(200, {"data": self.run_detail(run)})
 
     async def _cancel(self, r: UiRequest) -> Response:
         run_id = r.parts[3]
-        if self._driver.executor.get_run(run_id) is None:
+        if self._driver.get_run(run_id) is None:
             return _error(404, f"Run not found: {run_id}")
         self._driver.cancel(run_id)  # a finished run: a no-op
         return json_body(200, {"ok": True})
@@ -593,7 +591,7 @@ class UiApi:
             return _error(400, str(err))
         results = []
         for run_id in run_ids:
-            run = self._driver.executor.get_run(run_id)
+            run = self._driver.get_run(run_id)
             if run is None:
                 results.append({"run_id": run_id, "result": "not found"})
             elif not run.is_running:
@@ -657,7 +655,7 @@ class UiApi:
         return html_response(200, _ui_plain.event_page(self.event_detail(stored)))
 
     async def _plain_run(self, r: UiRequest) -> Response:
-        run = self._driver.executor.get_run(r.parts[3])
+        run = self._driver.get_run(r.parts[3])
         if run is None:
             return html_response(
                 404, _ui_plain.message_page("Run not found", r.parts[3])

@@ -122,14 +122,12 @@ def test_official_connect_worker_failures_fail_and_run_on_failure(
             handler = run.function_id + "-failure"
 
             def handled() -> bool:
-                runs = dev.driver.executor.state.runs.values()
+                runs = dev.driver.recent_runs(1000)
                 return any(r.function_id == handler and not r.is_running for r in runs)
 
             portal.call(dev.driver.wait_until, handled, 20)
             (done,) = [
-                r
-                for r in dev.driver.executor.state.runs.values()
-                if r.function_id == handler
+                r for r in dev.driver.recent_runs(1000) if r.function_id == handler
             ]
             assert (done.status.value, done.output) == ("Completed", f"handled {error}")
         finally:

@@ -123,6 +123,49 @@ def test_keep_events_below_one_is_a_usage_error(
     assert "keep_events must be at least 1, not 0" in caplog.text
 
 
+def test_run_retention_flags_reach_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "dev.db")
+    _connect_config(monkeypatch, "--keep-runs", "50", "--keep-runs-for", "7d")
+    assert (_Captured.seen["keep_runs"], _Captured.seen["keep_runs_for"]) == (
+        50,
+        7 * 86400,
+    )
+    # Without the flags a file keeps every run; SQLite's memory keeps 1,000.
+    _connect_config(monkeypatch)
+    assert (_Captured.seen["keep_runs"], _Captured.seen["keep_runs_for"]) == (
+        1000,
+        None,
+    )
+    monkeypatch.setattr(_cli, "DevServer", _Captured)
+    assert _cli.main(["--db", db, "--keep-runs-for", "90m"]) == 0
+    assert (_Captured.seen["keep_runs"], _Captured.seen["keep_runs_for"]) == (
+        None,
+        5400,
+    )
+    assert _cli.main(["--db", db, "--keep-runs-for", "3600"]) == 0
+    assert _Captured.seen["keep_runs_for"] == 3600
+
+
+@pytest.mark.parametrize("value", ["0", "-1d", "soon", "d", "", "infm", "nan"])
+def test_keep_runs_for_takes_a_positive_duration(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _cli.main(["--db", ":memory:", f"--keep-runs-for={value}"])
+    assert exited.value.code == 2
+    assert "not a positive duration" in capsys.readouterr().err
+
+
+def test_keep_runs_below_one_is_a_usage_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DevServer, "run", lambda self, backend: None)
+    assert _cli.main(["--db", ":memory:", "--keep-runs", "0"]) == 2
+    assert "keep_runs must be at least 1, not 0" in caplog.text
+
+
 def test_a_value_error_while_serving_is_not_a_usage_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

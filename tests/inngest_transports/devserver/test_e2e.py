@@ -352,7 +352,8 @@ async def test_every_event_of_a_batch_lists_its_run(tmp_path: Path) -> None:
     # After a restart too: the listing is rebuilt from the stored runs.
     with SQLiteStore(db) as store:
         again = DevServer(port=0, poll=False, store=store)
-        assert [again.driver.runs_by_event[i] for i in ids] == [[run_id]] * 2
+        listed = [again.driver.runs_for_event(i) for i in ids]
+        assert [[r.run_id for r in runs] for runs in listed] == [[run_id]] * 2
 
 
 async def _batch_listed_under_each_event(store: SQLiteStore) -> tuple[list[str], str]:

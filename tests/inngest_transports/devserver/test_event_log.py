@@ -80,7 +80,7 @@ async def test_a_resent_request_is_listed_twice_and_runs_once(with_store: bool) 
             listed = (await h.get("/v1/events?name=t/c"))["data"]
             assert [e["internal_id"] for e in listed] == [internal, internal]
             # The run idempotency of the event's id is what drops the second.
-            assert len(h.dev.driver.executor.state.runs) == 1
+            assert len(h.dev.driver.recent_runs(10)) == 1
 
 
 @STORES

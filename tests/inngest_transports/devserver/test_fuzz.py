@@ -403,7 +403,9 @@ def test_no_request_breaks_the_server_or_its_database(
             assert http.get("/health").status_code == 200
 
         fuzz()
-    runs = list(dev.driver.executor.state.runs)  # the server has stopped
+        # Runs that ended are read from the store (a lock makes it safe
+        # from this thread).
+        runs = [run.run_id for run in dev.driver.recent_runs(100_000)]
     # The database holds whatever the fuzz got stored: a restart loads it
     # and every run finishes.
     with raw_app(replies), _served(backend, db) as (dev, http):

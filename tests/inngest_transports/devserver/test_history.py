@@ -374,3 +374,19 @@ def test_an_unreadable_saved_history_is_a_value_error(saved: str) -> None:
     with pytest.raises(ValueError, match="r1"):
         h.restore("r1", saved)
     assert h.timeline(_run()) == []
+
+
+def test_a_late_reply_for_a_forgotten_run_changes_nothing() -> None:
+    h = RunHistory()
+    h.call_started("r1", "q1", attempt=0, target="step", now=T0)
+    h.call_started("r1", "q2", attempt=0, target="step", now=T0)
+    h.call_finished("r1", "q1", _reply(200, "done"), T0 + 1)
+    assert list(h.take_changes()) == ["r1"]
+    # The run ended (cancelled, say) and was saved and forgotten; the reply
+    # of its other call comes late, and the other failing.
+    h.forget("r1")
+    h.call_finished("r1", "q2", _reply(200, "late"), T0 + 2)
+    h.call_failed("r1", "q3", "connection refused", T0 + 3)
+    # Nothing to save: an empty record would replace the saved one.
+    assert h.take_changes() == {}
+    assert len(h) == 0

@@ -53,7 +53,7 @@ async def test_a_big_batch_is_routed_in_slices_with_other_tasks_running_between(
 
     async def observe() -> None:
         while not done.is_set():
-            seen.append(len(driver.runs_by_event))
+            seen.append(len(driver.executor.state.runs))
             await anyio.sleep(0)
 
     async with anyio.create_task_group() as tg:
@@ -61,7 +61,7 @@ async def test_a_big_batch_is_routed_in_slices_with_other_tasks_running_between(
         await anyio.sleep(0)
         await driver.receive_in_slices(events, internal)
         done.set()
-    assert len(driver.runs_by_event) == count
+    assert len(driver.executor.state.runs) == count
     # The observer ran between slices: it saw the batch part-way routed,
     # a whole slice at a time (trio may run it before or after each slice).
     partial = {n for n in seen if 0 < n < count}

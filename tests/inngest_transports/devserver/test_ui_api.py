@@ -82,7 +82,7 @@ async def _until(h: Harness, event_id: str, status: str) -> dict[str, Any]:
     def ready() -> bool:
         runs = h.dev.runs_for_event(event_id)
         return bool(runs) and any(
-            item["status"] == status for item in h.dev.driver.history.timeline(runs[0])
+            item["status"] == status for item in h.dev.driver.timeline(runs[0])
         )
 
     await h.dev.driver.wait_until(ready, 5)
