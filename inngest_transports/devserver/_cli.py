@@ -55,15 +55,19 @@ class _Refused(Exception):
     """argparse refused a value read from the configuration file."""
 
 
-class _FileParser(_Parser):
-    """Parses a configuration file's flags: refusals raise, not exit."""
+class _FileParser(argparse.ArgumentParser):
+    """Parses a configuration file's flags: refusals raise, not exit.
+
+    A sibling of :class:`_Parser`, not its subclass: only ``error`` differs,
+    and each class inherits argparse's code directly.
+    """
 
     def error(self, message: str) -> NoReturn:
         raise _Refused(message)
 
 
 def build_parser(
-    parser_class: type[_Parser] = _Parser,
+    parser_class: type[argparse.ArgumentParser] = _Parser,
 ) -> argparse.ArgumentParser:
     parser = parser_class(
         prog="inngest-dev",
