@@ -409,3 +409,28 @@ async def test_an_endpoint_run_survives_a_restart(tmp_path: Path) -> None:
                 assert run.output["body"] == "after restart"
         (call,) = stub.received
         assert call.path == "/api/hello?name=ada"
+
+
+async def test_a_run_that_left_memory_keeps_its_output_and_its_id(
+    tmp_path: Path,
+) -> None:
+    with SQLiteStore(tmp_path / "dev.db") as store:
+        async with serving(store=store) as (dev, http):
+            body = _new_run("http://127.0.0.1:9", [_step_run("a", 1)])
+            data = (await http.post("/v1/checkpoint", json=body)).json()["data"]
+            done = _run_complete(200, "bye", **{"content-type": "text/plain"})
+            steps = _steps(data["fn_id"], data["app_id"], [done])
+            ok = await http.post(f"/v1/checkpoint/{RUN_ID}/steps", json=steps)
+            assert ok.status_code == 200
+            # Ended and saved: out of memory, served from the store.
+            assert dev.driver.executor.get_run(RUN_ID) is None
+            out = await http.get(
+                f"/v1/http/runs/{RUN_ID}/output", params={"token": data["token"]}
+            )
+            assert (out.status_code, out.text) == (200, "bye")
+            # Its id stays taken: a new run under it would overwrite it.
+            again = await http.post("/v1/checkpoint", json=body)
+            assert again.status_code == 409, again.text
+            run = (await http.get(f"/v1/runs/{RUN_ID}")).json()["data"]
+            assert (run["status"], run["output"]["body"]) == ("Completed", "bye")
+            assert (await http.get("/health")).status_code == 200
