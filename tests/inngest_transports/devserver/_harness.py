@@ -63,6 +63,21 @@ async def dev_api(
 Functions = Callable[[inngest.Inngest], Sequence[inngest.Function[Any]]]
 
 
+def throttled(client: inngest.Inngest) -> list[inngest.Function[Any]]:
+    """One function, ``slow`` on event ``t/slow``, throttled to a run every
+    ten minutes: a test's second run of it waits."""
+
+    @client.create_function(
+        fn_id="slow",
+        trigger=inngest.TriggerEvent(event="t/slow"),
+        throttle=inngest.Throttle(limit=1, period=600_000, burst=0),
+    )
+    async def slow(ctx: inngest.Context) -> str:
+        return "done"
+
+    return [slow]
+
+
 @asynccontextmanager
 async def harness(functions: Functions, **dev_options: Any) -> AsyncIterator[Harness]:
     dev_options.setdefault("retry_scale", RETRY_SCALE)

@@ -13,7 +13,7 @@ import pytest
 
 import inngest_proto as inngest
 
-from ._harness import APP_ID, Harness, harness
+from ._harness import APP_ID, Harness, harness, throttled
 
 pytestmark = pytest.mark.anyio
 
@@ -239,20 +239,8 @@ async def test_an_unreachable_app_says_so() -> None:
         assert down["error"]
 
 
-def _throttled(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(
-        fn_id="slow",
-        trigger=inngest.TriggerEvent(event="t/slow"),
-        throttle=inngest.Throttle(limit=1, period=600_000, burst=0),
-    )
-    async def slow(ctx: inngest.Context) -> str:
-        return "done"
-
-    return [slow]
-
-
 async def test_a_throttled_run_says_why_it_waits() -> None:
-    async with harness(_throttled) as h:
+    async with harness(throttled) as h:
         await _finished(h, await _run_of(h, await h.send("t/slow")))
         run_id = await _run_of(h, await h.send("t/slow"))
         run = (await h.get(f"/ui/api/runs/{run_id}"))["data"]
@@ -294,7 +282,7 @@ async def test_the_plain_run_page_links_runs_and_says_why_it_waited() -> None:
 
 
 async def test_the_plain_run_page_says_a_run_was_throttled() -> None:
-    async with harness(_throttled) as h:
+    async with harness(throttled) as h:
         await _finished(h, await _run_of(h, await h.send("t/slow")))
         run_id = await _run_of(h, await h.send("t/slow"))
         page = (await h.http.get(f"/ui/plain/runs/{run_id}")).text

@@ -11,7 +11,7 @@ import inngest_proto as inngest
 from inngest_transports.devserver._sqlite_store import SQLiteStore
 from inngest_transports.devserver._ui_api import UI_DIR
 
-from ._harness import APP_ID, Harness, harness
+from ._harness import APP_ID, Harness, harness, throttled
 
 pytestmark = pytest.mark.anyio
 
@@ -387,20 +387,8 @@ async def test_plain_pages_escape_and_send() -> None:
         assert resp.headers["content-type"].startswith("text/html")
 
 
-def _throttled(client: inngest.Inngest) -> list[inngest.Function[Any]]:
-    @client.create_function(
-        fn_id="slow",
-        trigger=inngest.TriggerEvent(event="t/slow"),
-        throttle=inngest.Throttle(limit=1, period=600_000, burst=0),
-    )
-    async def slow(ctx: inngest.Context) -> str:
-        return "done"
-
-    return [slow]
-
-
 async def test_a_run_not_started_yet_is_queued() -> None:
-    async with harness(_throttled) as h:
+    async with harness(throttled) as h:
         first = await h.send("t/slow")
         await h.dev.wait_for_runs(first, timeout=5)
         # The throttle starts the second run ten minutes later.
