@@ -256,11 +256,17 @@ def test_a_run_waiting_for_a_concurrency_slot_is_queued() -> None:
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]
 
 
-def test_a_throttled_run_is_queued_until_it_starts() -> None:
-    h = Harness()
+def send_two_throttled(h: Harness) -> None:
+    """Serve ``echo`` throttled to one start in ten seconds and send it two
+    events: the first run starts at once, the second ten seconds later."""
     h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
+
+
+def test_a_throttled_run_is_queued_until_it_starts() -> None:
+    h = Harness()
+    send_two_throttled(h)
     h.drain()
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.QUEUED]
     h.run()
@@ -269,9 +275,7 @@ def test_a_throttled_run_is_queued_until_it_starts() -> None:
 
 def test_a_queued_run_can_be_cancelled() -> None:
     h = Harness()
-    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
-    h.send("t/go", {"n": 0})
-    h.send("t/go", {"n": 1})
+    send_two_throttled(h)
     h.drain()
     queued = h.runs("fn")[1]
     h.apply(h.executor.cancel(queued.run_id, h.now))
@@ -795,9 +799,7 @@ def test_a_cancel_if_that_fails_cancels_nothing_and_is_logged(
 
 def test_a_throttled_run_records_how_long_throttle_held_it() -> None:
     h = Harness()
-    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
-    h.send("t/go", {"n": 0})
-    h.send("t/go", {"n": 1})
+    send_two_throttled(h)
     h.run()
     first, second = h.runs("fn")
     assert first.delays == []
