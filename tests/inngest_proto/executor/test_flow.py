@@ -229,14 +229,20 @@ class InFlight:
         h.intercept = watch
 
 
-def test_concurrency_limits_calls_in_flight_and_everything_completes() -> None:
-    h = Harness()
-    h.serve(echo(h, concurrency=[inngest.Concurrency(limit=2)]))
+def most_in_flight(h: Harness, runs: int, **options: Any) -> int:
+    """Serve ``echo`` with ``options``, send it ``runs`` events (``n`` 0, 1,
+    ...) and run them all: the most calls in flight at once."""
+    h.serve(echo(h, **options))
     seen = InFlight(h, "fn")
-    for n in range(6):
+    for n in range(runs):
         h.send("t/go", {"n": n})
     h.run()
-    assert seen.most == 2
+    return seen.most
+
+
+def test_concurrency_limits_calls_in_flight_and_everything_completes() -> None:
+    h = Harness()
+    assert most_in_flight(h, 6, concurrency=[inngest.Concurrency(limit=2)]) == 2
     assert sorted(outputs(h)) == list(range(6))
 
 
@@ -256,10 +262,11 @@ def test_a_run_waiting_for_a_concurrency_slot_is_queued() -> None:
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.COMPLETED]
 
 
-def send_two_throttled(h: Harness) -> None:
-    """Serve ``echo`` throttled to one start in ten seconds and send it two
-    events: the first run starts at once, the second ten seconds later."""
-    h.serve(echo(h, throttle=inngest.Throttle(limit=1, period=10 * SECOND, burst=0)))
+def send_two_throttled(h: Harness, limit: int = 1) -> None:
+    """Serve ``echo`` throttled to ``limit`` starts in ten seconds and send it
+    two events."""
+    throttle = inngest.Throttle(limit=limit, period=10 * SECOND, burst=0)
+    h.serve(echo(h, throttle=throttle))
     h.send("t/go", {"n": 0})
     h.send("t/go", {"n": 1})
 
@@ -683,20 +690,13 @@ def test_removing_a_function_ends_its_cron() -> None:
 
 def test_a_concurrency_limit_of_zero_is_no_limit() -> None:
     h = Harness()
-    h.serve(echo(h, concurrency=[inngest.Concurrency(limit=0)]))
-    seen = InFlight(h, "fn")
-    for n in range(4):
-        h.send("t/go", {"n": n})
-    h.run()
-    assert seen.most == 4
+    assert most_in_flight(h, 4, concurrency=[inngest.Concurrency(limit=0)]) == 4
     assert sorted(outputs(h)) == list(range(4))
 
 
 def test_a_throttle_limit_of_zero_is_one() -> None:
     h = Harness()
-    h.serve(echo(h, throttle=inngest.Throttle(limit=0, period=10 * SECOND, burst=0)))
-    h.send("t/go", {"n": 0})
-    h.send("t/go", {"n": 1})
+    send_two_throttled(h, limit=0)
     h.drain()
     assert statuses(h) == [RunStatus.COMPLETED, RunStatus.QUEUED]
     h.run()
