@@ -56,6 +56,7 @@ from ._matching import (
     WaitMatcher,
 )
 from ._registration import (
+    FLOW_CONTROL_KEYS,
     ConfigProblem,
     ExpressionCheck,
     ExpressionUse,
@@ -91,6 +92,7 @@ from ._timing import resolve_time
 
 __all__ = [
     "DEFAULT_RETRIES",
+    "FLOW_CONTROL_KEYS",
     "HTTP_REQUEST_EVENT",
     "MAX_DATA_DEPTH",
     "MAX_EVENT_BYTES",

@@ -71,6 +71,7 @@ from ..expressions import ExpressionCheck
 from ._cron import CronError, parse_jitter, validate_for_sync
 
 __all__ = [
+    "FLOW_CONTROL_KEYS",
     "MAX_CANCELS",
     "MAX_CONCURRENCY_LIMITS",
     "MAX_TRIGGERS",
@@ -495,12 +496,9 @@ def _singleton(value: Any) -> Singleton:
     return Singleton(key=key, mode=mode)  # type: ignore[arg-type]
 
 
-_FUNCTION_KEYS = (
-    "id",
-    "name",
-    "triggers",
-    "steps",
-    "retries",
+#: The flow-control keys of a synced function's config, as the wire spells
+#: them (what a host shows as a function's flow control).
+FLOW_CONTROL_KEYS = (
     "concurrency",
     "throttle",
     "rateLimit",
@@ -508,10 +506,11 @@ _FUNCTION_KEYS = (
     "batchEvents",
     "priority",
     "cancel",
-    "timeouts",
     "singleton",
+    "timeouts",
     "idempotency",
 )
+_FUNCTION_KEYS = ("id", "name", "triggers", "steps", "retries", *FLOW_CONTROL_KEYS)
 
 
 def _slug(name: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from inngest_proto import json_codec
-from inngest_proto.executor import FlowDelay, Run, RunStatus
+from inngest_proto.executor import FLOW_CONTROL_KEYS, FlowDelay, Run, RunStatus
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import Response, unstructure
 
@@ -33,19 +33,6 @@ from ._ui_static import NO_CACHE, UI_DIR, html_response, json_body, static_file
 
 __all__ = ["UI_DIR", "UiApi", "UiRequest"]
 
-#: Config keys ``/ui/api/functions`` shows (as synced), and ``retries``.
-_FLOW_KEYS = (
-    "concurrency",
-    "throttle",
-    "rateLimit",
-    "debounce",
-    "batchEvents",
-    "priority",
-    "cancel",
-    "singleton",
-    "timeouts",
-    "idempotency",
-)
 #: The event that starts a run of one function directly (``step.invoke``
 #: sends it; so does the UI's Invoke button, without a caller to resume).
 _INVOKED = "inngest/function.invoked"
@@ -681,7 +668,7 @@ class UiApi:
 
 def _function(app: App, fn: FunctionConfig) -> dict[str, Any]:
     config = unstructure(fn)
-    flow = {k: config[k] for k in _FLOW_KEYS if config.get(k) is not None}
+    flow = {k: config[k] for k in FLOW_CONTROL_KEYS if config.get(k) is not None}
     root: dict[str, Any] = next(iter(config.get("steps", {}).values()), {})
     retries = (root.get("retries") or {}).get("attempts")
     if retries is not None:

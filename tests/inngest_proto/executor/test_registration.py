@@ -21,6 +21,7 @@ from inngest_proto._options import (
     TriggerEvent,
 )
 from inngest_proto.executor import (
+    FLOW_CONTROL_KEYS,
     ConfigProblem,
     InvalidFunctionConfig,
     expressions_of,
@@ -281,23 +282,7 @@ _JSON = st.recursive(
     ),
     max_leaves=8,
 )
-_KEYS = st.sampled_from(
-    [
-        "concurrency",
-        "throttle",
-        "rateLimit",
-        "debounce",
-        "batchEvents",
-        "priority",
-        "cancel",
-        "timeouts",
-        "singleton",
-        "idempotency",
-        "triggers",
-        "steps",
-        "retries",
-    ]
-)
+_KEYS = st.sampled_from([*FLOW_CONTROL_KEYS, "triggers", "steps", "retries"])
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
