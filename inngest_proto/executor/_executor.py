@@ -57,6 +57,7 @@ from ._matching import (
     WaitMatcher,
     log_expression_error,
     name_patterns,
+    pause_matches,
 )
 from ._ops import OpHandler
 from ._registry import RegisteredFunction, register_function
@@ -581,21 +582,15 @@ class Executor:
             for wait in run.waits.values():
                 if wait.event_name != event["name"]:
                     continue
-                try:
-                    hit = self._wait_matcher(
-                        wait.expression, run.event, event, tick.now
-                    )
-                except ExpressionError as err:
-                    log_expression_error(
-                        "wait_for_event if",
-                        err,
-                        "the event does not resume the wait",
-                        function_id=run.function_id,
-                        event=event,
-                        run_id=run.run_id,
-                    )
-                    hit = False
-                if hit is True:
+                if pause_matches(
+                    self._wait_matcher,
+                    wait.expression,
+                    run,
+                    event,
+                    tick.now,
+                    use="wait_for_event if",
+                    outcome="the event does not resume the wait",
+                ):
                     matched.append((run, wait))
         for run, wait in matched:
             if run.is_running and run.waits.get(wait.step_id) is wait:

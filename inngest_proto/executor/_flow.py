@@ -45,6 +45,7 @@ from ._matching import (
     ValueEvaluator,
     WaitMatcher,
     log_expression_error,
+    pause_matches,
 )
 from ._registry import RegisteredFunction
 from ._runbook import RunBook, Tick
@@ -406,21 +407,15 @@ class FlowControl:
             for pause in run.cancels:
                 if pause.event_name != event["name"] or pause.expires_at < tick.now:
                     continue
-                try:
-                    hit = self._wait_matcher(
-                        pause.expression, run.event, event, tick.now
-                    )
-                except ExpressionError as err:
-                    log_expression_error(
-                        "cancel if",
-                        err,
-                        "the event does not cancel the run",
-                        function_id=run.function_id,
-                        event=event,
-                        run_id=run.run_id,
-                    )
-                    hit = False
-                if hit is True:
+                if pause_matches(
+                    self._wait_matcher,
+                    pause.expression,
+                    run,
+                    event,
+                    tick.now,
+                    use="cancel if",
+                    outcome="the event does not cancel the run",
+                ):
                     doomed.append(run)
                     break
         for run in doomed:

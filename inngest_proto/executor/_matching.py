@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from ..expressions import ExpressionError
+from ._state import Run
 
 __all__ = [
     "ExpressionError",
@@ -25,6 +26,7 @@ __all__ = [
     "WaitMatcher",
     "log_expression_error",
     "name_patterns",
+    "pause_matches",
 ]
 
 _log = logging.getLogger(__name__)
@@ -72,6 +74,34 @@ KeyEvaluator: TypeAlias = Callable[[str, Mapping[str, Any], float], str]
 #: ``(expression, event, now) -> value``: a ``priority.run`` or
 #: ``batchEvents.if`` result as plain data (``False`` when unknown).
 ValueEvaluator: TypeAlias = Callable[[str, Mapping[str, Any], float], Any]
+
+
+def pause_matches(
+    matcher: WaitMatcher,
+    expression: str | None,
+    run: Run,
+    event: Mapping[str, Any],
+    now: float,
+    *,
+    use: str,
+    outcome: str,
+) -> bool:
+    """Does ``event`` pass ``expression``, the condition ``run`` pauses on (a
+    wait's or a cancel's ``if``)?  An expression that fails to evaluate does
+    not match; it is logged as ``use`` failing, with ``outcome``."""
+    try:
+        hit = matcher(expression, run.event, event, now)
+    except ExpressionError as err:
+        log_expression_error(
+            use,
+            err,
+            outcome,
+            function_id=run.function_id,
+            event=event,
+            run_id=run.run_id,
+        )
+        return False
+    return hit is True
 
 
 def name_patterns(name: str) -> set[str]:
