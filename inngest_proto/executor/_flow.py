@@ -48,7 +48,7 @@ from ._matching import (
     pause_matches,
 )
 from ._registry import RegisteredFunction
-from ._runbook import RunBook, Tick
+from ._runbook import RunBook, RunEnder, Tick
 from ._state import CancelPause, FlowDelay, Job, Run, RunStatus, Timer, TimerKind
 
 __all__ = ["MAX_DELAYS", "FlowControl", "FlowHost"]
@@ -62,23 +62,11 @@ _NO_LIMIT = 1 << 62
 MAX_DELAYS = 50
 
 
-class FlowHost(Protocol):
+class FlowHost(RunEnder, Protocol):
     """What flow control uses of the executor that holds it: the moves that
     end a run, and publishing an event (both route events, the executor's)."""
 
     def _emit(self, event: dict[str, Any], tick: Tick) -> None: ...
-
-    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
-
-    def _finalize(
-        self,
-        run: Run,
-        status: RunStatus,
-        tick: Tick,
-        *,
-        output: Any,
-        error: dict[str, Any] | None = None,
-    ) -> None: ...
 
 
 class FlowControl:

@@ -25,13 +25,12 @@ from ._checkpoint import WAITING_OPS, step_memo
 from ._endpoints import run_complete_outcome
 from ._lifecycle import INVOKE_TIMEOUT_MEMO, invoked_event
 from ._reply import Reply
-from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, Tick
+from ._runbook import TRACKED_PARALLEL_VERSION, RunBook, RunEnder, Tick
 from ._state import (
     Invoke,
     Job,
     JobKind,
     Run,
-    RunStatus,
     Timer,
     TimerKind,
     Wait,
@@ -52,22 +51,10 @@ _ASYNC_OPS = WAITING_OPS | {Opcode.STEP_PLANNED}
 _FIRST_OPS = frozenset({Opcode.WAIT_FOR_EVENT, Opcode.DEFER_ADD, Opcode.DEFER_ABORT})
 
 
-class OpsHost(Protocol):
+class OpsHost(RunEnder, Protocol):
     """What the op handler uses of the executor that holds it: the moves that
     end a run, queueing the run's next call, and the waits and events it
     routes."""
-
-    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
-
-    def _finalize(
-        self,
-        run: Run,
-        status: RunStatus,
-        tick: Tick,
-        *,
-        output: Any,
-        error: dict[str, Any] | None = None,
-    ) -> None: ...
 
     def _enqueue(self, run: Run, job: Job, tick: Tick) -> None: ...
 

@@ -11,7 +11,7 @@ events, freeing concurrency slots) the caller does.  Each input works on one
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -22,10 +22,10 @@ from ._ids import ulid
 from ._lifecycle import RunInput, Transition, lifecycle_actions, transition
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
 from ._request import MAX_REQUEST_BYTES, build_call_request
-from ._state import ExecutorState, Job, JobKind, Run, Timer, TimerKind
+from ._state import ExecutorState, Job, JobKind, Run, RunStatus, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
-__all__ = ["Changes", "RunBook", "Tick"]
+__all__ = ["Changes", "RunBook", "RunEnder", "Tick"]
 
 _IDEMPOTENCY_SECONDS = 24 * 3600.0
 # Expired keys are pruned past this many, so the map stays bounded.
@@ -59,6 +59,24 @@ class Tick:
     @property
     def now_ms(self) -> int:
         return int(self.now * 1000)
+
+
+class RunEnder(Protocol):
+    """The moves that end a run, which the executor makes (beyond the run
+    book they free flow-control slots and publish lifecycle events): what its
+    collaborators that end runs need of it."""
+
+    def _fail(self, run: Run, message: str, tick: Tick) -> None: ...
+
+    def _finalize(
+        self,
+        run: Run,
+        status: RunStatus,
+        tick: Tick,
+        *,
+        output: Any,
+        error: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 class RunBook:
