@@ -194,6 +194,21 @@ class OpHandler:
             return None
         return max(at, tick.now)
 
+    def _timeout_at(
+        self,
+        run: Run,
+        opts: dict[str, Any],
+        what: str,
+        default_seconds: float,
+        tick: Tick,
+    ) -> float | None:
+        """When ``opts.timeout`` ends (``default_seconds`` from now without
+        one), or ``None`` after failing the run for a bad one."""
+        timeout = opts.get("timeout")
+        if not timeout:
+            return tick.now + default_seconds
+        return self._until(run, timeout, what, tick)
+
     def _sleep(self, run: Run, op: StepOp, tick: Tick) -> None:
         if self._step_is_open(run, op.id):
             return
@@ -206,9 +221,8 @@ class OpHandler:
         if self._step_is_open(run, op.id):
             return
         opts = op.opts or {}
-        timeout = opts.get("timeout")
         # No timeout means the wait expires at once, as on the server.
-        at = self._until(run, timeout, "wait timeout", tick) if timeout else tick.now
+        at = self._timeout_at(run, opts, "wait timeout", 0.0, tick)
         if at is None:
             return
         expression = opts.get("if")
@@ -233,13 +247,11 @@ class OpHandler:
             message = f"invalid WaitForSignal op {op.id!r}: opts.signal must name it"
             self._host._fail(run, message, tick)
             return
-        timeout = opts.get("timeout")
-        if timeout:
-            at = self._until(run, timeout, "signal timeout", tick)
-            if at is None:
-                return
-        else:
-            at = tick.now + _DEFAULT_SIGNAL_TIMEOUT
+        at = self._timeout_at(
+            run, opts, "signal timeout", _DEFAULT_SIGNAL_TIMEOUT, tick
+        )
+        if at is None:
+            return
         # Its timeout is a wait's: the step ends with null.
         timer_id = self._book.set_timer(
             run, TimerKind.WAIT_TIMEOUT, at, tick, step_id=op.id
@@ -259,13 +271,11 @@ class OpHandler:
         if not isinstance(opts.get("function_id"), str):
             self._host._fail(run, "InvokeFunction op without opts.function_id", tick)
             return
-        timeout = opts.get("timeout")
-        if timeout:
-            at = self._until(run, timeout, "invoke timeout", tick)
-            if at is None:
-                return
-        else:
-            at = tick.now + _DEFAULT_INVOKE_TIMEOUT
+        at = self._timeout_at(
+            run, opts, "invoke timeout", _DEFAULT_INVOKE_TIMEOUT, tick
+        )
+        if at is None:
+            return
         correlation = f"{run.run_id}.{op.id}"
         timer_id = self._book.set_timer(
             run, TimerKind.INVOKE_TIMEOUT, at, tick, step_id=op.id
