@@ -130,6 +130,9 @@ class AppTransport:
         self._max_idle = max_idle
         self._ssl_context = ssl_context
         self._idle: dict[_Origin, list[_Connection]] = {}
+        #: Bumped by :meth:`aclose`: a connection opened before is closed
+        #: when its exchange ends, not kept.
+        self._generation = 0
 
     async def request(self, request: OutboundRequest) -> OutboundResponse:
         """One exchange; raises :class:`TransportError` when no reply came."""
@@ -155,6 +158,7 @@ class AppTransport:
         host_header: bytes,
         phase: list[str],
     ) -> OutboundResponse:
+        generation = self._generation
         conn = await self._take_idle(origin)
         if conn is None:
             conn = await self._connect(origin)
@@ -194,7 +198,8 @@ class AppTransport:
                     ) from write_error
                 raise
             reusable = (
-                write_error is None
+                generation == self._generation
+                and write_error is None
                 and conn.h11.our_state is h11.DONE
                 and conn.h11.their_state is h11.DONE
             )
@@ -242,6 +247,7 @@ class AppTransport:
 
     async def aclose(self) -> None:
         """Close the idle connections; the ones in use close when done."""
+        self._generation += 1
         idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:

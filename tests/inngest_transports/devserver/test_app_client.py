@@ -403,3 +403,36 @@ async def test_a_url_that_cannot_be_called_is_a_clear_error(url: str) -> None:
     with pytest.raises(TransportError) as failed:
         await _post(AppTransport(5.0), url)
     assert isinstance(failed.value.last_error, httpx.UnsupportedProtocol)
+
+
+async def test_a_call_in_flight_when_the_client_closes_keeps_no_connection() -> None:
+    reply_now = anyio.Event()
+    closed_by_client: list[bool] = []
+
+    async def handle(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            assert await _read_request(stream, b"") is not None
+            await reply_now.wait()
+            await stream.send(OK)  # keep-alive: the client may keep it
+            closed_by_client.append(await _read_request(stream, b"") is None)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    transport = AppTransport(5.0)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+
+        async def call() -> None:
+            reply = await _post(transport, f"http://127.0.0.1:{port}/x")
+            assert reply.status == 200
+
+        async with anyio.create_task_group() as calls:
+            calls.start_soon(call)
+            await anyio.sleep(0.05)  # the request is out, its reply held
+            await transport.aclose()  # e.g. the server shutting down
+            reply_now.set()
+        with anyio.fail_after(5):
+            while not closed_by_client:
+                await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()
+    assert closed_by_client == [True]
