@@ -245,10 +245,14 @@ class Driver:
         # and committed once by ``_commit_held``; the calls they lead to
         # wait for that commit, and so do the API's answers (``durable``).
         self._group_commit = False
-        self._held = False  # writes made, not committed yet
+        self._held = False  # saves or writes not handed to a commit yet
+        self._pending = _PendingSave()
         self._after_commit: list[tuple[_CallTask[Any], Any]] = []
         self._commit_wanted: anyio.Event | None = None
+        #: Set when what is held now is committed.
         self._committed: anyio.Event | None = None
+        #: Set when the commit running in its thread is done.
+        self._in_flight: anyio.Event | None = None
         self._commit_error: BaseException | None = None
         self._now = now
         self._transport = transport or AppTransport(_CALL_TIMEOUT)
@@ -371,7 +375,10 @@ class Driver:
                 # made (a restart requeues them, as calls cut off).
                 self._after_commit.clear()
                 if self._held and self._commit_error is None:
-                    self._commit_now()
+                    done, _ = self._write_held()
+                    assert self._store is not None
+                    self._store.commit()
+                    done.set()
                 with anyio.CancelScope(shield=True):
                     await self._transport.aclose()
                     await self._ai_client.aclose()
@@ -403,6 +410,8 @@ class Driver:
 
         Once stored, every event is routed even if the caller is cancelled.
         """
+        if self._group_commit:
+            await self._commit_idle()  # else the append waits on its lock
         now = self._now()
         seqs = self._append(events, internal_ids, now)
         with anyio.CancelScope(shield=True):
@@ -611,7 +620,10 @@ class Driver:
                     action.reason,
                 )
         self._save(routed=routed, emitted=emitted, resumed=resumed)
-        if ended:
+        if ended and self._store is not None and self._group_commit:
+            # Out of memory only once written, by the next group commit.
+            self._pending.ended.extend(ended)
+        elif ended:
             self._runs_ended(ended, now)
         for call in calls:
             self._start(self._call, call)
@@ -627,9 +639,9 @@ class Driver:
         resumed: Iterable[tuple[str, str, str]] = (),
         full: bool = False,
     ) -> None:
-        changes = self.executor.take_changes()
-        history = self.history.take_changes()
         if self._store is None:
+            self.executor.take_changes()
+            self.history.take_changes()
             for internal, run_id, step_id in resumed:
                 self._wait_matches.setdefault(internal, []).append((run_id, step_id))
                 self._wait_matches.move_to_end(internal)
@@ -638,34 +650,44 @@ class Driver:
             ):
                 self._wait_matches.popitem(last=False)
             return
+        if self._group_commit:
+            # Written by the next group commit: once for all the inputs
+            # handled until then, however many touched a run.
+            assert self._commit_wanted is not None
+            self._pending.add(routed, emitted, resumed, full=full)
+            self._held = True
+            self._commit_wanted.set()
+            return
+        self._write(routed, emitted, resumed, full=full, hold=False)
+
+    def _write(
+        self,
+        routed: Iterable[int],
+        emitted: Iterable[tuple[str, Mapping[str, Any]]],
+        resumed: Iterable[tuple[str, str, str]],
+        *,
+        full: bool,
+        hold: bool,
+    ) -> None:
+        """Save what changed since the last save."""
+        assert self._store is not None
+        changes = self.executor.take_changes()
+        history = self.history.take_changes()
         routed, emitted = list(routed), list(emitted)
         nothing = not (changes.runs or changes.flow or changes.seen_keys or history)
         quiet = nothing and not routed and not emitted and not self._timers_changed
         if quiet and not full:
             return  # e.g. a timer that fired after it was cancelled
         self._timers_changed = False
-        state = self.executor.state
-        if self._group_commit:
-            self._hold_write(
-                lambda store: store.save(
-                    state,
-                    routed=routed,
-                    emitted=emitted,
-                    changes=None if full else changes,
-                    history=history,
-                    resumed=resumed,
-                    hold=True,
-                )
-            )
-        else:
-            self._store.save(
-                state,
-                routed=routed,
-                emitted=emitted,
-                changes=None if full else changes,
-                history=history,
-                resumed=resumed,
-            )
+        self._store.save(
+            self.executor.state,
+            routed=routed,
+            emitted=emitted,
+            changes=None if full else changes,
+            history=history,
+            resumed=resumed,
+            hold=hold,
+        )
         keep = self._keep_events
         # In batches of a hundredth, not a few rows every request.
         if keep is not None and (routed or emitted):
@@ -700,33 +722,58 @@ class Driver:
         return result
 
     async def _commit_held(self) -> None:
-        """Commit the held writes once per loop iteration, then make the
+        """Once per loop iteration with inputs: write what they changed,
+        commit it with one fsync in a worker thread (the loop serves on
+        meanwhile; inputs then gather for the next commit), then make the
         calls they led to and wake who waits in :meth:`durable`."""
+        assert self._store is not None
         while True:
             assert self._commit_wanted is not None
             await self._commit_wanted.wait()
             self._commit_wanted = anyio.Event()
             # Inputs ready in this iteration of the loop join this commit.
             await anyio.sleep(0)
-            self._commit_now()
+            done, calls = self._write_held()
+            try:
+                await anyio.to_thread.run_sync(self._store.commit)
+            except Exception as err:
+                self._commit_error = err
+                raise
+            finally:
+                self._in_flight = None
+                done.set()
+            for fn, action in calls:
+                self._start(fn, action)
 
-    def _commit_now(self) -> None:
-        assert self._store is not None
+    def _write_held(self) -> tuple[anyio.Event, list[tuple[_CallTask[Any], Any]]]:
+        """Write the pending saves into the open transaction, on the loop
+        (a save reads the live state).  Returns the event set once that
+        transaction is committed, and the calls that wait for it."""
         assert self._committed is not None
-        waiters, self._committed = self._committed, anyio.Event()
+        done, self._committed = self._committed, anyio.Event()
         calls, self._after_commit = self._after_commit, []
+        pending, self._pending = self._pending, _PendingSave()
+        self._in_flight = done
+        self._held = False
         try:
             if self._commit_error is not None:
                 raise self._commit_error
-            self._held = False
-            self._store.commit()
-        except BaseException as err:
+            if pending.wanted:
+                self._write(
+                    pending.routed,
+                    pending.emitted,
+                    pending.resumed,
+                    full=pending.full,
+                    hold=True,
+                )
+            if pending.ended:
+                self._runs_ended(pending.ended, self._now())
+        except Exception as err:
             self._commit_error = err
+            self._in_flight = None
+            done.set()
             raise
-        finally:
-            waiters.set()
-        for fn, action in calls:
-            self._start(fn, action)
+        return done, calls
 
     async def durable(self) -> None:
         """Return once every write made so far is committed.
@@ -736,8 +783,15 @@ class Driver:
         """
         if self._held and self._committed is not None:
             await self._committed.wait()
+        elif self._in_flight is not None:
+            await self._in_flight.wait()
         if self._commit_error is not None:
             raise self._commit_error
+
+    async def _commit_idle(self) -> None:
+        """Wait while a commit runs in its thread: the store is busy."""
+        while self._in_flight is not None:
+            await self._in_flight.wait()
 
     def _runs_ended(self, run_ids: list[str], now: float) -> None:
         """Runs ended (and were saved): retention decides what stays."""
@@ -1119,3 +1173,32 @@ def _excerpt(value: Any) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= _OUTPUT_EXCERPT else text[: _OUTPUT_EXCERPT - 3] + "..."
+
+
+class _PendingSave:
+    """What the saves asked for since the last group commit wrote them."""
+
+    __slots__ = ("emitted", "ended", "full", "resumed", "routed", "wanted")
+
+    def __init__(self) -> None:
+        self.wanted = False
+        self.full = False
+        #: Runs that ended: they leave memory once written.
+        self.ended: list[str] = []
+        self.routed: list[int] = []
+        self.emitted: list[tuple[str, Mapping[str, Any]]] = []
+        self.resumed: list[tuple[str, str, str]] = []
+
+    def add(
+        self,
+        routed: Iterable[int],
+        emitted: Iterable[tuple[str, Mapping[str, Any]]],
+        resumed: Iterable[tuple[str, str, str]],
+        *,
+        full: bool,
+    ) -> None:
+        self.wanted = True
+        self.full = self.full or full
+        self.routed.extend(routed)
+        self.emitted.extend(emitted)
+        self.resumed.extend(resumed)

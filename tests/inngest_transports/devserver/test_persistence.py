@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -192,14 +193,16 @@ async def test_an_unreadable_run_history_is_skipped_at_start(
 
 
 class _CountingStore(SQLiteStore):
-    """Counts the group commits."""
+    """Counts the group commits, and notes the threads they ran in."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.commits = 0
+        self.threads: set[threading.Thread] = set()
 
     def commit(self) -> None:
         self.commits += 1
+        self.threads.add(threading.current_thread())
         super().commit()
 
 
@@ -222,6 +225,8 @@ async def test_inputs_of_one_loop_iteration_share_one_commit(tmp_path: Path) -> 
                 driver.receive([event], [internal_id])
             await driver.durable()
             assert store.commits == before + 1
+            # The fsync ran off the event loop's thread.
+            assert threading.current_thread() not in store.threads
             with SQLiteStore(db) as other:
                 assert all(other.event(i) is not None for i in internal)
             # The calls waited for the commit, then went out.
