@@ -407,13 +407,15 @@ class DevServer:
         return self.driver.runs_for_event(event_id)
 
     async def wait_for_run(self, run_id: str, timeout: float = 10.0) -> Run:
-        """The run once it has finished; :class:`TimeoutError` otherwise."""
+        """The run once it has finished (and, with a store, once that is
+        committed); :class:`TimeoutError` otherwise."""
 
         def done() -> bool:
             run = self.get_run(run_id)
             return run is not None and not run.is_running
 
         await self.driver.wait_until(done, timeout)
+        await self.driver.durable()
         run = self.get_run(run_id)
         assert run is not None
         return run
@@ -421,13 +423,15 @@ class DevServer:
     async def wait_for_runs(
         self, event_id: str, count: int = 1, timeout: float = 10.0
     ) -> list[Run]:
-        """The runs of an event once ``count`` have started and all finished."""
+        """The runs of an event once ``count`` have started and all finished
+        (and, with a store, once that is committed)."""
 
         def done() -> bool:
             runs = self.runs_for_event(event_id)
             return len(runs) >= count and not any(r.is_running for r in runs)
 
         await self.driver.wait_until(done, timeout)
+        await self.driver.durable()
         return self.runs_for_event(event_id)
 
 

@@ -103,6 +103,8 @@ async def _send(driver: Driver, fn_id: str, *, ended: bool = True) -> tuple[str,
 
     await driver.wait_until(settled, 5)
     (run,) = driver.runs_for_event(internal)
+    # Written by the group commit, and only then out of memory.
+    await driver.durable()
     return internal, run.run_id
 
 
