@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto.executor import RunSkipped, RunStarted, RunStatus
+from inngest_proto.executor import Run, RunSkipped, RunStarted, RunStatus
 from tests.inngest_proto.executor._harness import APP_URL, Harness
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
@@ -25,25 +25,39 @@ def _pair(h: Harness, **options: Any) -> list[inngest.Function[Any]]:
     return [one, other]
 
 
+def _ran_once(h: Harness, fn_id: str, data: dict[str, Any]) -> Run:
+    """Send ``t/go`` (id ``evt-1``) with ``data`` and run everything: the
+    one run of ``fn_id``."""
+    h.send("t/go", data, id="evt-1")
+    h.run()
+    (run,) = h.runs(fn_id)
+    return run
+
+
+def _rerun(h: Harness, run_id: str, **options: Any) -> tuple[RunStarted, Run]:
+    """``Executor.rerun(run_id, **options)`` run to its end: the action that
+    started the new run, and the new run."""
+    actions = h.executor.rerun(run_id, h.now, **options)
+    (started,) = [a for a in actions if isinstance(a, RunStarted)]
+    h.apply(actions)
+    h.run()
+    new = h.executor.get_run(started.run_id)
+    assert new is not None
+    return started, new
+
+
 def test_rerun_starts_only_that_function_with_the_same_events() -> None:
     h = Harness()
     h.serve(*_pair(h))
-    h.send("t/go", {"x": 21}, id="evt-1")
-    h.run()
-    (first,) = h.runs("one")
+    first = _ran_once(h, "one", {"x": 21})
     started = len(h.started)
 
-    actions = h.executor.rerun(first.run_id, h.now)
-    (new,) = [a for a in actions if isinstance(a, RunStarted)]
+    new, rerun = _rerun(h, first.run_id)
     assert new.run_id != first.run_id
     assert new.function_id == first.function_id
     assert new.event_ids == ("evt-1",)
-    h.apply(actions)
-    h.run()
     assert len(h.started) == started + 1  # no run of "other"
     assert len(h.runs("other")) == 1
-    rerun = h.executor.get_run(new.run_id)
-    assert rerun is not None
     assert rerun.status is RunStatus.COMPLETED
     assert rerun.output == 42
     assert rerun.events == first.events
@@ -53,9 +67,7 @@ def test_rerun_skips_rate_limits_but_not_singletons() -> None:
     h = Harness()
     limited = {"rate_limit": inngest.RateLimit(limit=1, period=60_000)}
     h.serve(*_pair(h, **limited))
-    h.send("t/go", {"x": 1}, id="evt-1")
-    h.run()
-    (first,) = h.runs("one")
+    first = _ran_once(h, "one", {"x": 1})
     h.apply(h.executor.rerun(first.run_id, h.now))
     h.run()
     assert [r.status for r in h.runs("one")] == [RunStatus.COMPLETED] * 2
@@ -73,9 +85,7 @@ def test_rerun_of_unknown_run_or_unregistered_function() -> None:
     h.serve(*_pair(h))
     with pytest.raises(KeyError):
         h.executor.rerun("nope", h.now)
-    h.send("t/go", {"x": 1}, id="evt-1")
-    h.run()
-    (first,) = h.runs("one")
+    first = _ran_once(h, "one", {"x": 1})
     h.apply(h.executor.register_app(APP_URL, [], h.now))
     with pytest.raises(ValueError, match="not registered"):
         h.executor.rerun(first.run_id, h.now)
@@ -99,19 +109,12 @@ def test_rerun_from_a_step_keeps_the_memos_before_it() -> None:
     h = Harness()
     calls: list[str] = []
     h.serve(_three_steps(h, calls))
-    h.send("t/go", {}, id="evt-1")
-    h.run()
-    (first,) = h.runs("three")
+    first = _ran_once(h, "three", {})
     assert (first.output, calls) == ("ABC", ["a", "b", "c"])
     a_id, b_id, _ = first.stack
 
     calls.clear()
-    actions = h.executor.rerun(first.run_id, h.now, from_step=b_id)
-    (started,) = [a for a in actions if isinstance(a, RunStarted)]
-    h.apply(actions)
-    h.run()
-    new = h.executor.get_run(started.run_id)
-    assert new is not None
+    _, new = _rerun(h, first.run_id, from_step=b_id)
     assert (new.status, new.output) == (RunStatus.COMPLETED, "ABC")
     # Step "a" came from the memo copied over; "b" and "c" ran again.
     assert calls == ["b", "c"]
@@ -127,9 +130,7 @@ def test_a_plain_rerun_names_its_original_and_copies_no_memo() -> None:
     h = Harness()
     calls: list[str] = []
     h.serve(_three_steps(h, calls))
-    h.send("t/go", {}, id="evt-1")
-    h.run()
-    (first,) = h.runs("three")
+    first = _ran_once(h, "three", {})
     calls.clear()
     h.apply(h.executor.rerun(first.run_id, h.now))
     h.run()
@@ -141,9 +142,7 @@ def test_a_plain_rerun_names_its_original_and_copies_no_memo() -> None:
 def test_rerun_from_a_step_the_run_did_not_save_is_refused() -> None:
     h = Harness()
     h.serve(_three_steps(h, []))
-    h.send("t/go", {}, id="evt-1")
-    h.run()
-    (first,) = h.runs("three")
+    first = _ran_once(h, "three", {})
     started = len(h.started)
     with pytest.raises(ValueError, match="not a step the run saved"):
         h.executor.rerun(first.run_id, h.now, from_step="no-such-step")
@@ -153,21 +152,14 @@ def test_rerun_from_a_step_the_run_did_not_save_is_refused() -> None:
 def test_a_run_forgotten_once_ended_is_rerun_from_the_copy_its_host_kept() -> None:
     h = Harness()
     h.serve(*_pair(h))
-    h.send("t/go", {"x": 4}, id="evt-1")
-    h.run()
-    (first,) = h.runs("one")
+    first = _ran_once(h, "one", {"x": 4})
     # A host that keeps runs elsewhere drops the ones that ended.
     assert h.executor.forget(first.run_id)
     assert h.executor.get_run(first.run_id) is None
     assert not h.executor.forget(first.run_id)  # gone already
     with pytest.raises(KeyError):
         h.executor.rerun(first.run_id, h.now)
-    actions = h.executor.rerun(first.run_id, h.now, run=first)
-    (new,) = [a for a in actions if isinstance(a, RunStarted)]
-    h.apply(actions)
-    h.run()
-    rerun = h.executor.get_run(new.run_id)
-    assert rerun is not None
+    _, rerun = _rerun(h, first.run_id, run=first)
     assert (rerun.output, rerun.rerun_of) == (8, first.run_id)
 
 
