@@ -9,8 +9,14 @@ import pytest
 
 import inngest_proto as inngest
 from inngest_proto._step_ids import hash_step_id
-from inngest_proto.executor import RunStatus
-from tests.inngest_proto.executor._harness import START, Harness, fake_reply, op
+from inngest_proto.executor import Run, RunStatus
+from tests.inngest_proto.executor._harness import (
+    START,
+    Harness,
+    Intercept,
+    fake_reply,
+    op,
+)
 
 TRIGGER = inngest.TriggerEvent(event="t/go")
 
@@ -226,6 +232,21 @@ def test_parallel_steps_are_planned_targeted_then_discovered_once() -> None:
     assert bodies[3]["ctx"]["stack"] == {"current": 2, "stack": [pa, pb]}
 
 
+def _answered_run(h: Harness, fn_id: str, intercept: Intercept) -> Run:
+    """The run, to its end, of ``fn_id`` (triggered by ``t/go``; it returns
+    ``"done"``) whose calls ``intercept`` answers where it returns a reply."""
+
+    @h.client.create_function(fn_id=fn_id, trigger=TRIGGER)
+    def fn(ctx: inngest.ContextSync) -> str:
+        return "done"
+
+    h.intercept = intercept
+    h.serve(fn)
+    h.send("t/go")
+    h.run()
+    return h.only_run(fn_id)
+
+
 def test_race_mode_calls_again_after_each_branch() -> None:
     h = Harness()
     ops = [
@@ -237,16 +258,7 @@ def test_race_mode_calls_again_after_each_branch() -> None:
         2: fake_reply(206, [op("StepRun", "r1", data=1)]),
         3: fake_reply(206, [op("StepRun", "r2", data=2)]),
     }
-
-    @h.client.create_function(fn_id="race", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "done"
-
-    h.intercept = lambda call: replies.get(len(h.calls))
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("race")
+    run = _answered_run(h, "race", lambda call: replies.get(len(h.calls)))
     # r1's discovery goes out at once, r2's once it finishes too.
     assert h.step_ids(run) == ["step", "r1", "r2", "step", "step"]
     assert run.output == "done"
@@ -258,32 +270,16 @@ def test_an_sdk_running_steps_in_one_reply_without_planning() -> None:
     replies = {
         1: fake_reply(206, [op("StepRun", "x", data=1), op("Step", "y", data=2)])
     }
-
-    @h.client.create_function(fn_id="multi", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "done"
-
-    h.intercept = lambda call: replies.get(len(h.calls))
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("multi")
+    run = _answered_run(h, "multi", lambda call: replies.get(len(h.calls)))
     assert run.steps == {"x": {"data": 1}, "y": 2}
     assert run.output == "done"
 
 
 def test_an_empty_op_list_redrives_discovery_once_per_state() -> None:
     h = Harness()
-
-    @h.client.create_function(fn_id="idle", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "done"
-
-    h.intercept = lambda call: fake_reply(206, []) if len(h.calls) <= 2 else None
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("idle")
+    run = _answered_run(
+        h, "idle", lambda call: fake_reply(206, []) if len(h.calls) <= 2 else None
+    )
     # The second [] in the same state enqueues nothing: the run is stuck.
     assert len(h.calls) == 2
     assert run.status is RunStatus.RUNNING
@@ -295,16 +291,7 @@ def test_run_complete_and_discovery_request_ops() -> None:
         1: fake_reply(206, [op("DiscoveryRequest", "d")]),
         2: fake_reply(206, [op("RunComplete", "c", data={"done": True})]),
     }
-
-    @h.client.create_function(fn_id="ckpt", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "unused"
-
-    h.intercept = lambda call: replies.get(len(h.calls))
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("ckpt")
+    run = _answered_run(h, "ckpt", lambda call: replies.get(len(h.calls)))
     assert run.output == {"done": True}
     assert len(h.calls) == 2
 
@@ -321,10 +308,6 @@ def test_a_planned_step_reported_twice_is_called_once() -> None:
     h = Harness()
     plan_twice = fake_reply(206, [op("StepPlanned", "p"), op("StepPlanned", "p")])
 
-    @h.client.create_function(fn_id="dup", trigger=TRIGGER)
-    def fn(ctx: inngest.ContextSync) -> str:
-        return "done"
-
     def intercept(call: Any) -> Any:
         if len(h.calls) == 1:
             return plan_twice
@@ -332,10 +315,6 @@ def test_a_planned_step_reported_twice_is_called_once() -> None:
             return fake_reply(206, [op("StepRun", "p", data=1)])
         return None
 
-    h.intercept = intercept
-    h.serve(fn)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("dup")
+    run = _answered_run(h, "dup", intercept)
     assert h.step_ids(run) == ["step", "p", "step"]
     assert run.status is RunStatus.COMPLETED
