@@ -16,6 +16,7 @@ from inngest_proto.executor import (
     CallFailure,
     CallSDK,
     ExpressionError,
+    Run,
     RunFinished,
     RunStatus,
 )
@@ -305,10 +306,7 @@ def test_an_event_in_the_future_starts_its_run_then() -> None:
 
 def test_a_function_level_error_is_retried_with_the_backoff_table() -> None:
     h = Harness(retry_scale=1.0)
-    h.serve(flaky(h, failures=2))
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=2)
     assert run.status is RunStatus.COMPLETED
     assert run.output == 2  # ctx.attempt of the third call
     assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
@@ -329,21 +327,25 @@ LOST = NoReply(
 UNANSWERED = NoReply("connection refused", CallFailure.NO_REPLY)
 
 
-def fail_calls(h: Harness, *failures: NoReply) -> None:
-    """The first calls get no reply, as ``failures`` say; then the SDK answers."""
-    pending = list(failures)
+def run_flaky(
+    h: Harness, failures: int, no_replies: tuple[NoReply, ...] = (), **options: Any
+) -> Run:
+    """The run, to its end, of ``flaky`` (``failures``, ``options``) sent
+    ``t/go``.  Its first calls get no reply, as ``no_replies`` say; then the
+    SDK answers."""
+    h.serve(flaky(h, failures=failures, **options))
+    pending = list(no_replies)
     h.intercept = lambda call: pending.pop(0) if pending else None
+    h.send("t/go")
+    h.run()
+    return h.only_run("flaky")
 
 
 def test_a_worker_lost_is_retried_at_once_and_counts_as_an_attempt() -> None:
     # The worker crashed: nothing the function did was seen, so the retry
     # does not wait for the backoff (15 s or more at this scale).
     h = Harness(retry_scale=1.0)
-    h.serve(flaky(h, failures=0))
-    fail_calls(h, LOST)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=0, no_replies=(LOST,))
     assert run.status is RunStatus.COMPLETED
     assert run.output == 1  # ctx.attempt: the lost attempt counted
     assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1]
@@ -352,11 +354,7 @@ def test_a_worker_lost_is_retried_at_once_and_counts_as_an_attempt() -> None:
 
 def test_an_unanswered_call_still_waits_for_the_backoff() -> None:
     h = Harness(retry_scale=1.0)
-    h.serve(flaky(h, failures=0))
-    fail_calls(h, UNANSWERED)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=0, no_replies=(UNANSWERED,))
     assert run.status is RunStatus.COMPLETED
     job_id = h.bodies(run)[0]["ctx"]["job_id"]
     # (Relative to START: pytest.approx of an epoch time allows 30 min.)
@@ -366,11 +364,7 @@ def test_an_unanswered_call_still_waits_for_the_backoff() -> None:
 
 def test_after_a_worker_lost_an_ordinary_failure_backs_off_from_its_attempt() -> None:
     h = Harness(retry_scale=1.0)
-    h.serve(flaky(h, failures=0))
-    fail_calls(h, LOST, UNANSWERED)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=0, no_replies=(LOST, UNANSWERED))
     assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
     # The lost attempt took no time; the failed one waits the second
     # attempt's backoff (30 s and more), not the first's.
@@ -380,11 +374,7 @@ def test_after_a_worker_lost_an_ordinary_failure_backs_off_from_its_attempt() ->
 
 def test_a_worker_lost_on_every_attempt_fails_the_run_once_retries_are_spent() -> None:
     h = Harness(retry_scale=1.0)
-    h.serve(flaky(h, failures=0, retries=2))
-    fail_calls(h, LOST, LOST, LOST, LOST)
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=0, retries=2, no_replies=(LOST, LOST, LOST, LOST))
     assert run.status is RunStatus.FAILED
     assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
     assert h.now == START
@@ -395,10 +385,7 @@ def test_a_worker_lost_on_every_attempt_fails_the_run_once_retries_are_spent() -
 
 def test_retries_stop_at_max_attempts_and_the_run_fails() -> None:
     h = Harness()
-    h.serve(flaky(h, failures=10, retries=2))
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=10, retries=2)
     assert run.status is RunStatus.FAILED
     assert [b["ctx"]["attempt"] for b in h.bodies(run)] == [0, 1, 2]
     assert [b["ctx"]["max_attempts"] for b in h.bodies(run)] == [3, 3, 3]
@@ -413,10 +400,7 @@ def test_retries_stop_at_max_attempts_and_the_run_fails() -> None:
 
 def test_zero_retries_means_one_attempt() -> None:
     h = Harness()
-    h.serve(flaky(h, failures=1, retries=0))
-    h.send("t/go")
-    h.run()
-    run = h.only_run("flaky")
+    run = run_flaky(h, failures=1, retries=0)
     assert run.status is RunStatus.FAILED
     assert len(h.bodies(run)) == 1
 
