@@ -5,6 +5,7 @@ See docs/protocol/executor.rst#the-call-request.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from typing import Any
 
@@ -21,15 +22,32 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def target_url(runtime_url: str, step_id: str) -> str:
-    """``runtime_url`` (which carries ``fnId`` and ``stepId``) with ``stepId`` set."""
+    """``runtime_url`` (which carries ``fnId`` and ``stepId``) with ``stepId`` set.
+
+    The query's other parameters are kept, re-encoded, in their order, and
+    ``stepId`` goes last.
+    """
+    head, rest, fragment = _split_runtime_url(runtime_url)
+    return f"{head}?{rest}stepId={urllib.parse.quote_plus(step_id)}{fragment}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_runtime_url(runtime_url: str) -> tuple[str, str, str]:
+    """What every call's URL keeps of ``runtime_url``: the URL before its
+    query, the query without ``stepId`` (ending in ``&`` unless empty), and
+    the ``#fragment``.  Cached: a function's calls all share one runtime
+    URL, and parsing and re-encoding its query cost more than the rest of
+    the URL's work."""
     parts = urllib.parse.urlsplit(runtime_url)
     query = [
         (name, value)
         for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
         if name != "stepId"
     ]
-    query.append(("stepId", step_id))
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    rest = urllib.parse.urlencode(query)
+    head = urllib.parse.urlunsplit(parts._replace(query="", fragment=""))
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return head, f"{rest}&" if rest else "", fragment
 
 
 def build_call_request(
