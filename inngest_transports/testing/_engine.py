@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime
-import json
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -396,9 +395,9 @@ class TestEngine:
                 if query.get("stepId") in (None, "step")
                 else query["stepId"],
                 now=self.now,
-                request=json.loads(body),
+                request_body=body,
                 status=resp.status,
-                response=_parsed(resp.body),
+                response_body=resp.body,
                 checkpointed=checkpointed,
             )
         )
@@ -495,10 +494,3 @@ class _CallLoop:
 
 async def _awaited(fn: Callable[[], Awaitable[_T]]) -> _T:
     return await fn()
-
-
-def _parsed(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace")

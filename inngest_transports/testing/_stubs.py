@@ -10,6 +10,7 @@ executor would answer it with the function's output.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -53,18 +54,34 @@ class Exchange:
     ``request`` is the call request as the SDK received it (stubs included);
     ``response`` the parsed JSON answer (or its text when it was not JSON);
     ``checkpointed`` the steps it saved with the checkpoint API, if any.
+    Both are parsed from the bodies kept (``request_body``,
+    ``response_body``) when first read: most calls are never looked at.
     """
 
     run_id: str
     function_id: str
     target: str | None
     now: float
-    request: dict[str, Any]
+    request_body: bytes
     status: int
-    response: Any
+    response_body: bytes
     #: Steps the call ran and saved through the checkpoint API before it
     #: answered (ops as reported), with ``Inngest(checkpointing=...)``.
     checkpointed: tuple[dict[str, Any], ...] = ()
+
+    @functools.cached_property
+    def request(self) -> dict[str, Any]:
+        """The call request's JSON body."""
+        parsed: dict[str, Any] = json.loads(self.request_body)
+        return parsed
+
+    @functools.cached_property
+    def response(self) -> Any:
+        """The answer's JSON body, or its text when it is not JSON."""
+        try:
+            return json.loads(self.response_body)
+        except ValueError:
+            return self.response_body.decode("utf-8", "replace")
 
 
 class Stubs:
