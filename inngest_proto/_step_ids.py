@@ -11,6 +11,7 @@ step of every call.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import NamedTuple
 
@@ -20,8 +21,13 @@ __all__ = ["StepIdentity", "hash_step_id"]
 _sha1 = hashlib.sha1
 
 
+@functools.lru_cache(maxsize=4096)
 def hash_step_id(id_for_hash: str) -> str:
-    """Lowercase hex SHA-1 of the UTF-8 id, as the server keys memos."""
+    """Lowercase hex SHA-1 of the UTF-8 id, as the server keys memos.
+
+    Cached: every call request replays the same step ids, so a run of N
+    steps hashes each of them about N times.
+    """
     return _sha1(id_for_hash.encode(), usedforsecurity=False).hexdigest()
 
 
