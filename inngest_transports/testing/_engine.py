@@ -21,6 +21,7 @@ import contextvars
 import datetime
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import anyio
@@ -134,6 +135,7 @@ class TestEngine:
         self._queue: list[CallSDK | CallAI] = []
         self._outbox: list[dict[str, Any]] = []
         self._timers: dict[str, float] = {}
+        self._queries: dict[str, Mapping[str, str]] = {}
         self._sent = 0
         self._received = 0
         #: Events the functions sent (``step.send_event``, ``client.send``),
@@ -374,7 +376,10 @@ class TestEngine:
         req = call.request
         headers = dict(req.headers)
         body = self._stubs.inject(req.body, headers, self._signing_key, self.now)
-        query = query_from_url(req.url)
+        query = self._queries.get(req.url)
+        if query is None:
+            # Calls of a function share a few URLs (a stepId each); parsed once.
+            query = self._queries[req.url] = MappingProxyType(query_from_url(req.url))
         incoming = IncomingRequest(
             method=req.method, url=req.url, headers=headers, body=body, query=query
         )
