@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["canonicalize", "format_number"]
+__all__ = ["canonical_object", "canonicalize", "format_number", "member_sort_key"]
 
 # Integers up to 2**53 are exact doubles and ECMAScript prints them digit for
 # digit, so they skip the float path.
@@ -72,6 +73,22 @@ def canonicalize(value: Any) -> bytes:
             "surrogate, which has no UTF-8 form"
         )
         raise ValueError(msg) from None
+
+
+def canonical_object(members: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The JCS form of an object whose members are canonical already.
+
+    ``members`` are ``(member_sort_key(name), canonicalize(name) + b":" +
+    canonicalize(value))`` pairs, names unique: a caller that keeps the
+    members of an object that grows (a run's memos) joins them again without
+    writing its values again.
+    """
+    return b"{" + b",".join(member for _, member in sorted(members)) + b"}"
+
+
+def member_sort_key(name: str) -> bytes:
+    """What JCS sorts an object's member ``name`` by (its UTF-16 code units)."""
+    return _utf16_sort_key(name)
 
 
 _PLAIN_ENCODER = json.JSONEncoder(

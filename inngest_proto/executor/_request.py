@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import functools
 import urllib.parse
+from collections import OrderedDict
 from typing import Any
 
 from .._http_values import OutboundRequest
-from .._jcs import canonicalize
+from .._jcs import canonical_object, canonicalize, member_sort_key
 from .._signing import compute_signature
 from ._checkpoint import queue_item_ref
 from ._state import Job, Run
 
-__all__ = ["MAX_REQUEST_BYTES", "build_call_request", "target_url"]
+__all__ = ["MAX_REQUEST_BYTES", "CallBodies", "build_call_request", "target_url"]
 
 #: A call request body above this sends ``use_api`` instead of the state.
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -61,6 +62,7 @@ def build_call_request(
     signing_key: str | None,
     now: float,
     max_body_bytes: int = MAX_REQUEST_BYTES,
+    bodies: CallBodies | None = None,
 ) -> OutboundRequest:
     """The POST for one dispatch of ``job``.
 
@@ -68,7 +70,8 @@ def build_call_request(
     (canonicalization sorts the keys anyway; ``ctx.stack`` carries the order).
     A body over ``max_body_bytes`` leaves the memos out, then the events
     too, and sets ``use_api``: the SDK fetches them from ``/v0/runs``
-    (docs/protocol/http.rst#large-runs).
+    (docs/protocol/http.rst#large-runs).  With ``bodies``, the events and
+    memos written for the run's earlier calls are reused.
     """
     current = run.stack.index(job.follows) + 1 if job.follows in run.stack else 0
     ctx: dict[str, Any] = {
@@ -95,7 +98,7 @@ def build_call_request(
         "use_api": False,
         "version": run.request_version,
     }
-    raw = canonicalize(body)
+    raw = canonicalize(body) if bodies is None else bodies.canonical(run.run_id, body)
     if len(raw) > max_body_bytes:
         body["steps"] = {}
         body["use_api"] = ctx["use_api"] = True
@@ -122,3 +125,117 @@ def build_call_request(
         headers=headers,
         body=raw,
     )
+
+
+#: The call request body's keys in JCS order (UTF-16 code units).
+_BODY_KEYS = ("ctx", "defers", "event", "events", "steps", "use_api", "version")
+_BODY_KEY_PREFIXES = tuple(
+    (b"{" if i == 0 else b",") + canonicalize(key) + b":"
+    for i, key in enumerate(_BODY_KEYS)
+)
+
+
+class CallBodies:
+    """The canonical events and memos of recent runs, kept between their calls.
+
+    Every call request of a run carries its events and all its memos so
+    far, so writing them anew made a run of N steps write O(N^2) memos.
+    Here each is written once: a run's memos are only ever added (the first
+    report of a step wins) and its events never change.  What is kept is
+    checked by identity against what the body holds (a run loaded again, or
+    a memo replaced, is written anew), and the runs called last are kept, up
+    to ``max_bytes`` of written pieces.
+    """
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self._runs: OrderedDict[str, _RunPieces] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    def canonical(self, run_id: str, body: dict[str, Any]) -> bytes:
+        """``canonicalize(body)`` for a call request body of ``run_id``."""
+        pieces = self._runs.pop(run_id, None) or _RunPieces()
+        self._bytes -= pieces.size
+        try:
+            events = pieces.events(body["events"])  # first: the event is one
+            values = (
+                canonicalize(body["ctx"]),
+                _small(body["defers"]),
+                pieces.event(body["event"]),
+                events,
+                pieces.steps(body["steps"]),
+                _small(body["use_api"]),
+                _small(body["version"]),
+            )
+        finally:
+            if pieces.size <= self._max_bytes:
+                self._runs[run_id] = pieces
+                self._bytes += pieces.size
+                while self._bytes > self._max_bytes:
+                    _, oldest = self._runs.popitem(last=False)
+                    self._bytes -= oldest.size
+        joined = [
+            part
+            for pair in zip(_BODY_KEY_PREFIXES, values, strict=True)
+            for part in pair
+        ]
+        return b"".join(joined) + b"}"
+
+
+def _small(value: Any) -> bytes:
+    """``canonicalize(value)`` for the body's flags and counters, without
+    making an encoder for each."""
+    if value is False:
+        return b"false"
+    if type(value) is int and -_MAX_SMALL_INT <= value <= _MAX_SMALL_INT:
+        return str(value).encode()
+    if type(value) is dict and not value:
+        return b"{}"
+    return canonicalize(value)
+
+
+_MAX_SMALL_INT = 2**53
+
+
+class _RunPieces:
+    """A run's events and memos in JCS form, with the values they were made of."""
+
+    __slots__ = ("_events", "_memos", "size")
+
+    def __init__(self) -> None:
+        #: (the events, each written) as last seen.
+        self._events: tuple[tuple[Any, ...], tuple[bytes, ...]] = ((), ())
+        #: By step id: (the memo, its sort key, ``"id":memo`` written).
+        self._memos: dict[str, tuple[Any, bytes, bytes]] = {}
+        self.size = 0
+
+    def events(self, events: list[dict[str, Any]]) -> bytes:
+        seen, written = self._events
+        if len(seen) != len(events) or any(
+            a is not b for a, b in zip(seen, events, strict=True)
+        ):
+            self.size -= sum(map(len, written))
+            written = tuple(canonicalize(event) for event in events)
+            self._events = (tuple(events), written)
+            self.size += sum(map(len, written))
+        return b"[" + b",".join(written) + b"]"
+
+    def event(self, event: dict[str, Any]) -> bytes:
+        seen, written = self._events
+        if seen and seen[0] is event:
+            return written[0]
+        return canonicalize(event)
+
+    def steps(self, memos: dict[str, Any]) -> bytes:
+        kept = self._memos
+        members = []
+        for step_id, memo in memos.items():
+            known = kept.get(step_id)
+            if known is None or known[0] is not memo:
+                if known is not None:
+                    self.size -= len(known[2])
+                member = canonicalize(step_id) + b":" + canonicalize(memo)
+                known = kept[step_id] = (memo, member_sort_key(step_id), member)
+                self.size += len(member)
+            members.append((known[1], known[2]))
+        return canonical_object(members)

@@ -21,7 +21,7 @@ from ._endpoints import build_endpoint_request
 from ._ids import ulid
 from ._lifecycle import RunInput, Transition, lifecycle_actions, transition
 from ._registry import DEFAULT_RETRIES, RegisteredFunction
-from ._request import MAX_REQUEST_BYTES, build_call_request
+from ._request import MAX_REQUEST_BYTES, CallBodies, build_call_request
 from ._state import ExecutorState, Job, JobKind, Run, RunStatus, Timer, TimerKind
 from ._timing import backoff_seconds, parse_retry_after
 
@@ -106,6 +106,7 @@ class RunBook:
         self._signing_key = signing_key
         self._retry_scale = retry_scale
         self._max_request_bytes = max_request_bytes
+        self._bodies = CallBodies()
         self._changed_runs: set[str] = set()
         self._changed_flow: set[str] = set()
         self._changed_keys: set[str] = set()
@@ -256,6 +257,7 @@ class RunBook:
                 signing_key=self._signing_key,
                 now=tick.now,
                 max_body_bytes=self._max_request_bytes,
+                bodies=self._bodies,
             )
         tick.out.append(CallSDK(run.run_id, request_id, request))
 

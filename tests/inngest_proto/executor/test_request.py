@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import urllib.parse
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inngest_proto.executor._request import target_url
+from inngest_proto._jcs import canonicalize
+from inngest_proto.executor._request import CallBodies, target_url
 from inngest_proto.wire import query_from_url
 
 
@@ -57,3 +59,69 @@ def test_the_step_is_set_last_and_the_rest_of_the_url_kept(
     assert query_from_url(url)["stepId"] == step_id
     # The second call of a function is answered from the cache: the same URL.
     assert target_url(runtime_url, step_id) == url
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.text(st.characters(exclude_categories=("Cs",)), max_size=4),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+_step_ids = st.sampled_from(["a", "b", "ca", "\U0001f600", "\uffff", "é", "z"])
+
+
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["run-1", "run-2"]),
+            st.sampled_from(["add", "replace", "new events", "other event", "same"]),
+            _step_ids,
+            _json_values,
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    max_bytes=st.sampled_from([0, 40, 16 * 1024 * 1024]),
+    version=st.sampled_from([-1, 2, 2**60]),
+)
+def test_bodies_written_from_kept_pieces_are_the_canonical_body(
+    calls: list[tuple[str, str, str, Any]], max_bytes: int, version: int
+) -> None:
+    """Memos added, replaced by new objects, events replaced, an event that
+    is not the first of the events, two runs taking turns and pieces
+    evicted: every body is byte for byte what canonicalizing it whole gives."""
+    bodies = CallBodies(max_bytes=max_bytes)
+    runs: dict[str, dict[str, Any]] = {}
+    for run_id, change, step_id, value in calls:
+        run = runs.setdefault(
+            run_id, {"events": [{"name": "t/go", "data": {"v": 1.5}}], "steps": {}}
+        )
+        if change == "add":
+            run["steps"].setdefault(step_id, {"data": value})
+        elif change == "replace":
+            run["steps"][step_id] = {"data": value}
+        elif change == "new events":
+            run["events"] = [{"name": "t/go", "data": value}, {"name": "t/again"}]
+        body = {
+            "ctx": {"run_id": run_id, "stack": {"stack": list(run["steps"])}},
+            "defers": {},
+            "event": {"name": "t/other", "data": value}
+            if change == "other event"
+            else run["events"][0],
+            "events": run["events"],
+            "steps": dict(run["steps"]),
+            "use_api": False,
+            "version": version,
+        }
+
+        assert bodies.canonical(run_id, body) == canonicalize(body)
