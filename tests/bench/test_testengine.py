@@ -20,8 +20,8 @@ def test_the_side_by_side_report_has_both_trees_and_the_ratio() -> None:
     cur = summarize([(0.002, 0.002), (0.003, 0.002)])
     summary = {
         "baseline_commit": "0123456789abcdef",
-        "baseline": {v: base for v in VARIANTS},
-        "current": {v: cur for v in VARIANTS},
+        "baseline": dict.fromkeys(VARIANTS, base),
+        "current": dict.fromkeys(VARIANTS, cur),
         "machine": {"python": "3", "cpus": 2, "load": 1.0, "platform": "x"},
     }
 
