@@ -35,6 +35,7 @@ import h11
 from inngest_proto import CommHandler, Response
 
 from .serving import (
+    PEER_GONE,
     Offload,
     answer,
     answer_streaming,
@@ -56,14 +57,6 @@ _LINGER_SECONDS = 2.0
 _HEAD_END = re.compile(rb"\n\r?\n")
 #: A header line that begins with a space or tab continues the one before.
 _OBS_FOLD = re.compile(rb"\n[ \t]")
-
-#: What a client vanishing looks like, on either backend.
-_GONE = (
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    OSError,  # includes TimeoutError: a client not reading our response
-)
 
 
 class Request:
@@ -237,7 +230,7 @@ class Connection:
     async def run(self) -> None:
         try:
             await self._serve_requests()
-        except _GONE:
+        except PEER_GONE:
             pass  # the client left; nobody to answer
         except Exception:
             # One connection's bug must not take the server (its task group)
@@ -396,7 +389,7 @@ class Connection:
                 return
             try:
                 await self._send(h11.Data(data=chunk))
-            except _GONE:
+            except PEER_GONE:
                 gone = True
 
         await streamed.send_body(send_chunk)
@@ -472,7 +465,7 @@ class Connection:
             await self._stream.send_eof()
             while True:
                 await self._stream.receive(_RECEIVE_BYTES)
-        except _GONE:
+        except PEER_GONE:
             pass
 
 

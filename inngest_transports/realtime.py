@@ -55,6 +55,8 @@ from inngest_proto.settings import Settings
 from inngest_proto.transport import Transport, send, send_sync
 from inngest_proto.wire import dumps_compact
 
+from .serving import PEER_GONE
+
 __all__ = [
     "RealtimeError",
     "RealtimeMessage",
@@ -68,12 +70,6 @@ __all__ = [
 
 _log = logging.getLogger("inngest")
 _RECEIVE_BYTES = 64 * 1024
-_GONE = (
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    OSError,
-)
 
 
 class _Client(Protocol):
@@ -286,7 +282,7 @@ class Subscription:
                     with anyio.CancelScope(shield=True):
                         try:
                             await self._send(event.response())
-                        except (WsLocalProtocolError, *_GONE):
+                        except (WsLocalProtocolError, *PEER_GONE):
                             pass
                     await self._drop()
                     return None
@@ -319,7 +315,7 @@ class Subscription:
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             try:
                 await self._send(CloseConnection(code=1000, reason="closed"))
-            except (WsLocalProtocolError, *_GONE):
+            except (WsLocalProtocolError, *PEER_GONE):
                 pass
         await self._drop()
 
@@ -349,7 +345,7 @@ class Subscription:
             return False
         try:
             data = await self._stream.receive(_RECEIVE_BYTES)
-        except _GONE:
+        except PEER_GONE:
             data = b""
         try:
             self._ws.receive_data(data or None)

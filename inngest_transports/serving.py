@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_WORKERS",
     "KEEPALIVE_INTERVAL_SECONDS",
     "METHODS",
+    "PEER_GONE",
     "InvalidContentLength",
     "Offload",
     "answer",
@@ -53,6 +54,15 @@ KEEPALIVE_INTERVAL_SECONDS = 3.0
 
 #: The methods the serve endpoint answers.
 METHODS = ("GET", "POST", "PUT")
+
+#: What a peer vanishing looks like on a socket, on either backend (asyncio
+#: or trio): the HTTP server's clients, and both ends of a WebSocket.
+PEER_GONE = (
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    OSError,  # includes TimeoutError: a peer not reading what we send
+)
 
 
 def comm_handler(

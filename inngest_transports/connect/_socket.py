@@ -27,20 +27,15 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
+from ..serving import PEER_GONE
+
 __all__ = ["MAX_MESSAGE_BYTES", "SocketClosed", "WebSocket"]
 
 #: Largest incoming message, as the official Python SDK allows.
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024
 _CHUNK = 65536
 _CLOSE_WAIT_SECONDS = 1.0
-_IO_ERRORS = (
-    anyio.EndOfStream,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    OSError,
-    WsRemoteProtocolError,
-    WsLocalProtocolError,
-)
+_IO_ERRORS = (*PEER_GONE, WsRemoteProtocolError, WsLocalProtocolError)
 
 
 class SocketClosed(Exception):

@@ -37,6 +37,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from inngest_proto.connect import connect_pb2 as pb
 from inngest_proto.connect.frames import ConnectProtocolError, Kind, decode, encode
+from inngest_transports.serving import PEER_GONE
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -47,13 +48,6 @@ _log = logging.getLogger("inngest.devserver")
 SUBPROTOCOL = "v0.connect.inngest.com"
 PATH = "/v0/connect"
 _RECEIVE_BYTES = 64 * 1024
-#: What a peer vanishing looks like, on either backend.
-_GONE = (
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    OSError,
-)
 # Close codes (RFC 6455); reasons are WorkerDisconnectReason names where one fits.
 _NORMAL, _PROTOCOL, _UNSUPPORTED, _POLICY, _TOO_BIG = 1000, 1002, 1003, 1008, 1009
 
@@ -71,7 +65,7 @@ class _Closed(Exception):
 
 
 #: What :meth:`WorkerSocket.send` raises once the connection is gone.
-SEND_FAILURES: tuple[type[Exception], ...] = (_Closed, *_GONE)
+SEND_FAILURES: tuple[type[Exception], ...] = (_Closed, *PEER_GONE)
 
 
 class WorkerSocket:
@@ -104,7 +98,7 @@ class WorkerSocket:
         try:
             with self._scope:
                 await self._serve()
-        except (_Closed, *_GONE):
+        except (_Closed, *PEER_GONE):
             pass
         # Not narrower: one socket's bug must not take the gateway down.
         except Exception:
@@ -112,7 +106,7 @@ class WorkerSocket:
         finally:
             self.state = SocketState.CLOSED
             self._gateway.forget(self)
-            with anyio.CancelScope(shield=True), contextlib.suppress(*_GONE):
+            with anyio.CancelScope(shield=True), contextlib.suppress(*PEER_GONE):
                 await self._stream.aclose()
 
     async def _serve(self) -> None:
@@ -162,7 +156,7 @@ class WorkerSocket:
                     return
                 kind, message = await self._decode(frame)
                 await self._gateway.handle(self, kind, message)
-        except (_Closed, *_GONE):
+        except (_Closed, *PEER_GONE):
             return  # not into the task group's exception group
 
     async def _watch_heartbeats(self) -> None:
@@ -211,7 +205,7 @@ class WorkerSocket:
             try:
                 with anyio.move_on_after(1):
                     await self._send_event(CloseConnection(code=code, reason=short))
-            except (_Closed, *_GONE):
+            except (_Closed, *PEER_GONE):
                 pass
         self._scope.cancel()
 
@@ -288,7 +282,7 @@ class WorkerSocket:
                 elif isinstance(event, CloseConnection):
                     try:
                         await self._send_event(event.response())
-                    except (_Closed, *_GONE):
+                    except (_Closed, *PEER_GONE):
                         pass
                     return None
             await self._receive()

@@ -52,6 +52,7 @@ from inngest_proto.realtime import (
 )
 from inngest_proto.wire import Response
 from inngest_transports._server_connection import TakeOver
+from inngest_transports.serving import PEER_GONE
 
 from ._gateway import ACCOUNT_ID, ENVIRONMENT_ID
 from ._ingest import too_deep
@@ -66,12 +67,6 @@ _QUEUE_SIZE = 4096
 _RECEIVE_BYTES = 64 * 1024
 #: The largest message the real server publishes (MaxStreamingMessageSizeBytes).
 _MAX_MESSAGE_BYTES = 512 * 1024
-_GONE = (
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    OSError,
-)
 
 #: What serves a connection the HTTP server hands over: the socket and the
 #: bytes already read past the upgrade request.
@@ -364,7 +359,7 @@ class _RealtimeSocket:
                 tg.start_soon(self._write_messages, tg.cancel_scope)
                 await self._read_frames()
                 tg.cancel_scope.cancel()
-        except _GONE:
+        except PEER_GONE:
             pass
         # Not narrower: one subscriber's bug must not take the hub down.
         except Exception:
@@ -388,7 +383,7 @@ class _RealtimeSocket:
                 await self._send(TextMessage(data=frame))
             # Dropped by the hub (too far behind): say so, then end.
             await self._send(CloseConnection(code=1008, reason="too far behind"))
-        except _GONE:
+        except PEER_GONE:
             pass
         scope.cancel()
 
