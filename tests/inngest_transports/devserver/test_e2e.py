@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 import inngest_proto as inngest
-from inngest_proto.executor import RunStatus
+from inngest_proto.executor import Run, RunStatus
 from inngest_transports.devserver import DevServer
 from inngest_transports.devserver._sqlite_store import SQLiteStore
 
-from ._harness import APP_ID, harness
+from ._harness import APP_ID, Harness, harness
 
 pytestmark = pytest.mark.anyio
 
@@ -178,13 +178,19 @@ def _slow(client: inngest.Inngest) -> list[inngest.Function[Any]]:
     return [slow]
 
 
+async def _sleeping(h: Harness) -> tuple[str, Run]:
+    """Send ``t/slow`` and wait until its run sleeps: the event id, the run."""
+    event_id = await h.send("t/slow")
+    await h.dev.driver.wait_until(
+        lambda: any(r.timer_ids for r in h.dev.runs_for_event(event_id)), 5
+    )
+    (run,) = h.dev.runs_for_event(event_id)
+    return event_id, run
+
+
 async def test_cancel_and_run_data() -> None:
     async with harness(_slow) as h:
-        event_id = await h.send("t/slow")
-        await h.dev.driver.wait_until(
-            lambda: any(r.timer_ids for r in h.dev.runs_for_event(event_id)), 5
-        )
-        (run,) = h.dev.runs_for_event(event_id)
+        event_id, run = await _sleeping(h)
         batch = await h.get(f"/v0/runs/{run.run_id}/batch")
         assert batch[0]["name"] == "t/slow"
         assert await h.get(f"/v0/runs/{run.run_id}/actions") == {}
@@ -207,11 +213,7 @@ async def test_cancel_and_run_data() -> None:
 
 async def test_async_checkpoints_save_steps_through_the_api() -> None:
     async with harness(_slow) as h:
-        event_id = await h.send("t/slow")
-        await h.dev.driver.wait_until(
-            lambda: any(r.timer_ids for r in h.dev.runs_for_event(event_id)), 5
-        )
-        (run,) = h.dev.runs_for_event(event_id)
+        _, run = await _sleeping(h)
         url = f"/v1/checkpoint/{run.run_id}/async"
         step = {"id": "cp", "op": "StepRun", "name": "cp", "data": {"n": 1}}
         ok = await h.http.post(url, json={"run_id": run.run_id, "steps": [step]})
