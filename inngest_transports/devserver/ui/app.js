@@ -383,6 +383,22 @@
     node.hidden = !message;
   }
 
+  // A list's filters changed: mirror them in the address at ``hash`` (a reload or a bookmark
+  // keeps them) and show the first page of what they find.
+  function filtersChanged(hash, filters, paging, refresh) {
+    history.replaceState(null, "", hash + query(filters));
+    paging.reset();
+    refresh();
+  }
+
+  // A search form's submit handler: ``apply`` its filters without leaving the page.
+  function submitTo(apply) {
+    return (ev) => {
+      ev.preventDefault();
+      apply();
+    };
+  }
+
   // Runs: filters stay put across refreshes; they are mirrored in the hash query
   // (#/runs?status=Failed&function=slug&query=...) so a search can be bookmarked.
   const RUN_FILTERS = ["status", "function", "app", "from", "to", "event_id", "query"];
@@ -423,7 +439,7 @@
       class: "mono query-input", placeholder: 'event.data.plan == "pro"',
     });
     queryInput.value = filters.query;
-    const searchForm = el("form", { id: "run-search", class: "search-form", onsubmit: onSearch },
+    const searchForm = el("form", { id: "run-search", class: "search-form", onsubmit: submitTo(onFilter) },
       el("label", {}, "From ", fromInput),
       el("label", {}, "To ", toInput),
       el("label", {}, "Event ", eventInput),
@@ -462,14 +478,7 @@
       filters.to = localToIso(toInput.value);
       filters.event_id = eventInput.value.trim();
       filters.query = queryInput.value.trim();
-      history.replaceState(null, "", "#/runs" + query(filters));
-      paging.reset();
-      refresh();
-    }
-
-    function onSearch(ev) {
-      ev.preventDefault();
-      onFilter();
+      filtersChanged("#/runs", filters, paging, refresh);
     }
 
     async function load() {
@@ -875,7 +884,7 @@
     toInput.value = isoToLocal(filters.to);
     const internalBox = el("input", { id: "show-internal", name: "internal", type: "checkbox", onchange: onFilter });
     internalBox.checked = filters.internal === "1";
-    const filterForm = el("form", { id: "event-search", class: "search-form", onsubmit: onSearch },
+    const filterForm = el("form", { id: "event-search", class: "search-form", onsubmit: submitTo(onFilter) },
       el("label", {}, "Name ", nameFilter),
       el("label", {}, "From ", fromInput),
       el("label", {}, "To ", toInput),
@@ -900,14 +909,7 @@
       filters.from = localToIso(fromInput.value);
       filters.to = localToIso(toInput.value);
       filters.internal = internalBox.checked ? "1" : "";
-      history.replaceState(null, "", "#/events" + query(filters));
-      paging.reset();
-      refresh();
-    }
-
-    function onSearch(ev) {
-      ev.preventDefault();
-      onFilter();
+      filtersChanged("#/events", filters, paging, refresh);
     }
 
     async function load() {
