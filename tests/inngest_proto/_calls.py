@@ -70,30 +70,17 @@ def run(
     """One call of ``fn`` (sync or async) for ``request``."""
     handlers = list(fn.handlers().values())
     handler = handlers[1] if failure_handler else handlers[0]
-    mw = mw if mw is not None else MiddlewareManager(())
+    args = (fn, handler, request)
+    options: dict[str, Any] = {
+        "client": client,
+        "mw": mw if mw is not None else MiddlewareManager(()),
+        "target": target,
+        "now": NOW,
+        "memos": request.steps,
+    }
     if fn.is_handler_async:
-        return drive(
-            run_handler(
-                fn,
-                handler,
-                request,
-                client=client,
-                mw=mw,
-                target=target,
-                now=NOW,
-                memos=request.steps,
-            )
-        )
-    return run_handler_sync(
-        fn,
-        handler,
-        request,
-        client=client,
-        mw=mw,
-        target=target,
-        now=NOW,
-        memos=request.steps,
-    )
+        return drive(run_handler(*args, **options))
+    return run_handler_sync(*args, **options)
 
 
 def dev_client(**kwargs: Any) -> inngest.Inngest:
