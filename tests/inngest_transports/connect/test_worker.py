@@ -133,6 +133,15 @@ async def active_socket(r: Rig, index: int = 0) -> Any:
     return r.gateway.ready_sockets()[index]
 
 
+async def running_request(r: Rig, probe: Probe) -> Any:
+    """The active socket, once the run of request ``r1``, sent on it, has
+    started."""
+    socket = await active_socket(r)
+    await socket.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN))
+    await anyio.to_thread.run_sync(probe.started.wait, 5)
+    return socket
+
+
 def replies_to(responses: list[pb.SDKResponse], rid: str) -> list[pb.SDKResponse]:
     return [r for r in responses if r.request_id == rid]
 
@@ -218,9 +227,7 @@ async def test_a_killed_connection_reconnects_and_the_reply_is_not_lost(
 async def test_a_drain_moves_to_a_new_connection_without_failing_a_run() -> None:
     probe = Probe()
     async with rig(default_worker(probe, drain_grace=2.0)) as r:
-        old = await active_socket(r)
-        await old.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN))
-        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        old = await running_request(r, probe)
         await old.send(Kind.GATEWAY_CLOSING)
         await wait_for(lambda: len(r.gateway.connects) == 2)
         await r.worker.wait_for_state(ConnectionState.ACTIVE)
@@ -293,11 +300,7 @@ async def test_a_sync_step_blocking_for_many_lease_intervals_keeps_its_lease() -
 async def test_close_pauses_finishes_in_flight_runs_then_returns() -> None:
     probe = Probe()
     async with rig(default_worker(probe)) as r:
-        socket = await active_socket(r)
-        await socket.send(
-            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
-        )
-        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        socket = await running_request(r, probe)
         await r.worker.close()
         await wait_for(lambda: Kind.WORKER_PAUSE in socket.kinds())
         assert r.worker.get_state() is ConnectionState.CLOSING
@@ -319,11 +322,7 @@ async def test_close_pauses_finishes_in_flight_runs_then_returns() -> None:
 async def test_a_lost_lease_cancels_the_run_without_a_reply() -> None:
     probe = Probe()
     async with rig(default_worker(probe)) as r:
-        socket = await active_socket(r)
-        await socket.send(
-            Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP, FN)
-        )
-        await anyio.to_thread.run_sync(probe.started.wait, 5)
+        socket = await running_request(r, probe)
         lost = pb.WorkerRequestExtendLeaseAckData(request_id="r1")
         await socket.send(Kind.WORKER_REQUEST_EXTEND_LEASE_ACK, lost)
         await wait_for(lambda: not r.worker._executions)
