@@ -14,19 +14,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from inngest_proto.executor import RunStatus
 
-from ._run_search import (
-    CEL_SCAN_BUDGET,
-    RunKey,
-    RunPage,
-    RunSearch,
-    RunSummary,
-    query_matches,
-)
+from ._run_search import RunKey, RunPage, RunSearch, RunSummary, page_runs
 
 __all__ = ["EVENTS_BY_RECEIVED", "RUN_INDEXES", "RUN_SEARCH_TABLES", "search_runs"]
 
@@ -64,24 +57,12 @@ def search_runs(conn: sqlite3.Connection, search: RunSearch) -> RunPage:
     """One page of runs for ``search``; the caller holds the store's lock."""
     if search.nothing:
         return RunPage([], None)
-    if search.query is None:
-        rows = _select(conn, search, search.after, search.limit + 1)
-        page = [_summary(row) for row in rows[: search.limit]]
-        more = len(rows) > search.limit
-        return RunPage(page, page[-1].key if more else None)
-    found: list[RunSummary] = []
-    last: RunKey | None = None
-    scanned = 0
-    for row in _scan(conn, search):
-        if last is not None and (
-            len(found) == search.limit or scanned == CEL_SCAN_BUDGET
-        ):
-            return RunPage(found, last, len(found) < search.limit)
-        summary = _summary(row)
-        last, scanned = summary.key, scanned + 1
-        if query_matches(search.query, summary.event, search.now):
-            found.append(summary)
-    return RunPage(found, None)
+    rows: Iterable[tuple[Any, ...]] = (
+        _select(conn, search, search.after, search.limit + 1)
+        if search.query is None
+        else _scan(conn, search)
+    )
+    return page_runs(map(_summary, rows), search)
 
 
 def _scan(conn: sqlite3.Connection, search: RunSearch) -> Iterator[tuple[Any, ...]]:

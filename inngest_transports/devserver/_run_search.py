@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "compile_query",
     "decode_cursor",
     "encode_cursor",
+    "page_runs",
     "search_memory_runs",
     "unbase64",
 ]
@@ -177,19 +179,18 @@ def query_matches(
         return False  # a stored event CEL cannot read matches nothing
 
 
-def search_memory_runs(runs: Iterable[Run], search: RunSearch) -> RunPage:
-    """Answer ``search`` from runs in memory (a dev server without a store)."""
-    if search.nothing:
-        return RunPage([], None)
-    candidates = (RunSummary.of(run) for run in runs if _passes(run, search))
+def page_runs(newest_first: Iterable[RunSummary], search: RunSearch) -> RunPage:
+    """The page of ``search`` out of ``newest_first``: the runs that pass its
+    other filters, in key order, newest first (without a ``query``, its first
+    ``limit + 1`` are enough)."""
     if search.query is None:
-        top = heapq.nlargest(search.limit + 1, candidates, key=_key)
+        top = list(itertools.islice(newest_first, search.limit + 1))
         page = top[: search.limit]
         more = len(top) > search.limit
         return RunPage(page, page[-1].key if more else None)
     found: list[RunSummary] = []
     last: RunSummary | None = None
-    for scanned, summary in enumerate(sorted(candidates, key=_key, reverse=True)):
+    for scanned, summary in enumerate(newest_first):
         if last is not None and (
             len(found) == search.limit or scanned == CEL_SCAN_BUDGET
         ):
@@ -200,6 +201,16 @@ def search_memory_runs(runs: Iterable[Run], search: RunSearch) -> RunPage:
         if query_matches(search.query, summary.event, search.now):
             found.append(summary)
     return RunPage(found, None)
+
+
+def search_memory_runs(runs: Iterable[Run], search: RunSearch) -> RunPage:
+    """Answer ``search`` from runs in memory (a dev server without a store)."""
+    if search.nothing:
+        return RunPage([], None)
+    candidates = (RunSummary.of(run) for run in runs if _passes(run, search))
+    if search.query is None:
+        return page_runs(heapq.nlargest(search.limit + 1, candidates, key=_key), search)
+    return page_runs(sorted(candidates, key=_key, reverse=True), search)
 
 
 def _key(summary: RunSummary) -> RunKey:

@@ -243,8 +243,7 @@ async def test_filter_by_cel_query_over_the_trigger(kind: str) -> None:
 async def test_a_cel_search_stops_at_its_scan_budget_and_resumes(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for module in (_run_search, _run_queries):
-        monkeypatch.setattr(module, "CEL_SCAN_BUDGET", 4)
+    monkeypatch.setattr(_run_search, "CEL_SCAN_BUDGET", 4)
     async with _ui(kind) as ui:
         page = await _page(ui, query="event.data.n == 3")
         # Four runs tested (29..26), none matched: an empty page, partial.
@@ -615,10 +614,8 @@ def test_paging_finds_what_filtering_every_run_finds(
         )
         if wanted(run)
     ]
-    budgets = (_run_search, _run_queries)
-    saved = [getattr(module, "CEL_SCAN_BUDGET") for module in budgets]  # noqa: B009
-    for module in budgets:
-        setattr(module, "CEL_SCAN_BUDGET", budget)  # noqa: B010
+    saved = _run_search.CEL_SCAN_BUDGET
+    _run_search.CEL_SCAN_BUDGET = budget
     try:
         in_memory = _page_through(
             search,
@@ -629,8 +626,7 @@ def test_paging_finds_what_filtering_every_run_finds(
             store.save(ExecutorState(runs=dict(runs)))
             in_sql = _page_through(search, store.search_runs, len(runs))
     finally:
-        for module, value in zip(budgets, saved, strict=True):
-            setattr(module, "CEL_SCAN_BUDGET", value)  # noqa: B010
+        _run_search.CEL_SCAN_BUDGET = saved
     assert in_memory == expected
     assert in_sql == expected
 
