@@ -98,3 +98,24 @@ def timeline(browser: Browser) -> dict[str, Element]:
         for item in items
         if item.attribute("data-kind") != "function"
     }
+
+
+def finished_run(browser: Browser, env: Env, run_id: str) -> dict[str, Any]:
+    """The run from the UI API, once it has ended."""
+
+    def done() -> dict[str, Any]:
+        run: dict[str, Any] = env.api(f"/ui/api/runs/{run_id}")["data"]
+        return run if run["status"] in ("Completed", "Failed", "Cancelled") else {}
+
+    return browser.wait_until(done, TIMEOUT, f"run {run_id} to end")
+
+
+def open_finished_run(
+    browser: Browser, env: Env, event: str, data: dict[str, Any]
+) -> str:
+    """Send ``event``, wait until its run ended and open its page, Completed."""
+    run_id = env.run_id_of(env.send(event, data))
+    finished_run(browser, env, run_id)
+    open_page(browser, env, f"runs/{run_id}", "run")
+    run_status(browser, "Completed")
+    return run_id

@@ -8,34 +8,23 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from inngest_transports.connect import WorkerConnection
 
-from ._pages import open_page, run_status, shot, text_json, timeline, wait_page
+from ._pages import (
+    finished_run,
+    open_finished_run,
+    open_page,
+    run_status,
+    shot,
+    text_json,
+    timeline,
+    wait_page,
+)
 from ._webdriver import Browser, Element
 from .conftest import APP_ID, CONNECT_APP_ID, TIMEOUT, Env
-
-
-def _finished(browser: Browser, env: Env, run_id: str) -> dict[str, Any]:
-    def done() -> dict[str, Any]:
-        run: dict[str, Any] = env.api(f"/ui/api/runs/{run_id}")["data"]
-        return run if run["status"] in ("Completed", "Failed", "Cancelled") else {}
-
-    return browser.wait_until(done, TIMEOUT, f"run {run_id} to end")
-
-
-def _open_finished_run(
-    browser: Browser, env: Env, event: str, data: dict[str, Any]
-) -> str:
-    """Send ``event``, wait until its run ended and open its page, Completed."""
-    run_id = env.run_id_of(env.send(event, data))
-    _finished(browser, env, run_id)
-    open_page(browser, env, f"runs/{run_id}", "run")
-    run_status(browser, "Completed")
-    return run_id
 
 
 def _on_run_page(browser: Browser, env: Env, other_than: str) -> str:
@@ -85,7 +74,7 @@ def test_invoke_a_function_with_a_payload_from_the_functions_page(
 def test_rerun_from_a_step_keeps_the_steps_before_it(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    first = _open_finished_run(browser, env, "ui/quick", {"n": 5})
+    first = open_finished_run(browser, env, "ui/quick", {"n": 5})
     second = browser.retrying(lambda: timeline(browser)["second"])
     second_id = second.attribute("data-step-id")
     browser.retrying(
@@ -133,7 +122,7 @@ def test_bulk_cancel_from_a_filtered_list(
 
 def test_bulk_rerun_and_select_all(browser: Browser, env: Env) -> None:
     first = env.run_id_of(env.send("ui/quick", {"n": 9}))
-    _finished(browser, env, first)
+    finished_run(browser, env, first)
     open_page(browser, env, f"runs?function={APP_ID}-quick", "runs")
     browser.wait_for(f'input.select-run[data-run-id="{first}"]', TIMEOUT)
     browser.find("#select-all").click()
@@ -156,7 +145,7 @@ def test_bulk_rerun_and_select_all(browser: Browser, env: Env) -> None:
 def test_an_invoke_links_to_its_child_run_and_back(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    parent = _open_finished_run(browser, env, "ui/parent", {"n": 3})
+    parent = open_finished_run(browser, env, "ui/parent", {"n": 3})
     call = browser.retrying(lambda: timeline(browser)["call-quick"])
     # A finished invoke does not "time out" any more, and does not tick.
     assert not call.find_all(".step-deadline")
@@ -184,7 +173,7 @@ def test_a_cancelled_sleep_stops_ticking(browser: Browser, env: Env) -> None:
 def test_the_trace_shows_steps_along_the_run(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    _open_finished_run(browser, env, "ui/quick", {"n": 1})
+    open_finished_run(browser, env, "ui/quick", {"n": 1})
 
     def rows() -> dict[str, Element]:
         return {
@@ -309,7 +298,7 @@ def test_workers_page_and_connect_resync(
 def test_the_trace_shows_each_attempt_of_a_retried_step(
     browser: Browser, env: Env, shots: Path
 ) -> None:
-    _open_finished_run(browser, env, "ui/flaky", {"failures": 1})
+    open_finished_run(browser, env, "ui/flaky", {"failures": 1})
     css = '#trace .trace-row[data-step-name="shaky"] .trace-attempt'
     attempts = browser.retrying(lambda: browser.find_all(css))
     statuses = [a.attribute("data-attempt") for a in attempts]

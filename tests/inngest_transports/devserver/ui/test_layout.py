@@ -14,7 +14,7 @@ import pytest
 
 from inngest_transports.connect import WorkerConnection
 
-from ._pages import assert_local_only, open_page, run_status, shot
+from ._pages import assert_local_only, open_finished_run, open_page, shot
 from ._webdriver import Browser
 from .conftest import TIMEOUT, Env
 
@@ -129,14 +129,7 @@ def test_dark_theme_follows_the_system(
 
 def test_the_keyboard_reaches_the_run_actions(sized: Browser, env: Env) -> None:
     browser = sized
-    run_id = env.run_id_of(env.send("ui/quick", {"n": 8}))
-    browser.wait_until(
-        lambda: env.api(f"/ui/api/runs/{run_id}")["data"]["status"] == "Completed",
-        TIMEOUT,
-        "the run to complete",
-    )
-    open_page(browser, env, f"runs/{run_id}", "run")
-    run_status(browser, "Completed")
+    run_id = open_finished_run(browser, env, "ui/quick", {"n": 8})
     browser.wait_for("button.rerun-from", TIMEOUT)
     # Tab through the page from the top: every action and trace row is a stop.
     reached = browser.execute(
