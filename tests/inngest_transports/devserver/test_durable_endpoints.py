@@ -38,16 +38,15 @@ def _hash(step_id: str) -> str:
     return hashlib.sha1(step_id.encode()).hexdigest()
 
 
+def _op(op: str, step: str, **fields: Any) -> dict[str, Any]:
+    """An op the SDK reports for step ``step``, named and shown as ``step``
+    unless ``fields`` say otherwise."""
+    return {"id": _hash(step), "op": op, "name": step, "displayName": step, **fields}
+
+
 def _step_run(name: str, data: Any) -> dict[str, Any]:
-    return {
-        "id": _hash(name),
-        "op": "StepRun",
-        "name": name,
-        "displayName": name,
-        "opts": {"type": "step"},
-        "data": data,
-        "timing": {"start": 1767225600000, "end": 1767225600005},
-    }
+    timing = {"start": 1767225600000, "end": 1767225600005}
+    return _op("StepRun", name, opts={"type": "step"}, data=data, timing=timing)
 
 
 def _run_complete(status: int, body: str, **headers: str) -> dict[str, Any]:
@@ -182,13 +181,7 @@ async def test_a_sleep_hands_the_run_to_the_executor() -> None:
             "/v1/checkpoint", json=_new_run(stub.url, [_step_run("a", "A")])
         )
         data = started.json()["data"]
-        sleep = {
-            "id": _hash("nap"),
-            "op": "Sleep",
-            "name": "10ms",
-            "displayName": "nap",
-            "opts": {"duration": "10ms"},
-        }
+        sleep = _op("Sleep", "nap", name="10ms", opts={"duration": "10ms"})
         # The SDK answers the re-entry call with its last op, as it does.
         done = _run_complete(
             201, "made", **{"content-type": "text/plain", "x-made": "1"}
@@ -237,13 +230,7 @@ async def test_a_sleep_hands_the_run_to_the_executor() -> None:
 
 async def test_a_step_error_retries_through_the_endpoint_and_5xx_fails() -> None:
     async with endpoint() as stub, serving() as (dev, http):
-        error = {
-            "id": _hash("flaky"),
-            "op": "StepError",
-            "name": "flaky",
-            "displayName": "flaky",
-            "error": {"name": "Error", "message": "boom"},
-        }
+        error = _op("StepError", "flaky", error={"name": "Error", "message": "boom"})
         done = _run_complete(503, '{"message":"down"}')
         stub.script(
             Reply(206, json.dumps([done]).encode(), {"x-inngest-sdk": "inngest-js:v4"})
@@ -268,12 +255,7 @@ async def test_signed_reentry_and_auth() -> None:
         new = await http.post("/v1/checkpoint", json=body, headers=bearer)
         assert new.status_code == 200
         token = new.json()["data"]["token"]
-        plan = {
-            "id": _hash("p"),
-            "op": "DiscoveryRequest",
-            "name": "",
-            "displayName": "",
-        }
+        plan = _op("DiscoveryRequest", "p", name="", displayName="")
         done = _run_complete(200, "ok")
         stub.script(
             Reply(206, json.dumps([done]).encode(), {"x-inngest-sdk": "inngest-js:v4"})
@@ -385,13 +367,8 @@ async def test_an_endpoint_run_survives_a_restart(tmp_path: Path) -> None:
             async with serving(store=store) as (_, http):
                 body = _new_run(stub.url, [_step_run("a", "A")])
                 data = (await http.post("/v1/checkpoint", json=body)).json()["data"]
-                wait = {
-                    "id": _hash("w"),
-                    "op": "WaitForEvent",
-                    "name": "t/go",
-                    "displayName": "w",
-                    "opts": {"event": "t/go", "timeout": "1h"},
-                }
+                opts = {"event": "t/go", "timeout": "1h"}
+                wait = _op("WaitForEvent", "w", name="t/go", opts=opts)
                 steps = _steps(data["fn_id"], data["app_id"], [wait])
                 ok = await http.post(f"/v1/checkpoint/{RUN_ID}/steps", json=steps)
                 assert ok.status_code == 200
