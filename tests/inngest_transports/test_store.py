@@ -301,18 +301,31 @@ def test_the_event_log_pages_newest_first(tmp_path: Path) -> None:
         assert reopened.prune_events(3) == 0
 
 
+def as_schema(path: Path, version: int, *statements: str) -> None:
+    """Make the store file at ``path`` one of schema ``version``: run
+    ``statements`` (undoing what later versions added), then say so."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),)
+        )
+    conn.close()
+
+
 def test_a_version_2_file_gains_the_event_id_column(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "dev.db") as store:
         store.append_events([{"name": "t/a", "id": "a", "data": {}}], received_at=1)
         store.append_events(
             [{"name": "t/b", "data": {}}], received_at=2, internal_ids=["B"]
         )
-    conn = sqlite3.connect(tmp_path / "dev.db")
-    with conn:
-        conn.execute("DROP INDEX events_by_event_id")
-        conn.execute("ALTER TABLE events DROP COLUMN event_id")
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.close()
+    as_schema(
+        tmp_path / "dev.db",
+        2,
+        "DROP INDEX events_by_event_id",
+        "ALTER TABLE events DROP COLUMN event_id",
+    )
     with SQLiteStore(tmp_path / "dev.db") as store:
         assert store.internal_id_for("a") == "a"
         assert store.internal_id_for("B") is None  # it had no id of its own
@@ -336,11 +349,7 @@ def test_run_history_is_saved_with_the_state_and_goes_with_its_run(
 
 def test_a_version_3_file_gains_the_history_table(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "dev.db").close()
-    conn = sqlite3.connect(tmp_path / "dev.db")
-    with conn:
-        conn.execute("DROP TABLE history")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    conn.close()
+    as_schema(tmp_path / "dev.db", 3, "DROP TABLE history")
     with SQLiteStore(tmp_path / "dev.db") as store:
         assert store.history() == []
         store.save(ExecutorState(), history={"R1": "{}"})
@@ -464,13 +473,7 @@ def test_apps_stored_before_they_kept_their_name_still_load(tmp_path: Path) -> N
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "dev.db"
     SQLiteStore(db).close()
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'",
-            (str(SCHEMA_VERSION + 1),),
-        )
-    conn.close()
+    as_schema(db, SCHEMA_VERSION + 1)
     newer = f"schema version {SCHEMA_VERSION + 1}, newer"
     with pytest.raises(StoreError, match=newer) as err:
         SQLiteStore(db)
@@ -523,11 +526,7 @@ def test_flow_control_state_round_trips(tmp_path: Path) -> None:
 
 def test_a_version_1_file_gains_the_flow_table(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "dev.db").close()
-    conn = sqlite3.connect(tmp_path / "dev.db")
-    with conn:
-        conn.execute("DROP TABLE flow")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    conn.close()
+    as_schema(tmp_path / "dev.db", 1, "DROP TABLE flow")
     store = SQLiteStore(tmp_path / "dev.db")
     store.save(ExecutorState(singletons={"s": "R1"}))
     loaded = store.load()
