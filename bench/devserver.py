@@ -311,7 +311,7 @@ async def run_scenario(name: str, db: str, quick: bool) -> dict[str, Any]:
     if name == "events-single":
         return await bench_events(db, 200 if quick else 1000, 1)
     if name == "events-batched":
-        return await bench_events(db, 2000 if quick else 10_000, BATCH)
+        return await bench_events(db, 2000 if quick else 5000, BATCH)
     if name == "health-burst":
         return await bench_health(db, 2000 if quick else BURST_EVENTS)
     msg = f"unknown scenario {name!r}"

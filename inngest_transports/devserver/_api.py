@@ -310,8 +310,15 @@ class DevApi:
         # batches all being worked on at once.
         if self._ingest_turn is None:
             self._ingest_turn = anyio.Lock()
-        async with self._ingest_turn:
+        turn = self._ingest_turn
+        try:
+            turn.acquire_nowait()  # free: no round through the event loop
+        except anyio.WouldBlock:
+            await turn.acquire()
+        try:
             return await self._ingest(r, raw_events)
+        finally:
+            turn.release()
 
     async def _ingest(self, r: _Request, raw_events: list[Any]) -> Response:
         now_ms = _now_ms(self._driver)
