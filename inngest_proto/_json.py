@@ -142,21 +142,31 @@ def deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+# Built once, as the decoder: ``json.dumps`` with any keyword builds a new
+# encoder per call, and every call request and reply is encoded here.  An
+# encoder keeps no state between ``encode`` calls, so one is shared.
+_ENCODER = json.JSONEncoder(allow_nan=False)
+_COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_UTF8_ENCODER = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def dumps(value: Any) -> bytes:
     """Encode as the official SDK does for response bodies."""
-    return json.dumps(value, allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def dumps_compact(value: Any) -> bytes:
     """Compact encoding for request bodies (sync payloads, events)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return _COMPACT_ENCODER.encode(value).encode()
 
 
 def utf8_size(value: Any) -> int:
     """The length of :func:`dumps_utf8`'s bytes, as a peer that sends UTF-8
     measures it; a lone surrogate, which UTF-8 cannot hold, counts as the
     three bytes of its code point instead of raising."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _UTF8_ENCODER.encode(value)
     return len(text.encode("utf-8", "surrogatepass"))
 
 
@@ -164,8 +174,7 @@ def dumps_utf8(value: Any) -> bytes:
     """Compact encoding with non-ASCII text as UTF-8, not escaped: the size
     a peer that sends UTF-8 measures.  Raises ``UnicodeEncodeError`` when a
     string holds a lone surrogate, which UTF-8 cannot encode."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode()
+    return _UTF8_ENCODER.encode(value).encode()
 
 
 def dumps_text(
