@@ -107,16 +107,18 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return bool(-_MAX_EXACT_INTEGER <= value <= _MAX_EXACT_INTEGER)
+    # A ``str`` item is plain: checked here rather than by a call, as the
+    # executor's bodies are mostly strings (ids, the stack of step ids).
     if kind is dict:
         for name, item in value.items():
             if type(name) is not str or not (name.isascii() or max(name) < _ASTRAL):
                 return False
-            if not _plain(item):
+            if type(item) is not str and not _plain(item):
                 return False
         return True
     if kind is list or kind is tuple:
         for item in value:  # noqa: SIM110 - all() would cost a generator
-            if not _plain(item):
+            if type(item) is not str and not _plain(item):
                 return False
         return True
     return False  # a float, a subclass, or not JSON: the writer decides
