@@ -24,11 +24,15 @@ def ulid(now_ms: int, counter: int) -> str:
     value = ((now_ms % (1 << _TIME_BITS)) << _COUNTER_BITS) | (
         counter % (1 << _COUNTER_BITS)
     )
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    # Two characters (10 bits) at a time, most significant first: minted
+    # for every call request, and half the steps of a loop of 26.
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+
+
+#: Every two-character string, at the index of the 10 bits it writes.
+_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+#: Where each pair of the 26 characters (130 bits) starts.
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
 
 
 def function_uuid(composite_id: str) -> str:

@@ -47,6 +47,20 @@ def test_ulids_sort_by_time_then_counter(a_ms: int, b_ms: int, counter: int) -> 
     assert (first < second) == ((a_ms, counter) < (b_ms, counter + 1))
 
 
+@given(st.integers(-(2**60), 2**60), st.integers(-(2**90), 2**90))
+def test_a_ulid_is_its_time_then_its_counter_in_crockford_base32(
+    now_ms: int, counter: int
+) -> None:
+    crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    minted = ulid(now_ms, counter)
+    value = 0
+    for char in minted:
+        value = value * 32 + crockford.index(char)
+    # 48 bits of time (taken modulo 2**48) above 80 bits of counter.
+    assert len(minted) == 26
+    assert divmod(value, 2**80) == (now_ms % 2**48, counter % 2**80)
+
+
 # --- replies --------------------------------------------------------------------
 
 
