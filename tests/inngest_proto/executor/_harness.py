@@ -217,6 +217,22 @@ class Harness:
         self.run()
         return self.only_run("answered")
 
+    def sleeping_run(self) -> Run:
+        """The run of a function (``sleeper``, on ``t/go``) that sleeps an
+        hour, its calls answered and its sleep not over."""
+
+        @self.client.create_function(
+            fn_id="sleeper", trigger=inngest.TriggerEvent(event="t/go")
+        )
+        def sleeper(ctx: inngest.ContextSync) -> str:
+            ctx.step.sleep("nap", 3_600_000)
+            return "woke"
+
+        self.serve(sleeper)
+        self.send("t/go")
+        self.drain()  # calls answered, timers not fired
+        return self.only_run("sleeper")
+
     # -- queries ------------------------------------------------------------------
 
     def only_run(self, fn_id: str) -> Run:

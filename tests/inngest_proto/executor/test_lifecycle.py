@@ -141,16 +141,7 @@ def test_the_trigger_matcher_is_injected() -> None:
 
 def test_cancel_ends_a_sleeping_run_and_emits_cancelled() -> None:
     h = Harness()
-
-    @h.client.create_function(fn_id="sleepy", trigger=TRIGGER)
-    def sleepy(ctx: inngest.ContextSync) -> str:
-        ctx.step.sleep("nap", 3_600_000)
-        return "woke"
-
-    h.serve(sleepy)
-    h.send("t/go")
-    h.drain()
-    run = h.only_run("sleepy")
+    run = h.sleeping_run()
     assert h.timers  # the sleep
     h.apply(h.executor.cancel(run.run_id, h.now))
     assert h.timers == {}  # the sleep timer was cancelled

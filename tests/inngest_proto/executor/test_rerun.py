@@ -165,16 +165,7 @@ def test_a_run_forgotten_once_ended_is_rerun_from_the_copy_its_host_kept() -> No
 
 def test_a_run_that_has_not_ended_is_not_forgotten() -> None:
     h = Harness()
-
-    @h.client.create_function(fn_id="nap", trigger=TRIGGER)
-    def nap(ctx: inngest.ContextSync) -> str:
-        ctx.step.sleep("zz", 60_000)
-        return "rested"
-
-    h.serve(nap)
-    h.send("t/go", {}, id="evt-1")
-    h.drain()  # calls answered, timers not fired: it sleeps
-    (sleeping,) = h.runs("nap")
+    sleeping = h.sleeping_run()
     assert sleeping.is_running
     assert not h.executor.forget(sleeping.run_id)
     assert h.executor.get_run(sleeping.run_id) is sleeping
