@@ -301,8 +301,7 @@ async def bench_http(db: str, count: int, slots: int) -> dict[str, Any]:
     in_flight = Probe()
     async with dev_server(db) as dev, httpx.AsyncClient(timeout=120) as http:
         # No call was made yet: the driver's transport and slots are unused.
-        await dev.driver._transport.aclose()
-        dev.driver._transport = CountingTransport(in_flight)
+        dev.driver._transport = CountingTransport(in_flight, dev.driver._transport)
         dev.driver._call_slots = anyio.CapacityLimiter(slots)
         client, transport = make_client(dev, APP_ID)
         async with app_server(dev, client, transport, [build_function(client)]):

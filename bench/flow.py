@@ -62,7 +62,7 @@ import inngest_proto as inngest
 from bench.devserver import DB_KINDS, dev_server, percentile, post_events
 from inngest_proto.wire import OutboundRequest, OutboundResponse
 from inngest_transports.devserver import DevServer
-from inngest_transports.devserver._driver import _CALL_TIMEOUT
+from inngest_transports.devserver._driver import CallTransport
 from inngest_transports.http import HttpTransport
 from inngest_transports.server import Server
 
@@ -105,16 +105,19 @@ class Probe:
         self.now -= 1
 
 
-class CountingTransport(HttpTransport):
-    """The dev server's transport for calls, counting the calls in flight."""
+class CountingTransport:
+    """Wraps the dev server's transport for calls, counting the calls in flight."""
 
-    def __init__(self, probe: Probe) -> None:
-        super().__init__(_CALL_TIMEOUT, max_attempts=1)  # as the driver's own
+    def __init__(self, probe: Probe, inner: CallTransport) -> None:
         self._probe = probe
+        self._inner = inner
 
     async def request(self, req: OutboundRequest) -> OutboundResponse:
         with self._probe:
-            return await super().request(req)
+            return await self._inner.request(req)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def make_client(
@@ -269,9 +272,7 @@ async def bench_debounce(db: str, count: int, keys: int) -> dict[str, Any]:
 async def bench_concurrency(db: str, count: int) -> dict[str, Any]:
     probe, in_flight = Probe(), Probe()
     async with dev_server(db) as dev, httpx.AsyncClient(timeout=120) as http:
-        # No call was made yet: the driver's transport is still unused.
-        await dev.driver._transport.aclose()
-        dev.driver._transport = CountingTransport(in_flight)
+        dev.driver._transport = CountingTransport(in_flight, dev.driver._transport)
         client, transport = make_client(dev)
 
         async def double(n: int) -> int:

@@ -61,7 +61,7 @@ from inngest_proto.executor import (
     WaitResumed,
 )
 from inngest_proto.functions import FunctionConfig
-from inngest_proto.wire import OutboundResponse
+from inngest_proto.wire import OutboundRequest, OutboundResponse
 from inngest_transports.http import utf8_headers
 
 from . import _sqlite_store
@@ -130,6 +130,19 @@ class _EventLog(Protocol):
     def internal_id_for(
         self, event_id: str, received_by: float | None = None
     ) -> str | None: ...
+
+
+class CallTransport(Protocol):
+    """What the driver calls apps through: ``AppTransport``, or a wrapper of
+    it (a benchmark counting calls in flight, a test's fake app)."""
+
+    async def request(self, req: OutboundRequest) -> OutboundResponse:
+        """Send one call and return the app's answer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connections kept for reuse."""
+        ...
 
 
 class Store(_EventLog, Protocol):
@@ -220,7 +233,7 @@ class Driver:
         retry_scale: float = 1.0,
         signing_key: str | None = None,
         store: Store | None = None,
-        transport: AppTransport | None = None,
+        transport: CallTransport | None = None,
         now: Callable[[], float] = time.time,
         max_calls_in_flight: int = MAX_CALLS_IN_FLIGHT,
         keep_events: int | None = None,
@@ -255,7 +268,7 @@ class Driver:
         self._in_flight: anyio.Event | None = None
         self._commit_error: BaseException | None = None
         self._now = now
-        self._transport = transport or AppTransport(_CALL_TIMEOUT)
+        self._transport: CallTransport = transport or AppTransport(_CALL_TIMEOUT)
         self._tasks: anyio.abc.TaskGroup | None = None
         #: Makes the requests of steps (``CallAI``); open while serving.
         self._ai_client: httpx.AsyncClient | None = None
@@ -287,7 +300,7 @@ class Driver:
         self._runs_by_event: collections.OrderedDict[str, list[str]] = (
             collections.OrderedDict()
         )
-        # Retention of runs that ended (docs/devserver.rst#retention).  With a
+        # Retention of runs that ended (docs/devserver.rst#runs-and-memory).  With a
         # store they leave memory once saved, and the store keeps them until
         # retention deletes them; without one they stay in memory, at most
         # ``keep_runs`` of them (by default DEFAULT_MEMORY_RUNS).

@@ -150,7 +150,7 @@ class DevServer:
     store; without a store the newest 10,000 are kept); by default a store
     keeps them all.  ``keep_runs`` and ``keep_runs_for`` (seconds) bound the
     runs that ended kept: the newest that many, ended that recently (see
-    docs/devserver.rst#retention); by default a store keeps them all, and
+    docs/devserver.rst#runs-and-memory); by default a store keeps them all, and
     without a store the 1,000 that ended last are kept.
     """
 
