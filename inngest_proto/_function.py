@@ -22,7 +22,7 @@ from ._engine import (
 )
 from ._errors import FunctionConfigInvalidError
 from ._function_config import FunctionConfig, FunctionOptions, failure_function_id
-from ._logging import ReplaySafeLogger, RunLog, logging_run
+from ._logging import LoggingRun, ReplaySafeLogger, RunLog
 from ._memos import StepMemos
 from ._middleware import (
     MiddlewareManager,
@@ -31,7 +31,7 @@ from ._middleware import (
 )
 from ._opcodes import error_body
 from ._serializer import declared_output_type, to_wire
-from ._step_context import bind_step
+from ._step_context import BoundStep
 from ._steps import Group, GroupSync, Step, StepSync
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ async def run_handler(
     exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context(request, exe, client, mw, run)
-    with logging_run(run), bind_step(ctx.step):
+    with LoggingRun(run), BoundStep(ctx.step):
         outcome = await _drive(
             function, handler, ctx, exe, client, mw, memos, now, timings
         )
@@ -343,7 +343,7 @@ def run_handler_sync(
     exe.checkpointer = Checkpointer.for_call(client, request, target)
     run = _run_log(function, handler, request, exe)
     ctx = _context_sync(request, exe, client, mw, run)
-    with logging_run(run), bind_step(ctx.step):
+    with LoggingRun(run), BoundStep(ctx.step):
         outcome = _drive_sync(
             function, handler, ctx, exe, client, mw, memos, now, timings
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 if TYPE_CHECKING:
     from ._steps import Step, StepSync
 
-__all__ = ["bind_step", "get_step_context", "set_step_context", "step"]
+__all__ = ["BoundStep", "get_step_context", "set_step_context", "step"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -51,23 +51,29 @@ def set_step_context(step: Step | StepSync) -> Generator[None, None, None]:
     else:
         msg = "Step context already set"
         raise RuntimeError(msg)
-    with bind_step(step):
+    with BoundStep(step):
         yield
 
 
-@contextmanager
-def bind_step(step: Step | StepSync) -> Generator[None, None, None]:
+class BoundStep:
     """What the engine uses around a handler: set, then restore what was there.
 
     Unlike :func:`set_step_context` this does not refuse to nest, so a run
     that starts another in the same thread (the test engine can) is not an
-    error.
+    error.  A class rather than a ``@contextmanager`` generator: it is
+    entered for every call request, and costs a third as much.
     """
-    token = _current.set(step)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+
+    __slots__ = ("_step", "_token")
+
+    def __init__(self, step: Step | StepSync) -> None:
+        self._step = step
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._step)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.reset(self._token)
 
 
 def step(step_id: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
