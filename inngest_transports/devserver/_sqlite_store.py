@@ -224,6 +224,8 @@ class SQLiteStore(StateTables):
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> None:
         self._path = MEMORY if path == MEMORY else os.fspath(path)
         self._lock = threading.Lock()
+        #: Why writes held for :meth:`commit` were lost, if they were.
+        self._held_lost: BaseException | None = None
         # What the file holds, so a save writes only what changed.  Only
         # runs that have not ended: the others never change, and stay out of
         # memory (a soak of many runs must not grow the process).
@@ -387,24 +389,65 @@ class SQLiteStore(StateTables):
     @contextlib.contextmanager
     def _transaction(self, *, hold: bool = False) -> Generator[None, None, None]:
         """One transaction, committed at the end unless ``hold``: then it is
-        left open for :meth:`commit`.  A transaction left open is joined:
-        its writes commit with this one's, or roll back with them."""
-        if not self._conn.in_transaction:
+        left open for :meth:`commit`.
+
+        A transaction left open (held writes the driver has not committed
+        yet) is joined through a savepoint: if this one fails, only its own
+        writes are undone and the held ones still commit with the next
+        :meth:`commit`; if it succeeds and is not ``hold``, the held writes
+        commit with it, which only stores them sooner.  Should that commit
+        fail, the held writes are gone with it, and the next :meth:`commit`
+        says so instead of reporting them stored."""
+        joined = self._conn.in_transaction
+        if joined:
+            self._conn.execute("SAVEPOINT joined")
+        else:
             # IMMEDIATE takes the write lock up front, so a transaction
             # never fails half-way for want of it.
             self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-            if not hold:
-                self._conn.execute("COMMIT")
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._undo(joined=joined)
             raise
+        if joined:
+            self._conn.execute("RELEASE joined")
+        if not hold:
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException as err:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if joined:
+                    self._held_lost = err
+                raise
+
+    def _undo(self, *, joined: bool) -> None:
+        """Roll back a failed transaction: only its savepoint when it joined
+        held writes, unless SQLite already rolled back the whole thing (as it
+        does on some errors: a full disk, an I/O error)."""
+        if not self._conn.in_transaction:
+            if joined:
+                self._held_lost = StoreError(
+                    f"{self._path}: the held writes were rolled back by SQLite"
+                )
+            return
+        if joined:
+            self._conn.execute("ROLLBACK TO joined")
+            self._conn.execute("RELEASE joined")
+        else:
+            self._conn.execute("ROLLBACK")
 
     def commit(self) -> None:
-        """Commit the writes made with ``hold=True`` (one fsync for all)."""
+        """Commit the writes made with ``hold=True`` (one fsync for all).
+
+        Raises :class:`StoreError` when they were lost meanwhile: a joined
+        transaction's commit or rollback took them (see :meth:`_transaction`)."""
         with self._lock, self._guard():
+            lost, self._held_lost = self._held_lost, None
+            if lost is not None:
+                msg = f"{self._path}: held writes were lost: {lost}"
+                raise StoreError(msg) from lost
             if self._conn.in_transaction:
                 self._conn.execute("COMMIT")
 

@@ -686,3 +686,68 @@ def test_a_rerun_s_origin_and_a_run_s_delays_survive_a_reload(tmp_path: Path) ->
     assert reread is not None
     assert reread.delays == second.delays
     assert_saved(stored, h.executor.state)
+
+
+class _FailingStatements:
+    """A connection that fails the statements starting with ``fail`` and
+    passes everything else to the real one."""
+
+    def __init__(self, conn: sqlite3.Connection, fail: str) -> None:
+        self._conn = conn
+        self.fail = fail
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if self.fail and sql.startswith(self.fail):
+            raise sqlite3.OperationalError(f"refused: {sql[:20]}")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def _store_with_held_event(
+    path: Path, fail: str
+) -> tuple[SQLiteStore, _FailingStatements]:
+    """A store with four routed events and one appended with ``hold=True``
+    (written, not committed), whose connection fails ``fail`` statements."""
+    store = SQLiteStore(path)
+    seqs = store.append_events(
+        [{"name": "t/old", "id": f"o{i}", "data": {}} for i in range(4)],
+        received_at=START,
+    )
+    store.save(ExecutorState(), routed=seqs)
+    store.append_events(
+        [{"name": "t/held", "id": "h", "data": {}}], received_at=START + 1, hold=True
+    )
+    failing = _FailingStatements(store._conn, fail)
+    store._conn = failing  # type: ignore[assignment]
+    return store, failing
+
+
+def test_a_failed_write_that_joins_held_writes_undoes_only_its_own(
+    tmp_path: Path,
+) -> None:
+    store, failing = _store_with_held_event(tmp_path / "dev.db", "DELETE FROM wait")
+    with pytest.raises(StoreError, match="refused"):
+        store.prune_events(1)  # deletes events, then fails
+    failing.fail = ""
+    store.commit()  # the driver's group commit of what it held
+    store.close()
+    with SQLiteStore(tmp_path / "dev.db") as reopened:
+        # The held event was stored; the failed prune deleted nothing.
+        names = sorted(e.event["name"] for e in reopened.events(100))
+        assert names == ["t/held", *["t/old"] * 4]
+
+
+def test_held_writes_lost_with_a_joined_commit_are_reported(tmp_path: Path) -> None:
+    store, failing = _store_with_held_event(tmp_path / "dev.db", "COMMIT")
+    with pytest.raises(StoreError, match="refused"):
+        store.prune_events(1)
+    failing.fail = ""
+    # The rollback took the held event: the group commit must not say it
+    # was stored.
+    with pytest.raises(StoreError, match="held writes were lost"):
+        store.commit()
+    store.close()
+    with SQLiteStore(tmp_path / "dev.db") as reopened:
+        assert [e.event["name"] for e in reopened.events(100)] == ["t/old"] * 4
