@@ -243,7 +243,12 @@ class Step(_StepRules):
 
         The output must be JSON-serializable.
         """
-        ident, memo = await self._replay(step_id)
+        # ``_replay`` inlined: this line runs for every replayed step, and
+        # awaiting it made a coroutine for each.
+        exe = self._exe
+        ident, memo = exe.replay(step_id)
+        if memo is MISSING or exe.memos_done:
+            await self._maybe_new_code()
         typ = self._conversion_type(handler, output_type)
         if memo is not MISSING:
             return (
