@@ -152,6 +152,19 @@ class CallBodies:
         self._max_bytes = max_bytes
         self._bytes = 0
 
+    def __len__(self) -> int:
+        """How many runs' pieces are kept."""
+        return len(self._runs)
+
+    def forget(self, run_id: str) -> None:
+        """``run_id`` ended: it makes no more calls, so its pieces go.  Only
+        their written bytes count towards ``max_bytes``, not the events and
+        memos they hold on to, so the pieces of runs that ended would fill
+        memory with ten times that before the oldest were dropped."""
+        pieces = self._runs.pop(run_id, None)
+        if pieces is not None:
+            self._bytes -= pieces.size
+
     def canonical(self, run_id: str, body: dict[str, Any]) -> bytes:
         """``canonicalize(body)`` for a call request body of ``run_id``."""
         pieces = self._runs.pop(run_id, None) or _RunPieces()

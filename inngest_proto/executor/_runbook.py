@@ -387,4 +387,5 @@ class RunBook:
         run.waits.clear()
         run.invokes.clear()
         run.pending.clear()
+        self._bodies.forget(run.run_id)
         self.announce(row, run, tick)

@@ -608,3 +608,20 @@ def test_a_function_removed_by_a_resync_fails_its_runs() -> None:
 def test_retry_scale_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="retry_scale"):
         Harness(retry_scale=-1.0)
+
+
+def test_the_written_pieces_of_a_run_go_when_it_ends() -> None:
+    """The call bodies' pieces (events and memos in JCS form) are kept for
+    the runs still calling, never for the ones that ended: else a server
+    that runs one-step runs all day would keep each run's events."""
+    h = Harness()
+    h.serve(two_steps(h))
+    for n in range(20):
+        h.send("t/go", {"n": n})
+    h.run()
+    assert len(h.runs("two")) == 20
+    assert all(not run.is_running for run in h.runs("two"))
+    assert len(h.executor._book._bodies) == 0
+    sleeping = h.sleeping_run()
+    assert sleeping.is_running
+    assert len(h.executor._book._bodies) == 1
