@@ -217,15 +217,26 @@ class Executor:
         return tick.out
 
     def call_finished(
-        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+        self,
+        run_id: str,
+        request_id: str,
+        response: OutboundResponse,
+        now: float,
+        *,
+        reply: Reply | None = None,
     ) -> list[Action]:
-        """The app answered the call ``request_id`` of ``run_id``."""
+        """The app answered the call ``request_id`` of ``run_id``.
+
+        ``reply``: ``read_reply(response)``, if the caller has read it
+        already (the dev server reads each reply once, for its history too).
+        """
         tick = self._book.tick(now)
         found = self._in_flight(run_id, request_id, tick)
         if found is None:
             return tick.out  # the run ended (e.g. cancelled) meanwhile: discard
         run, job = found
-        reply = read_reply(response)
+        if reply is None:
+            reply = read_reply(response)
         if reply.request_version is not None:
             run.request_version = reply.request_version
         outcome = reply.outcome

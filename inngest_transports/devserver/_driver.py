@@ -59,6 +59,7 @@ from inngest_proto.executor import (
     RunStatus,
     SetTimer,
     WaitResumed,
+    read_reply,
 )
 from inngest_proto.functions import FunctionConfig
 from inngest_proto.wire import OutboundRequest, OutboundResponse
@@ -654,7 +655,7 @@ class Driver:
     ) -> None:
         if self._store is None:
             self.executor.take_changes()
-            self.history.take_changes()
+            self.history.drop_changes()
             for internal, run_id, step_id in resumed:
                 self._wait_matches.setdefault(internal, []).append((run_id, step_id))
                 self._wait_matches.move_to_end(internal)
@@ -887,12 +888,11 @@ class Driver:
         except Exception as err:
             self._call_failed(action, f"{err}", CallFailure.NO_REPLY)
             return
-        self.history.call_finished(
-            action.run_id, action.request_id, response, self._now()
-        )
+        reply = read_reply(response)  # once, for the history and the executor
+        self.history.call_finished(action.run_id, action.request_id, reply, self._now())
         self._perform(
             self.executor.call_finished(
-                action.run_id, action.request_id, response, self._now()
+                action.run_id, action.request_id, response, self._now(), reply=reply
             )
         )
 

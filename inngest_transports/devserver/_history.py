@@ -36,12 +36,11 @@ from inngest_proto.executor import (
     Reply,
     Run,
     failure_error,
-    read_reply,
     resolve_time,
 )
 from inngest_proto.expressions import wait_warning
 from inngest_proto.functions import ROOT_STEP_ID, Opcode, StepOp
-from inngest_proto.wire import OutboundResponse, structure, unstructure
+from inngest_proto.wire import structure, unstructure
 
 from ._timeline import (
     FUNCTION_ITEM_ID,
@@ -130,6 +129,11 @@ class RunHistory:
 
     def bump(self) -> None:
         self.version += 1
+
+    def drop_changes(self) -> None:
+        """Forget which records changed: nothing keeps them (no store), so
+        they are not written out as :meth:`take_changes` would."""
+        self._changed.clear()
 
     def take_changes(self) -> dict[str, str]:
         """The records changed since the last call, as JSON texts to keep
@@ -224,14 +228,15 @@ class RunHistory:
         self.bump()
 
     def call_finished(
-        self, run_id: str, request_id: str, response: OutboundResponse, now: float
+        self, run_id: str, request_id: str, reply: Reply, now: float
     ) -> None:
-        """The app answered: ops, the function's output, or an error."""
+        """The app answered: ops, the function's output, or an error
+        (``reply``: its answer as :func:`~inngest_proto.executor.read_reply`
+        read it, once for the executor and this record)."""
         record, call = self._ended_call(run_id, request_id)
         if record is None or call is None:
             self.bump()
             return
-        reply: Reply = read_reply(response)
         outcome = reply.outcome
         if isinstance(outcome, FunctionOutput):
             fn = _function_step(record, call.started_at)

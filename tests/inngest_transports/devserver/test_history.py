@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from inngest_proto.executor import Run, RunStatus
+from inngest_proto.executor import Reply, Run, RunStatus, read_reply
 from inngest_proto.functions import Opcode, StepOp
 from inngest_proto.wire import OutboundResponse
 from inngest_transports.devserver._history import RunHistory
@@ -22,8 +22,10 @@ SDK = {"content-type": "application/json", "x-inngest-sdk": "inngest-py:v0.5.19"
 STACK = 'Traceback (most recent call last):\n  File "app.py", line 3\nValueError: x'
 
 
-def _reply(status: int, body: Any, **headers: str) -> OutboundResponse:
-    return OutboundResponse(status, {**SDK, **headers}, json.dumps(body).encode())
+def _reply(status: int, body: Any, **headers: str) -> Reply:
+    return read_reply(
+        OutboundResponse(status, {**SDK, **headers}, json.dumps(body).encode())
+    )
 
 
 def _op(
@@ -61,7 +63,7 @@ def _call(
     h: RunHistory,
     n: int,
     at: float,
-    reply: OutboundResponse,
+    reply: Reply,
     *,
     attempt: int = 0,
     target: str = "step",
@@ -390,3 +392,15 @@ def test_a_late_reply_for_a_forgotten_run_changes_nothing() -> None:
     # Nothing to save: an empty record would replace the saved one.
     assert h.take_changes() == {}
     assert len(h) == 0
+
+
+def test_dropped_changes_are_not_handed_over() -> None:
+    # Without a store nothing keeps the records: the driver drops the
+    # changes instead of writing every changed record out as JSON.
+    h = RunHistory()
+    h.run_started("r1")
+    _call(h, 1, T0, _reply(200, "done"))
+    h.drop_changes()
+    assert h.take_changes() == {}
+    _call(h, 2, T0 + 1, _reply(200, "again"))
+    assert list(h.take_changes()) == ["r1"]
