@@ -1128,6 +1128,8 @@ class Driver:
 
     def _run_finished(self, action: RunFinished) -> None:
         self.history.run_finished(action.run_id)
+        if not _log.isEnabledFor(logging.INFO):
+            return  # the line below costs an excerpt of the output
         run = self.executor.get_run(action.run_id)
         fn = run.function_id if run is not None else "?"
         took = _took(run)

@@ -20,8 +20,6 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import attrs
-
 from inngest_proto.executor import (
     Batched,
     Changes,
@@ -152,7 +150,13 @@ class StateTables:
         run_id = run.run_id
         # Memos are kept out of the run's row: they are append-only and can
         # be large, so each save inserts only the new ones.
-        text = dumps(unstructure(attrs.evolve(run, steps={})))
+        # Taken out for the moment it is written, not copied without them
+        # (attrs.evolve checks every field again): nothing runs meanwhile.
+        steps, run.steps = run.steps, {}
+        try:
+            text = dumps(unstructure(run))
+        finally:
+            run.steps = steps
         if run_id not in self._texts:  # a new row: index its trigger events
             self._conn.executemany(
                 "INSERT OR IGNORE INTO run_events VALUES (?, ?)",
