@@ -232,7 +232,6 @@ class SQLiteStore(StateTables):
         self._texts: dict[str, str] = {}  # running run id -> its saved JSON
         self._memo_counts: dict[str, int] = {}
         self._timer_ids: set[str] = set()
-        self._keys: dict[str, float] = {}
         self._counter = 0
         self._flow: dict[str, str] = {}
         self._event_count = 0  # rows in the events table
@@ -363,7 +362,6 @@ class SQLiteStore(StateTables):
             )
         )
         self._timer_ids = {r[0] for r in conn.execute("SELECT timer_id FROM timers")}
-        self._keys = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
         self._counter = int(self._meta("counter"))
         self._flow = dict(conn.execute("SELECT key, json FROM flow"))
         self._event_count = int(

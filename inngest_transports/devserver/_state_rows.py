@@ -59,7 +59,6 @@ class StateTables:
     _texts: dict[str, str]
     _memo_counts: dict[str, int]
     _timer_ids: set[str]
-    _keys: dict[str, float]
     _counter: int
     _flow: dict[str, str]
 
@@ -78,8 +77,7 @@ class StateTables:
                 conn.execute(
                     "INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", (key, keys[key])
                 )
-                self._keys[key] = keys[key]
-            elif self._keys.pop(key, None) is not None:
+            else:  # expired and dropped
                 conn.execute("DELETE FROM seen_keys WHERE key = ?", (key,))
         self._write_counter(state)
         for key in changes.flow:
@@ -101,11 +99,13 @@ class StateTables:
         self._delete_runs([r for r in self._texts if r not in state.runs])
         self._write_timers(state)
         keys = state.seen_keys
-        changed = [(k, v) for k, v in keys.items() if self._keys.get(k) != v]
+        # Compared with the table, not a copy kept in memory: there is a key
+        # per run of the last 24 hours, and the state has them already.
+        stored = dict(conn.execute("SELECT key, expires_at FROM seen_keys"))
+        changed = [(k, v) for k, v in keys.items() if stored.get(k) != v]
         conn.executemany("INSERT OR REPLACE INTO seen_keys VALUES (?, ?)", changed)
-        old_keys = [(k,) for k in self._keys if k not in keys]
+        old_keys = [(k,) for k in stored if k not in keys]
         conn.executemany("DELETE FROM seen_keys WHERE key = ?", old_keys)
-        self._keys = dict(keys)
         self._write_counter(state)
         flow = _flow_rows(state)
         changed_flow = [(k, t) for k, t in flow.items() if self._flow.get(k) != t]

@@ -751,3 +751,30 @@ def test_held_writes_lost_with_a_joined_commit_are_reported(tmp_path: Path) -> N
     store.close()
     with SQLiteStore(tmp_path / "dev.db") as reopened:
         assert [e.event["name"] for e in reopened.events(100)] == ["t/old"] * 4
+
+
+def test_seen_keys_are_kept_in_the_file_not_copied_in_the_store(
+    tmp_path: Path,
+) -> None:
+    """There is a run idempotency key per run of the last 24 hours: the
+    executor's state has them, and the store compares a full save with the
+    table instead of keeping a copy of its own (which grew the process by a
+    dict entry per run)."""
+    store = SQLiteStore(tmp_path / "dev.db")
+    keys = {f"fn:{n:05d}": START + 86_400.0 for n in range(500)}
+    state = ExecutorState(seen_keys=dict(keys))
+    store.save(state)
+    copies = [
+        name
+        for name, value in vars(store).items()
+        if isinstance(value, (dict, set, list)) and len(value) >= len(keys)
+    ]
+    assert copies == []
+    # A full save compares with the table: dropped keys go, new ones come.
+    del state.seen_keys["fn:00000"]
+    state.seen_keys["fn:new"] = START + 90_000.0
+    state.seen_keys["fn:00001"] = START + 1.0
+    store.save(state)
+    loaded = SQLiteStore(tmp_path / "dev.db").load()
+    assert loaded is not None
+    assert loaded.seen_keys == state.seen_keys
