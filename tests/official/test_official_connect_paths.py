@@ -191,6 +191,9 @@ async def dropped(
     old = await first_socket(gateway)
     await old.send(Kind.GATEWAY_EXECUTOR_REQUEST, executor_request("r1", APP_ID, FN))
     await started.wait()
+    # A worker may start the function before its ack has been read here;
+    # cut the socket once the ack is in, or it is lost with the socket.
+    await wait_for(lambda: Kind.WORKER_REQUEST_ACK in old.kinds(), timeout=10)
     await old.kill()
     await wait_for(lambda: bool(replies(gateway, api, "r1")), timeout=10)
     await anyio.sleep(HOLD_SECONDS)

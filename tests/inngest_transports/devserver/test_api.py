@@ -67,7 +67,14 @@ async def test_a_store_failure_and_a_bug_are_told_apart(
 ) -> None:
     """/e answers 500 both ways, but says the events went unstored only when
     the database failed."""
-    async with dev_api(store=SQLiteStore(tmp_path / "dev.db")) as (dev, http):
+    with SQLiteStore(tmp_path / "dev.db") as store:
+        await _tell_failures_apart(store, monkeypatch)
+
+
+async def _tell_failures_apart(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with dev_api(store=store) as (dev, http):
 
         def full(*args: Any, **kwargs: Any) -> None:
             raise StoreError("dev.db: database or disk is full")

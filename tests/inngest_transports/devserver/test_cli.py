@@ -266,6 +266,9 @@ def _invocation(action: argparse.Action) -> str:
         argument = "{" + ",".join(map(str, action.choices)) + "}"
     else:
         argument = str(action.metavar or action.dest.upper())
+    if sys.version_info >= (3, 13):
+        # Python 3.13's argparse names the argument once: "-u, --sdk-url URL".
+        return ", ".join(action.option_strings) + f" {argument}"
     return ", ".join(f"{option} {argument}" for option in action.option_strings)
 
 
