@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -221,7 +222,12 @@ async def test_wait_deadline_then_matched() -> None:
 async def test_event_page_lists_the_runs_started_and_the_waits_resumed(
     stored: bool,
 ) -> None:
-    options = {"store": SQLiteStore(":memory:")} if stored else {}
+    with contextlib.ExitStack() as closing:
+        store = closing.enter_context(SQLiteStore(":memory:")) if stored else None
+        await _event_page_lists({} if store is None else {"store": store})
+
+
+async def _event_page_lists(options: dict[str, SQLiteStore]) -> None:
     async with harness(_functions, **options) as h:
         started_by = await h.send("t/w")
         waiting = await _until(h, started_by, "waiting")
