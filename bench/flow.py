@@ -112,9 +112,9 @@ class CountingTransport:
         self._probe = probe
         self._inner = inner
 
-    async def request(self, req: OutboundRequest) -> OutboundResponse:
+    async def request(self, request: OutboundRequest) -> OutboundResponse:
         with self._probe:
-            return await self._inner.request(req)
+            return await self._inner.request(request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

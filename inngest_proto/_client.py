@@ -7,7 +7,7 @@ import datetime
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from . import _outbound
@@ -193,7 +193,7 @@ class Inngest:
         return default_transport(_seconds(self.request_timeout))
 
     @contextlib.contextmanager
-    def using_transport(self, transport: Transport) -> Iterator[None]:
+    def using_transport(self, transport: Transport) -> Generator[None, None, None]:
         """Reach Inngest through ``transport`` inside the ``with`` block, and
         through the transport before it again after.
 

@@ -351,14 +351,14 @@ async def _read_response(conn: _Connection) -> OutboundResponse:
                 if held:
                     machine.receive_data(held)
                 machine.receive_data(b"")
-        elif type(event) is h11.Response:
+        elif isinstance(event, h11.Response):
             status = event.status_code
             headers = [
                 (name.decode(), _header_text(value)) for name, value in event.headers
             ]
-        elif type(event) is h11.Data:
+        elif isinstance(event, h11.Data):
             body.append(event.data)
-        elif type(event) is h11.EndOfMessage:
+        elif isinstance(event, h11.EndOfMessage):
             return OutboundResponse(status=status, headers=headers, body=b"".join(body))
         elif type(event) is h11.ConnectionClosed:
             raise httpx.RemoteProtocolError(

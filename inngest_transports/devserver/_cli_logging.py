@@ -14,7 +14,7 @@ import contextlib
 import datetime
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import IO, Any
 
 __all__ = ["LEVELS", "JsonFormatter", "logging_configured"]
@@ -56,18 +56,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+#: The ``--log-level`` choices and their numbers.
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
 @contextlib.contextmanager
 def logging_configured(
     level: str, *, json_lines: bool, stream: IO[str]
-) -> Iterator[None]:
+) -> Generator[None, None, None]:
     """Log to ``stream`` while inside: our loggers at ``level``, others at
     WARNING (or ``level`` if stricter); as text lines or JSON lines.
 
     Everything is put back on exit, so that calling the command from Python
     (as the tests do) leaves the process's logging as it found it.
     """
-    own_level = logging.getLevelName(level.upper())
-    assert isinstance(own_level, int), level
+    own_level = _LEVELS[level.lower()]
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter(_TEXT_FORMAT)

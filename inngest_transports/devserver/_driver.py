@@ -137,7 +137,7 @@ class CallTransport(Protocol):
     """What the driver calls apps through: ``AppTransport``, or a wrapper of
     it (a benchmark counting calls in flight, a test's fake app)."""
 
-    async def request(self, req: OutboundRequest) -> OutboundResponse:
+    async def request(self, request: OutboundRequest) -> OutboundResponse:
         """Send one call and return the app's answer."""
         ...
 
